@@ -1,0 +1,179 @@
+"""What an op is: one declarative record with its shape rule, parameter rule and reference.
+
+Shape rules are pure functions ``rule(ins, params, attrs) -> Out | Fail``:
+
+* ``ins``: the input :class:`~shapegraph.types.TensorType` s, dims already resolved as far as
+  the pass knows them;
+* ``params``: the parameter dims by role (``"weight"`` -> ``(256, Hole)``);
+* ``attrs``: the node's attributes.
+
+They return the output types with, for every output dim, a :class:`Src` saying where the
+dim came from (so diagnostics can walk back to the origin of any number), and the
+equalities the op requires (:class:`Eq`). They never raise for bad shapes: a
+:class:`Fail` is a reason, and only the pass turns reasons into diagnostics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, TypeAlias
+
+import numpy as np
+
+from shapegraph.dims import Dim
+from shapegraph.types import TensorType
+
+__all__ = [
+    "Derived",
+    "Eq",
+    "Fail",
+    "FromAttr",
+    "FromInput",
+    "FromParam",
+    "OpDef",
+    "Out",
+    "ParamDecl",
+    "RuleResult",
+    "Src",
+    "inp",
+    "pass_through",
+]
+
+
+class Src:
+    """Where a dim came from, relative to the node whose rule produced it."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FromInput(Src):
+    """Dim ``j`` of input ``i`` of this node (a pass-through)."""
+
+    i: int
+    j: int
+
+
+@dataclass(frozen=True, slots=True)
+class FromParam(Src):
+    """Dim ``j`` of this node's parameter with role ``role``."""
+
+    role: str
+    j: int
+
+
+@dataclass(frozen=True, slots=True)
+class FromAttr(Src):
+    """An attribute of this node (``units``, ``channels``, a reshape target...)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Derived(Src):
+    """Computed by this node from other dims (conv arithmetic, flatten product...)."""
+
+    what: str
+    parts: tuple[Src, ...]
+
+
+@lru_cache(maxsize=4096)
+def inp(i: int, j: int) -> FromInput:
+    """The shared :class:`FromInput` record for input ``i`` dim ``j``."""
+    return FromInput(i, j)
+
+
+def pass_through(rank: int, i: int = 0) -> tuple[Src, ...]:
+    """Sources for an output that copies input ``i`` dim for dim."""
+    return _pass_through(rank, i)
+
+
+@lru_cache(maxsize=1024)
+def _pass_through(rank: int, i: int) -> tuple[Src, ...]:
+    return tuple(inp(i, j) for j in range(rank))
+
+
+@dataclass(frozen=True, slots=True)
+class Eq:
+    """A requirement ``lhs == rhs``; the labels name each side in messages."""
+
+    lhs: Dim
+    lhs_src: Src
+    rhs: Dim
+    rhs_src: Src
+    lhs_label: str
+    rhs_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    """A successful rule: output types, per-dim sources, requirements.
+
+    ``pending`` asks the pass to run the rule again once more is known (for instance a
+    broadcast against a dim that is still a hole); outputs are refined, never changed.
+    """
+
+    types: tuple[TensorType, ...]
+    srcs: tuple[tuple[Src, ...], ...]
+    eqs: tuple[Eq, ...] = ()
+    pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """A rule that cannot produce outputs: a diagnostic code, message, help and the dims
+    involved (label, value, source) so the message can say where each came from."""
+
+    code: str
+    message: str
+    help: str
+    involved: tuple[tuple[str, Dim, Src], ...] = ()
+
+
+RuleResult: TypeAlias = Out | Fail
+Attrs: TypeAlias = Mapping[str, Any]
+ShapeRule: TypeAlias = Callable[
+    [tuple[TensorType, ...], Mapping[str, tuple[Dim, ...]], Attrs], RuleResult
+]
+Reference: TypeAlias = Callable[
+    [Sequence[np.ndarray], Mapping[str, np.ndarray], Attrs], tuple[np.ndarray, ...]
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ParamDecl:
+    """A parameter an op needs, as far as its attributes declare it.
+
+    ``shape`` has None where the size is unknown until propagation; ``notes`` says where
+    each known size comes from (``"units"``); ``declare`` names the layer argument that
+    would fix each dim (``"in_units"``) or ``""``; ``init`` is the default initializer
+    name (``"weight"`` means the global initializer).
+    """
+
+    role: str
+    shape: tuple[int | None, ...]
+    notes: tuple[str, ...]
+    declare: tuple[str, ...]
+    init: str = "weight"
+
+
+ParamRule: TypeAlias = Callable[[Attrs], tuple[ParamDecl, ...]]
+
+
+def _no_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class OpDef:
+    """One op: its name, arity, shape rule, parameter rule and numpy reference semantics."""
+
+    name: str
+    shape_rule: ShapeRule
+    reference: Reference
+    param_rule: ParamRule = _no_params
+    arity: tuple[int, int | None] = (1, 1)
+    elementwise: bool = False
+    doc: str = ""

@@ -1,0 +1,119 @@
+"""dense (Gluon's Dense, flatten=True/False) and matmul (numpy ``@``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from shapegraph.dims import Dim, product
+from shapegraph.ops.base import (
+    Attrs,
+    Derived,
+    Eq,
+    FromParam,
+    OpDef,
+    Out,
+    ParamDecl,
+    RuleResult,
+    Src,
+    inp,
+)
+from shapegraph.ops.common import broadcast, rank_fail
+from shapegraph.ops.registry import register
+from shapegraph.types import TensorType
+
+_W0 = FromParam("weight", 0)
+_W1 = FromParam("weight", 1)
+
+
+def _dense_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
+    units = int(attrs["units"])
+    in_units = attrs.get("in_units")
+    weight = ParamDecl(
+        "weight",
+        (units, in_units),
+        (f"units={units}", f"in_units={in_units} declared" if in_units else ""),
+        ("", "in_units"),
+    )
+    if not attrs.get("use_bias", True):
+        return (weight,)
+    return weight, ParamDecl("bias", (units,), (f"units={units}",), ("",), init="bias")
+
+
+def _dense_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    x = ins[0]
+    w = params["weight"]
+    if attrs.get("flatten", True):
+        if x.rank < 2:
+            return rank_fail("Dense (flatten=True)", x, "rank >= 2 (batch, features...)")
+        feat: Dim = x.shape[1] if x.rank == 2 else product(x.shape[1:])
+        feat_src: Src = inp(0, 1) if x.rank == 2 else Derived(
+            "flattened input dims 1..", tuple(inp(0, j) for j in range(1, x.rank))
+        )
+        shape: tuple[Dim, ...] = (x.shape[0], w[0])
+        srcs: tuple[Src, ...] = (inp(0, 0), _W0)
+    else:
+        if x.rank < 1:
+            return rank_fail("Dense (flatten=False)", x, "rank >= 1")
+        feat, feat_src = x.shape[-1], inp(0, x.rank - 1)
+        shape = (*x.shape[:-1], w[0])
+        srcs = (*(inp(0, j) for j in range(x.rank - 1)), _W0)
+    eq = Eq(feat, feat_src, w[1], _W1, "input features", "weight in_units")
+    return Out((TensorType(shape, x.dtype),), (srcs,), (eq,))
+
+
+def _dense_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    x, w = ins[0], params["weight"]
+    if attrs.get("flatten", True):
+        y = x.reshape(x.shape[0], -1) @ w.T
+    else:
+        y = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
+    if "bias" in params:
+        y = y + params["bias"]
+    return (y.astype(x.dtype, copy=False),)
+
+
+DENSE = register(OpDef(
+    "dense", _dense_rule, _dense_ref, _dense_params, (1, 1),
+    doc="y = x @ weight.T + bias; flatten=True first reshapes x to (batch, -1)",
+))
+
+
+def _matmul_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    a, b = ins
+    if a.rank < 1 or b.rank < 1:
+        return rank_fail("matmul", a if a.rank < 1 else b, "rank >= 1")
+    a2 = a if a.rank > 1 else TensorType((1, *a.shape), a.dtype)
+    b2 = b if b.rank > 1 else TensorType((*b.shape, 1), b.dtype)
+    eq = Eq(a2.shape[-1], inp(0, a.rank - 1), b2.shape[-2], inp(1, max(b.rank - 2, 0)),
+            "left operand columns", "right operand rows")
+    batch = broadcast([a2.with_shape(a2.shape[:-2]), b2.with_shape(b2.shape[:-2])], "matmul")
+    if not isinstance(batch, tuple):
+        return batch
+    dims, srcs, pending = batch
+    shape = list(dims)
+    src = list(srcs)
+    if a.rank > 1:
+        shape.append(a.shape[-2])
+        src.append(inp(0, a.rank - 2))
+    if b.rank > 1:
+        shape.append(b.shape[-1])
+        src.append(inp(1, b.rank - 1))
+    return Out((TensorType(tuple(shape), a.dtype),), (tuple(src),), (eq,), pending)
+
+
+def _matmul_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    return (np.matmul(ins[0], ins[1]),)
+
+
+MATMUL = register(OpDef("matmul", _matmul_rule, _matmul_ref, arity=(2, 2),
+                        doc="numpy matmul semantics, batch dims broadcast"))
