@@ -31,7 +31,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TypeAlias, Union
+from typing import TypeAlias
 
 __all__ = [
     "Dim",
@@ -41,6 +41,7 @@ __all__ = [
     "Sym",
     "Truth",
     "add",
+    "as_int",
     "ceildiv",
     "compare",
     "dim_str",
@@ -106,7 +107,7 @@ class Sym(_Ops):
 _hole_ids = itertools.count(1)
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=True)
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
 class Hole(_Ops):
     """An unknown dimension that propagation must infer. Identity is the id only."""
 
@@ -120,6 +121,13 @@ class Hole(_Ops):
 
     def __repr__(self) -> str:
         return f"Hole({self.id}{', ' + repr(self.label) if self.label else ''})"
+
+    # identity is the id: cheap hashing and equality keep the propagation pass fast
+    def __hash__(self) -> int:
+        return self.id
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Hole) and other.id == self.id
 
 
 Monomial: TypeAlias = tuple["Atom", ...]
@@ -147,8 +155,8 @@ class DimExpr(_Ops):
         return f"DimExpr({dim_str(self)})"
 
 
-Atom: TypeAlias = Union[Sym, Hole, FloorDiv]
-Dim: TypeAlias = Union[int, Sym, Hole, DimExpr]
+Atom: TypeAlias = Sym | Hole | FloorDiv
+Dim: TypeAlias = int | Sym | Hole | DimExpr
 
 
 class Truth(enum.Enum):
@@ -157,6 +165,13 @@ class Truth(enum.Enum):
     YES = "yes"
     NO = "no"
     UNKNOWN = "cannot tell"
+
+
+def as_int(d: Dim) -> int:
+    """``d`` as an int; a TypeError says which symbolic dim is not concrete."""
+    if type(d) is int:
+        return d
+    raise TypeError(f"dimension {dim_str(d)} is not a concrete size")
 
 
 def is_dim(value: object) -> bool:
@@ -530,8 +545,9 @@ def _poly_str(poly: Poly) -> str:
     ordered += [t for t in poly if not t[0]]
     out = ""
     for i, (mono, coeff) in enumerate(ordered):
-        body = "*".join(_atom_str(a, len(mono)) for a in mono)
         mag = abs(coeff)
+        alone = mag == 1 and len(mono) == 1
+        body = "*".join(_atom_str(a, alone) for a in mono)
         text = body if mono and mag == 1 else (f"{mag}*{body}" if mono else str(mag))
         if i == 0:
             out = ("-" if coeff < 0 else "") + text
@@ -540,6 +556,6 @@ def _poly_str(poly: Poly) -> str:
     return out
 
 
-def _atom_str(atom: Atom, n_atoms: int) -> str:
+def _atom_str(atom: Atom, alone: bool) -> str:
     s = dim_str(atom)
-    return f"({s})" if isinstance(atom, FloorDiv) and n_atoms > 1 else s
+    return f"({s})" if isinstance(atom, FloorDiv) and not alone else s

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Explainer", "build_diagnostics"]
 
-_MAX_DEPTH = 8
+_MAX_DEPTH = 40
 _MAX_PARTS = 6
 
 
@@ -264,7 +264,8 @@ def _suggest(ex: Explainer, nid: int, eq: Eq, a: Dim, b: Dim) -> str:
 
 def _symbolic_param_diags(ex: Explainer) -> list[Diagnostic]:
     out = []
-    for key, dims in ex.res.param_dims.items():
+    for key in ex.res.unsettled:
+        dims = ex.res.param_dims[key]
         bad = [j for j, d in enumerate(dims) if type(d) is not int and syms(d)
                and not holes(d)]
         if not bad:
@@ -288,8 +289,8 @@ def _symbolic_param_diags(ex: Explainer) -> list[Diagnostic]:
 def _unresolved_notes(ex: Explainer) -> list[Diagnostic]:
     res = ex.res
     groups: dict[Hole, list[tuple[str, int]]] = {}
-    for key, dims in res.param_dims.items():
-        for j, d in enumerate(dims):
+    for key in res.unsettled:
+        for j, d in enumerate(res.param_dims[key]):
             if isinstance(d, Hole):
                 groups.setdefault(d, []).append((key, j))
     inputs: dict[Hole, list[tuple[str, int]]] = {}
@@ -302,6 +303,10 @@ def _unresolved_notes(ex: Explainer) -> list[Diagnostic]:
                 inputs.setdefault(r, []).append((gi.name, j))
     out = []
     for hole, places in groups.items():
+        places = [(k, i) for k, i in places
+                  if any(n.id in res.ran for n in ex.g.param_users(k))]
+        if not places:
+            continue  # only used downstream of a failure: already reported there
         key, _ = places[0]
         spec = ex.g.params[key]
         ways = [f"give the shape of input `{n}` (dim {k})" for n, k in inputs.get(hole, [])]

@@ -21,18 +21,21 @@ so that nothing downstream of it is reported again.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from shapegraph import ops as _ops  # noqa: F401  (registers every op)
 from shapegraph.diagnostics import Diagnostic
-from shapegraph.dims import Dim, Hole, Sym, holes, syms
+from shapegraph.dims import Dim, Hole, Sym
 from shapegraph.graph import Graph, Node
-from shapegraph.ops.base import Eq, Fail, Out, Src
+from shapegraph.ops.base import Eq, Fail, Out, Src, pass_through
 from shapegraph.ops.registry import all_ops
 from shapegraph.types import TensorType
 from shapegraph.unify import Because, Outcome, Unifier
+
+_NO_PARAMS: dict[str, tuple[Dim, ...]] = {}
 
 __all__ = ["GivenInput", "InputSpec", "Resolution", "as_input_type", "propagate"]
 
@@ -76,21 +79,39 @@ class _Conflict:
     b: Dim = 0
 
 
+def _has_holes(t: TensorType) -> bool:
+    for d in t.shape:
+        if d.__class__ is not int and d.__class__ is not Sym:
+            return True
+    return False
+
+
 class _Pass:
+    """The pass's working state. Hot paths are written for speed: a value whose type has
+    no holes (``dirty`` says which do) is never re-resolved, parameters whose dims are all
+    known are passed as they are, and same-shape ops skip their rule."""
+
     def __init__(self, graph: Graph, inputs: Mapping[str, InputSpec]) -> None:
         self.graph = graph
         self.u = Unifier()
         self.types: list[TensorType | None] = [None] * len(graph.values)
         self.srcs: list[tuple[Src, ...] | None] = [None] * len(graph.values)
+        self.dirty: set[int] = set()
         self.conflicts: list[_Conflict] = []
         self.deferred: list[tuple[int, Eq]] = []
         self.pending: set[int] = set()
-        self.rules = {name: op.shape_rule for name, op in all_ops().items()}
-        self.param_dims: dict[str, tuple[Dim, ...]] = {
-            key: tuple(d if d is not None else Hole.fresh(f"{key}[{j}]")
-                       for j, d in enumerate(spec.shape))
-            for key, spec in graph.params.items()
-        }
+        ops = all_ops()
+        self.rules = {name: op.shape_rule for name, op in ops.items()}
+        self.same_shape = frozenset(name for name, op in ops.items() if op.same_shape)
+        self.raw_param_dims: dict[str, tuple[Dim, ...]] = {}
+        self.open_params: set[str] = set()  # params with a dim that was not known up front
+        for key, spec in graph.params.items():
+            shape = spec.shape
+            if None in shape:
+                shape = tuple([d if d is not None else Hole.fresh() for d in shape])  # type: ignore[misc]
+                self.open_params.add(key)
+            self.raw_param_dims[key] = shape  # type: ignore[assignment]
+        self.param_dims = dict(self.raw_param_dims)
         self.input_errors: list[tuple[str, str]] = []
         self.raw_inputs: dict[str, TensorType] = {}
         self._set_inputs(inputs)
@@ -108,14 +129,31 @@ class _Pass:
                                           f"{gi.rank}"))
                 continue
             self.raw_inputs[gi.name] = t
-            self.types[gi.value] = t
-            self.srcs[gi.value] = tuple(GivenInput(gi.name, j) for j in range(t.rank))
+            self._store(gi.value, t, tuple(GivenInput(gi.name, j) for j in range(t.rank)))
+
+    def _store(self, v: int, t: TensorType, s: tuple[Src, ...]) -> None:
+        self.types[v] = t
+        self.srcs[v] = s
+        if _has_holes(t):
+            self.dirty.add(v)
 
     # ------------------------------------------------------------------ the fixed point
 
     def run(self) -> None:
+        types, srcs, dirty, same = self.types, self.srcs, self.dirty, self.same_shape
+        visit = self.visit
         for node in self.graph.nodes:
-            self.visit(node)
+            if node.op in same:
+                v = node.inputs[0]
+                t = types[v]
+                if t is not None:
+                    out = node.outputs[0]
+                    types[out] = t
+                    srcs[out] = pass_through(len(t.shape))
+                    if v in dirty:
+                        dirty.add(out)
+                continue
+            visit(node)
         changed = True
         while changed and (self.pending or self.deferred):
             changed = self._retry_deferred()
@@ -133,64 +171,109 @@ class _Pass:
 
     def visit(self, node: Node) -> bool:
         """Run the node's rule; True when a re-run learned something new."""
+        types, dirty, resolve = self.types, self.dirty, self.u.resolve
         ins = []
         for v in node.inputs:
-            t = self.types[v]
+            t = types[v]
             if t is None:
                 return False  # downstream of a failure (or of a bad input): stay quiet
-            ins.append(self._resolved(t))
-        params = {role: tuple(self.u.resolve(d) for d in self.param_dims[key])
-                  for role, key in node.params}
+            if v in dirty:
+                t = TensorType(tuple([resolve(x) for x in t.shape]), t.dtype)
+                if not _has_holes(t):
+                    types[v] = t
+                    dirty.discard(v)
+            ins.append(t)
+        params = self._params(node) if node.params else _NO_PARAMS
         r = self.rules[node.op](tuple(ins), params, node.attrs)
-        if isinstance(r, Fail):
+        if r.__class__ is Fail:
             self.conflicts.append(_Conflict(node.id, None, fail=r))
             self.pending.discard(node.id)
             return False
-        return self._accept(node, r)
+        return self._accept(node, r)  # type: ignore[arg-type]
+
+    def _params(self, node: Node) -> dict[str, tuple[Dim, ...]]:
+        pd, open_params, resolve = self.param_dims, self.open_params, self.u.resolve
+        out = {}
+        for role, key in node.params:
+            dims = pd[key]
+            if key in open_params:
+                dims = tuple([d if d.__class__ is int else resolve(d) for d in dims])
+                pd[key] = dims
+                for d in dims:
+                    if d.__class__ is not int:
+                        break
+                else:
+                    open_params.discard(key)
+            out[role] = dims
+        return out
 
     def _accept(self, node: Node, r: Out) -> bool:
-        rerun = node.id in self.pending
+        nid = node.id
+        if r.eqs:
+            for eq in r.eqs:
+                self.require(nid, eq)
+        if not self.pending and not r.pending:  # the common case: first and only visit
+            for v, t, s in zip(node.outputs, r.types, r.srcs):
+                self._store(v, t, s)
+            return False
+        rerun = nid in self.pending
         progress = False
-        for v, t, s in zip(node.outputs, r.types, r.srcs, strict=True):
+        for v, t, s in zip(node.outputs, r.types, r.srcs):
             old = self.types[v]
             if rerun and old is not None:
-                progress |= self._refine(node.id, old, t)
-            self.types[v], self.srcs[v] = t, s
-        for eq in r.eqs:
-            self.require(node.id, eq)
+                progress |= self._refine(nid, old, t)
+            self._store(v, t, s)
         if r.pending:
-            self.pending.add(node.id)
-        else:
-            self.pending.discard(node.id)
-            progress |= rerun
+            self.pending.add(nid)
+        elif rerun:
+            self.pending.discard(nid)
+            progress = True
         return progress
 
     def _refine(self, nid: int, old: TensorType, new: TensorType) -> bool:
         progress = False
         for a, b in zip(old.shape, new.shape, strict=True):
             if isinstance(self.u.resolve(a), Hole) and not isinstance(self.u.resolve(b), Hole):
-                self.u.unify(a, b, Because(nid, None))
+                self.u.unify(a, b, nid)
                 progress = True
         return progress
 
-    def require(self, nid: int | None, eq: Eq) -> None:
+    def require(self, nid: int, eq: Eq) -> None:
         a, b = eq.lhs, eq.rhs
-        if type(a) is int and type(b) is int:
+        if a.__class__ is int and b.__class__ is int:
             if a != b:
                 self.conflicts.append(_Conflict(nid, Outcome.MISMATCH, eq, a=a, b=b))
             return
-        outcome = self.u.unify(a, b, Because(nid, eq.rhs_src), eq.lhs_src)
+        outcome = self.u.unify(a, b, nid, eq.lhs_src, eq.rhs_src)
+        if outcome is Outcome.OK:
+            return
         if outcome is Outcome.DEFER:
-            self.deferred.append((nid if nid is not None else -1, eq))
-        elif outcome is not Outcome.OK:
+            self.deferred.append((nid, eq))
+        else:
             self.conflicts.append(
                 _Conflict(nid, outcome, eq, a=self.u.resolve(a), b=self.u.resolve(b)))
 
-    def _resolved(self, t: TensorType) -> TensorType:
-        for d in t.shape:
-            if type(d) is not int and not isinstance(d, Sym):
-                return t.with_shape(tuple(self.u.resolve(x) for x in t.shape))
-        return t
+    def final_types(self) -> tuple[TensorType | None, ...]:
+        types, resolve = list(self.types), self.u.resolve
+        for v in self.dirty:
+            t = types[v]
+            if t is not None:
+                types[v] = TensorType(tuple([resolve(x) for x in t.shape]), t.dtype)
+        return tuple(types)
+
+    def final_params(self) -> tuple[dict[str, tuple[Dim, ...]], list[str]]:
+        """Resolved parameter dims, and the keys still not all ints (in graph order)."""
+        out, resolve = self.param_dims, self.u.resolve
+        unsettled = []
+        for key in self.open_params:
+            dims = tuple([d if d.__class__ is int else resolve(d) for d in out[key]])
+            out[key] = dims
+            for d in dims:
+                if d.__class__ is not int:
+                    unsettled.append(key)
+                    break
+        order = {k: i for i, k in enumerate(self.graph.params)} if unsettled else {}
+        return out, sorted(unsettled, key=order.__getitem__)
 
 
 class Resolution:
@@ -199,14 +282,18 @@ class Resolution:
     def __init__(self, p: _Pass, diagnostics: list[Diagnostic]) -> None:
         self.graph = p.graph
         self._u = p.u
-        self.types: tuple[TensorType | None, ...] = tuple(
-            p._resolved(t) if t is not None else None for t in p.types)
+        self.types: tuple[TensorType | None, ...] = p.final_types()
         self.srcs = tuple(p.srcs)
-        self.param_dims: dict[str, tuple[Dim, ...]] = {
-            k: tuple(p.u.resolve(d) for d in dims) for k, dims in p.param_dims.items()}
-        self._raw_param_dims = p.param_dims
+        self.param_dims, self.unsettled = p.final_params()
+        self._raw_param_dims = p.raw_param_dims
         self.raw_inputs = dict(p.raw_inputs)
         self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+
+    @property
+    def ran(self) -> frozenset[int]:
+        """Nodes whose rule succeeded (their outputs have types)."""
+        return frozenset(n.id for n in self.graph.nodes
+                         if all(self.types[v] is not None for v in n.outputs))
 
     @property
     def ok(self) -> bool:
@@ -254,29 +341,14 @@ def propagate(graph: Graph, inputs: Mapping[str, InputSpec] | None = None) -> Re
     declared parameter dims; see the module docstring for an example."""
     from shapegraph.explain import build_diagnostics
 
-    p = _Pass(graph, inputs or {})
-    p.run()
-    res = Resolution(p, [])
-    res.diagnostics = tuple(build_diagnostics(res, p.conflicts, p.input_errors))
+    paused = gc.isenabled()
+    gc.disable()  # the pass allocates many small records and frees none: skip GC scans
+    try:
+        p = _Pass(graph, inputs or {})
+        p.run()
+        res = Resolution(p, [])
+        res.diagnostics = tuple(build_diagnostics(res, p.conflicts, p.input_errors))
+    finally:
+        if paused:
+            gc.enable()
     return res
-
-
-def unresolved_params(res: Resolution) -> dict[str, tuple[int, ...]]:
-    """Parameter keys whose shape still has holes, with the unknown dim indices."""
-    out: dict[str, tuple[int, ...]] = {}
-    for key, dims in res.param_dims.items():
-        bad = tuple(j for j, d in enumerate(dims) if type(d) is not int and holes(d))
-        if bad:
-            out[key] = bad
-    return out
-
-
-def symbolic_params(res: Resolution) -> dict[str, tuple[int, ...]]:
-    """Parameter keys whose shape depends on a symbol (which no allocation can satisfy)."""
-    out: dict[str, tuple[int, ...]] = {}
-    for key, dims in res.param_dims.items():
-        bad = tuple(j for j, d in enumerate(dims)
-                    if type(d) is not int and syms(d) and not holes(d))
-        if bad:
-            out[key] = bad
-    return out

@@ -99,13 +99,14 @@ def render_rich(lines_or_diags: Sequence[list[_Seg]] | Iterable[Diagnostic]) -> 
     """A ``rich.text.Text`` of the frames, for printing on a terminal."""
     from rich.text import Text
 
-    items = list(lines_or_diags)
-    lines = _all_lines(items) if items and isinstance(items[0], Diagnostic) else items
+    items: list[Any] = list(lines_or_diags)
+    lines: list[list[_Seg]] = (_all_lines(items) if items and isinstance(items[0], Diagnostic)
+                               else items)
     text = Text()
     for i, line in enumerate(lines):
         if i:
             text.append("\n")
-        for t, style in line:  # type: ignore[union-attr]
+        for t, style in line:
             text.append(t, style=style or None)
     return text
 

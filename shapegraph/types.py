@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from shapegraph.dims import Dim, dim_str, holes, syms
 
@@ -30,9 +30,11 @@ def dtype_short(dtype: str) -> str:
     return DTYPES.get(dtype, dtype)
 
 
-@dataclass(frozen=True, slots=True)
-class TensorType:
-    """The type of a value: its shape (a tuple of dims) and its dtype name."""
+class TensorType(NamedTuple):
+    """The type of a value: its shape (a tuple of dims) and its dtype name.
+
+    A NamedTuple (immutable, and cheap to create: the propagation pass makes one per value).
+    """
 
     shape: tuple[Dim, ...]
     dtype: str = "float32"

@@ -2,9 +2,9 @@
 
 >>> u = Unifier()
 >>> a, b = Hole.fresh(), Hole.fresh()
->>> u.unify(a, b, Because(None, None))
+>>> u.unify(a, b)
 <Outcome.OK: 'ok'>
->>> u.unify(b, 20, Because(3, None))
+>>> u.unify(b, 20, node=3)
 <Outcome.OK: 'ok'>
 >>> u.resolve(a), u.binding(a).node
 (20, 3)
@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from shapegraph.dims import (
     Dim,
@@ -33,8 +33,7 @@ from shapegraph.ops.base import Src
 __all__ = ["Because", "Outcome", "Unifier"]
 
 
-@dataclass(frozen=True, slots=True)
-class Because:
+class Because(NamedTuple):
     """Why a hole got its value: the node whose requirement bound it, and the source of
     the other side of that requirement (relative to that node)."""
 
@@ -55,69 +54,80 @@ class Unifier:
     """Holes in classes; a class may be bound to a dim (which may itself mention holes)."""
 
     def __init__(self) -> None:
-        self._parent: dict[Hole, Hole] = {}
-        self._bound: dict[Hole, Dim] = {}
-        self._why: dict[Hole, Because] = {}
+        # keyed by hole id: int hashing is much cheaper than a Python-level __hash__
+        self._parent: dict[int, Hole] = {}
+        self._bound: dict[int, Dim] = {}
+        self._why: dict[int, Because] = {}
 
     def find(self, h: Hole) -> Hole:
         parent = self._parent
         root = h
-        while root in parent:
-            root = parent[root]
-        while h in parent and parent[h] is not root:  # path compression
-            parent[h], h = root, parent[h]
+        while root.id in parent:
+            root = parent[root.id]
+        while h.id in parent and parent[h.id] is not root:  # path compression
+            parent[h.id], h = root, parent[h.id]
         return root
 
     def resolve(self, d: Dim) -> Dim:
         """``d`` with every bound hole replaced by its value, as far as known."""
-        if type(d) is int or isinstance(d, Sym):
+        cls = d.__class__
+        if cls is int or cls is Sym:
             return d
-        if isinstance(d, Hole):
-            root = self.find(d)
-            value = self._bound.get(root)
+        if cls is Hole:
+            hid = d.id  # type: ignore[union-attr]
+            root = self.find(d) if hid in self._parent else d  # type: ignore[arg-type]
+            value = self._bound.get(root.id)  # type: ignore[union-attr]
             if value is None:
                 return root
-            if type(value) is not int:
+            if value.__class__ is not int:
                 value = self.resolve(value)
-                self._bound[root] = value
+                self._bound[root.id] = value  # type: ignore[union-attr]
             return value
         assert isinstance(d, DimExpr)
         return substitute(d, lambda a: self.resolve(a) if isinstance(a, Hole) else None)
 
     def binding(self, h: Hole) -> Because | None:
         """Why ``h``'s class has its value (None while it is unbound)."""
-        return self._why.get(self.find(h))
+        return self._why.get(self.find(h).id)
 
     def is_bound(self, h: Hole) -> bool:
-        return self.find(h) in self._bound
+        return self.find(h).id in self._bound
 
-    def unify(self, a: Dim, b: Dim, why: Because, other_src: Src | None = None) -> Outcome:
-        """Require ``a == b``; bind holes where that decides them.
+    def unify(self, a: Dim, b: Dim, node: int | None = None, a_src: Src | None = None,
+              b_src: Src | None = None) -> Outcome:
+        """Require ``a == b`` (a requirement of ``node``); bind holes where that decides them.
 
-        ``why.src`` explains ``b`` (the side a hole in ``a`` would take its value from);
-        ``other_src`` explains ``a``, for when a hole in ``b`` is bound instead.
+        ``a_src`` / ``b_src`` say where each side came from: a hole in ``a`` that gets its
+        value from ``b`` remembers ``b_src``, and the other way round.
         """
+        if b.__class__ is Hole and a.__class__ is int:
+            hid = b.id
+            if hid not in self._bound and hid not in self._parent:
+                self._bound[hid] = a  # the common case: an unknown weight dim meets a size
+                self._why[hid] = Because(node, a_src)
+                return Outcome.OK
         a, b = self.resolve(a), self.resolve(b)
         if a == b:
             return Outcome.OK
         if isinstance(a, Hole):
-            return self._bind(a, b, why)
+            return self._bind(a, b, Because(node, b_src))
         if isinstance(b, Hole):
-            return self._bind(b, a, Because(why.node, other_src, why.solved_from))
+            return self._bind(b, a, Because(node, a_src))
         diff = sub(a, b)
         if type(diff) is int:
             return Outcome.OK if diff == 0 else Outcome.MISMATCH
-        return self._solve(diff, a, b, why, other_src)
+        return self._solve(diff, a, b, node, a_src, b_src)
 
-    def _solve(self, diff: Dim, a: Dim, b: Dim, why: Because, other_src: Src | None) -> Outcome:
+    def _solve(self, diff: Dim, a: Dim, b: Dim, node: int | None, a_src: Src | None,
+               b_src: Src | None) -> Outcome:
         hs = holes(diff)
         if not hs:
             return Outcome.MISMATCH if compare(diff, 0) is Truth.NO else Outcome.RIGID
         for h in sorted(hs, key=lambda x: x.id):
             value = solve_for(diff, h)
             if value is not None:
-                src = why.src if h in holes(a) else other_src
-                return self._bind(h, value, Because(why.node, src, f"{a} = {b}"))
+                src = b_src if h in holes(a) else a_src
+                return self._bind(h, value, Because(node, src, f"{a} = {b}"))
         if len(hs) == 1 and _linear_constant(diff, next(iter(hs))):
             return Outcome.NO_INTEGER
         return Outcome.DEFER
@@ -127,12 +137,12 @@ class Unifier:
         if isinstance(value, Hole):
             other = self.find(value)
             if other is not root:
-                self._parent[root] = other  # both classes are unbound: just merge them
+                self._parent[root.id] = other  # both classes are unbound: just merge them
             return Outcome.OK
         if root in holes(value):
             return Outcome.DEFER
-        self._bound[root] = value
-        self._why[root] = why
+        self._bound[root.id] = value
+        self._why[root.id] = why
         return Outcome.OK
 
 

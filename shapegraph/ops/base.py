@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 
@@ -85,18 +85,13 @@ def inp(i: int, j: int) -> FromInput:
     return FromInput(i, j)
 
 
-def pass_through(rank: int, i: int = 0) -> tuple[Src, ...]:
-    """Sources for an output that copies input ``i`` dim for dim."""
-    return _pass_through(rank, i)
-
-
 @lru_cache(maxsize=1024)
-def _pass_through(rank: int, i: int) -> tuple[Src, ...]:
+def pass_through(rank: int, i: int = 0) -> tuple[Src, ...]:
+    """Sources for an output that copies input ``i`` dim for dim (shared tuples)."""
     return tuple(inp(i, j) for j in range(rank))
 
 
-@dataclass(frozen=True, slots=True)
-class Eq:
+class Eq(NamedTuple):
     """A requirement ``lhs == rhs``; the labels name each side in messages."""
 
     lhs: Dim
@@ -107,8 +102,7 @@ class Eq:
     rhs_label: str
 
 
-@dataclass(frozen=True, slots=True)
-class Out:
+class Out(NamedTuple):
     """A successful rule: output types, per-dim sources, requirements.
 
     ``pending`` asks the pass to run the rule again once more is known (for instance a
@@ -176,4 +170,5 @@ class OpDef:
     param_rule: ParamRule = _no_params
     arity: tuple[int, int | None] = (1, 1)
     elementwise: bool = False
+    same_shape: bool = False  # output 0 is input 0's type, dim for dim (rule not needed)
     doc: str = ""

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from shapegraph.dims import Dim, ceildiv, dim_str, floordiv, mul
+from shapegraph.dims import Dim, as_int, ceildiv, dim_str, floordiv, mul
 from shapegraph.ops.base import (
     Attrs,
     Derived,
@@ -30,13 +30,25 @@ from shapegraph.types import TensorType
 
 SG_NONPOSITIVE = "SG204"
 SG_CONFIG = "SG210"
-_SPATIAL = ("W",), ("H", "W")
 
 
 def window_out(size: Dim, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> Dim:
     """Output length of a sliding window over ``size`` (works on ints and symbols)."""
     span = size + 2 * p - d * (k - 1) - 1
     return (ceildiv(span, s) if ceil else floordiv(span, s)) + 1
+
+
+def window_formula(k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> str:
+    """The output-size formula in terms of the input size ``in``, simplified for reading.
+
+    >>> window_formula(5, 1, 0), window_formula(2, 2, 0), window_formula(3, 2, 1, ceil=True)
+    ('in - 4', '(in - 2)//2 + 1', 'ceil((in - 1)/2) + 1')
+    """
+    c = 2 * p - d * (k - 1) - 1
+    if s == 1:
+        return "in" if c + 1 == 0 else f"in {'+' if c + 1 > 0 else '-'} {abs(c + 1)}"
+    num = "in" if c == 0 else f"in {'+' if c > 0 else '-'} {abs(c)}"
+    return f"ceil(({num})/{s}) + 1" if ceil else f"({num})//{s} + 1"
 
 
 def _window_dims(
@@ -50,20 +62,19 @@ def _window_dims(
         j = 2 + a
         size = x.shape[j]
         out = window_out(size, ks[a], ss[a], ps[a], ds[a], ceil)
-        formula = (f"{'ceil' if ceil else 'floor'}(({_SPATIAL[nd - 1][a]} + 2*{ps[a]} - "
-                   f"{ds[a]}*({ks[a]}-1) - 1)/{ss[a]}) + 1")
+        formula = window_formula(ks[a], ss[a], ps[a], ds[a], ceil)
         if type(out) is int and out <= 0:
             eff = ds[a] * (ks[a] - 1) + 1
             return Fail(
                 SG_NONPOSITIVE,
                 f"{what}: output size {dim_str(out)} along dim {j}: window {eff} "
-                f"(kernel {ks[a]}, dilation {ds[a]}) is larger than the padded input "
-                f"{dim_str(size)} + 2*{ps[a]}",
+                f"(kernel {ks[a]}, dilation {ds[a]}) is larger than the input size "
+                f"{dim_str(size)} padded by {ps[a]} on each side",
                 f"feed a larger input, or use a smaller kernel / more padding for dim {j}",
                 ((f"input dim {j}", size, inp(0, j)),),
             )
         dims.append(out)
-        srcs.append(Derived(f"{what} output size {formula}", (inp(0, j),)))
+        srcs.append(Derived(f"{what} output size along dim {j} = {formula}", (inp(0, j),)))
     return dims, srcs
 
 
@@ -118,7 +129,7 @@ def conv_reference(x: np.ndarray, w: np.ndarray, attrs: Attrs) -> np.ndarray:
     ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
     ds, groups = attrs.get("dilation", (1,) * nd), int(attrs.get("groups", 1))
     xp = np.pad(x, [(0, 0), (0, 0), *((p, p) for p in ps)])
-    outs = [window_out(x.shape[2 + a], ks[a], ss[a], ps[a], ds[a]) for a in range(nd)]
+    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], ds[a])) for a in range(nd)]
     y = np.zeros((x.shape[0], w.shape[0], *outs), dtype=np.float64)
     cin, cout = w.shape[1], w.shape[0] // groups
     for offset in np.ndindex(*ks):
@@ -170,7 +181,7 @@ def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
     nd, kind = int(attrs["ndim"]), attrs["kind"]
     ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
     ceil = bool(attrs.get("ceil_mode", False))
-    outs = [int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], 1, ceil)) for a in range(nd)]
+    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], 1, ceil)) for a in range(nd)]
     extra = [max(0, (o - 1) * s + k - (n + 2 * p))
              for o, s, k, n, p in zip(outs, ss, ks, x.shape[2:], ps, strict=True)]
     pad = [(0, 0), (0, 0), *((p, p + e) for p, e in zip(ps, extra, strict=True))]

@@ -25,6 +25,8 @@ from shapegraph.types import TensorType
 
 _W0 = FromParam("weight", 0)
 _W1 = FromParam("weight", 1)
+_X1 = inp(0, 1)
+_FLAT_SRCS = ((inp(0, 0), _W0),)
 
 
 def _dense_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
@@ -45,23 +47,25 @@ def _dense_rule(
     ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
 ) -> RuleResult:
     x = ins[0]
+    shape_in = x.shape
+    rank = len(shape_in)
     w = params["weight"]
     if attrs.get("flatten", True):
-        if x.rank < 2:
+        if rank < 2:
             return rank_fail("Dense (flatten=True)", x, "rank >= 2 (batch, features...)")
-        feat: Dim = x.shape[1] if x.rank == 2 else product(x.shape[1:])
-        feat_src: Src = inp(0, 1) if x.rank == 2 else Derived(
-            "flattened input dims 1..", tuple(inp(0, j) for j in range(1, x.rank))
-        )
-        shape: tuple[Dim, ...] = (x.shape[0], w[0])
-        srcs: tuple[Src, ...] = (inp(0, 0), _W0)
-    else:
-        if x.rank < 1:
-            return rank_fail("Dense (flatten=False)", x, "rank >= 1")
-        feat, feat_src = x.shape[-1], inp(0, x.rank - 1)
-        shape = (*x.shape[:-1], w[0])
-        srcs = (*(inp(0, j) for j in range(x.rank - 1)), _W0)
-    eq = Eq(feat, feat_src, w[1], _W1, "input features", "weight in_units")
+        if rank == 2:
+            feat: Dim = shape_in[1]
+            feat_src: Src = _X1
+        else:
+            feat = product(shape_in[1:])
+            feat_src = Derived("flattened input dims 1..", tuple(inp(0, j) for j in range(1, rank)))
+        return Out((TensorType((shape_in[0], w[0]), x.dtype),), _FLAT_SRCS,
+                   (Eq(feat, feat_src, w[1], _W1, "input features", "weight in_units"),))
+    if rank < 1:
+        return rank_fail("Dense (flatten=False)", x, "rank >= 1")
+    shape = (*shape_in[:-1], w[0])
+    srcs = (*(inp(0, j) for j in range(rank - 1)), _W0)
+    eq = Eq(shape_in[-1], inp(0, rank - 1), w[1], _W1, "input features", "weight in_units")
     return Out((TensorType(shape, x.dtype),), (srcs,), (eq,))
 
 

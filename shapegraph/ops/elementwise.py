@@ -84,7 +84,7 @@ def _unary_ref(fn: _Unary) -> Callable[..., tuple[np.ndarray, ...]]:
 
 
 for _name, _ufn in ACTIVATIONS.items():
-    register(OpDef(_name, _same_rule, _unary_ref(_ufn), elementwise=True,
+    register(OpDef(_name, _same_rule, _unary_ref(_ufn), elementwise=True, same_shape=True,
                    doc=f"{_name} activation, same shape"))
 
 

@@ -35,7 +35,7 @@ def _identity_ref(
     return (ins[0],)
 
 
-DROPOUT = register(OpDef("dropout", _dropout_rule, _identity_ref,
+DROPOUT = register(OpDef("dropout", _dropout_rule, _identity_ref, same_shape=True,
                          doc="identity at inference (rate is kept for export)"))
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from shapegraph.dims import Dim, Hole, add, dim_str, exact_div, holes, product
+from shapegraph.dims import Dim, Hole, add, as_int, dim_str, exact_div, holes, product
 from shapegraph.ops.base import (
     Attrs,
     Derived,
@@ -110,7 +110,7 @@ def _reshape_ref(
     r = reshape_dims(TensorType(x.shape), attrs["shape"])
     if isinstance(r, Fail):
         raise ValueError(r.message)
-    return (x.reshape(tuple(int(d) for d in r[0])),)  # type: ignore[arg-type]
+    return (x.reshape(tuple(as_int(d) for d in r[0])),)
 
 
 RESHAPE = register(OpDef("reshape", _reshape_rule, _reshape_ref,
@@ -161,7 +161,7 @@ def _concat_rule(
     for t in ins:
         size = add(size, t.shape[axis])
     shape = (*first.shape[:axis], size, *first.shape[axis + 1:])
-    srcs = [inp(0, j) for j in range(first.rank)]
+    srcs: list[Src] = [inp(0, j) for j in range(first.rank)]
     srcs[axis] = Derived(f"concat: sum of dim {axis} of the inputs",
                          tuple(inp(i, axis) for i in range(len(ins))))
     return Out((TensorType(shape, first.dtype),), (tuple(srcs),), tuple(eqs))

@@ -1,0 +1,225 @@
+"""Export a graph to ONNX (opset 17): with its weights for ONNX Runtime, or without them
+(weights become graph inputs) for comparing shape inference.
+
+Needs the optional ``onnx`` package (``pip install shapegraph[onnx]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from shapegraph.dims import Dim, Hole, Sym, dim_str
+from shapegraph.graph import Graph, Node
+from shapegraph.types import TensorType
+
+__all__ = ["OPSET", "to_onnx"]
+
+OPSET = 17
+_ACT = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softrelu": "Softplus",
+        "softsign": "Softsign", "add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div",
+        "matmul": "MatMul", "dropout": "Identity"}
+
+
+def _require_onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("ONNX export needs the onnx package: pip install 'shapegraph[onnx]'"
+                          ) from e
+    return onnx
+
+
+def _dim_proto(d: Dim | None) -> int | str | None:
+    if type(d) is int:
+        return d
+    if d is None or isinstance(d, Hole):
+        return None
+    return d.name if isinstance(d, Sym) else dim_str(d)
+
+
+class _Exporter:
+    def __init__(self, graph: Graph, params: Mapping[str, np.ndarray] | None,
+                 param_shapes: Mapping[str, tuple[Dim, ...]]) -> None:
+        self.param_shapes = param_shapes
+        self.onnx = _require_onnx()
+        self.h = self.onnx.helper
+        self.g = graph
+        self.params = params
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self.extra_inputs: list[Any] = []
+        self.counter = 0
+        self.done: set[str] = set()
+
+    def name(self, v: int) -> str:
+        val = self.g.values[v]
+        return val.name if val.producer is None else f"v{v}"
+
+    def fresh(self, hint: str) -> str:
+        self.counter += 1
+        return f"{hint}_{self.counter}"
+
+    def const(self, array: np.ndarray, hint: str = "c") -> str:
+        name = self.fresh(hint)
+        self.inits.append(self.onnx.numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def param(self, node: Node, role: str, transform: Any = None,
+              shape: tuple[Dim, ...] | None = None) -> str:
+        key = node.param_key(role)
+        name = key if transform is None else f"{key}__{transform.__name__}"
+        if name in self.done:
+            return name
+        self.done.add(name)
+        if self.params is not None:
+            arr = np.asarray(self.params[key], dtype=np.float32)
+            arr = transform(arr) if transform is not None else arr
+            self.inits.append(self.onnx.numpy_helper.from_array(arr, name))
+        else:
+            base = self.param_shapes.get(key) or self.g.params[key].shape
+            dims = [_dim_proto(d) for d in (shape or base)]
+            self.extra_inputs.append(self.h.make_tensor_value_info(
+                name, self.onnx.TensorProto.FLOAT, dims))
+        return name
+
+    def add(self, op: str, ins: list[str], outs: list[str], **attrs: Any) -> None:
+        self.nodes.append(self.h.make_node(op, ins, outs, **attrs))
+
+    def node(self, n: Node, types: Mapping[int, TensorType]) -> None:
+        x = [self.name(v) for v in n.inputs]
+        y = [self.name(v) for v in n.outputs]
+        a = n.attrs
+        if n.op in _ACT:
+            self.add(_ACT[n.op], x, y)
+        elif n.op == "dense":
+            self._dense(n, x, y, types)
+        elif n.op == "conv":
+            nd = int(a["ndim"])
+            ins = [x[0], self.param(n, "weight")]
+            if "bias" in dict(n.params):
+                ins.append(self.param(n, "bias"))
+            self.add("Conv", ins, y, kernel_shape=list(a["kernel"]), strides=list(a["strides"]),
+                     pads=list(a["padding"]) * 2, dilations=list(a.get("dilation", (1,) * nd)),
+                     group=int(a.get("groups", 1)))
+        elif n.op == "pool":
+            kw: dict[str, Any] = {"kernel_shape": list(a["kernel"]),
+                                  "strides": list(a["strides"]),
+                                  "pads": list(a["padding"]) * 2,
+                                  "ceil_mode": int(bool(a.get("ceil_mode", False)))}
+            if a["kind"] == "avg":
+                kw["count_include_pad"] = int(bool(a.get("count_include_pad", True)))
+            self.add("MaxPool" if a["kind"] == "max" else "AveragePool", x, y, **kw)
+        elif n.op == "global_pool":
+            self.add("GlobalMaxPool" if a["kind"] == "max" else "GlobalAveragePool", x, y)
+        else:
+            self._shape_op(n, x, y)
+
+    def _dense(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
+               ) -> None:
+        t = types.get(n.inputs[0])
+        rank = t.rank if t is not None else 2
+        has_bias = "bias" in dict(n.params)
+        if n.attrs.get("flatten", True):
+            src = x[0]
+            if rank != 2:
+                src = self.fresh("flat")
+                self.add("Flatten", x, [src], axis=1)
+            ins = [src, self.param(n, "weight")]
+            if has_bias:
+                ins.append(self.param(n, "bias"))
+            self.add("Gemm", ins, y, transB=1)
+            return
+        key = n.param_key("weight")
+        wshape = self.param_shapes.get(key) or self.g.params[key].shape
+        w = self.param(n, "weight", _transposed, tuple(reversed(wshape)))  # type: ignore[arg-type]
+        if not has_bias:
+            self.add("MatMul", [x[0], w], y)
+            return
+        mm = self.fresh("mm")
+        self.add("MatMul", [x[0], w], [mm])
+        self.add("Add", [mm, self.param(n, "bias")], y)
+
+    def _shape_op(self, n: Node, x: list[str], y: list[str]) -> None:
+        a = n.attrs
+        if n.op == "flatten":
+            self.add("Flatten", x, y, axis=1)
+        elif n.op == "reshape":
+            self.add("Reshape", [x[0], self.const(np.array(a["shape"], np.int64), "shape")], y)
+        elif n.op == "transpose":
+            kw = {"perm": list(a["axes"])} if a.get("axes") else {}
+            self.add("Transpose", x, y, **kw)
+        elif n.op == "concat":
+            self.add("Concat", x, y, axis=int(a.get("axis", 1)))
+        elif n.op in ("softmax", "log_softmax"):
+            self.add("Softmax" if n.op == "softmax" else "LogSoftmax", x, y,
+                     axis=int(a.get("axis", -1)))
+        elif n.op == "gelu":
+            self._gelu(x[0], y[0])
+        elif n.op == "batchnorm":
+            ins = [x[0]] + [self.param(n, r) for r in
+                            ("gamma", "beta", "running_mean", "running_var")]
+            self.add("BatchNormalization", ins, y, epsilon=float(a.get("epsilon", 1e-5)))
+        elif n.op == "layernorm":
+            self.add("LayerNormalization", [x[0], self.param(n, "gamma"), self.param(n, "beta")],
+                     y, axis=int(a.get("axis", -1)), epsilon=float(a.get("epsilon", 1e-5)))
+        elif n.op == "embedding":
+            idx = self.fresh("idx")
+            self.add("Cast", x, [idx], to=self.onnx.TensorProto.INT64)
+            self.add("Gather", [self.param(n, "weight"), idx], y, axis=0)
+        elif n.op == "constant":
+            self.add("Identity", [self.const(a["value"], "const")], y)
+        else:
+            raise NotImplementedError(f"ONNX export of op {n.op!r} (layer "
+                                      f"`{n.prov.display_path}`) is not supported")
+
+    def _gelu(self, x: str, y: str) -> None:
+        half, one = self.const(np.array(0.5, np.float32)), self.const(np.array(1.0, np.float32))
+        r2 = self.const(np.array(np.sqrt(2.0), np.float32))
+        t1, t2, t3, t4 = (self.fresh("gelu") for _ in range(4))
+        self.add("Div", [x, r2], [t1])
+        self.add("Erf", [t1], [t2])
+        self.add("Add", [t2, one], [t3])
+        self.add("Mul", [x, t3], [t4])
+        self.add("Mul", [t4, half], [y])
+
+
+def _transposed(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a.T)
+
+
+def to_onnx(
+    graph: Graph,
+    input_types: Mapping[str, TensorType],
+    params: Mapping[str, np.ndarray] | None = None,
+    types: Mapping[int, TensorType | None] | None = None,
+    param_shapes: Mapping[str, tuple[Dim, ...]] | None = None,
+    name: str = "shapegraph",
+) -> Any:
+    """An ``onnx.ModelProto`` of ``graph``.
+
+    ``params`` (arrays by key) become initializers; without them the weights are graph
+    inputs shaped by ``param_shapes`` (for instance a Resolution's ``param_dims``).
+    ``types`` (value id -> type) gives the outputs their declared shapes.
+    """
+    ex = _Exporter(graph, params, param_shapes or {})
+    known: dict[int, TensorType] = {gi.value: input_types[gi.name] for gi in graph.inputs}
+    known.update({k: v for k, v in (types or {}).items() if v is not None})
+    for n in graph.nodes:
+        ex.node(n, known)
+    h, tp = ex.h, ex.onnx.TensorProto
+    inputs = [h.make_tensor_value_info(gi.name, tp.FLOAT,
+                                       [_dim_proto(d) for d in input_types[gi.name].shape])
+              for gi in graph.inputs]
+    outputs = []
+    for v in graph.outputs:
+        t = known.get(v)
+        shape = [_dim_proto(d) for d in t.shape] if t is not None else None
+        outputs.append(h.make_tensor_value_info(ex.name(v), tp.FLOAT, shape))
+    g = h.make_graph(ex.nodes, name, inputs + ex.extra_inputs, outputs, ex.inits)
+    model = h.make_model(g, opset_imports=[h.make_opsetid("", OPSET)],
+                         producer_name="shapegraph")
+    model.ir_version = min(model.ir_version, 8)
+    return model
