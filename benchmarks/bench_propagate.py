@@ -102,7 +102,8 @@ def main() -> None:
             o = onnx_time(g, args.repeat)
             ratio = f"{o / t:8.2f}x" if o else "   n/a"
             onnx_s = f"{o:8.3f}" if o else "     n/a"
-            print(f"{kind:<6} {len(g.nodes):>7} {build:8.3f} {t:12.3f} {t / len(g.nodes) * 1e6:8.2f} "
+            per_node = t / len(g.nodes) * 1e6
+            print(f"{kind:<6} {len(g.nodes):>7} {build:8.3f} {t:12.3f} {per_node:8.2f} "
                   f"{onnx_s} {ratio}")
         if len(sizes) > 1:
             exp = fitted_exponent(sizes, ours)

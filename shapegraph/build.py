@@ -60,9 +60,22 @@ def chain(
     (v,) = (b.add_input("x", rank),)
     for k, (op, attrs) in enumerate(layers):
         line = None if first_line is None else first_line + k
-        prov = Provenance(str(k), op, file, line, layer_detail(op, attrs, _KEYS.get(op, ())))
+        kind = _kind(op, attrs)
+        prov = Provenance(str(k), kind, file, line, layer_detail(kind, attrs, _KEYS.get(op, ())))
         (v,) = add_layer(b, op, [v], attrs, prov)
     return b.build([v])
+
+
+def _kind(op: str, attrs: Mapping[str, Any]) -> str:
+    """The Gluon-style layer name of an op: ``Dense``, ``Conv2D``, ``MaxPool2D``..."""
+    nd = attrs.get("ndim", "")
+    if op == "conv":
+        return f"Conv{nd}D"
+    if op in ("pool", "global_pool"):
+        glob = "Global" if op == "global_pool" else ""
+        return f"{glob}{str(attrs.get('kind', 'max')).capitalize()}Pool{nd}D"
+    return {"dense": "Dense", "flatten": "Flatten", "batchnorm": "BatchNorm",
+            "layernorm": "LayerNorm", "dropout": "Dropout", "embedding": "Embedding"}.get(op, op)
 
 
 _KEYS: dict[str, tuple[str, ...]] = {

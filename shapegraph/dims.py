@@ -502,7 +502,8 @@ def compare(a: Dim, b: Dim) -> Truth:
 
 
 def solve_for(equation: Dim, hole: Hole) -> Dim | None:
-    """Solve ``equation == 0`` for ``hole`` when it appears once, linearly, outside floors.
+    """Solve ``equation == 0`` for ``hole`` when it appears once, linearly, outside floors
+    (``batch*? - 20*batch == 0`` gives 20: symbols are sizes, never zero).
 
     Returns the value, or None when the equation is not of that form or has no integer
     solution (see :func:`exact_div`).
@@ -512,13 +513,18 @@ def solve_for(equation: Dim, hole: Hole) -> Dim | None:
     16
     """
     p = _to_poly(equation)
-    coeff = p.pop((hole,), 0)
-    if not coeff:
+    with_hole = [m for m in p if hole in m]
+    if len(with_hole) != 1 or with_hole[0].count(hole) != 1:
         return None
+    mono = with_hole[0]
+    coeff = p.pop(mono)
     rest = _from_poly(p)
     if hole in holes(rest):
         return None
-    return exact_div(neg(rest), coeff)
+    factor = mul(coeff, _from_poly({tuple(a for a in mono if a != hole): 1}))
+    if holes(factor):
+        return None
+    return exact_div(neg(rest), factor)
 
 
 # --------------------------------------------------------------------------- printing

@@ -78,7 +78,7 @@ class Explainer:
             if producer is None or not isinstance(src, FromInput):
                 break
             node = self.g.nodes[producer]
-            label = node.describe()
+            label = f"`{node.prov.display_path}` {node.op}"
             if not via or via[-1] != label:
                 via.append(label)
             v, j = node.inputs[src.i], src.j
@@ -192,7 +192,7 @@ def build_diagnostics(res: Resolution, conflicts: Sequence[_Conflict],
         seen.add(key)
         out.append(_fail_diag(ex, c) if c.fail is not None else _eq_diag(ex, c))
     out.extend(_symbolic_param_diags(ex))
-    out.extend(_unresolved_notes(ex))
+    out.extend(_unresolved_notes(ex, {c.node for c in conflicts}))
     return out
 
 
@@ -286,7 +286,7 @@ def _symbolic_param_diags(ex: Explainer) -> list[Diagnostic]:
     return out
 
 
-def _unresolved_notes(ex: Explainer) -> list[Diagnostic]:
+def _unresolved_notes(ex: Explainer, conflicted: set[int | None]) -> list[Diagnostic]:
     res = ex.res
     groups: dict[Hole, list[tuple[str, int]]] = {}
     for key in res.unsettled:
@@ -303,10 +303,11 @@ def _unresolved_notes(ex: Explainer) -> list[Diagnostic]:
                 inputs.setdefault(r, []).append((gi.name, j))
     out = []
     for hole, places in groups.items():
+        ran = res.ran
         places = [(k, i) for k, i in places
-                  if any(n.id in res.ran for n in ex.g.param_users(k))]
+                  if all(n.id in ran and n.id not in conflicted for n in ex.g.param_users(k))]
         if not places:
-            continue  # only used downstream of a failure: already reported there
+            continue  # unknown because of a conflict reported already: say it once
         key, _ = places[0]
         spec = ex.g.params[key]
         ways = [f"give the shape of input `{n}` (dim {k})" for n, k in inputs.get(hole, [])]

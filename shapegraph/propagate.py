@@ -80,7 +80,7 @@ class _Conflict:
 
 
 def _has_holes(t: TensorType) -> bool:
-    for d in t.shape:
+    for d in t.shape:  # noqa: SIM110  (a plain loop is faster than any() on the hot path)
         if d.__class__ is not int and d.__class__ is not Sym:
             return True
     return False
@@ -213,12 +213,12 @@ class _Pass:
             for eq in r.eqs:
                 self.require(nid, eq)
         if not self.pending and not r.pending:  # the common case: first and only visit
-            for v, t, s in zip(node.outputs, r.types, r.srcs):
+            for v, t, s in zip(node.outputs, r.types, r.srcs, strict=True):
                 self._store(v, t, s)
             return False
         rerun = nid in self.pending
         progress = False
-        for v, t, s in zip(node.outputs, r.types, r.srcs):
+        for v, t, s in zip(node.outputs, r.types, r.srcs, strict=True):
             old = self.types[v]
             if rerun and old is not None:
                 progress |= self._refine(nid, old, t)

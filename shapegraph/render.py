@@ -13,7 +13,14 @@ from typing import Any
 
 from shapegraph.diagnostics import Diagnostic, Related
 
-__all__ = ["JSON_SCHEMA_VERSION", "render_json", "render_rich", "render_text"]
+__all__ = [
+    "JSON_SCHEMA_VERSION",
+    "layer_rows",
+    "render_json",
+    "render_rich",
+    "render_table",
+    "render_text",
+]
 
 JSON_SCHEMA_VERSION = 1
 
@@ -117,3 +124,42 @@ def render_json(diags: Iterable[Diagnostic], **extra: Any) -> str:
                            "diagnostics": [d.to_dict() for d in diags]}
     doc.update(extra)
     return json.dumps(doc, indent=2)
+
+
+def layer_rows(res: Any) -> list[dict[str, Any]]:
+    """One row per node of a :class:`~shapegraph.propagate.Resolution`: layer path, layer,
+    op, input and output types, parameter shapes (``?`` where unknown)."""
+    from shapegraph.dims import dim_str
+
+    rows = []
+    for node in res.graph.nodes:
+        def show(v: int) -> str:
+            t = res.types[v]
+            return str(t) if t is not None else "-"
+
+        params = {key: "(" + ", ".join(dim_str(d) for d in res.param_dims[key]) + ")"
+                  for _, key in node.params}
+        rows.append({
+            "path": node.prov.display_path,
+            "layer": node.prov.detail or node.prov.kind,
+            "op": node.op,
+            "inputs": [show(v) for v in node.inputs],
+            "outputs": [show(v) for v in node.outputs],
+            "params": params,
+        })
+    return rows
+
+
+def render_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows of :func:`layer_rows` as an aligned plain-text table."""
+    header = ("layer", "kind", "op", "input", "output", "parameters")
+    body = [(r["path"], r["layer"], r["op"], ", ".join(r["inputs"]), ", ".join(r["outputs"]),
+             "  ".join(f"{k.rsplit('.', 1)[-1]}{v}" for k, v in r["params"].items()))
+            for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
+              for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)).rstrip()
+              for b in body]
+    return "\n".join(lines)
