@@ -6,7 +6,7 @@
 (10, 20)
 """
 
-from shapegraph import build, dims
+from shapegraph import build, dims, render
 from shapegraph.diagnostics import Diagnostic, Related, ShapeError
 from shapegraph.dims import Hole, Sym
 from shapegraph.graph import Graph
@@ -27,4 +27,5 @@ __all__ = [
     "build",
     "dims",
     "propagate",
+    "render",
 ]
