@@ -6,26 +6,44 @@
 (10, 20)
 """
 
-from shapegraph import build, dims, render
+from shapegraph import build, dims, init, nd, nn, ops, render
 from shapegraph.diagnostics import Diagnostic, Related, ShapeError
 from shapegraph.dims import Hole, Sym
 from shapegraph.graph import Graph
+from shapegraph.nn.root import UnusedLayerWarning
+from shapegraph.params import (
+    DeferredInitializationError,
+    Parameter,
+    ParameterDict,
+    UninitializedParameterError,
+)
 from shapegraph.propagate import Resolution, propagate
+from shapegraph.trace import TraceError
 from shapegraph.types import TensorType
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DeferredInitializationError",
     "Diagnostic",
     "Graph",
     "Hole",
+    "Parameter",
+    "ParameterDict",
     "Related",
     "Resolution",
     "ShapeError",
     "Sym",
     "TensorType",
+    "TraceError",
+    "UninitializedParameterError",
+    "UnusedLayerWarning",
     "build",
     "dims",
+    "init",
+    "nd",
+    "nn",
+    "ops",
     "propagate",
     "render",
 ]

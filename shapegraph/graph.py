@@ -168,6 +168,11 @@ class GraphBuilder:
             if gi.value == value:
                 self._inputs[i] = GraphInput(gi.name, gi.value, rank, gi.dtype)
 
+    def input_rank(self, value: int) -> int:
+        """The rank of the input with this value id (-1 while a static trace has not
+        fixed it)."""
+        return next(gi.rank for gi in self._inputs if gi.value == value)
+
     def add_param(self, spec: ParamSpec) -> None:
         self._params.setdefault(spec.key, spec)
 

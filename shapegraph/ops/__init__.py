@@ -7,4 +7,40 @@ from shapegraph.ops import conv, dense, elementwise, misc, norm, shape_ops  # no
 from shapegraph.ops.base import OpDef, ParamDecl
 from shapegraph.ops.registry import all_ops, get_op, register
 
-__all__ = ["OpDef", "ParamDecl", "all_ops", "get_op", "register"]
+# the tracing functions import shapegraph.trace, which needs the registry above
+from shapegraph.ops.functional import (  # noqa: E402
+    concat,
+    flatten,
+    gelu,
+    log_softmax,
+    matmul,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    softrelu,
+    softsign,
+    tanh,
+    transpose,
+)
+
+__all__ = [
+    "OpDef",
+    "ParamDecl",
+    "all_ops",
+    "concat",
+    "flatten",
+    "gelu",
+    "get_op",
+    "log_softmax",
+    "matmul",
+    "register",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "softmax",
+    "softrelu",
+    "softsign",
+    "tanh",
+    "transpose",
+]

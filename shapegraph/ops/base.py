@@ -171,4 +171,7 @@ class OpDef:
     arity: tuple[int, int | None] = (1, 1)
     elementwise: bool = False
     same_shape: bool = False  # output 0 is input 0's type, dim for dim (rule not needed)
+    # tracing without data: the rank this op assumes for an input of unknown rank
+    # (a callable returning None passes the unknown rank on; None: it needs a known rank)
+    lazy_rank: Callable[[Attrs], int | None] | None = None
     doc: str = ""

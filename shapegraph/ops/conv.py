@@ -38,6 +38,10 @@ def window_out(size: Dim, k: int, s: int, p: int, d: int = 1, ceil: bool = False
     return (ceildiv(span, s) if ceil else floordiv(span, s)) + 1
 
 
+def _spatial_rank(attrs: Attrs) -> int:
+    return int(attrs["ndim"]) + 2
+
+
 def window_formula(k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> str:
     """The output-size formula in terms of the input size ``in``, simplified for reading.
 
@@ -153,7 +157,7 @@ def _conv_ref(
 
 
 CONV = register(OpDef(
-    "conv", _conv_rule, _conv_ref, _conv_params, (1, 1),
+    "conv", _conv_rule, _conv_ref, _conv_params, (1, 1), lazy_rank=_spatial_rank,
     doc="N-d convolution (ndim 1 or 2), weight (channels, in_channels/groups, *kernel)",
 ))
 
@@ -210,7 +214,7 @@ def _pool_ref(
     return (pool_reference(ins[0], attrs),)
 
 
-POOL = register(OpDef("pool", _pool_rule, _pool_ref, arity=(1, 1),
+POOL = register(OpDef("pool", _pool_rule, _pool_ref, arity=(1, 1), lazy_rank=_spatial_rank,
                       doc="max/avg pooling over the spatial dims (ndim 1 or 2)"))
 
 
@@ -236,4 +240,5 @@ def _global_ref(
 
 
 GLOBAL_POOL = register(OpDef("global_pool", _global_rule, _global_ref, arity=(1, 1),
+                             lazy_rank=_spatial_rank,
                              doc="max/avg over all spatial dims, kept as size 1"))

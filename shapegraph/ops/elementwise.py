@@ -85,6 +85,7 @@ def _unary_ref(fn: _Unary) -> Callable[..., tuple[np.ndarray, ...]]:
 
 for _name, _ufn in ACTIVATIONS.items():
     register(OpDef(_name, _same_rule, _unary_ref(_ufn), elementwise=True, same_shape=True,
+                   lazy_rank=lambda a: None,
                    doc=f"{_name} activation, same shape"))
 
 
@@ -114,5 +115,7 @@ def _softmax_ref(log: bool) -> Callable[..., tuple[np.ndarray, ...]]:
     return ref
 
 
-register(OpDef("softmax", _softmax_rule, _softmax_ref(False), doc="softmax along axis"))
-register(OpDef("log_softmax", _softmax_rule, _softmax_ref(True), doc="log-softmax along axis"))
+register(OpDef("softmax", _softmax_rule, _softmax_ref(False), lazy_rank=lambda a: None,
+               doc="softmax along axis"))
+register(OpDef("log_softmax", _softmax_rule, _softmax_ref(True), lazy_rank=lambda a: None,
+               doc="log-softmax along axis"))

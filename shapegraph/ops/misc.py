@@ -36,6 +36,7 @@ def _identity_ref(
 
 
 DROPOUT = register(OpDef("dropout", _dropout_rule, _identity_ref, same_shape=True,
+                         lazy_rank=lambda a: None,
                          doc="identity at inference (rate is kept for export)"))
 
 
@@ -64,6 +65,7 @@ def _embedding_ref(
 
 
 EMBEDDING = register(OpDef("embedding", _embedding_rule, _embedding_ref, _embedding_params,
+                           lazy_rank=lambda a: 2,
                            doc="rows of weight (input_dim, output_dim) picked by index"))
 
 

@@ -75,6 +75,7 @@ BATCHNORM = register(OpDef(
     _channel_rule("BatchNorm", [r for r, _ in _BN_ROLES], 1),
     _bn_ref,
     lambda attrs: _channel_params(attrs, _BN_ROLES),
+    lazy_rank=lambda a: None,
     doc="inference batch normalization with running statistics along attrs['axis']",
 ))
 
@@ -99,5 +100,6 @@ LAYERNORM = register(OpDef(
     _channel_rule("LayerNorm", ("gamma", "beta"), -1),
     _ln_ref,
     lambda attrs: _channel_params(attrs, (("gamma", "gamma"), ("beta", "beta"))),
+    lazy_rank=lambda a: None,
     doc="layer normalization along attrs['axis'] (default -1)",
 ))

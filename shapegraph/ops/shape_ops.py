@@ -45,7 +45,7 @@ def _flatten_ref(
     return (ins[0].reshape(ins[0].shape[0], -1),)
 
 
-FLATTEN = register(OpDef("flatten", _flatten_rule, _flatten_ref,
+FLATTEN = register(OpDef("flatten", _flatten_rule, _flatten_ref, lazy_rank=lambda a: 2,
                          doc="(batch, d1, d2, ...) -> (batch, d1*d2*...)"))
 
 

@@ -1,0 +1,286 @@
+"""What happens when a block is the root: initialize(), and the call with arrays.
+
+``initialize()`` traces ``forward`` without data (an input's rank is fixed by its first
+consumer), propagates what the declarations determine, raises if they conflict, and then
+creates every parameter whose shape is known. A call with arrays traces once per input
+rank, propagates once per input shape, creates the deferred parameters (all or nothing)
+and runs. Every failure happens before anything changes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shapegraph.diagnostics import Diagnostic, Related, ShapeError
+from shapegraph.graph import Graph, ParamSpec, Provenance
+from shapegraph.init import create
+from shapegraph.lifecycle import Pending, initialize_params, materialize
+from shapegraph.params import Parameter, ParameterDict, UninitializedParameterError
+from shapegraph.propagate import Resolution, propagate
+from shapegraph.trace import CannotTraceStatically, SymbolicTensor, TraceError, Tracer, tracing
+
+if TYPE_CHECKING:
+    from shapegraph.nn.block import Block
+
+__all__ = ["UnusedLayerWarning", "call_root", "initialize", "trace"]
+
+
+class UnusedLayerWarning(UserWarning):
+    """A layer declared in the network is never used by ``forward`` (code SG301)."""
+
+
+@dataclass
+class RootState:
+    """Per-root caches: traces by input ranks, resolutions by input shapes."""
+
+    version: int
+    traces: dict[tuple[int, ...], Graph] = field(default_factory=dict)
+    runs: dict[tuple[tuple[int, ...], ...], Resolution] = field(default_factory=dict)
+    unused: list[Diagnostic] = field(default_factory=list)
+    warned: bool = False
+
+
+def state(block: Block) -> RootState:
+    from shapegraph.nn.block import structure_version
+
+    st: RootState | None = getattr(block, "_rt", None)
+    if st is None or st.version != structure_version():
+        st = RootState(structure_version())
+        object.__setattr__(block, "_rt", st)
+    return st
+
+
+def input_names(block: Block, n: int | None) -> list[str]:
+    """Names for the graph inputs: the parameter names of ``forward`` (``x``, ``data``)."""
+    sig = inspect.signature(block.forward)
+    names = [p.name for p in sig.parameters.values()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if n is None:
+        return names
+    if len(names) >= n:
+        return names[:n]
+    return names + [f"x{i}" for i in range(len(names), n)]
+
+
+def param_specs(params: ParameterDict) -> dict[str, ParamSpec]:
+    """The graph's view of the parameters: current shapes and where each size came from."""
+    out = {}
+    for key, p in params.items():
+        owner = p.owner.provenance() if p.owner is not None else Provenance(key, "Parameter")
+        out[key] = ParamSpec(key, p.shape, owner, tuple(p.notes), p.declare, p.dtype)
+    return out
+
+
+def trace(block: Block, ranks: Sequence[int | None], static: bool = False
+          ) -> tuple[Graph, Tracer, ParameterDict]:
+    """Trace ``block.forward`` on symbolic inputs of ``ranks`` (None: unknown rank)."""
+    params = block.collect_params()
+    tr = Tracer({id(p): k for k, p in params.items()}, param_specs(params), static)
+    tr.paths = {id(b): path for path, b in block.walk()}
+    names = input_names(block, len(ranks))
+    ins = [tr.input(name, rank) for name, rank in zip(names, ranks, strict=True)]
+    with tracing(tr), tr.scope("", type(block).__name__, id(block)):
+        out = block.forward(*ins)
+    outs = list(out) if isinstance(out, tuple | list) else [out]
+    for o in outs:
+        if not isinstance(o, SymbolicTensor):
+            raise TraceError(f"{type(block).__name__}.forward must return tensors (or a tuple "
+                             f"of them), got {type(o).__name__}")
+    return tr.finish(outs), tr, params
+
+
+# --------------------------------------------------------------------------- initialize
+
+
+def initialize(block: Block, init: Any, force_reinit: bool) -> None:
+    initializer = create(init, "initialize(init=...)")
+    params = block.collect_params()
+    inferred = static_shapes(block)  # raises ShapeError before anything changes
+    initialize_params(list(params.values()), initializer, force_reinit, inferred)
+    ref = weakref.ref(block)
+    for p in params.values():
+        p._on_set_data = lambda p, shape, ref=ref: _check_set_data(ref(), p, shape)
+
+
+def static_shapes(block: Block, override: dict[str, tuple[int, ...]] | None = None
+                  ) -> dict[int, Pending]:
+    """Parameter shapes the declarations alone determine (no data); ShapeError when the
+    declarations conflict."""
+    n = len(input_names(block, None))
+    try:
+        graph, _, params = trace(block, [None] * n, static=True)
+    except (CannotTraceStatically, TraceError):
+        return {}
+    specs = _specs_with(params, override)
+    res = propagate(graph.with_params({k: specs[k] for k in graph.params}), {})
+    if not res.ok:
+        raise ShapeError(res.errors, headline="the declared dimensions conflict (found at "
+                         "initialize(), before any data)")
+    return _newly_known(res, params)
+
+
+def _specs_with(params: ParameterDict, override: dict[str, tuple[int, ...]] | None
+                ) -> dict[str, ParamSpec]:
+    specs = param_specs(params)
+    for key, shape in (override or {}).items():
+        s = specs[key]
+        specs[key] = ParamSpec(key, shape, s.owner, s.notes, s.declare, s.dtype)
+    return specs
+
+
+def _newly_known(res: Resolution, params: ParameterDict) -> dict[int, Pending]:
+    out: dict[int, Pending] = {}
+    for key in res.graph.params:
+        p = params[key]
+        if p.known or not res.param_known(key):
+            continue
+        shape = tuple(int(d) for d in res.param_shape(key))  # type: ignore[arg-type]
+        notes = [_inferred_note(res, p, key, j) if d is None else None
+                 for j, d in enumerate(p.shape)]
+        out[id(p)] = (p, shape, notes)
+    return out
+
+
+def _inferred_note(res: Resolution, p: Parameter, key: str, j: int) -> str:
+    r: Related = res.explain_param(key, j)
+    while r.parts:
+        r = r.parts[0]
+    what = p.declare[j] or f"dim {j}"
+    return f"{what}={res.param_shape(key)[j]} inferred from {r.text}"
+
+
+def _check_set_data(block: Block | None, p: Parameter, shape: tuple[int, ...]) -> None:
+    """Raise ShapeError when ``p`` with ``shape`` contradicts the network's declarations
+    or any input shape it has already run with."""
+    if block is None:
+        return
+    params = block.collect_params()
+    key = next((k for k, q in params.items() if q is p), None)
+    if key is None:
+        return
+    static_shapes(block, {key: shape})
+    for (_, graph), shapes in _cached_runs(block):
+        specs = _specs_with(params, {key: shape})
+        if key not in graph.params:
+            continue
+        names = [gi.name for gi in graph.inputs]
+        res = propagate(graph.with_params({k: specs[k] for k in graph.params}),
+                        dict(zip(names, shapes, strict=True)))
+        if not res.ok:
+            raise ShapeError(res.errors, headline=f"set_data({shape}) on '{key}' conflicts "
+                             "with the network")
+
+
+def _cached_runs(block: Block) -> list[tuple[tuple[tuple[int, ...], Graph],
+                                              tuple[tuple[int, ...], ...]]]:
+    st = state(block)
+    out = []
+    for shapes in st.runs:
+        sig = tuple(len(s) for s in shapes)
+        if sig in st.traces:
+            out.append(((sig, st.traces[sig]), shapes))
+    return out
+
+
+# --------------------------------------------------------------------------- the call
+
+
+def as_input(value: Any, name: str) -> np.ndarray:
+    """``value`` as a C-contiguous float32 array, or a TypeError naming the argument."""
+    if isinstance(value, SymbolicTensor):
+        raise TraceError(f"input `{name}` is a symbolic tensor outside of a trace")
+    try:
+        arr = np.asarray(value)
+    except Exception as e:
+        raise TypeError(f"input `{name}`: cannot convert {type(value).__name__} to an array: "
+                        f"{e}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"input `{name}`: expected an array of numbers, got dtype "
+                        f"{arr.dtype} ({type(value).__name__})")
+    if arr.ndim == 0:
+        raise ValueError(f"input `{name}`: expected an array with a batch dimension, got a "
+                         "scalar")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def call_root(block: Block, args: Sequence[Any]) -> Any:
+    """``block(*arrays)``: trace (once per rank), propagate (once per shape), create the
+    deferred parameters, run."""
+    names = input_names(block, len(args))
+    arrays = [as_input(a, n) for a, n in zip(args, names, strict=True)]
+    st = state(block)
+    graph = _graph_for(block, st, tuple(a.ndim for a in arrays))
+    shapes = tuple(a.shape for a in arrays)
+    res = st.runs.get(shapes)
+    params = block.collect_params()
+    if res is None:
+        res = _prepare(graph, params, dict(zip(names, shapes, strict=True)))
+        st.runs[shapes] = res
+    from shapegraph.interpret import run_reference
+
+    values = {k: params[k].data() for k in graph.params}
+    outs = run_reference(graph, values, dict(zip(names, arrays, strict=True)))
+    return outs[0] if len(outs) == 1 else outs
+
+
+def _graph_for(block: Block, st: RootState, ranks: tuple[int, ...]) -> Graph:
+    graph = st.traces.get(ranks)
+    if graph is None:
+        graph, tr, params = trace(block, list(ranks))
+        st.traces[ranks] = graph
+        if not st.warned:
+            st.warned = True
+            _report_unused(block, tr, graph, params, st)
+    return graph
+
+
+def _prepare(graph: Graph, params: ParameterDict, shapes: dict[str, tuple[int, ...]]
+             ) -> Resolution:
+    """Propagate for concrete input shapes and create the deferred parameters."""
+    used = [params[k] for k in graph.params]
+    missing = [p for p in used if not p._initialize_called]
+    if missing:
+        raise UninitializedParameterError(
+            f"Parameter '{missing[0].name}' has not been initialized. Call initialize() on "
+            f"the network (net.initialize()) before the first forward")
+    specs = param_specs(params)
+    res = propagate(graph.with_params({k: specs[k] for k in graph.params}), shapes)
+    if not res.ok:
+        given = ", ".join(f"{n} {s}" for n, s in shapes.items())
+        raise ShapeError(res.errors, headline=f"the input shapes ({given}) do not fit the "
+                         "network; nothing was changed")
+    todo = list(_newly_known(res, params).values())
+    materialize(todo, None)
+    return res
+
+
+def _report_unused(block: Block, tr: Tracer, graph: Graph, params: ParameterDict,
+                   st: RootState) -> None:
+    used_params = set(graph.params)
+    reported: list[str] = []
+    for path, b in block.walk():
+        if b is block or id(b) in tr.called:
+            continue
+        if any(path.startswith(r + ".") for r in reported):
+            continue
+        if any(id(d) in tr.called for _, d in b.walk()):
+            continue
+        reported.append(path)
+        owned = [k for k in params if k.startswith(path + ".") and k not in used_params]
+        reason = f"layer `{path}` ({b.describe()}) is never used by forward"
+        for k in owned:
+            params[k]._unused_reason = reason
+        prov = b.provenance()
+        d = Diagnostic.make(
+            "SG301", f"{reason}; its parameters stay uninitialized", path=path,
+            location=prov.location, layer=b.describe(),
+            help="call it in forward, or remove it from the network")
+        st.unused.append(d)
+        warnings.warn(UnusedLayerWarning(f"SG301: {d.message}"), stacklevel=4)

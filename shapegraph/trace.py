@@ -1,0 +1,269 @@
+"""Tracing: run a Block's ``forward`` on symbolic tensors and record a :class:`Graph`.
+
+Inside ``forward`` the tensors are :class:`SymbolicTensor` s. They support ``+ - * / @``,
+``.reshape``, ``.flatten``, ``.T`` and the functions in :mod:`shapegraph.ops`; every
+operation becomes a node whose provenance is the current layer path and the user's source
+line. Shapes are not known while tracing (one trace serves every batch size), so
+``x.shape`` and Python control flow on tensor values raise :class:`TraceError` with the
+reason and a way out.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from shapegraph.build import add_layer
+from shapegraph.graph import Graph, GraphBuilder, ParamSpec, Provenance
+from shapegraph.ops.registry import get_op
+
+__all__ = ["CannotTraceStatically", "SymbolicTensor", "TraceError", "Tracer", "current",
+           "user_site"]
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+_state = threading.local()
+
+
+class TraceError(TypeError):
+    """Something in ``forward`` cannot be traced (data-dependent control flow, ``.shape``)."""
+
+
+class CannotTraceStatically(Exception):
+    """Raised inside a static (no-data) trace when an input's rank cannot be decided."""
+
+
+def user_site() -> tuple[str | None, int | None]:
+    """(file, line) of the innermost frame outside the shapegraph package."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not path.startswith(_PKG_DIR + os.sep):
+            return _short(path), frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    return None, None
+
+
+def _short(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # pragma: no cover - another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def current() -> Tracer | None:
+    """The tracer of this thread, when a trace is running."""
+    return getattr(_state, "tracer", None)
+
+
+class SymbolicTensor:
+    """A value in a trace: what ``forward`` sees instead of an array."""
+
+    __slots__ = ("_lazy", "_tracer", "_value")
+    __array_priority__ = 1000  # so that ``ndarray + t`` defers to us
+
+    def __init__(self, tracer: Tracer, value: int, lazy: int | None = None) -> None:
+        self._tracer = tracer
+        self._value = value
+        self._lazy = lazy  # the unknown-rank graph input this tensor derives from, if any
+
+    # -- arithmetic -------------------------------------------------------------------
+    def __add__(self, other: Any) -> SymbolicTensor:
+        return self._tracer.binary("add", self, other)
+
+    def __radd__(self, other: Any) -> SymbolicTensor:
+        return self._tracer.binary("add", other, self)
+
+    def __sub__(self, other: Any) -> SymbolicTensor:
+        return self._tracer.binary("sub", self, other)
+
+    def __rsub__(self, other: Any) -> SymbolicTensor:
+        return self._tracer.binary("sub", other, self)
+
+    def __mul__(self, other: Any) -> SymbolicTensor:
+        return self._tracer.binary("mul", self, other)
+
+    def __rmul__(self, other: Any) -> SymbolicTensor:
+        return self._tracer.binary("mul", other, self)
+
+    def __truediv__(self, other: Any) -> SymbolicTensor:
+        return self._tracer.binary("div", self, other)
+
+    def __rtruediv__(self, other: Any) -> SymbolicTensor:
+        return self._tracer.binary("div", other, self)
+
+    def __matmul__(self, other: Any) -> SymbolicTensor:
+        return self._tracer.binary("matmul", self, other)
+
+    def __rmatmul__(self, other: Any) -> SymbolicTensor:
+        return self._tracer.binary("matmul", other, self)
+
+    def __neg__(self) -> SymbolicTensor:
+        return self._tracer.binary("mul", self, -1.0)
+
+    # -- shape methods ----------------------------------------------------------------
+    def reshape(self, *shape: int | Sequence[int]) -> SymbolicTensor:
+        """Reshape; ``0`` copies the input's dim at that position, ``-1`` is inferred."""
+        target = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        return self._tracer.op("reshape", [self], {"shape": tuple(int(s) for s in target)})  # type: ignore[union-attr]
+
+    def flatten(self) -> SymbolicTensor:
+        return self._tracer.op("flatten", [self], {})
+
+    def transpose(self, *axes: int) -> SymbolicTensor:
+        return self._tracer.op("transpose", [self], {"axes": tuple(axes) or None})
+
+    @property
+    def T(self) -> SymbolicTensor:  # noqa: N802 - numpy's name
+        return self.transpose()
+
+    # -- what cannot be traced --------------------------------------------------------
+    @property
+    def shape(self) -> Any:
+        raise TraceError(
+            "x.shape is not available inside forward: one trace serves every input shape, "
+            "so sizes are symbolic here. Use reshape with 0 (copy a dim) and -1 (infer one), "
+            "e.g. x.reshape(0, -1), or declare sizes on the layers")
+
+    def __bool__(self) -> bool:
+        raise TraceError(
+            "Python control flow on a tensor's value (if/while/and/or on a tensor) cannot be "
+            "traced: the branch would depend on data that does not exist yet. Compute both "
+            "branches with tensor operations instead")
+
+    def __len__(self) -> int:
+        raise TraceError("len() of a tensor inside forward depends on its shape, which is "
+                         "symbolic while tracing")
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TraceError("iterating over a tensor inside forward depends on its shape, which "
+                         "is symbolic while tracing")
+
+    def __array__(self, *args: Any, **kw: Any) -> np.ndarray:
+        raise TraceError("a numpy function was applied to a symbolic tensor inside forward; "
+                         "use shapegraph.ops functions (relu, concat, ...) or operators")
+
+    def __float__(self) -> float:
+        raise TraceError("float() of a tensor inside forward depends on data")
+
+    def __int__(self) -> int:
+        raise TraceError("int() of a tensor inside forward depends on data")
+
+    def __index__(self) -> int:
+        raise TraceError("a tensor cannot be used as an index inside forward")
+
+    def __repr__(self) -> str:
+        return f"SymbolicTensor(value {self._value})"
+
+
+class Tracer:
+    """Records nodes while ``forward`` runs; one per trace."""
+
+    def __init__(self, param_keys: Mapping[int, str], param_specs: Mapping[str, ParamSpec],
+                 static: bool = False) -> None:
+        self.b = GraphBuilder()
+        self.param_keys = param_keys  # id(Parameter) -> structured key
+        self.param_specs = param_specs
+        self.static = static
+        self.path: list[str] = [""]
+        self.kind: list[str] = ["Block"]
+        self.called: set[int] = set()  # ids of blocks called during the trace
+        self.paths: dict[int, str] = {}  # id(block) -> layer path, set by the root
+        self.constants = 0
+
+    # -- inputs and outputs -----------------------------------------------------------
+    def input(self, name: str, rank: int | None, dtype: str = "float32") -> SymbolicTensor:
+        vid = self.b.add_input(name, rank if rank is not None else -1, dtype)
+        return SymbolicTensor(self, vid, lazy=vid if rank is None else None)
+
+    def finish(self, outputs: Sequence[SymbolicTensor]) -> Graph:
+        graph = self.b.build([o._value for o in outputs])
+        for gi in graph.inputs:
+            if gi.rank < 0:
+                raise CannotTraceStatically(f"the rank of input `{gi.name}` is never fixed")
+        return graph
+
+    # -- emitting nodes -----------------------------------------------------------------
+    @contextmanager
+    def scope(self, path: str, kind: str, block_id: int) -> Iterator[None]:
+        self.path.append(path)
+        self.kind.append(kind)
+        self.called.add(block_id)
+        try:
+            yield
+        finally:
+            self.path.pop()
+            self.kind.pop()
+
+    def layer(self, op: str, inputs: Sequence[SymbolicTensor], attrs: Mapping[str, Any],
+              params: Mapping[str, Any], prov: Provenance) -> SymbolicTensor:
+        """A node for a layer: ``params`` maps role -> Parameter of that layer."""
+        roles = {role: self.param_keys[id(p)] for role, p in params.items()}
+        for key in roles.values():
+            self.b.add_param(self.param_specs[key])
+        lazy = self._fix_ranks(op, attrs, inputs)
+        outs = add_layer(self.b, op, [t._value for t in inputs], attrs, prov, roles)
+        return SymbolicTensor(self, outs[0], lazy)
+
+    def op(self, op: str, inputs: Sequence[SymbolicTensor], attrs: Mapping[str, Any],
+           what: str | None = None) -> SymbolicTensor:
+        """A parameter-free node emitted from ``forward`` code (or from a layer)."""
+        file, line = user_site()
+        path = self.path[-1]
+        prov = Provenance(path, self.kind[-1], file, line, what or f"{op} in forward")
+        lazy = self._fix_ranks(op, attrs, inputs)
+        (out,) = self.b.add_node(op, [t._value for t in inputs], attrs, prov)
+        return SymbolicTensor(self, out, lazy)
+
+    def binary(self, op: str, a: Any, b: Any) -> SymbolicTensor:
+        return self.op(op, [self.tensor(a), self.tensor(b)], {})
+
+    def tensor(self, value: Any) -> SymbolicTensor:
+        """``value`` as a tensor of this trace: constants become ``constant`` nodes."""
+        if isinstance(value, SymbolicTensor):
+            if value._tracer is not self:
+                raise TraceError("a tensor from another trace was used in this one")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float | np.ndarray | np.number):
+            raise TraceError(f"cannot use {type(value).__name__} as a tensor in forward")
+        arr = np.asarray(value, dtype=np.float32)
+        self.constants += 1
+        return self.op("constant", [], {"value": arr}, what="constant")
+
+    def _fix_ranks(self, op: str, attrs: Mapping[str, Any],
+                   inputs: Sequence[SymbolicTensor]) -> int | None:
+        """In a static trace, fix the rank of an unknown-rank input at its first consumer
+        that needs one; rank-preserving ops pass the unknown rank on."""
+        lazy = [t._lazy for t in inputs if t._lazy is not None]
+        if not lazy:
+            return None
+        fixed = self.b.input_rank(lazy[0])
+        rule = get_op(op).lazy_rank
+        if fixed >= 0:  # fixed meanwhile by another consumer
+            if rule is not None and rule(attrs) not in (None, fixed):
+                raise CannotTraceStatically(f"{op} needs rank {rule(attrs)}, not {fixed}")
+            return None
+        if rule is None or len(inputs) != 1:
+            raise CannotTraceStatically(f"{op} needs the input's rank")
+        rank = rule(attrs)
+        if rank is None:
+            return lazy[0]  # rank-preserving: still unknown
+        self.b.set_input_rank(lazy[0], rank)
+        return None
+
+
+@contextmanager
+def tracing(tracer: Tracer) -> Iterator[Tracer]:
+    """Make ``tracer`` the current tracer of this thread while the block runs."""
+    previous = current()
+    _state.tracer = tracer
+    try:
+        yield tracer
+    finally:
+        _state.tracer = previous
