@@ -117,9 +117,10 @@ class Explainer:
         shown = dim_str(value)
         if spec.shape[j] is not None:
             note = spec.note(j) or f"{key} dim {j} = {spec.shape[j]}"
-            prep = "on" if "declared" in note or "inferred" in note else "of"
-            return Related(shown, f"{note} {prep} layer {spec.owner.describe()}",
-                           spec.owner.location)
+            head, sep, tail = note.partition(", ")  # "in_units=20, inferred from ..."
+            prep = "on" if "declared" in head else "of"
+            text = f"{head} {prep} layer {spec.owner.describe()}" + (f", {tail}" if sep else "")
+            return Related(shown, text, spec.owner.location)
         raw = self.res.raw_param_dim(key, j)
         why = self.res.why(raw) if isinstance(raw, Hole) else None
         if why is None or why.node is None:

@@ -110,8 +110,9 @@ class SymbolicTensor:
     # -- shape methods ----------------------------------------------------------------
     def reshape(self, *shape: int | Sequence[int]) -> SymbolicTensor:
         """Reshape; ``0`` copies the input's dim at that position, ``-1`` is inferred."""
-        target = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
-        return self._tracer.op("reshape", [self], {"shape": tuple(int(s) for s in target)})  # type: ignore[union-attr]
+        first = shape[0] if shape else ()
+        target = first if len(shape) == 1 and not isinstance(first, int) else shape
+        return self._tracer.op("reshape", [self], {"shape": tuple(int(s) for s in target)})  # type: ignore[arg-type]
 
     def flatten(self) -> SymbolicTensor:
         return self._tracer.op("flatten", [self], {})
@@ -120,7 +121,7 @@ class SymbolicTensor:
         return self._tracer.op("transpose", [self], {"axes": tuple(axes) or None})
 
     @property
-    def T(self) -> SymbolicTensor:  # noqa: N802 - numpy's name
+    def T(self) -> SymbolicTensor:
         return self.transpose()
 
     # -- what cannot be traced --------------------------------------------------------
@@ -148,6 +149,18 @@ class SymbolicTensor:
     def __array__(self, *args: Any, **kw: Any) -> np.ndarray:
         raise TraceError("a numpy function was applied to a symbolic tensor inside forward; "
                          "use shapegraph.ops functions (relu, concat, ...) or operators")
+
+    def _compare(self, other: Any) -> bool:
+        raise TraceError(
+            "comparing tensors inside forward (<, >, <=, >=) gives data-dependent values, and "
+            "branching on them cannot be traced; compute both branches with tensor operations")
+
+    __lt__ = __le__ = __gt__ = __ge__ = _compare
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(
+            f"symbolic tensors inside forward have no attribute {name!r}: they support "
+            "+ - * / @, reshape, flatten, transpose, T and the functions in shapegraph.ops")
 
     def __float__(self) -> float:
         raise TraceError("float() of a tensor inside forward depends on data")

@@ -46,6 +46,12 @@ class Block:
     uses ``other``'s parameters wherever the roles match.
     """
 
+    _children: dict[str, Block]
+    _reg_params: dict[str, Parameter]
+    _shared: dict[str, Parameter]
+    _path: str
+    _site: tuple[str | None, int | None]
+
     def __init__(self, prefix: str | None = None, params: Mapping[str, Parameter] | None = None
                  ) -> None:
         object.__setattr__(self, "_children", {})
@@ -78,7 +84,7 @@ class Block:
 
     def _param(self, role: str, make: Parameter) -> Parameter:
         """Register this layer's parameter ``role``: the shared one when given, else ``make``."""
-        p = self._shared.get(role, make)
+        p: Parameter = self._shared.get(role, make)
         setattr(self, role, p)
         return p
 

@@ -75,6 +75,8 @@ class _Layer(Block):
     """A block that emits one op with its own parameters, then an optional activation."""
 
     op = ""
+    _attrs: dict[str, Any]
+    _act: str | None
 
     def __init__(self, attrs: Mapping[str, Any], inits: Mapping[str, Any] | None = None,
                  activation: str | None = None, params: Mapping[str, Parameter] | None = None,

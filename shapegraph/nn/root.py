@@ -24,7 +24,7 @@ from shapegraph.init import create
 from shapegraph.lifecycle import Pending, initialize_params, materialize
 from shapegraph.params import Parameter, ParameterDict, UninitializedParameterError
 from shapegraph.propagate import Resolution, propagate
-from shapegraph.trace import CannotTraceStatically, SymbolicTensor, TraceError, Tracer, tracing
+from shapegraph.trace import SymbolicTensor, TraceError, Tracer, tracing
 
 if TYPE_CHECKING:
     from shapegraph.nn.block import Block
@@ -102,11 +102,26 @@ def trace(block: Block, ranks: Sequence[int | None], static: bool = False
 def initialize(block: Block, init: Any, force_reinit: bool) -> None:
     initializer = create(init, "initialize(init=...)")
     params = block.collect_params()
-    inferred = static_shapes(block)  # raises ShapeError before anything changes
+    inferred = _in_layer_order(params, static_shapes(block))  # ShapeError: nothing changed
     initialize_params(list(params.values()), initializer, force_reinit, inferred)
     ref = weakref.ref(block)
     for p in params.values():
         p._on_set_data = lambda p, shape, ref=ref: _check_set_data(ref(), p, shape)
+
+
+def _in_layer_order(params: ParameterDict, inferred: dict[int, Pending]) -> dict[int, Pending]:
+    """The inferred parameters to create at initialize(): those before the first one whose
+    shape is still unknown, so that the initializer sees parameters in layer order whether
+    or not some are deferred. (Parameters whose shape is declared outright are always
+    created at once, like Gluon's biases.)"""
+    keep: dict[int, Pending] = {}
+    for p in params.values():
+        if p.known:
+            continue
+        if id(p) not in inferred:
+            break
+        keep[id(p)] = inferred[id(p)]
+    return keep
 
 
 def static_shapes(block: Block, override: dict[str, tuple[int, ...]] | None = None
@@ -116,8 +131,8 @@ def static_shapes(block: Block, override: dict[str, tuple[int, ...]] | None = No
     n = len(input_names(block, None))
     try:
         graph, _, params = trace(block, [None] * n, static=True)
-    except (CannotTraceStatically, TraceError):
-        return {}
+    except Exception:
+        return {}  # and the first call raises whatever it raises, where the user expects it
     specs = _specs_with(params, override)
     res = propagate(graph.with_params({k: specs[k] for k in graph.params}), {})
     if not res.ok:
@@ -153,7 +168,7 @@ def _inferred_note(res: Resolution, p: Parameter, key: str, j: int) -> str:
     while r.parts:
         r = r.parts[0]
     what = p.declare[j] or f"dim {j}"
-    return f"{what}={res.param_shape(key)[j]} inferred from {r.text}"
+    return f"{what}={res.param_shape(key)[j]}, inferred from {r.text}"
 
 
 def _check_set_data(block: Block | None, p: Parameter, shape: tuple[int, ...]) -> None:

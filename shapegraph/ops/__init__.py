@@ -5,10 +5,9 @@ Importing this package registers every op.
 
 from shapegraph.ops import conv, dense, elementwise, misc, norm, shape_ops  # noqa: F401
 from shapegraph.ops.base import OpDef, ParamDecl
-from shapegraph.ops.registry import all_ops, get_op, register
 
 # the tracing functions import shapegraph.trace, which needs the registry above
-from shapegraph.ops.functional import (  # noqa: E402
+from shapegraph.ops.functional import (
     concat,
     flatten,
     gelu,
@@ -23,6 +22,7 @@ from shapegraph.ops.functional import (  # noqa: E402
     tanh,
     transpose,
 )
+from shapegraph.ops.registry import all_ops, get_op, register
 
 __all__ = [
     "OpDef",
