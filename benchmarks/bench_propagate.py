@@ -84,7 +84,7 @@ def fitted_exponent(sizes: list[int], times: list[float]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,100000")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"{'graph':<6} {'nodes':>7} {'build s':>8} {'propagate s':>12} {'us/node':>8} "

@@ -36,6 +36,7 @@ from shapegraph.types import TensorType
 from shapegraph.unify import Because, Outcome, Unifier
 
 _NO_PARAMS: dict[str, tuple[Dim, ...]] = {}
+_PASS = [pass_through(r) for r in range(9)]
 
 __all__ = ["GivenInput", "InputSpec", "Resolution", "as_input_type", "propagate"]
 
@@ -112,6 +113,7 @@ class _Pass:
                 self.open_params.add(key)
             self.raw_param_dims[key] = shape  # type: ignore[assignment]
         self.param_dims = dict(self.raw_param_dims)
+        self.seen_params: set[str] = set()
         self.input_errors: list[tuple[str, str]] = []
         self.raw_inputs: dict[str, TensorType] = {}
         self._set_inputs(inputs)
@@ -140,9 +142,26 @@ class _Pass:
     # ------------------------------------------------------------------ the fixed point
 
     def run(self) -> None:
-        """One pass in graph order, then re-runs until nothing changes."""
+        """One pass in graph order, then re-runs until nothing changes.
+
+        The first pass is the hot loop: same-shape ops are handled inline (they copy their
+        input's type), everything else goes through ``visit``.
+        """
+        types, srcs, dirty, same, visit = (self.types, self.srcs, self.dirty,
+                                           self.same_shape, self.visit)
         for node in self.graph.nodes:
-            self.visit(node)
+            if node.op in same:
+                v = node.inputs[0]
+                t = types[v]
+                if t is not None:
+                    out = node.outputs[0]
+                    types[out] = t
+                    rank = len(t.shape)
+                    srcs[out] = _PASS[rank] if rank < len(_PASS) else pass_through(rank)
+                    if v in dirty:
+                        dirty.add(out)
+            else:
+                visit(node)
         changed = True
         while changed and (self.pending or self.deferred):
             changed = self._retry_deferred()
@@ -164,18 +183,7 @@ class _Pass:
         Written for speed (it runs once per node): locals instead of attribute lookups,
         same-shape ops without their rule, no resolving of hole-free types.
         """
-        types, dirty = self.types, self.dirty
-        if node.op in self.same_shape:
-            v = node.inputs[0]
-            t = types[v]
-            if t is not None:
-                out = node.outputs[0]
-                types[out] = t
-                self.srcs[out] = pass_through(len(t.shape))
-                if v in dirty:
-                    dirty.add(out)
-            return False
-        resolve = self.u.resolve
+        types, dirty, resolve = self.types, self.dirty, self.u.resolve
         ins = []
         for v in node.inputs:
             t = types[v]
@@ -188,12 +196,17 @@ class _Pass:
                     dirty.discard(v)
             ins.append(t)
         if node.params:
-            pd, open_params = self.param_dims, self.open_params
+            pd, open_params, seen = self.param_dims, self.open_params, self.seen_params
             params = {}
             for role, key in node.params:
                 dims = pd[key]
                 if key in open_params:
-                    dims = tuple([d if d.__class__ is int else resolve(d) for d in dims])
+                    # a parameter's holes can only be bound by the nodes that use it, so at
+                    # its first use they are still fresh and need no resolving
+                    if key in seen:
+                        dims = tuple([d if d.__class__ is int else resolve(d) for d in dims])
+                    else:
+                        seen.add(key)
                 params[role] = dims
         else:
             params = _NO_PARAMS
@@ -204,14 +217,20 @@ class _Pass:
             return False
         if r.pending or self.pending:  # type: ignore[union-attr]
             return self._accept(node, r)  # type: ignore[arg-type]
+        bind_fresh = self.u.bind_fresh
         for eq in r.eqs:  # type: ignore[union-attr]
-            a, b = eq.lhs, eq.rhs
-            if a.__class__ is not int or b.__class__ is not int or a != b:
-                self.require(node.id, eq)
-        srcs = self.srcs
-        for v, t, s in zip(node.outputs, r.types, r.srcs, strict=True):  # type: ignore[union-attr]
+            a, b = eq[0], eq[2]
+            if a.__class__ is int:
+                if b.__class__ is int and a == b:
+                    continue
+                if b.__class__ is Hole and bind_fresh(b, a, node.id, eq[1]):
+                    continue  # the common case: an unknown weight dim meets a known size
+            self.require(node.id, eq)
+        srcs, outs = self.srcs, node.outputs
+        for k in range(len(outs)):
+            v, t = outs[k], r.types[k]  # type: ignore[union-attr]
             types[v] = t
-            srcs[v] = s
+            srcs[v] = r.srcs[k]  # type: ignore[union-attr]
             for d in t.shape:
                 if d.__class__ is not int and d.__class__ is not Sym:
                     dirty.add(v)

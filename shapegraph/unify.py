@@ -32,6 +32,8 @@ from shapegraph.ops.base import Src
 
 __all__ = ["Because", "Outcome", "Unifier"]
 
+_NEW = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (hot path)
+
 
 class Because(NamedTuple):
     """Why a hole got its value: the node whose requirement bound it, and the source of
@@ -93,6 +95,16 @@ class Unifier:
     def is_bound(self, h: Hole) -> bool:
         return self.find(h).id in self._bound
 
+    def bind_fresh(self, h: Hole, value: int, node: int | None, src: Src | None) -> bool:
+        """Bind ``h`` to ``value`` if ``h`` is unbound and alone in its class (the common
+        case, made cheap); False means use :meth:`unify`."""
+        hid = h.id
+        if hid in self._bound or hid in self._parent:
+            return False
+        self._bound[hid] = value
+        self._why[hid] = _NEW(Because, (node, src, ""))
+        return True
+
     def unify(self, a: Dim, b: Dim, node: int | None = None, a_src: Src | None = None,
               b_src: Src | None = None) -> Outcome:
         """Require ``a == b`` (a requirement of ``node``); bind holes where that decides them.
@@ -100,12 +112,8 @@ class Unifier:
         ``a_src`` / ``b_src`` say where each side came from: a hole in ``a`` that gets its
         value from ``b`` remembers ``b_src``, and the other way round.
         """
-        if b.__class__ is Hole and a.__class__ is int:
-            hid = b.id
-            if hid not in self._bound and hid not in self._parent:
-                self._bound[hid] = a  # the common case: an unknown weight dim meets a size
-                self._why[hid] = Because(node, a_src)
-                return Outcome.OK
+        if b.__class__ is Hole and a.__class__ is int and self.bind_fresh(b, a, node, a_src):
+            return Outcome.OK
         a, b = self.resolve(a), self.resolve(b)
         if a == b:
             return Outcome.OK

@@ -26,6 +26,7 @@ from shapegraph.types import TensorType
 _W0 = FromParam("weight", 0)
 _W1 = FromParam("weight", 1)
 _X1 = inp(0, 1)
+_NEW = tuple.__new__
 _FLAT_SRCS = ((inp(0, 0), _W0),)
 
 
@@ -59,8 +60,10 @@ def _dense_rule(
         else:
             feat = product(shape_in[1:])
             feat_src = Derived("flattened input dims 1..", tuple(inp(0, j) for j in range(1, rank)))
-        return Out((TensorType((shape_in[0], w[0]), x.dtype),), _FLAT_SRCS,
-                   (Eq(feat, feat_src, w[1], _W1, "input features", "weight in_units"),))
+        # NamedTuples built with tuple.__new__: this rule runs once per Dense in a network
+        out = _NEW(TensorType, ((shape_in[0], w[0]), x.dtype))
+        eq = _NEW(Eq, (feat, feat_src, w[1], _W1, "input features", "weight in_units"))
+        return _NEW(Out, ((out,), _FLAT_SRCS, (eq,), False))  # type: ignore[no-any-return]
     if rank < 1:
         return rank_fail("Dense (flatten=False)", x, "rank >= 1")
     shape = (*shape_in[:-1], w[0])

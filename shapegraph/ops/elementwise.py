@@ -29,6 +29,8 @@ BINARY: dict[str, _Binary] = {
 def _binary_rule(
     ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
 ) -> RuleResult:
+    if len(ins) == 2 and ins[0].shape == ins[1].shape:  # the common case: nothing to broadcast
+        return Out((ins[0],), (pass_through(len(ins[0].shape)),))
     r = broadcast(ins, "elementwise")
     if not isinstance(r, tuple):
         return r

@@ -155,7 +155,8 @@ def _concat_rule(
         Eq(first.shape[j], inp(0, j), t.shape[j], inp(i, j), f"input 0 dim {j}",
            f"input {i} dim {j}")
         for i, t in enumerate(ins[1:], 1) for j in range(first.rank) if j != axis
-        if not (type(first.shape[j]) is int and first.shape[j] == t.shape[j])
+        if first.shape[j] is not t.shape[j] and not (
+            type(first.shape[j]) is int and first.shape[j] == t.shape[j])
     ]
     size: Dim = 0
     for t in ins:
