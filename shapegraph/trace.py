@@ -43,7 +43,7 @@ def user_site() -> tuple[str | None, int | None]:
     frame = sys._getframe(1)
     while frame is not None:
         path = os.path.abspath(frame.f_code.co_filename)
-        if not path.startswith(_PKG_DIR + os.sep):
+        if not (path.startswith(_PKG_DIR + os.sep) and path.endswith(".py")):
             return _short(path), frame.f_lineno
         frame = frame.f_back  # type: ignore[assignment]
     return None, None

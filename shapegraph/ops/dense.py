@@ -63,7 +63,7 @@ def _dense_rule(
         # NamedTuples built with tuple.__new__: this rule runs once per Dense in a network
         out = _NEW(TensorType, ((shape_in[0], w[0]), x.dtype))
         eq = _NEW(Eq, (feat, feat_src, w[1], _W1, "input features", "weight in_units"))
-        return _NEW(Out, ((out,), _FLAT_SRCS, (eq,), False))  # type: ignore[no-any-return]
+        return _NEW(Out, ((out,), _FLAT_SRCS, (eq,), False))
     if rank < 1:
         return rank_fail("Dense (flatten=False)", x, "rank >= 1")
     shape = (*shape_in[:-1], w[0])
