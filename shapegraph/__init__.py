@@ -7,6 +7,7 @@
 """
 
 from shapegraph import build, dims, init, nd, nn, ops, render
+from shapegraph.compile import CompiledModel, Input, compile
 from shapegraph.diagnostics import Diagnostic, Related, ShapeError
 from shapegraph.dims import Hole, Sym
 from shapegraph.graph import Graph
@@ -24,10 +25,12 @@ from shapegraph.types import TensorType
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompiledModel",
     "DeferredInitializationError",
     "Diagnostic",
     "Graph",
     "Hole",
+    "Input",
     "Parameter",
     "ParameterDict",
     "Related",
@@ -39,6 +42,7 @@ __all__ = [
     "UninitializedParameterError",
     "UnusedLayerWarning",
     "build",
+    "compile",
     "dims",
     "init",
     "nd",

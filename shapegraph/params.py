@@ -30,6 +30,14 @@ __all__ = [
 ]
 
 
+_VERSION = [0]
+
+
+def params_version() -> int:
+    """Changes whenever any parameter's values or shape change (compiled plans key on it)."""
+    return _VERSION[0]
+
+
 class UninitializedParameterError(RuntimeError):
     """``data()`` on a parameter that ``initialize()`` has not been called for."""
 
@@ -133,6 +141,7 @@ class Parameter:
         self._shape = tuple(arr.shape)
         self._data = arr
         self._unused_reason = None
+        _VERSION[0] += 1
 
     def __repr__(self) -> str:
         return f"Parameter {self.name} (shape={shape_str(self._shape)}, dtype={self.dtype})"

@@ -160,8 +160,11 @@ class Block:
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def hybridize(self, *args: Any, **kwargs: Any) -> None:
-        """Accepted for Gluon compatibility: every shapegraph block is traced already."""
+    def hybridize(self, active: bool = True, **kwargs: Any) -> None:
+        """Run each plan as one compiled function (as ``sg.compile`` does) instead of step
+        by step; the first call per input shape then pays the JIT compilation."""
+        object.__setattr__(self, "_hybridized", bool(active))
+        object.__setattr__(self, "_rt", None)
 
     def save_parameters(self, filename: str) -> None:
         """Write every parameter to ``filename`` (npz, atomically; see ``checkpoint``)."""

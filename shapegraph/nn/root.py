@@ -22,7 +22,13 @@ from shapegraph.diagnostics import Diagnostic, Related, ShapeError
 from shapegraph.graph import Graph, ParamSpec, Provenance
 from shapegraph.init import create
 from shapegraph.lifecycle import Pending, initialize_params, materialize
-from shapegraph.params import Parameter, ParameterDict, UninitializedParameterError
+from shapegraph.compile import CompiledModel
+from shapegraph.params import (
+    Parameter,
+    ParameterDict,
+    UninitializedParameterError,
+    params_version,
+)
 from shapegraph.propagate import Resolution, propagate
 from shapegraph.trace import SymbolicTensor, TraceError, Tracer, tracing
 
@@ -42,6 +48,7 @@ class RootState:
 
     version: int
     traces: dict[tuple[int, ...], Graph] = field(default_factory=dict)
+    models: dict[tuple[int, ...], tuple[int, CompiledModel]] = field(default_factory=dict)
     runs: dict[tuple[tuple[int, ...], ...], Resolution] = field(default_factory=dict)
     unused: list[Diagnostic] = field(default_factory=list)
     warned: bool = False
@@ -233,16 +240,28 @@ def call_root(block: Block, args: Sequence[Any]) -> Any:
     st = state(block)
     graph = _graph_for(block, st, tuple(a.ndim for a in arrays))
     shapes = tuple(a.shape for a in arrays)
-    res = st.runs.get(shapes)
-    params = block.collect_params()
-    if res is None:
-        res = _prepare(graph, params, dict(zip(names, shapes, strict=True)))
-        st.runs[shapes] = res
-    from shapegraph.interpret import run_reference
+    if shapes not in st.runs:
+        params = block.collect_params()
+        st.runs[shapes] = _prepare(graph, params, dict(zip(names, shapes, strict=True)))
+    return _model(block, st, graph)(*arrays)
 
+
+def _model(block: Block, st: RootState, graph: Graph) -> CompiledModel:
+    """The executor for this traced graph, rebuilt when any parameter changed. Plans run
+    step by step (each kernel compiled once, whatever the network); after
+    ``net.hybridize()`` each plan is one compiled function, as with ``sg.compile``."""
+    ranks = tuple(gi.rank for gi in graph.inputs)
+    version = params_version()
+    cached = st.models.get(ranks)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    params = block.collect_params()
+    specs = param_specs(params)
+    graph = graph.with_params({k: specs[k] for k in graph.params})
     values = {k: params[k].data() for k in graph.params}
-    outs = run_reference(graph, values, dict(zip(names, arrays, strict=True)))
-    return outs[0] if len(outs) == 1 else outs
+    model = CompiledModel(graph, values, compiled=bool(getattr(block, "_hybridized", False)))
+    st.models[ranks] = (version, model)
+    return model
 
 
 def _graph_for(block: Block, st: RootState, ranks: tuple[int, ...]) -> Graph:

@@ -1,0 +1,418 @@
+"""Lowering: a graph with concrete types becomes kernel steps, with fusions.
+
+Each node becomes one kernel call, an alias (flatten, reshape, dropout: no work), or is
+fused into the step that produced its input:
+
+* an activation into the dense/conv before it;
+* a batchnorm (running statistics) folded into the weights and bias of that dense/conv;
+* a residual ``add`` (and the activation after it) into the convolution's output pass.
+
+Parameters are packed here, once per plan: dense weights transposed, conv weights in the
+layout their specialized kernel wants, batchnorm folded. Ops without a kernel become
+``ref`` steps that call the op's numpy reference (the plan then runs step by step in
+Python instead of as one compiled function).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from shapegraph.dims import as_int
+from shapegraph.graph import Graph, Node
+from shapegraph.ops.common import norm_axis
+from shapegraph.types import TensorType
+
+__all__ = ["ACT_CODES", "Arg", "Lowered", "Step", "lower"]
+
+ACT_CODES = {"relu": 1, "sigmoid": 2, "tanh": 3, "softrelu": 4, "softsign": 5, "gelu": 6}
+_BINARY = {"add": 0, "sub": 1, "mul": 2, "div": 3}
+_ALIAS_OPS = {"flatten", "reshape", "dropout"}
+
+
+@dataclass(frozen=True)
+class Arg:
+    """A kernel argument: a value viewed with ``shape`` (kind "val"), a packed weight slot
+    ("w"), an int64 constant array ("ints"), or a Python literal ("lit")."""
+
+    kind: str
+    ref: Any
+    shape: tuple[int, ...] = ()
+
+
+@dataclass
+class Step:
+    """One kernel call: ``kernel(*args)``; it writes ``writes`` and reads ``reads``."""
+
+    kernel: str
+    args: list[Arg]
+    writes: int
+    reads: list[int]
+    inplace: int | None = None  # a read value whose buffer the output may reuse
+    node: int = -1
+    source: tuple[str, str] | None = None  # (source, name) of a specialized kernel
+    act: int = 0
+
+
+@dataclass
+class Lowered:
+    """The steps, the packed weights, and which value is an alias of which."""
+
+    steps: list[Step] = field(default_factory=list)
+    weights: list[np.ndarray] = field(default_factory=list)
+    alias: dict[int, int] = field(default_factory=dict)  # value -> value it views
+    weight_values: dict[int, int] = field(default_factory=dict)  # constant value -> slot
+    ref_nodes: list[int] = field(default_factory=list)
+
+    def slot(self, array: np.ndarray) -> int:
+        self.weights.append(np.ascontiguousarray(array, dtype=np.float32))
+        return len(self.weights) - 1
+
+
+def _shape(types: Mapping[int, TensorType], v: int) -> tuple[int, ...]:
+    return tuple(as_int(d) for d in types[v].shape)
+
+
+class _Lowerer:
+    def __init__(self, graph: Graph, types: Mapping[int, TensorType],
+                 params: Mapping[str, np.ndarray], specialize: bool) -> None:
+        self.g, self.types, self.params = graph, types, params
+        self.specialize = specialize
+        self.out = Lowered()
+        self.producer: dict[int, Step] = {}  # value -> step that writes it (fusable)
+        self.folded: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # step id -> (scale, shift)
+        self.outputs = set(graph.outputs)
+        self.consumers = graph.consumers
+
+    def shape(self, v: int) -> tuple[int, ...]:
+        return _shape(self.types, v)
+
+    def base(self, v: int) -> int:
+        while v in self.out.alias:
+            v = self.out.alias[v]
+        return v
+
+    def val(self, v: int, shape: tuple[int, ...] | None = None) -> Arg:
+        return Arg("val", v, shape if shape is not None else self.shape(v))
+
+    def emit(self, node: Node, kernel: str, args: list[Arg], reads: list[int],
+             inplace: int | None = None, **kw: Any) -> Step:
+        step = Step(kernel, args, node.outputs[0], reads, inplace, node.id, **kw)
+        self.out.steps.append(step)
+        self.producer[node.outputs[0]] = step
+        return step
+
+    def fusable(self, v: int, kernels: tuple[str, ...]) -> Step | None:
+        """The step producing ``v`` if a node consuming ``v`` may fuse into it."""
+        step = self.producer.get(v)
+        if step is None or step.kernel not in kernels:
+            return None
+        if v in self.outputs or len(self.consumers.get(v, ())) != 1:
+            return None
+        return step
+
+    # ---------------------------------------------------------------------------- ops
+
+    def node(self, n: Node) -> None:
+        handler = getattr(self, f"op_{n.op}", None)
+        if n.op in ACT_CODES:
+            handler = self.op_activation
+        elif n.op in _BINARY:
+            handler = self.op_binary
+        elif n.op in _ALIAS_OPS:
+            handler = self.op_alias
+        if handler is None or not handler(n):
+            self.ref(n)
+
+    def ref(self, n: Node) -> None:
+        self.out.ref_nodes.append(n.id)
+        self.emit(n, "ref", [], list(n.inputs))
+
+    def op_alias(self, n: Node) -> bool:
+        self.out.alias[n.outputs[0]] = n.inputs[0]
+        return True
+
+    def op_constant(self, n: Node) -> bool:
+        self.out.weight_values[n.outputs[0]] = self.out.slot(np.asarray(n.attrs["value"]))
+        return True
+
+    def p(self, n: Node, role: str) -> np.ndarray:
+        return np.asarray(self.params[n.param_key(role)], dtype=np.float32)
+
+    def op_dense(self, n: Node) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        xs, ys = self.shape(x), self.shape(y)
+        units = ys[-1]
+        rows = xs[0] if n.attrs.get("flatten", True) else prod(xs[:-1])
+        k = prod(xs) // rows
+        w = self.p(n, "weight")
+        b = self.p(n, "bias") if "bias" in dict(n.params) else np.zeros(units, np.float32)
+        step = self.emit(n, "dense", [self.val(x, (rows, k)), Arg("w", w.T), Arg("w", b),
+                                      Arg("lit", 0), self.val(y, (rows, units))], [x])
+        self.folded[id(step)] = (np.ones(units, np.float32), np.zeros(units, np.float32))
+        return True
+
+    def op_conv(self, n: Node) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        a = n.attrs
+        nd = int(a["ndim"])
+        x4, y4 = _as_4d(self.shape(x), nd), _as_4d(self.shape(y), nd)
+        kern = _pad2(a["kernel"], nd, 1)
+        cfg = (*x4, y4[1], *kern, *_pad2(a["strides"], nd, 1), *_pad2(a["padding"], nd, 0),
+               *_pad2(a.get("dilation", (1,) * nd), nd, 1), int(a.get("groups", 1)))
+        w = self.p(n, "weight").reshape(y4[1], -1, *kern)
+        b = self.p(n, "bias") if "bias" in dict(n.params) else np.zeros(y4[1], np.float32)
+        step = self.emit(n, "conv", [self.val(x, x4), Arg("convw", (w, cfg)), Arg("w", b),
+                                     Arg("empty4", None), self.val(y, y4)], [x])
+        self.folded[id(step)] = (np.ones(y4[1], np.float32), np.zeros(y4[1], np.float32))
+        return True
+
+    def op_activation(self, n: Node) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        step = self.fusable(x, ("dense", "conv"))
+        if step is not None and step.act == 0:
+            step.act = ACT_CODES[n.op]
+            self.out.alias[y] = x
+            self.producer[y] = step
+            return True
+        flat = (prod(self.shape(y)),)
+        self.emit(n, "activation", [self.val(x, flat), Arg("lit", ACT_CODES[n.op]),
+                                    self.val(y, flat)], [x], inplace=x)
+        return True
+
+    def op_batchnorm(self, n: Node) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        xs = self.shape(x)
+        axis = norm_axis(int(n.attrs.get("axis", 1)), len(xs))
+        assert axis is not None
+        scale, shift = _bn_affine(self, n)
+        step = self.fusable(x, ("dense", "conv"))
+        if (step is not None and axis == 1 and step.act == 0 and id(step) in self.folded
+                and not _has_residual(step)):
+            s0, t0 = self.folded[id(step)]
+            self.folded[id(step)] = (s0 * scale, t0 * scale + shift)
+            self.out.alias[y] = x
+            self.producer[y] = step
+            return True
+        view = (prod(xs[:axis]), xs[axis], prod(xs[axis + 1:]))
+        self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale), Arg("w", shift),
+                                        Arg("lit", 0), self.val(y, view)], [x], inplace=x)
+        return True
+
+    def op_layernorm(self, n: Node) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        xs = self.shape(x)
+        if norm_axis(int(n.attrs.get("axis", -1)), len(xs)) != len(xs) - 1:
+            return False
+        view = (prod(xs[:-1]), xs[-1])
+        self.emit(n, "layernorm", [self.val(x, view), Arg("w", self.p(n, "gamma")),
+                                   Arg("w", self.p(n, "beta")),
+                                   Arg("lit", float(n.attrs.get("epsilon", 1e-5))),
+                                   self.val(y, view)], [x])
+        return True
+
+    def op_softmax(self, n: Node, log: bool = False) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        xs = self.shape(x)
+        axis = norm_axis(int(n.attrs.get("axis", -1)), len(xs))
+        assert axis is not None
+        view = (prod(xs[:axis]), xs[axis], prod(xs[axis + 1:]))
+        self.emit(n, "softmax", [self.val(x, view), self.val(y, view), Arg("lit", log)], [x])
+        return True
+
+    def op_log_softmax(self, n: Node) -> bool:
+        return self.op_softmax(n, log=True)
+
+    def op_binary(self, n: Node) -> bool:
+        a, b = n.inputs
+        y = n.outputs[0]
+        ys = self.shape(y)
+        if len(ys) > 4:
+            return False
+        if n.op == "add" and self.specialize and self._fuse_residual(n):
+            return True
+        shape4 = (1,) * (4 - len(ys)) + ys
+        args = [self.val(a, (prod(self.shape(a)),)), Arg("ints", _bstrides(self.shape(a), ys)),
+                self.val(b, (prod(self.shape(b)),)), Arg("ints", _bstrides(self.shape(b), ys)),
+                self.val(y, (prod(ys),)), Arg("ints", shape4), Arg("lit", _BINARY[n.op])]
+        inplace = a if self.shape(a) == ys else None
+        self.emit(n, "binary", args, [a, b], inplace=inplace)
+        return True
+
+    def _fuse_residual(self, n: Node) -> bool:
+        """conv(x) + skip -> the conv adds ``skip`` before its activation."""
+        a, b = n.inputs
+        y = n.outputs[0]
+        for main, skip in ((a, b), (b, a)):
+            step = self.fusable(main, ("conv",))
+            if (step is None or step.act != 0 or _has_residual(step)
+                    or self.shape(skip) != self.shape(main) or not self._ready(skip, step)):
+                continue
+            step.args[3] = self.val(skip, step.args[4].shape)
+            step.reads.append(skip)
+            self.out.alias[y] = main
+            self.producer[y] = step
+            return True
+        return False
+
+    def _ready(self, v: int, step: Step) -> bool:
+        """``v`` exists before ``step`` runs (a graph input, a weight, or written earlier)."""
+        v = self.base(v)
+        if self.g.values[v].producer is None or v in self.out.weight_values:
+            return True
+        for s in self.out.steps:
+            if s is step:
+                return False
+            if s.writes == v:
+                return True
+        return False
+
+    def op_global_pool(self, n: Node) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        xs = self.shape(x)
+        self.emit(n, "global_pool", [self.val(x, (xs[0], xs[1], prod(xs[2:]))),
+                                     Arg("lit", n.attrs["kind"] == "max"),
+                                     self.val(y, (xs[0], xs[1]))], [x])
+        return True
+
+    def op_pool(self, n: Node) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        nd = int(n.attrs["ndim"])
+        k, s, p = (_pad2(n.attrs[a], nd, d) for a, d in
+                   (("kernel", 1), ("strides", 1), ("padding", 0)))
+        args = [self.val(x, _as_4d(self.shape(x), nd)), *(Arg("lit", v) for v in (*k, *s, *p))]
+        if n.attrs["kind"] == "avg":
+            args.append(Arg("lit", bool(n.attrs.get("count_include_pad", True))))
+        args.append(self.val(y, _as_4d(self.shape(y), nd)))
+        self.emit(n, "maxpool2d" if n.attrs["kind"] == "max" else "avgpool2d", args, [x])
+        return True
+
+    def op_concat(self, n: Node) -> bool:
+        y = n.outputs[0]
+        ys = self.shape(y)
+        axis = norm_axis(int(n.attrs.get("axis", 1)), len(ys))
+        assert axis is not None
+        outer, inner = prod(ys[:axis]), prod(ys[axis + 1:])
+        offset = 0
+        for i, v in enumerate(n.inputs):
+            width = self.shape(v)[axis]
+            args = [self.val(v, (outer, width, inner)), self.val(y, (outer, ys[axis], inner)),
+                    Arg("lit", offset)]
+            step = Step("copy_block", args, y, [v] if i == 0 else [v, y], None, n.id)
+            self.out.steps.append(step)
+            offset += width
+        return True
+
+    def op_embedding(self, n: Node) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        count = prod(self.shape(x))
+        dim = self.shape(y)[-1]
+        self.emit(n, "gather_rows", [Arg("w", self.p(n, "weight")),
+                                     self.val(x, (count,)), self.val(y, (count, dim))], [x])
+        return True
+
+    def op_transpose(self, n: Node) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        xs = self.shape(x)
+        if len(xs) > 6:
+            return False
+        axes = n.attrs.get("axes") or tuple(reversed(range(len(xs))))
+        axes = [int(norm_axis(a, len(xs))) for a in axes]  # type: ignore[arg-type]
+        strides = [prod(xs[i + 1:]) for i in range(len(xs))]
+        perm = [0] * (6 - len(xs)) + [strides[a] for a in axes]
+        shape6 = (1,) * (6 - len(xs)) + self.shape(y)
+        self.emit(n, "transpose", [self.val(x, (prod(xs),)), Arg("ints", tuple(perm)),
+                                   self.val(y, (prod(xs),)), Arg("ints", shape6)], [x])
+        return True
+
+    def op_matmul(self, n: Node) -> bool:
+        a, b = n.inputs
+        if len(self.shape(a)) != 2 or len(self.shape(b)) != 2:
+            return False
+        self.emit(n, "np.dot", [self.val(a), self.val(b), self.val(n.outputs[0])], [a, b])
+        return True
+
+    # ---------------------------------------------------------------------------- finish
+
+    def finish(self) -> Lowered:
+        from shapegraph.executor.templates import conv2d_source, pack_conv2d_weight
+
+        for step in self.out.steps:
+            scale_shift = self.folded.get(id(step))
+            if step.kernel == "dense":
+                assert scale_shift is not None
+                scale, shift = scale_shift
+                wt, b = step.args[1].ref, step.args[2].ref
+                step.args[1] = Arg("slot", self.out.slot(wt * scale[None, :]))
+                step.args[2] = Arg("slot", self.out.slot(b * scale + shift))
+                step.args[3] = Arg("lit", step.act)
+            elif step.kernel == "conv":
+                assert scale_shift is not None
+                scale, shift = scale_shift
+                w, cfg = step.args[1].ref
+                b = step.args[2].ref
+                wf = w * scale.reshape(-1, 1, 1, 1)
+                bias = Arg("slot", self.out.slot(b * scale + shift))
+                if self.specialize:
+                    src, name = conv2d_source(*cfg, step.act, True, _has_residual(step))
+                    step.source = (src, name)
+                    step.kernel = name
+                    step.args[1] = Arg("slot", self.out.slot(pack_conv2d_weight(wf, *cfg)))
+                    step.args[2] = bias
+                else:  # the generic kernel: compiled once, whatever the configuration
+                    x, y = step.args[0], step.args[4]
+                    step.kernel = "conv2d"
+                    step.args = [x, Arg("slot", self.out.slot(wf)), bias,
+                                 *(Arg("lit", v) for v in (*cfg[7:13], cfg[13], step.act)), y]
+            else:
+                for i, arg in enumerate(step.args):
+                    if arg.kind == "w":
+                        step.args[i] = Arg("slot", self.out.slot(arg.ref))
+        return self.out
+
+
+def _has_residual(step: Step) -> bool:
+    return step.kernel == "conv" and step.args[3].kind == "val"
+
+
+def _bn_affine(lw: _Lowerer, n: Node) -> tuple[np.ndarray, np.ndarray]:
+    eps = float(n.attrs.get("epsilon", 1e-5))
+    mean = lw.p(n, "running_mean").astype(np.float64)
+    var = lw.p(n, "running_var").astype(np.float64)
+    gamma = lw.p(n, "gamma").astype(np.float64) if n.attrs.get("scale", True) else 1.0
+    beta = lw.p(n, "beta").astype(np.float64) if n.attrs.get("center", True) else 0.0
+    scale = gamma / np.sqrt(var + eps)
+    shift = beta - mean * scale
+    return (np.broadcast_to(scale, mean.shape).astype(np.float32),
+            np.broadcast_to(shift, mean.shape).astype(np.float32))
+
+
+def _as_4d(shape: tuple[int, ...], nd: int) -> tuple[int, int, int, int]:
+    return (shape[0], shape[1], 1, shape[2]) if nd == 1 else shape  # type: ignore[return-value]
+
+
+def _pad2(values: Any, nd: int, fill: int) -> tuple[int, int]:
+    vals = tuple(int(v) for v in values)
+    return (fill, vals[0]) if nd == 1 else (vals[0], vals[1])
+
+
+def _bstrides(shape: tuple[int, ...], out: tuple[int, ...]) -> tuple[int, ...]:
+    """Element strides of a contiguous ``shape`` broadcast to ``out`` (rank padded to 4)."""
+    full = (1,) * (len(out) - len(shape)) + shape
+    strides = [prod(full[i + 1:]) if full[i] != 1 else 0 for i in range(len(full))]
+    return tuple([0] * (4 - len(out)) + strides)
+
+
+def lower(graph: Graph, types: Mapping[int, TensorType], params: Mapping[str, np.ndarray],
+          specialize: bool = True) -> Lowered:
+    """Lower ``graph`` (every type concrete) with parameter arrays by key; ``specialize``
+    uses convolution kernels generated for each configuration (for whole-graph compiled
+    plans) instead of the generic kernel."""
+    lw = _Lowerer(graph, types, params, specialize)
+    for n in graph.nodes:
+        lw.node(n)
+    return lw.finish()

@@ -1,0 +1,189 @@
+"""The memory plan: where every value lives, reusing activation memory by liveness.
+
+Values live in one of: a graph input array, an output array (handed to the caller), the
+packed weight array, or the activation *arena*, one float32 array per plan. Arena space is
+assigned in step order, first fit, and released after a value's last use; an elementwise
+step writes over its input when that input dies there (in place). The plan reports its
+peak arena size next to what giving every value its own buffer would take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from math import prod
+
+import numpy as np
+
+from shapegraph.dims import as_int
+from shapegraph.executor.lower import Lowered
+from shapegraph.graph import Graph
+from shapegraph.types import TensorType
+
+__all__ = ["ALIGN", "Storage", "Plan", "plan_memory"]
+
+ALIGN = 16  # floats: 64-byte aligned buffers
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Where a base value lives: ``kind`` in input/output/weight/arena, with an index or
+    an element offset."""
+
+    kind: str
+    index: int
+    size: int
+
+
+@dataclass
+class Plan:
+    """A lowered graph with a home for every value; immutable once built."""
+
+    lowered: Lowered
+    storage: dict[int, Storage]
+    shapes: dict[int, tuple[int, ...]]
+    arena_size: int
+    separate_size: int
+    weight_offsets: list[int] = field(default_factory=list)
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    input_values: list[int] = field(default_factory=list)
+    output_values: list[int] = field(default_factory=list)
+    output_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    copies: list[tuple[int, int]] = field(default_factory=list)  # (output k, source value)
+
+    def base(self, v: int) -> int:
+        alias = self.lowered.alias
+        while v in alias:
+            v = alias[v]
+        return v
+
+    def view(self, v: int, W: np.ndarray, A: np.ndarray, inputs: Sequence[np.ndarray],
+             outputs: Sequence[np.ndarray]) -> np.ndarray:
+        """Value ``v`` as an array, from the arrays a run works on."""
+        st = self.storage[self.base(v)]
+        shape = self.shapes[v]
+        n = prod(shape)
+        if st.kind == "input":
+            flat = inputs[st.index].reshape(-1)
+        elif st.kind == "output":
+            flat = outputs[st.index].reshape(-1)
+        elif st.kind == "weight":
+            off = self.weight_offsets[st.index]
+            flat = W[off:off + n]
+        else:
+            flat = A[st.index:st.index + n]
+        return flat[:n].reshape(shape)
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.arena_size * 4
+
+    @property
+    def weight_bytes(self) -> int:
+        return int(self.weights.size) * 4
+
+
+def _aligned(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
+
+
+class _Arena:
+    """First-fit allocation of aligned blocks; ``peak`` is the arena size needed."""
+
+    def __init__(self) -> None:
+        self.free: list[tuple[int, int]] = []  # (offset, size), sorted by offset
+        self.peak = 0
+
+    def alloc(self, size: int) -> int:
+        size = _aligned(max(size, 1))
+        for i, (off, sz) in enumerate(self.free):
+            if sz >= size:
+                if sz == size:
+                    self.free.pop(i)
+                else:
+                    self.free[i] = (off + size, sz - size)
+                return off
+        off = self.peak
+        # grow over a free block that ends at the top
+        if self.free and self.free[-1][0] + self.free[-1][1] == self.peak:
+            off = self.free.pop()[0]
+        self.peak = off + size
+        return off
+
+    def release(self, off: int, size: int) -> None:
+        self.free.append((off, _aligned(max(size, 1))))
+        self.free.sort()
+        merged: list[tuple[int, int]] = []
+        for o, s in self.free:
+            if merged and merged[-1][0] + merged[-1][1] == o:
+                merged[-1] = (merged[-1][0], merged[-1][1] + s)
+            else:
+                merged.append((o, s))
+        self.free = merged
+
+
+def plan_memory(graph: Graph, types: Mapping[int, TensorType], lowered: Lowered) -> Plan:
+    """Assign storage to every base value of ``lowered`` (see the module docstring)."""
+    shapes = {v: tuple(as_int(d) for d in t.shape) for v, t in types.items() if t is not None}
+    plan = Plan(lowered, {}, shapes, 0, 0)
+    for k, gi in enumerate(graph.inputs):
+        plan.storage[gi.value] = Storage("input", k, prod(shapes[gi.value]))
+        plan.input_values.append(gi.value)
+    for v, slot in lowered.weight_values.items():
+        plan.storage[v] = Storage("weight", slot, prod(shapes[v]))
+    _assign_outputs(graph, plan)
+    _assign_arena(plan)
+    _pack_weights(plan)
+    return plan
+
+
+def _assign_outputs(graph: Graph, plan: Plan) -> None:
+    for k, v in enumerate(graph.outputs):
+        plan.output_values.append(v)
+        plan.output_shapes.append(plan.shapes[v])
+        b = plan.base(v)
+        if b in plan.storage:  # an input, a weight, or already another output: copy it
+            plan.copies.append((k, b))
+        else:
+            plan.storage[b] = Storage("output", k, prod(plan.shapes[b]))
+
+
+def _assign_arena(plan: Plan) -> None:
+    steps = plan.lowered.steps
+    last: dict[int, int] = {}
+    for i, s in enumerate(steps):
+        for v in s.reads:
+            last[plan.base(v)] = i
+    arena = _Arena()
+    live: dict[int, int] = {}  # base value -> offset
+    for i, s in enumerate(steps):
+        b = plan.base(s.writes)
+        if b not in plan.storage:
+            size = prod(plan.shapes[b])
+            plan.separate_size += _aligned(size)
+            src = plan.base(s.inplace) if s.inplace is not None else None
+            if (src is not None and src in live and last.get(src) == i
+                    and prod(plan.shapes[src]) == size):
+                off = live.pop(src)  # write over the input that dies here
+            else:
+                off = arena.alloc(size)
+            plan.storage[b] = Storage("arena", off, size)
+            live[b] = off
+            if b not in last:  # written, never read (an unused branch): free at once
+                last[b] = i
+        for v in {plan.base(r) for r in s.reads} | {b}:
+            if last.get(v) == i and v in live:
+                arena.release(live.pop(v), plan.storage[v].size)
+    plan.arena_size = arena.peak
+
+
+def _pack_weights(plan: Plan) -> None:
+    offsets, total = [], 0
+    for w in plan.lowered.weights:
+        offsets.append(total)
+        total += _aligned(w.size)
+    packed = np.zeros(max(total, 1), np.float32)
+    for off, w in zip(offsets, plan.lowered.weights, strict=True):
+        packed[off:off + w.size] = w.ravel()
+    plan.weights = packed
+    plan.weight_offsets = offsets

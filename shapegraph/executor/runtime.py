@@ -1,0 +1,83 @@
+"""Running plans: validation in Python, then one call into compiled code.
+
+A :class:`Runner` is one plan ready to run. Every input is checked before compiled code
+runs (the plan is looked up by the exact input shapes, and a new shape gets its own plan
+only after propagation has accepted it), so nothing a caller passes can make a kernel read
+or write out of bounds.
+
+Threads: each thread gets its own activation arena (allocated on its first call), so one
+compiled model may be called from several threads at once; weights are shared read-only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from shapegraph.executor.codegen import Generated, generate
+from shapegraph.executor.lower import lower
+from shapegraph.executor.plan import Plan, plan_memory
+from shapegraph.graph import Graph
+from shapegraph.propagate import Resolution
+
+__all__ = ["Runner", "build_runner"]
+
+
+class Runner:
+    """A plan and its generated code; ``run(arrays)`` returns fresh output arrays."""
+
+    def __init__(self, plan: Plan, gen: Generated, index_checks: list[tuple[int, int, str]]
+                 ) -> None:
+        self.plan = plan
+        self.gen = gen
+        self.fn = gen.run
+        self.weights = plan.weights
+        self.out_shapes = [tuple(s) for s in plan.output_shapes]
+        self.arena_size = max(plan.arena_size, 1)
+        self.index_checks = index_checks  # (input k, rows, layer path) for embeddings
+        self._local = threading.local()
+
+    def arena(self) -> np.ndarray:
+        a: np.ndarray | None = getattr(self._local, "arena", None)
+        if a is None:
+            a = np.empty(self.arena_size, np.float32)
+            self._local.arena = a
+        return a
+
+    def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        for k, rows, path in self.index_checks:
+            _check_indices(arrays[k], rows, path)
+        outs = [np.empty(s, np.float32) for s in self.out_shapes]
+        self.fn(self.weights, self.arena(), *arrays, *outs)
+        return outs
+
+
+def _check_indices(a: np.ndarray, rows: int, path: str) -> None:
+    if a.size and (a.min() < 0 or a.max() >= rows or not np.all(a == np.floor(a))):
+        raise IndexError(f"layer `{path}` (Embedding): indices must be whole numbers in "
+                         f"[0, {rows}), got values from {a.min()} to {a.max()}")
+
+
+def _index_checks(graph: Graph, plan: Plan, params: dict[str, np.ndarray]
+                  ) -> list[tuple[int, int, str]]:
+    out = []
+    for n in graph.nodes:
+        if n.op != "embedding":
+            continue
+        st = plan.storage.get(plan.base(n.inputs[0]))
+        if st is not None and st.kind == "input":
+            rows = params[n.param_key("weight")].shape[0]
+            out.append((st.index, rows, n.prov.display_path))
+    return out
+
+
+def build_runner(graph: Graph, res: Resolution, params: dict[str, np.ndarray],
+                 compiled: bool = True) -> Runner:
+    """Lower, plan and generate code for one concrete resolution of ``graph``."""
+    types = {v: t for v, t in enumerate(res.types) if t is not None}
+    lowered = lower(graph, types, params, specialize=compiled)
+    plan = plan_memory(graph, types, lowered)
+    gen = generate(plan, graph, params, debug=not compiled)
+    return Runner(plan, gen, _index_checks(graph, plan, params))
