@@ -1,0 +1,507 @@
+"""Generic numba kernels of the executor: float32, C-contiguous, writing into preallocated outputs.
+
+Every kernel is ``@njit(cache=True, nogil=True)`` and takes its output as the last array
+argument; nothing is returned. Shapes are validated by the caller (the planner) before any
+call, so kernels only guard what is cheap to guard (e.g. an out-of-range embedding index).
+
+The specialized convolution kernels live in :mod:`shapegraph.executor.templates`, which emits
+source code that relies on this module's names (``act_apply`` and the ``ACT_*`` codes).
+
+>>> import numpy as np
+>>> x = np.array([[1.0, -2.0]], np.float32); wt = np.eye(2, dtype=np.float32)
+>>> out = np.empty((1, 2), np.float32)
+>>> dense(x, wt, np.empty(0, np.float32), ACT_RELU, out); out.tolist()
+[[1.0, 0.0]]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "ACT_GELU",
+    "ACT_NONE",
+    "ACT_RELU",
+    "ACT_SIGMOID",
+    "ACT_SOFTRELU",
+    "ACT_SOFTSIGN",
+    "ACT_TANH",
+    "OP_ADD",
+    "OP_DIV",
+    "OP_MUL",
+    "OP_SUB",
+    "act_apply",
+    "activation",
+    "avgpool2d",
+    "binary",
+    "channel_affine",
+    "conv2d",
+    "copy_block",
+    "dense",
+    "gather_rows",
+    "global_pool",
+    "layernorm",
+    "maxpool2d",
+    "softmax",
+    "transpose",
+]
+
+ACT_NONE = 0
+ACT_RELU = 1
+ACT_SIGMOID = 2
+ACT_TANH = 3
+ACT_SOFTRELU = 4  # log(1 + e^x), computed stably
+ACT_SOFTSIGN = 5
+ACT_GELU = 6  # exact: 0.5 x (1 + erf(x / sqrt 2))
+
+OP_ADD = 0
+OP_SUB = 1
+OP_MUL = 2
+OP_DIV = 3
+
+# Below this many multiply-adds a hand loop beats the BLAS call overhead (measured: sgemm
+# through numba costs about 1 µs before doing any work).
+_DENSE_SMALL_MACS = 32768
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _jit(**options: Any) -> Callable[[F], F]:
+    """``numba.njit(**options)`` with a type mypy can see (the decorated function keeps its
+    signature)."""
+    return cast(Callable[[F], F], njit(**options))
+
+
+_kernel = _jit(cache=True, nogil=True)
+_inline = _jit(inline="always")
+
+_INV_SQRT2 = 0.7071067811865476
+
+
+@_inline
+def act_apply(v: float, act: int) -> float:
+    """The activation ``act`` (an ``ACT_*`` code) of one value; NaN propagates through relu.
+
+    With a literal ``act`` (as in generated kernels) the branches fold away.
+    """
+    if act == ACT_RELU:
+        return 0.0 if v < 0.0 else v
+    if act == ACT_SIGMOID:
+        if v >= 0.0:
+            return 1.0 / (1.0 + math.exp(-v))
+        e = math.exp(v)
+        return e / (1.0 + e)
+    if act == ACT_TANH:
+        return math.tanh(v)
+    if act == ACT_SOFTRELU:
+        return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
+    if act == ACT_SOFTSIGN:
+        return v / (1.0 + abs(v))
+    if act == ACT_GELU:
+        return 0.5 * v * (1.0 + math.erf(v * _INV_SQRT2))
+    return v
+
+
+# --------------------------------------------------------------------------- activations
+
+
+@_kernel
+def _act_inplace(y: np.ndarray, act: int) -> None:
+    """Apply ``act`` to a flat array in place; the switch is outside the loops so each loop
+    vectorizes."""
+    n = y.size
+    if act == ACT_NONE:
+        return
+    if act == ACT_RELU:
+        for i in range(n):
+            v = y[i]
+            y[i] = 0.0 if v < 0.0 else v
+    else:
+        for i in range(n):
+            y[i] = act_apply(y[i], act)
+
+
+@_kernel
+def activation(x: np.ndarray, act: int, out: np.ndarray) -> None:
+    """out = act(x) on 1-D arrays of equal length (``out`` may be ``x``)."""
+    n = x.size
+    if act == ACT_RELU:
+        for i in range(n):
+            v = x[i]
+            out[i] = 0.0 if v < 0.0 else v
+    elif act == ACT_NONE:
+        for i in range(n):
+            out[i] = x[i]
+    else:
+        for i in range(n):
+            out[i] = act_apply(x[i], act)
+
+
+# --------------------------------------------------------------------------- dense
+
+
+@_kernel
+def _dense_small(x: np.ndarray, wt: np.ndarray, out: np.ndarray) -> None:
+    """out = x @ wt by rank-1 updates over rows of ``wt`` (vectorized along M)."""
+    n, k_dim = x.shape
+    m = wt.shape[1]
+    for i in range(n):
+        for j in range(m):
+            out[i, j] = 0.0
+        for k in range(k_dim):
+            xv = x[i, k]
+            for j in range(m):
+                out[i, j] += xv * wt[k, j]
+
+
+@_kernel
+def _bias_act_rows(out: np.ndarray, b: np.ndarray, act: int) -> None:
+    """out[i, :] = act(out[i, :] + b) in one pass (b may be empty: no bias)."""
+    n, m = out.shape
+    if b.size == m:
+        for i in range(n):
+            for j in range(m):
+                out[i, j] += b[j]
+    if act != ACT_NONE:
+        _act_inplace(out.reshape(n * m), act)
+
+
+@_kernel
+def dense(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: int, out: np.ndarray) -> None:
+    """out (N, M) = act(x (N, K) @ wt (K, M) + b (M,)); ``wt`` is weight.T made contiguous at
+    plan time; an empty ``b`` means no bias. Tiny products use a hand loop, the rest BLAS."""
+    if x.shape[0] * x.shape[1] * wt.shape[1] <= _DENSE_SMALL_MACS:
+        _dense_small(x, wt, out)
+    else:
+        np.dot(x, wt, out)
+    _bias_act_rows(out, b, act)
+
+
+# --------------------------------------------------------------------------- normalization
+
+
+@_kernel
+def channel_affine(
+    x: np.ndarray, scale: np.ndarray, shift: np.ndarray, act: int, out: np.ndarray
+) -> None:
+    """out[n, c, :] = act(x[n, c, :] * scale[c] + shift[c]); x/out (N, C, S), e.g. batchnorm
+    with running statistics already folded into scale/shift."""
+    n_dim, c_dim, s_dim = x.shape
+    for n in range(n_dim):
+        for c in range(c_dim):
+            a = scale[c]
+            b = shift[c]
+            for s in range(s_dim):
+                out[n, c, s] = x[n, c, s] * a + b
+    if act != ACT_NONE:
+        _act_inplace(out.reshape(out.size), act)
+
+
+@_kernel
+def layernorm(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, out: np.ndarray
+) -> None:
+    """Normalize each row of x/out (R, C): (x - mean) / sqrt(var + eps) * gamma + beta, with
+    mean and variance accumulated in float64 (two passes)."""
+    r_dim, c_dim = x.shape
+    for r in range(r_dim):
+        s = 0.0
+        for c in range(c_dim):
+            s += x[r, c]
+        mean = s / c_dim
+        q = 0.0
+        for c in range(c_dim):
+            d = x[r, c] - mean
+            q += d * d
+        inv = 1.0 / math.sqrt(q / c_dim + eps)
+        for c in range(c_dim):
+            out[r, c] = (x[r, c] - mean) * inv * gamma[c] + beta[c]
+
+
+@_kernel
+def softmax(x: np.ndarray, out: np.ndarray, log: bool) -> None:
+    """Softmax (or log-softmax) of x/out (A, B, C) over axis 1, max-subtracted for stability."""
+    a_dim, b_dim, c_dim = x.shape
+    for a in range(a_dim):
+        for c in range(c_dim):
+            m = -np.inf
+            for b in range(b_dim):
+                m = max(m, x[a, b, c])
+            s = 0.0
+            for b in range(b_dim):
+                s += math.exp(x[a, b, c] - m)
+            if log:
+                ls = math.log(s)
+                for b in range(b_dim):
+                    out[a, b, c] = x[a, b, c] - m - ls
+            else:
+                inv = 1.0 / s
+                for b in range(b_dim):
+                    out[a, b, c] = math.exp(x[a, b, c] - m) * inv
+
+
+# --------------------------------------------------------------------------- elementwise
+
+
+@_inline
+def _binop(u: float, v: float, op: int) -> float:
+    if op == OP_ADD:
+        return u + v
+    if op == OP_SUB:
+        return u - v
+    if op == OP_MUL:
+        return u * v
+    return u / v
+
+
+@_kernel
+def _binary_flat(a: np.ndarray, b: np.ndarray, out: np.ndarray, op: int) -> None:
+    """Same-shape elementwise op; one loop per op so each vectorizes."""
+    n = out.size
+    if op == OP_ADD:
+        for i in range(n):
+            out[i] = a[i] + b[i]
+    elif op == OP_SUB:
+        for i in range(n):
+            out[i] = a[i] - b[i]
+    elif op == OP_MUL:
+        for i in range(n):
+            out[i] = a[i] * b[i]
+    else:
+        for i in range(n):
+            out[i] = a[i] / b[i]
+
+
+@_kernel
+def _binary_row(
+    a: np.ndarray, ai: int, sa: int, b: np.ndarray, bi: int, sb: int,
+    out: np.ndarray, oi: int, n: int, op: int,
+) -> None:
+    """out[oi + i] = a[ai + i*sa] op b[bi + i*sb] for i < n (sa, sb are 0 or 1 mostly)."""
+    if sa == 1 and sb == 1:
+        _binary_flat(a[ai:ai + n], b[bi:bi + n], out[oi:oi + n], op)
+    elif sb == 0:
+        v = b[bi]
+        for i in range(n):
+            out[oi + i] = _binop(a[ai + i * sa], v, op)
+    elif sa == 0:
+        u = a[ai]
+        for i in range(n):
+            out[oi + i] = _binop(u, b[bi + i * sb], op)
+    else:
+        for i in range(n):
+            out[oi + i] = _binop(a[ai + i * sa], b[bi + i * sb], op)
+
+
+@_kernel
+def binary(
+    a: np.ndarray, a_strides: np.ndarray, b: np.ndarray, b_strides: np.ndarray,
+    out: np.ndarray, out_shape: np.ndarray, op: int,
+) -> None:
+    """Broadcasting ``out = a op b`` (op: 0 add, 1 sub, 2 mul, 3 div) on flat C arrays.
+
+    ``out_shape`` is the output shape padded on the left to rank 4; ``a_strides`` and
+    ``b_strides`` are the operands' element strides for those 4 dims (0 where broadcast).
+    ``out`` may be ``a`` (or ``b``) when that operand has the output's shape.
+    """
+    d0, d1, d2, d3 = out_shape[0], out_shape[1], out_shape[2], out_shape[3]
+    c2 = d3
+    c1 = d2 * c2
+    c0 = d1 * c1
+    if (a.size == out.size and b.size == out.size and a_strides[0] == c0
+            and a_strides[1] == c1 and a_strides[2] == c2 and a_strides[3] == 1
+            and b_strides[0] == c0 and b_strides[1] == c1 and b_strides[2] == c2
+            and b_strides[3] == 1):
+        _binary_flat(a, b, out, op)
+        return
+    for i0 in range(d0):
+        for i1 in range(d1):
+            for i2 in range(d2):
+                ai = i0 * a_strides[0] + i1 * a_strides[1] + i2 * a_strides[2]
+                bi = i0 * b_strides[0] + i1 * b_strides[1] + i2 * b_strides[2]
+                oi = i0 * c0 + i1 * c1 + i2 * c2
+                _binary_row(a, ai, a_strides[3], b, bi, b_strides[3], out, oi, d3, op)
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+@_inline
+def _window(o: int, s: int, p: int, k: int, n: int) -> tuple[int, int, int, int]:
+    """Window of output position ``o``: (first, last+1) clipped to the input [0, n), and the
+    number of window positions inside the padded input [-p, n + p)."""
+    start = o * s - p
+    stop = start + k
+    lo = max(start, 0)
+    hi = min(stop, n)
+    padded = max(min(stop, n + p) - max(start, -p), 0)
+    return lo, hi, padded, max(hi - lo, 0)
+
+
+@_kernel
+def maxpool2d(
+    x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, out: np.ndarray
+) -> None:
+    """Max pooling x (N, C, H, W) -> out (N, C, OH, OW); OH/OW come from ``out`` (ceil mode
+    allowed); window positions outside the input are ignored (a window with none gives -inf)."""
+    n_dim, c_dim, h, w = x.shape
+    oh_dim, ow_dim = out.shape[2], out.shape[3]
+    for n in range(n_dim):
+        for c in range(c_dim):
+            for i in range(oh_dim):
+                h0, h1, _, _ = _window(i, sh, ph, kh, h)
+                for j in range(ow_dim):
+                    w0, w1, _, _ = _window(j, sw, pw, kw, w)
+                    m = -np.inf
+                    for r in range(h0, h1):
+                        for q in range(w0, w1):
+                            v = x[n, c, r, q]
+                            if v > m or v != v:
+                                m = v
+                    out[n, c, i, j] = m
+
+
+@_kernel
+def avgpool2d(
+    x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
+    count_include_pad: bool, out: np.ndarray,
+) -> None:
+    """Average pooling x (N, C, H, W) -> out (N, C, OH, OW) (OH/OW from ``out``, ceil mode
+    allowed). The divisor counts window positions inside the padded input when
+    ``count_include_pad``, else inside the input (at least 1), as ``pool_reference`` does."""
+    n_dim, c_dim, h, w = x.shape
+    oh_dim, ow_dim = out.shape[2], out.shape[3]
+    for i in range(oh_dim):
+        h0, h1, hp, hn = _window(i, sh, ph, kh, h)
+        for j in range(ow_dim):
+            w0, w1, wp, wn = _window(j, sw, pw, kw, w)
+            cnt = hp * wp if count_include_pad else hn * wn
+            inv = 1.0 / max(cnt, 1)
+            for n in range(n_dim):
+                for c in range(c_dim):
+                    s = 0.0
+                    for r in range(h0, h1):
+                        for q in range(w0, w1):
+                            s += x[n, c, r, q]
+                    out[n, c, i, j] = s * inv
+
+
+@_kernel
+def global_pool(x: np.ndarray, is_max: bool, out: np.ndarray) -> None:
+    """out[n, c] = max or mean of x[n, c, :]; x (N, C, S), out (N, C)."""
+    n_dim, c_dim, s_dim = x.shape
+    for n in range(n_dim):
+        for c in range(c_dim):
+            if is_max:
+                m = -np.inf
+                for s in range(s_dim):
+                    v = x[n, c, s]
+                    if v > m or v != v:
+                        m = v
+                out[n, c] = m
+            else:
+                t = 0.0
+                for s in range(s_dim):
+                    t += x[n, c, s]
+                out[n, c] = t / s_dim
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+@_kernel
+def _conv_plane(
+    xc: np.ndarray, wv: float, acc: np.ndarray, i0: int, sh: int, sw: int, ph: int, pw: int,
+    oh_dim: int, ow_dim: int,
+) -> None:
+    """acc[i, j] += wv * xc[i*sh - ph + i0, j*sw - pw + ...] for one kernel tap, only where
+    the tap falls inside the input (the tap's column offset is folded into ``pw``)."""
+    h, w = xc.shape
+    j_lo = max(0, (pw + sw - 1) // sw)
+    j_hi = min(ow_dim, (w - 1 + pw) // sw + 1) if w - 1 + pw >= 0 else 0
+    for i in range(oh_dim):
+        r = i * sh - ph + i0
+        if r < 0 or r >= h:
+            continue
+        for j in range(j_lo, j_hi):
+            acc[i, j] += wv * xc[r, j * sw - pw]
+
+
+@_kernel
+def conv2d(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, sh: int, sw: int, ph: int, pw: int,
+    dh: int, dw: int, groups: int, act: int, out: np.ndarray,
+) -> None:
+    """Generic direct convolution (any stride, padding, dilation, groups): x (N, C, H, W),
+    w (O, C/groups, KH, KW), b (O,) or empty, out (N, O, OH, OW) = act(conv(x, w) + b).
+    1-D convolutions are called with H = KH = 1."""
+    n_dim = x.shape[0]
+    o_dim, cg, kh_dim, kw_dim = w.shape
+    og = o_dim // groups
+    oh_dim, ow_dim = out.shape[2], out.shape[3]
+    for n in range(n_dim):
+        for o in range(o_dim):
+            acc = out[n, o]
+            acc[:, :] = b[o] if b.size == o_dim else 0.0
+            c0 = (o // og) * cg
+            for c in range(cg):
+                xc = x[n, c0 + c]
+                for kh in range(kh_dim):
+                    for kw in range(kw_dim):
+                        _conv_plane(xc, w[o, c, kh, kw], acc, kh * dh, sh, sw, ph,
+                                    pw - kw * dw, oh_dim, ow_dim)
+    if act != ACT_NONE:
+        _act_inplace(out.reshape(out.size), act)
+
+
+# --------------------------------------------------------------------------- data movement
+
+
+@_kernel
+def gather_rows(w: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
+    """out[i, :] = w[idx[i], :]; an index outside [0, V) gives a row of zeros (never reads out
+    of bounds; the caller validates indices before the call)."""
+    v_dim, d_dim = w.shape
+    for i in range(idx.size):
+        r = idx[i]
+        if 0 <= r < v_dim:
+            for d in range(d_dim):
+                out[i, d] = w[r, d]
+        else:
+            for d in range(d_dim):
+                out[i, d] = 0.0
+
+
+@_kernel
+def copy_block(src: np.ndarray, out: np.ndarray, offset: int) -> None:
+    """out[:, offset:offset + B, :] = src for src (A, B, C), out (A, T, C) (concat)."""
+    a_dim, b_dim, c_dim = src.shape
+    for a in range(a_dim):
+        for b in range(b_dim):
+            for c in range(c_dim):
+                out[a, offset + b, c] = src[a, b, c]
+
+
+@_kernel
+def transpose(
+    x: np.ndarray, x_strides: np.ndarray, out: np.ndarray, out_shape: np.ndarray
+) -> None:
+    """out (flat, C order of ``out_shape``, rank padded to 6) = x (flat) read with the element
+    strides ``x_strides`` (the input's strides permuted to output order)."""
+    s0, s1, s2, s3, s4, s5 = x_strides[0], x_strides[1], x_strides[2], x_strides[3], \
+        x_strides[4], x_strides[5]
+    k = 0
+    for i0 in range(out_shape[0]):
+        for i1 in range(out_shape[1]):
+            for i2 in range(out_shape[2]):
+                for i3 in range(out_shape[3]):
+                    for i4 in range(out_shape[4]):
+                        base = i0 * s0 + i1 * s1 + i2 * s2 + i3 * s3 + i4 * s4
+                        for i5 in range(out_shape[5]):
+                            out[k] = x[base + i5 * s5]
+                            k += 1

@@ -1,0 +1,260 @@
+"""Source templates for shape-specialized numba kernels, and their weight packers.
+
+Each ``*_source`` function returns ``(source, function_name)``: the source of one
+``@njit(cache=True, nogil=True, ...)`` function with every static quantity (channels, kernel
+size, stride, padding, dilation, groups, spatial sizes, batch, activation, bias/residual flags)
+inlined as a literal, so LLVM can unroll and vectorize. The source relies only on ``np``,
+``njit``, ``prange`` and the names of :mod:`shapegraph.executor.kernels`. Each template has a
+packing function (numpy, run once at plan time) that lays the parameters out for the kernel.
+
+Convolution algorithm (``conv2d_source``): direct convolution on a zero-padded copy of one
+image, vectorized along the *flattened* padded output plane (stride 1: output row ``i`` column
+``j`` lives at ``i*Wp + j``, so every kernel tap is one contiguous shifted load and all taps of
+a channel are summed in registers before one accumulator update), two output channels per
+pass. Strided convolutions loop over output rows instead. Large problems run images (or
+output-channel halves at batch 1) in parallel with ``prange``.
+
+>>> import numpy as np
+>>> from shapegraph.executor import kernels
+>>> src, name = conv2d_source(1, 1, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, True, False)
+>>> ns = {"np": np, "prange": range, **vars(kernels)}
+>>> ns["njit"] = lambda **kw: (lambda f: kernels.njit(**{**kw, "cache": False})(f))
+>>> exec(src, ns)
+>>> w = np.ones((2, 1, 3, 3), np.float32); x = np.ones((1, 1, 4, 4), np.float32)
+>>> out = np.empty((1, 2, 4, 4), np.float32); e = np.empty((0, 0, 0, 0), np.float32)
+>>> ns[name](x, pack_conv2d_weight(w, 1, 1, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+...          np.zeros(2, np.float32), e, out)
+>>> out[0, 0].tolist()[0]
+[4.0, 6.0, 6.0, 4.0]
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, TypeAlias
+
+import numpy as np
+
+from shapegraph.executor.kernels import ACT_NONE, ACT_RELU
+
+__all__ = [
+    "ConvArgs",
+    "ConvConfig",
+    "conv2d_config",
+    "conv2d_source",
+    "pack_conv2d_weight",
+]
+
+# (N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups): annotate a splatted configuration
+# with this so mypy can count the arguments of conv2d_source / pack_conv2d_weight.
+ConvArgs: TypeAlias = tuple[int, int, int, int, int, int, int, int, int, int, int, int, int,
+                            int]
+
+# A convolution with fewer floating point operations than this runs on one thread: the
+# parallel region's fork/join costs more than it saves.
+PARALLEL_MIN_FLOPS = 2_000_000
+
+
+class ConvConfig(NamedTuple):
+    """A convolution's static configuration with the derived sizes the emitter needs."""
+
+    N: int
+    C: int
+    H: int
+    W: int
+    O: int  # noqa: E741 (the conventional name, as in the kernel interface)
+    KH: int
+    KW: int
+    SH: int
+    SW: int
+    PH: int
+    PW: int
+    DH: int
+    DW: int
+    groups: int
+    OH: int
+    OW: int
+    Hp: int
+    Wp: int
+    MR: int  # output channels computed per pass over the input
+    G: int  # output-channel parts per image (work items = N * G)
+    parallel: bool
+
+
+def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def conv2d_config(
+    N: int, C: int, H: int, W: int, O: int, KH: int, KW: int, SH: int, SW: int,  # noqa: E741
+    PH: int, PW: int, DH: int, DW: int, groups: int,
+) -> ConvConfig:
+    """Derived sizes and the blocking/threading choice for one convolution shape."""
+    OH, OW = _out_size(H, KH, SH, PH, DH), _out_size(W, KW, SW, PW, DW)
+    flops = 2 * N * O * OH * OW * (C // groups) * KH * KW
+    parallel = flops >= PARALLEL_MIN_FLOPS
+    og = O // groups
+    G = 2 if parallel and N == 1 and O % 2 == 0 else 1
+    mr = 2 if og % 2 == 0 and (O // G) % 2 == 0 and KH * KW <= 32 else 1
+    return ConvConfig(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups, OH, OW,
+                      H + 2 * PH, W + 2 * PW, mr, G, parallel)
+
+
+def pack_conv2d_weight(
+    w: np.ndarray, N: int, C: int, H: int, W: int, O: int, KH: int, KW: int, SH: int,  # noqa: E741
+    SW: int, PH: int, PW: int, DH: int, DW: int, groups: int,
+) -> np.ndarray:
+    """The weight (O, C/groups, KH, KW) as the flat float32 array the kernel of
+    ``conv2d_source`` with the same configuration reads (index ((o*Cg + c)*KH + kh)*KW + kw).
+    """
+    return np.ascontiguousarray(w, dtype=np.float32).reshape(-1).copy()
+
+
+def _name(cfg: ConvConfig, act: int, has_bias: bool, has_residual: bool) -> str:
+    return (f"conv2d_n{cfg.N}_c{cfg.C}_{cfg.H}x{cfg.W}_o{cfg.O}_k{cfg.KH}x{cfg.KW}"
+            f"_s{cfg.SH}x{cfg.SW}_p{cfg.PH}x{cfg.PW}_d{cfg.DH}x{cfg.DW}_g{cfg.groups}"
+            f"_a{act}_b{int(has_bias)}_r{int(has_residual)}")
+
+
+def _act_code(v: str, act: int) -> str:
+    if act == ACT_NONE:
+        return v
+    if act == ACT_RELU:
+        return f"zero if {v} < zero else {v}"
+    return f"act_apply({v}, {act})"
+
+
+class _Emitter:
+    """Collects indented source lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def source(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def _emit_pad(e: _Emitter, cfg: ConvConfig) -> None:
+    """xp = image n of x, zero-padded, flat (C, Hp, Wp), or x itself without padding; xb0 =
+    offset of image n in xp. Every index below is built from range variables and slice
+    views, so numba can prove it non-negative and drop the wraparound check (otherwise the
+    loads become gathers)."""
+    c, h, w, wp = cfg.C, cfg.H, cfg.W, cfg.Wp
+    if cfg.PH == 0 and cfg.PW == 0:
+        e(1, "xp = xf")
+        e(1, f"xb0 = n * {c * h * w}")
+        return
+    e(1, f"xp = np.zeros({c * cfg.Hp * wp}, np.float32)")
+    e(1, "xb0 = 0")
+    e(1, f"xn = xf[n * {c * h * w}:(n + 1) * {c * h * w}]")
+    e(1, f"for c in range({c}):")
+    e(2, f"for i in range({h}):")
+    e(3, f"src = xn[c * {h * w} + i * {w}:]")
+    e(3, f"dst = xp[c * {cfg.Hp * wp} + (i + {cfg.PH}) * {wp} + {cfg.PW}:]")
+    e(3, "for j in range(wrt):")  # runtime bound: a literal one is unrolled into scatters
+    e(4, "dst[j] = src[j]")
+
+
+def _plane(cfg: ConvConfig) -> tuple[int, int]:
+    """(accumulator length per output channel, accumulator row pitch)."""
+    if cfg.SH == 1 and cfg.SW == 1:
+        return (cfg.OH - 1) * cfg.Wp + cfg.OW, cfg.Wp
+    return cfg.OH * cfg.OW, cfg.OW
+
+
+def _emit_block(e: _Emitter, cfg: ConvConfig, has_bias: bool) -> None:
+    """Accumulate MR output channels (from local channel ol0) over all their input channels:
+    ab[m * plane + p] for output channel o0 + m."""
+    cg, og, t, mr = cfg.C // cfg.groups, cfg.O // cfg.groups, cfg.KH * cfg.KW, cfg.MR
+    plane, _ = _plane(cfg)
+    hw = cfg.Hp * cfg.Wp
+    offs = [kh * cfg.DH * cfg.Wp + kw * cfg.DW for kh in range(cfg.KH) for kw in range(cfg.KW)]
+    e(2, f"o0 = og * {cfg.O // cfg.G} + ol0")
+    e(2, f"cb = xb0 + (o0 // {og}) * {cg * hw}" if cfg.groups > 1 else "cb = xb0")
+    e(2, f"ab = acc[ol0 * {plane}:(ol0 + {mr}) * {plane}]")
+    for m in range(mr):
+        e(2, f"bv = b[o0 + {m}]" if has_bias else "bv = zero")
+        e(2, f"for p in range({plane}):")
+        e(3, f"ab[{m * plane} + p] = bv")
+    e(2, f"for c in range({cg}):")
+    e(3, f"xc = xp[cb + c * {hw}:cb + (c + 1) * {hw}]")
+    e(3, f"wc = wp[(o0 * {cg} + c) * {t}:]")
+    for m in range(mr):
+        for k in range(t):
+            e(3, f"w{m}_{k} = wc[{m * cg * t + k}]")
+    if cfg.SH == 1 and cfg.SW == 1:
+        e(3, f"for p in range({plane}):")
+        depth, pos, xpos = 4, "p", "p"
+    else:
+        e(3, f"for i in range({cfg.OH}):")
+        e(4, f"for j in range({cfg.OW}):")
+        depth, pos, xpos = 5, f"i * {cfg.OW} + j", f"i * {cfg.SH * cfg.Wp} + j * {cfg.SW}"
+    for k, off in enumerate(offs):
+        e(depth, f"x{k} = xc[{xpos} + {off}]")
+    for m in range(mr):
+        terms = " + ".join(f"w{m}_{k} * x{k}" for k in range(t))
+        e(depth, f"ab[{m * plane} + {pos}] += {terms}")
+
+
+def _emit_epilogue(e: _Emitter, cfg: ConvConfig, act: int, has_residual: bool) -> None:
+    """out[n, o] = act(acc + residual), dropping the padded columns of the flat layout."""
+    plane, pitch = _plane(cfg)
+    ohw, opi = cfg.OH * cfg.OW, cfg.O // cfg.G
+    e(1, f"for ol in range({opi}):")
+    e(2, f"ar = acc[ol * {plane}:(ol + 1) * {plane}]")
+    e(2, f"ob = (n * {cfg.O} + og * {opi} + ol) * {ohw}")
+    e(2, f"op = of[ob:ob + {ohw}]")
+    if has_residual:
+        e(2, f"rp = rf[ob:ob + {ohw}]")
+    e(2, f"for i in range({cfg.OH}):")
+    e(3, "for j in range(owrt):")
+    v = f"ar[i * {pitch} + j]"
+    e(4, f"v = {v} + rp[i * {cfg.OW} + j]" if has_residual else f"v = {v}")
+    e(4, f"op[i * {cfg.OW} + j] = {_act_code('v', act)}")
+
+
+def conv2d_source(
+    N: int, C: int, H: int, W: int, O: int, KH: int, KW: int, SH: int, SW: int,  # noqa: E741
+    PH: int, PW: int, DH: int, DW: int, groups: int, act: int, has_bias: bool,
+    has_residual: bool,
+) -> tuple[str, str]:
+    """Source and name of ``f(x, wp, b, res, out)``: out = act(conv(x, w) + b + res).
+
+    x (N, C, H, W) and out (N, O, OH, OW) are C-contiguous float32; ``wp`` is
+    ``pack_conv2d_weight(w, N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups)``;
+    ``b`` (O,) is read only when ``has_bias``; ``res`` (N, O, OH, OW) is added before the
+    activation when ``has_residual`` (pass an empty 4-D array otherwise). The source also
+    defines ``<name>_item``, the per-work-item function the kernel calls.
+    """
+    cfg = conv2d_config(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups)
+    name = _name(cfg, act, has_bias, has_residual)
+    plane, _ = _plane(cfg)
+    opi = cfg.O // cfg.G
+    e = _Emitter()
+    e(0, "@njit(cache=True, nogil=True, fastmath={'contract'})")
+    e(0, f"def {name}_item(x, wp, b, res, out, it):")
+    e(1, "zero = np.float32(0.0)")
+    e(1, "wrt = x.shape[3]")
+    e(1, "owrt = out.shape[3]")
+    e(1, f"xf = x.reshape({N * C * H * W})")
+    e(1, f"of = out.reshape({N * O * cfg.OH * cfg.OW})")
+    if has_residual:
+        e(1, f"rf = res.reshape({N * O * cfg.OH * cfg.OW})")
+    e(1, f"n = it // {cfg.G}")
+    e(1, f"og = it - n * {cfg.G}")
+    _emit_pad(e, cfg)
+    e(1, f"acc = np.empty({opi * plane}, np.float32)")
+    e(1, f"for ob in range({opi // cfg.MR}):")
+    e(2, f"ol0 = ob * {cfg.MR}")
+    _emit_block(e, cfg, has_bias)
+    _emit_epilogue(e, cfg, act, has_residual)
+    e(0, "")
+    e(0, "")
+    e(0, f"@njit(cache=True, nogil=True, parallel={cfg.parallel})")
+    e(0, f"def {name}(x, wp, b, res, out):")
+    # prange indices are unsigned; the item function takes a signed one
+    e(1, f"for it in {'prange' if cfg.parallel else 'range'}({N * cfg.G}):")
+    e(2, f"{name}_item(x, wp, b, res, out, np.int64(it))")
+    return e.source(), name

@@ -1,0 +1,401 @@
+"""Every executor kernel and template against the numpy references of shapegraph.ops.
+
+Hypothesis draws shapes and configurations; example counts stay small because numba compiles
+once per type signature (generic kernels) or per configuration (templates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit, prange
+
+from shapegraph.executor import kernels as K
+from shapegraph.executor import templates as T
+from shapegraph.ops import get_op
+from shapegraph.ops.conv import conv_reference, pool_reference, window_out
+from shapegraph.ops.elementwise import ACTIVATIONS
+
+FEW = settings(max_examples=12, deadline=None)
+SOME = settings(max_examples=25, deadline=None)
+ACT_NAMES = {K.ACT_RELU: "relu", K.ACT_SIGMOID: "sigmoid", K.ACT_TANH: "tanh",
+             K.ACT_SOFTRELU: "softrelu", K.ACT_SOFTSIGN: "softsign", K.ACT_GELU: "gelu"}
+ACTS = st.sampled_from([K.ACT_NONE, *ACT_NAMES])
+EMPTY1 = np.empty(0, np.float32)
+EMPTY4 = np.empty((0, 0, 0, 0), np.float32)
+
+
+def rand(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def act_ref(y: np.ndarray, act: int) -> np.ndarray:
+    return y if act == K.ACT_NONE else np.asarray(ACTIVATIONS[ACT_NAMES[act]](y))
+
+
+def close(got: np.ndarray, want: np.ndarray, scale: float = 1.0) -> None:
+    """float32 agreement, tolerance scaled by the size of the sums involved."""
+    np.testing.assert_allclose(got, want, rtol=1e-4 * scale, atol=1e-4 * scale)
+
+
+# --------------------------------------------------------------------------- elementwise
+
+
+@SOME
+@given(st.integers(0, 300), ACTS, st.integers(0, 2**32 - 1))
+def test_activation(n: int, act: int, seed: int) -> None:
+    x = rand(np.random.default_rng(seed), n) * 6
+    out = np.empty_like(x)
+    K.activation(x, act, out)
+    close(out, act_ref(x.astype(np.float64), act))
+
+
+def test_activation_extremes_and_nan() -> None:
+    x = np.array([-1e4, -80, 0, 80, 1e4, np.nan], np.float32)
+    for act in ACT_NAMES:
+        out = np.empty_like(x)
+        K.activation(x, act, out)
+        want = act_ref(x.astype(np.float64), act)
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+    K.activation(x, K.ACT_RELU, x)  # in place
+    assert np.isnan(x[-1]) and x[0] == 0
+
+
+def _strides4(shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+    full = (1,) * (4 - len(shape)) + shape
+    st_: list[int] = []
+    acc = 1
+    for d in reversed(full):
+        st_.append(acc if d != 1 else 0)
+        acc *= d
+    strides = list(reversed(st_))
+    return np.array([s if o != 1 or d != 1 else 0
+                     for s, d, o in zip(strides, full, out_shape, strict=True)], np.int64)
+
+
+@st.composite
+def broadcast_pair(draw: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    rank = draw(st.integers(1, 4))
+    shape = tuple(draw(st.integers(1, 5)) for _ in range(rank))
+    a = tuple(d if draw(st.booleans()) else 1 for d in shape)
+    b = tuple(d if draw(st.booleans()) else 1 for d in shape)
+    return a[draw(st.integers(0, rank - 1)):], b
+
+
+@SOME
+@given(broadcast_pair(), st.integers(0, 3), st.integers(0, 2**32 - 1))
+def test_binary_broadcast(shapes: tuple[tuple[int, ...], tuple[int, ...]], op: int,
+                          seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    sa, sb = shapes
+    a, b = rand(rng, *sa), rand(rng, *sb) + 3
+    want = [np.add, np.subtract, np.multiply, np.divide][op](a, b)
+    out_shape = (1,) * (4 - want.ndim) + want.shape
+    out = np.empty(want.size, np.float32)
+    K.binary(a.ravel(), _strides4(sa, out_shape), b.ravel(), _strides4(sb, out_shape), out,
+             np.array(out_shape, np.int64), op)
+    close(out.reshape(want.shape), want)
+
+
+def test_binary_in_place_same_shape_and_row() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rand(rng, 3, 70), rand(rng, 70)
+    want = a * b
+    shape = np.array([1, 1, 3, 70], np.int64)
+    af = a.ravel()
+    K.binary(af, _strides4((3, 70), (1, 1, 3, 70)), b, _strides4((70,), (1, 1, 3, 70)), af,
+             shape, K.OP_MUL)
+    close(a, want)
+    c = rand(rng, 2, 3, 4, 5)
+    want = c + c
+    cf = c.ravel()
+    s = _strides4(c.shape, c.shape)
+    K.binary(cf, s, cf, s, cf, np.array(c.shape, np.int64), K.OP_ADD)
+    close(c, want)
+
+
+# --------------------------------------------------------------------------- dense & norms
+
+
+@SOME
+@given(st.integers(1, 70), st.integers(1, 300), st.integers(1, 300), st.booleans(), ACTS,
+       st.integers(0, 2**32 - 1))
+def test_dense(n: int, k: int, m: int, bias: bool, act: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x, w, b = rand(rng, n, k), rand(rng, m, k), rand(rng, m)
+    params = {"weight": w, **({"bias": b} if bias else {})}
+    (want,) = get_op("dense").reference([x], params, {"units": m})
+    out = np.empty((n, m), np.float32)
+    K.dense(x, np.ascontiguousarray(w.T), b if bias else EMPTY1, act, out)
+    close(out, act_ref(want.astype(np.float64), act), scale=np.sqrt(k))
+
+
+@FEW
+@given(st.integers(1, 3), st.integers(1, 9), st.integers(1, 50), ACTS,
+       st.integers(0, 2**32 - 1))
+def test_channel_affine(n: int, c: int, s: int, act: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x, scale, shift = rand(rng, n, c, s), rand(rng, c), rand(rng, c)
+    out = np.empty_like(x)
+    K.channel_affine(x, scale, shift, act, out)
+    close(out, act_ref(x * scale[:, None] + shift[:, None], act))
+
+
+@FEW
+@given(st.integers(1, 6), st.integers(1, 130), st.integers(0, 2**32 - 1))
+def test_layernorm(r: int, c: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x, g, b = rand(rng, r, c) * 3 + 5, rand(rng, c), rand(rng, c)
+    (want,) = get_op("layernorm").reference([x], {"gamma": g, "beta": b}, {"epsilon": 1e-5})
+    out = np.empty_like(x)
+    K.layernorm(x, g, b, 1e-5, out)
+    close(out, want, scale=10)
+
+
+@FEW
+@given(st.integers(1, 4), st.integers(1, 40), st.integers(1, 5), st.booleans(),
+       st.integers(0, 2**32 - 1))
+def test_softmax(a: int, b: int, c: int, log: bool, seed: int) -> None:
+    x = rand(np.random.default_rng(seed), a, b, c) * 20
+    (want,) = get_op("log_softmax" if log else "softmax").reference([x], {}, {"axis": 1})
+    out = np.empty_like(x)
+    K.softmax(x, out, log)
+    close(out, want)
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+@st.composite
+def pool_config(draw: Any) -> dict[str, Any]:
+    nd = draw(st.integers(1, 2))
+    ks = tuple(draw(st.integers(1, 4)) for _ in range(nd))
+    ss = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    ps = tuple(draw(st.integers(0, k // 2)) for k in ks)
+    sizes = tuple(draw(st.integers(k, k + 9)) for k in ks)
+    return {"ndim": nd, "kernel": ks, "strides": ss, "padding": ps, "sizes": sizes,
+            "ceil_mode": draw(st.booleans()), "count_include_pad": draw(st.booleans()),
+            "kind": draw(st.sampled_from(["max", "avg"]))}
+
+
+def _as2d(a: tuple[int, ...], nd: int, one: int) -> tuple[int, int]:
+    return (a[0], a[1]) if nd == 2 else (one, a[0])
+
+
+@SOME
+@given(pool_config(), st.integers(1, 2), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_pool(cfg: dict[str, Any], n: int, c: int, seed: int) -> None:
+    x = rand(np.random.default_rng(seed), n, c, *cfg["sizes"])
+    want = pool_reference(x, cfg)
+    nd = cfg["ndim"]
+    kh, kw = _as2d(cfg["kernel"], nd, 1)
+    sh, sw = _as2d(cfg["strides"], nd, 1)
+    ph, pw = _as2d(cfg["padding"], nd, 0)
+    x4 = x.reshape(n, c, -1, x.shape[-1])
+    out = np.empty((n, c, *(want.shape[2:] if nd == 2 else (1, want.shape[2]))), np.float32)
+    if cfg["kind"] == "max":
+        K.maxpool2d(x4, kh, kw, sh, sw, ph, pw, out)
+    else:
+        K.avgpool2d(x4, kh, kw, sh, sw, ph, pw, cfg["count_include_pad"], out)
+    close(out.reshape(want.shape), want)
+
+
+@FEW
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 70), st.booleans(),
+       st.integers(0, 2**32 - 1))
+def test_global_pool(n: int, c: int, s: int, is_max: bool, seed: int) -> None:
+    x = rand(np.random.default_rng(seed), n, c, s)
+    (want,) = get_op("global_pool").reference([x], {}, {"kind": "max" if is_max else "avg",
+                                                        "ndim": 1})
+    out = np.empty((n, c), np.float32)
+    K.global_pool(x, is_max, out)
+    close(out, want[..., 0])
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+@st.composite
+def conv_config(draw: Any, max_c: int = 6) -> dict[str, int]:
+    g = draw(st.sampled_from([1, 1, 2, 3]))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    d = {"N": draw(st.integers(1, 2)), "groups": g,
+         "C": g * draw(st.integers(1, max_c // 2 + 1)), "O": g * draw(st.integers(1, 4)),
+         "KH": kh, "KW": kw, "SH": draw(st.integers(1, 3)), "SW": draw(st.integers(1, 3)),
+         "PH": draw(st.integers(0, 2)), "PW": draw(st.integers(0, 2)),
+         "DH": draw(st.integers(1, 2)), "DW": draw(st.integers(1, 2))}
+    d["H"] = draw(st.integers(max(1, d["DH"] * (kh - 1) + 1 - 2 * d["PH"]), 12))
+    d["W"] = draw(st.integers(max(1, d["DW"] * (kw - 1) + 1 - 2 * d["PW"]), 12))
+    return d
+
+
+def conv_want(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, cfg: dict[str, int],
+              res: np.ndarray | None, act: int) -> np.ndarray:
+    attrs = {"ndim": 2, "kernel": (cfg["KH"], cfg["KW"]), "strides": (cfg["SH"], cfg["SW"]),
+             "padding": (cfg["PH"], cfg["PW"]), "dilation": (cfg["DH"], cfg["DW"]),
+             "groups": cfg["groups"]}
+    y = conv_reference(x.astype(np.float64), w.astype(np.float64), attrs)
+    if b is not None:
+        y = y + b[:, None, None]
+    if res is not None:
+        y = y + res
+    return act_ref(y, act)
+
+
+def conv_inputs(cfg: dict[str, int], seed: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    x = rand(rng, cfg["N"], cfg["C"], cfg["H"], cfg["W"])
+    w = rand(rng, cfg["O"], cfg["C"] // cfg["groups"], cfg["KH"], cfg["KW"])
+    oh = window_out(cfg["H"], cfg["KH"], cfg["SH"], cfg["PH"], cfg["DH"])
+    ow = window_out(cfg["W"], cfg["KW"], cfg["SW"], cfg["PW"], cfg["DW"])
+    assert isinstance(oh, int) and isinstance(ow, int)
+    return x, w, rand(rng, cfg["O"]), rand(rng, cfg["N"], cfg["O"], oh, ow)
+
+
+@SOME
+@given(conv_config(), st.booleans(), ACTS, st.integers(0, 2**32 - 1))
+def test_conv2d_generic(cfg: dict[str, int], bias: bool, act: int, seed: int) -> None:
+    x, w, b, res = conv_inputs(cfg, seed)
+    out = np.empty_like(res)
+    K.conv2d(x, w, b if bias else EMPTY1, cfg["SH"], cfg["SW"], cfg["PH"], cfg["PW"],
+             cfg["DH"], cfg["DW"], cfg["groups"], act, out)
+    close(out, conv_want(x, w, b if bias else None, cfg, None, act), scale=3)
+
+
+def test_conv1d_generic_as_2d() -> None:
+    cfg = {"N": 2, "C": 3, "H": 1, "W": 20, "O": 4, "KH": 1, "KW": 3, "SH": 1, "SW": 2,
+           "PH": 0, "PW": 1, "DH": 1, "DW": 2, "groups": 1}
+    x, w, b, res = conv_inputs(cfg, 3)
+    out = np.empty_like(res)
+    K.conv2d(x, w, b, 1, 2, 0, 1, 1, 2, 1, K.ACT_NONE, out)
+    close(out, conv_want(x, w, b, cfg, None, K.ACT_NONE))
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def _no_cache_njit(*args: Any, **kw: Any) -> Any:
+    return njit(*args, **{**kw, "cache": False})
+
+
+def compile_template(source: str, name: str) -> Callable[..., None]:
+    """exec a template's source the way the generated module sees it (np, njit, prange and
+    the kernels' names); caching is off because exec'd code has no file to cache against."""
+    ns: dict[str, Any] = {"np": np, "njit": _no_cache_njit, "prange": prange}
+    ns.update({k: getattr(K, k) for k in K.__all__})
+    exec(compile(source, f"<template {name}>", "exec"), ns)
+    fn: Callable[..., None] = ns[name]
+    return fn
+
+
+CONV_KEYS = ("N", "C", "H", "W", "O", "KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW", "groups")
+
+
+def conv_args(cfg: dict[str, int]) -> T.ConvArgs:
+    a = tuple(cfg[k] for k in CONV_KEYS)
+    assert len(a) == 14
+    return a  # type: ignore[return-value]
+
+
+def run_conv_template(cfg: dict[str, int], act: int, bias: bool, residual: bool,
+                      seed: int) -> None:
+    x, w, b, res = conv_inputs(cfg, seed)
+    args = conv_args(cfg)
+    fn = compile_template(*T.conv2d_source(*args, act, bias, residual))
+    out = np.full_like(res, np.nan)
+    fn(x, T.pack_conv2d_weight(w, *args), b if bias else EMPTY1,
+       res if residual else EMPTY4, out)
+    want = conv_want(x, w, b if bias else None, cfg, res if residual else None, act)
+    close(out, want, scale=3)
+
+
+@settings(max_examples=8, deadline=None)
+@given(conv_config(), st.booleans(), st.booleans(), ACTS, st.integers(0, 2**32 - 1))
+def test_conv2d_template_random(cfg: dict[str, int], bias: bool, residual: bool, act: int,
+                                seed: int) -> None:
+    run_conv_template(cfg, act, bias, residual, seed)
+
+
+WORKLOADS = {
+    "lenet1": {"N": 2, "C": 1, "H": 28, "W": 28, "O": 6, "KH": 5, "KW": 5, "SH": 1, "SW": 1,
+               "PH": 2, "PW": 2, "DH": 1, "DW": 1, "groups": 1},
+    "lenet2": {"N": 1, "C": 6, "H": 14, "W": 14, "O": 16, "KH": 5, "KW": 5, "SH": 1, "SW": 1,
+               "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
+    "resnet": {"N": 2, "C": 16, "H": 32, "W": 32, "O": 16, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+               "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},
+    "resnet_s2": {"N": 1, "C": 16, "H": 16, "W": 16, "O": 32, "KH": 3, "KW": 3, "SH": 2,
+                  "SW": 2, "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},
+}
+
+
+@pytest.mark.parametrize(("name", "residual"), [("lenet1", False), ("lenet2", False),
+                                                ("resnet", True), ("resnet_s2", False)])
+def test_conv2d_template_workloads(name: str, residual: bool) -> None:
+    run_conv_template(WORKLOADS[name], K.ACT_RELU, True, residual, 7)
+
+
+def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parallel path (output-channel halves at batch 1), forced on a small problem."""
+    monkeypatch.setattr(T, "PARALLEL_MIN_FLOPS", 0)
+    cfg = dict(WORKLOADS["lenet2"], O=4, groups=2, C=6)
+    assert T.conv2d_config(*conv_args(cfg)).G == 2
+    run_conv_template(cfg, K.ACT_SIGMOID, True, True, 11)
+
+
+# --------------------------------------------------------------------------- data movement
+
+
+@FEW
+@given(st.integers(1, 20), st.integers(1, 9), st.integers(0, 30), st.integers(0, 2**32 - 1))
+def test_gather_rows(v: int, d: int, n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    w = rand(rng, v, d)
+    idx = rng.integers(0, v, n).astype(np.int64)
+    (want,) = get_op("embedding").reference([idx], {"weight": w}, {})
+    out = np.empty((n, d), np.float32)
+    K.gather_rows(w, idx, out)
+    close(out, want)
+
+
+def test_gather_rows_out_of_range_gives_zeros() -> None:
+    w = np.ones((3, 2), np.float32)
+    out = np.full((3, 2), 7.0, np.float32)
+    K.gather_rows(w, np.array([-1, 3, 1], np.int64), out)
+    assert out.tolist() == [[0, 0], [0, 0], [1, 1]]
+
+
+@FEW
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.integers(1, 3),
+       st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_copy_block_concat(widths: list[int], a: int, c: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    parts = [rand(rng, a, bw, c) for bw in widths]
+    (want,) = get_op("concat").reference(parts, {}, {"axis": 1})
+    out = np.empty_like(want)
+    offset = 0
+    for p in parts:
+        K.copy_block(p, out, offset)
+        offset += p.shape[1]
+    close(out, want)
+
+
+@FEW
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=6), st.randoms(use_true_random=False),
+       st.integers(0, 2**32 - 1))
+def test_transpose(shape: list[int], r: Any, seed: int) -> None:
+    x = rand(np.random.default_rng(seed), *shape)
+    axes = list(range(len(shape)))
+    r.shuffle(axes)
+    (want,) = get_op("transpose").reference([x], {}, {"axes": tuple(axes)})
+    pad = 6 - len(shape)
+    elem = [s // 4 for s in x.strides]
+    strides = np.array([0] * pad + [elem[a] for a in axes], np.int64)
+    out_shape = np.array([1] * pad + list(want.shape), np.int64)
+    out = np.empty(want.size, np.float32)
+    K.transpose(x.ravel(), strides, out, out_shape)
+    close(out.reshape(want.shape), want)
