@@ -249,7 +249,7 @@ def _input_types(net: Block, inputs: Sequence[Any]) -> tuple[list[str], list[Ten
     return names, types
 
 
-def compile(net: Block, *inputs: Input | np.ndarray, debug: bool = False) -> CompiledModel:  # noqa: A001
+def compile(net: Block, *inputs: Input | np.ndarray, debug: bool = False) -> CompiledModel:
     """Compile ``net`` for ``inputs`` (``Input`` specs or sample arrays; a sample's first dim
     becomes the symbol ``batch``). Raises ShapeError when the shapes conflict."""
     from shapegraph.lifecycle import materialize

@@ -339,7 +339,7 @@ class _Lowerer:
     # ---------------------------------------------------------------------------- finish
 
     def finish(self) -> Lowered:
-        from shapegraph.executor.templates import conv2d_source, pack_conv2d_weight
+        from shapegraph.executor.templates import ConvArgs, conv2d_source, pack_conv2d_weight
 
         for step in self.out.steps:
             scale_shift = self.folded.get(id(step))
@@ -353,7 +353,8 @@ class _Lowerer:
             elif step.kernel == "conv":
                 assert scale_shift is not None
                 scale, shift = scale_shift
-                w, cfg = step.args[1].ref
+                w = step.args[1].ref[0]
+                cfg: ConvArgs = step.args[1].ref[1]
                 b = step.args[2].ref
                 wf = w * scale.reshape(-1, 1, 1, 1)
                 bias = Arg("slot", self.out.slot(b * scale + shift))

@@ -20,7 +20,7 @@ from shapegraph.executor.lower import Lowered
 from shapegraph.graph import Graph
 from shapegraph.types import TensorType
 
-__all__ = ["ALIGN", "Storage", "Plan", "plan_memory"]
+__all__ = ["ALIGN", "Plan", "Storage", "plan_memory"]
 
 ALIGN = 16  # floats: 64-byte aligned buffers
 

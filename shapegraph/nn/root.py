@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shapegraph.compile import CompiledModel
 from shapegraph.diagnostics import Diagnostic, Related, ShapeError
 from shapegraph.graph import Graph, ParamSpec, Provenance
 from shapegraph.init import create
 from shapegraph.lifecycle import Pending, initialize_params, materialize
-from shapegraph.compile import CompiledModel
 from shapegraph.params import (
     Parameter,
     ParameterDict,
