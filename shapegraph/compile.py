@@ -143,14 +143,12 @@ class CompiledModel:
         the network or the compiled input types."""
         shapes = dict(zip(self.input_names, key, strict=True))
         res = propagate(self.graph, shapes)
-        if not res.ok:
-            given = ", ".join(f"{n} {s}" for n, s in shapes.items())
-            raise ShapeError(res.errors, headline=f"the input shapes ({given}) do not fit the "
-                             "network")
         mismatch = self._spec_mismatch(key)
-        if mismatch:
-            raise ShapeError([mismatch], headline="the inputs do not match the compiled "
-                             "input types")
+        if not res.ok or mismatch:
+            given = ", ".join(f"{n} {s}" for n, s in shapes.items())
+            what = "the network" if not res.ok else "the compiled input types"
+            raise ShapeError([*res.errors, *([mismatch] if mismatch else [])],
+                             headline=f"the input shapes ({given}) do not fit {what}")
         return res
 
     def _spec_mismatch(self, key: Sequence[tuple[int, ...]]) -> Diagnostic | None:

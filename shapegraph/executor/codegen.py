@@ -88,6 +88,8 @@ class _Writer:
     def arg(self, a: Arg) -> str:
         if a.kind == "val":
             return self.view(a.ref, a.shape)
+        if a.kind == "idx":
+            return f"{self.view(a.ref, a.shape)}.astype(np.int64)"
         if a.kind == "slot":
             w = self.plan.lowered.weights[a.ref]
             off = self.plan.weight_offsets[a.ref]

@@ -36,8 +36,9 @@ _ALIAS_OPS = {"flatten", "reshape", "dropout"}
 
 @dataclass(frozen=True)
 class Arg:
-    """A kernel argument: a value viewed with ``shape`` (kind "val"), a packed weight slot
-    ("w"), an int64 constant array ("ints"), or a Python literal ("lit")."""
+    """A kernel argument: a value viewed with ``shape`` (kind "val"; "idx" casts it to
+    int64 indices), a packed weight slot ("w"), an int64 constant array ("ints"), or a
+    Python literal ("lit")."""
 
     kind: str
     ref: Any
@@ -312,7 +313,7 @@ class _Lowerer:
         count = prod(self.shape(x))
         dim = self.shape(y)[-1]
         self.emit(n, "gather_rows", [Arg("w", self.p(n, "weight")),
-                                     self.val(x, (count,)), self.val(y, (count, dim))], [x])
+                                     Arg("idx", x, (count,)), self.val(y, (count, dim))], [x])
         return True
 
     def op_transpose(self, n: Node) -> bool:

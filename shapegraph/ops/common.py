@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shapegraph.dims import Dim, Hole, Truth, compare, dim_str
+from shapegraph.dims import Dim, Hole, Truth, compare, dim_str, holes
 from shapegraph.ops.base import Derived, Fail, Src, inp
 from shapegraph.types import TensorType
 
@@ -64,7 +64,7 @@ def broadcast(
                 continue
             if d == 1 or d == cur:
                 continue
-            if isinstance(d, Hole) or isinstance(cur, Hole):
+            if holes(d) or holes(cur):  # an unknown that may be 1 or equal: wait
                 pending = True
                 cur, cur_src = Hole.fresh("broadcast"), Derived("broadcast", ())
                 continue

@@ -1,0 +1,335 @@
+"""The executor against the reference interpreter: generated programs, memory plans,
+caching across processes, threads, and input validation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import shapegraph as sg
+from shapegraph import init, nn, ops
+from shapegraph.interpret import run_reference
+
+RTOL, ATOL = 2e-4, 2e-4
+
+
+def reference(model: sg.CompiledModel, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    feeds = dict(zip(model.input_names, arrays, strict=True))
+    return run_reference(model.graph, model.params, feeds)
+
+
+def check(model: sg.CompiledModel, *arrays: np.ndarray) -> None:
+    got = model(*arrays)
+    got = got if isinstance(got, tuple) else (got,)
+    for g, want in zip(got, reference(model, *arrays), strict=True):
+        np.testing.assert_allclose(g, want, rtol=RTOL, atol=ATOL)
+
+
+def seed_mlp() -> nn.Sequential:
+    net = nn.Sequential()
+    net.add(nn.Dense(256, activation="relu"), nn.Dense(10))
+    net.initialize(init.Xavier())
+    return net
+
+
+def lenet() -> nn.Sequential:
+    net = nn.Sequential()
+    net.add(nn.Conv2D(6, kernel_size=5, padding=2, activation="relu"), nn.MaxPool2D(2),
+            nn.Conv2D(16, kernel_size=5, activation="relu"), nn.MaxPool2D(2),
+            nn.Dense(120, activation="relu"), nn.Dense(84, activation="relu"), nn.Dense(10))
+    net.initialize(init.Xavier())
+    return net
+
+
+class BasicBlock(nn.Block):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2D(ch, 3, padding=1, use_bias=False)
+        self.b1 = nn.BatchNorm()
+        self.c2 = nn.Conv2D(ch, 3, padding=1, use_bias=False)
+        self.b2 = nn.BatchNorm()
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        h = ops.relu(self.b1(self.c1(x)))
+        return ops.relu(self.b2(self.c2(h)) + x)
+
+
+def resnet(ch: int = 8, blocks: int = 2) -> nn.Sequential:
+    net = nn.Sequential()
+    for _ in range(blocks):
+        net.add(BasicBlock(ch))
+    net.add(nn.GlobalAvgPool2D(), nn.Dense(10))
+    net.initialize(init.Xavier())
+    net(np.zeros((1, ch, 6, 6), np.float32))  # creates the deferred parameters
+    rng = np.random.default_rng(3)
+    for key, p in net.collect_params().items():  # non-trivial batchnorm statistics
+        if key.endswith(("running_mean", "beta")):
+            p.set_data(rng.normal(0, 0.2, p.shape))
+        elif key.endswith(("running_var", "gamma")):
+            p.set_data(rng.uniform(0.5, 1.5, p.shape))
+    return net
+
+
+def rand(*shape: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- whole programs
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_seed_mlp_compiled_matches_reference(batch: int) -> None:
+    model = sg.compile(seed_mlp(), sg.Input("x", ("batch", 20)))
+    check(model, rand(batch, 20))
+    runner = next(iter(model._runners.values()))
+    assert runner.gen.compiled  # one compiled function for the whole forward
+    assert [s.kernel for s in runner.plan.lowered.steps] == ["dense", "dense"]  # relu fused
+
+
+def test_lenet_and_resnet_compiled_match_reference() -> None:
+    check(sg.compile(lenet(), sg.Input("x", ("batch", 1, 28, 28))), rand(2, 1, 28, 28))
+    model = sg.compile(resnet(), sg.Input("x", ("batch", 8, 12, 12)))
+    check(model, rand(2, 8, 12, 12, seed=1))
+    steps = next(iter(model._runners.values())).plan.lowered.steps
+    kernels = [s.kernel for s in steps]
+    assert "channel_affine" not in kernels and "binary" not in kernels  # bn folded, add fused
+    assert sum(k.startswith("conv") for k in kernels) == 4
+
+
+def test_debug_mode_runs_step_by_step_with_the_same_results() -> None:
+    net = lenet()
+    x = rand(3, 1, 28, 28)
+    fast = sg.compile(net, sg.Input("x", ("batch", 1, 28, 28)))
+    slow = sg.compile(net, sg.Input("x", ("batch", 1, 28, 28)), debug=True)
+    np.testing.assert_allclose(fast(x), slow(x), rtol=RTOL, atol=ATOL)
+    assert not next(iter(slow._runners.values())).gen.compiled
+
+
+def test_new_batch_size_is_a_new_plan_not_a_new_trace() -> None:
+    model = sg.compile(seed_mlp(), sg.Input("x", ("batch", 20)))
+    for b in (1, 4, 9):
+        check(model, rand(b, 20))
+    assert sorted(model._runners) == [((1, 20),), ((4, 20),), ((9, 20),)]
+
+
+# ----------------------------------------------------------------------------- random networks
+
+LAYERS = st.sampled_from(["dense", "dense_relu", "bn", "tanh", "residual", "concat",
+                          "softmax", "layernorm", "sigmoid"])
+
+
+class RandomNet(nn.Block):
+    def __init__(self, kinds: list[str], width: int) -> None:
+        super().__init__()
+        self.kinds = kinds
+        self.layers = nn.Sequential()
+        for k in kinds:
+            if k in ("dense", "residual", "concat"):
+                self.layers.add(nn.Dense(width))
+            elif k == "dense_relu":
+                self.layers.add(nn.Dense(width, activation="relu"))
+            elif k == "bn":
+                self.layers.add(nn.BatchNorm())
+            elif k == "layernorm":
+                self.layers.add(nn.LayerNorm())
+            else:
+                self.layers.add(nn.Activation("tanh") if k == "tanh" else
+                                nn.Activation("sigmoid"))
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        for kind, layer in zip(self.kinds, self.layers._children.values(), strict=True):
+            if kind == "residual":
+                x = ops.relu(layer(x) + x)
+            elif kind == "concat":
+                x = layer(ops.concat(x * 0.5, x, dim=1).reshape(0, -1, 1).flatten())
+            elif kind == "softmax":
+                x = layer(ops.softmax(x, axis=-1)) * 3.0 - 1.0
+            else:
+                x = layer(x)
+        return x
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(LAYERS, min_size=1, max_size=5), st.integers(1, 4), st.integers(2, 6))
+def test_random_networks_match_reference(kinds: list[str], batch: int, width: int) -> None:
+    net = RandomNet(kinds, width)
+    net.initialize(init.Normal(0.5))
+    x = rand(batch, width, seed=batch)
+    model = sg.compile(net, sg.Input("x", ("batch", width)), debug=True)
+    check(model, x)
+    np.testing.assert_allclose(net(x), reference(model, x)[0], rtol=RTOL, atol=ATOL)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 2), st.integers(1, 3), st.integers(5, 9), st.sampled_from([1, 2]),
+       st.integers(0, 1), st.sampled_from(["max", "avg"]), st.booleans())
+def test_random_conv_pool_stacks_match_reference(batch: int, cin: int, hw: int, stride: int,
+                                                 pad: int, pool: str, glob: bool) -> None:
+    net = nn.Sequential()
+    net.add(nn.Conv2D(4, 3, strides=stride, padding=pad, activation="relu"),
+            nn.MaxPool2D(2, 1) if pool == "max" else nn.AvgPool2D(2, 1, padding=1),
+            nn.BatchNorm(),
+            nn.GlobalMaxPool2D() if glob else nn.Flatten(), nn.Dense(3))
+    net.initialize(init.Normal(0.3))
+    x = rand(batch, cin, hw, hw + 1)
+    check(sg.compile(net, sg.Input("x", ("batch", cin, hw, hw + 1)), debug=True), x)
+
+
+def test_conv1d_embedding_transpose_and_matmul() -> None:
+    class Mixed(nn.Block):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(10, 6)
+            self.conv = nn.Conv1D(4, 3, padding=1)
+            self.pool = nn.AvgPool1D(2)
+
+        def forward(self, idx):  # type: ignore[no-untyped-def]
+            e = self.emb(idx).transpose(0, 2, 1)          # (batch, 6, T)
+            h = self.pool(self.conv(e)).flatten()
+            return h @ h.T
+
+    net = Mixed()
+    net.initialize(init.Normal(0.5))
+    idx = np.array([[1, 2, 3, 9], [0, 0, 5, 7]], np.float32)
+    model = sg.compile(net, sg.Input("idx", ("batch", 4)), debug=True)
+    check(model, idx)
+    with pytest.raises(IndexError, match=r"layer `emb` \(Embedding\): indices"):
+        model(idx + 1)
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def test_memory_plan_reuses_buffers() -> None:
+    model = sg.compile(lenet(), sg.Input("x", ("batch", 1, 28, 28)))
+    model(rand(4, 1, 28, 28))
+    plan = next(iter(model._runners.values())).plan
+    assert 0 < plan.arena_size < plan.separate_size
+    report = model.memory_plan(batch=4)
+    assert "activation arena" in report and "every value in its own buffer" in report
+    text = repr(model)
+    assert "f32[batch,6,28,28]" in text and "0.weight: (6, 1, 5, 5)" in text
+
+
+def test_elementwise_steps_write_in_place() -> None:
+    net = nn.Sequential()
+    net.add(nn.Dense(8), nn.BatchNorm(), nn.Activation("tanh"), nn.Activation("sigmoid"))
+    net.initialize()
+    model = sg.compile(net, sg.Input("x", ("batch", 4)), debug=True)
+    check(model, rand(2, 4))
+    plan = next(iter(model._runners.values())).plan
+    homes = {st.index for st in plan.storage.values() if st.kind == "arena"}
+    assert len(homes) == 1  # dense output, then tanh in place (bn folded, sigmoid is the output)
+
+
+# ----------------------------------------------------------------------------- safety
+
+
+def test_inputs_are_validated_before_compiled_code_runs() -> None:
+    model = sg.compile(seed_mlp(), sg.Input("x", ("batch", 20)))
+    good = rand(2, 20)
+    np.testing.assert_allclose(model(good.astype(np.float64)), model(good))
+    np.testing.assert_allclose(model(np.asfortranarray(rand(3, 20))),
+                               model(np.ascontiguousarray(rand(3, 20))), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(model(x=good), model(good))
+    with pytest.raises(sg.ShapeError) as e:
+        model(rand(2, 30))
+    assert e.value.diagnostics[0].path == "0" and "30" in str(e.value)
+    with pytest.raises(sg.ShapeError, match="rank"):
+        model(rand(2, 20, 1, 1).reshape(2, 20, 1)[:, :, 0][None])
+    with pytest.raises(TypeError, match="expected an array of numbers"):
+        model(np.array([["a"] * 20]))
+    with pytest.raises(TypeError, match=r"takes 1 input\(s\) \(x\), got 0"):
+        model()
+    with pytest.raises(TypeError, match="unknown input"):
+        model(good, z=good)
+    assert len(model._runners) == 2  # failures cached nothing
+
+
+def test_compiled_input_types_are_enforced_and_symbols_bound_consistently() -> None:
+    class Two(nn.Block):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Dense(3)
+
+        def forward(self, x, y):  # type: ignore[no-untyped-def]
+            return self.a(x) + self.a(y)
+
+    net = Two()
+    net.initialize()
+    model = sg.compile(net, sg.Input("x", ("n", 4)), sg.Input("y", ("n", 4)))
+    assert model(rand(2, 4), rand(2, 4)).shape == (2, 3)
+    with pytest.raises(sg.ShapeError) as e:
+        model(rand(2, 4), rand(3, 4))
+    assert "`n` is 2" in str(e.value)
+
+
+def test_compile_errors_name_the_layer() -> None:
+    net = lenet()
+    net.add(nn.Dense(5, in_units=7))  # takes 10 features, not 7
+    with pytest.raises(sg.ShapeError) as e:
+        sg.compile(net, sg.Input("x", ("batch", 1, 28, 28)))
+    assert e.value.diagnostics[0].path == "7" and "in_units=7" in str(e.value)
+    net = nn.Sequential()
+    net.add(nn.Dense(4, in_units=5))
+    net.initialize()
+    with pytest.raises(sg.ShapeError) as e2:
+        sg.compile(net, sg.Input("x", ("batch", 6)))
+    assert e2.value.diagnostics[0].path == "0"
+    with pytest.raises(ValueError, match="dim 1"):
+        sg.Input("x", ("batch", -3))
+
+
+def test_many_threads_share_one_model() -> None:
+    model = sg.compile(lenet(), sg.Input("x", ("batch", 1, 28, 28)))
+    xs = [rand(2, 1, 28, 28, seed=s) for s in range(8)]
+    want = [model(x) for x in xs]
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for _ in range(20):
+                np.testing.assert_array_equal(model(xs[k]), want[k])
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+# ----------------------------------------------------------------------------- caching
+
+
+def test_a_second_process_does_not_compile_again(tmp_path: Path) -> None:
+    script = textwrap.dedent("""
+        import numpy as np, shapegraph as sg
+        from shapegraph import nn, init
+        init.seed(1)
+        net = nn.Sequential(); net.add(nn.Dense(16, activation="relu"), nn.Dense(3))
+        net.initialize()
+        model = sg.compile(net, sg.Input("x", ("batch", 5)))
+        model(np.ones((2, 5), np.float32))
+        run = next(iter(model._runners.values())).fn
+        print(len(run.stats.cache_hits), len(run.stats.cache_misses))
+    """)
+    env = {**os.environ, "SHAPEGRAPH_CACHE": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, check=True).stdout.split()
+    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert first == ["0", "1"]  # compiled, and saved
+    assert second == ["1", "0"]  # loaded from the disk cache
+    assert len(list(tmp_path.glob("shapegraph_plan_*.py"))) == 1
