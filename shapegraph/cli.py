@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="walk through the deferred-initialization chapter")
     demo.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    bench = sub.add_parser("bench", help="run the executor benchmarks against their peers")
+    bench.add_argument("--quick", action="store_true", help="fewer batches, shorter timing")
     return ap
 
 
@@ -36,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from shapegraph.demo import run_demo
 
         return run_demo(color=_use_color(args.color))
+    if args.command == "bench":
+        from shapegraph.bench import run_bench
+
+        return run_bench(quick=args.quick)
     ap.error(f"unknown command {args.command}")
     return 2  # pragma: no cover
 

@@ -50,8 +50,30 @@ class Runner:
         for k, rows, path in self.index_checks:
             _check_indices(arrays[k], rows, path)
         outs = [np.empty(s, np.float32) for s in self.out_shapes]
-        self.fn(self.weights, self.arena(), *arrays, *outs)
+        if _SERIAL[0] is None:
+            with _LOCK:
+                self.fn(self.weights, self.arena(), *arrays, *outs)
+            _SERIAL[0] = _needs_serializing()
+        elif _SERIAL[0]:
+            with _LOCK:
+                self.fn(self.weights, self.arena(), *arrays, *outs)
+        else:
+            self.fn(self.weights, self.arena(), *arrays, *outs)
         return outs
+
+
+_LOCK = threading.Lock()
+_SERIAL: list[bool | None] = [None]  # decided after the first call: is the layer thread-safe?
+
+
+def _needs_serializing() -> bool:
+    """numba's workqueue layer aborts on parallel regions from two threads at once."""
+    import numba
+
+    try:
+        return bool(numba.threading_layer() == "workqueue")
+    except ValueError:  # no parallel region has run yet: stay careful
+        return True
 
 
 def _check_indices(a: np.ndarray, rows: int, path: str) -> None:
