@@ -106,7 +106,7 @@ class Conv:
     name: str
     C: int
     H: int
-    O: int
+    O: int  # noqa: E741
     K: int
     P: int
     residual: bool = False
@@ -120,19 +120,31 @@ def numpy_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, p: int) -> np.ndarra
     cols = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))
     oh, ow = cols.shape[2], cols.shape[3]
     cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * k * k)
-    y = cols @ w.reshape(o, -1).T + b
-    return np.maximum(y, 0).reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+    y: np.ndarray = np.maximum(cols @ w.reshape(o, -1).T + b, 0)
+    return y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
 
 
-def conv_sources(convs: list[Conv], batches: dict[str, list[int]]) -> tuple[str, dict[Any, str]]:
-    src, names = HEADER, {}
+def generated_module(convs: list[Conv], batches: dict[str, list[int]],
+                     pools: list[tuple[int, int, int]], tmp: str) -> tuple[Any, dict[Any, str]]:
+    """Write every template's source into one module (as the code generator does); import it."""
+    src, names = HEADER, dict[Any, str]()
     for cv in convs:
         for n in batches[cv.name]:
             cfg: T.ConvArgs = (n, cv.C, cv.H, cv.H, cv.O, cv.K, cv.K, 1, 1, cv.P, cv.P, 1, 1, 1)
             s, name = T.conv2d_source(*cfg, K.ACT_RELU, True, cv.residual)
             src += s + "\n\n"
             names[(cv, n)] = name
-    return src, names
+    for n, c, h in pools:
+        s, name = T.maxpool2d_source(n, c, h, h, 2, 2, 2, 2, 0, 0, h // 2, h // 2)
+        src += s + "\n\n"
+        names[(n, c, h)] = name
+    with open(os.path.join(tmp, MODULE + ".py"), "w") as f:
+        f.write(src)
+    sys.path.insert(0, tmp)
+    return importlib.import_module(MODULE), names
+
+
+MODULE = "bench_gen_kernels"
 
 
 def first_call_s(mod: Any, name: str, args: tuple[Any, ...]) -> float:
@@ -153,18 +165,16 @@ print(" ".join(map(str, res)))
 """
 
 
-def bench_convs(convs: list[Conv], batches: dict[str, list[int]], tmp: str) -> list[Row]:
+def bench_convs(mod: Any, names: dict[Any, str],
+                calls: list[tuple[str, list[tuple[int, ...]]]]) -> list[Row]:
     from onnx import helper
 
-    src, names = conv_sources(convs, batches)
-    mod_name = "bench_gen_kernels"
-    with open(os.path.join(tmp, mod_name + ".py"), "w") as f:
-        f.write(src)
-    sys.path.insert(0, tmp)
-    mod = importlib.import_module(mod_name)
     rng = np.random.default_rng(0)
-    rows, calls = [], []
-    for (cv, n), name in names.items():
+    rows = []
+    for key, name in names.items():
+        if not isinstance(key[0], Conv):
+            continue
+        cv, n = key
         oh = cv.H + 2 * cv.P - cv.K + 1
         x = rng.standard_normal((n, cv.C, cv.H, cv.H)).astype(np.float32)
         w = (rng.standard_normal((cv.O, cv.C, cv.K, cv.K)) * 0.1).astype(np.float32)
@@ -177,7 +187,8 @@ def bench_convs(convs: list[Conv], batches: dict[str, list[int]], tmp: str) -> l
         args = (x, wp, b, res, out)
         cold = first_call_s(mod, name, args)
         calls.append((name, [a.shape for a in args]))
-        ours = median_us(lambda f=getattr(mod, name), a=args: f(*a))
+        fn = getattr(mod, name)
+        ours = median_us(lambda: fn(*args))  # noqa: B023 (called before the loop moves on)
         node = helper.make_node("Conv", ["x", "w", "b"], ["t0"], kernel_shape=[cv.K, cv.K],
                                 pads=[cv.P] * 4)
         tail = [("Add", ["r"])] if cv.residual else []
@@ -186,26 +197,32 @@ def bench_convs(convs: list[Conv], batches: dict[str, list[int]], tmp: str) -> l
                               {"w": w, "b": b})
         want = ort_run()[0]
         np.testing.assert_allclose(out, want, rtol=1e-3, atol=1e-3)
-        t_np = median_us(lambda x=x, w=w, b=b, p=cv.P: numpy_conv(x, w, b, p), 0.2, 3)
+        t_np = median_us(lambda: numpy_conv(x, w, b, cv.P), 0.2, 3)  # noqa: B023
         flops = 2.0 * n * cv.O * oh * oh * cv.C * cv.K * cv.K
         rows.append(Row(f"{cv.name}", n, flops, ours, median_us(ort_run), t_np, cold))
-    out_text = subprocess.run(
-        [sys.executable, "-c", WARM_SCRIPT.format(d=tmp, m=mod_name, calls=calls)],
-        capture_output=True, text=True, check=True).stdout.split()
-    for row, warm in zip(rows, out_text, strict=True):
-        row.compile_warm = float(warm)
     return rows
 
 
-def bench_pool(name: str, n: int, c: int, h: int) -> Row:
+def warm_compile_times(tmp: str, calls: list[tuple[str, list[tuple[int, ...]]]],
+                       rows: list[Row]) -> None:
+    """First-call times of the same kernels in a fresh process: loading numba's disk cache."""
+    out_text = subprocess.run(
+        [sys.executable, "-c", WARM_SCRIPT.format(d=tmp, m=MODULE, calls=calls)],
+        capture_output=True, text=True, check=True).stdout.split()
+    for row, warm in zip(rows, out_text, strict=True):
+        row.compile_warm = float(warm)
+
+
+def bench_pool(mod: Any, names: dict[Any, str], name: str, n: int, c: int, h: int,
+               calls: list[tuple[str, list[tuple[int, ...]]]]) -> Row:
     from onnx import helper
 
     x = np.random.default_rng(1).standard_normal((n, c, h, h)).astype(np.float32)
     out = np.empty((n, c, h // 2, h // 2), np.float32)
-    t = time.perf_counter()
-    K.maxpool2d(x, 2, 2, 2, 2, 0, 0, out)
-    cold = time.perf_counter() - t
-    ours = median_us(lambda: K.maxpool2d(x, 2, 2, 2, 2, 0, 0, out))
+    fn = getattr(mod, names[(n, c, h)])
+    cold = first_call_s(mod, names[(n, c, h)], (x, out))
+    calls.append((names[(n, c, h)], [x.shape, out.shape]))
+    ours = median_us(lambda: fn(x, out))
     node = helper.make_node("MaxPool", ["x"], ["t0"], kernel_shape=[2, 2], strides=[2, 2])
     ort_run = ort_session(chain(node, []), {"x": x}, out.shape, {})
     np.testing.assert_allclose(out, ort_run()[0])
@@ -269,12 +286,16 @@ def main() -> None:
     lenet_b, res_b = ([64], [32]) if args.quick else ([1, 64], [1, 32])
     batches = {LENET1.name: lenet_b, LENET2.name: lenet_b, RES.name: res_b,
                RES_ADD.name: res_b}
+    pools = [(n, c, h) for n in lenet_b for c, h in ((6, 28), (16, 10))]
+    calls: list[tuple[str, list[tuple[int, ...]]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["NUMBA_CACHE_DIR"] = os.path.join(tmp, "cache")
-        rows = bench_convs([LENET1, LENET2, RES, RES_ADD], batches, tmp)
+        mod, names = generated_module([LENET1, LENET2, RES, RES_ADD], batches, pools, tmp)
+        rows = bench_convs(mod, names, calls)
+        rows += [bench_pool(mod, names, f"lenet maxpool {c}x{h}", n, c, h, calls)
+                 for n, c, h in pools]
+        warm_compile_times(tmp, calls, rows)
     for n in lenet_b:
-        rows.append(bench_pool("lenet maxpool1 6x28", n, 6, 28))
-        rows.append(bench_pool("lenet maxpool2 16x10", n, 16, 10))
         rows += [bench_dense("lenet dense 400-120", n, 400, 120, True),
                  bench_dense("lenet dense 120-84", n, 120, 84, True),
                  bench_dense("lenet dense 84-10", n, 84, 10, False)]

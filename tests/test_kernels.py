@@ -399,3 +399,31 @@ def test_transpose(shape: list[int], r: Any, seed: int) -> None:
     out = np.empty(want.size, np.float32)
     K.transpose(x.ravel(), strides, out, out_shape)
     close(out.reshape(want.shape), want)
+
+
+@FEW
+@given(pool_config(), st.integers(1, 2), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_maxpool_template(cfg: dict[str, Any], n: int, c: int, seed: int) -> None:
+    cfg = dict(cfg, kind="max")
+    x = rand(np.random.default_rng(seed), n, c, *cfg["sizes"])
+    if seed % 3 == 0:
+        x.flat[0] = np.nan
+    want = pool_reference(x, cfg)
+    nd = cfg["ndim"]
+    x4 = x.reshape(n, c, -1, x.shape[-1])
+    oh, ow = _as2d(want.shape[2:], nd, 1)
+    args = (*_as2d(cfg["kernel"], nd, 1), *_as2d(cfg["strides"], nd, 1),
+            *_as2d(cfg["padding"], nd, 0), oh, ow)
+    fn = compile_template(*T.maxpool2d_source(n, c, x4.shape[2], x4.shape[3], *args))
+    out = np.empty((n, c, oh, ow), np.float32)
+    fn(x4, out)
+    close(out.reshape(want.shape), want)
+
+
+def test_maxpool_template_lenet() -> None:
+    x = rand(np.random.default_rng(5), 3, 6, 28, 28)
+    src, name = T.maxpool2d_source(3, 6, 28, 28, 2, 2, 2, 2, 0, 0, 14, 14)
+    assert "maxpool2d(x" not in src  # the unrolled kernel, not the generic fallback
+    out = np.empty((3, 6, 14, 14), np.float32)
+    compile_template(src, name)(x, out)
+    close(out, x.reshape(3, 6, 14, 2, 14, 2).max(axis=(3, 5)))

@@ -41,6 +41,7 @@ __all__ = [
     "ConvConfig",
     "conv2d_config",
     "conv2d_source",
+    "maxpool2d_source",
     "pack_conv2d_weight",
 ]
 
@@ -52,6 +53,11 @@ ConvArgs: TypeAlias = tuple[int, int, int, int, int, int, int, int, int, int, in
 # A convolution with fewer floating point operations than this runs on one thread: the
 # parallel region's fork/join costs more than it saves.
 PARALLEL_MIN_FLOPS = 2_000_000
+# Output planes up to this size with at least this many output channels per group are
+# vectorized along the output channels ("vo"): a short flat plane wastes vector lanes.
+VO_MIN_CHANNELS = 16
+VO_MAX_PLANE = 256
+VO_JB = 8  # output columns per register tile (accumulators: JB vectors)
 
 
 class ConvConfig(NamedTuple):
@@ -78,6 +84,8 @@ class ConvConfig(NamedTuple):
     MR: int  # output channels computed per pass over the input
     G: int  # output-channel parts per image (work items = N * G)
     parallel: bool
+    algo: str  # "flat" (stride 1), "rows" (strided) or "vo" (vectorized over out channels)
+    JB: int  # "vo": output columns per register tile
 
 
 def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
@@ -95,8 +103,12 @@ def conv2d_config(
     og = O // groups
     G = 2 if parallel and N == 1 and O % 2 == 0 else 1
     mr = 2 if og % 2 == 0 and (O // G) % 2 == 0 and KH * KW <= 32 else 1
+    algo = "flat" if SH == 1 and SW == 1 else "rows"
+    if og >= VO_MIN_CHANNELS and OH * OW <= VO_MAX_PLANE:
+        algo, G = "vo", 1
+    jb = min(OW, VO_JB)
     return ConvConfig(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups, OH, OW,
-                      H + 2 * PH, W + 2 * PW, mr, G, parallel)
+                      H + 2 * PH, W + 2 * PW, mr, G, parallel, algo, jb)
 
 
 def pack_conv2d_weight(
@@ -104,9 +116,14 @@ def pack_conv2d_weight(
     SW: int, PH: int, PW: int, DH: int, DW: int, groups: int,
 ) -> np.ndarray:
     """The weight (O, C/groups, KH, KW) as the flat float32 array the kernel of
-    ``conv2d_source`` with the same configuration reads (index ((o*Cg + c)*KH + kh)*KW + kw).
-    """
-    return np.ascontiguousarray(w, dtype=np.float32).reshape(-1).copy()
+    ``conv2d_source`` with the same configuration reads: index ((o*Cg + c)*KH + kh)*KW + kw
+    for the "flat"/"rows" algorithms, (((g*Cg + c)*KH + kh)*KW + kw)*Og + o for "vo"."""
+    cfg = conv2d_config(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups)
+    w = np.asarray(w, dtype=np.float32)
+    if cfg.algo == "vo":  # [g][c][kh][kw][o in group]
+        og = O // groups
+        w = w.reshape(groups, og, C // groups, KH * KW).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(w).reshape(-1).copy()
 
 
 def _name(cfg: ConvConfig, act: int, has_bias: bool, has_residual: bool) -> str:
@@ -128,9 +145,10 @@ class _Emitter:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.depth_shift = 0  # extra indentation for a block emitted inside a loop
 
     def __call__(self, depth: int, text: str) -> None:
-        self.lines.append("    " * depth + text)
+        self.lines.append("    " * (depth + self.depth_shift) + text)
 
     def source(self) -> str:
         return "\n".join(self.lines) + "\n"
@@ -159,7 +177,7 @@ def _emit_pad(e: _Emitter, cfg: ConvConfig) -> None:
 
 def _plane(cfg: ConvConfig) -> tuple[int, int]:
     """(accumulator length per output channel, accumulator row pitch)."""
-    if cfg.SH == 1 and cfg.SW == 1:
+    if cfg.algo == "flat":
         return (cfg.OH - 1) * cfg.Wp + cfg.OW, cfg.Wp
     return cfg.OH * cfg.OW, cfg.OW
 
@@ -184,7 +202,7 @@ def _emit_block(e: _Emitter, cfg: ConvConfig, has_bias: bool) -> None:
     for m in range(mr):
         for k in range(t):
             e(3, f"w{m}_{k} = wc[{m * cg * t + k}]")
-    if cfg.SH == 1 and cfg.SW == 1:
+    if cfg.algo == "flat":
         e(3, f"for p in range({plane}):")
         depth, pos, xpos = 4, "p", "p"
     else:
@@ -213,6 +231,59 @@ def _emit_epilogue(e: _Emitter, cfg: ConvConfig, act: int, has_residual: bool) -
     v = f"ar[i * {pitch} + j]"
     e(4, f"v = {v} + rp[i * {cfg.OW} + j]" if has_residual else f"v = {v}")
     e(4, f"op[i * {cfg.OW} + j] = {_act_code('v', act)}")
+
+
+def _emit_vo_tile(e: _Emitter, cfg: ConvConfig, jb: int, has_bias: bool) -> None:
+    """One register tile: output row i, columns j0 .. j0+jb-1, all output channels of group
+    g, accumulated over the group's input channels in acc[(i*OW + j)*O + o]."""
+    o_dim, og, cg, t = cfg.O, cfg.O // cfg.groups, cfg.C // cfg.groups, cfg.KH * cfg.KW
+    hw = cfg.Hp * cfg.Wp
+    e(3, f"tb = (i * {cfg.OW} + j0) * {o_dim} + g * {og}")
+    e(3, f"ta = acc[tb:tb + {(jb - 1) * o_dim + og}]")
+    e(3, f"for o in range({og}):")
+    e(4, f"bv = b[g * {og} + o]" if has_bias else "bv = zero")
+    for jj in range(jb):
+        e(4, f"ta[{jj * o_dim} + o] = bv")
+    e(3, f"for c in range({cg}):")
+    e(4, f"xr = xp[xb0 + (g * {cg} + c) * {hw} + i * {cfg.SH * cfg.Wp} + j0 * {cfg.SW}:]")
+    e(4, f"wc = wp[(g * {cg} + c) * {t * og}:]")
+    e(4, f"for o in range({og}):")
+    for k in range(t):
+        e(5, f"w{k} = wc[{k * og} + o]")
+    for jj in range(jb):
+        terms = " + ".join(
+            f"w{kh * cfg.KW + kw} * xr[{kh * cfg.DH * cfg.Wp + jj * cfg.SW + kw * cfg.DW}]"
+            for kh in range(cfg.KH) for kw in range(cfg.KW))
+        e(5, f"ta[{jj * o_dim} + o] += {terms}")
+
+
+def _emit_vo(e: _Emitter, cfg: ConvConfig, has_bias: bool) -> None:
+    """Direct convolution vectorized along output channels (weights packed [g][c][k][o])."""
+    full = cfg.OW - cfg.OW % cfg.JB
+    e(1, f"acc = np.empty({cfg.OH * cfg.OW * cfg.O}, np.float32)")
+    e(1, f"for g in range({cfg.groups}):")
+    e(2, f"for i in range({cfg.OH}):")
+    if full:
+        e(3, f"for j0 in range(0, {full}, {cfg.JB}):")
+        e.depth_shift = 1
+        _emit_vo_tile(e, cfg, cfg.JB, has_bias)
+        e.depth_shift = 0
+    if cfg.OW % cfg.JB:
+        e(3, f"j0 = {full}")
+        _emit_vo_tile(e, cfg, cfg.OW % cfg.JB, has_bias)
+
+
+def _emit_vo_epilogue(e: _Emitter, cfg: ConvConfig, act: int, has_residual: bool) -> None:
+    """out[n, o] = act(acc[:, o] + residual): the (pixel, channel) tile back to NCHW."""
+    ohw = cfg.OH * cfg.OW
+    e(1, f"for o in range({cfg.O}):")
+    e(2, f"ob = (n * {cfg.O} + o) * {ohw}")
+    e(2, f"op = of[ob:ob + {ohw}]")
+    if has_residual:
+        e(2, f"rp = rf[ob:ob + {ohw}]")
+    e(2, f"for p in range({ohw}):")
+    e(3, f"v = acc[p * {cfg.O} + o] + rp[p]" if has_residual else f"v = acc[p * {cfg.O} + o]")
+    e(3, f"op[p] = {_act_code('v', act)}")
 
 
 def conv2d_source(
@@ -245,11 +316,15 @@ def conv2d_source(
     e(1, f"n = it // {cfg.G}")
     e(1, f"og = it - n * {cfg.G}")
     _emit_pad(e, cfg)
-    e(1, f"acc = np.empty({opi * plane}, np.float32)")
-    e(1, f"for ob in range({opi // cfg.MR}):")
-    e(2, f"ol0 = ob * {cfg.MR}")
-    _emit_block(e, cfg, has_bias)
-    _emit_epilogue(e, cfg, act, has_residual)
+    if cfg.algo == "vo":
+        _emit_vo(e, cfg, has_bias)
+        _emit_vo_epilogue(e, cfg, act, has_residual)
+    else:
+        e(1, f"acc = np.empty({opi * plane}, np.float32)")
+        e(1, f"for ob in range({opi // cfg.MR}):")
+        e(2, f"ol0 = ob * {cfg.MR}")
+        _emit_block(e, cfg, has_bias)
+        _emit_epilogue(e, cfg, act, has_residual)
     e(0, "")
     e(0, "")
     e(0, f"@njit(cache=True, nogil=True, parallel={cfg.parallel})")
@@ -257,4 +332,43 @@ def conv2d_source(
     # prange indices are unsigned; the item function takes a signed one
     e(1, f"for it in {'prange' if cfg.parallel else 'range'}({N * cfg.G}):")
     e(2, f"{name}_item(x, wp, b, res, out, np.int64(it))")
+    return e.source(), name
+
+
+# --------------------------------------------------------------------------- max pooling
+
+
+def maxpool2d_source(
+    N: int, C: int, H: int, W: int, KH: int, KW: int, SH: int, SW: int, PH: int, PW: int,
+    OH: int, OW: int,
+) -> tuple[str, str]:
+    """Source and name of ``f(x, out)``: max pooling x (N, C, H, W) -> out (N, C, OH, OW).
+
+    Windows that all lie inside the input (no padding, floor mode: the LeNet case) get a
+    kernel with the window unrolled; any other configuration calls the generic
+    ``maxpool2d`` kernel (padding and ceil-mode windows need the clipping it does).
+    """
+    name = f"maxpool2d_n{N}_c{C}_{H}x{W}_k{KH}x{KW}_s{SH}x{SW}_p{PH}x{PW}_o{OH}x{OW}"
+    e = _Emitter()
+    e(0, "@njit(cache=True, nogil=True)")
+    e(0, f"def {name}(x, out):")
+    inside = (PH == 0 and PW == 0 and (OH - 1) * SH + KH <= H and (OW - 1) * SW + KW <= W)
+    if not inside:
+        e(1, f"maxpool2d(x, {KH}, {KW}, {SH}, {SW}, {PH}, {PW}, out)")
+        return e.source(), name
+    e(1, "owrt = out.shape[3]")  # runtime bound: a literal one is unrolled into gathers
+    e(1, f"xf = x.reshape({N * C * H * W})")
+    e(1, f"of = out.reshape({N * C * OH * OW})")
+    e(1, f"for nc in range({N * C}):")
+    e(2, f"xs = xf[nc * {H * W}:(nc + 1) * {H * W}]")
+    e(2, f"os = of[nc * {OH * OW}:(nc + 1) * {OH * OW}]")
+    e(2, f"for i in range({OH}):")
+    e(3, "for j in range(owrt):")
+    e(4, f"m = xs[i * {SH * W} + j * {SW}]")
+    for r in range(KH):
+        for q in range(KW):
+            if r or q:
+                e(4, f"v = xs[i * {SH * W} + j * {SW} + {r * W + q}]")
+                e(4, "m = v if v > m or v != v else m")  # NaN propagates like np.maximum
+    e(4, f"os[i * {OW} + j] = m")
     return e.source(), name
