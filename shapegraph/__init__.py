@@ -7,6 +7,7 @@
 """
 
 from shapegraph import build, dims, init, nd, nn, ops, render
+from shapegraph.check import Report, check
 from shapegraph.compile import CompiledModel, Input, compile
 from shapegraph.diagnostics import Diagnostic, Related, ShapeError
 from shapegraph.dims import Hole, Sym
@@ -34,6 +35,7 @@ __all__ = [
     "Parameter",
     "ParameterDict",
     "Related",
+    "Report",
     "Resolution",
     "ShapeError",
     "Sym",
@@ -42,6 +44,7 @@ __all__ = [
     "UninitializedParameterError",
     "UnusedLayerWarning",
     "build",
+    "check",
     "compile",
     "dims",
     "init",

@@ -1,5 +1,4 @@
-"""The ``shapegraph`` command (``demo`` for now; ``check``, ``explain`` and ``bench`` come
-with the diagnostics tool and the executor).
+"""The ``shapegraph`` command: ``demo``, ``check``, ``explain``, ``bench``.
 
 Exit codes: 0 success (or a consistent model), 1 shape conflicts, 2 bad usage or an
 unreadable target. Nothing here imports numba unless a subcommand runs the executor.
@@ -8,6 +7,7 @@ unreadable target. Nothing here imports numba unless a subcommand runs the execu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="walk through the deferred-initialization chapter")
     demo.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    from shapegraph.check_cli import add_check_parser
+
+    add_check_parser(sub)
+    ex = sub.add_parser("explain", help="explain a diagnostic code, e.g. SG201")
+    ex.add_argument("code", help="a code such as SG201")
     bench = sub.add_parser("bench", help="run the executor benchmarks against their peers")
     bench.add_argument("--quick", action="store_true", help="fewer batches, shorter timing")
     return ap
@@ -29,6 +34,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``shapegraph`` console script; returns the exit code."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `shapegraph check ... | head`: the reader left, say no more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     ap = _parser()
     args = ap.parse_args(argv)
     if args.command is None:
@@ -38,6 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from shapegraph.demo import run_demo
 
         return run_demo(color=_use_color(args.color))
+    if args.command == "check":
+        from shapegraph.check_cli import run_check
+
+        return run_check(args)
+    if args.command == "explain":
+        from shapegraph.errors_doc import explain
+
+        return explain(args.code)
     if args.command == "bench":
         from shapegraph.bench import run_bench
 

@@ -27,6 +27,7 @@ class Code:
 
 CODES: dict[str, Code] = {c.id: c for c in [
     Code("SG101", "note", "dimension left unknown"),
+    Code("SG102", "note", "input shapes needed"),
     Code("SG201", "error", "dimension mismatch"),
     Code("SG202", "error", "wrong rank"),
     Code("SG203", "error", "symbol meets a different size"),

@@ -35,7 +35,7 @@ from shapegraph.trace import SymbolicTensor, TraceError, Tracer, tracing
 if TYPE_CHECKING:
     from shapegraph.nn.block import Block
 
-__all__ = ["UnusedLayerWarning", "call_root", "initialize", "trace"]
+__all__ = ["UnusedLayerWarning", "call_root", "initialize", "trace", "unused_layers"]
 
 
 class UnusedLayerWarning(UserWarning):
@@ -295,26 +295,37 @@ def _prepare(graph: Graph, params: ParameterDict, shapes: dict[str, tuple[int, .
     return res
 
 
-def _report_unused(block: Block, tr: Tracer, graph: Graph, params: ParameterDict,
-                   st: RootState) -> None:
-    used_params = set(graph.params)
-    reported: list[str] = []
+def unused_layers(block: Block, tr: Tracer) -> list[tuple[str, Block]]:
+    """The outermost blocks below ``block`` that the trace never called (nor anything
+    inside them)."""
+    reported: list[tuple[str, Block]] = []
     for path, b in block.walk():
         if b is block or id(b) in tr.called:
             continue
-        if any(path.startswith(r + ".") for r in reported):
+        if any(path.startswith(r + ".") for r, _ in reported):
             continue
         if any(id(d) in tr.called for _, d in b.walk()):
             continue
-        reported.append(path)
+        reported.append((path, b))
+    return reported
+
+
+def unused_diagnostic(path: str, block: Block) -> Diagnostic:
+    """SG301 for a layer ``forward`` never uses."""
+    prov = block.provenance()
+    return Diagnostic.make(
+        "SG301", f"layer `{path}` ({block.describe()}) is never used by forward; its "
+        "parameters stay uninitialized", path=path, location=prov.location,
+        layer=block.describe(), help="call it in forward, or remove it from the network")
+
+
+def _report_unused(block: Block, tr: Tracer, graph: Graph, params: ParameterDict,
+                   st: RootState) -> None:
+    used_params = set(graph.params)
+    for path, b in unused_layers(block, tr):
         owned = [k for k in params if k.startswith(path + ".") and k not in used_params]
-        reason = f"layer `{path}` ({b.describe()}) is never used by forward"
         for k in owned:
-            params[k]._unused_reason = reason
-        prov = b.provenance()
-        d = Diagnostic.make(
-            "SG301", f"{reason}; its parameters stay uninitialized", path=path,
-            location=prov.location, layer=b.describe(),
-            help="call it in forward, or remove it from the network")
+            params[k]._unused_reason = f"layer `{path}` ({b.describe()}) is never used by forward"
+        d = unused_diagnostic(path, b)
         st.unused.append(d)
         warnings.warn(UnusedLayerWarning(f"SG301: {d.message}"), stacklevel=4)
