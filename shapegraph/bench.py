@@ -9,6 +9,8 @@ fresh processes by ``startup()``. Run it with ``shapegraph bench`` or
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import statistics
 import subprocess
@@ -80,7 +82,7 @@ def _resnet() -> Any:
 
 
 def _mlp_flops(widths: tuple[int, ...]) -> int:
-    return sum(2 * a * b for a, b in zip(widths, widths[1:], strict=False))
+    return sum(2 * a * b for a, b in itertools.pairwise(widths))
 
 
 WORKLOADS = (
@@ -209,10 +211,8 @@ def _peers(wl: Workload, model: Any, graph: Any, params: dict[str, np.ndarray],
     name = graph.inputs[0].name
     peers: dict[str, Callable[[np.ndarray], Any]] = {
         "numpy ref": lambda x: run_reference(graph, params, {name: x})}
-    try:
+    with contextlib.suppress(ImportError):
         peers["onnxruntime"] = _ort_session(model, graph, params, shape)
-    except ImportError:
-        pass
     try:
         import torch
 
@@ -315,6 +315,11 @@ def _goal(text: str, ok: bool) -> str:
     return f"{'met' if ok else 'MISSED'}: {text}"
 
 
+def _peak_pct(row: dict[str, Any], us: float) -> float:
+    """Percent of the machine's sgemm peak a forward of ``us`` microseconds reaches."""
+    return float(row["flops"] / (us * 1e-6) / 1e9 / row["peak"] * 100)
+
+
 def print_rows(rows: list[dict[str, Any]]) -> None:
     peers = ["shapegraph", "onnxruntime", "torch eager", "numpy ref", "bare sgemm"]
     head = f"{'workload':<28} {'batch':>5} " + " ".join(f"{p:>12}" for p in peers)
@@ -322,9 +327,9 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         t = r["times"]
         cells = " ".join(f"{t[p]:12.1f}" if p in t else f"{'-':>12}" for p in peers)
-        frac = lambda us: r["flops"] / (us * 1e-6) / 1e9 / r["peak"] * 100  # noqa: E731
-        ort = f"{frac(t['onnxruntime']):5.1f}" if "onnxruntime" in t else "    -"
-        print(f"{r['workload']:<28} {r['batch']:>5} {cells}  {frac(t['shapegraph']):5.1f} / "
+        ort = f"{_peak_pct(r, t['onnxruntime']):5.1f}" if "onnxruntime" in t else "    -"
+        print(f"{r['workload']:<28} {r['batch']:>5} {cells}  "
+              f"{_peak_pct(r, t['shapegraph']):5.1f} / "
               f"{ort}        {r['compile_s']:6.2f}")
         for v in _verdicts(r):
             print(f"{'':<35}{v}")

@@ -121,7 +121,7 @@ def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
             "SG102", f"the network needs input shapes to be checked: {e}", path="",
             help="give the input shapes, e.g. --input x=batch,3,224,224")
         return Report(target, shown, (note,))
-    except Exception as e:  # noqa: BLE001 - the model's own code failed: report it
+    except Exception as e:
         return Report(target, shown, (_trace_failure(e),))
     graph = _renamed(graph, names)
     specs = param_specs(params)

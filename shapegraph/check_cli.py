@@ -57,7 +57,8 @@ def _load_file(path: str) -> ModuleType:
     if not os.path.isfile(path):
         raise TargetError(f"{path}: no such file")
     try:
-        source = open(path, encoding="utf-8").read()
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
         code = compile(source, path, "exec")
     except SyntaxError as e:
         raise TargetError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None

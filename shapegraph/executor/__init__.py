@@ -14,6 +14,6 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-import numba  # noqa: E402
+import numba
 
 numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
