@@ -111,7 +111,8 @@ def load_target(spec: str) -> tuple[Any, str]:
         raise TargetError(f"{spec!r}: expected file.py:NAME or package.module:NAME")
     is_file = where.endswith(".py") or os.sep in where or "/" in where
     module = _load_file(where) if is_file else _load_module(where)
-    files = {os.path.abspath(module.__file__)} if getattr(module, "__file__", None) else set()
+    module_file: str | None = getattr(module, "__file__", None)
+    files = {os.path.abspath(module_file)} if module_file else set()
     if not hasattr(module, name):
         defined = sorted(k for k in vars(module) if not k.startswith("_"))
         raise TargetError(f"{spec}: {name} not found in {where} (it defines: "
