@@ -104,7 +104,7 @@ def median_us(fn: Callable[[], Any], budget_s: float = 0.4, min_runs: int = 5) -
     fn()
     one = max(time.perf_counter() - t0, 1e-7)
     per = max(1, int(0.01 / one))  # batches of ~10 ms
-    samples = []
+    samples: list[float] = []
     deadline = time.perf_counter() + budget_s
     while len(samples) < min_runs or time.perf_counter() < deadline:
         t = time.perf_counter()
@@ -145,7 +145,7 @@ def _torch_model(wl: Workload, params: dict[str, np.ndarray]) -> Any:
         for i, k in enumerate(keys):
             w = t(f"{k}.weight")
             lin = torch.nn.Linear(w.shape[1], w.shape[0])
-            lin.weight.data, lin.bias.data = w, t(f"{k}.bias")
+            lin.load_state_dict({"weight": w, "bias": t(f"{k}.bias")})
             layers += [lin] + ([torch.nn.ReLU()] if i < len(keys) - 1 else [])
         return torch.nn.Sequential(*layers).eval()
     if wl.name == "LeNet":
@@ -155,7 +155,7 @@ def _torch_model(wl: Workload, params: dict[str, np.ndarray]) -> Any:
             torch.nn.Flatten(), torch.nn.Linear(400, 120), torch.nn.ReLU(),
             torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10))
         for idx, key in zip((0, 3, 7, 9, 11), ("0", "2", "4", "5", "6"), strict=True):
-            m[idx].weight.data, m[idx].bias.data = t(f"{key}.weight"), t(f"{key}.bias")
+            m[idx].load_state_dict({"weight": t(f"{key}.weight"), "bias": t(f"{key}.bias")})
         return m.eval()
     return _torch_resnet(t)
 
@@ -171,11 +171,12 @@ def _torch_resnet(t: Callable[[str], Any]) -> Any:
             self.c2 = torch.nn.Conv2d(16, 16, 3, padding=1, bias=False)
             self.b2 = torch.nn.BatchNorm2d(16)
             for c, name in ((self.c1, "conv1"), (self.c2, "conv2")):
-                c.weight.data = t(f"{prefix}.{name}.weight")
+                c.load_state_dict({"weight": t(f"{prefix}.{name}.weight")})
             for b, name in ((self.b1, "bn1"), (self.b2, "bn2")):
-                b.weight.data, b.bias.data = t(f"{prefix}.{name}.gamma"), t(f"{prefix}.{name}.beta")
-                b.running_mean.data = t(f"{prefix}.{name}.running_mean")
-                b.running_var.data = t(f"{prefix}.{name}.running_var")
+                p = f"{prefix}.{name}"
+                b.load_state_dict({"weight": t(f"{p}.gamma"), "bias": t(f"{p}.beta"),
+                                   "running_mean": t(f"{p}.running_mean"),
+                                   "running_var": t(f"{p}.running_var")}, strict=False)
 
         def forward(self, x: Any) -> Any:
             h = torch.relu(self.b1(self.c1(x)))
@@ -267,11 +268,11 @@ def run_workload(wl: Workload, peak: float, quick: bool) -> list[dict[str, Any]]
         want = peers["numpy ref"](x)[0]
         np.testing.assert_allclose(model(x), want, rtol=2e-3, atol=2e-3)
         budget = 0.1 if quick else 0.4
-        times = {"shapegraph": median_us(lambda x=x: model(x), budget)}
+        times = {"shapegraph": median_us(_call(model, x), budget)}
         for name, fn in peers.items():
             if name == "numpy ref" and batch >= 1024 and wl.name.startswith("MLP 784"):
                 continue  # minutes of float64 einsum: not informative
-            times[name] = median_us(lambda fn=fn, x=x: fn(x), budget)
+            times[name] = median_us(_call(fn, x), budget)
         if wl.name.startswith("MLP"):
             bound = _blas_bound(model.params, batch)
             if bound is not None:
@@ -280,6 +281,10 @@ def run_workload(wl: Workload, peak: float, quick: bool) -> list[dict[str, Any]]
         rows.append({"workload": wl.name, "batch": batch, "times": times,
                      "compile_s": compile_s, "flops": flops, "peak": peak})
     return rows
+
+
+def _call(fn: Callable[[np.ndarray], Any], x: np.ndarray) -> Callable[[], Any]:
+    return lambda: fn(x)
 
 
 def _randomize_batchnorm(net: Any) -> None:

@@ -12,6 +12,8 @@ import os
 import shutil
 from typing import TYPE_CHECKING, Any
 
+from shapegraph.diagnostics import Diagnostic
+
 if TYPE_CHECKING:
     from shapegraph.check import Report
 
@@ -31,7 +33,7 @@ def dot_source(report: Report) -> Any:
     if graph is None or res is None:
         g.node("none", "(the network could not be traced)")
         return g
-    bad = {}
+    bad: dict[str, list[Diagnostic]] = {}
     for d in report.diagnostics:
         if d.is_error:
             bad.setdefault(d.path, []).append(d)

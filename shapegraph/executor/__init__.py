@@ -16,4 +16,4 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numba
 
-numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+setattr(numba.config, "THREADING_LAYER_PRIORITY", ["omp", "tbb", "workqueue"])  # noqa: B010

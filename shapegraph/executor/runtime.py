@@ -71,7 +71,7 @@ def _needs_serializing() -> bool:
     import numba
 
     try:
-        return bool(numba.threading_layer() == "workqueue")
+        return bool(numba.threading_layer() == "workqueue")  # type: ignore[attr-defined]
     except ValueError:  # no parallel region has run yet: stay careful
         return True
 

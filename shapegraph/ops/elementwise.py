@@ -53,7 +53,8 @@ for _name, _fn in BINARY.items():
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))  # stable on both sides
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    out: np.ndarray = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return out
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
