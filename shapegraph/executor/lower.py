@@ -174,9 +174,11 @@ class _Lowerer:
 
     def op_activation(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
-        step = self.fusable(x, ("dense", "conv"))
+        step = self.fusable(x, ("dense", "conv", "channel_affine"))
         if step is not None and step.act == 0:
             step.act = ACT_CODES[n.op]
+            if step.kernel == "channel_affine":
+                step.args[3] = Arg("lit", step.act)
             self.out.alias[y] = x
             self.producer[y] = step
             return True
