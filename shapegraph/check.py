@@ -77,8 +77,22 @@ class Report:
             parts.append(render_text(self.diagnostics, color=color))
         if self.rows:
             parts.append(render_table(self.rows))
-        parts.append(self.verdict)
+        parts.append(_styled(self.verdict, "bold green" if self.ok else "bold red", color))
         return "\n\n".join(parts)
+
+
+def _styled(text: str, style: str, color: bool) -> str:
+    """``text`` with a rich style when ``color`` (ANSI codes through rich), else as is."""
+    if not color:
+        return text
+    from io import StringIO
+
+    from rich.console import Console
+
+    buf = StringIO()
+    Console(file=buf, force_terminal=True, color_system="standard", width=10_000,
+            highlight=False).print(text, style=style, end="")
+    return buf.getvalue()
 
 
 def _trace_failure(e: BaseException, path: str = "") -> Diagnostic:
