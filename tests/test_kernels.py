@@ -339,6 +339,25 @@ def test_conv2d_template_workloads(name: str, residual: bool) -> None:
     run_conv_template(WORKLOADS[name], K.ACT_RELU, True, residual, 7)
 
 
+@pytest.mark.parametrize(("cfg", "act", "bias", "residual"), [
+    (dict(WORKLOADS["resnet"], N=3, C=8, O=12), K.ACT_TANH, True, True),
+    (dict(WORKLOADS["resnet"], H=34, W=66, PH=0, PW=0), K.ACT_NONE, False, False),
+])
+def test_conv2d_template_winograd(cfg: dict[str, int], act: int, bias: bool,
+                                  residual: bool) -> None:
+    assert T.conv2d_config(*conv_args(cfg)).algo == "wino"
+    run_conv_template(cfg, act, bias, residual, 5)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_conv2d_template_vectorized_over_channels(residual: bool) -> None:
+    """The "vo" algorithm with groups, strides, dilation, asymmetric kernel and a tail tile."""
+    cfg = {"N": 2, "C": 4, "H": 9, "W": 23, "O": 32, "KH": 3, "KW": 2, "SH": 2, "SW": 1,
+           "PH": 1, "PW": 0, "DH": 1, "DW": 2, "groups": 2}
+    assert T.conv2d_config(*conv_args(cfg)).algo == "vo"
+    run_conv_template(cfg, K.ACT_GELU, True, residual, 9)
+
+
 def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch) -> None:
     """The parallel path (output-channel halves at batch 1), forced on a small problem."""
     monkeypatch.setattr(T, "PARALLEL_MIN_FLOPS", 0)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import numpy as np
-from numba import njit
+from numba import njit, set_parallel_chunksize
 
 __all__ = [
     "ACT_GELU",
@@ -47,6 +47,7 @@ __all__ = [
     "global_pool",
     "layernorm",
     "maxpool2d",
+    "set_parallel_chunksize",
     "softmax",
     "transpose",
 ]

@@ -57,6 +57,8 @@ PARALLEL_MIN_FLOPS = 2_000_000
 # vectorized along the output channels ("vo"): a short flat plane wastes vector lanes.
 VO_MIN_CHANNELS = 16
 VO_MAX_PLANE = 256
+WINO_M = 2  # Winograd output tile
+WINO_MIN_BATCH = 2
 VO_JB = 8  # output columns per register tile (accumulators: JB vectors)
 
 
@@ -85,7 +87,7 @@ class ConvConfig(NamedTuple):
     G: int  # output-channel parts per image (work items = N * G)
     parallel: bool
     algo: str  # "flat" (stride 1), "rows" (strided) or "vo" (vectorized over out channels)
-    JB: int  # "vo": output columns per register tile
+    JB: int  # "vo": output columns per register tile; "wino": output tile size m
 
 
 def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
@@ -107,6 +109,11 @@ def conv2d_config(
     if og >= VO_MIN_CHANNELS and OH * OW <= VO_MAX_PLANE:
         algo, G = "vo", 1
     jb = min(OW, VO_JB)
+    m = WINO_M
+    if (KH == KW == 3 and SH == SW == DH == DW == 1 and groups == 1 and N >= WINO_MIN_BATCH
+            and OH % m == 0 and (OW // m) % 16 == 0 and 8 <= C <= 64 and O % 4 == 0
+            and OH == H + 2 * PH - 2 and OW == W + 2 * PW - 2):
+        algo, G, mr, jb = "wino", 1, 4, m
     return ConvConfig(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups, OH, OW,
                       H + 2 * PH, W + 2 * PW, mr, G, parallel, algo, jb)
 
@@ -120,6 +127,8 @@ def pack_conv2d_weight(
     for the "flat"/"rows" algorithms, (((g*Cg + c)*KH + kh)*KW + kw)*Og + o for "vo"."""
     cfg = conv2d_config(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups)
     w = np.asarray(w, dtype=np.float32)
+    if cfg.algo == "wino":
+        return _pack_wino(w, cfg.JB)
     if cfg.algo == "vo":  # [g][c][kh][kw][o in group]
         og = O // groups
         w = w.reshape(groups, og, C // groups, KH * KW).transpose(0, 2, 3, 1)
@@ -286,6 +295,121 @@ def _emit_vo_epilogue(e: _Emitter, cfg: ConvConfig, act: int, has_residual: bool
     e(3, f"op[p] = {_act_code('v', act)}")
 
 
+# --------------------------------------------------------------------------- Winograd
+
+# F(m x m, 3 x 3) transforms (Lavin & Gray): input tile d (a x a, a = m + 2) -> BT d BT^T,
+# weight g -> G g G^T, output M -> AT M AT^T. Only m = 2: with F(4x4, 3x3) a 32-wide image
+# has 8 tiles per row, too few for LLVM to vectorize the transforms along the row (measured
+# 4x slower), and its float32 error is 10x larger.
+_WINO: dict[int, tuple[list[list[float]], list[list[float]], list[list[float]]]] = {
+    2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+        [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+        [[1, 1, 1, 0], [0, 1, -1, -1]]),
+}
+
+
+def _lin(coeffs: list[float], names: list[str]) -> str:
+    """sum(c * name) without the zero terms; constants are float32 locals k<c>."""
+    terms = []
+    for c, v in zip(coeffs, names, strict=True):
+        if c == 0:
+            continue
+        mag = abs(c)
+        term = v if mag == 1 else f"{_kname(mag)} * {v}"
+        terms.append(("- " if c < 0 else "+ ") + term)
+    text = " ".join(terms)
+    return text[2:] if text.startswith("+ ") else "-" + text[2:]
+
+
+def _kname(c: float) -> str:
+    return "k" + f"{c:g}".replace(".", "_")
+
+
+def _emit_consts(e: _Emitter, m: int) -> None:
+    bt, _, at = _WINO[m]
+    consts = {abs(c) for row in bt + at for c in row} - {0, 1}
+    for c in sorted(consts):
+        e(1, f"{_kname(c)} = np.float32({c!r})")
+
+
+def _emit_transform(e: _Emitter, depth: int, mat: list[list[float]], src: str, dst: str,
+                    n_in: int) -> None:
+    """dst[i][j] = (mat src mat^T)[i][j] for an n_in x n_in block of locals src<a>_<b>."""
+    rows = len(mat)
+    for i in range(rows):
+        for b in range(n_in):
+            e(depth, f"t{i}_{b} = " + _lin(mat[i], [f"{src}{a}_{b}" for a in range(n_in)]))
+    for i in range(rows):
+        for j in range(rows):
+            e(depth, f"{dst}{i}_{j} = " + _lin(mat[j], [f"t{i}_{b}" for b in range(n_in)]))
+
+
+def _emit_wino(e: _Emitter, cfg: ConvConfig, act: int, has_bias: bool,
+               has_residual: bool) -> None:
+    """Winograd F(m x m, 3 x 3): transform tiles (vectorized along a row of tiles), one small
+    GEMM per transform position (vectorized along tiles), inverse transform + epilogue."""
+    m, c_dim, o_dim = cfg.JB, cfg.C, cfg.O
+    bt, _, at = _WINO[m]
+    a = m + 2
+    th, tw = cfg.OH // m, cfg.OW // m
+    t, hw = th * tw, cfg.Hp * cfg.Wp
+    e(1, f"vt = np.empty({a * a * c_dim * t}, np.float32)")
+    e(1, f"for c in range({c_dim}):")
+    e(2, f"for ti in range({th}):")
+    e(3, f"xr = xp[xb0 + c * {hw} + ti * {m * cfg.Wp}:]")
+    e(3, f"vb = vt[c * {t} + ti * {tw}:]")
+    e(3, f"for tj in range({tw}):")
+    for i in range(a):
+        for j in range(a):
+            e(4, f"d{i}_{j} = xr[{i * cfg.Wp + j} + tj * {m}]")
+    _emit_transform(e, 4, bt, "d", "v", a)
+    for i in range(a):
+        for j in range(a):
+            e(4, f"vb[{(i * a + j) * c_dim * t} + tj] = v{i}_{j}")
+    e(1, f"mt = np.empty({a * a * o_dim * t}, np.float32)")
+    e(1, f"for xi in range({a * a}):")
+    e(2, f"vx = vt[xi * {c_dim * t}:(xi + 1) * {c_dim * t}]")
+    e(2, f"ux = wp[xi * {o_dim * c_dim}:(xi + 1) * {o_dim * c_dim}]")
+    e(2, f"for ob in range({o_dim // cfg.MR}):")
+    e(3, f"mb = mt[(xi * {o_dim} + ob * {cfg.MR}) * {t}:]")
+    e(3, f"ub = ux[ob * {cfg.MR * c_dim}:]")
+    for r in range(cfg.MR):
+        for c in range(c_dim):
+            e(3, f"u{r}_{c} = ub[{r * c_dim + c}]")
+    e(3, f"for p in range({t}):")
+    for c in range(c_dim):
+        e(4, f"x{c} = vx[{c * t} + p]")
+    for r in range(cfg.MR):
+        e(4, f"mb[{r * t} + p] = " + " + ".join(f"u{r}_{c} * x{c}" for c in range(c_dim)))
+    ohw = cfg.OH * cfg.OW
+    e(1, f"for o in range({o_dim}):")
+    e(2, "bo = b[o]" if has_bias else "bo = zero")
+    e(2, f"for ti in range({th}):")
+    e(3, f"ob = (n * {o_dim} + o) * {ohw} + ti * {m * cfg.OW}")
+    e(3, f"op = of[ob:ob + {m * cfg.OW}]")
+    if has_residual:
+        e(3, f"rp = rf[ob:ob + {m * cfg.OW}]")
+    e(3, f"mr = mt[o * {t} + ti * {tw}:]")
+    e(3, f"for tj in range({tw}):")
+    for i in range(a):
+        for j in range(a):
+            e(4, f"g{i}_{j} = mr[{(i * a + j) * o_dim * t} + tj]")
+    _emit_transform(e, 4, at, "g", "y", a)
+    for i in range(m):
+        for j in range(m):
+            pos = f"{i * cfg.OW + j} + tj * {m}"
+            v = f"y{i}_{j} + bo" + (f" + rp[{pos}]" if has_residual else "")
+            e(4, f"v = {v}")
+            e(4, f"op[{pos}] = {_act_code('v', act)}")
+
+
+def _pack_wino(w: np.ndarray, m: int) -> np.ndarray:
+    """U[xi][o][c] = (G w[o, c] G^T) flattened at xi = i*a + j, computed in float64."""
+    g = np.array(_WINO[m][1], dtype=np.float64)
+    u = np.einsum("ik,ockl,jl->ijoc", g, w.astype(np.float64), g)
+    return np.ascontiguousarray(u.reshape(-1), dtype=np.float32)
+
+
 def conv2d_source(
     N: int, C: int, H: int, W: int, O: int, KH: int, KW: int, SH: int, SW: int,  # noqa: E741
     PH: int, PW: int, DH: int, DW: int, groups: int, act: int, has_bias: bool,
@@ -316,7 +440,10 @@ def conv2d_source(
     e(1, f"n = it // {cfg.G}")
     e(1, f"og = it - n * {cfg.G}")
     _emit_pad(e, cfg)
-    if cfg.algo == "vo":
+    if cfg.algo == "wino":
+        _emit_consts(e, cfg.JB)
+        _emit_wino(e, cfg, act, has_bias, has_residual)
+    elif cfg.algo == "vo":
         _emit_vo(e, cfg, has_bias)
         _emit_vo_epilogue(e, cfg, act, has_residual)
     else:
@@ -329,9 +456,16 @@ def conv2d_source(
     e(0, "")
     e(0, f"@njit(cache=True, nogil=True, parallel={cfg.parallel})")
     e(0, f"def {name}(x, wp, b, res, out):")
+    if cfg.parallel:
+        # Dynamic scheduling, one item at a time: when the other core is busy (or the woken
+        # worker lands on this core, as it does with OMP_WAIT_POLICY=passive) this thread
+        # takes over the items instead of waiting a scheduler tick for the slow one.
+        e(1, "old = set_parallel_chunksize(1)")
     # prange indices are unsigned; the item function takes a signed one
     e(1, f"for it in {'prange' if cfg.parallel else 'range'}({N * cfg.G}):")
     e(2, f"{name}_item(x, wp, b, res, out, np.int64(it))")
+    if cfg.parallel:
+        e(1, "set_parallel_chunksize(old)")
     return e.source(), name
 
 
