@@ -8,14 +8,24 @@ separately (cold: empty cache; warm: loading the on-disk cache in a fresh proces
 and the fraction of the machine's sgemm peak (a 2048^3 numpy float32 matmul, measured in the
 same run) are printed for our kernels.
 
+OpenMP: the executor sets OMP_WAIT_POLICY=passive; this script also binds the OpenMP
+threads to cores (OMP_PROC_BIND=true unless set): with passive waits the woken worker
+otherwise often lands on the busy core and a parallel kernel runs at one-thread speed. It
+also asks numba for dynamic scheduling (``numba.set_parallel_chunksize(1)``). The
+CPU time other processes used during the run is printed: the machine is shared, and a busy
+core makes every 2-thread number meaningless.
+
 Run: ``python benchmarks/bench_kernels.py [--quick]`` (unset OPENBLAS_CORETYPE first if set).
 """
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_PROC_BIND", "true")
+
 import argparse
 import importlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -44,6 +54,16 @@ def median_us(fn: Callable[[], Any], budget_s: float = 0.4, min_runs: int = 5) -
         fn()
         times.append(time.perf_counter() - t)
     return float(np.median(times)) * 1e6
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy jiffies of the whole machine, jiffies of this process) so far."""
+    with open("/proc/stat") as f:
+        v = [int(t) for t in f.readline().split()[1:]]
+    busy = sum(v) - v[3] - v[4]  # minus idle and iowait
+    with open("/proc/self/stat") as f:
+        st = f.read().rsplit(")", 1)[1].split()
+    return busy, int(st[11]) + int(st[12])
 
 
 def sgemm_peak() -> float:
@@ -280,16 +300,19 @@ def main() -> None:
     for info in threadpool_info():
         print(f"# {info['internal_api']} {info.get('architecture')} threads="
               f"{info['num_threads']} {os.path.basename(info['filepath'])}")
+    import numba
+
+    numba.set_parallel_chunksize(1)  # dynamic scheduling, as recommended for the runtime
+    start, wall = cpu_ticks(), time.perf_counter()
     peak = sgemm_peak()
-    print(f"# sgemm peak (numpy 2048^3 float32): {peak:.0f} GFLOP/s; numba threading: "
-          f"{os.environ.get('NUMBA_THREADING_LAYER', 'default')}")
+    print(f"# sgemm peak (numpy 2048^3 float32): {peak:.0f} GFLOP/s; OMP_WAIT_POLICY="
+          f"{os.environ.get('OMP_WAIT_POLICY')} OMP_PROC_BIND={os.environ.get('OMP_PROC_BIND')}")
     lenet_b, res_b = ([64], [32]) if args.quick else ([1, 64], [1, 32])
     batches = {LENET1.name: lenet_b, LENET2.name: lenet_b, RES.name: res_b,
                RES_ADD.name: res_b}
     pools = [(n, c, h) for n in lenet_b for c, h in ((6, 28), (16, 10))]
     calls: list[tuple[str, list[tuple[int, ...]]]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["NUMBA_CACHE_DIR"] = os.path.join(tmp, "cache")
         mod, names = generated_module([LENET1, LENET2, RES, RES_ADD], batches, pools, tmp)
         rows = bench_convs(mod, names, calls)
         rows += [bench_pool(mod, names, f"lenet maxpool {c}x{h}", n, c, h, calls)
@@ -301,7 +324,12 @@ def main() -> None:
                  bench_dense("lenet dense 84-10", n, 84, 10, False)]
     for n in [64, 1024] if args.quick else [1, 64, 1024]:
         rows.append(bench_dense("dense 784-1024", n, 784, 1024, True))
-    print_table(rows, peak)
+    print_table(rows, max(peak, sgemm_peak()))
+    end = cpu_ticks()
+    other = (end[0] - start[0]) - (end[1] - start[1])
+    hz = os.sysconf("SC_CLK_TCK")
+    print(f"# other processes used {100 * other / hz / (time.perf_counter() - wall):.0f}% "
+          "of one core during the run (2 cores in all)")
 
 
 if __name__ == "__main__":

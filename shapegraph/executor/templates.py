@@ -51,14 +51,16 @@ ConvArgs: TypeAlias = tuple[int, int, int, int, int, int, int, int, int, int, in
                             int]
 
 # A convolution with fewer floating point operations than this runs on one thread: the
-# parallel region's fork/join costs more than it saves.
-PARALLEL_MIN_FLOPS = 2_000_000
+# parallel region's fork/join costs more than it saves (measured: about 40 µs with
+# OMP_WAIT_POLICY=passive, the executor's setting; break-even near 8 MFLOP).
+PARALLEL_MIN_FLOPS = 10_000_000
 # Output planes up to this size with at least this many output channels per group are
 # vectorized along the output channels ("vo"): a short flat plane wastes vector lanes.
 VO_MIN_CHANNELS = 16
 VO_MAX_PLANE = 256
 WINO_M = 2  # Winograd output tile
-WINO_MIN_BATCH = 2
+WINO_MR = 2  # output channels per pass of the Winograd GEMM (2: 8% faster than 4)
+FLAT_MR = 2  # "flat"/"rows": output channels per pass over the input
 VO_JB = 8  # output columns per register tile (accumulators: JB vectors)
 
 
@@ -104,16 +106,18 @@ def conv2d_config(
     parallel = flops >= PARALLEL_MIN_FLOPS
     og = O // groups
     G = 2 if parallel and N == 1 and O % 2 == 0 else 1
-    mr = 2 if og % 2 == 0 and (O // G) % 2 == 0 and KH * KW <= 32 else 1
+    # two output channels per pass for small kernels (3x3: 1.6x faster than one), one for
+    # large ones (5x5: the second channel's weights spill registers, 1.4x slower)
+    mr = FLAT_MR if og % FLAT_MR == 0 and (O // G) % FLAT_MR == 0 and KH * KW <= 16 else 1
     algo = "flat" if SH == 1 and SW == 1 else "rows"
     if og >= VO_MIN_CHANNELS and OH * OW <= VO_MAX_PLANE:
         algo, G = "vo", 1
     jb = min(OW, VO_JB)
     m = WINO_M
-    if (KH == KW == 3 and SH == SW == DH == DW == 1 and groups == 1 and N >= WINO_MIN_BATCH
+    if (KH == KW == 3 and SH == SW == DH == DW == 1 and groups == 1
             and OH % m == 0 and (OW // m) % 16 == 0 and 8 <= C <= 64 and O % 4 == 0
             and OH == H + 2 * PH - 2 and OW == W + 2 * PW - 2):
-        algo, G, mr, jb = "wino", 1, 4, m
+        algo, G, mr, jb = "wino", 1, WINO_MR, m
     return ConvConfig(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups, OH, OW,
                       H + 2 * PH, W + 2 * PW, mr, G, parallel, algo, jb)
 
@@ -456,16 +460,10 @@ def conv2d_source(
     e(0, "")
     e(0, f"@njit(cache=True, nogil=True, parallel={cfg.parallel})")
     e(0, f"def {name}(x, wp, b, res, out):")
-    if cfg.parallel:
-        # Dynamic scheduling, one item at a time: when the other core is busy (or the woken
-        # worker lands on this core, as it does with OMP_WAIT_POLICY=passive) this thread
-        # takes over the items instead of waiting a scheduler tick for the slow one.
-        e(1, "old = set_parallel_chunksize(1)")
-    # prange indices are unsigned; the item function takes a signed one
+    # prange indices are unsigned; the item function takes a signed one. (Calling
+    # set_parallel_chunksize here would make the kernel uncacheable: the caller sets it.)
     e(1, f"for it in {'prange' if cfg.parallel else 'range'}({N * cfg.G}):")
     e(2, f"{name}_item(x, wp, b, res, out, np.int64(it))")
-    if cfg.parallel:
-        e(1, "set_parallel_chunksize(old)")
     return e.source(), name
 
 
