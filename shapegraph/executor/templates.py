@@ -264,10 +264,14 @@ def _emit_vo_tile(e: _Emitter, cfg: ConvConfig, jb: int, has_bias: bool) -> None
     for k in range(t):
         e(5, f"w{k} = wc[{k * og} + o]")
     for jj in range(jb):
-        terms = " + ".join(
-            f"w{kh * cfg.KW + kw} * xr[{kh * cfg.DH * cfg.Wp + jj * cfg.SW + kw * cfg.DW}]"
-            for kh in range(cfg.KH) for kw in range(cfg.KW))
-        e(5, f"ta[{jj * o_dim} + o] += {terms}")
+        e(5, f"ta[{jj * o_dim} + o] += {_vo_terms(cfg, jj, 0)}")
+
+
+def _vo_terms(cfg: ConvConfig, jj: int, xoff: int) -> str:
+    """sum over taps k of w<k> * (input under tap k for output column j0 + jj)."""
+    return " + ".join(
+        f"w{kh * cfg.KW + kw} * xr[{xoff + kh * cfg.DH * cfg.Wp + jj * cfg.SW + kw * cfg.DW}]"
+        for kh in range(cfg.KH) for kw in range(cfg.KW))
 
 
 def _emit_vo(e: _Emitter, cfg: ConvConfig, has_bias: bool) -> None:
