@@ -198,15 +198,20 @@ def test_cli_exit_1_for_conflicts() -> None:
 def _bad_usage_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
     (tmp / "syntax.py").write_text("from shapegraph import nn\nnet = nn.Sequential(\n")
     seed = str(CASES / "ok_seed_mlp.py")
-    (tmp / "notblock.py").write_text("net = 42\n")
+    (tmp / "notblock.py").write_text("net = 42\n\n\ndef build():\n    return None\n")
+    two = str(CASES / "shared_params_gluon2.py")
     return {
         "missing file": ([f"{tmp}/nope.py:net"], "no such file"),
         "syntax error": ([f"{tmp}/syntax.py:net"], "syntax error"),
         "name not found": ([f"{seed}:model"], "model not found in"),
         "not a block": ([f"{tmp}/notblock.py:net"], "net is a int, not a Block"),
+        "factory not a block": ([f"{tmp}/notblock.py:build"], "is a NoneType, not a Block"),
         "malformed input": ([f"{seed}:net", "--input", "x=batch,2.5"], "neither a size nor"),
         "input without =": ([f"{seed}:net", "--input", "batch,20"], "expected NAME=DIMS"),
         "unknown input": ([f"{seed}:net", "--input", "y=batch,20"], "has no input `y`"),
+        "missing input": ([f"{two}:net", "--input", "x=batch,20"], "`z` is missing"),
+        "input twice": ([f"{seed}:net", "--input", "x=1,2", "--input", "x=3,4"], "twice"),
+        "no such module": (["no_such_pkg.models:net"], "no such module"),
         "bad target form": (["model.py"], "expected file.py:NAME"),
     }
 
@@ -286,6 +291,7 @@ def test_cli_explain() -> None:
     p = run("explain", "SG201")
     assert p.returncode == 0
     assert p.stdout.startswith("## SG201 dimension mismatch")
+    assert run("explain", "201").stdout == p.stdout
     p = run("explain", "SG999")
     assert p.returncode == 2
     assert "unknown code 'SG999'" in p.stdout
