@@ -329,27 +329,37 @@ def _window(o: int, s: int, p: int, k: int, n: int) -> tuple[int, int, int, int]
     return lo, hi, padded, max(hi - lo, 0)
 
 
+@_inline
+def _col_range(q: int, s: int, p: int, w: int, ow: int) -> tuple[int, int]:
+    """Output columns j whose window column q (input column j*s - p + q) is inside [0, w)."""
+    lo = max(0, (p - q + s - 1) // s) if p - q > 0 else 0
+    hi = min(ow, (w - 1 + p - q) // s + 1) if w - 1 + p - q >= 0 else 0
+    return lo, hi
+
+
 @_kernel
 def maxpool2d(
     x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, out: np.ndarray
 ) -> None:
     """Max pooling x (N, C, H, W) -> out (N, C, OH, OW); OH/OW come from ``out`` (ceil mode
-    allowed); window positions outside the input are ignored (a window with none gives -inf)."""
+    allowed); window positions outside the input are ignored (a window with none gives -inf,
+    NaN propagates). Vectorized along output columns, one window offset at a time."""
     n_dim, c_dim, h, w = x.shape
     oh_dim, ow_dim = out.shape[2], out.shape[3]
     for n in range(n_dim):
         for c in range(c_dim):
             for i in range(oh_dim):
                 h0, h1, _, _ = _window(i, sh, ph, kh, h)
-                for j in range(ow_dim):
-                    w0, w1, _, _ = _window(j, sw, pw, kw, w)
-                    m = -np.inf
-                    for r in range(h0, h1):
-                        for q in range(w0, w1):
-                            v = x[n, c, r, q]
-                            if v > m or v != v:
-                                m = v
-                    out[n, c, i, j] = m
+                orow = out[n, c, i]
+                orow[:] = -np.inf
+                for r in range(h0, h1):
+                    xr = x[n, c, r]
+                    for q in range(kw):
+                        lo, hi = _col_range(q, sw, pw, w, ow_dim)
+                        for j in range(lo, hi):
+                            v = xr[j * sw - pw + q]
+                            m = orow[j]
+                            orow[j] = v if v > m or v != v else m
 
 
 @_kernel
@@ -362,19 +372,22 @@ def avgpool2d(
     ``count_include_pad``, else inside the input (at least 1), as ``pool_reference`` does."""
     n_dim, c_dim, h, w = x.shape
     oh_dim, ow_dim = out.shape[2], out.shape[3]
-    for i in range(oh_dim):
-        h0, h1, hp, hn = _window(i, sh, ph, kh, h)
-        for j in range(ow_dim):
-            w0, w1, wp, wn = _window(j, sw, pw, kw, w)
-            cnt = hp * wp if count_include_pad else hn * wn
-            inv = 1.0 / max(cnt, 1)
-            for n in range(n_dim):
-                for c in range(c_dim):
-                    s = 0.0
-                    for r in range(h0, h1):
-                        for q in range(w0, w1):
-                            s += x[n, c, r, q]
-                    out[n, c, i, j] = s * inv
+    for n in range(n_dim):
+        for c in range(c_dim):
+            for i in range(oh_dim):
+                h0, h1, hp, hn = _window(i, sh, ph, kh, h)
+                orow = out[n, c, i]
+                orow[:] = 0.0
+                for r in range(h0, h1):
+                    xr = x[n, c, r]
+                    for q in range(kw):
+                        lo, hi = _col_range(q, sw, pw, w, ow_dim)
+                        for j in range(lo, hi):
+                            orow[j] += xr[j * sw - pw + q]
+                for j in range(ow_dim):
+                    _, _, wp, wn = _window(j, sw, pw, kw, w)
+                    cnt = hp * wp if count_include_pad else hn * wn
+                    orow[j] = orow[j] / max(cnt, 1)
 
 
 @_kernel
