@@ -446,3 +446,10 @@ def test_maxpool_template_lenet() -> None:
     out = np.empty((3, 6, 14, 14), np.float32)
     compile_template(src, name)(x, out)
     close(out, x.reshape(3, 6, 14, 2, 14, 2).max(axis=(3, 5)))
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    for mod in (K, T):
+        assert doctest.testmod(mod).failed == 0
