@@ -314,7 +314,7 @@ def run_conv_template(cfg: dict[str, int], act: int, bias: bool, residual: bool,
     close(out, want, scale=3)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(conv_config(), st.booleans(), st.booleans(), ACTS, st.integers(0, 2**32 - 1))
 def test_conv2d_template_random(cfg: dict[str, int], bias: bool, residual: bool, act: int,
                                 seed: int) -> None:
@@ -349,13 +349,12 @@ def test_conv2d_template_winograd(cfg: dict[str, int], act: int, bias: bool,
     run_conv_template(cfg, act, bias, residual, 5)
 
 
-@pytest.mark.parametrize("residual", [False, True])
-def test_conv2d_template_vectorized_over_channels(residual: bool) -> None:
+def test_conv2d_template_vectorized_over_channels() -> None:
     """The "vo" algorithm with groups, strides, dilation, asymmetric kernel and a tail tile."""
     cfg = {"N": 2, "C": 4, "H": 9, "W": 23, "O": 32, "KH": 3, "KW": 2, "SH": 2, "SW": 1,
            "PH": 1, "PW": 0, "DH": 1, "DW": 2, "groups": 2}
     assert T.conv2d_config(*conv_args(cfg)).algo == "vo"
-    run_conv_template(cfg, K.ACT_GELU, True, residual, 9)
+    run_conv_template(cfg, K.ACT_GELU, True, True, 9)
 
 
 def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -420,7 +419,7 @@ def test_transpose(shape: list[int], r: Any, seed: int) -> None:
     close(out.reshape(want.shape), want)
 
 
-@FEW
+@settings(max_examples=6, deadline=None)
 @given(pool_config(), st.integers(1, 2), st.integers(1, 3), st.integers(0, 2**32 - 1))
 def test_maxpool_template(cfg: dict[str, Any], n: int, c: int, seed: int) -> None:
     cfg = dict(cfg, kind="max")
