@@ -341,7 +341,7 @@ def test_conv2d_template_workloads(name: str, residual: bool) -> None:
 
 @pytest.mark.parametrize(("cfg", "act", "bias", "residual"), [
     (dict(WORKLOADS["resnet"], N=3, C=8, O=12), K.ACT_TANH, True, True),
-    (dict(WORKLOADS["resnet"], H=34, W=66, PH=0, PW=0), K.ACT_NONE, False, False),
+    (dict(WORKLOADS["resnet"], H=34, W=34, PH=0, PW=0), K.ACT_NONE, False, False),
 ])
 def test_conv2d_template_winograd(cfg: dict[str, int], act: int, bias: bool,
                                   residual: bool) -> None:

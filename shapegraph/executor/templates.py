@@ -10,10 +10,10 @@ packing function (numpy, run once at plan time) that lays the parameters out for
 Convolution algorithms (``conv2d_source`` picks one per shape; all work on a zero-padded copy
 of one image per work item and fuse bias, residual and activation into the output pass):
 
-* ``wino``: Winograd F(2x2, 3x3) for stride-1 3x3 convolutions with 8..64 input channels and
-  a row of at least 16 output tiles (ResNet's 32x32): input transform vectorized along a row
-  of tiles, 16 small GEMMs vectorized along tiles, inverse transform + epilogue. 2.25x fewer
-  multiplies than direct; float32 error stays ~1e-5 relative.
+* ``wino``: Winograd F(2x2, 3x3) for stride-1 3x3 convolutions whose transformed image fits
+  L2 (``WINO_MAX_BYTES``) with rows of 16k output tiles (ResNet's 16 channels at 32x32):
+  input transform vectorized along a row of tiles, 16 small GEMMs vectorized along tiles,
+  inverse transform + epilogue. 2.25x fewer multiplies than direct; float32 error ~1e-5.
 * ``vo``: direct, vectorized along the output channels of a group (>= 16) with a register
   tile of up to 8 output columns; for small output planes (<= 256 pixels, LeNet's conv2)
   whose flattened plane would waste vector lanes. Weights packed [g][c][kh][kw][o].
@@ -73,6 +73,9 @@ PARALLEL_MIN_FLOPS = 10_000_000
 VO_MIN_CHANNELS = 16
 VO_MAX_PLANE = 256
 WINO_M = 2  # Winograd output tile
+# The transformed input and output of one image must stay in L2: measured 1.1-6x slower than
+# direct beyond it (64x64 planes, or 32 channels at 32x32), 1.2x faster within (ResNet 16ch).
+WINO_MAX_BYTES = 600_000
 WINO_MR = 2  # output channels per pass of the Winograd GEMM (2: 8% faster than 4)
 FLAT_MR = 2  # "flat"/"rows": output channels per pass over the input
 VO_JB = 8  # output columns per register tile (accumulators: JB vectors)
@@ -114,8 +117,10 @@ def _algo(C: int, H: int, W: int, O: int, KH: int, KW: int, SH: int, SW: int, PH
           PW: int, DH: int, DW: int, groups: int) -> str:
     """Which direct/Winograd variant suits the shape (see the module docstring)."""
     OH, OW = _out_size(H, KH, SH, PH, DH), _out_size(W, KW, SW, PW, DW)
+    tiles = (OH // WINO_M) * (OW // WINO_M)
     if (KH == KW == 3 and SH == SW == DH == DW == 1 and groups == 1 and OH % WINO_M == 0
-            and (OW // WINO_M) % 16 == 0 and 8 <= C <= 64 and O % WINO_MR == 0):
+            and (OW // WINO_M) % 16 == 0 and C >= 8 and O % WINO_MR == 0
+            and 4 * (WINO_M + 2) ** 2 * tiles * (C + O) <= WINO_MAX_BYTES):
         return "wino"
     if O // groups >= VO_MIN_CHANNELS and OH * OW <= VO_MAX_PLANE:
         return "vo"
