@@ -357,11 +357,16 @@ def test_conv2d_template_vectorized_over_channels() -> None:
     run_conv_template(cfg, K.ACT_GELU, True, True, 9)
 
 
-def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The parallel path (output-channel halves at batch 1), forced on a small problem."""
+@pytest.mark.parametrize(("cfg", "algo"), [
+    (dict(WORKLOADS["lenet2"], O=4, groups=2, C=6), "flat"),
+    (dict(WORKLOADS["resnet"], N=1, O=12, C=8), "wino"),
+])
+def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch, cfg: dict[str, int],
+                                         algo: str) -> None:
+    """The parallel path (output-channel halves at batch 1), forced on small problems."""
     monkeypatch.setattr(T, "PARALLEL_MIN_FLOPS", 0)
-    cfg = dict(WORKLOADS["lenet2"], O=4, groups=2, C=6)
-    assert T.conv2d_config(*conv_args(cfg)).G == 2
+    c = T.conv2d_config(*conv_args(cfg))
+    assert (c.G, c.algo) == (2, algo)
     run_conv_template(cfg, K.ACT_SIGMOID, True, True, 11)
 
 

@@ -65,8 +65,10 @@ ConvArgs: TypeAlias = tuple[int, int, int, int, int, int, int, int, int, int, in
                             int]
 
 # A convolution with fewer floating point operations than this runs on one thread: the
-# parallel region's fork/join costs more than it saves (measured: about 40 µs with
-# OMP_WAIT_POLICY=passive, the executor's setting; break-even near 8 MFLOP).
+# parallel region's fork/join costs more than it saves. Measured: about 55 µs per region with
+# OMP_WAIT_POLICY=passive (the executor's setting; a sleeping vCPU is slow to wake), break-even
+# near 8 MFLOP; about 2 µs with spinning waits (e.g. GOMP_SPINCOUNT=30000 and no passive
+# policy), where 1_000_000 is the better threshold (ResNet conv at batch 1: 30 µs, not 45).
 PARALLEL_MIN_FLOPS = 10_000_000
 # Output planes up to this size with at least this many output channels per group are
 # vectorized along the output channels ("vo"): a short flat plane wastes vector lanes.
@@ -135,7 +137,8 @@ def conv2d_config(
     OH, OW = _out_size(H, KH, SH, PH, DH), _out_size(W, KW, SW, PW, DW)
     algo = _algo(C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups)
     parallel = 2 * N * O * OH * OW * (C // groups) * KH * KW >= PARALLEL_MIN_FLOPS
-    G = 2 if parallel and N == 1 and algo in ("flat", "rows") and O % 2 == 0 else 1
+    unit = WINO_MR if algo == "wino" else 1  # output channels a half must be a multiple of
+    G = 2 if parallel and N == 1 and algo != "vo" and O % (2 * unit) == 0 else 1
     og = O // groups
     # two output channels per pass for small kernels (3x3: 1.6x faster than one), one for
     # large ones (5x5: the second channel's weights spill registers, 1.4x slower)
@@ -382,6 +385,7 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: int, has_bias: bool,
     """Winograd F(m x m, 3 x 3): transform tiles (vectorized along a row of tiles), one small
     GEMM per transform position (vectorized along tiles), inverse transform + epilogue."""
     m, c_dim, o_dim = cfg.JB, cfg.C, cfg.O
+    opi = o_dim // cfg.G  # output channels of this work item: og*opi .. og*opi + opi - 1
     bt, _, at = _WINO[m]
     a = m + 2
     th, tw = cfg.OH // m, cfg.OW // m
@@ -399,13 +403,13 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: int, has_bias: bool,
     for i in range(a):
         for j in range(a):
             e(4, f"vb[{(i * a + j) * c_dim * t} + tj] = v{i}_{j}")
-    e(1, f"mt = np.empty({a * a * o_dim * t}, np.float32)")
+    e(1, f"mt = np.empty({a * a * opi * t}, np.float32)")
     e(1, f"for xi in range({a * a}):")
     e(2, f"vx = vt[xi * {c_dim * t}:(xi + 1) * {c_dim * t}]")
     e(2, f"ux = wp[xi * {o_dim * c_dim}:(xi + 1) * {o_dim * c_dim}]")
-    e(2, f"for ob in range({o_dim // cfg.MR}):")
-    e(3, f"mb = mt[(xi * {o_dim} + ob * {cfg.MR}) * {t}:]")
-    e(3, f"ub = ux[ob * {cfg.MR * c_dim}:]")
+    e(2, f"for ob in range({opi // cfg.MR}):")
+    e(3, f"mb = mt[(xi * {opi} + ob * {cfg.MR}) * {t}:]")
+    e(3, f"ub = ux[(og * {opi} + ob * {cfg.MR}) * {c_dim}:]")
     for r in range(cfg.MR):
         for c in range(c_dim):
             e(3, f"u{r}_{c} = ub[{r * c_dim + c}]")
@@ -415,18 +419,19 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: int, has_bias: bool,
     for r in range(cfg.MR):
         e(4, f"mb[{r * t} + p] = " + " + ".join(f"u{r}_{c} * x{c}" for c in range(c_dim)))
     ohw = cfg.OH * cfg.OW
-    e(1, f"for o in range({o_dim}):")
+    e(1, f"for ol in range({opi}):")
+    e(2, f"o = og * {opi} + ol")
     e(2, "bo = b[o]" if has_bias else "bo = zero")
     e(2, f"for ti in range({th}):")
     e(3, f"ob = (n * {o_dim} + o) * {ohw} + ti * {m * cfg.OW}")
     e(3, f"op = of[ob:ob + {m * cfg.OW}]")
     if has_residual:
         e(3, f"rp = rf[ob:ob + {m * cfg.OW}]")
-    e(3, f"mr = mt[o * {t} + ti * {tw}:]")
+    e(3, f"mr = mt[ol * {t} + ti * {tw}:]")
     e(3, f"for tj in range({tw}):")
     for i in range(a):
         for j in range(a):
-            e(4, f"g{i}_{j} = mr[{(i * a + j) * o_dim * t} + tj]")
+            e(4, f"g{i}_{j} = mr[{(i * a + j) * opi * t} + tj]")
     _emit_transform(e, 4, at, "g", "y", a)
     for i in range(m):
         for j in range(m):
