@@ -95,14 +95,16 @@ def _styled(text: str, style: str, color: bool) -> str:
     return buf.getvalue()
 
 
-def _trace_failure(e: BaseException, path: str = "") -> Diagnostic:
-    """SG302 for an exception raised while tracing ``forward``, pointing at user code."""
+def _trace_failure(e: BaseException) -> Diagnostic:
+    """SG302 for an exception raised while tracing ``forward``, at the block whose forward
+    raised it, pointing at the user's code."""
     frames = [f for f in traceback.extract_tb(e.__traceback__)
               if "/shapegraph/" not in f.filename.replace("\\", "/")]
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
+    path = getattr(e, "shapegraph_path", "")
     return Diagnostic.make(
         "SG302", f"forward could not be traced: {type(e).__name__}: {e}", path=path,
-        location=where, related=tuple(Related("", f"{f.name} at {f.filename}:{f.lineno}")
+        location=where, related=tuple(Related(f"{f.name}()", f"line {f.lineno} of {f.filename}")
                                       for f in frames[-3:]),
         help="fix forward so that it only uses tensor operations on its inputs")
 
@@ -121,11 +123,20 @@ def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
     from shapegraph.trace import CannotTraceStatically
 
     target = target or type(net).__name__
+    wanted = input_names(net, None)
+    if inputs and len(inputs) != len(wanted):
+        takes = f"{type(net).__name__}.forward takes {', '.join(wanted) or 'no inputs'}"
+        problems = [(f"input `{n}`", f"input `{n}` is missing: {takes}")
+                    for n in wanted[len(inputs):]] or [
+            ("inputs", f"{len(inputs)} inputs given, but {takes}")]
+        return Report(target, {}, tuple(
+            Diagnostic.make("SG211", msg, path=path, help="give one input per argument of "
+                            "forward") for path, msg in problems))
     if inputs:
         names, types = _input_types(net, inputs)
         ranks: list[int | None] = [t.rank for t in types]
     else:
-        names, types = input_names(net, None), []
+        names, types = wanted, []
         ranks = [None] * len(names)
     shown = {n: str(t) for n, t in zip(names, types, strict=False)}
     try:

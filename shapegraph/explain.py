@@ -184,14 +184,13 @@ def build_diagnostics(res: Resolution, conflicts: Sequence[_Conflict],
     out = [Diagnostic.make("SG211", msg, path=f"input `{name}`",
                            help="pass inputs with the names and ranks the network takes")
            for name, msg in input_errors]
-    seen: set[object] = set()
+    said: set[tuple[str, str, str]] = set()
     for c in conflicts:
-        key = (c.node, c.fail.message if c.fail else (c.eq.lhs_src, c.eq.rhs_src) if c.eq
-               else None)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(_fail_diag(ex, c) if c.fail is not None else _eq_diag(ex, c))
+        d = _fail_diag(ex, c) if c.fail is not None else _eq_diag(ex, c)
+        # the same finding twice (a re-run node, one layer called twice): say it once
+        if (d.code, d.path, d.message) not in said:
+            said.add((d.code, d.path, d.message))
+            out.append(d)
     out.extend(_symbolic_param_diags(ex))
     out.extend(_unresolved_notes(ex, {c.node for c in conflicts}))
     return out
@@ -306,7 +305,8 @@ def _unresolved_notes(ex: Explainer, conflicted: set[int | None]) -> list[Diagno
     for hole, places in groups.items():
         ran = res.ran
         places = [(k, i) for k, i in places
-                  if all(n.id in ran and n.id not in conflicted for n in ex.g.param_users(k))]
+                  if all(n.id in ran and n.id not in conflicted and n.id not in res.tainted
+                         for n in ex.g.param_users(k))]
         if not places:
             continue  # unknown because of a conflict reported already: say it once
         key, _ = places[0]

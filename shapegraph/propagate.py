@@ -28,9 +28,9 @@ from typing import Any
 
 from shapegraph import ops as _ops  # noqa: F401  (registers every op)
 from shapegraph.diagnostics import Diagnostic
-from shapegraph.dims import Dim, Hole, Sym
+from shapegraph.dims import Dim, Hole, Sym, holes
 from shapegraph.graph import Graph, Node
-from shapegraph.ops.base import Eq, Fail, Out, Src, pass_through
+from shapegraph.ops.base import Derived, Eq, Fail, Out, Src, pass_through
 from shapegraph.ops.registry import all_ops
 from shapegraph.types import TensorType
 from shapegraph.unify import Because, Outcome, Unifier
@@ -103,6 +103,9 @@ class _Pass:
         self.pending: set[int] = set()
         ops = all_ops()
         self.rules = {name: op.shape_rule for name, op in ops.items()}
+        self.out_rank = {name: op.out_rank for name, op in ops.items()}
+        self.tainted_values: set[int] = set()  # values downstream of a failed rule
+        self.tainted_nodes: set[int] = set()
         self.same_shape = frozenset(name for name, op in ops.items() if op.same_shape)
         self.raw_param_dims: dict[str, tuple[Dim, ...]] = {}
         self.open_params: set[str] = set()  # params with a dim that was not known up front
@@ -160,6 +163,8 @@ class _Pass:
                     srcs[out] = _PASS[rank] if rank < len(_PASS) else pass_through(rank)
                     if v in dirty:
                         dirty.add(out)
+                    if v in self.tainted_values:
+                        self.tainted_values.add(out)
             else:
                 visit(node)
         changed = True
@@ -210,10 +215,14 @@ class _Pass:
                 params[role] = dims
         else:
             params = _NO_PARAMS
+        if self.tainted_values and any(v in self.tainted_values for v in node.inputs):
+            self.tainted_nodes.add(node.id)
         r = self.rules[node.op](tuple(ins), params, node.attrs)
         if r.__class__ is Fail:
-            self.conflicts.append(_Conflict(node.id, None, fail=r))
+            if not self._from_poison(node, ins):
+                self.conflicts.append(_Conflict(node.id, None, fail=r))
             self.pending.discard(node.id)
+            self._fallback(node, ins)
             return False
         if r.pending or self.pending:  # type: ignore[union-attr]
             return self._accept(node, r)  # type: ignore[arg-type]
@@ -227,6 +236,8 @@ class _Pass:
                     continue  # the common case: an unknown weight dim meets a known size
             self.require(node.id, eq)
         srcs, outs = self.srcs, node.outputs
+        if node.id in self.tainted_nodes:
+            self.tainted_values.update(outs)
         for k in range(len(outs)):
             v, t = outs[k], r.types[k]  # type: ignore[union-attr]
             types[v] = t
@@ -237,11 +248,34 @@ class _Pass:
                     break
         return False
 
+    def _from_poison(self, node: Node, ins: list[TensorType]) -> bool:
+        """The node's input stands for a failed layer's output: its failure follows."""
+        if node.id not in self.tainted_nodes:
+            return False
+        poison = self.u.poison
+        return any(h.id in poison for t in ins for d in t.shape for h in holes(d))
+
+    def _fallback(self, node: Node, ins: list[TensorType]) -> None:
+        """After a failure: unknown output dims that absorb every requirement (so nothing
+        is blamed on them), while conflicts that do not depend on them are still found."""
+        rank = self.out_rank[node.op](tuple(t.rank for t in ins), node.attrs)
+        if rank is None or len(node.outputs) != 1 or self.types[node.outputs[0]] is not None:
+            return
+        dims = tuple(Hole.fresh() for _ in range(rank))
+        self.u.poison.update(h.id for h in dims)
+        src = Derived(f"unknown, because layer `{node.prov.display_path}` failed", ())
+        v = node.outputs[0]
+        self._store(v, TensorType(dims, ins[0].dtype if ins else "float32"), (src,) * rank)
+        self.tainted_values.add(v)
+        self.tainted_nodes.add(node.id)
+
     def _accept(self, node: Node, r: Out) -> bool:
         """Store a rule's result during the fixed-point re-runs (the slow, general path)."""
         nid = node.id
         for eq in r.eqs:
             self.require(nid, eq)
+        if nid in self.tainted_nodes:
+            self.tainted_values.update(node.outputs)
         rerun = nid in self.pending
         progress = False
         for v, t, s in zip(node.outputs, r.types, r.srcs, strict=True):
@@ -313,6 +347,7 @@ class Resolution:
         self.param_dims, self.unsettled = p.final_params()
         self._raw_param_dims = p.raw_param_dims
         self.raw_inputs = dict(p.raw_inputs)
+        self.tainted = frozenset(p.tainted_nodes)  # downstream of a failed rule
         self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
 
     @property

@@ -210,6 +210,13 @@ class Tracer:
         self.called.add(block_id)
         try:
             yield
+        except Exception as e:
+            if not hasattr(e, "shapegraph_path"):  # the innermost block whose forward failed
+                try:
+                    e.shapegraph_path = path  # type: ignore[attr-defined]
+                except AttributeError:  # pragma: no cover - exceptions with __slots__
+                    pass
+            raise
         finally:
             self.path.pop()
             self.kind.pop()

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from typing import NamedTuple
 
 from shapegraph.dims import (
@@ -60,6 +61,9 @@ class Unifier:
         self._parent: dict[int, Hole] = {}
         self._bound: dict[int, Dim] = {}
         self._why: dict[int, Because] = {}
+        # unknowns standing for the output of a failed rule: they satisfy every requirement
+        # and bind to nothing, so no follow-on conflict is blamed on them
+        self.poison: set[int] = set()
 
     def find(self, h: Hole) -> Hole:
         parent = self._parent
@@ -117,6 +121,8 @@ class Unifier:
         a, b = self.resolve(a), self.resolve(b)
         if a == b:
             return Outcome.OK
+        if self.poison and any(h.id in self.poison for h in holes(a) | holes(b)):
+            return Outcome.OK
         if isinstance(a, Hole):
             return self._bind(a, b, Because(node, b_src))
         if isinstance(b, Hole):
@@ -138,6 +144,8 @@ class Unifier:
                 return self._bind(h, value, Because(node, src, f"{a} = {b}"))
         if len(hs) == 1 and _linear_constant(diff, next(iter(hs))):
             return Outcome.NO_INTEGER
+        if _no_integer_solution(diff):
+            return Outcome.NO_INTEGER
         return Outcome.DEFER
 
     def _bind(self, h: Hole, value: Dim, why: Because) -> Outcome:
@@ -152,6 +160,22 @@ class Unifier:
         self._bound[root.id] = value
         self._why[root.id] = why
         return Outcome.OK
+
+
+def _no_integer_solution(diff: Dim) -> bool:
+    """``diff == 0`` has no solution in whole numbers: the gcd of the coefficients of its
+    non-constant terms does not divide its constant (every atom is a whole number)."""
+    if not isinstance(diff, DimExpr):
+        return False
+    const = 0
+    coeffs = []
+    for mono, c in diff.poly:
+        if mono:
+            coeffs.append(c)
+        else:
+            const = c
+    g = math.gcd(*coeffs) if coeffs else 0
+    return g > 1 and const % g != 0
 
 
 def _linear_constant(diff: Dim, h: Hole) -> bool:

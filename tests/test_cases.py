@@ -157,9 +157,6 @@ def test_every_code_has_a_section_and_back() -> None:
         assert "```python" in text and "```text" in text, f"{code}: example or output missing"
 
 
-@pytest.mark.xfail(strict=True, reason="a wrong number of inputs is reported as SG302 "
-                   "(forward could not be traced: TypeError: missing 1 required positional "
-                   "argument) rather than SG211 (inputs do not match the network)")
 def test_check_input_count() -> None:
     net, _ = load_target(f"{CASES / 'shared_params_gluon2.py'}:net")
     report = sg.check(net, sg.Input("x", ("batch", 20)))

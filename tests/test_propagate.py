@@ -194,7 +194,7 @@ def test_reshape_element_count_mismatch() -> None:
     x = n.input("x", 2)
     y = n.layer("0", "reshape", x, shape=(3, 7))
     res = propagate(n.build(y), {"x": (2, 20)})
-    assert codes(res) == ["SG201"]
+    assert codes(res) == ["SG205"]
     assert "40" in res.diagnostics[0].message and "21" in res.diagnostics[0].message
 
 

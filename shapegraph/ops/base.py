@@ -160,6 +160,10 @@ def _no_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
     return ()
 
 
+def _max_rank(ranks: tuple[int, ...], attrs: Attrs) -> int | None:
+    return max(ranks) if ranks else None
+
+
 @dataclass(frozen=True, slots=True)
 class OpDef:
     """One op: its name, arity, shape rule, parameter rule and numpy reference semantics."""
@@ -174,4 +178,7 @@ class OpDef:
     # tracing without data: the rank this op assumes for an input of unknown rank
     # (a callable returning None passes the unknown rank on; None: it needs a known rank)
     lazy_rank: Callable[[Attrs], int | None] | None = None
+    # the output's rank from the input ranks, when the rule fails: the pass gives the
+    # output unknown dims of that rank, so independent conflicts further on still show
+    out_rank: Callable[[tuple[int, ...], Attrs], int | None] = _max_rank
     doc: str = ""

@@ -8,7 +8,7 @@ from shapegraph.dims import Dim, Hole, Truth, compare, dim_str, holes
 from shapegraph.ops.base import Derived, Fail, Src, inp
 from shapegraph.types import TensorType
 
-__all__ = ["as_tuple", "broadcast", "norm_axis", "rank_fail"]
+__all__ = ["as_tuple", "axis_fail", "broadcast", "norm_axis", "rank_fail"]
 
 SG_RANK = "SG202"
 SG_BROADCAST = "SG206"
@@ -21,6 +21,12 @@ def rank_fail(what: str, x: TensorType, expected: str, hint: str = "") -> Fail:
         f"{what} expects {expected}, got {x} (rank {x.rank})",
         hint or f"feed an input of {expected}, or reshape it before this layer",
     )
+
+
+def axis_fail(what: str, x: TensorType, axis: object) -> Fail:
+    """An axis outside the input's rank."""
+    return Fail(SG_RANK, f"{what}: axis {axis} is out of range for {x} (rank {x.rank})",
+                f"use an axis from {-x.rank} to {x.rank - 1}, or feed an input of higher rank")
 
 
 def norm_axis(axis: int, rank: int) -> int | None:
@@ -45,12 +51,16 @@ def broadcast(
     """numpy broadcasting of the input shapes: (dims, sources, pending) or a failure.
 
     A dim that is still a hole against a size other than 1 cannot be decided (it may be
-    1 or equal); the result then holds a fresh hole and ``pending`` asks to run again.
+    1 or equal); the result then holds a fresh hole and ``pending`` asks to run again. A
+    failure names the rightmost axis that certainly mismatches (``4 vs 5``) before one that
+    mismatches only for some values of a symbol (``3 vs batch``).
     """
     rank = max(s.rank for s in shapes)
     dims: list[Dim] = []
     srcs: list[Src] = []
     pending = False
+    certain: int | None = None
+    uncertain: int | None = None
     for k in range(rank):
         cur: Dim | None = None
         cur_src: Src | None = None
@@ -61,19 +71,23 @@ def broadcast(
             d = s.shape[j]
             if cur is None or cur == 1:
                 cur, cur_src = d, inp(i, j)
+            elif d == 1 or d == cur:
                 continue
-            if d == 1 or d == cur:
-                continue
-            if holes(d) or holes(cur):  # an unknown that may be 1 or equal: wait
+            elif holes(d) or holes(cur):  # an unknown that may be 1 or equal: wait
                 pending = True
                 cur, cur_src = Hole.fresh("broadcast"), Derived("broadcast", ())
-                continue
-            if compare(d, cur) is Truth.YES:
-                continue
-            return _broadcast_fail(shapes, k, rank, what)
+            else:
+                verdict = compare(d, cur)
+                if verdict is Truth.NO:
+                    certain = k
+                elif verdict is Truth.UNKNOWN:
+                    uncertain = k
         assert cur is not None and cur_src is not None
         dims.append(cur)
         srcs.append(cur_src)
+    bad = certain if certain is not None else uncertain
+    if bad is not None:
+        return _broadcast_fail(shapes, bad, rank, what)
     return tuple(dims), tuple(srcs), pending
 
 

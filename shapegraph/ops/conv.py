@@ -158,6 +158,7 @@ def _conv_ref(
 
 CONV = register(OpDef(
     "conv", _conv_rule, _conv_ref, _conv_params, (1, 1), lazy_rank=_spatial_rank,
+                          out_rank=lambda r, a: _spatial_rank(a),
     doc="N-d convolution (ndim 1 or 2), weight (channels, in_channels/groups, *kernel)",
 ))
 
@@ -215,6 +216,7 @@ def _pool_ref(
 
 
 POOL = register(OpDef("pool", _pool_rule, _pool_ref, arity=(1, 1), lazy_rank=_spatial_rank,
+                          out_rank=lambda r, a: _spatial_rank(a),
                       doc="max/avg pooling over the spatial dims (ndim 1 or 2)"))
 
 
@@ -241,4 +243,5 @@ def _global_ref(
 
 GLOBAL_POOL = register(OpDef("global_pool", _global_rule, _global_ref, arity=(1, 1),
                              lazy_rank=_spatial_rank,
+                          out_rank=lambda r, a: _spatial_rank(a),
                              doc="max/avg over all spatial dims, kept as size 1"))

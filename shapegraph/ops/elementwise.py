@@ -8,7 +8,7 @@ import numpy as np
 
 from shapegraph.dims import Dim
 from shapegraph.ops.base import Attrs, OpDef, Out, RuleResult, pass_through
-from shapegraph.ops.common import broadcast, norm_axis, rank_fail
+from shapegraph.ops.common import axis_fail, broadcast, norm_axis
 from shapegraph.ops.registry import register
 from shapegraph.types import TensorType
 
@@ -99,7 +99,7 @@ def _softmax_rule(
 ) -> RuleResult:
     x = ins[0]
     if norm_axis(int(attrs.get("axis", -1)), x.rank) is None:
-        return rank_fail("softmax", x, f"an axis {attrs.get('axis', -1)} within its rank")
+        return axis_fail("softmax", x, attrs.get("axis", -1))
     return Out((x,), (pass_through(x.rank),))
 
 

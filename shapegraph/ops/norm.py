@@ -18,7 +18,7 @@ from shapegraph.ops.base import (
     inp,
     pass_through,
 )
-from shapegraph.ops.common import norm_axis, rank_fail
+from shapegraph.ops.common import axis_fail, norm_axis
 from shapegraph.ops.registry import register
 from shapegraph.types import TensorType
 
@@ -42,10 +42,12 @@ def _channel_rule(what: str, roles: Sequence[str], default_axis: int):  # type: 
         x = ins[0]
         axis = norm_axis(int(attrs.get("axis", default_axis)), x.rank)
         if axis is None:
-            return rank_fail(what, x, f"an axis {attrs.get('axis', default_axis)} within "
-                             "its rank")
-        eqs = tuple(Eq(x.shape[axis], inp(0, axis), params[r][0], FromParam(r, 0),
-                       f"input dim {axis} (channels)", f"{r} size") for r in roles)
+            return axis_fail(what, x, attrs.get("axis", default_axis))
+        first = roles[0]
+        eqs = (Eq(x.shape[axis], inp(0, axis), params[first][0], FromParam(first, 0),
+                  f"input dim {axis} (channels)", f"{first} size"),
+               *(Eq(params[first][0], FromParam(first, 0), params[r][0], FromParam(r, 0),
+                    f"{first} size", f"{r} size") for r in roles[1:]))
         return Out((x,), (pass_through(x.rank),), eqs)
 
     return rule

@@ -6,7 +6,18 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from shapegraph.dims import Dim, Hole, add, as_int, dim_str, exact_div, holes, product
+from shapegraph.dims import (
+    Dim,
+    Hole,
+    Truth,
+    add,
+    as_int,
+    compare,
+    dim_str,
+    exact_div,
+    holes,
+    product,
+)
 from shapegraph.ops.base import (
     Attrs,
     Derived,
@@ -19,7 +30,7 @@ from shapegraph.ops.base import (
     Src,
     inp,
 )
-from shapegraph.ops.common import norm_axis, rank_fail
+from shapegraph.ops.common import axis_fail, norm_axis, rank_fail
 from shapegraph.ops.registry import register
 from shapegraph.types import TensorType
 
@@ -46,6 +57,7 @@ def _flatten_ref(
 
 
 FLATTEN = register(OpDef("flatten", _flatten_rule, _flatten_ref, lazy_rank=lambda a: 2,
+                         out_rank=lambda r, a: 2,
                          doc="(batch, d1, d2, ...) -> (batch, d1*d2*...)"))
 
 
@@ -74,8 +86,13 @@ def reshape_dims(
     total = product(x.shape)
     total_src = Derived("element count of the input", tuple(inp(0, j) for j in range(x.rank)))
     if -1 not in spec:
-        eq = Eq(total, total_src, product(dims), FromAttr("shape"),
-                "input elements", "target elements")
+        target = product(dims)
+        if not holes(total) and not holes(target) and compare(total, target) is not Truth.YES:
+            return Fail(SG_RESHAPE, f"cannot reshape {x} ({dim_str(total)} elements) to "
+                        f"{tuple(spec)} ({dim_str(target)} elements)",
+                        "pick target sizes whose product is the element count, or use -1 for "
+                        "one of them", (("input elements", total, total_src),))
+        eq = Eq(total, total_src, target, FromAttr("shape"), "input elements", "target elements")
         return tuple(dims), tuple(srcs), (eq,), False
     k = spec.index(-1)
     known = product(d for i, d in enumerate(dims) if i != k)
@@ -114,6 +131,7 @@ def _reshape_ref(
 
 
 RESHAPE = register(OpDef("reshape", _reshape_rule, _reshape_ref,
+                         out_rank=lambda r, a: len(a["shape"]),
                          doc="reshape to attrs['shape']; 0 copies a dim, -1 is inferred"))
 
 
@@ -123,9 +141,12 @@ def _transpose_rule(
     x = ins[0]
     axes = attrs.get("axes") or tuple(reversed(range(x.rank)))
     norm = [norm_axis(a, x.rank) for a in axes]
-    if len(axes) != x.rank or None in norm or len(set(norm)) != x.rank:
-        return rank_fail("transpose", x, f"a permutation of {x.rank} axes, axes={tuple(axes)}",
-                         "give each axis exactly once")
+    if len(axes) != x.rank:
+        return rank_fail("transpose", x, f"rank {len(axes)} (axes={tuple(axes)})",
+                         "give one axis per dimension of the input")
+    if None in norm or len(set(norm)) != x.rank:
+        return Fail(SG_CONFIG, f"transpose: axes={tuple(axes)} is not a permutation of the "
+                    f"{x.rank} axes of {x}", "give each axis exactly once")
     perm = [int(a) for a in norm]  # type: ignore[arg-type]
     out = TensorType(tuple(x.shape[a] for a in perm), x.dtype)
     return Out((out,), (tuple(inp(0, a) for a in perm),))
@@ -150,7 +171,7 @@ def _concat_rule(
             return rank_fail(f"concat input {i}", t, f"rank {first.rank} like input 0 ({first})")
     axis = norm_axis(int(attrs.get("axis", 1)), first.rank)
     if axis is None:
-        return rank_fail("concat", first, f"an axis {attrs.get('axis')} within its rank")
+        return axis_fail("concat", first, attrs.get("axis", 1))
     eqs = [
         Eq(first.shape[j], inp(0, j), t.shape[j], inp(i, j), f"input 0 dim {j}",
            f"input {i} dim {j}")

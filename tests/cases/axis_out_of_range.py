@@ -1,7 +1,6 @@
 # input: x=batch,10
 # expect: SG202 at <root>
 # says-not: feed an input of an axis 2
-# xfail-says: the help reads "feed an input of an axis 2 within its rank, or reshape it"
 """softmax over axis 2 of a rank-2 tensor."""
 
 from shapegraph import nn, ops

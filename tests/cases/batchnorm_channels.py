@@ -1,6 +1,5 @@
 # input: x=batch,3,32,32
 # expect: SG201 at 1
-# xfail: one wrong in_channels gives 4 SG201, one per gamma/beta/running_mean/running_var
 """A BatchNorm declares in_channels=32 after a conv with 16 channels."""
 
 from shapegraph import nn

@@ -1,7 +1,6 @@
 # input: x=batch,20
 # expect: SG302 at <root>
 # says-not: = : forward at
-# xfail-says: the traceback lines render with an empty value, as `= : forward at FILE:LINE`
 """forward branches on a tensor's value: the branch depends on data, so one trace cannot
 describe the network."""
 

@@ -1,6 +1,5 @@
 # input: x=batch,20
 # expect: SG302 at body.1
-# xfail: SG302 is reported at `<root>`, not at the block whose forward failed
 """The data-dependent branch is inside a nested block (`body.1`): the diagnostic names
 that block, not the root."""
 

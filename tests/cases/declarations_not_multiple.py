@@ -1,5 +1,4 @@
 # expect: SG209 at 1
-# xfail: not reported: 16 channels times any height and width can never make 100 features
 """Declarations alone: a conv with 16 output channels feeds a Dense declaring
 in_units=100. Whatever the image size, the Dense sees 16*H*W features, a multiple of 16,
 and 100 is not one."""

@@ -2,7 +2,6 @@
 # input: y=batch,5
 # expect: SG206 at <root>
 # says: 4 vs 5
-# xfail-says: reports `3 vs batch` at axis -2 (fine if batch is 1 or 3), not 4 vs 5 at -1
 """(batch, 3, 4) * (batch, 5): the last axes are 4 and 5, neither equal nor 1."""
 
 from shapegraph import nn

@@ -1,7 +1,6 @@
 # input: x=batch,1,5,5
 # expect: SG204 at 0
 # expect: SG201 at 3
-# xfail: the SG201 at 3 (64 vs in_units=32, found even without input) is hidden by the SG204
 """Two independent conflicts, the second downstream of the first: the 7x7 kernel does
 not fit the 5x5 image, and, whatever the conv produces, Dense(64) feeds a Dense declaring
 in_units=32. The declarations alone reveal the second; the first must not hide it."""

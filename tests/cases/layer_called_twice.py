@@ -1,6 +1,5 @@
 # input: x=batch,20
 # expect: SG201 at proj
-# xfail: the same mismatch (20 vs in_units=30, same origins) is reported twice, once per call
 """A layer with a wrong in_units called twice on the same input: one mistake, one
 diagnostic."""
 

@@ -1,6 +1,5 @@
 # input: x=batch,seq,32
 # expect: SG201 at 1
-# xfail: one wrong in_channels gives 2 identical SG201, one for gamma and one for beta
 """A LayerNorm declares in_channels=32 (the model width) after a projection to 64."""
 
 from shapegraph import nn

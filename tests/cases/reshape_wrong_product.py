@@ -1,6 +1,5 @@
 # input: x=batch,3,4
 # expect: SG205 at <root>
-# xfail: reported as SG201 dimension mismatch; with -1 the same mistake is SG205
 """Reshaping 3*4 = 12 features per sample to 7, without -1."""
 
 from shapegraph import nn

@@ -1,6 +1,5 @@
 # input: x=batch,8,16
 # expect: SG210 at <root>
-# xfail: reported as SG202 wrong rank (`expects a permutation of 3 axes, got rank 3`)
 """transpose(0, 2, 2) names axis 2 twice: an invalid configuration (the rank, 3, is right)."""
 
 from shapegraph import nn
