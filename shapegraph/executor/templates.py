@@ -107,7 +107,7 @@ class ConvConfig(NamedTuple):
     MR: int  # output channels computed per pass over the input
     G: int  # output-channel parts per image (work items = N * G)
     parallel: bool
-    algo: str  # "flat" (stride 1), "rows" (strided) or "vo" (vectorized over out channels)
+    algo: str  # "wino", "vo", "flat" or "rows" (see the module docstring)
     JB: int  # "vo": output columns per register tile; "wino": output tile size m
 
 
