@@ -166,7 +166,8 @@ class Explainer:
             return str(t) if t is not None else "(not computed)"
 
         ins = ", ".join(show(v) for v in node.inputs)
-        outs = ", ".join(show(v) for v in node.outputs)
+        outs = "(failed)" if node.id in self.res.failed else ", ".join(
+            show(v) for v in node.outputs)
         return f"{node.op}({ins}) -> {outs}"
 
     def frame(self, node: Node, code: str, message: str, related: Sequence[Related],

@@ -348,6 +348,7 @@ class Resolution:
         self._raw_param_dims = p.raw_param_dims
         self.raw_inputs = dict(p.raw_inputs)
         self.tainted = frozenset(p.tainted_nodes)  # downstream of a failed rule
+        self.failed = frozenset(c.node for c in p.conflicts if c.fail is not None)
         self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
 
     @property

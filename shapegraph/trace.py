@@ -10,6 +10,7 @@ reason and a way out.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -212,10 +213,8 @@ class Tracer:
             yield
         except Exception as e:
             if not hasattr(e, "shapegraph_path"):  # the innermost block whose forward failed
-                try:
+                with contextlib.suppress(AttributeError):  # exceptions with __slots__
                     e.shapegraph_path = path  # type: ignore[attr-defined]
-                except AttributeError:  # pragma: no cover - exceptions with __slots__
-                    pass
             raise
         finally:
             self.path.pop()
