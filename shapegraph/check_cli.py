@@ -35,7 +35,7 @@ def add_check_parser(sub: Any) -> None:
                    "(repeat for several inputs; none: check the declarations alone)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--graph", metavar="FILE", help="write a picture of the graph "
-                   "(.dot, or .svg when Graphviz's dot is installed)")
+                   "(.dot source, or .svg/.png/.pdf when Graphviz's dot is installed)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
 
 

@@ -215,9 +215,11 @@ def _eq_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
         key, j, other = tied
         msg = (f"shared parameter `{key}` is used here with {eq.lhs_label} {a}, but its "
                f"dim {j} was already fixed to {b} at layer {other.describe()}")
+        here, there = node.prov.display_path, other.prov.display_path
         help = (f"give every use of `{key}` inputs of the same size, or stop sharing it "
-                f"between layer `{other.prov.display_path}` and layer "
-                f"`{node.prov.display_path}`")
+                f"between layer `{there}` and layer `{here}`" if here != there else
+                f"layer `{here}` is called on inputs of different sizes: give it inputs of "
+                "one size, or use a separate layer for each")
         return ex.frame(node, "SG208", msg, related, help)
     if c.outcome is Outcome.RIGID:
         names = sorted(s.name for s in syms(c.a) | syms(c.b))
@@ -229,9 +231,13 @@ def _eq_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
     if c.outcome is Outcome.NO_INTEGER:
         msg = (f"{eq.lhs_label} {a} must equal {eq.rhs_label} {b}, and no whole-number "
                "size makes that true")
-        return ex.frame(node, "SG209", msg, related, _suggest(ex, c.node, eq, c.a, c.b))
+        help = (f"change the sizes so that {eq.lhs_label} is a multiple of what "
+                f"{eq.rhs_label} is made of ({b}); e.g. pick channels divisible by the groups, "
+                "or a declared size that the layers before can produce")
+        return ex.frame(node, "SG209", msg, related, help)
     msg = f"{eq.lhs_label} = {a}, but {eq.rhs_label} = {b}"
-    return ex.frame(node, "SG201", msg, related, _suggest(ex, c.node, eq, c.a, c.b))
+    help = _suggest(ex, c.node, eq, c.a, c.b)
+    return ex.frame(node, "SG201", msg, related, f"{eq.hint}; or {help}" if eq.hint else help)
 
 
 def _tied_param(ex: Explainer, nid: int, eq: Eq) -> tuple[str, int, Node] | None:

@@ -3,7 +3,8 @@
 Layers are boxes with their output types; inputs are ovals; a layer where a diagnostic
 surfaced, and the edges into it, are red, labelled with the diagnostic's values. The DOT
 source is built with the ``graphviz`` package (``pip install 'shapegraph[plot]'``) and
-rendered to SVG by Graphviz's ``dot`` program when it is installed.
+rendered by Graphviz's ``dot`` program (SVG, PNG, PDF: any format it writes, chosen by
+the file's extension) when it is installed; a ``.dot`` file holds the source itself.
 """
 
 from __future__ import annotations
@@ -65,16 +66,23 @@ def write_picture(report: Report, path: str) -> str:
     except ImportError:
         return ("--graph needs the graphviz package: pip install 'shapegraph[plot]' "
                 "(no picture written)")
-    if path.endswith(".svg"):
-        if shutil.which("dot") is None:
-            dot_path = os.path.splitext(path)[0] + ".dot"
-            with open(dot_path, "w", encoding="utf-8") as f:
-                f.write(g.source)
-            return (f"Graphviz's dot program is not installed, so {path} was not rendered; "
-                    f"wrote the DOT source to {dot_path} (apt-get install graphviz)")
-        with open(path, "wb") as f:
-            f.write(g.pipe(format="svg"))
+    fmt = os.path.splitext(path)[1].lstrip(".").lower()
+    if fmt in ("dot", "gv"):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(g.source)
         return ""
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(g.source)
+    if shutil.which("dot") is None:
+        dot_path = os.path.splitext(path)[0] + ".dot"
+        with open(dot_path, "w", encoding="utf-8") as f:
+            f.write(g.source)
+        return (f"Graphviz's dot program is not installed, so {path} was not rendered; "
+                f"wrote the DOT source to {dot_path} (apt-get install graphviz)")
+    import graphviz
+
+    try:
+        data = g.pipe(format=fmt)
+    except (ValueError, graphviz.CalledProcessError) as e:
+        return f"--graph {path}: Graphviz cannot write {fmt!r} files ({e}); use .svg or .dot"
+    with open(path, "wb") as f:
+        f.write(data)
     return ""

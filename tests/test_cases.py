@@ -309,8 +309,6 @@ def test_cli_agrees_with_the_api(c: Case, capsys: pytest.CaptureFixture[str]) ->
     assert doc["verdict"] == report.verdict
 
 
-@pytest.mark.xfail(strict=True, reason="--graph out.png silently writes DOT text into "
-                   "out.png: neither a PNG nor a message")
 def test_cli_graph_other_extension(tmp_path: Path) -> None:
     c = case("wrong_in_units_with_input")
     out = tmp_path / "net.png"

@@ -120,6 +120,7 @@ class Dense(_Layer):
 
     def describe(self) -> str:
         extra = f", in_units={self._attrs['in_units']}" if self._attrs["in_units"] else ""
+        extra += "" if self._attrs["flatten"] else ", flatten=False"
         act = f", activation={self._act!r}" if self._act else ""
         return f"Dense({self._attrs['units']}{extra}{act})"
 

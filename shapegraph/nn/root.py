@@ -313,9 +313,11 @@ def unused_layers(block: Block, tr: Tracer) -> list[tuple[str, Block]]:
 def unused_diagnostic(path: str, block: Block) -> Diagnostic:
     """SG301 for a layer ``forward`` never uses."""
     prov = block.provenance()
+    has_params = any(b._reg_params for _, b in block.walk())
+    tail = "; its parameters stay uninitialized" if has_params else ""
     return Diagnostic.make(
-        "SG301", f"layer `{path}` ({block.describe()}) is never used by forward; its "
-        "parameters stay uninitialized", path=path, location=prov.location,
+        "SG301", f"layer `{path}` ({block.describe()}) is never used by forward{tail}",
+        path=path, location=prov.location,
         layer=block.describe(), help="call it in forward, or remove it from the network")
 
 

@@ -100,6 +100,7 @@ class Eq(NamedTuple):
     rhs_src: Src
     lhs_label: str
     rhs_label: str
+    hint: str = ""  # a likelier fix than changing either number, when the rule knows one
 
 
 class Out(NamedTuple):

@@ -62,13 +62,17 @@ def _dense_rule(
             feat_src = Derived("flattened input dims 1..", tuple(inp(0, j) for j in range(1, rank)))
         # NamedTuples built with tuple.__new__: this rule runs once per Dense in a network
         out = _NEW(TensorType, ((shape_in[0], w[0]), x.dtype))
-        eq = _NEW(Eq, (feat, feat_src, w[1], _W1, "input features", "weight in_units"))
+        eq = _NEW(Eq, (feat, feat_src, w[1], _W1, "input features", "weight in_units", ""))
         return _NEW(Out, ((out,), _FLAT_SRCS, (eq,), False))
     if rank < 1:
         return rank_fail("Dense (flatten=False)", x, "rank >= 1")
     shape = (*shape_in[:-1], w[0])
     srcs = (*(inp(0, j) for j in range(rank - 1)), _W0)
-    eq = Eq(shape_in[-1], inp(0, rank - 1), w[1], _W1, "input features", "weight in_units")
+    hint = (f"this Dense has flatten=False, so it works on the last axis of {x} only; "
+            "add a Flatten() before it (or use flatten=True) if it should see every feature"
+            if rank > 2 else "")
+    eq = Eq(shape_in[-1], inp(0, rank - 1), w[1], _W1, "input features", "weight in_units",
+            hint)
     return Out((TensorType(shape, x.dtype),), (srcs,), (eq,))
 
 

@@ -2,7 +2,6 @@
 # input: z=batch,30
 # expect: SG208 at proj
 # says-not: between layer `proj` and layer `proj`
-# xfail-says: the help says to stop sharing the weight "between layer `proj` and layer `proj`"
 """One block called on two inputs of different widths: its weight is shared by the
 two calls, so they must have the same width."""
 

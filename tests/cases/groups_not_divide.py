@@ -1,7 +1,6 @@
 # input: x=batch,6,16,16
 # expect: SG209 at 0
 # says-not: with dim 1 = 4*?
-# xfail-says: the help asks to feed input `x` with dim 1 = 4*?, a size with an unknown in it
 """A grouped conv with groups=4 over 6 input channels: each group would need 1.5 channels."""
 
 from shapegraph import nn

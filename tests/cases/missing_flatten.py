@@ -1,7 +1,6 @@
 # input: x=batch,1,28,28
 # expect: SG201 at 1
 # says: Flatten()
-# xfail-says: the help suggests in_units=26 (a per-row weight), not the missing Flatten()
 """A conv output fed to Dense(flatten=False): the dense sees the last axis (26), not the
 16*26*26 = 10816 features its in_units promises. A Flatten() is missing."""
 

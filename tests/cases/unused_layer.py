@@ -2,7 +2,6 @@
 # expect: SG301 at aux
 # expect: SG301 at dropout
 # says-not: (Dropout(p = 0.5)) is never used by forward; its parameters stay uninitialized
-# xfail-says: SG301 tells of a Dropout (no parameters) that "its parameters stay uninitialized"
 """Layers declared but never called by forward: warnings, not errors. `aux` has
 parameters (they stay uninitialized); `dropout` has none."""
 
