@@ -208,8 +208,9 @@ def _fail_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
 def _eq_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
     assert c.eq is not None and c.node is not None
     eq, node = c.eq, ex.g.nodes[c.node]
-    a, b = dim_str(c.a), dim_str(c.b)
+    a, b = _factored(ex, c.node, eq.lhs_src, c.a), _factored(ex, c.node, eq.rhs_src, c.b)
     related = [ex.at(c.node, eq.lhs_src, c.a), ex.at(c.node, eq.rhs_src, c.b)]
+    related = [replace(r, value=v) for r, v in zip(related, (a, b), strict=True)]
     tied = _tied_param(ex, c.node, eq)
     if tied is not None:
         key, j, other = tied
@@ -238,6 +239,18 @@ def _eq_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
     msg = f"{eq.lhs_label} = {a}, but {eq.rhs_label} = {b}"
     help = _suggest(ex, c.node, eq, c.a, c.b)
     return ex.frame(node, "SG201", msg, related, f"{eq.hint}; or {help}" if eq.hint else help)
+
+
+def _factored(ex: Explainer, nid: int, src: Src, value: Dim) -> str:
+    """A symbolic product (a flatten size) as the product of its factors, which reads
+    better than its expanded canonical form: ``16*(h//2 - 2)*(w//2 - 2)``."""
+    if type(value) is int or not isinstance(src, Derived) or "flatten" not in src.what:
+        return dim_str(value)
+    parts = [ex.value_of(nid, p) for p in src.parts]
+    if any(p is None for p in parts):
+        return dim_str(value)
+    shown = [dim_str(p) for p in parts]  # type: ignore[arg-type]
+    return "*".join(f"({s})" if " " in s else s for s in shown)
 
 
 def _tied_param(ex: Explainer, nid: int, eq: Eq) -> tuple[str, int, Node] | None:

@@ -1,7 +1,6 @@
 # input: x=batch,1,height,width
 # expect: SG203 at 2
 # says-not: - 32*(height//2) - 32*(width//2) + 64
-# xfail-says: the features are shown expanded, not as 16*(height//2 - 2)*(width//2 - 2)
 """Images of any size fed to a Dense with a fixed in_units=400: the features it sees,
 16*(height//2 - 2)*(width//2 - 2), are 400 only for some image sizes."""
 
