@@ -342,7 +342,12 @@ class _Lowerer:
     # ---------------------------------------------------------------------------- finish
 
     def finish(self) -> Lowered:
-        from shapegraph.executor.templates import ConvArgs, conv2d_source, pack_conv2d_weight
+        from shapegraph.executor.templates import (
+            ConvArgs,
+            conv2d_source,
+            maxpool2d_source,
+            pack_conv2d_weight,
+        )
 
         for step in self.out.steps:
             scale_shift = self.folded.get(id(step))
@@ -372,6 +377,11 @@ class _Lowerer:
                     step.kernel = "conv2d"
                     step.args = [x, Arg("slot", self.out.slot(wf)), bias,
                                  *(Arg("lit", v) for v in (*cfg[7:13], cfg[13], step.act)), y]
+            elif step.kernel == "maxpool2d" and self.specialize:
+                x, y = step.args[0], step.args[-1]
+                k = [a.ref for a in step.args[1:7]]  # kh, kw, sh, sw, ph, pw
+                src, name = maxpool2d_source(*x.shape, *k, *y.shape[2:])
+                step.source, step.kernel, step.args = (src, name), name, [x, y]
             else:
                 for i, arg in enumerate(step.args):
                     if arg.kind == "w":

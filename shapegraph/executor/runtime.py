@@ -44,6 +44,7 @@ class Runner:
         if a is None:
             a = np.empty(self.arena_size, np.float32)
             self._local.arena = a
+            _parallel_setup()
         return a
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -63,6 +64,17 @@ class Runner:
 
 
 _LOCK = threading.Lock()
+_THREAD = threading.local()
+
+
+def _parallel_setup() -> None:
+    """Once per thread: parallel kernels hand out one iteration at a time (numba's chunk
+    size is thread-local; with larger chunks a kernel could run at one-thread speed)."""
+    if not getattr(_THREAD, "ready", False):
+        import numba
+
+        numba.set_parallel_chunksize(1)
+        _THREAD.ready = True
 _SERIAL: list[bool | None] = [None]  # decided after the first call: is the layer thread-safe?
 
 
