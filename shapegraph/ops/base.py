@@ -38,6 +38,7 @@ __all__ = [
     "RuleResult",
     "Src",
     "inp",
+    "with_bias",
     "pass_through",
 ]
 
@@ -155,6 +156,13 @@ class ParamDecl:
 
 
 ParamRule: TypeAlias = Callable[[Attrs], tuple[ParamDecl, ...]]
+
+
+def with_bias(attrs: Attrs, weight: ParamDecl, size: int, note: str) -> tuple[ParamDecl, ...]:
+    """``weight``, plus a ``bias`` of ``size`` unless ``attrs["use_bias"]`` is false."""
+    if not attrs.get("use_bias", True):
+        return (weight,)
+    return weight, ParamDecl("bias", (size,), (note,), ("",), init="bias")
 
 
 def _no_params(attrs: Attrs) -> tuple[ParamDecl, ...]:

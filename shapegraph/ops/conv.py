@@ -23,6 +23,7 @@ from shapegraph.ops.base import (
     RuleResult,
     Src,
     inp,
+    with_bias,
 )
 from shapegraph.ops.common import rank_fail
 from shapegraph.ops.registry import register
@@ -97,9 +98,7 @@ def _conv_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
         (f"channels={ch}", note_in, *(f"kernel_size={k}" for k in kernel)),
         ("", "in_channels", *("" for _ in kernel)),
     )
-    if not attrs.get("use_bias", True):
-        return (weight,)
-    return weight, ParamDecl("bias", (ch,), (f"channels={ch}",), ("",), init="bias")
+    return with_bias(attrs, weight, ch, f"channels={ch}")
 
 
 def _conv_rule(

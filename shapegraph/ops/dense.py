@@ -18,6 +18,7 @@ from shapegraph.ops.base import (
     RuleResult,
     Src,
     inp,
+    with_bias,
 )
 from shapegraph.ops.common import broadcast, rank_fail
 from shapegraph.ops.registry import register
@@ -39,9 +40,7 @@ def _dense_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
         (f"units={units}", f"in_units={in_units} declared" if in_units else ""),
         ("", "in_units"),
     )
-    if not attrs.get("use_bias", True):
-        return (weight,)
-    return weight, ParamDecl("bias", (units,), (f"units={units}",), ("",), init="bias")
+    return with_bias(attrs, weight, units, f"units={units}")
 
 
 def _dense_rule(
