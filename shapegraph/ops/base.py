@@ -38,8 +38,8 @@ __all__ = [
     "RuleResult",
     "Src",
     "inp",
-    "with_bias",
     "pass_through",
+    "with_bias",
 ]
 
 
