@@ -133,6 +133,7 @@ class Graph:
     outputs: tuple[int, ...]
     params: Mapping[str, ParamSpec]
     consumers: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    users: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # param key -> nodes
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -140,12 +141,12 @@ class Graph:
 
     def param_users(self, key: str) -> list[Node]:
         """Every node that uses parameter ``key`` (more than one when tied)."""
-        return [n for n in self.nodes if any(k == key for _, k in n.params)]
+        return [self.nodes[i] for i in self.users.get(key, ())]
 
     def with_params(self, params: Mapping[str, ParamSpec]) -> Graph:
         """The same graph with other parameter specs (a rewrite returns a new record)."""
         return Graph(self.values, self.nodes, self.inputs, self.outputs,
-                     MappingProxyType(dict(params)), self.consumers)
+                     MappingProxyType(dict(params)), self.consumers, self.users)
 
 
 class GraphBuilder:
@@ -199,9 +200,12 @@ class GraphBuilder:
 
     def build(self, outputs: Sequence[int]) -> Graph:
         consumers: dict[int, list[int]] = {}
+        users: dict[str, list[int]] = {}
         for n in self._nodes:
             for v in n.inputs:
                 consumers.setdefault(v, []).append(n.id)
+            for _, key in n.params:
+                users.setdefault(key, []).append(n.id)
         return Graph(
             tuple(self._values),
             tuple(self._nodes),
@@ -209,6 +213,7 @@ class GraphBuilder:
             tuple(outputs),
             MappingProxyType(dict(self._params)),
             MappingProxyType({k: tuple(v) for k, v in consumers.items()}),
+            MappingProxyType({k: tuple(v) for k, v in users.items()}),
         )
 
 
