@@ -163,7 +163,7 @@ def _torch_model(wl: Workload, params: dict[str, np.ndarray]) -> Any:
 def _torch_resnet(t: Callable[[str], Any]) -> Any:
     import torch
 
-    class Block(torch.nn.Module):
+    class Block(torch.nn.Module):  # type: ignore[misc, unused-ignore]
         def __init__(self, prefix: str) -> None:
             super().__init__()
             self.c1 = torch.nn.Conv2d(16, 16, 3, padding=1, bias=False)
