@@ -96,9 +96,6 @@ class Unifier:
         """Why ``h``'s class has its value (None while it is unbound)."""
         return self._why.get(self.find(h).id)
 
-    def is_bound(self, h: Hole) -> bool:
-        return self.find(h).id in self._bound
-
     def bind_fresh(self, h: Hole, value: int, node: int | None, src: Src | None) -> bool:
         """Bind ``h`` to ``value`` if ``h`` is unbound and alone in its class (the common
         case, made cheap); False means use :meth:`unify`."""

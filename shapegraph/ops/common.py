@@ -8,7 +8,7 @@ from shapegraph.dims import Dim, Hole, Truth, compare, dim_str, holes
 from shapegraph.ops.base import Derived, Fail, Src, inp
 from shapegraph.types import TensorType
 
-__all__ = ["as_tuple", "axis_fail", "broadcast", "norm_axis", "rank_fail"]
+__all__ = ["axis_fail", "broadcast", "norm_axis", "rank_fail"]
 
 SG_RANK = "SG202"
 SG_BROADCAST = "SG206"
@@ -33,16 +33,6 @@ def norm_axis(axis: int, rank: int) -> int | None:
     """``axis`` as a non-negative index into a tensor of ``rank``, or None if out of range."""
     a = axis + rank if axis < 0 else axis
     return a if 0 <= a < rank else None
-
-
-def as_tuple(value: int | Sequence[int], n: int) -> tuple[int, ...]:
-    """An int repeated ``n`` times, or a sequence of length ``n``, as a tuple of ints."""
-    if isinstance(value, int):
-        return (value,) * n
-    out = tuple(int(v) for v in value)
-    if len(out) != n:
-        raise ValueError(f"expected {n} values, got {len(out)}: {value!r}")
-    return out
 
 
 def broadcast(
