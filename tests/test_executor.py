@@ -333,3 +333,17 @@ def test_a_second_process_does_not_compile_again(tmp_path: Path) -> None:
     assert first == ["0", "1"]  # compiled, and saved
     assert second == ["1", "0"]  # loaded from the disk cache
     assert len(list(tmp_path.glob("shapegraph_plan_*.py"))) == 1
+
+
+def test_ops_without_a_kernel_run_their_reference_step() -> None:
+    class BatchedMatmul(nn.Block):
+        def forward(self, a, b):  # type: ignore[no-untyped-def]
+            return (a @ b) * 2.0
+
+    net = BatchedMatmul()
+    net.initialize()
+    model = sg.compile(net, sg.Input("a", (2, 3, 4)), sg.Input("b", (2, 4, 5)))
+    a, b = rand(2, 3, 4), rand(2, 4, 5, seed=1)
+    check(model, a, b)
+    runner = next(iter(model._runners.values()))
+    assert runner.plan.lowered.ref_nodes and not runner.gen.compiled

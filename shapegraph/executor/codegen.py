@@ -72,17 +72,8 @@ class _Writer:
         return self.const_names[values]
 
     def view(self, v: int, shape: tuple[int, ...]) -> str:
-        st = self.plan.storage[self.plan.base(v)]
-        n = prod(shape)
-        if st.kind == "input":
-            base = f"x{st.index}"
-        elif st.kind == "output":
-            base = f"o{st.index}"
-        elif st.kind == "weight":
-            off = self.plan.weight_offsets[st.index]
-            base = f"W[{off}:{off + n}]"
-        else:
-            base = f"A[{st.index}:{st.index + n}]"
+        name, off = self.plan.locate(v)
+        base = name if off is None else f"{name}[{off}:{off + prod(shape)}]"
         return f"{base}.reshape({shape!r})"
 
     def arg(self, a: Arg) -> str:

@@ -57,22 +57,27 @@ class Plan:
             v = alias[v]
         return v
 
+    def locate(self, v: int) -> tuple[str, int | None]:
+        """Where value ``v`` lives, as the run function names it: ``("x0", None)`` (a whole
+        input or output array) or ``("W", offset)`` / ``("A", offset)`` (a slice)."""
+        st = self.storage[self.base(v)]
+        if st.kind == "input":
+            return f"x{st.index}", None
+        if st.kind == "output":
+            return f"o{st.index}", None
+        if st.kind == "weight":
+            return "W", self.weight_offsets[st.index]
+        return "A", st.index
+
     def view(self, v: int, W: np.ndarray, A: np.ndarray, inputs: Sequence[np.ndarray],
              outputs: Sequence[np.ndarray]) -> np.ndarray:
         """Value ``v`` as an array, from the arrays a run works on."""
-        st = self.storage[self.base(v)]
+        name, off = self.locate(v)
         shape = self.shapes[v]
-        n = prod(shape)
-        if st.kind == "input":
-            flat = inputs[st.index].reshape(-1)
-        elif st.kind == "output":
-            flat = outputs[st.index].reshape(-1)
-        elif st.kind == "weight":
-            off = self.weight_offsets[st.index]
-            flat = W[off:off + n]
-        else:
-            flat = A[st.index:st.index + n]
-        return flat[:n].reshape(shape)
+        if off is None:
+            k = int(name[1:])
+            return (inputs if name[0] == "x" else outputs)[k].reshape(shape)
+        return (W if name == "W" else A)[off:off + prod(shape)].reshape(shape)
 
     @property
     def arena_bytes(self) -> int:
