@@ -114,8 +114,11 @@ def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
     for what its declarations determine. Never raises for shape problems."""
     from shapegraph.compile import _input_types, _renamed
     from shapegraph.nn.root import (
+        best_trial,
         input_names,
         param_specs,
+        rank_independent,
+        static_trials,
         trace,
         unused_diagnostic,
         unused_layers,
@@ -139,13 +142,24 @@ def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
         names, types = wanted, []
         ranks = [None] * len(names)
     shown = {n: str(t) for n, t in zip(names, types, strict=False)}
+    notes: tuple[Diagnostic, ...] = ()
     try:
         graph, tr, params = trace(net, ranks, static=not inputs)
     except CannotTraceStatically as e:
-        note = Diagnostic.make(
-            "SG102", f"the network needs input shapes to be checked: {e}", path="",
-            help="give the input shapes, e.g. --input x=batch,3,224,224")
-        return Report(target, shown, (note,))
+        trials = static_trials(net)
+        trial = best_trial(trials)
+        if trial is None:
+            note = Diagnostic.make(
+                "SG102", f"the network needs input shapes to be checked: {e}", path="",
+                help="give the input shapes, e.g. --input x=batch,3,224,224")
+            return Report(target, shown, (note,))
+        graph, tr, params = trial.graph, trial.tracer, trial.params
+        if not rank_independent(trials):
+            notes = (Diagnostic.make(
+                "SG102", f"no layer fixes the rank of input `{names[0]}`, and the "
+                f"declarations give different results at different ranks: shown for rank "
+                f"{trial.graph.inputs[0].rank}, the first that fits", path="",
+                help="give the input shapes to check them for yours, e.g. --input x=batch,20"),)
     except Exception as e:
         return Report(target, shown, (_trace_failure(e),))
     graph = _renamed(graph, names)
@@ -153,4 +167,5 @@ def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
     graph = graph.with_params({k: specs[k] for k in graph.params})
     res = propagate(graph, dict(zip(names, types, strict=False)))
     unused = [unused_diagnostic(path, b) for path, b in unused_layers(net, tr)]
-    return Report(target, shown, res.diagnostics + tuple(unused), res, graph, layer_rows(res))
+    return Report(target, shown, res.diagnostics + tuple(unused) + notes, res, graph,
+                  layer_rows(res))

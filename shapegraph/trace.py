@@ -27,6 +27,7 @@ from shapegraph.ops.registry import get_op
 __all__ = ["CannotTraceStatically", "SymbolicTensor", "TraceError", "Tracer", "current",
            "user_site"]
 
+Lazy = tuple[int, int]  # (unknown-rank input value, rank offset from it)
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 _state = threading.local()
 
@@ -69,10 +70,12 @@ class SymbolicTensor:
     __slots__ = ("_lazy", "_tracer", "_value")
     __array_priority__ = 1000  # so that ``ndarray + t`` defers to us
 
-    def __init__(self, tracer: Tracer, value: int, lazy: int | None = None) -> None:
+    def __init__(self, tracer: Tracer, value: int, lazy: Lazy | None = None) -> None:
         self._tracer = tracer
         self._value = value
-        self._lazy = lazy  # the unknown-rank graph input this tensor derives from, if any
+        # (the unknown-rank graph input this tensor derives from, this tensor's rank minus
+        # that input's), in a static trace
+        self._lazy = lazy
 
     # -- arithmetic -------------------------------------------------------------------
     def __add__(self, other: Any) -> SymbolicTensor:
@@ -194,7 +197,7 @@ class Tracer:
     # -- inputs and outputs -----------------------------------------------------------
     def input(self, name: str, rank: int | None, dtype: str = "float32") -> SymbolicTensor:
         vid = self.b.add_input(name, rank if rank is not None else -1, dtype)
-        return SymbolicTensor(self, vid, lazy=vid if rank is None else None)
+        return SymbolicTensor(self, vid, lazy=(vid, 0) if rank is None else None)
 
     def finish(self, outputs: Sequence[SymbolicTensor]) -> Graph:
         graph = self.b.build([o._value for o in outputs])
@@ -256,24 +259,35 @@ class Tracer:
         return self.op("constant", [], {"value": arr}, what="constant")
 
     def _fix_ranks(self, op: str, attrs: Mapping[str, Any],
-                   inputs: Sequence[SymbolicTensor]) -> int | None:
+                   inputs: Sequence[SymbolicTensor]) -> Lazy | None:
         """In a static trace, fix the rank of an unknown-rank input at its first consumer
-        that needs one; rank-preserving ops pass the unknown rank on."""
-        lazy = [t._lazy for t in inputs if t._lazy is not None]
+        that needs one; ops whose output rank follows from their input's pass the unknown
+        rank on. Whatever cannot be decided raises CannotTraceStatically: the declarations
+        alone then determine nothing, and everything waits for data (never a guess that
+        could refuse a valid network)."""
+        lazy = [t for t in inputs if t._lazy is not None]
         if not lazy:
             return None
-        fixed = self.b.input_rank(lazy[0])
-        rule = get_op(op).lazy_rank
+        vid, delta = lazy[0]._lazy  # type: ignore[misc]
+        rec = get_op(op)
+        need = rec.lazy_rank(attrs) if rec.lazy_rank is not None else None
+        fixed = self.b.input_rank(vid)
         if fixed >= 0:  # fixed meanwhile by another consumer
-            if rule is not None and rule(attrs) not in (None, fixed):
-                raise CannotTraceStatically(f"{op} needs rank {rule(attrs)}, not {fixed}")
+            if need is not None and not rec.any_rank and need != fixed + delta:
+                raise CannotTraceStatically(f"{op} needs rank {need}, not {fixed + delta}")
             return None
-        if rule is None or len(inputs) != 1:
+        if rec.lazy_rank is None or len(inputs) != 1:
             raise CannotTraceStatically(f"{op} needs the input's rank")
-        rank = rule(attrs)
-        if rank is None:
-            return lazy[0]  # rank-preserving: still unknown
-        self.b.set_input_rank(lazy[0], rank)
+        if need is None:  # the output's rank follows from the input's
+            out = rec.out_rank((16,), attrs)
+            if out is None:
+                raise CannotTraceStatically(f"{op}: output rank unknown")
+            return (vid, delta + out - 16)
+        if rec.any_rank:
+            raise CannotTraceStatically(f"{op} takes any rank and cannot decide one")
+        if need - delta < 1:
+            raise CannotTraceStatically(f"{op} needs rank {need}")
+        self.b.set_input_rank(vid, need - delta)
         return None
 
 

@@ -57,6 +57,9 @@ class Step:
     node: int = -1
     source: tuple[str, str] | None = None  # (source, name) of a specialized kernel
     act: int = 0
+    # the axis of the output value along which a dense/conv writes its output channels:
+    # a batchnorm folds into the weights only when it normalizes exactly this axis
+    channel_axis: int = -1
 
 
 @dataclass
@@ -153,7 +156,8 @@ class _Lowerer:
         w = self.p(n, "weight")
         b = self.p(n, "bias") if "bias" in dict(n.params) else np.zeros(units, np.float32)
         step = self.emit(n, "dense", [self.val(x, (rows, k)), Arg("w", w.T), Arg("w", b),
-                                      Arg("lit", 0), self.val(y, (rows, units))], [x])
+                                      Arg("lit", 0), self.val(y, (rows, units))], [x],
+                         channel_axis=len(ys) - 1)
         self.folded[id(step)] = (np.ones(units, np.float32), np.zeros(units, np.float32))
         return True
 
@@ -168,7 +172,8 @@ class _Lowerer:
         w = self.p(n, "weight").reshape(y4[1], -1, *kern)
         b = self.p(n, "bias") if "bias" in dict(n.params) else np.zeros(y4[1], np.float32)
         step = self.emit(n, "conv", [self.val(x, x4), Arg("convw", (w, cfg)), Arg("w", b),
-                                     Arg("empty4", None), self.val(y, y4)], [x])
+                                     Arg("empty4", None), self.val(y, y4)], [x],
+                         channel_axis=1)
         self.folded[id(step)] = (np.ones(y4[1], np.float32), np.zeros(y4[1], np.float32))
         return True
 
@@ -194,7 +199,8 @@ class _Lowerer:
         assert axis is not None
         scale, shift = _bn_affine(self, n)
         step = self.fusable(x, ("dense", "conv"))
-        if (step is not None and axis == 1 and step.act == 0 and id(step) in self.folded
+        if (step is not None and axis == step.channel_axis and step.act == 0
+                and id(step) in self.folded
                 and not _has_residual(step)):
             s0, t0 = self.folded[id(step)]
             self.folded[id(step)] = (s0 * scale, t0 * scale + shift)

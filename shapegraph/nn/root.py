@@ -35,7 +35,8 @@ from shapegraph.trace import SymbolicTensor, TraceError, Tracer, tracing
 if TYPE_CHECKING:
     from shapegraph.nn.block import Block
 
-__all__ = ["UnusedLayerWarning", "call_root", "initialize", "trace", "unused_layers"]
+__all__ = ["Trial", "UnusedLayerWarning", "best_trial", "call_root", "initialize",
+           "rank_independent", "static_trials", "trace", "unused_layers"]
 
 
 class UnusedLayerWarning(UserWarning):
@@ -131,21 +132,100 @@ def _in_layer_order(params: ParameterDict, inferred: dict[int, Pending]) -> dict
     return keep
 
 
+# ranks tried for a single input whose rank no layer decides (a flattening dense first)
+_TRIAL_RANKS = range(1, 7)
+
+
 def static_shapes(block: Block, override: dict[str, tuple[int, ...]] | None = None
                   ) -> dict[int, Pending]:
     """Parameter shapes the declarations alone determine (no data); ShapeError when the
-    declarations conflict."""
+    declarations conflict.
+
+    An input's rank is fixed by the first layer that needs one (a Conv2D needs 4). When
+    no layer decides it, each rank is tried: a parameter shape counts as determined only
+    if every rank that fits gives the same one, and the declarations conflict only if
+    every rank finds the same conflict (a rank that meets only rank errors is not the
+    input's). Whatever cannot be decided waits for data; a valid network is never
+    refused for a guessed rank."""
+    params = block.collect_params()
+    return _agreed([t.res for t in static_trials(block, override)], params)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One static trace (inputs of unknown or tried ranks) and its propagation."""
+
+    graph: Graph
+    tracer: Tracer
+    params: ParameterDict
+    res: Resolution
+
+
+def static_trials(block: Block, override: dict[str, tuple[int, ...]] | None = None
+                  ) -> list[Trial]:
+    """The static traces worth propagating: one when the layers decide every input's
+    rank, else one per rank of ``_TRIAL_RANKS`` that traces (single-input networks)."""
     n = len(input_names(block, None))
-    try:
-        graph, _, params = trace(block, [None] * n, static=True)
-    except Exception:
-        return {}  # and the first call raises whatever it raises, where the user expects it
-    specs = _specs_with(params, override)
-    res = propagate(graph.with_params({k: specs[k] for k in graph.params}), {})
-    if not res.ok:
-        raise ShapeError(res.errors, headline="the declared dimensions conflict (found at "
-                         "initialize(), before any data)")
-    return _newly_known(res, params)
+    trials: list[list[int | None]] = [[None] * n]
+    if n == 1:
+        trials += [[r] for r in _TRIAL_RANKS]
+    out: list[Trial] = []
+    for ranks in trials:
+        try:
+            graph, tr, params = trace(block, ranks, static=True)
+        except Exception:
+            continue  # and the first call raises whatever it raises, where the user expects it
+        specs = _specs_with(params, override)
+        graph = graph.with_params({k: specs[k] for k in graph.params})
+        out.append(Trial(graph, tr, params, propagate(graph, {})))
+        if ranks == [None] * n:
+            break  # the layers decided every rank: one trace says everything
+    return out
+
+
+def rank_independent(trials: Sequence[Trial]) -> bool:
+    """Every tried rank that is not simply wrong for the first layers finds the same
+    errors and warnings (codes, at the same layers): the verdict on the declarations does
+    not depend on the input's rank."""
+    seen = {frozenset((d.code, d.path) for d in t.res.diagnostics if d.severity != "note")
+            for t in trials if t.res.ok or any(d.code != "SG202" for d in t.res.errors)}
+    return len(seen) <= 1
+
+
+def best_trial(trials: Sequence[Trial]) -> Trial | None:
+    """The trial to show when checking without inputs: the first that fits, else the
+    first whose problems are not only rank errors (the others are not the input's rank)."""
+    for fits in (lambda t: t.res.ok, lambda t: any(d.code != "SG202" for d in t.res.errors)):
+        for t in trials:
+            if fits(t):
+                return t
+    return trials[0] if trials else None
+
+
+def _agreed(outcomes: list[Resolution], params: ParameterDict) -> dict[int, Pending]:
+    """What every fitting outcome agrees on; a conflict found by every outcome raises."""
+    fitting = [res for res in outcomes if res.ok]
+    if not fitting:  # a tried rank that only meets rank errors is not the input's rank
+        common = _common_errors([res for res in outcomes
+                                 if any(d.code != "SG202" for d in res.errors)])
+        if common:
+            raise ShapeError(common, headline="the declared dimensions conflict (found at "
+                             "initialize(), before any data)")
+        return {}
+    agreed = _newly_known(fitting[0], params)
+    for res in fitting[1:]:
+        other = _newly_known(res, params)
+        agreed = {k: v for k, v in agreed.items() if k in other and other[k][1] == v[1]}
+    return agreed
+
+
+def _common_errors(outcomes: list[Resolution]) -> list[Diagnostic]:
+    """The diagnostics (by code and message) that every outcome reports."""
+    if not outcomes:
+        return []
+    keys = [{(d.code, d.message) for d in res.errors} for res in outcomes]
+    common = set.intersection(*keys)
+    return [d for d in outcomes[0].errors if (d.code, d.message) in common]
 
 
 def _specs_with(params: ParameterDict, override: dict[str, tuple[int, ...]] | None

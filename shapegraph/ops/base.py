@@ -187,6 +187,9 @@ class OpDef:
     # tracing without data: the rank this op assumes for an input of unknown rank
     # (a callable returning None passes the unknown rank on; None: it needs a known rank)
     lazy_rank: Callable[[Attrs], int | None] | None = None
+    # the op takes an input of any rank of at least lazy_rank (a flattening dense): it
+    # never decides an unknown rank (the static pass then tries each rank; see nn.root)
+    any_rank: bool = False
     # the output's rank from the input ranks, when the rule fails: the pass gives the
     # output unknown dims of that rank, so independent conflicts further on still show
     out_rank: Callable[[tuple[int, ...], Attrs], int | None] = _max_rank

@@ -57,7 +57,7 @@ def _flatten_ref(
 
 
 FLATTEN = register(OpDef("flatten", _flatten_rule, _flatten_ref, lazy_rank=lambda a: 2,
-                         out_rank=lambda r, a: 2,
+                         any_rank=True, out_rank=lambda r, a: 2,
                          doc="(batch, d1, d2, ...) -> (batch, d1*d2*...)"))
 
 

@@ -1,6 +1,7 @@
-# expect: SG102 at <root>
-"""forward starts with an elementwise op, so nothing fixes the input's rank without data:
-the declarations alone cannot be checked."""
+# expect: nothing
+"""forward starts with an elementwise op, so nothing fixes the input's rank without data;
+every rank that fits (2 and up: the dense flattens) gives the same verdict, so the
+declarations are checked all the same."""
 
 from shapegraph import nn, ops
 

@@ -1,0 +1,150 @@
+"""Every fusion the lowering does, after every producer, in every layout it can meet.
+
+The lowering folds a batchnorm into the weights of the dense/conv before it, fuses an
+activation into its producer's output pass and a residual add into a convolution. Each
+is only right when the axes line up (a batchnorm normalizes its ``axis``; a dense with
+``flatten=False`` writes its units on the *last* axis). This generator puts each foldable
+consumer after each producer, runs eager (step by step) and compiled plans, and compares
+both with the reference interpreter, which runs every op on its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import shapegraph as sg
+from shapegraph import nn
+from shapegraph.interpret import run_reference
+
+# producer name -> (input shape, factory); sizes differ on every axis so that a fold
+# along the wrong axis cannot go unnoticed (it fails or gives different numbers)
+PRODUCERS: dict[str, tuple[tuple[int, ...], Callable[[], nn.Block]]] = {
+    "dense": ((2, 7), lambda: nn.Dense(5)),
+    "dense_flatten_r3": ((2, 3, 4), lambda: nn.Dense(5)),
+    "dense_noflat_r2": ((2, 7), lambda: nn.Dense(5, flatten=False)),
+    "dense_noflat_r3": ((2, 3, 4), lambda: nn.Dense(5, flatten=False, use_bias=False)),
+    "dense_noflat_r3_eq": ((2, 3, 4), lambda: nn.Dense(3, flatten=False)),
+    "dense_noflat_r4": ((2, 3, 4, 6), lambda: nn.Dense(5, flatten=False)),
+    "conv1d": ((2, 3, 9), lambda: nn.Conv1D(5, 3)),
+    "conv2d": ((2, 3, 6, 7), lambda: nn.Conv2D(5, 3, use_bias=False)),
+    "conv2d_strided": ((2, 3, 9, 8), lambda: nn.Conv2D(4, 3, strides=2, padding=1)),
+}
+
+# consumer name -> factory of the layers that follow the producer
+CONSUMERS: dict[str, Callable[[], list[nn.Block]]] = {
+    "bn": lambda: [nn.BatchNorm()],
+    "bn_last": lambda: [nn.BatchNorm(axis=-1)],
+    "bn_axis2": lambda: [nn.BatchNorm(axis=2)],
+    "relu": lambda: [nn.Activation("relu")],
+    "bn_relu": lambda: [nn.BatchNorm(), nn.Activation("relu")],
+    "relu_bn": lambda: [nn.Activation("tanh"), nn.BatchNorm()],
+    "bn_bn": lambda: [nn.BatchNorm(), nn.BatchNorm(axis=-1)],
+}
+
+
+class Residual(nn.Block):
+    """``act(consumers(producer(x)) + other(x))``: a residual add after the chain."""
+
+    def __init__(self, producer: nn.Block, other: nn.Block, tail: list[nn.Block]) -> None:
+        super().__init__()
+        self.p = producer
+        self.o = other
+        self.tail = nn.Sequential()
+        self.tail.add(*tail)
+
+    def forward(self, x: Any) -> Any:
+        return self.tail(self.p(x)) + self.o(x)
+
+
+def _randomize_norms(net: nn.Block, rng: np.random.Generator) -> None:
+    for key, p in net.collect_params().items():
+        if key.rsplit(".", 1)[-1] in ("gamma", "beta", "running_mean", "running_var"):
+            p.set_data(rng.uniform(0.5, 1.5, size=p.shape).astype(np.float32))
+
+
+def _initialized(net: nn.Block) -> bool:
+    """initialize(); False when the declarations alone already conflict (a batchnorm axis
+    beyond the rank of a flattening dense's output), which test_consistent checks."""
+    try:
+        net.initialize()
+    except sg.ShapeError:
+        return False
+    return True
+
+
+def _check_against_reference(net: nn.Block, x: np.ndarray) -> None:
+    rng = np.random.default_rng(0)
+    if not _initialized(net):
+        return
+    try:
+        net(x)
+    except sg.ShapeError:
+        return  # this consumer does not fit this producer (checked by test_consistent)
+    _randomize_norms(net, rng)
+    eager = net(x)
+    model = sg.compile(net, sg.Input("x", x.shape))
+    want = run_reference(model.graph, model.params, {"x": x})[0]
+    np.testing.assert_allclose(eager, want, rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize(("producer", "consumer"),
+                         list(itertools.product(PRODUCERS, CONSUMERS)))
+def test_fold_after_producer(producer: str, consumer: str) -> None:
+    shape, make = PRODUCERS[producer]
+    net = nn.Sequential()
+    net.add(make(), *CONSUMERS[consumer]())
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    _check_against_reference(net, x)
+
+
+@pytest.mark.parametrize(("producer", "consumer"),
+                         list(itertools.product(["conv1d", "conv2d", "conv2d_strided",
+                                                 "dense_noflat_r3"], ["relu", "bn", "bn_last"])))
+def test_residual_after_producer(producer: str, consumer: str) -> None:
+    shape, make = PRODUCERS[producer]
+    net = Residual(make(), make(), CONSUMERS[consumer]())
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    _check_against_reference(net, x)
+
+
+def test_consistent() -> None:
+    """Where the generator's chain does not fit, check says so before any run (and the
+    combinations that do fit are the majority, so the tests above are not vacuous)."""
+    fits = 0
+    for producer, consumer in itertools.product(PRODUCERS, CONSUMERS):
+        shape, make = PRODUCERS[producer]
+        net = nn.Sequential()
+        net.add(make(), *CONSUMERS[consumer]())
+        report = sg.check(net, sg.Input("x", shape))
+        fits += report.ok
+        if not _initialized(net):
+            assert not report.ok
+        elif report.ok:
+            net(np.zeros(shape, np.float32))
+        else:
+            with pytest.raises(sg.ShapeError):
+                net(np.zeros(shape, np.float32))
+    assert fits >= len(PRODUCERS) * len(CONSUMERS) * 2 // 3
+
+
+def test_batchnorm_after_dense_flatten_false_folds_nothing_wrong() -> None:
+    """The reported case: Dense(u, flatten=False) then BatchNorm() on (2, c, w)."""
+    for units, c in ((4, 3), (3, 3)):
+        net = nn.Sequential()
+        net.add(nn.Dense(units, flatten=False, use_bias=False), nn.BatchNorm())
+        net.initialize()
+        x = np.random.default_rng(3).standard_normal((2, c, 5)).astype(np.float32)
+        net(x)
+        _randomize_norms(net, np.random.default_rng(4))
+        bn = net[1]
+        z = x @ net[0].weight.data().T
+        g, b, m, v = (getattr(bn, k).data().reshape(1, c, 1)
+                      for k in ("gamma", "beta", "running_mean", "running_var"))
+        want = (z - m) / np.sqrt(v + 1e-5) * g + b
+        np.testing.assert_allclose(net(x), want, rtol=1e-5, atol=1e-5)
