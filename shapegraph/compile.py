@@ -32,7 +32,7 @@ from shapegraph.propagate import Resolution, propagate
 from shapegraph.types import TensorType
 
 if TYPE_CHECKING:
-    from shapegraph.executor.runtime import Runner
+    from shapegraph.executor.runtime import EmptyRunner, Runner
     from shapegraph.nn.block import Block
 
 __all__ = ["CompiledModel", "Input", "compile"]
@@ -84,7 +84,7 @@ class CompiledModel:
         self.input_types = tuple(input_types) if input_types is not None else None
         self.resolution = resolution
         self.compiled = compiled
-        self._runners: dict[tuple[tuple[int, ...], ...], Runner] = {}
+        self._runners: dict[tuple[tuple[int, ...], ...], Runner | EmptyRunner] = {}
         self._lock = threading.Lock()
         self._n = len(graph.inputs)
 
@@ -124,7 +124,7 @@ class CompiledModel:
 
         return as_input(a, self.input_names[k])
 
-    def _runner_for(self, key: tuple[tuple[int, ...], ...]) -> Runner:
+    def _runner_for(self, key: tuple[tuple[int, ...], ...]) -> Runner | EmptyRunner:
         with self._lock:
             runner = self._runners.get(key)
             if runner is None:
@@ -132,7 +132,7 @@ class CompiledModel:
                 self._runners[key] = runner
             return runner
 
-    def _build(self, key: tuple[tuple[int, ...], ...]) -> Runner:
+    def _build(self, key: tuple[tuple[int, ...], ...]) -> Runner | EmptyRunner:
         from shapegraph.executor.runtime import build_runner
 
         res = self.resolve(key)
@@ -220,6 +220,9 @@ def _dim_problem(name: str, t: TensorType, shape: tuple[int, ...],
 
 def _plan_report(plan: Any, key: Sequence[tuple[int, ...]]) -> str:
     kib = 1024.0
+    if plan is None:
+        return (f"plan for inputs {', '.join(map(str, key))}: none (a value has no elements: "
+                "the result is computed by the ops' numpy references, nothing is allocated)")
     steps = len(plan.lowered.steps)
     lines = [f"plan for inputs {', '.join(map(str, key))}: {steps} steps, activation arena "
              f"{plan.arena_bytes / kib:.1f} KiB (every value in its own buffer: "

@@ -8,10 +8,25 @@ Each code has a section in ``docs/errors.md`` (``shapegraph explain SG201`` prin
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["CODES", "Code", "Diagnostic", "Related", "Severity", "ShapeError"]
+__all__ = ["CODES", "Code", "Diagnostic", "Related", "Severity", "ShapeError", "warn_user"]
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` attributed to the innermost caller outside shapegraph (the user's
+    line), however deep inside the package the warning is raised."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 1 is this function, 2 its caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PKG_DIR):
+        level += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    warnings.warn(message, category, stacklevel=level)
 
 Severity = Literal["error", "warning", "note"]
 

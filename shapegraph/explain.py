@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from shapegraph.diagnostics import Diagnostic, Related
 from shapegraph.dims import Dim, Hole, dim_str, holes, syms
-from shapegraph.graph import Node
+from shapegraph.graph import Node, Provenance
 from shapegraph.ops.base import Derived, Eq, FromAttr, FromInput, FromParam, Src
 from shapegraph.unify import Outcome
 
@@ -119,8 +119,9 @@ class Explainer:
             note = spec.note(j) or f"{key} dim {j} = {spec.shape[j]}"
             head, sep, tail = note.partition(", ")  # "in_units=20, inferred from ..."
             prep = "on" if "declared" in head else "of"
-            text = f"{head} {prep} layer {spec.owner.describe()}" + (f", {tail}" if sep else "")
-            return Related(shown, text, spec.owner.location)
+            owner = spec.owner_of(j)
+            text = f"{head} {prep} layer {owner.describe()}" + (f", {tail}" if sep else "")
+            return Related(shown, text, owner.location)
         raw = self.res.raw_param_dim(key, j)
         why = self.res.why(raw) if isinstance(raw, Hole) else None
         if why is None or why.node is None:
@@ -137,7 +138,7 @@ class Explainer:
         arg = spec.declare[src.j] if src.j < len(spec.declare) else ""
         if spec.shape[src.j] is None or not arg or "declared" not in spec.note(src.j):
             return None
-        return arg, spec.owner.display_path
+        return arg, spec.owner_of(src.j).display_path
 
     def given_input(self, nid: int, src: Src) -> tuple[str, int] | None:
         """(input name, dim) when ``src`` passes a given input dim through unchanged."""
@@ -213,15 +214,7 @@ def _eq_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
     related = [replace(r, value=v) for r, v in zip(related, (a, b), strict=True)]
     tied = _tied_param(ex, c.node, eq)
     if tied is not None:
-        key, j, other = tied
-        msg = (f"shared parameter `{key}` is used here with {eq.lhs_label} {a}, but its "
-               f"dim {j} was already fixed to {b} at layer {other.describe()}")
-        here, there = node.prov.display_path, other.prov.display_path
-        help = (f"give every use of `{key}` inputs of the same size, or stop sharing it "
-                f"between layer `{there}` and layer `{here}`" if here != there else
-                f"layer `{here}` is called on inputs of different sizes: give it inputs of "
-                "one size, or use a separate layer for each")
-        return ex.frame(node, "SG208", msg, related, help)
+        return _shared_diag(ex, node, eq, tied, a, b, related)
     if c.outcome is Outcome.RIGID:
         names = sorted(s.name for s in syms(c.a) | syms(c.b))
         msg = (f"{eq.lhs_label} {a} must equal {eq.rhs_label} {b}, which does not hold "
@@ -253,18 +246,45 @@ def _factored(ex: Explainer, nid: int, src: Src, value: Dim) -> str:
     return "*".join(f"({s})" if " " in s else s for s in shown)
 
 
-def _tied_param(ex: Explainer, nid: int, eq: Eq) -> tuple[str, int, Node] | None:
+def _tied_param(ex: Explainer, nid: int, eq: Eq) -> tuple[str, int, Provenance, bool] | None:
+    """(key, dim, the other layer, whether it declared the dim) when one side of ``eq`` is
+    a dim of a parameter that several layers use, fixed by another layer than ``nid``."""
     for src in (eq.rhs_src, eq.lhs_src):
         if not isinstance(src, FromParam):
             continue
         key = ex.g.nodes[nid].param_key(src.role)
         if len(ex.g.param_users(key)) < 2:
             continue
+        spec = ex.g.params[key]
+        if spec.shape[src.j] is not None:
+            layers = {n.prov.path for n in ex.g.param_users(key)}
+            if len(layers) > 1:  # a declaration that other layers share
+                return key, src.j, spec.owner_of(src.j), True
+            continue
         raw = ex.res.raw_param_dim(key, src.j)
         why = ex.res.why(raw) if isinstance(raw, Hole) else None
         if why is not None and why.node is not None and why.node != nid:
-            return key, src.j, ex.g.nodes[why.node]
+            return key, src.j, ex.g.nodes[why.node].prov, False
     return None
+
+
+def _shared_diag(ex: Explainer, node: Node, eq: Eq, tied: tuple[str, int, Provenance, bool],
+                 a: str, b: str, related: list[Related]) -> Diagnostic:
+    """SG208: a shared parameter meets a size that another of its users fixed."""
+    key, j, other, declared = tied
+    users = sorted({n.prov.display_path for n in ex.g.param_users(key)})
+    shared = f"`{key}` is shared by layers {', '.join(f'`{u}`' for u in users)}"
+    how = (f"is {b}, declared on layer {other.describe()}" if declared else
+           f"was already fixed to {b} at layer {other.describe()}")
+    msg = f"shared parameter `{key}` is used here with {eq.lhs_label} {a}, but its dim {j} {how}"
+    if len(users) == 1:
+        help = (f"layer `{users[0]}` is called on inputs of different sizes: give it inputs "
+                "of one size, or use a separate layer for each")
+    else:
+        between = " and ".join(f"layer `{u}`" for u in users)
+        help = (f"{shared}: give every use of it inputs of the same size, or stop sharing "
+                f"it between {between}")
+    return ex.frame(node, "SG208", msg, related, help)
 
 
 def _suggest(ex: Explainer, nid: int, eq: Eq, a: Dim, b: Dim) -> str:

@@ -76,9 +76,17 @@ class ParamSpec:
     notes: tuple[str, ...] = ()
     declare: tuple[str, ...] = ()
     dtype: str = "float32"
+    # per dim, the layer that declared it when that is not ``owner`` (a layer sharing the
+    # parameter declared it: ``Dense(8, in_units=20, params=other.params)``)
+    dim_owners: tuple[Provenance | None, ...] = ()
 
     def note(self, j: int) -> str:
         return self.notes[j] if j < len(self.notes) else ""
+
+    def owner_of(self, j: int) -> Provenance:
+        """The layer that declared dim ``j`` (the parameter's owner unless a sharer did)."""
+        other = self.dim_owners[j] if j < len(self.dim_owners) else None
+        return other if other is not None else self.owner
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,11 @@ leaves every parameter exactly as it was.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
+from shapegraph.diagnostics import warn_user
 from shapegraph.init import Initializer, Uniform
 from shapegraph.params import Parameter
 
@@ -46,12 +46,14 @@ def initialize_params(params: Sequence[Parameter], init: Initializer | None,
     already created are kept (with a warning) unless ``force_reinit``.
     """
     init = init if init is not None else Uniform()
-    kept = [p for p in params if p.is_initialized and not force_reinit]
+    # values given by set_data before the first initialize() are kept without a word
+    kept = [p for p in params if p.is_initialized and not force_reinit
+            and p._initialize_called]
     if kept:
         names = ", ".join(p.name for p in kept[:5]) + (" ..." if len(kept) > 5 else "")
-        warnings.warn(f"initialize(): {len(kept)} parameter(s) are already initialized and "
-                      f"keep their values ({names}); use force_reinit=True to initialize "
-                      "them again", stacklevel=3)
+        warn_user(f"initialize(): {len(kept)} parameter(s) are already initialized and "
+                  f"keep their values ({names}); use force_reinit=True to initialize them "
+                  "again")
     todo = [p for p in params if not (p.is_initialized and not force_reinit)]
     create: list[Pending] = []
     for p in todo:
@@ -62,4 +64,5 @@ def initialize_params(params: Sequence[Parameter], init: Initializer | None,
     materialize(create, init)
     for p in todo:
         p._default_init = init
+    for p in params:  # those given values by set_data too: initialize() has been called
         p._initialize_called = True

@@ -75,6 +75,32 @@ class Parameter:
         self._unused_reason: str | None = None
         self._on_set_data: Callable[[Parameter, tuple[int, ...]], None] | None = None
         self.owner: Any = None  # the layer that declared it
+        # per dim, a layer sharing this parameter that declared the dim (else None)
+        self.dim_owners: list[Any] = [None] * len(shape)
+
+    def merge_declaration(self, other: Parameter, sharer: Any) -> None:
+        """Take the dims that ``sharer`` (a layer given this parameter through
+        ``params=``) declares in ``other``: every sharing layer's declarations constrain
+        the one parameter. A ValueError names both layers when they disagree."""
+        if len(other.shape) != len(self._shape):
+            raise ValueError(f"{sharer.describe()}: the shared parameter '{self.name}' "
+                             f"{shape_str(self._shape)} has {len(self._shape)} dims, but this "
+                             f"layer's {self.role} has {len(other.shape)}")
+        for j, (mine, theirs) in enumerate(zip(self._shape, other.shape, strict=True)):
+            if theirs is not None and mine is not None and theirs != mine:
+                whose = self.owner.describe() if self.owner is not None else "its owner"
+                raise ValueError(
+                    f"{sharer.describe()}: shares parameter '{self.name}' of {whose}, whose "
+                    f"dim {j} is {mine} ({self.notes[j] or 'set'}), but declares {theirs} "
+                    f"({other.notes[j]}); a shared parameter has one shape")
+        if self._data is not None:
+            return
+        for j, theirs in enumerate(other.shape):
+            if theirs is not None and self._shape[j] is None:
+                self._shape = (*self._shape[:j], theirs, *self._shape[j + 1:])
+                self.notes[j] = other.notes[j]
+                self.dim_owners[j] = sharer
+        self.declare = tuple(d or o for d, o in zip(self.declare, other.declare, strict=True))
 
     # -- shape ------------------------------------------------------------------------
     @property
@@ -118,7 +144,13 @@ class Parameter:
     def set_data(self, data: Any) -> None:
         """Set the values. Unknown dims take the array's sizes, after checking the new shape
         against every declaration of the network (nothing changes if it conflicts)."""
-        arr = np.array(data, dtype=self.dtype, copy=True)
+        given = np.asarray(data)
+        if given.dtype.kind not in "biuf":
+            what = "complex values (the imaginary part would be lost)" if given.dtype.kind == \
+                "c" else f"an array of {given.dtype}"
+            raise TypeError(f"Parameter '{self.name}': set_data takes real numbers, got "
+                            f"{what}")
+        arr = np.array(given, dtype=self.dtype, copy=True)
         if arr.ndim != len(self._shape):
             raise ValueError(f"Parameter '{self.name}': expected {len(self._shape)} "
                              f"dimensions {shape_str(self._shape)}, got array of shape "

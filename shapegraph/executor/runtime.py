@@ -20,9 +20,10 @@ from shapegraph.executor.codegen import Generated, generate
 from shapegraph.executor.lower import lower
 from shapegraph.executor.plan import Plan, plan_memory
 from shapegraph.graph import Graph
+from shapegraph.interpret import run_reference
 from shapegraph.propagate import Resolution
 
-__all__ = ["Runner", "build_runner"]
+__all__ = ["EmptyRunner", "Runner", "build_runner"]
 
 
 class Runner:
@@ -107,10 +108,29 @@ def _index_checks(graph: Graph, plan: Plan, params: dict[str, np.ndarray]
     return out
 
 
+class EmptyRunner:
+    """For input shapes under which some value has no elements (a batch of 0): there is
+    nothing to compute, and kernels are not written for empty extents, so the graph runs
+    through the ops' numpy references, which give the empty (or reduced-over-nothing)
+    results numpy gives. ``plan`` is None: nothing is allocated."""
+
+    plan = None
+
+    def __init__(self, graph: Graph, params: dict[str, np.ndarray]) -> None:
+        self.graph, self.params = graph, params
+
+    def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        feeds = dict(zip(self.graph.input_names, arrays, strict=True))
+        outs = run_reference(self.graph, self.params, feeds)
+        return [np.ascontiguousarray(o, dtype=np.float32) for o in outs]
+
+
 def build_runner(graph: Graph, res: Resolution, params: dict[str, np.ndarray],
-                 compiled: bool = True) -> Runner:
+                 compiled: bool = True) -> Runner | EmptyRunner:
     """Lower, plan and generate code for one concrete resolution of ``graph``."""
     types = {v: t for v, t in enumerate(res.types) if t is not None}
+    if any(0 in t.shape for t in types.values()):
+        return EmptyRunner(graph, params)
     lowered = lower(graph, types, params, specialize=compiled)
     plan = plan_memory(graph, types, lowered)
     gen = generate(plan, graph, params, debug=not compiled)

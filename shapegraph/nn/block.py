@@ -85,6 +85,8 @@ class Block:
     def _param(self, role: str, make: Parameter) -> Parameter:
         """Register this layer's parameter ``role``: the shared one when given, else ``make``."""
         p: Parameter = self._shared.get(role, make)
+        if p is not make:
+            p.merge_declaration(make, self)
         setattr(self, role, p)
         return p
 

@@ -10,7 +10,6 @@ and runs. Every failure happens before anything changes.
 from __future__ import annotations
 
 import inspect
-import warnings
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shapegraph.compile import CompiledModel
-from shapegraph.diagnostics import Diagnostic, Related, ShapeError
+from shapegraph.diagnostics import Diagnostic, Related, ShapeError, warn_user
 from shapegraph.graph import Graph, ParamSpec, Provenance
 from shapegraph.init import create
 from shapegraph.lifecycle import Pending, initialize_params, materialize
@@ -82,7 +81,9 @@ def param_specs(params: ParameterDict) -> dict[str, ParamSpec]:
     out = {}
     for key, p in params.items():
         owner = p.owner.provenance() if p.owner is not None else Provenance(key, "Parameter")
-        out[key] = ParamSpec(key, p.shape, owner, tuple(p.notes), p.declare, p.dtype)
+        dim_owners = tuple(b.provenance() if b is not None else None for b in p.dim_owners)
+        out[key] = ParamSpec(key, p.shape, owner, tuple(p.notes), p.declare, p.dtype,
+                             dim_owners)
     return out
 
 
@@ -110,7 +111,12 @@ def trace(block: Block, ranks: Sequence[int | None], static: bool = False
 def initialize(block: Block, init: Any, force_reinit: bool) -> None:
     initializer = create(init, "initialize(init=...)")
     params = block.collect_params()
-    inferred = _in_layer_order(params, static_shapes(block))  # ShapeError: nothing changed
+    try:
+        inferred = _in_layer_order(params, static_shapes(block))  # nothing changed
+    except ShapeError as e:
+        object.__setattr__(block, "_init_error", e)  # the first forward says why
+        raise
+    object.__setattr__(block, "_init_error", None)
     initialize_params(list(params.values()), initializer, force_reinit, inferred)
     ref = weakref.ref(block)
     for p in params.values():
@@ -233,7 +239,8 @@ def _specs_with(params: ParameterDict, override: dict[str, tuple[int, ...]] | No
     specs = param_specs(params)
     for key, shape in (override or {}).items():
         s = specs[key]
-        specs[key] = ParamSpec(key, shape, s.owner, s.notes, s.declare, s.dtype)
+        specs[key] = ParamSpec(key, shape, s.owner, s.notes, s.declare, s.dtype,
+                               s.dim_owners)
     return specs
 
 
@@ -322,6 +329,7 @@ def call_root(block: Block, args: Sequence[Any]) -> Any:
     shapes = tuple(a.shape for a in arrays)
     if shapes not in st.runs:
         params = block.collect_params()
+        _check_initialized(block, [params[k] for k in graph.params])
         st.runs[shapes] = _prepare(graph, params, dict(zip(names, shapes, strict=True)))
     return _model(block, st, graph)(*arrays)
 
@@ -355,15 +363,25 @@ def _graph_for(block: Block, st: RootState, ranks: tuple[int, ...]) -> Graph:
     return graph
 
 
+def _check_initialized(block: Block, used: list[Parameter]) -> None:
+    """Raise when initialize() was never called for a parameter the forward uses; after
+    an initialize() that failed, say so with its diagnostics."""
+    missing = [p for p in used if not p._initialize_called]
+    if not missing:
+        return
+    failed: ShapeError | None = getattr(block, "_init_error", None)
+    if failed is not None:
+        raise ShapeError(failed.diagnostics, headline="initialize() failed, so the network "
+                         "has no parameters yet: its declared dimensions conflict (fix "
+                         "them and call initialize() again)")
+    raise UninitializedParameterError(
+        f"Parameter '{missing[0].name}' has not been initialized. Call initialize() on the "
+        f"network (net.initialize()) before the first forward")
+
+
 def _prepare(graph: Graph, params: ParameterDict, shapes: dict[str, tuple[int, ...]]
              ) -> Resolution:
     """Propagate for concrete input shapes and create the deferred parameters."""
-    used = [params[k] for k in graph.params]
-    missing = [p for p in used if not p._initialize_called]
-    if missing:
-        raise UninitializedParameterError(
-            f"Parameter '{missing[0].name}' has not been initialized. Call initialize() on "
-            f"the network (net.initialize()) before the first forward")
     specs = param_specs(params)
     res = propagate(graph.with_params({k: specs[k] for k in graph.params}), shapes)
     if not res.ok:
@@ -410,4 +428,4 @@ def _report_unused(block: Block, tr: Tracer, graph: Graph, params: ParameterDict
             params[k]._unused_reason = f"layer `{path}` ({b.describe()}) is never used by forward"
         d = unused_diagnostic(path, b)
         st.unused.append(d)
-        warnings.warn(UnusedLayerWarning(f"SG301: {d.message}"), stacklevel=4)
+        warn_user(UnusedLayerWarning(f"SG301: {d.message}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from math import prod
 
 import numpy as np
 
@@ -80,9 +81,9 @@ def _dense_ref(
 ) -> tuple[np.ndarray, ...]:
     x, w = ins[0], params["weight"]
     if attrs.get("flatten", True):
-        y = x.reshape(x.shape[0], -1) @ w.T
+        y = x.reshape(x.shape[0], prod(x.shape[1:])) @ w.T  # no -1: a batch may be 0
     else:
-        y = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
+        y = (x.reshape(prod(x.shape[:-1]), x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
     if "bias" in params:
         y = y + params["bias"]
     return (y.astype(x.dtype, copy=False),)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from math import prod
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def _flatten_rule(
 def _flatten_ref(
     ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
 ) -> tuple[np.ndarray, ...]:
-    return (ins[0].reshape(ins[0].shape[0], -1),)
+    return (ins[0].reshape(ins[0].shape[0], prod(ins[0].shape[1:])),)  # no -1: batch 0
 
 
 FLATTEN = register(OpDef("flatten", _flatten_rule, _flatten_ref, lazy_rank=lambda a: 2,
