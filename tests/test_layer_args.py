@@ -144,7 +144,9 @@ MISUSE = [
     (lambda: nn.Dense(20, 256), TypeError,
      "the second argument of Dense is activation: write Dense(256, in_units=20) for 20 -> 256"),
     (lambda: nn.Dense(8, use_bias="False"), TypeError, "use_bias must be True or False"),
-    (lambda: nn.AvgPool2D(3, 2, 1, 1), TypeError, "ceil_mode must be True or False"),
+    (lambda: nn.AvgPool2D(3, 2, 1, "NCHW"), TypeError,  # MaxPool2D's order is not AvgPool2D's
+     "AvgPool2D: ceil_mode must be True or False, got 'NCHW'"),
+    (lambda: nn.BatchNorm(axis=None), TypeError, "BatchNorm: axis must be an int, got None"),
     (lambda: nn.Activation(None), TypeError, "activation must be a name such as 'relu'"),
     (lambda: nn.BatchNorm(epsilon="1e-3"), TypeError, "epsilon must be a number"),
     (lambda: nn.Dense(8, dtype="float16"), ValueError,

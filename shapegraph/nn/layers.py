@@ -91,10 +91,17 @@ def _activation(name: Any, layer: str) -> str | None:
 
 
 def _flag(value: Any, what: str, layer: str) -> bool:
-    """A yes/no argument; ``use_bias="False"`` would be true, so only bools are taken."""
-    if not isinstance(value, bool | np.bool_):
+    """A yes/no argument; ``use_bias="False"`` would be true, so only bools (and 0/1) pass."""
+    if not isinstance(value, bool | np.bool_) and not (isinstance(value, int)
+                                                       and value in (0, 1)):
         raise TypeError(f"{layer}: {what} must be True or False, got {value!r}")
     return bool(value)
+
+
+def _axis(value: Any, layer: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{layer}: axis must be an int, got {value!r}")
+    return int(value)
 
 
 def _number(value: Any, what: str, layer: str) -> float:
@@ -145,11 +152,12 @@ class _Layer(Block):
 
     def __init__(self, args: Mapping[str, Any], attrs: Mapping[str, Any],
                  inits: Mapping[str, Any] | None = None,
-                 params: Mapping[str, Parameter] | None = None) -> None:
+                 params: Mapping[str, Parameter] | None = None,
+                 activation: str | None = None) -> None:
         super().__init__(params=params)
         object.__setattr__(self, "_args", dict(args))
         object.__setattr__(self, "_attrs", dict(attrs))
-        object.__setattr__(self, "_act", args.get("activation"))
+        object.__setattr__(self, "_act", activation)
         for decl in get_op(self.op).param_rule(self._attrs):
             init = create((inits or {}).get(decl.role), f"{type(self).__name__} {decl.role}")
             self._param(decl.role, Parameter(decl.role, decl.shape, init=init,
@@ -195,18 +203,30 @@ class Dense(_Layer):
                  prefix: str | None = None, params: Mapping[str, Parameter] | None = None,
                  ) -> None:
         _float32(dtype, "Dense")
-        args = {"units": _positive(units, "units", "Dense"),
+        args: dict[str, Any] = {"units": _positive(units, "units", "Dense"),
                 "activation": _activation(activation, "Dense"),
                 "use_bias": _flag(use_bias, "use_bias", "Dense"),
                 "flatten": _flag(flatten, "flatten", "Dense"),
                 "in_units": _positive(in_units, "in_units", "Dense", allow_none=True)}
         attrs = {k: args[k] for k in ("units", "use_bias", "flatten", "in_units")}
         super().__init__(args, attrs, {"weight": weight_initializer, "bias": bias_initializer},
-                         params)
+                         params, args["activation"])
 
     def __repr__(self) -> str:
         w = self._reg_params["weight"].shape
         return self._io_repr(w[1] if w[1] is not None else "?", w[0], "in_units")
+
+
+def _conv_channels(channels: Any, groups: Any, in_channels: Any, name: str
+                   ) -> dict[str, int | None]:
+    ch = _positive(channels, "channels", name)
+    g = _positive(groups, "groups", name)
+    in_ch = _positive(in_channels, "in_channels", name, allow_none=True)
+    assert ch is not None and g is not None
+    if ch % g or (in_ch is not None and in_ch % g):
+        raise ValueError(f"{name}: channels={ch} and in_channels={in_ch} must be "
+                         f"multiples of groups={g}")
+    return {"channels": ch, "groups": g, "in_channels": in_ch}
 
 
 class _Conv(_Layer):
@@ -226,24 +246,17 @@ class _Conv(_Layer):
                  params: Mapping[str, Parameter] | None = None) -> None:
         name, nd = type(self).__name__, self.nd
         _layout(layout, nd, name)
-        ch = _positive(channels, "channels", name)
-        g = _positive(groups, "groups", name)
-        in_ch = _positive(in_channels, "in_channels", name, allow_none=True)
-        assert ch is not None and g is not None
-        if ch % g or (in_ch is not None and in_ch % g):
-            raise ValueError(f"{name}: channels={ch} and in_channels={in_ch} must be "
-                             f"multiples of groups={g}")
-        args = {"channels": ch, "kernel_size": _tuple(kernel_size, nd, "kernel_size", name),
+        args: dict[str, Any] = {**_conv_channels(channels, groups, in_channels, name),
+                "kernel_size": _tuple(kernel_size, nd, "kernel_size", name),
                 "strides": _tuple(strides, nd, "strides", name),
                 "padding": _tuple(padding, nd, "padding", name, minimum=0),
-                "dilation": _tuple(dilation, nd, "dilation", name), "groups": g,
+                "dilation": _tuple(dilation, nd, "dilation", name),
                 "activation": _activation(activation, name),
-                "use_bias": _flag(use_bias, "use_bias", name), "in_channels": in_ch}
-        attrs = {"channels": ch, "kernel": args["kernel_size"], "strides": args["strides"],
-                 "padding": args["padding"], "dilation": args["dilation"], "groups": g,
-                 "ndim": nd, "use_bias": args["use_bias"], "in_channels": in_ch}
+                "use_bias": _flag(use_bias, "use_bias", name)}
+        attrs = {"kernel": args["kernel_size"], "ndim": nd, **{k: args[k] for k in (
+            "channels", "strides", "padding", "dilation", "groups", "use_bias", "in_channels")}}
         super().__init__(args, attrs, {"weight": weight_initializer, "bias": bias_initializer},
-                         params)
+                         params, args["activation"])
 
     def __repr__(self) -> str:
         w = self._reg_params["weight"].shape
@@ -449,7 +462,7 @@ class Activation(_Layer):
     structured paths).
     """
 
-    shown = (("activation", POSITIONAL),)
+    shown: ClassVar[Table] = (("activation", POSITIONAL),)
 
     def __init__(self, activation: str, *, prefix: str | None = None) -> None:
         act = _activation(activation, type(self).__name__)
@@ -458,10 +471,6 @@ class Activation(_Layer):
                             f"'relu', got None")
         object.__setattr__(self, "op", act)
         super().__init__({"activation": act}, {})
-        object.__setattr__(self, "_act", None)  # the op itself is the activation
-
-    def describe(self) -> str:
-        return "GELU()" if type(self) is GELU else super().describe()
 
 
 class GELU(Activation):
@@ -470,6 +479,8 @@ class GELU(Activation):
     Accepted for Gluon compatibility, with no effect: ``prefix`` (parameter names are
     structured paths).
     """
+
+    shown: ClassVar[Table] = ()
 
     def __init__(self, *, prefix: str | None = None) -> None:
         super().__init__("gelu")
@@ -495,7 +506,8 @@ class BatchNorm(_Layer):
                  running_variance_initializer: Any = "ones", in_channels: int | None = None,
                  *, prefix: str | None = None, params: Mapping[str, Parameter] | None = None,
                  ) -> None:
-        args = {"axis": int(axis), "epsilon": _number(epsilon, "epsilon", "BatchNorm"),
+        args = {"axis": _axis(axis, "BatchNorm"),
+                "epsilon": _number(epsilon, "epsilon", "BatchNorm"),
                 "center": _flag(center, "center", "BatchNorm"),
                 "scale": _flag(scale, "scale", "BatchNorm"),
                 "in_channels": _positive(in_channels, "in_channels", "BatchNorm", True)}
@@ -525,7 +537,8 @@ class LayerNorm(_Layer):
             if not _flag(value, what, "LayerNorm"):
                 raise ValueError(f"LayerNorm: {what}=False is not supported (beta and gamma "
                                  f"are always applied); leave {what} out")
-        args = {"axis": int(axis), "epsilon": _number(epsilon, "epsilon", "LayerNorm"),
+        args = {"axis": _axis(axis, "LayerNorm"),
+                "epsilon": _number(epsilon, "epsilon", "LayerNorm"),
                 "in_channels": _positive(in_channels, "in_channels", "LayerNorm", True)}
         super().__init__(args, args, {"gamma": gamma_initializer, "beta": beta_initializer},
                          params=params)
