@@ -156,6 +156,7 @@ MISUSE = [
     (lambda: nn.MaxPool2D(layout="NHWC"), ValueError, "only layout 'NCHW' is supported"),
     (lambda: nn.GlobalAvgPool1D(layout="NWC"), ValueError, "only layout 'NCW' is supported"),
     (lambda: nn.LayerNorm(center=False), ValueError, "center=False is not supported"),
+    (lambda: nn.GELU(approximation="tanh"), ValueError, "approximation='tanh' is not supported"),
 ]
 
 
@@ -180,7 +181,7 @@ def test_gluon_positional_order_is_kept() -> None:
 # ---------------------------------------------- arguments accepted with no effect here
 
 # arguments every layer checks rather than shows (validated values, sharing, initializers)
-CHECKED = {"dtype", "layout", "params", "center", "scale"}
+CHECKED = {"dtype", "layout", "params", "center", "scale", "approximation"}
 
 
 @pytest.mark.parametrize("cls", LAYER_CLASSES, ids=lambda c: c.__name__)
@@ -255,6 +256,7 @@ DESCRIBE = [
     (nn.Dropout(0), "Dropout(0.0)"),
     (nn.Activation("relu"), "Activation('relu')"),
     (nn.GELU(), "GELU()"),
+    (nn.GELU(approximation="erf"), "GELU()"),
     (nn.BatchNorm(), "BatchNorm()"),
     (nn.BatchNorm(axis=2, epsilon=1e-3, center=False, scale=False, in_channels=16),
      "BatchNorm(axis=2, epsilon=0.001, center=False, scale=False, in_channels=16)"),

@@ -476,13 +476,16 @@ class Activation(_Layer):
 class GELU(Activation):
     """The GELU activation (erf form).
 
-    Accepted for Gluon compatibility, with no effect: ``prefix`` (parameter names are
-    structured paths).
+    ``approximation`` (Gluon 2) must be ``"erf"``, the only form. Accepted for Gluon
+    compatibility, with no effect: ``prefix`` (parameter names are structured paths).
     """
 
     shown: ClassVar[Table] = ()
 
-    def __init__(self, *, prefix: str | None = None) -> None:
+    def __init__(self, approximation: str = "erf", *, prefix: str | None = None) -> None:
+        if approximation != "erf":
+            raise ValueError(f"GELU: approximation={approximation!r} is not supported; "
+                             f"only 'erf' is")
         super().__init__("gelu")
 
 
