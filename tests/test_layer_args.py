@@ -140,7 +140,7 @@ MISUSE = [
      "Dense() takes at most 8 positional arguments (units, activation, use_bias, flatten, "
      "dtype, weight_initializer, bias_initializer, in_units), got 9; pass the others by name"),
     (lambda: nn.Dense(256, units=10), TypeError, "Dense() multiple values for argument 'units'"),
-    (lambda: nn.Flatten(1), TypeError, "Flatten() takes at most 0 positional arguments"),
+    (lambda: nn.Flatten(1), TypeError, "Flatten() takes no positional arguments, got 1"),
     (lambda: nn.Dense(20, 256), TypeError,
      "the second argument of Dense is activation: write Dense(256, in_units=20) for 20 -> 256"),
     (lambda: nn.Dense(8, use_bias="False"), TypeError, "use_bias must be True or False"),

@@ -123,6 +123,8 @@ def _bind_message(layer: str, sig: inspect.Signature, args: tuple[Any, ...],
     positional = [p.name for p in list(sig.parameters.values())[1:]
                   if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
     if "too many positional" in str(error):
+        if not positional:
+            return f"{layer}() takes no positional arguments, got {len(args)}"
         return (f"{layer}() takes at most {len(positional)} positional arguments "
                 f"({', '.join(positional)}), got {len(args)}; pass the others by name")
     return f"{layer}() {error}"
@@ -144,16 +146,20 @@ def strict_init(init: F) -> F:
     return checked  # type: ignore[return-value]
 
 
+def _compact(value: Any) -> Any:
+    """``(5, 5)`` -> ``5``: a per-dimension value that is the same in every dimension."""
+    if isinstance(value, tuple) and value and all(v == value[0] for v in value):
+        return value[0]
+    return value
+
+
 def show_value(value: Any) -> str:
     """A value as it is written in a call: ``(5, 5)`` as ``5``, ``(3, 5)`` as ``(3, 5)``."""
-    if isinstance(value, tuple) and value and all(v == value[0] for v in value):
-        return show_value(value[0])
-    return repr(value)
+    return repr(_compact(value))
 
 
 def _same(value: Any, default: Any) -> bool:
-    if isinstance(value, tuple) and value and all(v == value[0] for v in value):
-        value = value[0]
+    value = _compact(value)  # the type too: False is not the default 0
     return type(value) is type(default) and bool(value == default)
 
 
