@@ -48,13 +48,14 @@ def initialize_params(params: Sequence[Parameter], init: Initializer | None,
     init = init if init is not None else Uniform()
     # values given by set_data before the first initialize() are kept without a word
     kept = [p for p in params if p.is_initialized and not force_reinit
-            and p._initialize_called]
+            and p._initialize_called and not p.constant]
     if kept:
         names = ", ".join(p.name for p in kept[:5]) + (" ..." if len(kept) > 5 else "")
         warn_user(f"initialize(): {len(kept)} parameter(s) are already initialized and "
                   f"keep their values ({names}); use force_reinit=True to initialize them "
                   "again")
-    todo = [p for p in params if not (p.is_initialized and not force_reinit)]
+    todo = [p for p in params if not (p.is_initialized and not force_reinit)
+            and not p.constant]
     create: list[Pending] = []
     for p in todo:
         if p.known:

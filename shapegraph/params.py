@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from shapegraph.init import Initializer
+from shapegraph.init import Initializer, create
+from shapegraph.trace import current
 
 __all__ = [
     "DeferredInitializationError",
@@ -52,21 +53,56 @@ def shape_str(shape: tuple[int | None, ...]) -> str:
     return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
 
 
+def _declared_shape(name: str, shape: Any) -> tuple[int | None, ...]:
+    """A declared shape with every unknown dim as None (Gluon writes 0 for unknown)."""
+    if shape is None:
+        raise TypeError(f"Parameter '{name}': give a shape, with None (or 0, as in Gluon) "
+                        "for each dim that is not known yet, e.g. shape=(256, None)")
+    dims = (shape,) if isinstance(shape, int) else shape
+    try:
+        out = tuple(None if d is None or (d == 0 and not isinstance(d, bool)) else d
+                    for d in dims)
+    except TypeError:
+        raise TypeError(f"Parameter '{name}': shape must be a tuple of ints and None, got "
+                        f"{shape!r}") from None
+    bad = [d for d in out if d is not None and (isinstance(d, bool) or not isinstance(d, int)
+                                                or d < 0)]
+    if bad:
+        raise ValueError(f"Parameter '{name}': shape {shape!r} has {bad[0]!r}; dims are "
+                         "positive ints, or None (or 0) when not known yet")
+    return out
+
+
 class Parameter:
     """A parameter: name, shape (None for an unknown dim), dtype, initializer, data.
 
     ``name`` is the structured name once the parameter belongs to a network
-    (``"0.weight"``); before that it is the layer-local role (``"weight"``).
+    (``"0.weight"``); before that it is the layer-local role (``"weight"``). In a custom
+    layer, ``Parameter("weight", shape=(units, None))`` (or Gluon 1's
+    ``self.params.get("weight", shape=(units, 0))``) declares a parameter whose unknown
+    dims are inferred from how ``forward`` uses ``self.weight.data()``.
+
+    Gluon's training arguments (``grad_req``, ``lr_mult``, ``wd_mult``,
+    ``allow_deferred_init``, ``differentiable``) are accepted and have no effect:
+    shapegraph runs inference, and every initialization may be deferred.
     """
 
-    def __init__(self, name: str, shape: tuple[int | None, ...], dtype: str = "float32",
-                 init: Initializer | None = None, notes: tuple[str, ...] = (),
-                 declare: tuple[str, ...] = ()) -> None:
+    def __init__(self, name: str, shape: Any = None, dtype: Any = "float32",
+                 init: Initializer | str | None = None, notes: tuple[str, ...] = (),
+                 declare: tuple[str, ...] = (), *, grad_req: str = "write",
+                 lr_mult: float = 1.0, wd_mult: float = 1.0, allow_deferred_init: bool = False,
+                 differentiable: bool = True) -> None:
+        if np.dtype(dtype) != np.float32:
+            raise ValueError(f"Parameter '{name}': only float32 parameters exist, got "
+                             f"dtype={dtype!r}")
+        shape = _declared_shape(name, shape)
         self.name = name
         self.role = name
-        self._shape: tuple[int | None, ...] = tuple(shape)
-        self.dtype = dtype
-        self.init = init  # this parameter's own initializer (beats the global one)
+        self._shape: tuple[int | None, ...] = shape
+        self.dtype = "float32"
+        self.constant = False  # get_constant(): its value is never initialized again
+        # this parameter's own initializer (beats the global one)
+        self.init = create(init, f"Parameter '{name}' init")
         self.notes: list[str] = list(notes) + [""] * (len(shape) - len(notes))
         self.declare = tuple(declare) + ("",) * (len(shape) - len(declare))
         self._data: np.ndarray | None = None
@@ -119,8 +155,14 @@ class Parameter:
     def is_initialized(self) -> bool:
         return self._data is not None
 
-    def data(self) -> np.ndarray:
-        """The values; errors say why they do not exist yet and what to do."""
+    def data(self) -> Any:
+        """The values; errors say why they do not exist yet and what to do. Inside the
+        ``forward`` of a network being traced, the parameter as a symbolic tensor."""
+        tracer = current()
+        if tracer is not None:
+            value = tracer.param_value(self)
+            if value is not None:
+                return value
         if self._data is not None:
             return self._data
         if not self._initialize_called:
@@ -186,9 +228,11 @@ def _because(note: str) -> str:
 class ParameterDict(Mapping[str, Parameter]):
     """Parameters by structured name, in layer order (what ``collect_params()`` returns)."""
 
-    def __init__(self, params: Mapping[str, Parameter] | None = None, owner: str = "") -> None:
+    def __init__(self, params: Mapping[str, Parameter] | None = None, owner: str = "",
+                 block: Any = None) -> None:
         self._params: dict[str, Parameter] = dict(params or {})
         self._owner = owner
+        self._block = block  # the block whose own parameters these are (``block.params``)
 
     def __getitem__(self, key: str) -> Parameter:
         try:
@@ -203,8 +247,38 @@ class ParameterDict(Mapping[str, Parameter]):
     def __len__(self) -> int:
         return len(self._params)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._params.get(key, default)
+    def get(self, key: str, default: Any = None, **declare: Any) -> Any:
+        """The parameter ``key`` (or ``default``). On a block's own ``params`` with keyword
+        arguments, Gluon 1's way to declare a parameter in a custom layer:
+        ``self.weight = self.params.get("weight", shape=(units, 0))`` creates it (0 or
+        None: inferred from how ``forward`` uses it), registers it on the block and returns
+        it; a parameter of that name given through ``params=`` is shared instead."""
+        if not declare and default is None:
+            return self._params.get(key, default)
+        if self._block is None:
+            raise TypeError("params.get(name, shape=...) declares a parameter on a block: "
+                            "call it on the block's own `self.params`")
+        if default is not None:
+            raise TypeError(f"params.get({key!r}, ...): pass the declaration by keyword "
+                            "(shape=..., init=...), not a default value")
+        return self._declare(key, Parameter(key, **declare))
+
+    def get_constant(self, key: str, value: Any) -> Parameter:
+        """A constant of the block (Gluon 1): a parameter with ``value`` that
+        ``initialize()``, even with ``force_reinit``, never changes."""
+        if self._block is None:
+            raise TypeError("params.get_constant(name, value) declares a constant on a "
+                            "block: call it on the block's own `self.params`")
+        arr = np.asarray(value, dtype=np.float32)
+        p = Parameter(key, arr.shape if arr.ndim else (1,))
+        p.set_data(arr.reshape(p.shape))
+        p.constant = True
+        return self._declare(key, p)
+
+    def _declare(self, key: str, p: Parameter) -> Parameter:
+        registered: Parameter = self._block._param(key, p)
+        self._params[key] = registered
+        return registered
 
     def initialize(self, init: Initializer | None = None, force_reinit: bool = False) -> None:
         """Like ``Block.initialize`` but for these parameters only, without inference."""

@@ -193,6 +193,7 @@ class Tracer:
         self.called: set[int] = set()  # ids of blocks called during the trace
         self.paths: dict[int, str] = {}  # id(block) -> layer path, set by the root
         self.constants = 0
+        self.param_values: dict[str, SymbolicTensor] = {}  # key -> its ``param`` node
 
     # -- inputs and outputs -----------------------------------------------------------
     def input(self, name: str, rank: int | None, dtype: str = "float32") -> SymbolicTensor:
@@ -242,6 +243,21 @@ class Tracer:
         lazy = self._fix_ranks(op, attrs, inputs)
         (out,) = self.b.add_node(op, [t._value for t in inputs], attrs, prov)
         return SymbolicTensor(self, out, lazy)
+
+    def param_value(self, p: Any) -> SymbolicTensor | None:
+        """A parameter of the network used as a tensor in ``forward`` (one node per
+        parameter and trace); None when ``p`` is not one of this network's parameters."""
+        key = self.param_keys.get(id(p))
+        if key is None:
+            return None
+        if key not in self.param_values:
+            spec = self.param_specs[key]
+            self.b.add_param(spec)
+            prov = Provenance(self.path[-1], self.kind[-1], *user_site(),
+                              f"parameter `{key}` used in forward")
+            (out,) = add_layer(self.b, "param", [], {"shape": spec.shape}, prov, {"value": key})
+            self.param_values[key] = SymbolicTensor(self, out)
+        return self.param_values[key]
 
     def binary(self, op: str, a: Any, b: Any) -> SymbolicTensor:
         return self.op(op, [self.tensor(a), self.tensor(b)], {})

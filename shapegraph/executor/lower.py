@@ -144,6 +144,10 @@ class _Lowerer:
         self.out.weight_values[n.outputs[0]] = self.out.slot(np.asarray(n.attrs["value"]))
         return True
 
+    def op_param(self, n: Node) -> bool:
+        self.out.weight_values[n.outputs[0]] = self.out.slot(self.p(n, "value"))
+        return True
+
     def p(self, n: Node, role: str) -> np.ndarray:
         return np.asarray(self.params[n.param_key(role)], dtype=np.float32)
 

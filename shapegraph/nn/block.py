@@ -19,12 +19,14 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from shapegraph.diagnostics import warn_user
 from shapegraph.graph import Provenance
 from shapegraph.init import Initializer
 from shapegraph.params import Parameter, ParameterDict, shape_str
 from shapegraph.trace import SymbolicTensor, current, user_site
 
-__all__ = ["Block", "HybridBlock", "HybridSequential", "Sequential", "structure_version"]
+__all__ = ["Block", "HybridBlock", "HybridSequential", "InferShapeNotNeeded", "Sequential",
+           "structure_version"]
 
 _version = itertools.count(1)
 _current_version = [0]
@@ -39,6 +41,10 @@ def _bump() -> None:
     _current_version[0] = next(_version)
 
 
+class InferShapeNotNeeded(UserWarning):
+    """A block defines Gluon 2's ``infer_shape`` hook, which shapegraph does not need."""
+
+
 class Block:
     """Base class of every layer and model.
 
@@ -51,6 +57,14 @@ class Block:
     _shared: dict[str, Parameter]
     _path: str
     _site: tuple[str | None, int | None]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "infer_shape" in cls.__dict__:
+            warn_user(f"{cls.__name__}.infer_shape is not needed and is never called: "
+                      "shapegraph infers every unknown parameter dim from how forward uses "
+                      "the parameter (declare it with None for the unknown dims)",
+                      InferShapeNotNeeded)
 
     def __init__(self, prefix: str | None = None, params: Mapping[str, Parameter] | None = None
                  ) -> None:
@@ -93,7 +107,7 @@ class Block:
     @property
     def params(self) -> ParameterDict:
         """This block's own parameters by role (pass to ``params=`` to share them)."""
-        return ParameterDict(self._reg_params)
+        return ParameterDict(self._reg_params, block=self)
 
     # -- the tree -----------------------------------------------------------------------
     def walk(self, prefix: str = "") -> Iterator[tuple[str, Block]]:
@@ -141,30 +155,50 @@ class Block:
         return self
 
     # -- lifecycle (the root machinery lives in shapegraph.nn.root) ----------------------
-    def initialize(self, init: Initializer | str | None = None, force_reinit: bool = False,
-                   **_: Any) -> None:
+    def initialize(self, init: Initializer | str | None = None, ctx: Any = None,
+                   verbose: bool = False, force_reinit: bool = False) -> None:
         """Record the initializer and create every parameter whose shape is known or
-        follows from the declarations; the rest wait for the first forward (deferred)."""
+        follows from the declarations; the rest wait for the first forward (deferred).
+        ``ctx`` (only the CPU exists here) and ``verbose`` are accepted as in Gluon."""
         from shapegraph.nn.root import initialize
 
+        _cpu_only(ctx, "initialize")
         initialize(self, init, force_reinit)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tracer = current()
-        if tracer is not None and any(isinstance(a, SymbolicTensor) for a in args):
+        if tracer is not None and any(isinstance(a, SymbolicTensor)
+                                      for a in (*args, *kwargs.values())):
             path = tracer.paths.get(id(self), f"{tracer.path[-1]}.<{type(self).__name__}>")
             with tracer.scope(path, type(self).__name__, id(self)):
-                return self.forward(*args)
+                return self.forward(*args, **kwargs)
         from shapegraph.nn.root import call_root
 
-        return call_root(self, args)
+        return call_root(self, args, kwargs)
 
-    def forward(self, *args: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """What the block computes; subclasses write it. A Gluon 1 block that writes
+        ``hybrid_forward(self, F, x, ..., weight=None)`` instead gets it called with ``F``
+        the ops (``shapegraph.ops``) and each of its own parameters by name."""
+        if type(self).hybrid_forward is Block.hybrid_forward:
+            raise NotImplementedError(f"{type(self).__name__} must define forward() (or "
+                                      "Gluon 1's hybrid_forward(self, F, x, ...))")
+        from shapegraph import ops
 
-    def hybridize(self, active: bool = True, **kwargs: Any) -> None:
+        named = {role: p.data() for role, p in self._reg_params.items()}
+        return self.hybrid_forward(ops, *args, **kwargs, **named)
+
+    def hybrid_forward(self, F: Any, *args: Any, **kwargs: Any) -> Any:
+        """Gluon 1's forward: ``F`` gives the ops, parameters come by name."""
+        raise NotImplementedError
+
+    def hybridize(self, active: bool = True, static_alloc: bool = False,
+                  static_shape: bool = False, **kwargs: Any) -> None:
         """Run each plan as one compiled function (as ``sg.compile`` does) instead of step
-        by step; the first call per input shape then pays the JIT compilation."""
+        by step; the first call per input shape then pays the JIT compilation. Plans are
+        always statically allocated per input shape, so ``static_alloc`` and
+        ``static_shape`` change nothing; other Gluon options (``inline_limit``,
+        ``forward_bulk_size``, ``backend``...) are accepted and mean nothing here."""
         object.__setattr__(self, "_hybridized", bool(active))
         object.__setattr__(self, "_rt", None)
 
@@ -174,11 +208,13 @@ class Block:
 
         save_parameters(self, filename)
 
-    def load_parameters(self, filename: str, allow_missing: bool = False,
-                        ignore_extra: bool = False, **_: Any) -> None:
-        """Read parameters saved by ``save_parameters``; unknown dims are filled in."""
+    def load_parameters(self, filename: str, ctx: Any = None, allow_missing: bool = False,
+                        ignore_extra: bool = False) -> None:
+        """Read parameters saved by ``save_parameters``; unknown dims are filled in.
+        ``ctx`` is accepted as in Gluon (only the CPU exists here)."""
         from shapegraph.checkpoint import load_parameters
 
+        _cpu_only(ctx, "load_parameters")
         load_parameters(self, filename, allow_missing, ignore_extra)
 
     # -- display ------------------------------------------------------------------------
@@ -203,6 +239,15 @@ class Block:
             lines.append(f"  ({name}): {body}" + (f"  [{extra}]" if extra else ""))
         lines.append(")")
         return "\n".join(lines)
+
+
+def _cpu_only(ctx: Any, where: str) -> None:
+    """Gluon's ``ctx``: None, ``"cpu"`` or an object whose name says cpu."""
+    name = str(getattr(ctx, "device_type", ctx)).lower() if ctx is not None else "cpu"
+    if not name.startswith("cpu") and not (isinstance(ctx, list | tuple) and all(
+            str(getattr(c, "device_type", c)).lower().startswith("cpu") for c in ctx)):
+        raise ValueError(f"{where}(ctx={ctx!r}): shapegraph runs on the CPU only; leave ctx "
+                         "out")
 
 
 class Sequential(Block):

@@ -65,10 +65,17 @@ def state(block: Block) -> RootState:
 
 
 def input_names(block: Block, n: int | None) -> list[str]:
-    """Names for the graph inputs: the parameter names of ``forward`` (``x``, ``data``)."""
-    sig = inspect.signature(block.forward)
+    """Names for the graph inputs: the parameter names of ``forward`` (``x``, ``data``),
+    or of Gluon 1's ``hybrid_forward`` after ``F`` and without the block's parameters."""
+    from shapegraph.nn.block import Block
+
+    gluon1 = (type(block).forward is Block.forward
+              and type(block).hybrid_forward is not Block.hybrid_forward)
+    sig = inspect.signature(block.hybrid_forward if gluon1 else block.forward)
     names = [p.name for p in sig.parameters.values()
              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if gluon1:
+        names = [n for n in names[1:] if n not in block._reg_params]
     if n is None:
         return names
     if len(names) >= n:
@@ -319,9 +326,30 @@ def as_input(value: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def call_root(block: Block, args: Sequence[Any]) -> Any:
-    """``block(*arrays)``: trace (once per rank), propagate (once per shape), create the
-    deferred parameters, run."""
+def bind_inputs(block: Block, args: Sequence[Any], kwargs: dict[str, Any]) -> list[Any]:
+    """The inputs in ``forward``'s order, from positional and keyword arguments
+    (``net(x=..., y=...)``); a TypeError names what is unknown, missing or given twice."""
+    if not kwargs:
+        return list(args)
+    names = input_names(block, None)
+    where = f"{type(block).__name__}.forward({', '.join(names)})"
+    twice = [n for n in names[:len(args)] if n in kwargs]
+    unknown = sorted(set(kwargs) - set(names))
+    if twice or unknown:
+        what = (f"input `{twice[0]}` given twice (by position and by name)" if twice else
+                f"unknown input {', '.join(f'`{u}`' for u in unknown)}")
+        raise TypeError(f"{what}: {where}")
+    rest = names[len(args):]
+    missing = [n for n in rest if n not in kwargs]
+    if missing and any(n in kwargs for n in rest[rest.index(missing[0]):]):
+        raise TypeError(f"input `{missing[0]}` is missing: {where}")
+    return [*args, *(kwargs[n] for n in rest if n in kwargs)]
+
+
+def call_root(block: Block, args: Sequence[Any], kwargs: dict[str, Any] | None = None) -> Any:
+    """``block(*arrays, **named)``: trace (once per rank), propagate (once per shape),
+    create the deferred parameters, run."""
+    args = bind_inputs(block, args, kwargs or {})
     names = input_names(block, len(args))
     arrays = [as_input(a, n) for a, n in zip(args, names, strict=True)]
     st = state(block)

@@ -169,6 +169,8 @@ class _Exporter:
             idx = self.fresh("idx")
             self.add("Cast", x, [idx], to=self.onnx.TensorProto.INT64)
             self.add("Gather", [self.param(n, "weight"), idx], y, axis=0)
+        elif n.op == "param":
+            self.add("Identity", [self.param(n, "value")], y)
         elif n.op == "constant":
             self.add("Identity", [self.const(a["value"], "const")], y)
         else:

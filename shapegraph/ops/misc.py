@@ -1,4 +1,4 @@
-"""dropout (identity at inference), embedding, constant."""
+"""dropout (identity at inference), embedding, constant, param (a parameter as a tensor)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from shapegraph.ops.base import (
 from shapegraph.ops.registry import register
 from shapegraph.types import TensorType
 
-__all__ = ["CONSTANT", "DROPOUT", "EMBEDDING"]
+__all__ = ["CONSTANT", "DROPOUT", "EMBEDDING", "PARAM"]
 
 
 def _dropout_rule(
@@ -82,6 +82,31 @@ def _constant_ref(
     ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
 ) -> tuple[np.ndarray, ...]:
     return (attrs["value"],)
+
+
+def _param_decl(attrs: Attrs) -> tuple[ParamDecl, ...]:
+    shape = tuple(attrs["shape"])
+    return (ParamDecl("value", shape, ("",) * len(shape), ("",) * len(shape)),)
+
+
+def _param_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    dims = params["value"]
+    return Out((TensorType(tuple(dims)),), (tuple(FromParam("value", j)
+                                                  for j in range(len(dims))),))
+
+
+def _param_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    return (params["value"],)
+
+
+PARAM = register(OpDef("param", _param_rule, _param_ref, _param_decl, arity=(0, 0),
+                       doc="a parameter's value used as a tensor in forward (a custom "
+                           "layer's self.weight.data()); its unknown dims are inferred from "
+                           "how forward uses it"))
 
 
 CONSTANT = register(OpDef("constant", _constant_rule, _constant_ref, arity=(0, 0),
