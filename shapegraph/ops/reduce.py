@@ -57,7 +57,7 @@ def reduce_attrs(op: str, axis: object, keepdims: object) -> dict[str, Any]:
         axes = tuple(int(a) for a in axis)
     else:
         raise TypeError(f"{where}: axis must be an int, a tuple of ints, or None for all axes")
-    if not isinstance(keepdims, bool | np.bool_):
+    if not (isinstance(keepdims, bool | np.bool_) or (_is_int(keepdims) and keepdims in (0, 1))):
         raise TypeError(f"{op}(keepdims={keepdims!r}): keepdims must be True or False")
     return {"axis": axes, "keepdims": bool(keepdims)}
 
