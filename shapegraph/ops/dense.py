@@ -89,7 +89,9 @@ def _dense_ref(
 
 
 DENSE = register(OpDef(
-    "dense", _dense_rule, _dense_ref, _dense_params, (1, 1), lazy_rank=lambda a: 2,
+    "dense", _dense_rule, _dense_ref, _dense_params, (1, 1),
+    # flatten=False keeps the input's rank, which a static trace must not guess as 2
+    lazy_rank=lambda a: 2 if a.get("flatten", True) else None,
     out_rank=lambda r, a: 2 if a.get("flatten", True) else r[0],
     doc="y = x @ weight.T + bias; flatten=True first reshapes x to (batch, -1)",
 ))
