@@ -161,7 +161,7 @@ class _Exporter:
         axes = [int(axis)] if isinstance(axis, int) else [int(a) for a in axis]
         if not axes:  # numpy: reduce nothing (ONNX would reduce everything)
             self.add("Identity", x, y)
-        elif OPSET >= _AXES_INPUT_SINCE.get(op, 18):
+        elif _AXES_INPUT_SINCE.get(op, 18) <= OPSET:
             self.add(op, [x[0], self.const(np.array(axes, np.int64), "axes")], y,
                      keepdims=keep)
         else:
