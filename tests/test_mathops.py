@@ -393,8 +393,13 @@ def _ort(op: str, attrs: dict[str, Any], x: np.ndarray) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("opset", [17, 18])  # 18: ReduceMean/Max/Min take axes as an input
 @pytest.mark.parametrize(("op", "shape", "axis", "keep"), CASES)
-def test_reductions_onnx(op: str, shape: tuple[int, ...], axis: Any, keep: bool) -> None:
+def test_reductions_onnx(op: str, shape: tuple[int, ...], axis: Any, keep: bool, opset: int,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from shapegraph.onnx import export
+
+    monkeypatch.setattr(export, "OPSET", opset)
     _ort(op, {"axis": axis, "keepdims": keep}, rand(*shape))
 
 
