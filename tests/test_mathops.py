@@ -406,3 +406,11 @@ def test_reductions_onnx(op: str, shape: tuple[int, ...], axis: Any, keep: bool,
 @pytest.mark.parametrize("op", UNARY)
 def test_unary_onnx(op: str) -> None:
     _ort(op, {}, rand(3, 4, positive=op in ("log", "sqrt")))
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    from shapegraph.ops import reduce
+
+    assert doctest.testmod(reduce).failed == 0
