@@ -128,6 +128,48 @@ class SymbolicTensor:
     def T(self) -> SymbolicTensor:
         return self.transpose()
 
+    # -- math methods (numpy's and MXNet NDArray's names) ------------------------------
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False
+             ) -> SymbolicTensor:
+        """Mean over ``axis`` (an int, a tuple of ints, or None: all axes)."""
+        return self._reduce("mean", axis, keepdims)
+
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False
+            ) -> SymbolicTensor:
+        """Sum over ``axis`` (an int, a tuple of ints, or None: all axes)."""
+        return self._reduce("sum", axis, keepdims)
+
+    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False
+            ) -> SymbolicTensor:
+        """Maximum over ``axis`` (an int, a tuple of ints, or None: all axes)."""
+        return self._reduce("max", axis, keepdims)
+
+    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False
+            ) -> SymbolicTensor:
+        """Minimum over ``axis`` (an int, a tuple of ints, or None: all axes)."""
+        return self._reduce("min", axis, keepdims)
+
+    def _reduce(self, op: str, axis: int | Sequence[int] | None, keepdims: bool
+                ) -> SymbolicTensor:
+        from shapegraph.ops.reduce import reduce_attrs  # (local: methods-only change)
+
+        return self._tracer.op(op, [self], reduce_attrs(op, axis, keepdims))
+
+    def exp(self) -> SymbolicTensor:
+        return self._tracer.op("exp", [self], {})
+
+    def log(self) -> SymbolicTensor:
+        return self._tracer.op("log", [self], {})
+
+    def sqrt(self) -> SymbolicTensor:
+        return self._tracer.op("sqrt", [self], {})
+
+    def abs(self) -> SymbolicTensor:
+        return self._tracer.op("abs", [self], {})
+
+    def square(self) -> SymbolicTensor:
+        return self._tracer.op("square", [self], {})
+
     # -- what cannot be traced --------------------------------------------------------
     @property
     def shape(self) -> Any:
@@ -164,7 +206,8 @@ class SymbolicTensor:
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(
             f"symbolic tensors inside forward have no attribute {name!r}: they support "
-            "+ - * / @, reshape, flatten, transpose, T and the functions in shapegraph.ops")
+            "+ - * / @, reshape, flatten, transpose, T, mean, sum, max, min (axis=, "
+            "keepdims=), exp, log, sqrt, abs, square and the functions in shapegraph.ops")
 
     def __float__(self) -> float:
         raise TraceError("float() of a tensor inside forward depends on data")

@@ -349,6 +349,69 @@ class _Lowerer:
         self.emit(n, "np.dot", [self.val(a), self.val(b), self.val(n.outputs[0])], [a, b])
         return True
 
+    def _math(self, n: Node) -> bool:
+        """exp, log, sqrt, abs, square: the activation kernel with their codes, fused into
+        the dense/conv before them like an activation."""
+        from shapegraph.executor.kernels import MATH_CODES
+
+        code = MATH_CODES[n.op]
+        x, y = n.inputs[0], n.outputs[0]
+        step = self.fusable(x, ("dense", "conv", "channel_affine"))
+        if step is not None and step.act == 0:
+            step.act = code
+            if step.kernel == "channel_affine":
+                step.args[3] = Arg("lit", code)
+            self.out.alias[y] = x
+            self.producer[y] = step
+            return True
+        flat = (prod(self.shape(y)),)
+        self.emit(n, "activation", [self.val(x, flat), Arg("lit", code), self.val(y, flat)],
+                  [x], inplace=x)
+        return True
+
+    op_exp = op_log = op_sqrt = op_abs = op_square = _math
+
+    def _reduce(self, n: Node) -> bool:
+        """mean, sum, max, min: one contiguous run of reduced axes is an (outer, axis,
+        inner) view for ``reduce_axis``; separated runs (axes (0, 2)) go to
+        ``reduce_strided``, up to 6 merged dims."""
+        from shapegraph.executor.kernels import REDUCE_CODES
+        from shapegraph.ops.reduce import reduced_axes
+
+        x, y = n.inputs[0], n.outputs[0]
+        xs = self.shape(x)
+        axes = reduced_axes(n.attrs.get("axis"), len(xs))
+        assert not isinstance(axes, str)  # propagation accepted the node
+        runs: list[list[int]] = []  # [size, reduced]: adjacent dims of one kind merged
+        for j, d in enumerate(xs):
+            if d != 1 and runs and runs[-1][1] == (j in axes):
+                runs[-1][0] *= d
+            elif d != 1:  # a dim of size 1 changes neither the layout nor the count
+                runs.append([d, int(j in axes)])
+        kind = Arg("lit", REDUCE_CODES[n.op])
+        reduced = [i for i, r in enumerate(runs) if r[1]]
+        if len(reduced) <= 1:
+            k = reduced[0] if reduced else len(runs)
+            outer, inner = prod(r[0] for r in runs[:k]), prod(r[0] for r in runs[k + 1:])
+            size = runs[k][0] if reduced else 1
+            self.emit(n, "reduce_axis", [self.val(x, (outer, size, inner)), kind,
+                                         self.val(y, (outer, inner))], [x])
+            return True
+        if len(runs) > 6:
+            return False
+        strides, acc = [], 1
+        for size, red in reversed(runs):
+            strides.append(0 if red else acc)
+            acc *= 1 if red else size
+        shape6 = (1,) * (6 - len(runs)) + tuple(r[0] for r in runs)
+        self.emit(n, "reduce_strided", [self.val(x, (prod(xs),)), Arg("ints", shape6),
+                                        Arg("ints", (0,) * (6 - len(runs)) + tuple(
+                                            reversed(strides))), kind,
+                                        self.val(y, (prod(self.shape(y)),))], [x])
+        return True
+
+    op_mean = op_sum = op_max = op_min = _reduce
+
     # ---------------------------------------------------------------------------- finish
 
     def finish(self) -> Lowered:

@@ -20,7 +20,10 @@ __all__ = ["OPSET", "to_onnx"]
 OPSET = 17
 _ACT = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softrelu": "Softplus",
         "softsign": "Softsign", "add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div",
-        "matmul": "MatMul", "dropout": "Identity"}
+        "matmul": "MatMul", "dropout": "Identity", "exp": "Exp", "log": "Log",
+        "sqrt": "Sqrt", "abs": "Abs"}
+_REDUCE = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax", "min": "ReduceMin"}
+_AXES_INPUT_SINCE = {"ReduceSum": 13}  # the opset whose Reduce* takes axes as an input (18)
 
 
 def _require_onnx() -> Any:
@@ -114,6 +117,10 @@ class _Exporter:
             self.add("MaxPool" if a["kind"] == "max" else "AveragePool", x, y, **kw)
         elif n.op == "global_pool":
             self.add("GlobalMaxPool" if a["kind"] == "max" else "GlobalAveragePool", x, y)
+        elif n.op in _REDUCE:
+            self._reduce(n, x, y)
+        elif n.op == "square":
+            self.add("Mul", [x[0], x[0]], y)
         else:
             self._shape_op(n, x, y)
 
@@ -141,6 +148,24 @@ class _Exporter:
         mm = self.fresh("mm")
         self.add("MatMul", [x[0], w], [mm])
         self.add("Add", [mm, self.param(n, "bias")], y)
+
+    def _reduce(self, n: Node, x: list[str], y: list[str]) -> None:
+        """Reduce*: axes are an input of ReduceSum from opset 13 and of the others from
+        opset 18, an attribute before; no axes reduce everything."""
+        axis = n.attrs.get("axis")
+        keep = int(bool(n.attrs.get("keepdims", False)))
+        op = _REDUCE[n.op]
+        if axis is None:
+            self.add(op, x, y, keepdims=keep)
+            return
+        axes = [int(axis)] if isinstance(axis, int) else [int(a) for a in axis]
+        if not axes:  # numpy: reduce nothing (ONNX would reduce everything)
+            self.add("Identity", x, y)
+        elif _AXES_INPUT_SINCE.get(op, 18) <= OPSET:
+            self.add(op, [x[0], self.const(np.array(axes, np.int64), "axes")], y,
+                     keepdims=keep)
+        else:
+            self.add(op, x, y, axes=axes, keepdims=keep)
 
     def _shape_op(self, n: Node, x: list[str], y: list[str]) -> None:
         a = n.attrs

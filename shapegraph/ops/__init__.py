@@ -3,22 +3,31 @@
 Importing this package registers every op.
 """
 
-from shapegraph.ops import conv, dense, elementwise, misc, norm, shape_ops  # noqa: F401
+from shapegraph.ops import conv, dense, elementwise, misc, norm, reduce, shape_ops  # noqa: F401
 from shapegraph.ops.base import OpDef, ParamDecl
 
 # the tracing functions import shapegraph.trace, which needs the registry above
 from shapegraph.ops.functional import (
+    abs,
     concat,
+    exp,
     flatten,
     gelu,
+    log,
     log_softmax,
     matmul,
+    max,
+    mean,
+    min,
     relu,
     reshape,
     sigmoid,
     softmax,
     softrelu,
     softsign,
+    sqrt,
+    square,
+    sum,
     tanh,
     transpose,
 )
@@ -27,13 +36,19 @@ from shapegraph.ops.registry import all_ops, get_op, register
 __all__ = [
     "OpDef",
     "ParamDecl",
+    "abs",
     "all_ops",
     "concat",
+    "exp",
     "flatten",
     "gelu",
     "get_op",
+    "log",
     "log_softmax",
     "matmul",
+    "max",
+    "mean",
+    "min",
     "register",
     "relu",
     "reshape",
@@ -41,6 +56,9 @@ __all__ = [
     "softmax",
     "softrelu",
     "softsign",
+    "sqrt",
+    "square",
+    "sum",
     "tanh",
     "transpose",
 ]

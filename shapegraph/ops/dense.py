@@ -91,6 +91,8 @@ def _dense_ref(
 
 DENSE = register(OpDef(
     "dense", _dense_rule, _dense_ref, _dense_params, (1, 1),
+    # flatten=False keeps the input's rank; flatten=True takes any rank of at least 2 (and
+    # so never decides an unknown one)
     lazy_rank=lambda a: 2 if a.get("flatten", True) else None, any_rank=True,
     out_rank=lambda r, a: 2 if a.get("flatten", True) else r[0],
     doc="y = x @ weight.T + bias; flatten=True first reshapes x to (batch, -1)",

@@ -1,4 +1,5 @@
-"""Elementwise ops: binary arithmetic with numpy broadcasting, activations, softmax."""
+"""Elementwise ops: binary arithmetic with numpy broadcasting, activations, unary math
+(exp, log, sqrt, abs, square), softmax."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from shapegraph.ops.common import axis_fail, broadcast, norm_axis
 from shapegraph.ops.registry import register
 from shapegraph.types import TensorType
 
-__all__ = ["ACTIVATIONS", "BINARY"]
+__all__ = ["ACTIVATIONS", "BINARY", "MATH"]
 
 _Binary = Callable[[np.ndarray, np.ndarray], np.ndarray]
 _Unary = Callable[[np.ndarray], np.ndarray]
@@ -92,6 +93,30 @@ for _name, _ufn in ACTIVATIONS.items():
     register(OpDef(_name, _same_rule, _unary_ref(_ufn), elementwise=True, same_shape=True,
                    lazy_rank=lambda a: None,
                    doc=f"{_name} activation, same shape"))
+
+
+def _quiet(fn: _Unary) -> _Unary:
+    """``fn`` without numpy's warnings: log(0) = -inf and sqrt(-1) = NaN are the answers,
+    as in the kernels."""
+    def f(x: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(x))
+
+    return f
+
+
+MATH: dict[str, _Unary] = {
+    "exp": _quiet(np.exp),
+    "log": _quiet(np.log),
+    "sqrt": _quiet(np.sqrt),
+    "abs": np.abs,
+    "square": _quiet(np.square),
+}
+
+for _name, _ufn in MATH.items():
+    register(OpDef(_name, _same_rule, _unary_ref(_ufn), elementwise=True, same_shape=True,
+                   lazy_rank=lambda a: None,
+                   doc=f"elementwise {_name}, same shape"))
 
 
 def _softmax_rule(
