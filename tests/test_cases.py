@@ -202,7 +202,7 @@ def _bad_usage_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "syntax error": ([f"{tmp}/syntax.py:net"], "syntax error"),
         "name not found": ([f"{seed}:model"], "model not found in"),
         "not a block": ([f"{tmp}/notblock.py:net"], "net is a int, not a Block"),
-        "factory not a block": ([f"{tmp}/notblock.py:build"], "is a NoneType, not a Block"),
+        "factory not a block": ([f"{tmp}/notblock.py:build"], "returned a NoneType, not a Block"),
         "malformed input": ([f"{seed}:net", "--input", "x=batch,2.5"], "neither a size nor"),
         "input without =": ([f"{seed}:net", "--input", "batch,20"], "expected NAME=DIMS"),
         "unknown input": ([f"{seed}:net", "--input", "y=batch,20"], "has no input `y`"),
