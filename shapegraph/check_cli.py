@@ -15,7 +15,7 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from types import ModuleType
 from typing import Any
 
@@ -292,7 +292,8 @@ def _use_color(choice: str) -> bool:
 def run_check(args: argparse.Namespace) -> int:
     """The ``check`` subcommand; returns the exit code."""
     try:
-        report = _report(args)
+        with redirect_stdout(sys.stderr):  # what the model prints must not spoil the report
+            report = _report(args)
     except TargetError as e:
         print(f"shapegraph check: {e}", file=sys.stderr)
         return 2

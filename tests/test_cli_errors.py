@@ -5,6 +5,7 @@ hold NUL bytes, recurse, fail to import, or name something that is not a Block."
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -208,6 +209,14 @@ def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 
 
 # --------------------------------------------------------------------------- the command
+
+
+def test_what_the_model_prints_goes_to_stderr(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    net = model(tmp_path, "m.py", "print('loading')\n" + GOOD)
+    assert main(["check", f"{net}:net", "--input", "x=batch,20", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["ok"] is True and err == "loading\n"
 
 
 def test_graph_that_cannot_be_written_keeps_the_exit_code(
