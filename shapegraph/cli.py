@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except SystemExit as e:  # argparse: --help, --version, a usage error (its message is out)
-        return e.code if isinstance(e.code, int) else 2
+        return 0 if e.code is None else e.code if isinstance(e.code, int) else 2
     except BrokenPipeError:  # `shapegraph check ... | head`: the reader left, say no more
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -60,12 +60,13 @@ def _unexpected(e: Exception, argv: Sequence[str] | None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     command = f"shapegraph {args[0]}" if args and not args[0].startswith("-") else "shapegraph"
+    what = describe(e).splitlines()[0]  # one line, even for a rendered ShapeError
     if isinstance(e, MemoryError):
-        print(f"{command}: out of memory ({describe(e)})", file=sys.stderr)
+        print(f"{command}: out of memory ({what})", file=sys.stderr)
         return 2
     if os.environ.get("SHAPEGRAPH_TRACEBACK"):
         traceback.print_exc()
-    print(f"{command}: internal error: {describe(e)} (a bug in shapegraph: please report "
+    print(f"{command}: internal error: {what} (a bug in shapegraph: please report "
           "it with the command line; SHAPEGRAPH_TRACEBACK=1 shows where)", file=sys.stderr)
     return 2
 

@@ -241,6 +241,19 @@ def test_an_internal_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert line.startswith("shapegraph check: internal error: AssertionError: a bug"), line
 
 
+def test_shapegraph_traceback_shows_where(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kw: object) -> None:
+        raise AssertionError("a bug")
+
+    monkeypatch.setattr(CHECK, "check", broken)
+    monkeypatch.setenv("SHAPEGRAPH_TRACEBACK", "1")
+    assert main(["check", f"{model(tmp_path, 'm.py', GOOD)}:net"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and 'raise AssertionError("a bug")' in err
+    assert err.rstrip().splitlines()[-1].startswith("shapegraph check: internal error:")
+
+
 def test_out_of_memory_in_our_code(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     def raise_it(*args: object, **kw: object) -> None:
