@@ -72,8 +72,9 @@ def _model_error(e: BaseException, what: str, files: set[str]) -> TargetError:
 def model_code(what: str, doing: str, files: Callable[[], set[str]] = set,
                who: str = "the model file", catch: bool = True) -> Iterator[None]:
     """Run the model's own code: ``sys.exit`` and ``KeyboardInterrupt`` in it become a
-    one-line TargetError, and so does any exception (with the model's traceback lines,
-    from the files ``files()`` names) when ``catch``."""
+    one-line TargetError, and so does any other exception (with the model's traceback
+    lines, from the files ``files()`` names), except, unless ``catch``, an ``Exception``
+    (which, once the model is loaded, can only come from shapegraph itself)."""
     try:
         yield
     except TargetError:
@@ -87,6 +88,8 @@ def model_code(what: str, doing: str, files: Callable[[], set[str]] = set,
         if not catch:
             raise
         raise _model_error(e, what, files()) from None
+    except BaseException as e:  # the model's own BaseException subclass (ours never are)
+        raise _model_error(e, what, files()) from None
 
 
 def _syntax_error(e: SyntaxError, where: str) -> TargetError:
@@ -97,8 +100,10 @@ def _syntax_error(e: SyntaxError, where: str) -> TargetError:
 def _read_source(path: str) -> bytes:
     if os.path.isdir(path):
         raise TargetError(f"{path}: is a folder, not a Python file")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise TargetError(f"{path}: no such file")
+    if not os.path.isfile(path):  # a device, a pipe: reading it might never end
+        raise TargetError(f"{path}: not a regular file, so not a Python file")
     try:
         with open(path, "rb") as f:
             source = f.read()

@@ -98,6 +98,20 @@ def test_model_file_problems(source: str | bytes, says: str, tmp_path: Path,
     assert "None" not in line
 
 
+def test_a_base_exception_of_the_models_own(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    stop = "class Stop(BaseException):\n    pass\n\n"
+    loading = model(tmp_path, "a.py", stop + "raise Stop('at import')\n")
+    tracing = model(tmp_path, "b.py", stop + "from shapegraph import nn\n\nclass B(nn.Block):"
+                    "\n    def forward(self, x):\n        raise Stop('in forward')\n\nnet = B()\n")
+    for target, says in [(f"{loading}:net", f"{loading} raised Stop: at import"),
+                         (f"{tracing}:net", f"{tracing}:net raised Stop: in forward")]:
+        assert main(["check", target, "--input", "x=batch,3"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith(f"shapegraph check: {says}\n"), err
+        assert "/shapegraph/" not in err
+
+
 def test_forward_that_exits_or_is_interrupted(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     for body, says in [("import sys; sys.exit(4)", "the model called sys.exit(4) while being "
@@ -165,6 +179,7 @@ def test_model_that_empties_sys_path(tmp_path: Path, capsys: pytest.CaptureFixtu
     ("{tmp}/not_a_block.py:C", "C is the class C, not a Block"),
     ("{tmp}/not_a_block.py:f", "f() returned a int, not a Block"),
     ("{tmp}/nope.py:net", "nope.py: no such file"),
+    ("/dev/null:net", "/dev/null: not a regular file"),
     (".relative:net", ".relative: neither a file (path/to/model.py) nor a module name"),
     ("foo-bar:net", "foo-bar: neither a file"),
     ("no_such_pkg_for_test:net", "no_such_pkg_for_test: no such module"),
