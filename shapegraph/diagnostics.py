@@ -56,6 +56,7 @@ CODES: dict[str, Code] = {c.id: c for c in [
     Code("SG211", "error", "inputs do not match the network"),
     Code("SG301", "warning", "layer never used"),
     Code("SG302", "error", "network could not be traced"),
+    Code("SG401", "error", "parameters too large for memory"),
 ]}
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from shapegraph.diagnostics import warn_user
 from shapegraph.init import Initializer, Uniform
+from shapegraph.limits import check_param_bytes
 from shapegraph.params import Parameter
 
 __all__ = ["Pending", "initialize_params", "materialize"]
@@ -22,7 +23,11 @@ Pending = tuple[Parameter, tuple[int, ...], list[str | None]]
 
 
 def materialize(todo: Sequence[Pending], global_init: Initializer | None) -> None:
-    """Create every parameter in ``todo`` (in order), or none of them."""
+    """Create every parameter in ``todo`` (in order), or none of them.
+
+    ParameterMemoryError (SG401) when together they exceed the limit of
+    ``shapegraph.limits``: checked before anything is allocated."""
+    check_param_bytes([(p, shape) for p, shape, _ in todo])
     arrays = []
     for p, shape, _ in todo:
         arr = np.zeros(shape, dtype=p.dtype)

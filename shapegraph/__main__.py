@@ -1,0 +1,7 @@
+"""``python -m shapegraph ...``: the ``shapegraph`` command."""
+
+import sys
+
+from shapegraph.cli import main
+
+sys.exit(main())
