@@ -10,6 +10,7 @@ from shapegraph.ops.base import OpDef, ParamDecl
 from shapegraph.ops.functional import (
     abs,
     concat,
+    dot,
     exp,
     flatten,
     gelu,
@@ -39,6 +40,7 @@ __all__ = [
     "abs",
     "all_ops",
     "concat",
+    "dot",
     "exp",
     "flatten",
     "gelu",

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # shapegraph.trace imports the registry this package defines
 __all__ = [
     "abs",
     "concat",
+    "dot",
     "exp",
     "flatten",
     "gelu",
@@ -128,6 +129,11 @@ def transpose(x: SymbolicTensor, axes: Sequence[int] | None = None) -> SymbolicT
 
 def matmul(a: SymbolicTensor, b: SymbolicTensor) -> SymbolicTensor:
     return _emit("matmul", [a, b])
+
+
+def dot(a: SymbolicTensor, b: SymbolicTensor) -> SymbolicTensor:
+    """MXNet's name for the matrix product (``F.dot(x, weight.T)`` in hybrid_forward)."""
+    return matmul(a, b)
 
 
 # -- unary math and reductions ----------------------------------------------------------
