@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shapegraph.graph import Graph, GraphBuilder, ParamSpec, Provenance
+from shapegraph.graph import Graph, GraphBuilder, Node, ParamSpec, Provenance
 from shapegraph.ops.registry import get_op
 
-__all__ = ["add_layer", "chain", "layer_detail"]
+__all__ = ["add_layer", "chain", "float_consumer", "layer_detail"]
 
 
 def layer_detail(kind: str, attrs: Mapping[str, Any], keys: Sequence[str] = ()) -> str:
@@ -47,6 +47,17 @@ def add_layer(
         b.add_param(ParamSpec(key, decl.shape, prov, decl.notes, decl.declare))
         roles.append((decl.role, key))
     return b.add_node(op, inputs, attrs, prov, roles)
+
+
+def float_consumer(graph: Graph, value: int) -> Node | None:
+    """The first node that reads ``value`` as float data (not as integer indices, as an
+    embedding does), or None when every use is as indices."""
+    for nid in graph.consumers.get(value, ()):
+        node = graph.nodes[nid]
+        index = get_op(node.op).index_inputs
+        if any(v == value and k not in index for k, v in enumerate(node.inputs)):
+            return node
+    return None
 
 
 def chain(

@@ -112,7 +112,7 @@ def _trace_failure(e: BaseException) -> Diagnostic:
 def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
     """Check ``net`` for ``inputs`` (``sg.Input`` specs or sample arrays), or, with none,
     for what its declarations determine. Never raises for shape problems."""
-    from shapegraph.compile import _input_types, _renamed
+    from shapegraph.compile import _input_types, _renamed, dtype_problems
     from shapegraph.nn.root import (
         best_trial,
         input_names,
@@ -163,6 +163,9 @@ def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
     except Exception as e:
         return Report(target, shown, (_trace_failure(e),))
     graph = _renamed(graph, names)
+    if types:
+        graph = graph.with_input_dtypes([t.dtype for t in types])
+        notes = (*dtype_problems(graph), *notes)
     specs = param_specs(params)
     graph = graph.with_params({k: specs[k] for k in graph.params})
     res = propagate(graph, dict(zip(names, types, strict=False)))

@@ -19,7 +19,8 @@ from contextlib import contextmanager, redirect_stdout
 from types import ModuleType
 from typing import Any
 
-__all__ = ["TargetError", "add_check_parser", "load_target", "parse_inputs", "run_check"]
+__all__ = ["TargetError", "add_check_parser", "input_dtypes", "load_target", "parse_inputs",
+           "run_check"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -33,9 +34,10 @@ def add_check_parser(sub: Any) -> None:
                        description="Check a model's shapes without running it.")
     p.add_argument("target", help="file.py:NAME or package.module:NAME (a Block or a "
                    "function returning one)")
-    p.add_argument("--input", action="append", default=[], metavar="NAME=DIMS",
+    p.add_argument("--input", action="append", default=[], metavar="NAME=DIMS[:DTYPE]",
                    help="an input's dims, ints or symbol names: x=batch,3,224,224 "
-                   "(repeat for several inputs; none: check the declarations alone)")
+                   "(repeat for several inputs; none: check the declarations alone); "
+                   ":int64 or :int32 for token ids feeding an Embedding")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--graph", metavar="FILE", help="write a picture of the graph "
                    "(.dot source, or .svg/.png/.pdf when Graphviz's dot is installed)")
@@ -248,10 +250,12 @@ def _parse_dim(spec: str, j: int, tok: str) -> int | str:
 def parse_inputs(specs: list[str]) -> dict[str, tuple[int | str, ...]]:
     """``["x=batch,20"]`` -> ``{"x": ("batch", 20)}``; TargetError for a malformed one.
 
-    A size is a whole number from 0 (an empty dim, as numpy allows) to 2**63-1."""
+    A size is a whole number from 0 (an empty dim, as numpy allows) to 2**63-1. A spec may
+    end in ``:int64`` or ``:int32`` (token ids for an embedding; see ``input_dtypes``)."""
     out: dict[str, tuple[int | str, ...]] = {}
     for spec in specs:
         name, eq, dims = spec.partition("=")
+        dims = _split_dtype(spec, dims)[0]
         name = name.strip()
         if not eq or not _NAME.match(name):
             raise TargetError(f"--input {_short(spec)}: expected NAME=DIMS, e.g. "
@@ -262,10 +266,30 @@ def parse_inputs(specs: list[str]) -> dict[str, tuple[int | str, ...]]:
     return out
 
 
+def _split_dtype(spec: str, dims: str) -> tuple[str, str]:
+    """``"batch,20:int64"`` -> ``("batch,20", "int64")``; float32 without a suffix."""
+    from shapegraph.compile import INPUT_DTYPES
+
+    dims, colon, dtype = dims.partition(":")
+    if not colon:
+        return dims, "float32"
+    if dtype.strip() not in INPUT_DTYPES:
+        raise TargetError(f"--input {_short(spec)}: unknown dtype {_short(dtype, 30)}; use "
+                          f"one of {', '.join(INPUT_DTYPES)} (int32/int64 for token ids)")
+    return dims, dtype.strip()
+
+
+def input_dtypes(specs: list[str]) -> dict[str, str]:
+    """The dtype of each ``--input`` (``x=batch,20:int64``), float32 by default."""
+    return {spec.partition("=")[0].strip(): _split_dtype(spec, spec.partition("=")[2])[1]
+            for spec in specs}
+
+
 # --------------------------------------------------------------------------- running
 
 
-def _ordered_inputs(net: Any, given: dict[str, tuple[int | str, ...]]) -> list[Any]:
+def _ordered_inputs(net: Any, given: dict[str, tuple[int | str, ...]],
+                    dtypes: dict[str, str]) -> list[Any]:
     from shapegraph.compile import Input
     from shapegraph.nn.root import input_names
 
@@ -281,7 +305,7 @@ def _ordered_inputs(net: Any, given: dict[str, tuple[int | str, ...]]) -> list[A
         raise TargetError(f"--input: give every input ({', '.join(names)}) or none; "
                           f"`{missing[0]}` is missing")
     try:
-        return [Input(n, given[n]) for n in names]
+        return [Input(n, given[n], dtypes.get(n, "float32")) for n in names]
     except ValueError as e:
         raise TargetError(f"--input: {e}") from None
 
@@ -317,7 +341,7 @@ def _report(args: argparse.Namespace) -> Any:
     # forward runs (traced) from here on: an exception in it is an SG302 diagnostic, but
     # sys.exit and KeyboardInterrupt would leave the command without a word
     with model_code(display, "while being checked", who="the model", catch=False):
-        inputs = _ordered_inputs(net, given)
+        inputs = _ordered_inputs(net, given, input_dtypes(args.input))
         return check(net, *inputs, target=display)
 
 

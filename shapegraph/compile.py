@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shapegraph.build import float_consumer
 from shapegraph.diagnostics import Diagnostic, ShapeError
 from shapegraph.dims import Dim, Sym, dim_str
 from shapegraph.graph import Graph
@@ -39,6 +40,9 @@ __all__ = ["CompiledModel", "Input", "compile"]
 
 _F32 = np.dtype(np.float32)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+INPUT_DTYPES = ("float32", "int32", "int64")
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,14 @@ class Input:
             if not ok:
                 raise ValueError(f"Input `{self.name}` dim {j}: expected a size (int >= 0) or "
                                  f"a symbol name, got {d!r}")
-        if self.dtype != "float32":
-            raise ValueError(f"Input `{self.name}`: only float32 inputs are supported, got "
-                             f"{self.dtype!r}")
+        if self.dtype not in INPUT_DTYPES:
+            raise ValueError(f"Input `{self.name}`: dtype must be float32, or int32/int64 for "
+                             f"token ids feeding an Embedding; got {self.dtype!r}")
         object.__setattr__(self, "shape", tuple(self.shape))
 
     def type(self) -> TensorType:
-        return TensorType(tuple(Sym(d) if isinstance(d, str) else d for d in self.shape))
+        return TensorType(tuple(Sym(d) if isinstance(d, str) else d for d in self.shape),
+                          self.dtype)
 
 
 class CompiledModel:
@@ -87,6 +92,7 @@ class CompiledModel:
         self._runners: dict[tuple[tuple[int, ...], ...], Runner | EmptyRunner] = {}
         self._lock = threading.Lock()
         self._n = len(graph.inputs)
+        self._dtypes = [np.dtype(gi.dtype) for gi in graph.inputs]
 
     # -- calling -----------------------------------------------------------------------
     def __call__(self, *args: Any, **named: Any) -> Any:
@@ -97,7 +103,8 @@ class CompiledModel:
                             f", got {len(args)}")
         arrays = []
         for k, a in enumerate(args):
-            if a.__class__ is not np.ndarray or a.dtype is not _F32 or not a.flags.c_contiguous:
+            if (a.__class__ is not np.ndarray or a.dtype is not self._dtypes[k]
+                    or not a.flags.c_contiguous):
                 a = self._coerce(a, k)
             arrays.append(a)
         key = tuple(a.shape for a in arrays)
@@ -122,7 +129,7 @@ class CompiledModel:
     def _coerce(self, a: Any, k: int) -> np.ndarray:
         from shapegraph.nn.root import as_input
 
-        return as_input(a, self.input_names[k])
+        return as_input(a, self.input_names[k], self.graph.inputs[k].dtype)
 
     def _runner_for(self, key: tuple[tuple[int, ...], ...]) -> Runner | EmptyRunner:
         with self._lock:
@@ -254,33 +261,42 @@ def compile(net: Block, *inputs: Input | np.ndarray, debug: bool = False) -> Com
     """Compile ``net`` for ``inputs`` (``Input`` specs or sample arrays; a sample's first dim
     becomes the symbol ``batch``). Raises ShapeError when the shapes conflict."""
     from shapegraph.lifecycle import materialize
-    from shapegraph.nn.root import _newly_known, param_specs, trace
+    from shapegraph.nn.root import _newly_known, check_initialized, param_specs, trace
 
     if not inputs:
         raise TypeError("compile() needs the network's inputs: sg.Input(name, shape) or "
                         "sample arrays")
     names, types = _input_types(net, inputs)
     graph, _, params = trace(net, [t.rank for t in types])
-    graph = _renamed(graph, names)
+    graph = _renamed(graph, names).with_input_dtypes([t.dtype for t in types])
     specs = param_specs(params)
     graph = graph.with_params({k: specs[k] for k in graph.params})
     res = propagate(graph, dict(zip(names, types, strict=True)))
-    if not res.ok:
-        raise ShapeError(res.errors, headline="the network does not compile for "
+    errors = [*res.errors, *dtype_problems(graph)]
+    if errors:
+        raise ShapeError(errors, headline="the network does not compile for "
                          + ", ".join(f"{n}: {t}" for n, t in zip(names, types, strict=True)))
-    used = [params[k] for k in graph.params]
-    missing = [p for p in used if not p._initialize_called]
-    if missing:
-        from shapegraph.params import UninitializedParameterError
-
-        raise UninitializedParameterError(
-            f"Parameter '{missing[0].name}' has not been initialized. Call initialize() on "
-            "the network before compiling it")
+    check_initialized(net, [params[k] for k in graph.params])
     materialize(list(_newly_known(res, params).values()), None)
     snapshot = {k: params[k].data().copy() for k in graph.params}
     specs = param_specs(params)
     graph = graph.with_params({k: specs[k] for k in graph.params})
     return CompiledModel(graph, snapshot, types, res, compiled=not debug)
+
+
+def dtype_problems(graph: Graph) -> list[Diagnostic]:
+    """SG211 for each integer input that a layer reads as float data (only an embedding
+    takes token ids)."""
+    out = []
+    for gi in graph.inputs:
+        node = float_consumer(graph, gi.value) if gi.dtype != "float32" else None
+        if node is not None:
+            out.append(Diagnostic.make(
+                "SG211", f"input `{gi.name}` is {gi.dtype}, but layer {node.describe()} reads "
+                "it as float32 data", path=node.prov.path, location=node.prov.location,
+                help=f"give `{gi.name}` as float32, or feed it to an Embedding: only an "
+                "embedding takes integer token ids"))
+    return out
 
 
 def _renamed(graph: Graph, names: Sequence[str]) -> Graph:

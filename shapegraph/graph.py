@@ -151,6 +151,13 @@ class Graph:
         """Every node that uses parameter ``key`` (more than one when tied)."""
         return [self.nodes[i] for i in self.users.get(key, ())]
 
+    def with_input_dtypes(self, dtypes: Sequence[str]) -> Graph:
+        """The same graph with other input dtypes (int64 token ids for an embedding)."""
+        inputs = tuple(GraphInput(gi.name, gi.value, gi.rank, d)
+                       for gi, d in zip(self.inputs, dtypes, strict=True))
+        return Graph(self.values, self.nodes, inputs, self.outputs, self.params,
+                     self.consumers, self.users)
+
     def with_params(self, params: Mapping[str, ParamSpec]) -> Graph:
         """The same graph with other parameter specs (a rewrite returns a new record)."""
         return Graph(self.values, self.nodes, self.inputs, self.outputs,

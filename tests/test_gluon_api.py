@@ -123,3 +123,49 @@ def test_ctx_and_gluon_options() -> None:
         net.initialize(inti=init.Xavier())  # type: ignore[call-arg]
     net.hybridize(static_alloc=True, static_shape=True)
     assert net(np.ones((1, 3), np.float32)).shape == (1, 2)
+
+
+# -- integer token ids ---------------------------------------------------------------------
+
+
+def test_integer_token_ids_are_not_pushed_through_float32() -> None:
+    net = nn.Sequential()
+    net.add(nn.Embedding(20_000_000, 2))
+    net.initialize(init="zeros")
+    net[0].weight.data()[16_777_217] = 7.0  # float32 cannot hold 16777217: it rounds down
+    ids = np.array([[16_777_217, 3]], np.int64)
+    assert net(ids)[0, 0].tolist() == [7.0, 7.0]
+    model = sg.compile(net, sg.Input("ids", ("b", 2), dtype="int64"))
+    assert model(ids)[0, 0].tolist() == [7.0, 7.0]
+    assert model(ids.astype(np.int32))[0, 0].tolist() == [7.0, 7.0]
+    with pytest.raises(TypeError, match="takes int64 token ids"):
+        model(ids.astype(np.float32))
+
+
+def test_integer_input_into_a_float_layer_is_a_diagnostic() -> None:
+    net = nn.Sequential()
+    net.add(nn.Dense(3))
+    net.initialize()
+    report = sg.check(net, sg.Input("x", ("b", 2), dtype="int32"))
+    assert [d.code for d in report.diagnostics] == ["SG211"]
+    assert "reads it as float32" in report.diagnostics[0].message
+    with pytest.raises(sg.ShapeError, match="SG211"):
+        sg.compile(net, sg.Input("x", ("b", 2), dtype="int32"))
+    with pytest.raises(ValueError, match="int32/int64 for token ids"):
+        sg.Input("x", ("b", 2), dtype="float16")
+    assert net(np.ones((1, 2), np.int64)).shape == (1, 3)  # ints into a Dense: as floats
+
+
+def test_cli_input_dtype(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from shapegraph.cli import main
+
+    path = tmp_path / "m.py"
+    path.write_text("from shapegraph import nn\nnet = nn.Sequential()\n"
+                    "net.add(nn.Embedding(100, 4), nn.Dense(2))\n"
+                    "bad = nn.Sequential()\nbad.add(nn.Dense(2))\n")
+    assert main(["check", f"{path}:net", "--input", "x=batch,7:int64", "--color", "never"]) == 0
+    assert "i64[batch,7]" in capsys.readouterr().out
+    assert main(["check", f"{path}:bad", "--input", "x=batch,7:int32"]) == 1
+    assert "SG211" in capsys.readouterr().out
+    assert main(["check", f"{path}:net", "--input", "x=batch,7:int8"]) == 2
+    assert "unknown dtype" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shapegraph.build import float_consumer
 from shapegraph.compile import CompiledModel
 from shapegraph.diagnostics import Diagnostic, Related, ShapeError, warn_user
 from shapegraph.graph import Graph, ParamSpec, Provenance
@@ -34,8 +35,8 @@ from shapegraph.trace import SymbolicTensor, TraceError, Tracer, tracing
 if TYPE_CHECKING:
     from shapegraph.nn.block import Block
 
-__all__ = ["Trial", "UnusedLayerWarning", "best_trial", "call_root", "initialize",
-           "rank_independent", "static_trials", "trace", "unused_layers"]
+__all__ = ["Trial", "UnusedLayerWarning", "best_trial", "call_root", "check_initialized",
+           "initialize", "rank_independent", "static_trials", "trace", "unused_layers"]
 
 
 class UnusedLayerWarning(UserWarning):
@@ -48,7 +49,8 @@ class RootState:
 
     version: int
     traces: dict[tuple[int, ...], Graph] = field(default_factory=dict)
-    models: dict[tuple[int, ...], tuple[int, CompiledModel]] = field(default_factory=dict)
+    models: dict[tuple[tuple[int, str], ...], tuple[int, CompiledModel]] = field(
+        default_factory=dict)
     runs: dict[tuple[tuple[int, ...], ...], Resolution] = field(default_factory=dict)
     unused: list[Diagnostic] = field(default_factory=list)
     warned: bool = False
@@ -308,8 +310,9 @@ def _cached_runs(block: Block) -> list[tuple[tuple[tuple[int, ...], Graph],
 # --------------------------------------------------------------------------- the call
 
 
-def as_input(value: Any, name: str) -> np.ndarray:
-    """``value`` as a C-contiguous float32 array, or a TypeError naming the argument."""
+def as_input(value: Any, name: str, dtype: str = "float32") -> np.ndarray:
+    """``value`` as a C-contiguous array of ``dtype`` (float32, or int32/int64 for token
+    ids), or a TypeError naming the argument."""
     if isinstance(value, SymbolicTensor):
         raise TraceError(f"input `{name}` is a symbolic tensor outside of a trace")
     try:
@@ -323,7 +326,17 @@ def as_input(value: Any, name: str) -> np.ndarray:
     if arr.ndim == 0:
         raise ValueError(f"input `{name}`: expected an array with a batch dimension, got a "
                          "scalar")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    if dtype != "float32" and arr.dtype.kind not in "biu":
+        raise TypeError(f"input `{name}` takes {dtype} token ids, got an array of "
+                        f"{arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def index_dtypes(graph: Graph, arrays: Sequence[np.ndarray]) -> tuple[str, ...]:
+    """Per input: int64 where an integer array feeds only embeddings (token ids stay
+    integers), float32 otherwise."""
+    return tuple("int64" if a.dtype.kind in "biu" and float_consumer(graph, gi.value) is None
+                 else "float32" for gi, a in zip(graph.inputs, arrays, strict=True))
 
 
 def bind_inputs(block: Block, args: Sequence[Any], kwargs: dict[str, Any]) -> list[Any]:
@@ -351,13 +364,17 @@ def call_root(block: Block, args: Sequence[Any], kwargs: dict[str, Any] | None =
     create the deferred parameters, run."""
     args = bind_inputs(block, args, kwargs or {})
     names = input_names(block, len(args))
-    arrays = [as_input(a, n) for a, n in zip(args, names, strict=True)]
+    given = [np.asarray(a) if isinstance(a, list | tuple) else a for a in args]
+    arrays = [as_input(a, n, "int64" if getattr(a, "dtype", None) is not None and
+                       a.dtype.kind in "iu" else "float32")
+              for a, n in zip(given, names, strict=True)]
     st = state(block)
     graph = _graph_for(block, st, tuple(a.ndim for a in arrays))
+    graph = graph.with_input_dtypes(index_dtypes(graph, arrays))
     shapes = tuple(a.shape for a in arrays)
     if shapes not in st.runs:
         params = block.collect_params()
-        _check_initialized(block, [params[k] for k in graph.params])
+        check_initialized(block, [params[k] for k in graph.params])
         st.runs[shapes] = _prepare(graph, params, dict(zip(names, shapes, strict=True)))
     return _model(block, st, graph)(*arrays)
 
@@ -366,7 +383,7 @@ def _model(block: Block, st: RootState, graph: Graph) -> CompiledModel:
     """The executor for this traced graph, rebuilt when any parameter changed. Plans run
     step by step (each kernel compiled once, whatever the network); after
     ``net.hybridize()`` each plan is one compiled function, as with ``sg.compile``."""
-    ranks = tuple(gi.rank for gi in graph.inputs)
+    ranks = tuple((gi.rank, gi.dtype) for gi in graph.inputs)
     version = params_version()
     cached = st.models.get(ranks)
     if cached is not None and cached[0] == version:
@@ -391,7 +408,7 @@ def _graph_for(block: Block, st: RootState, ranks: tuple[int, ...]) -> Graph:
     return graph
 
 
-def _check_initialized(block: Block, used: list[Parameter]) -> None:
+def check_initialized(block: Block, used: list[Parameter]) -> None:
     """Raise when initialize() was never called for a parameter the forward uses; after
     an initialize() that failed, say so with its diagnostics."""
     missing = [p for p in used if not p._initialize_called]

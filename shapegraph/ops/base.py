@@ -190,6 +190,9 @@ class OpDef:
     # the op takes an input of any rank of at least lazy_rank (a flattening dense): it
     # never decides an unknown rank (the static pass then tries each rank; see nn.root)
     any_rank: bool = False
+    # inputs read as integer indices (an embedding's): a graph input used only there may
+    # be int32/int64 instead of float32
+    index_inputs: tuple[int, ...] = ()
     # the output's rank from the input ranks, when the rule fails: the pass gives the
     # output unknown dims of that rank, so independent conflicts further on still show
     out_rank: Callable[[tuple[int, ...], Attrs], int | None] = _max_rank

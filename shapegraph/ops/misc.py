@@ -66,6 +66,7 @@ def _embedding_ref(
 
 EMBEDDING = register(OpDef("embedding", _embedding_rule, _embedding_ref, _embedding_params,
                            lazy_rank=lambda a: None, out_rank=lambda r, a: r[0] + 1,
+                           index_inputs=(0,),
                            doc="rows of weight (input_dim, output_dim) picked by index"))
 
 
