@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +27,8 @@ import numpy as np
 from shapegraph.diagnostics import Diagnostic, Related, ShapeError
 from shapegraph.params import Parameter
 
-__all__ = ["ENV", "Limit", "ParameterMemoryError", "check_param_bytes", "human_bytes",
+__all__ = ["ENV", "Limit", "ParameterMemoryError", "check_network_bytes", "check_param_bytes",
+           "human_bytes",
            "param_byte_limit", "parse_bytes"]
 
 ENV = "SHAPEGRAPH_MAX_PARAM_BYTES"
@@ -143,6 +144,19 @@ def _diagnostic(sizes: list[tuple[Parameter, tuple[int, ...], int]], total: int,
 
 def _related(p: Parameter, shape: tuple[int, ...], n: int) -> Related:
     prov = p.owner.provenance() if p.owner is not None else None
-    dims = ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "")
-    return Related(human_bytes(n), f"'{p.name}' ({dims}) {p.dtype}",
-                   location=prov.location if prov else None)
+    # a deferred parameter counted at its smallest (see check_network_bytes)
+    at_least = not p.known and shape == tuple(1 if d is None else d for d in p.shape)
+    dims = ", ".join(str(d) if d is not None else "?" for d in (p.shape if at_least else shape))
+    dims += "," if len(shape) == 1 else ""
+    return Related(f"at least {human_bytes(n)}" if at_least else human_bytes(n),
+                   f"'{p.name}' ({dims}) {p.dtype}", location=prov.location if prov else None)
+
+
+def check_network_bytes(params: Sequence[Parameter],
+                        inferred: Mapping[int, tuple[int, ...]]) -> None:
+    """At ``initialize()``: refuse a network whose parameters cannot all fit, before any
+    is created (a huge bias would otherwise be filled, and its weight fail later). A
+    deferred parameter counts with its inferred shape (``inferred``, by ``id``) or at its
+    smallest (every unknown dim 1)."""
+    check_param_bytes([(p, inferred.get(id(p)) or tuple(1 if d is None else d
+                                                       for d in p.shape)) for p in params])

@@ -147,3 +147,21 @@ def test_parse_bytes_refuses(text: str) -> None:
 ])
 def test_human_bytes(n: int, shown: str) -> None:
     assert human_bytes(n) == shown
+
+
+def test_initialize_refuses_a_network_that_cannot_fit_before_creating_any(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dense(10**8) then Dense(10): the bias (400 MB) is known and the first weight is at
+    least as big, the second (4 GB) is inferred: initialize() creates nothing."""
+    import shapegraph as sg
+    from shapegraph import nn
+
+    monkeypatch.setenv("SHAPEGRAPH_MAX_PARAM_BYTES", "1GiB")
+    net = nn.Sequential()
+    net.add(nn.Dense(10**8), nn.Dense(10))
+    with pytest.raises(sg.ShapeError) as e:
+        net.initialize()
+    text = str(e.value)
+    assert "SG401" in text and "'1.weight' (10, 100000000)" in text
+    assert "at least 381 MiB: '0.weight' (100000000, ?)" in text
+    assert not any(p.is_initialized for p in net.collect_params().values())

@@ -23,6 +23,7 @@ from shapegraph.diagnostics import Diagnostic, Related, ShapeError, warn_user
 from shapegraph.graph import Graph, ParamSpec, Provenance
 from shapegraph.init import create
 from shapegraph.lifecycle import Pending, initialize_params, materialize
+from shapegraph.limits import check_network_bytes
 from shapegraph.params import (
     Parameter,
     ParameterDict,
@@ -121,11 +122,15 @@ def initialize(block: Block, init: Any, force_reinit: bool) -> None:
     initializer = create(init, "initialize(init=...)")
     params = block.collect_params()
     try:
-        inferred = _in_layer_order(params, static_shapes(block))  # nothing changed
+        known = static_shapes(block)  # nothing changed
     except ShapeError as e:
         object.__setattr__(block, "_init_error", e)  # the first forward says why
         raise
     object.__setattr__(block, "_init_error", None)
+    check_network_bytes([p for p in params.values()
+                         if not p.constant and (force_reinit or not p.is_initialized)],
+                        {i: shape for i, (_, shape, _) in known.items()})
+    inferred = _in_layer_order(params, known)
     initialize_params(list(params.values()), initializer, force_reinit, inferred)
     ref = weakref.ref(block)
     for p in params.values():
