@@ -210,3 +210,38 @@ def test_warnings_point_at_the_user() -> None:
     with pytest.warns(UserWarning, match="SG301") as w:
         net2(np.ones((1, 4), np.float32))
     assert w[0].filename == __file__
+
+
+# -- a window that turns out larger than its input is SG204, never a negative size ---------
+
+
+class _PinnedWidth(nn.Block):
+    """concat(GlobalMaxPool1D(LayerNorm(Conv1D(1, 3)(x))), x) pins x's width to 1 after
+    the convolution's rule ran: its output width would be 1 - 2 = -1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential()
+        self.body.add(nn.Conv1D(1, 3, in_channels=2), nn.LayerNorm(), nn.GlobalMaxPool1D())
+
+    def forward(self, x: Any) -> Any:
+        return ops.concat(self.body(x), x, dim=1)
+
+
+def test_window_larger_than_a_width_known_later() -> None:
+    net = _PinnedWidth()
+    with pytest.raises(sg.ShapeError, match="SG204"):
+        net.initialize()  # created LayerNorm's gamma with shape (-1,) before
+    assert not any(p.is_initialized for p in net.collect_params().values())
+    codes = {d.code for d in sg.check(net, sg.Input("x", (1, 2, 3))).diagnostics}
+    assert "SG204" in codes
+
+
+def test_ceil_mode_pool_window_must_fit_the_padded_input() -> None:
+    net = nn.Sequential()
+    net.add(nn.MaxPool1D(pool_size=3, strides=2, ceil_mode=True))
+    net.initialize()
+    assert [d.code for d in sg.check(net, sg.Input("x", (1, 1, 2))).diagnostics] == ["SG204"]
+    with pytest.raises(sg.ShapeError):
+        net(np.ones((1, 1, 2), np.float32))
+    assert net(np.ones((1, 1, 3), np.float32)).shape == (1, 1, 1)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from shapegraph.dims import Dim, as_int, ceildiv, dim_str, floordiv, mul
+from shapegraph.dims import Dim, as_int, ceildiv, dim_str, floordiv, holes, mul
 from shapegraph.ops.base import (
     Attrs,
     Derived,
@@ -58,7 +58,10 @@ def window_formula(k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> st
 
 def _window_dims(
     x: TensorType, nd: int, attrs: Attrs, what: str, ceil: bool = False
-) -> tuple[list[Dim], list[Src]] | Fail:
+) -> tuple[list[Dim], list[Src], bool] | Fail:
+    """Output sizes of a sliding window, their sources, and whether a size still depends on
+    an unknown (the rule must run again once it is known: a width that turns out smaller
+    than the window is SG204 then, never a negative size)."""
     ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
     ds = attrs.get("dilation", (1,) * nd)
     dims: list[Dim] = []
@@ -68,8 +71,10 @@ def _window_dims(
         size = x.shape[j]
         out = window_out(size, ks[a], ss[a], ps[a], ds[a], ceil)
         formula = window_formula(ks[a], ss[a], ps[a], ds[a], ceil)
-        if type(out) is int and out <= 0:
-            eff = ds[a] * (ks[a] - 1) + 1
+        eff = ds[a] * (ks[a] - 1) + 1
+        # the window must fit in the padded input (in ceil mode too, as in MXNet: there
+        # ceil((n + 2p - k) / s) + 1 can be 1 for a window that does not fit)
+        if (type(out) is int and out <= 0) or (type(size) is int and eff > size + 2 * ps[a]):
             return Fail(
                 SG_NONPOSITIVE,
                 f"{what}: output size {dim_str(out)} along dim {j}: window {eff} "
@@ -80,7 +85,7 @@ def _window_dims(
             )
         dims.append(out)
         srcs.append(Derived(f"{what} output size along dim {j} = {formula}", (inp(0, j),)))
-    return dims, srcs
+    return dims, srcs, any(holes(d) for d in dims)
 
 
 # --------------------------------------------------------------------------- convolution
@@ -116,14 +121,14 @@ def _conv_rule(
     win = _window_dims(x, nd, attrs, name)
     if isinstance(win, Fail):
         return win
-    dims, srcs = win
+    dims, srcs, pending = win
     rhs: Dim = mul(groups, w[1])
     rhs_src: Src = FromParam("weight", 1)
     if groups > 1:
         rhs_src = Derived(f"groups={groups} x weight in-channels per group", (rhs_src,))
     eq = Eq(x.shape[1], inp(0, 1), rhs, rhs_src, "input channels", "in_channels")
     out = TensorType((x.shape[0], w[0], *dims), x.dtype)
-    return Out((out,), ((inp(0, 0), FromParam("weight", 0), *srcs),), (eq,))
+    return Out((out,), ((inp(0, 0), FromParam("weight", 0), *srcs),), (eq,), pending)
 
 
 def conv_reference(x: np.ndarray, w: np.ndarray, attrs: Attrs) -> np.ndarray:
@@ -175,9 +180,9 @@ def _pool_rule(
     win = _window_dims(x, nd, attrs, name, bool(attrs.get("ceil_mode", False)))
     if isinstance(win, Fail):
         return win
-    dims, srcs = win
+    dims, srcs, pending = win
     out = TensorType((x.shape[0], x.shape[1], *dims), x.dtype)
-    return Out((out,), ((inp(0, 0), inp(0, 1), *srcs),))
+    return Out((out,), ((inp(0, 0), inp(0, 1), *srcs),), (), pending)
 
 
 def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
