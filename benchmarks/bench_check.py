@@ -29,7 +29,7 @@ def wall(args: list[str], repeat: int = 5) -> float:
 
 
 def main() -> None:
-    cli = [sys.executable, "-m", "shapegraph.cli", "check"]
+    cli = [sys.executable, "-m", "shapegraph.tools.cli", "check"]
     baseline = wall([sys.executable, "-c", "pass"])
     print(f"python start-up alone: {baseline:.3f} s")
     for name, target, extra, goal in CASES:
@@ -39,7 +39,7 @@ def main() -> None:
     probe = subprocess.run(
         [sys.executable, "-c", "import sys, runpy; sys.argv=['shapegraph','check',"
          f"{CASES[0][1]!r},'--input','x=batch,20']; "
-         "from shapegraph.cli import main; main(); "
+         "from shapegraph.tools.cli import main; main(); "
          "print('numba imported:', 'numba' in sys.modules, file=sys.stderr)"],
         capture_output=True, text=True)
     print(probe.stderr.strip().splitlines()[-1])

@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from shapegraph.build import add_layer, layer_detail
-from shapegraph.graph import Graph, GraphBuilder, Provenance
-from shapegraph.propagate import propagate
+from shapegraph.core.graph import Graph, GraphBuilder, Provenance
+from shapegraph.infer.propagate import propagate
+from shapegraph.opset.build import add_layer, layer_detail
 
 WIDTH = 64
 

@@ -6,22 +6,26 @@
 (10, 20)
 """
 
-from shapegraph import build, dims, init, nd, nn, ops, render
-from shapegraph.check import Report, check
-from shapegraph.compile import CompiledModel, Input, compile
-from shapegraph.diagnostics import Diagnostic, Related, ShapeError
-from shapegraph.dims import Hole, Sym
-from shapegraph.graph import Graph
-from shapegraph.nn.root import UnusedLayerWarning
-from shapegraph.params import (
+from shapegraph import init, nd, nn, ops, render
+from shapegraph.api.check import Report, check
+from shapegraph.api.compile import Input, compile
+from shapegraph.core import dims
+from shapegraph.core.diagnostics import Diagnostic, Related
+from shapegraph.core.dims import Hole, Sym
+from shapegraph.core.graph import Graph
+from shapegraph.core.types import TensorType
+from shapegraph.executor.model import CompiledModel
+from shapegraph.frontend.params import (
     DeferredInitializationError,
     Parameter,
     ParameterDict,
     UninitializedParameterError,
 )
-from shapegraph.propagate import Resolution, propagate
-from shapegraph.trace import TraceError
-from shapegraph.types import TensorType
+from shapegraph.frontend.root import UnusedLayerWarning
+from shapegraph.frontend.trace import TraceError
+from shapegraph.infer.propagate import Resolution, propagate
+from shapegraph.opset import build
+from shapegraph.render.errors import ShapeError
 
 __version__ = "0.1.0"
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from shapegraph.cli import main
+from shapegraph.tools.cli import main
 
 sys.exit(main())

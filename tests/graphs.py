@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shapegraph.build import add_layer, layer_detail
-from shapegraph.graph import Graph, GraphBuilder, Provenance
+from shapegraph.core.graph import Graph, GraphBuilder, Provenance
+from shapegraph.opset.build import add_layer, layer_detail
 
 
 class Net:

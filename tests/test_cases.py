@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 import shapegraph as sg
-from shapegraph.check_cli import load_target, parse_inputs
-from shapegraph.diagnostics import CODES
-from shapegraph.nn.root import input_names
+from shapegraph.core.diagnostics import CODES
+from shapegraph.frontend.root import input_names
+from shapegraph.tools.check_cli import load_target, parse_inputs
 
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "cases"
@@ -150,7 +150,7 @@ def test_corpus() -> None:
 
 
 def test_every_code_has_a_section_and_back() -> None:
-    from shapegraph.errors_doc import error_sections
+    from shapegraph.tools.errors_doc import error_sections
 
     sections = error_sections()
     assert set(sections) == set(CODES)
@@ -169,7 +169,7 @@ def test_check_input_count() -> None:
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shapegraph.cli", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "shapegraph.tools.cli", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -301,7 +301,7 @@ def test_cli_explain() -> None:
                                                   "needs_inputs", "ok_factory_vgg224")])
 def test_cli_agrees_with_the_api(c: Case, capsys: pytest.CaptureFixture[str]) -> None:
     """The command (run in-process) reports what sg.check reports, with the same verdict."""
-    from shapegraph.cli import main
+    from shapegraph.tools.cli import main
 
     code = main(["check", c.spec, *c.cli_args, "--format", "json"])
     doc = json.loads(capsys.readouterr().out)

@@ -10,7 +10,7 @@ import pytest
 
 import shapegraph as sg
 from shapegraph import nn
-from shapegraph.checkpoint import CheckpointError
+from shapegraph.frontend.checkpoint import CheckpointError
 
 
 def mlp(in_units: int | None = None, hidden: int = 8) -> nn.Sequential:

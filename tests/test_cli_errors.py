@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from shapegraph.cli import main
+from shapegraph.tools.cli import main
 
-CHECK = importlib.import_module("shapegraph.check")  # the module (sg.check is the function)
+CHECK = importlib.import_module("shapegraph.api.check")  # the module (sg.check is the function)
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = ("from shapegraph import nn\n\nnet = nn.Sequential()\n"
         'net.add(nn.Dense(256, activation="relu"), nn.Dense(10))\n')
@@ -218,7 +218,7 @@ def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     def refuse(*args: object, **kw: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("shapegraph.check_cli.open", refuse, raising=False)
+    monkeypatch.setattr("shapegraph.tools.check_cli.open", refuse, raising=False)
     assert one_line(capsys, ["check", f"{net}:net"]) == (
         f"shapegraph check: {net}: cannot read: Permission denied")
 
@@ -286,7 +286,7 @@ def test_interrupt_outside_the_models_code_is_130(
     def raise_it(*args: object, **kw: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("shapegraph.check_cli.parse_inputs", raise_it)
+    monkeypatch.setattr("shapegraph.tools.check_cli.parse_inputs", raise_it)
     net = model(tmp_path, "m.py", GOOD)
     assert main(["check", f"{net}:net"]) == 130
     assert capsys.readouterr() == ("", "shapegraph: interrupted\n")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shapegraph import dims
-from shapegraph.dims import (
+from shapegraph.core import dims
+from shapegraph.core.dims import (
     Dim,
     DimExpr,
     Hole,

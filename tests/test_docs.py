@@ -16,7 +16,7 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
 def test_demo_runs_the_tutorial(capsys: pytest.CaptureFixture[str]) -> None:
-    from shapegraph.demo import run_demo
+    from shapegraph.tools.demo import run_demo
 
     assert run_demo() == 0
     out = capsys.readouterr().out
@@ -75,7 +75,7 @@ def error_samples() -> list[tuple[str, str, str, str]]:
 def run_sample(model: str, command: str, folder: Path) -> str:
     """What ``shapegraph COMMAND`` prints for ``model`` (without the layer table, which the
     samples leave out)."""
-    from shapegraph.cli import main
+    from shapegraph.tools.cli import main
 
     (folder / "model.py").write_text(model, encoding="utf-8")
     linecache.clearcache()  # another sample's model.py may be cached under the same name

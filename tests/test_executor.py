@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import shapegraph as sg
 from shapegraph import init, nn, ops
-from shapegraph.interpret import run_reference
+from shapegraph.infer.interpret import run_reference
 
 RTOL, ATOL = 2e-4, 2e-4
 

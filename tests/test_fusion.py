@@ -19,7 +19,7 @@ import pytest
 
 import shapegraph as sg
 from shapegraph import nn
-from shapegraph.interpret import run_reference
+from shapegraph.infer.interpret import run_reference
 
 # producer name -> (input shape, factory); sizes differ on every axis so that a fold
 # along the wrong axis cannot go unnoticed (it fails or gives different numbers)

@@ -11,7 +11,7 @@ import pytest
 
 import shapegraph as sg
 from shapegraph import init, nn, ops
-from shapegraph.nn.block import InferShapeNotNeeded
+from shapegraph.frontend.block import InferShapeNotNeeded
 
 
 class MyDense(nn.Block):
@@ -157,7 +157,7 @@ def test_integer_input_into_a_float_layer_is_a_diagnostic() -> None:
 
 
 def test_cli_input_dtype(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from shapegraph.cli import main
+    from shapegraph.tools.cli import main
 
     path = tmp_path / "m.py"
     path.write_text("from shapegraph import nn\nnet = nn.Sequential()\n"

@@ -18,8 +18,8 @@ from numba import njit, prange
 from shapegraph.executor import kernels as K
 from shapegraph.executor import templates as T
 from shapegraph.ops import get_op
-from shapegraph.ops.conv import conv_reference, pool_reference, window_out
-from shapegraph.ops.elementwise import ACTIVATIONS
+from shapegraph.opset.conv import conv_reference, pool_reference, window_out
+from shapegraph.opset.elementwise import ACTIVATIONS
 
 FEW = settings(max_examples=12, deadline=None)
 SOME = settings(max_examples=25, deadline=None)

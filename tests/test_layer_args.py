@@ -11,7 +11,7 @@ import pytest
 
 import shapegraph as sg
 from shapegraph import nn
-from shapegraph.nn import layers
+from shapegraph.frontend import layers
 
 LAYER_CLASSES = sorted((getattr(layers, n) for n in layers.__all__), key=lambda c: c.__name__)
 
@@ -309,6 +309,6 @@ def test_table_picture_and_diagnostics_show_the_whole_layer() -> None:
     text = report.render("text")
     assert "computed by layer `1` MaxPool2D(pool_size=3, strides=2)" in text
     pytest.importorskip("graphviz")
-    from shapegraph.picture import dot_source
+    from shapegraph.render.picture import dot_source
 
     assert "1: MaxPool2D(pool_size=3, strides=2)" in dot_source(report).source

@@ -4,14 +4,16 @@ every path that creates parameters; nothing changes when they are refused."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
 import pytest
 
 import shapegraph as sg
-from shapegraph import limits, nn
-from shapegraph.limits import ENV, ParameterMemoryError, human_bytes, parse_bytes
+from shapegraph import nn
+from shapegraph.frontend import limits
+from shapegraph.frontend.limits import ENV, ParameterMemoryError, human_bytes, parse_bytes
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +54,7 @@ def test_a_set_of_parameters_that_each_fit_but_not_together(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV, "3000")  # bytes: each weight below (2000 B) fits, both do not
     net = nn.Sequential()
+    line = sys._getframe().f_lineno + 1
     net.add(nn.Dense(25, in_units=20), nn.Dense(20, in_units=25))
     before = snapshot(net)
     with pytest.raises(ParameterMemoryError) as info:
@@ -61,7 +64,7 @@ def test_a_set_of_parameters_that_each_fit_but_not_together(
     assert [r.value for r in d.related] == ["1.95 KiB", "1.95 KiB", "100 B", "80 B", "2.93 KiB"]
     assert d.related[-1].text == f"the limit: {ENV}=3000"
     assert d.path == "0" and d.layer == "Dense(25, in_units=20)"
-    assert d.location and d.location.endswith("test_limits.py:55")
+    assert d.location and d.location.endswith(f"test_limits.py:{line}")
     assert snapshot(net) == before
     monkeypatch.setenv(ENV, "4200")  # room for all of it: the same call now works
     net.initialize()

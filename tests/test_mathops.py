@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 
 import shapegraph as sg
 from shapegraph import nd, nn, ops
-from shapegraph.dims import Hole, Sym
+from shapegraph.core.dims import Hole, Sym
+from shapegraph.core.types import TensorType
 from shapegraph.executor import kernels as K
-from shapegraph.interpret import run_reference
+from shapegraph.infer.interpret import run_reference
+from shapegraph.infer.propagate import propagate
 from shapegraph.ops import get_op
-from shapegraph.ops.base import Fail, FromAttr, FromInput
-from shapegraph.ops.elementwise import MATH
-from shapegraph.propagate import propagate
-from shapegraph.types import TensorType
+from shapegraph.opset.base import Fail, FromAttr, FromInput
+from shapegraph.opset.elementwise import MATH
 
 REDUCE = ("mean", "sum", "max", "min")
 UNARY = ("exp", "log", "sqrt", "abs", "square")
@@ -411,6 +411,6 @@ def test_unary_onnx(op: str) -> None:
 def test_docstring_examples() -> None:
     import doctest
 
-    from shapegraph.ops import reduce
+    from shapegraph.opset import reduce
 
     assert doctest.testmod(reduce).failed == 0

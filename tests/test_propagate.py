@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from graphs import Net, conv_attrs, lenet, pool_attrs, seed_mlp
 
-from shapegraph.dims import Hole, Sym
-from shapegraph.propagate import propagate
-from shapegraph.render import render_text
+from shapegraph.core.dims import Hole, Sym
+from shapegraph.infer.propagate import propagate
+from shapegraph.render.text import render_text
 
 
 def codes(res) -> list[str]:  # type: ignore[no-untyped-def]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from graphs import lenet, seed_mlp
 
-from shapegraph.propagate import propagate
-from shapegraph.render import JSON_SCHEMA_VERSION, render_json, render_text
+from shapegraph.infer.propagate import propagate
+from shapegraph.render.text import JSON_SCHEMA_VERSION, render_json, render_text
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = {

@@ -16,8 +16,8 @@ from graphs import Net, conv_attrs, pool_attrs
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from shapegraph.ops.registry import get_op
-from shapegraph.propagate import propagate
+from shapegraph.infer.propagate import propagate
+from shapegraph.opset.registry import get_op
 
 RNG = np.random.default_rng(0)
 
@@ -46,8 +46,8 @@ def run_one(op: str, attrs: dict[str, Any], *shapes: tuple[int, ...], hyp: bool 
 def ort_check(g: Any, arrays: list[np.ndarray], params: dict[str, np.ndarray],
               expected: np.ndarray, atol: float = 1e-4) -> None:
     ort = pytest.importorskip("onnxruntime")
+    from shapegraph.core.types import TensorType
     from shapegraph.onnx import to_onnx
-    from shapegraph.types import TensorType
 
     types = {gi.name: TensorType(a.shape) for gi, a in zip(g.inputs, arrays, strict=True)}
     model = to_onnx(g, types, params)  # type: ignore[arg-type]

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import numpy as np
-from numba import njit
+
+from shapegraph.executor.jit import njit
 
 __all__ = [
     "ACT_ABS",

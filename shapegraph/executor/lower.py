@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from shapegraph.dims import as_int
-from shapegraph.graph import Graph, Node
-from shapegraph.ops.common import norm_axis
-from shapegraph.types import TensorType
+from shapegraph.core.dims import as_int
+from shapegraph.core.graph import Graph, Node
+from shapegraph.core.types import TensorType
+from shapegraph.opset.common import norm_axis
 
 __all__ = ["ACT_CODES", "Arg", "Lowered", "Step", "lower"]
 
@@ -376,7 +376,7 @@ class _Lowerer:
         inner) view for ``reduce_axis``; separated runs (axes (0, 2)) go to
         ``reduce_strided``, up to 6 merged dims."""
         from shapegraph.executor.kernels import REDUCE_CODES
-        from shapegraph.ops.reduce import reduced_axes
+        from shapegraph.opset.reduce import reduced_axes
 
         x, y = n.inputs[0], n.outputs[0]
         xs = self.shape(x)

@@ -15,10 +15,10 @@ from math import prod
 
 import numpy as np
 
-from shapegraph.dims import as_int
+from shapegraph.core.dims import as_int
+from shapegraph.core.graph import Graph
+from shapegraph.core.types import TensorType
 from shapegraph.executor.lower import Lowered
-from shapegraph.graph import Graph
-from shapegraph.types import TensorType
 
 __all__ = ["ALIGN", "Plan", "Storage", "plan_memory"]
 

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from shapegraph.core.graph import Graph
 from shapegraph.executor.codegen import Generated, generate
 from shapegraph.executor.lower import lower
 from shapegraph.executor.plan import Plan, plan_memory
-from shapegraph.graph import Graph
-from shapegraph.interpret import run_reference
-from shapegraph.propagate import Resolution
+from shapegraph.infer.interpret import run_reference
+from shapegraph.infer.propagate import Resolution
 
 __all__ = ["EmptyRunner", "Runner", "build_runner"]
 
@@ -72,7 +72,7 @@ def _parallel_setup() -> None:
     """Once per thread: parallel kernels hand out one iteration at a time (numba's chunk
     size is thread-local; with larger chunks a kernel could run at one-thread speed)."""
     if not getattr(_THREAD, "ready", False):
-        import numba
+        from shapegraph.executor.jit import numba
 
         numba.set_parallel_chunksize(1)
         _THREAD.ready = True
@@ -81,7 +81,7 @@ _SERIAL: list[bool | None] = [None]  # decided after the first call: is the laye
 
 def _needs_serializing() -> bool:
     """numba's workqueue layer aborts on parallel regions from two threads at once."""
-    import numba
+    from shapegraph.executor.jit import numba
 
     try:
         return bool(numba.threading_layer() == "workqueue")  # type: ignore[attr-defined]

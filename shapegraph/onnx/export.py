@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from shapegraph.dims import Dim, Hole, Sym, dim_str
-from shapegraph.graph import Graph, Node
-from shapegraph.types import TensorType
+from shapegraph.core.dims import Dim, Hole, Sym, dim_str
+from shapegraph.core.graph import Graph, Node
+from shapegraph.core.types import TensorType
 
 __all__ = ["OPSET", "to_onnx"]
 

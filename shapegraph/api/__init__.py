@@ -1,0 +1,1 @@
+"""What users call: ``sg.compile`` and ``sg.check``."""

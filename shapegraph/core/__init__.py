@@ -1,0 +1,1 @@
+"""The IR everything else builds on: dimensions, tensor types, the graph, diagnostics."""

@@ -1,0 +1,136 @@
+"""Diagnostics as data: stable codes, one registry of titles, and the Diagnostic record.
+
+Each code has a section in ``docs/errors.md`` (``shapegraph explain SG201`` prints it).
+
+>>> CODES["SG201"].title
+'dimension mismatch'
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["CODES", "Code", "Diagnostic", "Related", "Severity", "warn_user"]
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # shapegraph/
+
+
+def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` attributed to the innermost caller outside shapegraph (the user's
+    line), however deep inside the package the warning is raised."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 1 is this function, 2 its caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PKG_DIR):
+        level += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    warnings.warn(message, category, stacklevel=level)
+
+Severity = Literal["error", "warning", "note"]
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A diagnostic code: its id, default severity and short title."""
+
+    id: str
+    severity: Severity
+    title: str
+
+
+CODES: dict[str, Code] = {c.id: c for c in [
+    Code("SG101", "note", "dimension left unknown"),
+    Code("SG102", "note", "input shapes needed"),
+    Code("SG201", "error", "dimension mismatch"),
+    Code("SG202", "error", "wrong rank"),
+    Code("SG203", "error", "symbol meets a different size"),
+    Code("SG204", "error", "window larger than its input"),
+    Code("SG205", "error", "reshape does not fit"),
+    Code("SG206", "error", "shapes cannot broadcast"),
+    Code("SG207", "error", "parameter shape depends on a symbol"),
+    Code("SG208", "error", "shared parameter used at different shapes"),
+    Code("SG209", "error", "no whole-number size fits"),
+    Code("SG210", "error", "invalid layer configuration"),
+    Code("SG211", "error", "inputs do not match the network"),
+    Code("SG301", "warning", "layer never used"),
+    Code("SG302", "error", "network could not be traced"),
+    Code("SG401", "error", "parameters too large for memory"),
+]}
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """A contributing value: what it is (``256``), where it came from, and how it got here.
+
+    ``via`` lists the layers it passed through unchanged; ``parts`` explains a value
+    computed from others (a conv output size from its input size, a flatten product...).
+    """
+
+    value: str
+    text: str
+    location: str | None = None
+    via: tuple[str, ...] = ()
+    parts: tuple[Related, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "origin": self.text,
+            "location": self.location,
+            "via": list(self.via),
+            "parts": [p.to_dict() for p in self.parts],
+        }
+
+    def one_line(self) -> str:
+        """``256 = units=256 of `0` Dense(256) (model.py:12), via `0` relu``."""
+        loc = f" ({self.location})" if self.location else ""
+        via = f", via {', '.join(self.via)}" if self.via else ""
+        return f"{self.value} = {self.text}{loc}{via}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding of a pass: a stable code, a message and every place that contributed.
+
+    ``path`` is the layer path where it surfaced, ``location`` its user source
+    (``file:line``), ``signature`` the node's input and output types.
+    """
+
+    code: str
+    message: str
+    path: str
+    location: str | None = None
+    layer: str = ""
+    signature: str = ""
+    related: tuple[Related, ...] = ()
+    help: str = ""
+    severity: Severity = field(default="error")
+
+    @staticmethod
+    def make(code: str, message: str, **kw: Any) -> Diagnostic:
+        """A diagnostic with the severity its code has by default."""
+        return Diagnostic(code, message, severity=CODES[code].severity, **kw)
+
+    @property
+    def title(self) -> str:
+        return CODES[self.code].title
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "title": self.title,
+            "message": self.message,
+            "path": self.path,
+            "layer": self.layer,
+            "location": self.location,
+            "signature": self.signature,
+            "related": [r.to_dict() for r in self.related],
+            "help": self.help,
+        }

@@ -1,0 +1,223 @@
+"""A network compiled for its input types, and the checks at its boundary.
+
+``CompiledModel`` holds a resolved graph and parameter values; each concrete binding of
+the input symbols gets its own plan (lowered, memory-planned and generated on first use,
+then cached); a call validates its inputs in Python, then enters compiled code once.
+``sg.compile`` (``shapegraph.api.compile``) builds one from a network; a network called
+with arrays (``net(x)``) runs through one as well.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shapegraph.core.diagnostics import Diagnostic
+from shapegraph.core.dims import Dim, dim_str
+from shapegraph.core.graph import Graph
+from shapegraph.core.types import TensorType
+from shapegraph.infer.propagate import Resolution, propagate
+from shapegraph.render.errors import ShapeError
+
+if TYPE_CHECKING:
+    from shapegraph.executor.runtime import EmptyRunner, Runner
+
+__all__ = ["CompiledModel", "as_input"]
+
+_F32 = np.dtype(np.float32)
+
+
+def as_input(value: Any, name: str, dtype: str = "float32") -> np.ndarray:
+    """``value`` as a C-contiguous array of ``dtype`` (float32, or int32/int64 for token
+    ids), or a TypeError naming the argument."""
+    if getattr(value, "_tracer", None) is not None:  # a SymbolicTensor (see frontend.trace)
+        raise TypeError(f"input `{name}` is a symbolic tensor outside of a trace")
+    try:
+        arr = np.asarray(value)
+    except Exception as e:
+        raise TypeError(f"input `{name}`: cannot convert {type(value).__name__} to an array: "
+                        f"{e}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"input `{name}`: expected an array of numbers, got dtype "
+                        f"{arr.dtype} ({type(value).__name__})")
+    if arr.ndim == 0:
+        raise ValueError(f"input `{name}`: expected an array with a batch dimension, got a "
+                         "scalar")
+    if dtype != "float32" and arr.dtype.kind not in "biu":
+        raise TypeError(f"input `{name}` takes {dtype} token ids, got an array of "
+                        f"{arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+
+class CompiledModel:
+    """A network compiled for its input types: call it with arrays (positional or by name).
+
+    ``print(model)`` shows every value's type, every parameter's shape and the memory plan
+    of the plans built so far; ``model.memory_plan(batch=64)`` plans for given symbol
+    values. ``debug=True`` runs plans step by step in Python (each kernel still compiled).
+    """
+
+    def __init__(self, graph: Graph, params: dict[str, np.ndarray],
+                 input_types: Sequence[TensorType] | None = None,
+                 resolution: Resolution | None = None, compiled: bool = True) -> None:
+        self.graph = graph
+        self.params = params
+        self.input_names = graph.input_names
+        self.input_types = tuple(input_types) if input_types is not None else None
+        self.resolution = resolution
+        self.compiled = compiled
+        self._runners: dict[tuple[tuple[int, ...], ...], Runner | EmptyRunner] = {}
+        self._lock = threading.Lock()
+        self._n = len(graph.inputs)
+        self._dtypes = [np.dtype(gi.dtype) for gi in graph.inputs]
+
+    # -- calling -----------------------------------------------------------------------
+    def __call__(self, *args: Any, **named: Any) -> Any:
+        if named:
+            args = self._bind(args, named)
+        if len(args) != self._n:
+            raise TypeError(f"the model takes {self._n} input(s) ({', '.join(self.input_names)})"
+                            f", got {len(args)}")
+        arrays = []
+        for k, a in enumerate(args):
+            if (a.__class__ is not np.ndarray or a.dtype is not self._dtypes[k]
+                    or not a.flags.c_contiguous):
+                a = self._coerce(a, k)
+            arrays.append(a)
+        key = tuple(a.shape for a in arrays)
+        runner = self._runners.get(key)
+        if runner is None:
+            runner = self._runner_for(key)
+        outs = runner.run(arrays)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _bind(self, args: tuple[Any, ...], named: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = list(args)
+        for name in self.input_names[len(args):]:
+            if name not in named:
+                raise TypeError(f"missing input `{name}` (inputs: {', '.join(self.input_names)})")
+            values.append(named[name])
+        extra = set(named) - set(self.input_names[len(args):])
+        if extra:
+            raise TypeError(f"unknown input(s) {', '.join(sorted(extra))} (inputs: "
+                            f"{', '.join(self.input_names)})")
+        return tuple(values)
+
+    def _coerce(self, a: Any, k: int) -> np.ndarray:
+        return as_input(a, self.input_names[k], self.graph.inputs[k].dtype)
+
+    def _runner_for(self, key: tuple[tuple[int, ...], ...]) -> Runner | EmptyRunner:
+        with self._lock:
+            runner = self._runners.get(key)
+            if runner is None:
+                runner = self._build(key)
+                self._runners[key] = runner
+            return runner
+
+    def _build(self, key: tuple[tuple[int, ...], ...]) -> Runner | EmptyRunner:
+        from shapegraph.executor.runtime import build_runner
+
+        res = self.resolve(key)
+        return build_runner(self.graph, res, self.params, self.compiled)
+
+    def resolve(self, key: Sequence[tuple[int, ...]]) -> Resolution:
+        """Propagate concrete input shapes; ShapeError (nothing cached) when they do not fit
+        the network or the compiled input types."""
+        shapes = dict(zip(self.input_names, key, strict=True))
+        res = propagate(self.graph, shapes)
+        mismatch = self._spec_mismatch(key)
+        if not res.ok or mismatch:
+            given = ", ".join(f"{n} {s}" for n, s in shapes.items())
+            what = "the network" if not res.ok else "the compiled input types"
+            raise ShapeError([*res.errors, *([mismatch] if mismatch else [])],
+                             headline=f"the input shapes ({given}) do not fit {what}")
+        return res
+
+    def _spec_mismatch(self, key: Sequence[tuple[int, ...]]) -> Diagnostic | None:
+        if self.input_types is None:
+            return None
+        bound: dict[str, tuple[int, str]] = {}
+        for name, t, shape in zip(self.input_names, self.input_types, key, strict=True):
+            problem = _dim_problem(name, t, shape, bound)
+            if problem:
+                return Diagnostic.make("SG211", problem, path=f"input `{name}`",
+                                       help=f"pass `{name}` with shape {_show(t)}, or compile "
+                                       "with a symbol for the dims that vary")
+        return None
+
+    # -- reporting -----------------------------------------------------------------------
+    def memory_plan(self, **symbols: int) -> str:
+        """The memory plan for concrete symbol values, e.g. ``memory_plan(batch=64)``."""
+        if self.input_types is None:
+            raise ValueError("this model has no symbolic input types; call it with arrays "
+                             "and print it to see the plans built")
+        key = tuple(tuple(_bind_dim(d, symbols, t) for d in t.shape)
+                    for t in self.input_types)
+        return _plan_report(self._runner_for(key).plan, key)
+
+    def __repr__(self) -> str:
+        from shapegraph.render.text import layer_rows, render_table
+
+        ins = ", ".join(f"{n}: {_show(t)}" for n, t in zip(
+            self.input_names, self.input_types or [None] * self._n, strict=True))
+        lines = [f"CompiledModel({ins})"]
+        if self.resolution is not None:
+            lines.append(render_table(layer_rows(self.resolution)))
+        lines.append("parameters:")
+        lines += [f"  {k}: {tuple(a.shape)}" for k, a in self.params.items()]
+        for key, runner in self._runners.items():
+            lines.append(_plan_report(runner.plan, key))
+        return "\n".join(lines)
+
+
+def _show(t: TensorType | None) -> str:
+    return str(t) if t is not None else "any shape the network accepts"
+
+
+def _bind_dim(d: Dim, symbols: Mapping[str, int], t: TensorType) -> int:
+    if type(d) is int:
+        return d
+    name = dim_str(d)
+    if name not in symbols:
+        raise ValueError(f"memory_plan needs a value for `{name}` (input type {t})")
+    return int(symbols[name])
+
+
+def _dim_problem(name: str, t: TensorType, shape: tuple[int, ...],
+                 bound: dict[str, tuple[int, str]]) -> str | None:
+    if len(shape) != t.rank:
+        return f"input `{name}` has rank {len(shape)} {shape}, compiled for {t}"
+    for j, (want, got) in enumerate(zip(t.shape, shape, strict=True)):
+        if type(want) is int:
+            if want != got:
+                return f"input `{name}` dim {j} is {got}, compiled for {want} ({t})"
+            continue
+        sym = dim_str(want)
+        if sym in bound and bound[sym][0] != got:
+            return (f"input `{name}` dim {j} is {got}, but `{sym}` is {bound[sym][0]} in "
+                    f"{bound[sym][1]}")
+        bound[sym] = (got, f"input `{name}` dim {j}")
+    return None
+
+
+def _plan_report(plan: Any, key: Sequence[tuple[int, ...]]) -> str:
+    kib = 1024.0
+    if plan is None:
+        return (f"plan for inputs {', '.join(map(str, key))}: none (a value has no elements: "
+                "the result is computed by the ops' numpy references, nothing is allocated)")
+    steps = len(plan.lowered.steps)
+    lines = [f"plan for inputs {', '.join(map(str, key))}: {steps} steps, activation arena "
+             f"{plan.arena_bytes / kib:.1f} KiB (every value in its own buffer: "
+             f"{plan.separate_size * 4 / kib:.1f} KiB), weights {plan.weight_bytes / kib:.1f} "
+             f"KiB"]
+    for v, st in sorted(plan.storage.items(), key=lambda kv: (kv[1].kind, kv[1].index)):
+        if st.kind == "arena":
+            lines.append(f"  value {v} {plan.shapes[v]}: arena offset {st.index * 4} bytes, "
+                         f"{st.size * 4} bytes")
+    return "\n".join(lines)
+
+

@@ -1,0 +1,1 @@
+"""The Gluon-style front end: blocks, layers, parameters, initializers, tracing."""

@@ -1,0 +1,193 @@
+"""Functions for ``forward`` code: ``ops.relu(x)``, ``ops.concat(a, b, dim=1)``,
+``ops.mean(x, axis=1)``, ``ops.exp(x)``, ...
+
+They work on the symbolic tensors a trace passes to ``forward`` and record one node each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # shapegraph.frontend.trace imports the registry this package defines
+    from shapegraph.frontend.trace import SymbolicTensor
+
+__all__ = [
+    "abs",
+    "concat",
+    "dot",
+    "exp",
+    "flatten",
+    "gelu",
+    "log",
+    "log_softmax",
+    "matmul",
+    "max",
+    "mean",
+    "min",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "softmax",
+    "softrelu",
+    "softsign",
+    "sqrt",
+    "square",
+    "sum",
+    "tanh",
+    "transpose",
+]
+
+
+def _emit(op: str, inputs: Sequence[Any], attrs: dict[str, Any] | None = None) -> SymbolicTensor:
+    from shapegraph.frontend.trace import SymbolicTensor, TraceError, current
+
+    tr = current()
+    if tr is None or not any(isinstance(t, SymbolicTensor) for t in inputs):
+        raise TraceError(f"shapegraph.ops.{op} works on the tensors forward receives; "
+                         "call the network with arrays instead")
+    return tr.op(op, [tr.tensor(t) for t in inputs], attrs or {})
+
+
+def relu(x: SymbolicTensor) -> SymbolicTensor:
+    return _emit("relu", [x])
+
+
+def sigmoid(x: SymbolicTensor) -> SymbolicTensor:
+    return _emit("sigmoid", [x])
+
+
+def tanh(x: SymbolicTensor) -> SymbolicTensor:
+    return _emit("tanh", [x])
+
+
+def softrelu(x: SymbolicTensor) -> SymbolicTensor:
+    return _emit("softrelu", [x])
+
+
+def softsign(x: SymbolicTensor) -> SymbolicTensor:
+    return _emit("softsign", [x])
+
+
+def gelu(x: SymbolicTensor) -> SymbolicTensor:
+    return _emit("gelu", [x])
+
+
+def softmax(x: SymbolicTensor, axis: int = -1) -> SymbolicTensor:
+    return _emit("softmax", [x], {"axis": axis})
+
+
+def log_softmax(x: SymbolicTensor, axis: int = -1) -> SymbolicTensor:
+    return _emit("log_softmax", [x], {"axis": axis})
+
+
+def concat(*xs: SymbolicTensor | Sequence[SymbolicTensor], dim: int | None = None,
+           axis: int | None = None) -> SymbolicTensor:
+    """Join tensors along an axis, called as MXNet does, ``concat(a, b, dim=1)`` (default
+    dim 1), or as numpy does, ``concat([a, b], axis=0)`` (default axis 0). ``dim`` and
+    ``axis`` are the same argument under its two names."""
+    if dim is not None and axis is not None:
+        raise TypeError(f"ops.concat(dim={dim!r}, axis={axis!r}): give the axis once, as "
+                        "dim= (MXNet) or axis= (numpy)")
+    as_list = len(xs) == 1 and isinstance(xs[0], list | tuple)
+    parts = list(xs[0]) if as_list else list(xs)
+    if not as_list and any(isinstance(x, list | tuple) for x in xs):
+        raise TypeError("ops.concat: pass the tensors either as one list, concat([a, b], "
+                        "axis=1), or as separate arguments, concat(a, b, dim=1), not both")
+    if not parts:
+        raise TypeError("ops.concat needs at least one tensor, got an empty "
+                        f"{'list' if as_list else 'call'}")
+    where = dim if dim is not None else axis if axis is not None else (0 if as_list else 1)
+    if not isinstance(where, int) or isinstance(where, bool):
+        raise TypeError(f"ops.concat: the axis must be an int, got {where!r}")
+    _check_tensors("concat", parts)
+    return _emit("concat", parts, {"axis": where})
+
+
+def _check_tensors(op: str, parts: Sequence[Any]) -> None:
+    from shapegraph.frontend.trace import SymbolicTensor
+
+    if not any(isinstance(p, SymbolicTensor) for p in parts):
+        return  # outside a trace: _emit says so
+    for i, p in enumerate(parts):
+        if not isinstance(p, SymbolicTensor):
+            raise TypeError(f"ops.{op}: item {i} is a {type(p).__name__}, not a tensor of "
+                            "forward; every item must be a tensor")
+
+
+def reshape(x: SymbolicTensor, shape: Sequence[int]) -> SymbolicTensor:
+    return x.reshape(tuple(shape))
+
+
+def flatten(x: SymbolicTensor) -> SymbolicTensor:
+    return x.flatten()
+
+
+def transpose(x: SymbolicTensor, axes: Sequence[int] | None = None) -> SymbolicTensor:
+    return x.transpose(*(axes or ()))
+
+
+def matmul(a: SymbolicTensor, b: SymbolicTensor) -> SymbolicTensor:
+    return _emit("matmul", [a, b])
+
+
+def dot(a: SymbolicTensor, b: SymbolicTensor) -> SymbolicTensor:
+    """MXNet's name for the matrix product (``F.dot(x, weight.T)`` in hybrid_forward)."""
+    return matmul(a, b)
+
+
+# -- unary math and reductions ----------------------------------------------------------
+# abs, sum, max and min shadow the builtins in this module (numpy's and MXNet's names):
+# nothing in it calls the builtins.
+
+
+def exp(x: SymbolicTensor) -> SymbolicTensor:
+    return _emit("exp", [x])
+
+
+def log(x: SymbolicTensor) -> SymbolicTensor:
+    """Natural logarithm (log(0) = -inf, log of a negative number is NaN)."""
+    return _emit("log", [x])
+
+
+def sqrt(x: SymbolicTensor) -> SymbolicTensor:
+    return _emit("sqrt", [x])
+
+
+def abs(x: SymbolicTensor) -> SymbolicTensor:
+    return _emit("abs", [x])
+
+
+def square(x: SymbolicTensor) -> SymbolicTensor:
+    return _emit("square", [x])
+
+
+def _reduce(op: str, x: SymbolicTensor, axis: int | Sequence[int] | None,
+            keepdims: bool) -> SymbolicTensor:
+    from shapegraph.opset.reduce import reduce_attrs
+
+    return _emit(op, [x], reduce_attrs(op, axis, keepdims))
+
+
+def mean(x: SymbolicTensor, axis: int | Sequence[int] | None = None,
+         keepdims: bool = False) -> SymbolicTensor:
+    """Mean over ``axis`` (an int, a tuple of ints, or None: all axes), as numpy's."""
+    return _reduce("mean", x, axis, keepdims)
+
+
+def sum(x: SymbolicTensor, axis: int | Sequence[int] | None = None,
+        keepdims: bool = False) -> SymbolicTensor:
+    """Sum over ``axis`` (an int, a tuple of ints, or None: all axes), as numpy's."""
+    return _reduce("sum", x, axis, keepdims)
+
+
+def max(x: SymbolicTensor, axis: int | Sequence[int] | None = None,
+        keepdims: bool = False) -> SymbolicTensor:
+    """Maximum over ``axis`` (an int, a tuple of ints, or None: all axes), as numpy's."""
+    return _reduce("max", x, axis, keepdims)
+
+
+def min(x: SymbolicTensor, axis: int | Sequence[int] | None = None,
+        keepdims: bool = False) -> SymbolicTensor:
+    """Minimum over ``axis`` (an int, a tuple of ints, or None: all axes), as numpy's."""
+    return _reduce("min", x, axis, keepdims)

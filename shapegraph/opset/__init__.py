@@ -1,0 +1,11 @@
+"""The op records: one declarative record per op, in one registry (``registry.py``).
+
+Importing this package registers every op. Each family module (``dense``, ``conv``,
+``elementwise``...) defines its records; ``base`` says what a record holds.
+"""
+
+from shapegraph.opset import conv, dense, elementwise, misc, norm, reduce, shape_ops  # noqa: F401
+from shapegraph.opset.base import OpDef, ParamDecl
+from shapegraph.opset.registry import all_ops, get_op, register
+
+__all__ = ["OpDef", "ParamDecl", "all_ops", "get_op", "register"]

@@ -1,0 +1,209 @@
+"""What an op is: one declarative record with its shape rule, parameter rule and reference.
+
+Shape rules are pure functions ``rule(ins, params, attrs) -> Out | Fail``:
+
+* ``ins``: the input :class:`~shapegraph.core.types.TensorType` s, dims already resolved as far as
+  the pass knows them;
+* ``params``: the parameter dims by role (``"weight"`` -> ``(256, Hole)``);
+* ``attrs``: the node's attributes.
+
+They return the output types with, for every output dim, a :class:`Src` saying where the
+dim came from (so diagnostics can walk back to the origin of any number), and the
+equalities the op requires (:class:`Eq`). They never raise for bad shapes: a
+:class:`Fail` is a reason, and only the pass turns reasons into diagnostics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NamedTuple, TypeAlias
+
+import numpy as np
+
+from shapegraph.core.dims import Dim
+from shapegraph.core.types import TensorType
+
+__all__ = [
+    "Derived",
+    "Eq",
+    "Fail",
+    "FromAttr",
+    "FromInput",
+    "FromParam",
+    "GivenInput",
+    "OpDef",
+    "Out",
+    "ParamDecl",
+    "RuleResult",
+    "Src",
+    "inp",
+    "pass_through",
+    "with_bias",
+]
+
+
+class Src:
+    """Where a dim came from, relative to the node whose rule produced it."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FromInput(Src):
+    """Dim ``j`` of input ``i`` of this node (a pass-through)."""
+
+    i: int
+    j: int
+
+
+@dataclass(frozen=True, slots=True)
+class FromParam(Src):
+    """Dim ``j`` of this node's parameter with role ``role``."""
+
+    role: str
+    j: int
+
+
+@dataclass(frozen=True, slots=True)
+class FromAttr(Src):
+    """An attribute of this node (``units``, ``channels``, a reshape target...)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class GivenInput(Src):
+    """Dim ``j`` of graph input ``name`` as the caller gave it (propagation's source
+    for input dims)."""
+
+    name: str
+    j: int
+
+
+@dataclass(frozen=True, slots=True)
+class Derived(Src):
+    """Computed by this node from other dims (conv arithmetic, flatten product...)."""
+
+    what: str
+    parts: tuple[Src, ...]
+
+
+@lru_cache(maxsize=4096)
+def inp(i: int, j: int) -> FromInput:
+    """The shared :class:`FromInput` record for input ``i`` dim ``j``."""
+    return FromInput(i, j)
+
+
+@lru_cache(maxsize=1024)
+def pass_through(rank: int, i: int = 0) -> tuple[Src, ...]:
+    """Sources for an output that copies input ``i`` dim for dim (shared tuples)."""
+    return tuple(inp(i, j) for j in range(rank))
+
+
+class Eq(NamedTuple):
+    """A requirement ``lhs == rhs``; the labels name each side in messages."""
+
+    lhs: Dim
+    lhs_src: Src
+    rhs: Dim
+    rhs_src: Src
+    lhs_label: str
+    rhs_label: str
+    hint: str = ""  # a likelier fix than changing either number, when the rule knows one
+
+
+class Out(NamedTuple):
+    """A successful rule: output types, per-dim sources, requirements.
+
+    ``pending`` asks the pass to run the rule again once more is known (for instance a
+    broadcast against a dim that is still a hole); outputs are refined, never changed.
+    """
+
+    types: tuple[TensorType, ...]
+    srcs: tuple[tuple[Src, ...], ...]
+    eqs: tuple[Eq, ...] = ()
+    pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """A rule that cannot produce outputs: a diagnostic code, message, help and the dims
+    involved (label, value, source) so the message can say where each came from."""
+
+    code: str
+    message: str
+    help: str
+    involved: tuple[tuple[str, Dim, Src], ...] = ()
+
+
+RuleResult: TypeAlias = Out | Fail
+Attrs: TypeAlias = Mapping[str, Any]
+ShapeRule: TypeAlias = Callable[
+    [tuple[TensorType, ...], Mapping[str, tuple[Dim, ...]], Attrs], RuleResult
+]
+Reference: TypeAlias = Callable[
+    [Sequence[np.ndarray], Mapping[str, np.ndarray], Attrs], tuple[np.ndarray, ...]
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ParamDecl:
+    """A parameter an op needs, as far as its attributes declare it.
+
+    ``shape`` has None where the size is unknown until propagation; ``notes`` says where
+    each known size comes from (``"units"``); ``declare`` names the layer argument that
+    would fix each dim (``"in_units"``) or ``""``; ``init`` is the default initializer
+    name (``"weight"`` means the global initializer).
+    """
+
+    role: str
+    shape: tuple[int | None, ...]
+    notes: tuple[str, ...]
+    declare: tuple[str, ...]
+    init: str = "weight"
+
+
+ParamRule: TypeAlias = Callable[[Attrs], tuple[ParamDecl, ...]]
+
+
+def with_bias(attrs: Attrs, weight: ParamDecl, size: int, note: str) -> tuple[ParamDecl, ...]:
+    """``weight``, plus a ``bias`` of ``size`` unless ``attrs["use_bias"]`` is false."""
+    if not attrs.get("use_bias", True):
+        return (weight,)
+    return weight, ParamDecl("bias", (size,), (note,), ("",), init="bias")
+
+
+def _no_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
+    return ()
+
+
+def _max_rank(ranks: tuple[int, ...], attrs: Attrs) -> int | None:
+    return max(ranks) if ranks else None
+
+
+@dataclass(frozen=True, slots=True)
+class OpDef:
+    """One op: its name, arity, shape rule, parameter rule and numpy reference semantics."""
+
+    name: str
+    shape_rule: ShapeRule
+    reference: Reference
+    param_rule: ParamRule = _no_params
+    arity: tuple[int, int | None] = (1, 1)
+    elementwise: bool = False
+    same_shape: bool = False  # output 0 is input 0's type, dim for dim (rule not needed)
+    # tracing without data: the rank this op assumes for an input of unknown rank
+    # (a callable returning None passes the unknown rank on; None: it needs a known rank)
+    lazy_rank: Callable[[Attrs], int | None] | None = None
+    # the op takes an input of any rank of at least lazy_rank (a flattening dense): it
+    # never decides an unknown rank (the static pass then tries each rank; see nn.root)
+    any_rank: bool = False
+    # inputs read as integer indices (an embedding's): a graph input used only there may
+    # be int32/int64 instead of float32
+    index_inputs: tuple[int, ...] = ()
+    # the output's rank from the input ranks, when the rule fails: the pass gives the
+    # output unknown dims of that rank, so independent conflicts further on still show
+    out_rank: Callable[[tuple[int, ...], Attrs], int | None] = _max_rank
+    doc: str = ""

@@ -1,0 +1,251 @@
+"""conv1d/conv2d, max/avg pool 1d/2d and the global pools (NCW / NCHW layouts).
+
+Output sizes follow Gluon: ``floor((H + 2p - d(k-1) - 1) / s) + 1`` for convolution and
+floor mode pooling, ``ceil`` instead of ``floor`` for ``ceil_mode`` pooling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from shapegraph.core.dims import Dim, as_int, ceildiv, dim_str, floordiv, holes, mul
+from shapegraph.core.types import TensorType
+from shapegraph.opset.base import (
+    Attrs,
+    Derived,
+    Eq,
+    Fail,
+    FromParam,
+    OpDef,
+    Out,
+    ParamDecl,
+    RuleResult,
+    Src,
+    inp,
+    with_bias,
+)
+from shapegraph.opset.common import rank_fail
+from shapegraph.opset.registry import register
+
+SG_NONPOSITIVE = "SG204"
+SG_CONFIG = "SG210"
+
+
+def window_out(size: Dim, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> Dim:
+    """Output length of a sliding window over ``size`` (works on ints and symbols)."""
+    span = size + 2 * p - d * (k - 1) - 1
+    return (ceildiv(span, s) if ceil else floordiv(span, s)) + 1
+
+
+def _spatial_rank(attrs: Attrs) -> int:
+    return int(attrs["ndim"]) + 2
+
+
+def window_formula(k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> str:
+    """The output-size formula in terms of the input size ``in``, simplified for reading.
+
+    >>> window_formula(5, 1, 0), window_formula(2, 2, 0), window_formula(3, 2, 1, ceil=True)
+    ('in - 4', '(in - 2)//2 + 1', 'ceil((in - 1)/2) + 1')
+    """
+    c = 2 * p - d * (k - 1) - 1
+    if s == 1:
+        return "in" if c + 1 == 0 else f"in {'+' if c + 1 > 0 else '-'} {abs(c + 1)}"
+    num = "in" if c == 0 else f"in {'+' if c > 0 else '-'} {abs(c)}"
+    return f"ceil(({num})/{s}) + 1" if ceil else f"({num})//{s} + 1"
+
+
+def _window_dims(
+    x: TensorType, nd: int, attrs: Attrs, what: str, ceil: bool = False
+) -> tuple[list[Dim], list[Src], bool] | Fail:
+    """Output sizes of a sliding window, their sources, and whether a size still depends on
+    an unknown (the rule must run again once it is known: a width that turns out smaller
+    than the window is SG204 then, never a negative size)."""
+    ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
+    ds = attrs.get("dilation", (1,) * nd)
+    dims: list[Dim] = []
+    srcs: list[Src] = []
+    for a in range(nd):
+        j = 2 + a
+        size = x.shape[j]
+        out = window_out(size, ks[a], ss[a], ps[a], ds[a], ceil)
+        formula = window_formula(ks[a], ss[a], ps[a], ds[a], ceil)
+        eff = ds[a] * (ks[a] - 1) + 1
+        # the window must fit in the padded input (in ceil mode too, as in MXNet: there
+        # ceil((n + 2p - k) / s) + 1 can be 1 for a window that does not fit)
+        if (type(out) is int and out <= 0) or (type(size) is int and eff > size + 2 * ps[a]):
+            return Fail(
+                SG_NONPOSITIVE,
+                f"{what}: output size {dim_str(out)} along dim {j}: window {eff} "
+                f"(kernel {ks[a]}, dilation {ds[a]}) is larger than the input size "
+                f"{dim_str(size)} padded by {ps[a]} on each side",
+                f"feed a larger input, or use a smaller kernel / more padding for dim {j}",
+                ((f"input dim {j}", size, inp(0, j)),),
+            )
+        dims.append(out)
+        srcs.append(Derived(f"{what} output size along dim {j} = {formula}", (inp(0, j),)))
+    return dims, srcs, any(holes(d) for d in dims)
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+def _conv_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
+    ch, groups, kernel = int(attrs["channels"]), int(attrs.get("groups", 1)), attrs["kernel"]
+    in_ch = attrs.get("in_channels")
+    per_group = in_ch // groups if in_ch else None
+    note_in = (f"in_channels={in_ch} declared" + (f" / groups={groups}" if groups > 1 else "")
+               if in_ch else "")
+    weight = ParamDecl(
+        "weight",
+        (ch, per_group, *kernel),
+        (f"channels={ch}", note_in, *(f"kernel_size={k}" for k in kernel)),
+        ("", "in_channels", *("" for _ in kernel)),
+    )
+    return with_bias(attrs, weight, ch, f"channels={ch}")
+
+
+def _conv_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    x, nd = ins[0], int(attrs["ndim"])
+    name = f"Conv{nd}D"
+    if x.rank != nd + 2:
+        layout = ("(batch, channels, width)", "(batch, channels, height, width)")[nd - 1]
+        return rank_fail(name, x, f"rank {nd + 2} {layout}")
+    groups, w = int(attrs.get("groups", 1)), params["weight"]
+    if int(attrs["channels"]) % groups:
+        return Fail(SG_CONFIG, f"{name}: channels={attrs['channels']} is not divisible by "
+                    f"groups={groups}", "make channels a multiple of groups")
+    win = _window_dims(x, nd, attrs, name)
+    if isinstance(win, Fail):
+        return win
+    dims, srcs, pending = win
+    rhs: Dim = mul(groups, w[1])
+    rhs_src: Src = FromParam("weight", 1)
+    if groups > 1:
+        rhs_src = Derived(f"groups={groups} x weight in-channels per group", (rhs_src,))
+    eq = Eq(x.shape[1], inp(0, 1), rhs, rhs_src, "input channels", "in_channels")
+    out = TensorType((x.shape[0], w[0], *dims), x.dtype)
+    return Out((out,), ((inp(0, 0), FromParam("weight", 0), *srcs),), (eq,), pending)
+
+
+def conv_reference(x: np.ndarray, w: np.ndarray, attrs: Attrs) -> np.ndarray:
+    """Direct N-d convolution in numpy: one einsum per kernel offset and group."""
+    nd = int(attrs["ndim"])
+    ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
+    ds, groups = attrs.get("dilation", (1,) * nd), int(attrs.get("groups", 1))
+    xp = np.pad(x, [(0, 0), (0, 0), *((p, p) for p in ps)])
+    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], ds[a])) for a in range(nd)]
+    y = np.zeros((x.shape[0], w.shape[0], *outs), dtype=np.float64)
+    cin, cout = w.shape[1], w.shape[0] // groups
+    for offset in np.ndindex(*ks):
+        sl = tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                   for o, d, s, n in zip(offset, ds, ss, outs, strict=True))
+        patch = xp[(slice(None), slice(None), *sl)]
+        for g in range(groups):
+            wg = w[(slice(g * cout, (g + 1) * cout), slice(None), *offset)]
+            pg = patch[:, g * cin:(g + 1) * cin]
+            y[:, g * cout:(g + 1) * cout] += np.einsum("nc...,oc->no...", pg, wg)
+    return y.astype(x.dtype)
+
+
+def _conv_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    y = conv_reference(ins[0], params["weight"], attrs)
+    if "bias" in params:
+        y += params["bias"].reshape((-1,) + (1,) * int(attrs["ndim"]))
+    return (y,)
+
+
+CONV = register(OpDef(
+    "conv", _conv_rule, _conv_ref, _conv_params, (1, 1), lazy_rank=_spatial_rank,
+                          out_rank=lambda r, a: _spatial_rank(a),
+    doc="N-d convolution (ndim 1 or 2), weight (channels, in_channels/groups, *kernel)",
+))
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _pool_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    x, nd = ins[0], int(attrs["ndim"])
+    name = f"{attrs['kind'].capitalize()}Pool{nd}D"
+    if x.rank != nd + 2:
+        return rank_fail(name, x, f"rank {nd + 2} (batch, channels, spatial...)")
+    win = _window_dims(x, nd, attrs, name, bool(attrs.get("ceil_mode", False)))
+    if isinstance(win, Fail):
+        return win
+    dims, srcs, pending = win
+    out = TensorType((x.shape[0], x.shape[1], *dims), x.dtype)
+    return Out((out,), ((inp(0, 0), inp(0, 1), *srcs),), (), pending)
+
+
+def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
+    """Max/avg pooling in numpy (MXNet semantics, including ceil mode and padding)."""
+    nd, kind = int(attrs["ndim"]), attrs["kind"]
+    ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
+    ceil = bool(attrs.get("ceil_mode", False))
+    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], 1, ceil)) for a in range(nd)]
+    extra = [max(0, (o - 1) * s + k - (n + 2 * p))
+             for o, s, k, n, p in zip(outs, ss, ks, x.shape[2:], ps, strict=True)]
+    pad = [(0, 0), (0, 0), *((p, p + e) for p, e in zip(ps, extra, strict=True))]
+    fill = -np.inf if kind == "max" else 0.0
+    xp = np.pad(x.astype(np.float64), pad, constant_values=fill)
+    inside = np.pad(np.ones(x.shape[2:]), pad[2:], constant_values=0.0)
+    padded = np.pad(np.ones(x.shape[2:]), [(p, p) for p in ps], constant_values=1.0)
+    padded = np.pad(padded, [(0, e) for e in extra], constant_values=0.0)
+    acc = np.full((*x.shape[:2], *outs), fill)
+    count = np.zeros(outs)
+    counted = padded if attrs.get("count_include_pad", True) else inside
+    for offset in np.ndindex(*ks):
+        sl = tuple(slice(o, o + s * (n - 1) + 1, s)
+                   for o, s, n in zip(offset, ss, outs, strict=True))
+        patch = xp[(slice(None), slice(None), *sl)]
+        acc = np.maximum(acc, patch) if kind == "max" else acc + patch
+        count += counted[sl]
+    if kind == "avg":
+        acc = acc / np.maximum(count, 1.0)
+    return acc.astype(x.dtype)
+
+
+def _pool_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    return (pool_reference(ins[0], attrs),)
+
+
+POOL = register(OpDef("pool", _pool_rule, _pool_ref, arity=(1, 1), lazy_rank=_spatial_rank,
+                          out_rank=lambda r, a: _spatial_rank(a),
+                      doc="max/avg pooling over the spatial dims (ndim 1 or 2)"))
+
+
+def _global_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    x, nd = ins[0], int(attrs["ndim"])
+    if x.rank != nd + 2:
+        name = f"Global{attrs['kind'].capitalize()}Pool{nd}D"
+        return rank_fail(name, x, f"rank {nd + 2} (batch, channels, spatial...)")
+    one = Derived("global pooling (size 1)", ())
+    out = TensorType((x.shape[0], x.shape[1], *(1,) * nd), x.dtype)
+    return Out((out,), ((inp(0, 0), inp(0, 1), *(one,) * nd),))
+
+
+def _global_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    x = ins[0]
+    axes = tuple(range(2, x.ndim))
+    f = np.max if attrs["kind"] == "max" else np.mean
+    return (f(x, axis=axes, keepdims=True).astype(x.dtype),)
+
+
+GLOBAL_POOL = register(OpDef("global_pool", _global_rule, _global_ref, arity=(1, 1),
+                             lazy_rank=_spatial_rank,
+                          out_rank=lambda r, a: _spatial_rank(a),
+                             doc="max/avg over all spatial dims, kept as size 1"))

@@ -1,0 +1,202 @@
+"""flatten, reshape (MXNet's 0 = copy and -1 = infer), transpose, concat."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from math import prod
+
+import numpy as np
+
+from shapegraph.core.dims import (
+    Dim,
+    Hole,
+    Truth,
+    add,
+    as_int,
+    compare,
+    dim_str,
+    exact_div,
+    holes,
+    product,
+)
+from shapegraph.core.types import TensorType
+from shapegraph.opset.base import (
+    Attrs,
+    Derived,
+    Eq,
+    Fail,
+    FromAttr,
+    OpDef,
+    Out,
+    RuleResult,
+    Src,
+    inp,
+)
+from shapegraph.opset.common import axis_fail, norm_axis, rank_fail
+from shapegraph.opset.registry import register
+
+SG_RESHAPE = "SG205"
+SG_CONFIG = "SG210"
+
+
+def _flatten_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    x = ins[0]
+    if x.rank < 1:
+        return rank_fail("Flatten", x, "rank >= 1 (batch, ...)")
+    rest = tuple(inp(0, j) for j in range(1, x.rank))
+    src: Src = rest[0] if len(rest) == 1 else Derived("flatten: product of dims 1..", rest)
+    out = TensorType((x.shape[0], product(x.shape[1:])), x.dtype)
+    return Out((out,), ((inp(0, 0), src),))
+
+
+def _flatten_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    return (ins[0].reshape(ins[0].shape[0], prod(ins[0].shape[1:])),)  # no -1: batch 0
+
+
+FLATTEN = register(OpDef("flatten", _flatten_rule, _flatten_ref, lazy_rank=lambda a: 2,
+                         any_rank=True, out_rank=lambda r, a: 2,
+                         doc="(batch, d1, d2, ...) -> (batch, d1*d2*...)"))
+
+
+def reshape_dims(
+    x: TensorType, spec: Sequence[int]
+) -> tuple[tuple[Dim, ...], tuple[Src, ...], tuple[Eq, ...], bool] | Fail:
+    """The output of reshaping ``x`` to ``spec`` (ints; 0 copies a dim, -1 is inferred)."""
+    if sum(1 for s in spec if s == -1) > 1:
+        return Fail(SG_CONFIG, f"reshape target {tuple(spec)} has more than one -1",
+                    "leave at most one dimension to be inferred")
+    dims: list[Dim] = []
+    srcs: list[Src] = []
+    for k, s in enumerate(spec):
+        if s == 0:
+            if k >= x.rank:
+                return Fail(SG_RESHAPE, f"reshape target {tuple(spec)}: 0 at position {k} "
+                            f"copies a dim that {x} does not have", "use an explicit size")
+            dims.append(x.shape[k])
+            srcs.append(inp(0, k))
+        elif s > 0 or s == -1:
+            dims.append(s)
+            srcs.append(FromAttr("shape"))
+        else:
+            return Fail(SG_CONFIG, f"reshape target {tuple(spec)}: {s} is not supported "
+                        "(use positive sizes, 0 to copy, -1 to infer)", "use 0, -1 or a size")
+    total = product(x.shape)
+    total_src = Derived("element count of the input", tuple(inp(0, j) for j in range(x.rank)))
+    if -1 not in spec:
+        target = product(dims)
+        if not holes(total) and not holes(target) and compare(total, target) is not Truth.YES:
+            return Fail(SG_RESHAPE, f"cannot reshape {x} ({dim_str(total)} elements) to "
+                        f"{tuple(spec)} ({dim_str(target)} elements)",
+                        "pick target sizes whose product is the element count, or use -1 for "
+                        "one of them", (("input elements", total, total_src),))
+        eq = Eq(total, total_src, target, FromAttr("shape"), "input elements", "target elements")
+        return tuple(dims), tuple(srcs), (eq,), False
+    k = spec.index(-1)
+    known = product(d for i, d in enumerate(dims) if i != k)
+    rest = exact_div(total, known) if known != 0 else None
+    if rest is None:
+        if holes(total) or holes(known):
+            dims[k] = Hole.fresh("reshape -1")
+            return tuple(dims), tuple(srcs), (), True
+        return Fail(SG_RESHAPE, f"cannot reshape {x} ({dim_str(total)} elements) to "
+                    f"{tuple(spec)}: {dim_str(known)} does not divide {dim_str(total)}",
+                    "pick target sizes whose product divides the element count",
+                    (("input elements", total, total_src),))
+    dims[k] = rest
+    srcs[k] = Derived("reshape: inferred -1", tuple(inp(0, j) for j in range(x.rank)))
+    return tuple(dims), tuple(srcs), (), False
+
+
+def _reshape_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    r = reshape_dims(ins[0], attrs["shape"])
+    if isinstance(r, Fail):
+        return r
+    dims, srcs, eqs, pending = r
+    return Out((TensorType(dims, ins[0].dtype),), (srcs,), eqs, pending)
+
+
+def _reshape_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    x = ins[0]
+    r = reshape_dims(TensorType(x.shape), attrs["shape"])
+    if isinstance(r, Fail):
+        raise ValueError(r.message)
+    return (x.reshape(tuple(as_int(d) for d in r[0])),)
+
+
+RESHAPE = register(OpDef("reshape", _reshape_rule, _reshape_ref,
+                         out_rank=lambda r, a: len(a["shape"]),
+                         doc="reshape to attrs['shape']; 0 copies a dim, -1 is inferred"))
+
+
+def _transpose_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    x = ins[0]
+    axes = attrs.get("axes") or tuple(reversed(range(x.rank)))
+    norm = [norm_axis(a, x.rank) for a in axes]
+    if len(axes) != x.rank:
+        return rank_fail("transpose", x, f"rank {len(axes)} (axes={tuple(axes)})",
+                         "give one axis per dimension of the input")
+    if None in norm or len(set(norm)) != x.rank:
+        return Fail(SG_CONFIG, f"transpose: axes={tuple(axes)} is not a permutation of the "
+                    f"{x.rank} axes of {x}", "give each axis exactly once")
+    perm = [int(a) for a in norm]  # type: ignore[arg-type]
+    out = TensorType(tuple(x.shape[a] for a in perm), x.dtype)
+    return Out((out,), (tuple(inp(0, a) for a in perm),))
+
+
+def _transpose_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    return (np.transpose(ins[0], attrs.get("axes") or None),)
+
+
+TRANSPOSE = register(OpDef("transpose", _transpose_rule, _transpose_ref,
+                           doc="permute axes (default: reverse)"))
+
+
+def _concat_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    first = ins[0]
+    for i, t in enumerate(ins[1:], 1):
+        if t.rank != first.rank:
+            return rank_fail(f"concat input {i}", t, f"rank {first.rank} like input 0 ({first})")
+    axis = norm_axis(int(attrs.get("axis", 1)), first.rank)
+    if axis is None:
+        return axis_fail("concat", first, attrs.get("axis", 1))
+    eqs = [
+        Eq(first.shape[j], inp(0, j), t.shape[j], inp(i, j), f"input 0 dim {j}",
+           f"input {i} dim {j}")
+        for i, t in enumerate(ins[1:], 1) for j in range(first.rank) if j != axis
+        if first.shape[j] is not t.shape[j] and not (
+            type(first.shape[j]) is int and first.shape[j] == t.shape[j])
+    ]
+    size: Dim = 0
+    for t in ins:
+        size = add(size, t.shape[axis])
+    shape = (*first.shape[:axis], size, *first.shape[axis + 1:])
+    srcs: list[Src] = [inp(0, j) for j in range(first.rank)]
+    srcs[axis] = Derived(f"concat: sum of dim {axis} of the inputs",
+                         tuple(inp(i, axis) for i in range(len(ins))))
+    return Out((TensorType(shape, first.dtype),), (tuple(srcs),), tuple(eqs))
+
+
+def _concat_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    return (np.concatenate(list(ins), axis=int(attrs.get("axis", 1))),)
+
+
+CONCAT = register(OpDef("concat", _concat_rule, _concat_ref, arity=(1, None),
+                        doc="join along attrs['axis'] (default 1); other dims must agree"))
+
+__all__ = ["CONCAT", "FLATTEN", "RESHAPE", "TRANSPOSE", "reshape_dims"]

@@ -1,0 +1,2 @@
+"""The command line (``shapegraph check/explain/demo/bench``), the demo and the benchmark
+harness."""

@@ -1,0 +1,357 @@
+"""``shapegraph check TARGET``: load a model from a file or module and report its shapes.
+
+Exit codes: 0 consistent, 1 shape conflicts, 2 bad usage or an unreadable target. Loading
+errors are one line naming the problem (no traceback of ours); a model file whose own code
+raises is reported with that exception and the model's own traceback lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from types import ModuleType
+from typing import Any
+
+__all__ = ["TargetError", "add_check_parser", "input_dtypes", "load_target", "parse_inputs",
+           "run_check"]
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class TargetError(Exception):
+    """The target cannot be loaded; the message is the one line the user sees."""
+
+
+def add_check_parser(sub: Any) -> None:
+    p = sub.add_parser("check", help="report every shape conflict of a model",
+                       description="Check a model's shapes without running it.")
+    p.add_argument("target", help="file.py:NAME or package.module:NAME (a Block or a "
+                   "function returning one)")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=DIMS[:DTYPE]",
+                   help="an input's dims, ints or symbol names: x=batch,3,224,224 "
+                   "(repeat for several inputs; none: check the declarations alone); "
+                   ":int64 or :int32 for token ids feeding an Embedding")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--graph", metavar="FILE", help="write a picture of the graph "
+                   "(.dot source, or .svg/.png/.pdf when Graphviz's dot is installed)")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+
+# --------------------------------------------------------------------------- loading
+
+_MISSING = object()
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+
+
+def describe(e: BaseException) -> str:
+    """``ZeroDivisionError: division by zero``, even when ``str(e)`` itself raises."""
+    try:
+        text = str(e)
+    except Exception:
+        text = "(its message cannot be printed)"
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _user_frames(tb: Any, files: set[str]) -> str:
+    frames = [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename) in files]
+    return "".join(traceback.format_list(frames))
+
+
+def _model_error(e: BaseException, what: str, files: set[str]) -> TargetError:
+    lines = _user_frames(e.__traceback__, files)
+    tail = f"\nTraceback (the model's own code):\n{lines}" if lines else ""
+    return TargetError(f"{what} raised {describe(e)}{tail}".rstrip())
+
+
+@contextmanager
+def model_code(what: str, doing: str, files: Callable[[], set[str]] = set,
+               who: str = "the model file", catch: bool = True) -> Iterator[None]:
+    """Run the model's own code: ``sys.exit`` and ``KeyboardInterrupt`` in it become a
+    one-line TargetError, and so does any other exception (with the model's traceback
+    lines, from the files ``files()`` names), except, unless ``catch``, an ``Exception``
+    (which, once the model is loaded, can only come from shapegraph itself)."""
+    try:
+        yield
+    except TargetError:
+        raise
+    except SystemExit as e:
+        call = "sys.exit()" if e.code is None else f"sys.exit({e.code!r})"
+        raise TargetError(f"{what}: {who} called {call} {doing}") from None
+    except KeyboardInterrupt:  # raised by the model, or ^C: either way it did not load
+        raise TargetError(f"{what}: interrupted (KeyboardInterrupt) {doing}") from None
+    except Exception as e:
+        if not catch:
+            raise
+        raise _model_error(e, what, files()) from None
+    except BaseException as e:  # the model's own BaseException subclass (ours never are)
+        raise _model_error(e, what, files()) from None
+
+
+def _syntax_error(e: SyntaxError, where: str) -> TargetError:
+    line = f":{e.lineno}" if e.lineno else ""
+    return TargetError(f"{e.filename or where}{line}: syntax error: {e.msg}")
+
+
+def _read_source(path: str) -> bytes:
+    if os.path.isdir(path):
+        raise TargetError(f"{path}: is a folder, not a Python file")
+    if not os.path.exists(path):
+        raise TargetError(f"{path}: no such file")
+    if not os.path.isfile(path):  # a device, a pipe: reading it might never end
+        raise TargetError(f"{path}: not a regular file, so not a Python file")
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as e:
+        raise TargetError(f"{path}: cannot read: {e.strerror or e}") from None
+    if b"\0" in source:  # compile() would say "null bytes" without a file or a line
+        line = source.count(b"\n", 0, source.index(b"\0")) + 1
+        raise TargetError(f"{path}:{line}: contains a NUL byte, so it is not Python "
+                          "source (a binary file?)")
+    return source
+
+
+def _load_file(path: str) -> ModuleType:
+    source = _read_source(path)
+    try:  # bytes: compile() honours a coding declaration and a BOM, as python does
+        code = compile(source, path, "exec")
+    except SyntaxError as e:
+        raise _syntax_error(e, path) from None
+    except (ValueError, MemoryError, RecursionError) as e:
+        raise TargetError(f"{path}: cannot compile: {describe(e)}") from None
+    module = ModuleType("shapegraph_check_target")
+    module.__file__ = os.path.abspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, folder)  # the model may import its neighbours
+    try:
+        with model_code(path, "while loading", lambda: {os.path.abspath(path)}):
+            exec(code, module.__dict__)
+    finally:
+        if folder in sys.path:  # the model may have changed sys.path itself
+            sys.path.remove(folder)
+    return module
+
+
+def _load_module(name: str) -> ModuleType:
+    if not _MODULE.match(name):
+        raise TargetError(f"{name}: neither a file (path/to/model.py) nor a module name "
+                          "(package.module)")
+    cwd = os.getcwd()
+    sys.path.insert(0, cwd)
+    try:
+        with model_code(name, "while importing", lambda: _module_files(name), "the module"):
+            try:
+                return importlib.import_module(name)
+            except ModuleNotFoundError as e:
+                if e.name and name.startswith(e.name):
+                    raise TargetError(f"{name}: no such module") from None
+                raise
+            except SyntaxError as e:
+                raise _syntax_error(e, name) from None
+    finally:
+        if cwd in sys.path:
+            sys.path.remove(cwd)
+
+
+def _module_files(name: str) -> set[str]:
+    mod = sys.modules.get(name)
+    f = getattr(mod, "__file__", None)
+    return {os.path.abspath(f)} if f else set()
+
+
+def _split_target(spec: str) -> tuple[str, str, bool]:
+    """``(where, NAME, is_file)`` of ``file.py:NAME`` or ``package.module:NAME``."""
+    where, sep, name = spec.rpartition(":")
+    if where.endswith(".onnx") or spec.endswith(".onnx"):
+        raise TargetError(f"{spec}: ONNX targets are not supported yet (a later release "
+                          "imports ONNX files); give file.py:NAME or package.module:NAME")
+    if not sep or not where or not _NAME.match(name):
+        raise TargetError(f"{_short(spec, 80)}: expected file.py:NAME or package.module:NAME")
+    return where, name, where.endswith(".py") or os.sep in where or "/" in where
+
+
+def load_target(spec: str) -> tuple[Any, str]:
+    """(the Block, a display name) for ``file.py:NAME`` or ``package.module:NAME``."""
+    where, name, is_file = _split_target(spec)
+    module = _load_file(where) if is_file else _load_module(where)
+    module_file: str | None = getattr(module, "__file__", None)
+    files = {os.path.abspath(module_file)} if module_file else set()
+    with model_code(spec, "while loading", lambda: files):  # a module __getattr__ may raise
+        obj = getattr(module, name, _MISSING)
+    if obj is _MISSING:
+        defined = sorted(k for k in vars(module) if not k.startswith("_"))
+        raise TargetError(f"{spec}: {name} not found in {where} (it defines: "
+                          f"{', '.join(defined[:12]) or 'nothing'})")
+    return _as_block(obj, spec, name, files), spec
+
+
+def _as_block(obj: Any, spec: str, name: str, files: set[str]) -> Any:
+    """``obj`` itself when it is a Block, else what calling it without arguments returns."""
+    from shapegraph.frontend.block import Block
+
+    if isinstance(obj, Block):
+        return obj
+    if isinstance(obj, type) and not issubclass(obj, Block):
+        raise TargetError(f"{spec}: {name} is the class {obj.__name__}, not a Block (nor a "
+                          "function returning one)")
+    if not callable(obj):
+        raise TargetError(f"{spec}: {name} is a {type(obj).__name__}, not a Block or a "
+                          "function returning one")
+    _check_no_arguments(obj, spec, name)
+    with model_code(f"{spec} ({name}())", f"in {name}()", lambda: files, "the model"):
+        block = obj()
+    if not isinstance(block, Block):
+        raise TargetError(f"{spec}: {name}() returned a {type(block).__name__}, not a Block")
+    return block
+
+
+def _check_no_arguments(fn: Any, spec: str, name: str) -> None:
+    try:
+        inspect.signature(fn).bind()
+    except TypeError as e:
+        raise TargetError(f"{spec}: {name} must be a Block or a function taking no "
+                          f"arguments that returns one ({e})") from None
+    except ValueError:  # no signature to read (some builtins): just call it
+        pass
+
+
+_MAX_DIM = 2**63 - 1  # numpy's largest array size (intp); no real dim is larger
+
+
+def _short(text: str, n: int = 40) -> str:
+    """``text`` quoted, cut to ``n`` characters (a 5000-digit dim stays one short line)."""
+    return repr(text) if len(text) <= n else repr(text[:n]) + "..."
+
+
+def _parse_dim(spec: str, j: int, tok: str) -> int | str:
+    if re.fullmatch(r"[0-9]+", tok):  # ASCII only: int() also takes "٣", and "²" fails
+        digits = tok.lstrip("0")
+        if len(digits) > len(str(_MAX_DIM)) or int(digits or "0") > _MAX_DIM:
+            shown = tok if len(tok) <= 30 else f"a {len(digits)}-digit number"
+            raise TargetError(f"--input {_short(spec)}: dim {j} is {shown}, larger than any "
+                              f"array can be (at most 2**63-1 = {_MAX_DIM})")
+        return int(digits or "0")
+    if _NAME.match(tok):
+        return tok
+    if re.fullmatch(r"-[0-9]+", tok):
+        raise TargetError(f"--input {_short(spec)}: dim {j} is {tok[:30]}: a size cannot be "
+                          "negative (a symbol name such as batch stands for a size that varies)")
+    raise TargetError(f"--input {_short(spec)}: dim {j} {_short(tok, 30)} is neither a size nor "
+                      "a symbol name")
+
+
+def parse_inputs(specs: list[str]) -> dict[str, tuple[int | str, ...]]:
+    """``["x=batch,20"]`` -> ``{"x": ("batch", 20)}``; TargetError for a malformed one.
+
+    A size is a whole number from 0 (an empty dim, as numpy allows) to 2**63-1. A spec may
+    end in ``:int64`` or ``:int32`` (token ids for an embedding; see ``input_dtypes``)."""
+    out: dict[str, tuple[int | str, ...]] = {}
+    for spec in specs:
+        name, eq, dims = spec.partition("=")
+        dims = _split_dtype(spec, dims)[0]
+        name = name.strip()
+        if not eq or not _NAME.match(name):
+            raise TargetError(f"--input {_short(spec)}: expected NAME=DIMS, e.g. "
+                              "x=batch,3,224,224")
+        if name in out:
+            raise TargetError(f"--input {_short(spec)}: input `{name}` is given twice")
+        out[name] = tuple(_parse_dim(spec, j, t.strip()) for j, t in enumerate(dims.split(",")))
+    return out
+
+
+def _split_dtype(spec: str, dims: str) -> tuple[str, str]:
+    """``"batch,20:int64"`` -> ``("batch,20", "int64")``; float32 without a suffix."""
+    from shapegraph.api.compile import INPUT_DTYPES
+
+    dims, colon, dtype = dims.partition(":")
+    if not colon:
+        return dims, "float32"
+    if dtype.strip() not in INPUT_DTYPES:
+        raise TargetError(f"--input {_short(spec)}: unknown dtype {_short(dtype, 30)}; use "
+                          f"one of {', '.join(INPUT_DTYPES)} (int32/int64 for token ids)")
+    return dims, dtype.strip()
+
+
+def input_dtypes(specs: list[str]) -> dict[str, str]:
+    """The dtype of each ``--input`` (``x=batch,20:int64``), float32 by default."""
+    return {spec.partition("=")[0].strip(): _split_dtype(spec, spec.partition("=")[2])[1]
+            for spec in specs}
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _ordered_inputs(net: Any, given: dict[str, tuple[int | str, ...]],
+                    dtypes: dict[str, str]) -> list[Any]:
+    from shapegraph.api.compile import Input
+    from shapegraph.frontend.root import input_names
+
+    if not given:
+        return []
+    names = input_names(net, None)
+    unknown = [n for n in given if n not in names]
+    if unknown:
+        raise TargetError(f"--input {unknown[0]}: the network has no input `{unknown[0]}` "
+                          f"(its inputs: {', '.join(names) or 'none'})")
+    missing = [n for n in names if n not in given]
+    if missing:
+        raise TargetError(f"--input: give every input ({', '.join(names)}) or none; "
+                          f"`{missing[0]}` is missing")
+    try:
+        return [Input(n, given[n], dtypes.get(n, "float32")) for n in names]
+    except ValueError as e:
+        raise TargetError(f"--input: {e}") from None
+
+
+def _use_color(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """The ``check`` subcommand; returns the exit code."""
+    try:
+        with redirect_stdout(sys.stderr):  # what the model prints must not spoil the report
+            report = _report(args)
+    except TargetError as e:
+        print(f"shapegraph check: {e}", file=sys.stderr)
+        return 2
+    color = _use_color(args.color) and args.format == "text"
+    print(report.render(args.format, color=color))
+    if args.graph:
+        _write_graph(report, args.graph)
+    return 0 if report.ok else 1
+
+
+def _report(args: argparse.Namespace) -> Any:
+    from shapegraph.api.check import check
+
+    given = parse_inputs(args.input)
+    net, display = load_target(args.target)
+    # forward runs (traced) from here on: an exception in it is an SG302 diagnostic, but
+    # sys.exit and KeyboardInterrupt would leave the command without a word
+    with model_code(display, "while being checked", who="the model", catch=False):
+        inputs = _ordered_inputs(net, given, input_dtypes(args.input))
+        return check(net, *inputs, target=display)
+
+
+def _write_graph(report: Any, path: str) -> None:
+    """The picture never changes the exit code: a failure is a message on stderr."""
+    from shapegraph.render.picture import write_picture
+
+    try:
+        message = write_picture(report, path)
+    except OSError as e:
+        message = f"--graph {path}: cannot write: {e.strerror or e} (no picture written)"
+    if message:
+        print(message, file=sys.stderr)
