@@ -96,8 +96,6 @@ def _window(kind: str, args: dict[str, Any], nd: int) -> tuple[tuple[int, ...], 
 def _out_len(kind: str, args: dict[str, Any], n: int, k: int, s: int, p: int, d: int) -> int:
     if kind.startswith("Conv"):
         return (n + 2 * p - d * (k - 1) - 1) // s + 1
-    if k > n + 2 * p:
-        return 0
     span = n + 2 * p - k
     return (-(-span // s) if args.get("ceil_mode", False) else span // s) + 1
 
@@ -116,8 +114,11 @@ def layer_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
         _need(r == nd + 2, layer, f"rank {r} input, needs rank {nd + 2}")
         if k.startswith("Global"):
             return (*shape[:2], *(1,) * nd)
-        outs = tuple(_out_len(k, a, n, *w) for n, *w in zip(shape[2:], *_window(k, a, nd),
-                                                           strict=True))
+        win = list(zip(shape[2:], *_window(k, a, nd), strict=True))
+        if not k.startswith("Conv"):
+            _need(all(kk <= n + 2 * p for n, kk, _, p, _ in win), layer,
+                  f"pool kernel exceeds the padded input {shape} (MXNet checks k <= n + 2p)")
+        outs = tuple(_out_len(k, a, *w) for w in win)
         _need(min(outs) >= 1, layer, f"window larger than the padded input {shape}")
         ch = a["channels"] if k.startswith("Conv") else shape[1]
         return (shape[0], ch, *outs)
@@ -189,7 +190,7 @@ def _act(name: str | None, x: np.ndarray) -> np.ndarray:
     if name == "gelu":  # the erf form, as Gluon's GELU
         from math import erf
 
-        return 0.5 * x * (1.0 + np.vectorize(erf)(x / math.sqrt(2.0)))
+        return 0.5 * x * (1.0 + np.vectorize(erf, otypes=[float])(x / math.sqrt(2.0)))
     raise ValueError(f"unknown activation {name}")
 
 
