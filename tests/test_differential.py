@@ -332,6 +332,13 @@ def _declared_norm_before_dense(case: dict[str, Any]) -> bool:
             and bool(norms) and bool(declared))
 
 
+def _declared_dense_first_in_residual(case: dict[str, Any]) -> bool:
+    lay, _ = _first_rank_fixing(case)
+    return (lay is not None and lay.kind == "Dense" and len(case["shape"]) != 2
+            and bool(lay.args.get("in_units"))
+            and any(isinstance(n, Residual) for n in _walk(case["net"])))
+
+
 def _shared_declares_in_units(case: dict[str, Any]) -> bool:
     return any(lay.share is not None and lay.args.get("in_units")
                for lay in _layers(case["net"]))
@@ -354,6 +361,7 @@ KNOWN: dict[str, Callable[[dict[str, Any]], bool]] = {
     "bn_after_dense_flatten_false": _bn_after_dense_flatten_false,
     "initialize_guesses_rank_after_dense_flatten_false": _first_dense_flatten_false,
     "initialize_creates_weight_from_guessed_rank": _declared_norm_before_dense,
+    "initialize_refuses_residual_from_guessed_rank": _declared_dense_first_in_residual,
     "shared_dense_declared_in_units_dropped": _shared_declares_in_units,
     "shared_dense_other_units_accepted": _shared_dense_other_units,
     "ceil_mode_pool_accepts_kernel_larger_than_input": _pool_kernel_exceeds_input,
@@ -533,7 +541,7 @@ def _spec(*layers: tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], int])
                 enumerate(layers, 1)])
 
 
-def _case(net: Seq, shape: tuple[int, ...]) -> dict[str, Any]:
+def _case(net: Any, shape: tuple[int, ...]) -> dict[str, Any]:
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     return {"net": net, "shape": shape, "x": x, "seed": 0}
 
@@ -557,6 +565,10 @@ REPRO: dict[str, dict[str, Any]] = {
     # (1, 4, 8) input then needs (1, 32) and the valid call is refused
     "initialize_creates_weight_from_guessed_rank": _case(_spec(
         ("LayerNorm", {"in_channels": 8}), ("Dense", {"units": 1})), (1, 4, 8)),
+    # x + Dense(8, in_units=64)(x) on (1, 1, 8, 8) broadcasts (1, 8) against the input;
+    # initialize() guesses x is (batch, 64) and raises SG206 for the add
+    "initialize_refuses_residual_from_guessed_rank": _case(Residual(_spec(
+        ("Dense", {"units": 8, "in_units": 64})), "add"), (1, 1, 8, 8)),
     # the sharing layer's in_units=3 is ignored: check() and net(x) accept width 8
     "shared_dense_declared_in_units_dropped": _case(_spec(
         ("Dense", {"units": 8}), ("Dense", {"units": 8, "in_units": 3}, 1)), (2, 8)),
