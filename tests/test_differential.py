@@ -443,7 +443,7 @@ def randomize(net: nn.Block, rng: np.random.Generator) -> None:
 
 def run_case(case: dict[str, Any], jit: bool) -> str:
     """Check one network; AssertionError on any disagreement. Returns what happened."""
-    spec, shape, x = case["net"], case["shape"], case["x"]
+    spec, shape = case["net"], case["shape"]
     why = ref.consistent(spec, shape)
     blocks: dict[int, nn.Block] = {}
     try:
@@ -452,31 +452,49 @@ def run_case(case: dict[str, Any], jit: bool) -> str:
         assert why is not None, f"building the network raised but the reference says it fits: {e}"
         return f"ValueError at construction ({why})"
     name = f"{len(_layers(spec))} layers, input {shape}"
+    before = snapshot(net)
     report = sg.check(net, sg.Input("x", shape))
     assert report.ok == (why is None), (
         f"check ok={report.ok}, reference: {why or 'fits'}\n{report.render('text')}")
-    before = snapshot(net)
+    assert_unchanged(before, snapshot(net), "sg.check")
     try:
         net.initialize(init.Xavier())
     except sg.ShapeError as e:
         assert why is not None, f"initialize() raised but the reference says it fits: {e}"
-        assert not any(p._initialize_called for p in net.collect_params().values())
+        assert_unchanged(before, snapshot(net), "a failed initialize()")
         return f"{name}: declarations conflict ({why})"
+    if why is not None:
+        return f"{name}: {_refused(net, shape, case['x'], why)}"
+    return f"{name}: {_agrees(net, blocks, case, jit)}"
+
+
+def _refused(net: nn.Block, shape: tuple[int, ...], x: np.ndarray, why: str) -> str:
+    """The shapes do not fit: net(x) and sg.compile raise ShapeError and change nothing."""
     before = snapshot(net)
     try:
-        y = net(x)
-    except sg.ShapeError as e:
-        assert why is not None, f"net(x) raised but the reference says it fits: {e}"
+        net(x)
+    except sg.ShapeError:
         assert_unchanged(before, snapshot(net), "a failed net(x)")
-        with pytest.raises(sg.ShapeError):
-            sg.compile(net, sg.Input("x", shape))
-        assert_unchanged(before, snapshot(net), "a failed sg.compile")
-        return f"{name}: ShapeError ({why})"
-    assert why is None, f"net(x) ran but the reference says: {why}"
+    else:
+        raise AssertionError(f"net(x) ran but the reference says: {why}")
+    with pytest.raises(sg.ShapeError):
+        sg.compile(net, sg.Input("x", shape))
+    assert_unchanged(before, snapshot(net), "a failed sg.compile")
+    return f"ShapeError ({why})"
+
+
+def _agrees(net: nn.Block, blocks: dict[int, nn.Block], case: dict[str, Any], jit: bool
+            ) -> str:
+    """The shapes fit: eager and compiled results match the reference."""
+    spec, shape, x = case["net"], case["shape"], case["x"]
 
     def lookup(uid: int, role: str) -> np.ndarray:
         return blocks[uid].params[role].data()
 
+    try:
+        y = net(x)
+    except sg.ShapeError as e:
+        raise AssertionError(f"net(x) raised but the reference says it fits: {e}") from e
     assert_close(y, ref.evaluate(spec, x, lookup), "net(x), initial parameters")
     randomize(net, np.random.default_rng(case["seed"]))
     y = net(x)
@@ -486,9 +504,9 @@ def run_case(case: dict[str, Any], jit: bool) -> str:
     try:  # a symbolic batch may leave a broadcast undecidable: then a ShapeError is fair
         model = sg.compile(net, sg.Input("x", ("batch", *shape[1:])), debug=not jit)
     except sg.ShapeError:
-        return f"{name}: ok {y.shape} (not for a symbolic batch)"
+        return f"ok {y.shape} (not for a symbolic batch)"
     assert_close(model(x), y.astype(np.float64), "sg.compile(batch, ...)(x) against net(x)")
-    return f"{name}: ok {y.shape}"
+    return f"ok {y.shape}"
 
 
 # ----------------------------------------------------------------------------- the tests
@@ -623,6 +641,7 @@ def deep(n: int, log: Path, jit_every: int) -> int:
                     warnings.simplefilter("ignore")
                     what = run_case(case, jit=jit_every > 0 and counts["run"] % jit_every == 0)
                 counts["ok:" + ("fits" if ": ok" in what else "conflict")] += 1
+                counts["symbolic batch refused"] += "symbolic" in what
             except Exception as e:
                 key = "known:" + ",".join(fams) if fams else "NEW"
                 counts[key] += 1
