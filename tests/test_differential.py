@@ -327,7 +327,8 @@ def _declared_norm_before_dense(case: dict[str, Any]) -> bool:
     lay, before = _first_rank_fixing(case)
     norms = [b for b in before if b.kind in ("BatchNorm", "LayerNorm")]
     declared = lay is not None and (lay.args.get("in_units") or any(
-        b.args.get("in_channels") for b in norms))
+        b.args.get("in_channels") for b in norms) or any(  # sharing declares, too
+        other.share is not None for other in _layers(case["net"])))
     return (lay is not None and lay.kind == "Dense" and len(case["shape"]) != 2
             and bool(norms) and bool(declared))
 
