@@ -324,13 +324,14 @@ def _first_dense_flatten_false(case: dict[str, Any]) -> bool:
 
 
 def _declared_norm_before_dense(case: dict[str, Any]) -> bool:
+    """A norm sees the input before a Dense or Flatten guesses its rank (2), and some
+    declaration or shared weight fixes a size that flows back to the norm."""
     lay, before = _first_rank_fixing(case)
-    norms = [b for b in before if b.kind in ("BatchNorm", "LayerNorm")]
-    declared = lay is not None and (lay.args.get("in_units") or any(
-        b.args.get("in_channels") for b in norms) or any(  # sharing declares, too
-        other.share is not None for other in _layers(case["net"])))
-    return (lay is not None and lay.kind == "Dense" and len(case["shape"]) != 2
-            and bool(norms) and bool(declared))
+    everything = _layers(case["net"])
+    declared = any(x.args.get("in_units") or x.args.get("in_channels") or x.share is not None
+                   for x in everything)
+    return (lay is not None and lay.kind in ("Dense", "Flatten") and len(case["shape"]) != 2
+            and any(b.kind in ("BatchNorm", "LayerNorm") for b in before) and declared)
 
 
 def _dense_first_in_residual(case: dict[str, Any]) -> bool:
