@@ -354,7 +354,8 @@ def _run(node: Any, x: np.ndarray, ps: Params) -> np.ndarray:
 def evaluate(net: Any, x: np.ndarray, lookup: Lookup | None = None) -> np.ndarray:
     """The network's output for ``x`` (float64), with the parameter values ``lookup(uid,
     role)`` gives (zeros when None: for deciding consistency only). Raises Inconsistent."""
-    return _run(net, np.asarray(x, dtype=np.float64), Params(lookup))
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN marks undefined windows
+        return _run(net, np.asarray(x, dtype=np.float64), Params(lookup))
 
 
 def consistent(net: Any, shape: tuple[int, ...]) -> str | None:

@@ -334,9 +334,9 @@ def _declared_norm_before_dense(case: dict[str, Any]) -> bool:
             and any(b.kind in ("BatchNorm", "LayerNorm") for b in before) and declared)
 
 
-def _dense_first_in_residual(case: dict[str, Any]) -> bool:
+def _rank_guessed_in_residual(case: dict[str, Any]) -> bool:
     lay, _ = _first_rank_fixing(case)
-    return (lay is not None and lay.kind == "Dense" and len(case["shape"]) != 2
+    return (lay is not None and lay.kind in ("Dense", "Flatten") and len(case["shape"]) != 2
             and any(isinstance(n, Residual) for n in _walk(case["net"])))
 
 
@@ -362,7 +362,7 @@ KNOWN: dict[str, Callable[[dict[str, Any]], bool]] = {
     "bn_after_dense_flatten_false": _bn_after_dense_flatten_false,
     "initialize_guesses_rank_after_dense_flatten_false": _first_dense_flatten_false,
     "initialize_creates_weight_from_guessed_rank": _declared_norm_before_dense,
-    "initialize_refuses_residual_from_guessed_rank": _dense_first_in_residual,
+    "initialize_refuses_residual_from_guessed_rank": _rank_guessed_in_residual,
     "shared_dense_declared_in_units_dropped": _shared_declares_in_units,
     "shared_dense_other_units_accepted": _shared_dense_other_units,
     "ceil_mode_pool_accepts_kernel_larger_than_input": _pool_kernel_exceeds_input,
