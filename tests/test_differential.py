@@ -192,18 +192,27 @@ class Gen:
         in_ch = self.declared(cin)
         if in_ch is not None and in_ch % groups:
             in_ch = None  # the layer itself rejects that (ValueError at construction)
+        window: dict[str, Any] = {"kernel_size": k, "strides": 1 if same else self.int(1, 2),
+                                  "padding": padding, "dilation": dilation}
+        if kind == "Conv2D" and not same and self.chance(0.3):  # a different size per axis
+            window = {"kernel_size": (k, self.int(1, 3)), "strides": (1, self.int(1, 2)),
+                      "padding": (self.int(0, 1), padding), "dilation": (dilation, 1)}
         return self.layer(kind, {
-            "channels": channels, "kernel_size": k,
-            "strides": 1 if same else self.int(1, 2), "padding": padding,
-            "dilation": dilation, "groups": groups, "use_bias": not self.chance(0.3),
+            "channels": channels, **window, "groups": groups, "use_bias": not self.chance(0.3),
             "in_channels": in_ch,
             "activation": self.pick(ACTS) if self.chance(0.3) else None})
 
     def pool(self, kind: str) -> Layer:
-        k = self.int(1, 3)
-        args: dict[str, Any] = {"pool_size": k, "strides": self.int(1, k),
-                                "padding": self.int(0, k // 2),
+        def window() -> tuple[int, int, int]:  # kernel, strides <= kernel, padding <= k / 2
+            k = self.int(1, 3)
+            return k, self.int(1, k), self.int(0, k // 2)
+
+        k, s, p = window()
+        args: dict[str, Any] = {"pool_size": k, "strides": s, "padding": p,
                                 "ceil_mode": self.chance(0.4)}
+        if kind.endswith("2D") and self.chance(0.3):  # a different window per axis
+            k2, s2, p2 = window()
+            args.update(pool_size=(k, k2), strides=(s, s2), padding=(p, p2))
         if kind.startswith("Avg"):
             args["count_include_pad"] = not self.chance(0.4)
         return self.layer(kind, args)
