@@ -9,13 +9,14 @@ and what it computes. For every network:
 1. ``sg.check`` agrees with the reference about consistency;
 2. ``net(x)`` matches the reference output, or raises ``sg.ShapeError`` (nothing else) when
    the reference says the shapes do not fit;
-3. a failed ``initialize()`` or call changes no parameter;
-4. ``sg.compile(net, sg.Input("x", shape))(x)`` matches the eager result.
+3. ``sg.check`` and a failed ``initialize()``, call or ``sg.compile`` change no parameter;
+4. ``sg.compile(net, sg.Input("x", shape))(x)`` matches the eager result (and so does a
+   model compiled for a symbolic batch, when it compiles).
 
 Bugs known to fail are kept out of the default run by family (see ``KNOWN``), each with a
 strict-xfail minimal reproduction below. Deep mode (docs/testing.md)::
 
-    python tests/test_differential.py --deep 10000 --log difftest.log
+    python tests/test_differential.py --deep 10000 --log difftest.log --jit-every 100
 """
 
 from __future__ import annotations
