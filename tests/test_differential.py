@@ -534,7 +534,7 @@ def _agrees(net: nn.Block, blocks: dict[int, nn.Block], case: dict[str, Any], ji
 
 # ----------------------------------------------------------------------------- the tests
 
-CI = settings(max_examples=int(os.environ.get("SG_DIFF_EXAMPLES", "60")), deadline=None,
+CI = settings(max_examples=int(os.environ.get("SG_DIFF_EXAMPLES", "150")), deadline=None,
               derandomize=True, database=None, print_blob=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                      HealthCheck.filter_too_much])
@@ -553,7 +553,7 @@ def test_shapegraph_agrees_with_the_gluon_reference(case: dict[str, Any]) -> Non
         run_case(_clean(case), jit=False)
 
 
-@settings(CI, max_examples=int(os.environ.get("SG_DIFF_JIT_EXAMPLES", "5")))
+@settings(CI, max_examples=int(os.environ.get("SG_DIFF_JIT_EXAMPLES", "12")))
 @given(cases())
 def test_compiled_code_agrees_with_the_gluon_reference(case: dict[str, Any]) -> None:
     run_case(_clean(case), jit=True)
