@@ -506,6 +506,21 @@ def _refused(net: nn.Block, shape: tuple[int, ...], x: np.ndarray, why: str) -> 
     return f"ShapeError ({why})"
 
 
+def _another_batch(net: nn.Block, spec: Any, x: np.ndarray, lookup: ref.Lookup) -> None:
+    """A second call with another batch size and the parameters already created: it fits
+    unless the batch dim meets another dim in a broadcast (the reference decides)."""
+    why = ref.consistent(spec, x.shape)
+    before = snapshot(net)
+    try:
+        y = net(x)
+    except sg.ShapeError as e:
+        assert why is not None, f"net(x) with batch {len(x)} raised, the reference fits: {e}"
+        assert_unchanged(before, snapshot(net), "a failed net(x) with another batch size")
+        return
+    assert why is None, f"net(x) with batch {len(x)} ran but the reference says: {why}"
+    assert_close(y, ref.evaluate(spec, x, lookup), f"net(x) with batch {len(x)}")
+
+
 def _agrees(net: nn.Block, blocks: dict[int, nn.Block], case: dict[str, Any], jit: bool
             ) -> str:
     """The shapes fit: eager and compiled results match the reference."""
@@ -522,6 +537,7 @@ def _agrees(net: nn.Block, blocks: dict[int, nn.Block], case: dict[str, Any], ji
     randomize(net, np.random.default_rng(case["seed"]))
     y = net(x)
     assert_close(y, ref.evaluate(spec, x, lookup), "net(x), randomized parameters")
+    _another_batch(net, spec, np.concatenate([x, x[:1]]), lookup)
     model = sg.compile(net, sg.Input("x", shape), debug=not jit)
     assert_close(model(x), y.astype(np.float64), "sg.compile(...)(x) against net(x)")
     try:  # a symbolic batch may leave a broadcast undecidable: then a ShapeError is fair
