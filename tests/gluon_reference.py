@@ -19,7 +19,8 @@ Semantics modelled (NCW / NCHW layouts throughout):
   A window that holds no input element has no defined value: the model gives NaN there.
 - global pools keep the spatial dims as size 1; ``Flatten`` gives (batch, prod(rest)).
 - ``BatchNorm`` (inference): ``(x - running_mean) / sqrt(running_var + eps) * gamma + beta``
-  along ``axis``; ``LayerNorm``: normalize over the last axis with the population variance.
+  along ``axis``; ``LayerNorm``: normalize over ``axis`` (default the last) with the
+  population variance.
 - ``Embedding``: rows of ``W`` (input_dim, output_dim); ``Dropout`` is the identity.
 - a residual ``add`` broadcasts like ``NDArray.__add__``; ``concat`` joins along dim 1.
 """
@@ -127,8 +128,9 @@ def layer_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
         return (shape[0], math.prod(shape[1:]))
     if k == "Embedding":
         return (*shape, a["output_dim"])
-    if k == "BatchNorm":
-        _need(-r <= a.get("axis", 1) < r, layer, f"axis out of range for rank {r}")
+    if k in ("BatchNorm", "LayerNorm"):
+        axis = a.get("axis", 1 if k == "BatchNorm" else -1)
+        _need(-r <= axis < r, layer, f"axis {axis} out of range for rank {r}")
     return shape
 
 
@@ -286,9 +288,11 @@ def _batchnorm(layer: Layer, x: np.ndarray, ps: Params) -> np.ndarray:
 
 
 def _layernorm(layer: Layer, x: np.ndarray, ps: Params) -> np.ndarray:
-    q = _norm_params(layer, x, x.ndim - 1, ps, ("gamma", "beta"))
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    axis = layer.args.get("axis", -1)
+    _need(-x.ndim <= axis < x.ndim, layer, f"axis {axis} of a rank {x.ndim} input")
+    q = _norm_params(layer, x, axis % x.ndim, ps, ("gamma", "beta"))
+    mean = x.mean(axis=axis, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axis, keepdims=True)
     return (x - mean) / np.sqrt(var + layer.args.get("epsilon", 1e-5)) * q["gamma"] + q["beta"]
 
 

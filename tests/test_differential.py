@@ -148,7 +148,8 @@ class Gen:
         if kind == "BatchNorm":
             return self.batchnorm(shape)
         if kind == "LayerNorm":
-            return self.layer(kind, {"in_channels": self.declared(shape[-1])})
+            axis = 1 if self.chance(0.1) else -1
+            return self.layer(kind, {"axis": axis, "in_channels": self.declared(shape[axis])})
         if kind == "Activation":
             return self.layer(kind, {"activation": self.pick(ACTS)})
         if kind == "Dropout":
@@ -187,7 +188,7 @@ class Gen:
         k = self.int(1, 3)
         same = self.chance(0.4)  # keeps the spatial size (and often the channels)
         dilation = 1 if same or not self.chance(0.3) else 2
-        padding = dilation * (k - 1) // 2 if same and k % 2 else self.int(0, 1)
+        padding = dilation * (k - 1) // 2 if same and k % 2 else self.int(0, 2)
         keep = same and cin % groups == 0 and self.chance(0.6)
         channels = cin if keep else groups * self.int(1, 3)
         in_ch = self.declared(cin)
@@ -204,13 +205,15 @@ class Gen:
             "activation": self.pick(ACTS) if self.chance(0.3) else None})
 
     def pool(self, kind: str) -> Layer:
-        def window() -> tuple[int, int, int]:  # kernel, strides <= kernel, padding <= k / 2
-            k = self.int(1, 3)
-            return k, self.int(1, k), self.int(0, k // 2)
+        ceil = self.chance(0.4)
+
+        def window() -> tuple[int, int, int]:  # kernel, strides, padding <= k / 2
+            k = self.int(1, 3)  # strides > kernel only in floor mode: MXNet's ceil mode
+            s = self.int(1, k if ceil else k + 1)  # then has windows of negative size
+            return k, s, self.int(0, k // 2)
 
         k, s, p = window()
-        args: dict[str, Any] = {"pool_size": k, "strides": s, "padding": p,
-                                "ceil_mode": self.chance(0.4)}
+        args: dict[str, Any] = {"pool_size": k, "strides": s, "padding": p, "ceil_mode": ceil}
         if kind.endswith("2D") and self.chance(0.3):  # a different window per axis
             k2, s2, p2 = window()
             args.update(pool_size=(k, k2), strides=(s, s2), padding=(p, p2))
@@ -219,8 +222,8 @@ class Gen:
         return self.layer(kind, args)
 
     def batchnorm(self, shape: tuple[int, ...]) -> Layer:
-        axis = -1 if self.chance(0.1) else 1
-        channels = shape[axis] if len(shape) > 1 else None
+        axis = self.pick((-1, 2)) if self.chance(0.15) else 1
+        channels = shape[axis] if len(shape) > max(axis, 1) else None
         return self.layer("BatchNorm", {"axis": axis, "in_channels": self.declared(channels),
                                         "center": not self.chance(0.15),
                                         "scale": not self.chance(0.15)})
@@ -579,7 +582,7 @@ def test_the_generator_reaches_every_layer_kind_and_every_outcome() -> None:
     kinds: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
 
-    @settings(CI, max_examples=300, phases=[Phase.generate])
+    @settings(CI, max_examples=600, phases=[Phase.generate])
     @given(cases())
     def collect(case: dict[str, Any]) -> None:
         kinds.update(lay.kind for lay in _layers(case["net"]))
