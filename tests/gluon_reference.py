@@ -147,11 +147,14 @@ Lookup = Callable[[int, str], np.ndarray]
 
 class Params:
     """Parameter shapes by (owner uid, role), unknown dims bound at first use; values from
-    ``lookup`` (the network's own) or, when None, zeros of the bound shape."""
+    ``lookup`` (the network's own) or, when None, zeros of the bound shape. With ``bound``
+    the looked-up parameters already exist (an earlier call created them), so a use that
+    needs another shape does not fit; without it, that is the network's mistake."""
 
-    def __init__(self, lookup: Lookup | None = None) -> None:
+    def __init__(self, lookup: Lookup | None = None, bound: bool = False) -> None:
         self.shapes: dict[tuple[int, str], tuple[int | None, ...]] = {}
         self.lookup = lookup
+        self.bound = bound
 
     def use(self, layer: Layer, role: str, declared: tuple[int | None, ...],
             actual: tuple[int, ...]) -> np.ndarray:
@@ -167,6 +170,8 @@ class Params:
         if self.lookup is None:
             return np.zeros(actual)
         data = np.asarray(self.lookup(owner, role), dtype=np.float64)
+        _need(not self.bound or data.shape == actual, layer,
+              f"{role} was created as {data.shape} by an earlier call, this one needs {actual}")
         if data.shape != actual:
             raise AssertionError(f"{layer!r}: the network's {role} has shape {data.shape}, "
                                  f"Gluon's would be {actual}")
@@ -355,11 +360,13 @@ def _run(node: Any, x: np.ndarray, ps: Params) -> np.ndarray:
     return np.concatenate([a, b], axis=1)
 
 
-def evaluate(net: Any, x: np.ndarray, lookup: Lookup | None = None) -> np.ndarray:
+def evaluate(net: Any, x: np.ndarray, lookup: Lookup | None = None, bound: bool = False
+             ) -> np.ndarray:
     """The network's output for ``x`` (float64), with the parameter values ``lookup(uid,
-    role)`` gives (zeros when None: for deciding consistency only). Raises Inconsistent."""
+    role)`` gives (zeros when None: for deciding consistency only); ``bound``: those
+    parameters exist already and their shapes are fixed. Raises Inconsistent."""
     with np.errstate(invalid="ignore", over="ignore"):  # NaN marks undefined windows
-        return _run(net, np.asarray(x, dtype=np.float64), Params(lookup))
+        return _run(net, np.asarray(x, dtype=np.float64), Params(lookup, bound))
 
 
 def consistent(net: Any, shape: tuple[int, ...]) -> str | None:
