@@ -14,7 +14,8 @@ whether each network fits its input and what it computes. For every network:
    model compiled for a symbolic batch, when it compiles).
 
 Bugs known to fail are kept out of the default run by family (see ``KNOWN``), each with a
-strict-xfail minimal reproduction below. Deep mode (docs/testing.md)::
+strict-xfail minimal reproduction; the families found so far are fixed, and their minimal
+cases run as regression tests (``FIXED``). Deep mode (docs/testing.md)::
 
     python tests/test_differential.py --deep 10000 --log difftest.log --jit-every 100
 """
@@ -38,7 +39,7 @@ if __name__ == "__main__":  # run as a script: test this checkout, not an instal
 import gluon_reference as ref
 import numpy as np
 import pytest
-from gluon_networks import ALL_KINDS, cases, layers_of, pairs, walk
+from gluon_networks import ALL_KINDS, cases, layers_of, walk
 from gluon_reference import Layer, Residual, Seq
 from hypothesis import HealthCheck, Phase, assume, given, settings
 
@@ -50,86 +51,11 @@ RTOL = ATOL = 1e-4
 # ----------------------------------------------------------------------------- known bugs
 
 
-def _bn_after_dense_flatten_false(case: dict[str, Any]) -> bool:
-    return any(isinstance(a, Layer) and isinstance(b, Layer) and a.kind == "Dense"
-               and not a.args.get("flatten", True) and not a.args.get("activation")
-               and b.kind == "BatchNorm" for a, b in pairs(case["net"]))
-
-
-RANK_FREE = ("Activation", "Dropout", "BatchNorm", "LayerNorm")
-
-
-def _first_rank_fixing(case: dict[str, Any]) -> tuple[Layer | None, list[Layer]]:
-    """The first layer that fixes the input's rank in a trace without data, and the
-    rank-agnostic layers before it."""
-    before: list[Layer] = []
-    for lay in layers_of(case["net"]):
-        if lay.kind not in RANK_FREE:
-            return lay, before
-        before.append(lay)
-    return None, before
-
-
-def _first_dense_flatten_false(case: dict[str, Any]) -> bool:
-    lay, _ = _first_rank_fixing(case)
-    return (lay is not None and lay.kind == "Dense" and not lay.args.get("flatten", True)
-            and len(case["shape"]) != 2)
-
-
-def _declared_norm_before_dense(case: dict[str, Any]) -> bool:
-    """A norm sees the input before a Dense or Flatten guesses its rank (2), and some
-    declaration or shared weight fixes a size that flows back to the norm."""
-    lay, before = _first_rank_fixing(case)
-    everything = layers_of(case["net"])
-    declared = any(x.args.get("in_units") or x.args.get("in_channels") or x.share is not None
-                   for x in everything)
-    return (lay is not None and lay.kind in ("Dense", "Flatten") and len(case["shape"]) != 2
-            and any(b.kind in ("BatchNorm", "LayerNorm") for b in before) and declared)
-
-
-def _rank_guessed_in_residual(case: dict[str, Any]) -> bool:
-    lay, _ = _first_rank_fixing(case)
-    return (lay is not None and lay.kind in ("Dense", "Flatten") and len(case["shape"]) != 2
-            and any(isinstance(n, Residual) for n in walk(case["net"])))
-
-
-def _concat_with_declarations(case: dict[str, Any]) -> bool:
-    """A concat and a declaration (or a shared weight): initialize() may solve
-    ``3 + c = 2`` for ``c``."""
-    everything = layers_of(case["net"])
-    return any(isinstance(n, Residual) and n.mode == "concat" for n in walk(case["net"])
-               ) and any(lay.args.get("in_channels") or lay.args.get("in_units")
-                         or lay.share is not None for lay in everything)
-
-
-def _shared_declares_in_units(case: dict[str, Any]) -> bool:
-    return any(lay.share is not None and lay.args.get("in_units")
-               for lay in layers_of(case["net"]))
-
-
-def _shared_dense_other_units(case: dict[str, Any]) -> bool:
-    units = {lay.uid: lay.args.get("units") for lay in layers_of(case["net"])}
-    return any(lay.share is not None and lay.args["units"] != units[lay.share]
-               for lay in layers_of(case["net"]))
-
-
-def _pool_kernel_exceeds_input(case: dict[str, Any]) -> bool:
-    return "pool kernel exceeds" in (ref.consistent(case["net"], case["shape"]) or "")
-
-
-#: Families of generated cases that fail on shapegraph today, each with a strict-xfail
-#: reproduction below. The default test skips them; deep mode counts them separately.
-KNOWN: dict[str, Callable[[dict[str, Any]], bool]] = {
-    "zero_batch": lambda case: case["shape"][0] == 0,
-    "bn_after_dense_flatten_false": _bn_after_dense_flatten_false,
-    "initialize_guesses_rank_after_dense_flatten_false": _first_dense_flatten_false,
-    "initialize_creates_weight_from_guessed_rank": _declared_norm_before_dense,
-    "initialize_refuses_residual_from_guessed_rank": _rank_guessed_in_residual,
-    "initialize_creates_negative_size": _concat_with_declarations,
-    "shared_dense_declared_in_units_dropped": _shared_declares_in_units,
-    "shared_dense_other_units_accepted": _shared_dense_other_units,
-    "ceil_mode_pool_accepts_kernel_larger_than_input": _pool_kernel_exceeds_input,
-}
+#: Families of generated cases that fail on shapegraph today (a predicate each), with a
+#: strict-xfail minimal reproduction in REPRO. The default test skips them; deep mode
+#: counts them separately. None today: the families found so far are fixed, and their
+#: reproductions are regression tests (FIXED, below).
+KNOWN: dict[str, Callable[[dict[str, Any]], bool]] = {}
 
 
 def families(case: dict[str, Any]) -> list[str]:
@@ -331,12 +257,13 @@ def test_the_generator_reaches_every_layer_kind_and_every_outcome() -> None:
     def collect(case: dict[str, Any]) -> None:
         kinds.update(lay.kind for lay in layers_of(case["net"]))
         kinds.update(f"family:{f}" for f in families(case))
+        kinds.update("zero batch" for _ in range(case["shape"][0] == 0))
         kinds.update("shared" for lay in layers_of(case["net"]) if lay.share is not None)
         kinds.update(type(n).__name__ for n in walk(case["net"]))
         outcomes["fits" if ref.consistent(case["net"], case["shape"]) is None else "not"] += 1
 
     collect()
-    wanted = set(ALL_KINDS) | {"Embedding", "shared", "Residual", "family:zero_batch"}
+    wanted = set(ALL_KINDS) | {"Embedding", "shared", "Residual", "zero batch"}
     assert wanted <= set(kinds), wanted - set(kinds)
     assert min(outcomes["fits"], outcomes["not"]) > 30, outcomes
 
@@ -356,7 +283,11 @@ def _case(net: Any, shape: tuple[int, ...]) -> dict[str, Any]:
 
 
 #: The smallest case of each KNOWN family (checked to belong to it).
-REPRO: dict[str, dict[str, Any]] = {
+REPRO: dict[str, dict[str, Any]] = {}
+
+#: The smallest case of each family this test found and shapegraph has fixed since: each
+#: must pass (it failed before its fix).
+FIXED: dict[str, dict[str, Any]] = {
     # ZeroDivisionError in the executor for a batch of size 0
     "zero_batch": _case(_spec(("Dense", {"units": 3})), (0, 4)),
     # the batchnorm fold scales Dense's last axis (units) instead of axis 1: wrong numbers
@@ -407,11 +338,18 @@ def test_every_known_family_has_a_minimal_reproduction() -> None:
 
 @pytest.mark.parametrize("family", list(REPRO))
 @pytest.mark.xfail(strict=True, reason="a known shapegraph bug (see REPRO); when this passes, "
-                   "the bug is fixed: remove its family from KNOWN and REPRO")
+                   "the bug is fixed: move its case from REPRO to FIXED, drop it from KNOWN")
 def test_known_bug(family: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sg.UnusedLayerWarning)
         run_case(REPRO[family], jit=False)
+
+
+@pytest.mark.parametrize("family", list(FIXED))
+def test_fixed_bug_stays_fixed(family: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sg.UnusedLayerWarning)
+        run_case(FIXED[family], jit=False)
 
 
 # ----------------------------------------------------------------------------- deep mode

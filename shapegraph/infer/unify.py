@@ -136,6 +136,8 @@ class Unifier:
             return Outcome.MISMATCH if compare(diff, 0) is Truth.NO else Outcome.RIGID
         for h in sorted(hs, key=lambda x: x.id):
             value = solve_for(diff, h)
+            if type(value) is int and value < 0:  # 3 + c = 2: no size makes that true
+                return Outcome.NO_INTEGER
             if value is not None:
                 src = b_src if h in holes(a) else a_src
                 return self._bind(h, value, Because(node, src, f"{a} = {b}"))
