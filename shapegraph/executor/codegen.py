@@ -51,9 +51,11 @@ def cache_dir() -> Path:
 def _kernel_fingerprint() -> str:
     import shapegraph.executor.kernels as k
     import shapegraph.executor.templates as t
+    import shapegraph.opset.elementwise as e
+    import shapegraph.opset.reduce as r
 
     h = hashlib.sha256()
-    for mod in (k, t):
+    for mod in (k, t, e, r):  # the records hold the kernels' codes
         h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 

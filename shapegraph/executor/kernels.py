@@ -23,6 +23,8 @@ from typing import Any, TypeVar, cast
 import numpy as np
 
 from shapegraph.executor.jit import njit
+from shapegraph.opset.elementwise import BINARY_CODES, UNARY_CODES
+from shapegraph.opset.reduce import REDUCE_CODES
 
 __all__ = [
     "ACT_ABS",
@@ -65,32 +67,31 @@ __all__ = [
     "transpose",
 ]
 
+# the codes are the op records' (opset/elementwise.py, opset/reduce.py: Lowering.code)
 ACT_NONE = 0
-ACT_RELU = 1
-ACT_SIGMOID = 2
-ACT_TANH = 3
-ACT_SOFTRELU = 4  # log(1 + e^x), computed stably
-ACT_SOFTSIGN = 5
-ACT_GELU = 6  # exact: 0.5 x (1 + erf(x / sqrt 2))
+ACT_RELU = UNARY_CODES["relu"]
+ACT_SIGMOID = UNARY_CODES["sigmoid"]
+ACT_TANH = UNARY_CODES["tanh"]
+ACT_SOFTRELU = UNARY_CODES["softrelu"]  # log(1 + e^x), computed stably
+ACT_SOFTSIGN = UNARY_CODES["softsign"]
+ACT_GELU = UNARY_CODES["gelu"]  # exact: 0.5 x (1 + erf(x / sqrt 2))
 # unary math shares the activation codes, so it runs in (and fuses like) an activation
-ACT_EXP = 7
-ACT_LOG = 8  # log(0) = -inf, log(<0) = NaN, as numpy
-ACT_SQRT = 9  # sqrt(<0) = NaN
-ACT_ABS = 10
-ACT_SQUARE = 11
-MATH_CODES = {"exp": ACT_EXP, "log": ACT_LOG, "sqrt": ACT_SQRT, "abs": ACT_ABS,
-              "square": ACT_SQUARE}
+ACT_EXP = UNARY_CODES["exp"]
+ACT_LOG = UNARY_CODES["log"]  # log(0) = -inf, log(<0) = NaN, as numpy
+ACT_SQRT = UNARY_CODES["sqrt"]  # sqrt(<0) = NaN
+ACT_ABS = UNARY_CODES["abs"]
+ACT_SQUARE = UNARY_CODES["square"]
+MATH_CODES = {op: UNARY_CODES[op] for op in ("exp", "log", "sqrt", "abs", "square")}
 
-OP_ADD = 0
-OP_SUB = 1
-OP_MUL = 2
-OP_DIV = 3
+OP_ADD = BINARY_CODES["add"]
+OP_SUB = BINARY_CODES["sub"]
+OP_MUL = BINARY_CODES["mul"]
+OP_DIV = BINARY_CODES["div"]
 
-RED_SUM = 0
-RED_MEAN = 1
-RED_MAX = 2
-RED_MIN = 3
-REDUCE_CODES = {"sum": RED_SUM, "mean": RED_MEAN, "max": RED_MAX, "min": RED_MIN}
+RED_SUM = REDUCE_CODES["sum"]
+RED_MEAN = REDUCE_CODES["mean"]
+RED_MAX = REDUCE_CODES["max"]
+RED_MIN = REDUCE_CODES["min"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -15,7 +15,7 @@ Python instead of as one compiled function).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from math import prod
 from typing import Any
@@ -26,12 +26,9 @@ from shapegraph.core.dims import as_int
 from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
 from shapegraph.opset.common import norm_axis
+from shapegraph.opset.registry import get_op
 
-__all__ = ["ACT_CODES", "Arg", "Lowered", "Step", "lower"]
-
-ACT_CODES = {"relu": 1, "sigmoid": 2, "tanh": 3, "softrelu": 4, "softsign": 5, "gelu": 6}
-_BINARY = {"add": 0, "sub": 1, "mul": 2, "div": 3}
-_ALIAS_OPS = {"flatten", "reshape", "dropout"}
+__all__ = ["Arg", "Lowered", "Step", "lower"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +88,15 @@ class _Lowerer:
         self.folded: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # step id -> (scale, shift)
         self.outputs = set(graph.outputs)
         self.consumers = graph.consumers
+        # the lowering kinds of the op records (``OpDef.lowering.kind``) this lowerer has
+        self.kinds: dict[str, Callable[[Node], bool]] = {
+            "alias": self.op_alias, "constant": self.op_constant, "param": self.op_param,
+            "dense": self.op_dense, "conv": self.op_conv, "activation": self.op_activation,
+            "batchnorm": self.op_batchnorm, "layernorm": self.op_layernorm,
+            "softmax": self.op_softmax, "binary": self.op_binary, "pool": self.op_pool,
+            "global_pool": self.op_global_pool, "concat": self.op_concat,
+            "embedding": self.op_embedding, "transpose": self.op_transpose,
+            "matmul": self.op_matmul, "reduce": self._reduce}
 
     def shape(self, v: int) -> tuple[int, ...]:
         return _shape(self.types, v)
@@ -122,15 +128,18 @@ class _Lowerer:
     # ---------------------------------------------------------------------------- ops
 
     def node(self, n: Node) -> None:
-        handler = getattr(self, f"op_{n.op}", None)
-        if n.op in ACT_CODES:
-            handler = self.op_activation
-        elif n.op in _BINARY:
-            handler = self.op_binary
-        elif n.op in _ALIAS_OPS:
-            handler = self.op_alias
+        """Lower ``n`` by its record's lowering kind; a node whose op has none, or whose
+        kind declines the configuration, runs its numpy reference."""
+        low = get_op(n.op).lowering
+        handler = self.kinds.get(low.kind) if low is not None else None
         if handler is None or not handler(n):
             self.ref(n)
+
+    def code(self, n: Node) -> int:
+        """The kernel code of ``n``'s op (which activation, binary op, reduction)."""
+        low = get_op(n.op).lowering
+        assert low is not None
+        return low.code
 
     def ref(self, n: Node) -> None:
         self.out.ref_nodes.append(n.id)
@@ -185,14 +194,14 @@ class _Lowerer:
         x, y = n.inputs[0], n.outputs[0]
         step = self.fusable(x, ("dense", "conv", "channel_affine"))
         if step is not None and step.act == 0:
-            step.act = ACT_CODES[n.op]
+            step.act = self.code(n)
             if step.kernel == "channel_affine":
                 step.args[3] = Arg("lit", step.act)
             self.out.alias[y] = x
             self.producer[y] = step
             return True
         flat = (prod(self.shape(y)),)
-        self.emit(n, "activation", [self.val(x, flat), Arg("lit", ACT_CODES[n.op]),
+        self.emit(n, "activation", [self.val(x, flat), Arg("lit", self.code(n)),
                                     self.val(y, flat)], [x], inplace=x)
         return True
 
@@ -228,17 +237,15 @@ class _Lowerer:
                                    self.val(y, view)], [x])
         return True
 
-    def op_softmax(self, n: Node, log: bool = False) -> bool:
+    def op_softmax(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
         xs = self.shape(x)
         axis = norm_axis(int(n.attrs.get("axis", -1)), len(xs))
         assert axis is not None
         view = (prod(xs[:axis]), xs[axis], prod(xs[axis + 1:]))
-        self.emit(n, "softmax", [self.val(x, view), self.val(y, view), Arg("lit", log)], [x])
+        self.emit(n, "softmax", [self.val(x, view), self.val(y, view),
+                                     Arg("lit", self.code(n) == 1)], [x])
         return True
-
-    def op_log_softmax(self, n: Node) -> bool:
-        return self.op_softmax(n, log=True)
 
     def op_binary(self, n: Node) -> bool:
         a, b = n.inputs
@@ -251,7 +258,7 @@ class _Lowerer:
         shape4 = (1,) * (4 - len(ys)) + ys
         args = [self.val(a, (prod(self.shape(a)),)), Arg("ints", _bstrides(self.shape(a), ys)),
                 self.val(b, (prod(self.shape(b)),)), Arg("ints", _bstrides(self.shape(b), ys)),
-                self.val(y, (prod(ys),)), Arg("ints", shape4), Arg("lit", _BINARY[n.op])]
+                self.val(y, (prod(ys),)), Arg("ints", shape4), Arg("lit", self.code(n))]
         inplace = a if self.shape(a) == ys else None
         self.emit(n, "binary", args, [a, b], inplace=inplace)
         return True
@@ -349,33 +356,10 @@ class _Lowerer:
         self.emit(n, "np.dot", [self.val(a), self.val(b), self.val(n.outputs[0])], [a, b])
         return True
 
-    def _math(self, n: Node) -> bool:
-        """exp, log, sqrt, abs, square: the activation kernel with their codes, fused into
-        the dense/conv before them like an activation."""
-        from shapegraph.executor.kernels import MATH_CODES
-
-        code = MATH_CODES[n.op]
-        x, y = n.inputs[0], n.outputs[0]
-        step = self.fusable(x, ("dense", "conv", "channel_affine"))
-        if step is not None and step.act == 0:
-            step.act = code
-            if step.kernel == "channel_affine":
-                step.args[3] = Arg("lit", code)
-            self.out.alias[y] = x
-            self.producer[y] = step
-            return True
-        flat = (prod(self.shape(y)),)
-        self.emit(n, "activation", [self.val(x, flat), Arg("lit", code), self.val(y, flat)],
-                  [x], inplace=x)
-        return True
-
-    op_exp = op_log = op_sqrt = op_abs = op_square = _math
-
     def _reduce(self, n: Node) -> bool:
         """mean, sum, max, min: one contiguous run of reduced axes is an (outer, axis,
         inner) view for ``reduce_axis``; separated runs (axes (0, 2)) go to
         ``reduce_strided``, up to 6 merged dims."""
-        from shapegraph.executor.kernels import REDUCE_CODES
         from shapegraph.opset.reduce import reduced_axes
 
         x, y = n.inputs[0], n.outputs[0]
@@ -388,7 +372,7 @@ class _Lowerer:
                 runs[-1][0] *= d
             elif d != 1:  # a dim of size 1 changes neither the layout nor the count
                 runs.append([d, int(j in axes)])
-        kind = Arg("lit", REDUCE_CODES[n.op])
+        kind = Arg("lit", self.code(n))
         reduced = [i for i, r in enumerate(runs) if r[1]]
         if len(reduced) <= 1:
             k = reduced[0] if reduced else len(runs)
@@ -410,7 +394,6 @@ class _Lowerer:
                                         self.val(y, (prod(self.shape(y)),))], [x])
         return True
 
-    op_mean = op_sum = op_max = op_min = _reduce
 
     # ---------------------------------------------------------------------------- finish
 

@@ -6,7 +6,7 @@ Needs the optional ``onnx`` package (``pip install shapegraph[onnx]``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -14,14 +14,11 @@ import numpy as np
 from shapegraph.core.dims import Dim, Hole, Sym, dim_str
 from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
+from shapegraph.opset.registry import get_op
 
-__all__ = ["OPSET", "to_onnx"]
+__all__ = ["OPSET", "exportable", "to_onnx"]
 
 OPSET = 17
-_ACT = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softrelu": "Softplus",
-        "softsign": "Softsign", "add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div",
-        "matmul": "MatMul", "dropout": "Identity", "exp": "Exp", "log": "Log",
-        "sqrt": "Sqrt", "abs": "Abs"}
 _REDUCE = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax", "min": "ReduceMin"}
 _AXES_INPUT_SINCE = {"ReduceSum": 13}  # the opset whose Reduce* takes axes as an input (18)
 
@@ -92,37 +89,19 @@ class _Exporter:
         self.nodes.append(self.h.make_node(op, ins, outs, **attrs))
 
     def node(self, n: Node, types: Mapping[int, TensorType]) -> None:
+        """One shapegraph node as ONNX nodes: the op record's ONNX op type when it maps
+        onto one node without attributes, else the op's rule in ``_RULES``."""
         x = [self.name(v) for v in n.inputs]
         y = [self.name(v) for v in n.outputs]
-        a = n.attrs
-        if n.op in _ACT:
-            self.add(_ACT[n.op], x, y)
-        elif n.op == "dense":
-            self._dense(n, x, y, types)
-        elif n.op == "conv":
-            nd = int(a["ndim"])
-            ins = [x[0], self.param(n, "weight")]
-            if "bias" in dict(n.params):
-                ins.append(self.param(n, "bias"))
-            self.add("Conv", ins, y, kernel_shape=list(a["kernel"]), strides=list(a["strides"]),
-                     pads=list(a["padding"]) * 2, dilations=list(a.get("dilation", (1,) * nd)),
-                     group=int(a.get("groups", 1)))
-        elif n.op == "pool":
-            kw: dict[str, Any] = {"kernel_shape": list(a["kernel"]),
-                                  "strides": list(a["strides"]),
-                                  "pads": list(a["padding"]) * 2,
-                                  "ceil_mode": int(bool(a.get("ceil_mode", False)))}
-            if a["kind"] == "avg":
-                kw["count_include_pad"] = int(bool(a.get("count_include_pad", True)))
-            self.add("MaxPool" if a["kind"] == "max" else "AveragePool", x, y, **kw)
-        elif n.op == "global_pool":
-            self.add("GlobalMaxPool" if a["kind"] == "max" else "GlobalAveragePool", x, y)
-        elif n.op in _REDUCE:
-            self._reduce(n, x, y)
-        elif n.op == "square":
-            self.add("Mul", [x[0], x[0]], y)
-        else:
-            self._shape_op(n, x, y)
+        rule = _RULES.get(n.op)
+        if rule is not None:
+            rule(self, n, x, y, types)
+            return
+        op_type = get_op(n.op).onnx
+        if not op_type:
+            raise NotImplementedError(f"ONNX export of op {n.op!r} (layer "
+                                      f"`{n.prov.display_path}`) is not supported")
+        self.add(op_type, x, y)
 
     def _dense(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
                ) -> None:
@@ -149,7 +128,28 @@ class _Exporter:
         self.add("MatMul", [x[0], w], [mm])
         self.add("Add", [mm, self.param(n, "bias")], y)
 
-    def _reduce(self, n: Node, x: list[str], y: list[str]) -> None:
+    def _conv(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
+              ) -> None:
+        a, nd = n.attrs, int(n.attrs["ndim"])
+        ins = [x[0], self.param(n, "weight")]
+        if "bias" in dict(n.params):
+            ins.append(self.param(n, "bias"))
+        self.add("Conv", ins, y, kernel_shape=list(a["kernel"]), strides=list(a["strides"]),
+                 pads=list(a["padding"]) * 2, dilations=list(a.get("dilation", (1,) * nd)),
+                 group=int(a.get("groups", 1)))
+
+    def _pool(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
+              ) -> None:
+        a = n.attrs
+        kw: dict[str, Any] = {"kernel_shape": list(a["kernel"]), "strides": list(a["strides"]),
+                              "pads": list(a["padding"]) * 2,
+                              "ceil_mode": int(bool(a.get("ceil_mode", False)))}
+        if a["kind"] == "avg":
+            kw["count_include_pad"] = int(bool(a.get("count_include_pad", True)))
+        self.add("MaxPool" if a["kind"] == "max" else "AveragePool", x, y, **kw)
+
+    def _reduce(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
+                ) -> None:
         """Reduce*: axes are an input of ReduceSum from opset 13 and of the others from
         opset 18, an attribute before; no axes reduce everything."""
         axis = n.attrs.get("axis")
@@ -167,50 +167,76 @@ class _Exporter:
         else:
             self.add(op, x, y, axes=axes, keepdims=keep)
 
-    def _shape_op(self, n: Node, x: list[str], y: list[str]) -> None:
-        a = n.attrs
-        if n.op == "flatten":
-            self.add("Flatten", x, y, axis=1)
-        elif n.op == "reshape":
-            self.add("Reshape", [x[0], self.const(np.array(a["shape"], np.int64), "shape")], y)
-        elif n.op == "transpose":
-            kw = {"perm": list(a["axes"])} if a.get("axes") else {}
-            self.add("Transpose", x, y, **kw)
-        elif n.op == "concat":
-            self.add("Concat", x, y, axis=int(a.get("axis", 1)))
-        elif n.op in ("softmax", "log_softmax"):
-            self.add("Softmax" if n.op == "softmax" else "LogSoftmax", x, y,
-                     axis=int(a.get("axis", -1)))
-        elif n.op == "gelu":
-            self._gelu(x[0], y[0])
-        elif n.op == "batchnorm":
-            ins = [x[0]] + [self.param(n, r) for r in
-                            ("gamma", "beta", "running_mean", "running_var")]
-            self.add("BatchNormalization", ins, y, epsilon=float(a.get("epsilon", 1e-5)))
-        elif n.op == "layernorm":
-            self.add("LayerNormalization", [x[0], self.param(n, "gamma"), self.param(n, "beta")],
-                     y, axis=int(a.get("axis", -1)), epsilon=float(a.get("epsilon", 1e-5)))
-        elif n.op == "embedding":
-            idx = self.fresh("idx")
-            self.add("Cast", x, [idx], to=self.onnx.TensorProto.INT64)
-            self.add("Gather", [self.param(n, "weight"), idx], y, axis=0)
-        elif n.op == "param":
-            self.add("Identity", [self.param(n, "value")], y)
-        elif n.op == "constant":
-            self.add("Identity", [self.const(a["value"], "const")], y)
-        else:
-            raise NotImplementedError(f"ONNX export of op {n.op!r} (layer "
-                                      f"`{n.prov.display_path}`) is not supported")
+    def _batchnorm(self, n: Node, x: list[str], y: list[str],
+                   types: Mapping[int, TensorType]) -> None:
+        ins = [x[0]] + [self.param(n, r) for r in ("gamma", "beta", "running_mean",
+                                                    "running_var")]
+        self.add("BatchNormalization", ins, y, epsilon=float(n.attrs.get("epsilon", 1e-5)))
 
-    def _gelu(self, x: str, y: str) -> None:
+    def _layernorm(self, n: Node, x: list[str], y: list[str],
+                   types: Mapping[int, TensorType]) -> None:
+        self.add("LayerNormalization", [x[0], self.param(n, "gamma"), self.param(n, "beta")],
+                 y, axis=int(n.attrs.get("axis", -1)),
+                 epsilon=float(n.attrs.get("epsilon", 1e-5)))
+
+    def _embedding(self, n: Node, x: list[str], y: list[str],
+                   types: Mapping[int, TensorType]) -> None:
+        idx = self.fresh("idx")
+        self.add("Cast", x, [idx], to=self.onnx.TensorProto.INT64)
+        self.add("Gather", [self.param(n, "weight"), idx], y, axis=0)
+
+    def _gelu(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
+              ) -> None:
         half, one = self.const(np.array(0.5, np.float32)), self.const(np.array(1.0, np.float32))
         r2 = self.const(np.array(np.sqrt(2.0), np.float32))
         t1, t2, t3, t4 = (self.fresh("gelu") for _ in range(4))
-        self.add("Div", [x, r2], [t1])
+        self.add("Div", [x[0], r2], [t1])
         self.add("Erf", [t1], [t2])
         self.add("Add", [t2, one], [t3])
-        self.add("Mul", [x, t3], [t4])
-        self.add("Mul", [t4, half], [y])
+        self.add("Mul", [x[0], t3], [t4])
+        self.add("Mul", [t4, half], y)
+
+
+_Rule = Callable[[_Exporter, Node, list[str], list[str], Mapping[int, TensorType]], None]
+
+
+def _simple(op_type: str, **fixed: Any) -> _Rule:
+    """A rule for an op that is one ONNX node whose attributes come from the node's
+    (``axis=("axis", -1)``: the attribute ``axis``, default -1)."""
+    def rule(ex: _Exporter, n: Node, x: list[str], y: list[str],
+             types: Mapping[int, TensorType]) -> None:
+        ex.add(op_type, x, y, **{k: int(n.attrs.get(name, default))
+                                 for k, (name, default) in fixed.items()})
+    return rule
+
+
+# the ops that are more than one ONNX node, or carry attributes; the others map through
+# their record's ``onnx`` op type
+_RULES: dict[str, _Rule] = {
+    "dense": _Exporter._dense, "conv": _Exporter._conv, "pool": _Exporter._pool,
+    "global_pool": lambda ex, n, x, y, t: ex.add(
+        "GlobalMaxPool" if n.attrs["kind"] == "max" else "GlobalAveragePool", x, y),
+    **{op: _Exporter._reduce for op in _REDUCE},
+    "square": lambda ex, n, x, y, t: ex.add("Mul", [x[0], x[0]], y),
+    "flatten": lambda ex, n, x, y, t: ex.add("Flatten", x, y, axis=1),
+    "reshape": lambda ex, n, x, y, t: ex.add(
+        "Reshape", [x[0], ex.const(np.array(n.attrs["shape"], np.int64), "shape")], y),
+    "transpose": lambda ex, n, x, y, t: ex.add(
+        "Transpose", x, y, **({"perm": list(n.attrs["axes"])} if n.attrs.get("axes") else {})),
+    "concat": _simple("Concat", axis=("axis", 1)),
+    "softmax": _simple("Softmax", axis=("axis", -1)),
+    "log_softmax": _simple("LogSoftmax", axis=("axis", -1)),
+    "gelu": _Exporter._gelu, "batchnorm": _Exporter._batchnorm,
+    "layernorm": _Exporter._layernorm, "embedding": _Exporter._embedding,
+    "param": lambda ex, n, x, y, t: ex.add("Identity", [ex.param(n, "value")], y),
+    "constant": lambda ex, n, x, y, t: ex.add(
+        "Identity", [ex.const(n.attrs["value"], "const")], y),
+}
+
+
+def exportable(op: str) -> bool:
+    """Whether ONNX export knows ``op`` (a rule here, or the record's ONNX op type)."""
+    return op in _RULES or bool(get_op(op).onnx)
 
 
 def _transposed(a: np.ndarray) -> np.ndarray:

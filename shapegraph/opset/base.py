@@ -33,6 +33,7 @@ __all__ = [
     "FromInput",
     "FromParam",
     "GivenInput",
+    "Lowering",
     "OpDef",
     "Out",
     "ParamDecl",
@@ -184,6 +185,17 @@ def _max_rank(ranks: tuple[int, ...], attrs: Attrs) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Lowering:
+    """How an op runs in a compiled plan: a ``kind`` of step the executor implements
+    (``"dense"``, ``"activation"``, ``"alias"``...), with the kernel's ``code`` where one
+    kind serves several ops (which activation, which binary operation, which reduction).
+    The executor looks the kind up in one table; no pass switches on op names."""
+
+    kind: str
+    code: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class OpDef:
     """One op: its name, arity, shape rule, parameter rule and numpy reference semantics."""
 
@@ -207,3 +219,5 @@ class OpDef:
     # output unknown dims of that rank, so independent conflicts further on still show
     out_rank: Callable[[tuple[int, ...], Attrs], int | None] = _max_rank
     doc: str = ""
+    lowering: Lowering | None = None  # how it compiles (None: its numpy reference runs)
+    onnx: str = ""  # the ONNX op type, when the op maps onto one node with no attributes

@@ -18,6 +18,7 @@ from shapegraph.opset.base import (
     Eq,
     Fail,
     FromParam,
+    Lowering,
     OpDef,
     Out,
     ParamDecl,
@@ -164,7 +165,7 @@ CONV = register(OpDef(
     "conv", _conv_rule, _conv_ref, _conv_params, (1, 1), lazy_rank=_spatial_rank,
                           out_rank=lambda r, a: _spatial_rank(a),
     doc="N-d convolution (ndim 1 or 2), weight (channels, in_channels/groups, *kernel)",
-))
+    lowering=Lowering("conv")))
 
 
 # --------------------------------------------------------------------------- pooling
@@ -221,7 +222,8 @@ def _pool_ref(
 
 POOL = register(OpDef("pool", _pool_rule, _pool_ref, arity=(1, 1), lazy_rank=_spatial_rank,
                           out_rank=lambda r, a: _spatial_rank(a),
-                      doc="max/avg pooling over the spatial dims (ndim 1 or 2)"))
+                      doc="max/avg pooling over the spatial dims (ndim 1 or 2)",
+    lowering=Lowering("pool")))
 
 
 def _global_rule(
@@ -248,4 +250,5 @@ def _global_ref(
 GLOBAL_POOL = register(OpDef("global_pool", _global_rule, _global_ref, arity=(1, 1),
                              lazy_rank=_spatial_rank,
                           out_rank=lambda r, a: _spatial_rank(a),
-                             doc="max/avg over all spatial dims, kept as size 1"))
+                             doc="max/avg over all spatial dims, kept as size 1",
+    lowering=Lowering("global_pool")))

@@ -14,6 +14,7 @@ from shapegraph.opset.base import (
     Derived,
     Eq,
     FromParam,
+    Lowering,
     OpDef,
     Out,
     ParamDecl,
@@ -96,7 +97,7 @@ DENSE = register(OpDef(
     lazy_rank=lambda a: 2 if a.get("flatten", True) else None, any_rank=True,
     out_rank=lambda r, a: 2 if a.get("flatten", True) else r[0],
     doc="y = x @ weight.T + bias; flatten=True first reshapes x to (batch, -1)",
-))
+    lowering=Lowering("dense")))
 
 
 def _matmul_rule(
@@ -131,4 +132,5 @@ def _matmul_ref(
 
 
 MATMUL = register(OpDef("matmul", _matmul_rule, _matmul_ref, arity=(2, 2),
-                        doc="numpy matmul semantics, batch dims broadcast"))
+                        doc="numpy matmul semantics, batch dims broadcast",
+    lowering=Lowering("matmul"), onnx="MatMul"))

@@ -9,11 +9,11 @@ import numpy as np
 
 from shapegraph.core.dims import Dim
 from shapegraph.core.types import TensorType
-from shapegraph.opset.base import Attrs, OpDef, Out, RuleResult, pass_through
+from shapegraph.opset.base import Attrs, Lowering, OpDef, Out, RuleResult, pass_through
 from shapegraph.opset.common import axis_fail, broadcast, norm_axis
 from shapegraph.opset.registry import register
 
-__all__ = ["ACTIVATIONS", "BINARY", "MATH"]
+__all__ = ["ACTIVATIONS", "BINARY", "BINARY_CODES", "MATH", "UNARY_CODES"]
 
 _Binary = Callable[[np.ndarray, np.ndarray], np.ndarray]
 _Unary = Callable[[np.ndarray], np.ndarray]
@@ -24,6 +24,13 @@ BINARY: dict[str, _Binary] = {
     "mul": np.multiply,
     "div": np.divide,
 }
+# the compiled kernels' codes (executor/kernels.py reads them from here) and ONNX op types
+BINARY_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3}
+UNARY_CODES = {"relu": 1, "sigmoid": 2, "tanh": 3, "softrelu": 4, "softsign": 5, "gelu": 6,
+               "exp": 7, "log": 8, "sqrt": 9, "abs": 10, "square": 11}
+_ONNX = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "relu": "Relu",
+         "sigmoid": "Sigmoid", "tanh": "Tanh", "softrelu": "Softplus", "softsign": "Softsign",
+         "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "abs": "Abs"}
 
 
 def _binary_rule(
@@ -49,7 +56,8 @@ def _binary_ref(fn: _Binary) -> Callable[..., tuple[np.ndarray, ...]]:
 
 for _name, _fn in BINARY.items():
     register(OpDef(_name, _binary_rule, _binary_ref(_fn), arity=(2, 2), elementwise=True,
-                   doc=f"elementwise {_name} with numpy broadcasting"))
+                   doc=f"elementwise {_name} with numpy broadcasting",
+                   lowering=Lowering("binary", BINARY_CODES[_name]), onnx=_ONNX[_name]))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -91,8 +99,9 @@ def _unary_ref(fn: _Unary) -> Callable[..., tuple[np.ndarray, ...]]:
 
 for _name, _ufn in ACTIVATIONS.items():
     register(OpDef(_name, _same_rule, _unary_ref(_ufn), elementwise=True, same_shape=True,
-                   lazy_rank=lambda a: None,
-                   doc=f"{_name} activation, same shape"))
+                   lazy_rank=lambda a: None, doc=f"{_name} activation, same shape",
+                   lowering=Lowering("activation", UNARY_CODES[_name]),
+                   onnx=_ONNX.get(_name, "")))
 
 
 def _quiet(fn: _Unary) -> _Unary:
@@ -113,10 +122,12 @@ MATH: dict[str, _Unary] = {
     "square": _quiet(np.square),
 }
 
+# unary math runs in (and fuses like) an activation
 for _name, _ufn in MATH.items():
     register(OpDef(_name, _same_rule, _unary_ref(_ufn), elementwise=True, same_shape=True,
-                   lazy_rank=lambda a: None,
-                   doc=f"elementwise {_name}, same shape"))
+                   lazy_rank=lambda a: None, doc=f"elementwise {_name}, same shape",
+                   lowering=Lowering("activation", UNARY_CODES[_name]),
+                   onnx=_ONNX.get(_name, "")))
 
 
 def _softmax_rule(
@@ -146,6 +157,6 @@ def _softmax_ref(log: bool) -> Callable[..., tuple[np.ndarray, ...]]:
 
 
 register(OpDef("softmax", _softmax_rule, _softmax_ref(False), lazy_rank=lambda a: None,
-               doc="softmax along axis"))
+               doc="softmax along axis", lowering=Lowering("softmax", 0)))
 register(OpDef("log_softmax", _softmax_rule, _softmax_ref(True), lazy_rank=lambda a: None,
-               doc="log-softmax along axis"))
+               doc="log-softmax along axis", lowering=Lowering("softmax", 1)))

@@ -12,6 +12,7 @@ from shapegraph.opset.base import (
     Attrs,
     FromAttr,
     FromParam,
+    Lowering,
     OpDef,
     Out,
     ParamDecl,
@@ -37,7 +38,8 @@ def _identity_ref(
 
 DROPOUT = register(OpDef("dropout", _dropout_rule, _identity_ref, same_shape=True,
                          lazy_rank=lambda a: None,
-                         doc="identity at inference (rate is kept for export)"))
+                         doc="identity at inference (rate is kept for export)",
+    lowering=Lowering("alias"), onnx="Identity"))
 
 
 def _embedding_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
@@ -67,7 +69,8 @@ def _embedding_ref(
 EMBEDDING = register(OpDef("embedding", _embedding_rule, _embedding_ref, _embedding_params,
                            lazy_rank=lambda a: None, out_rank=lambda r, a: r[0] + 1,
                            index_inputs=(0,),
-                           doc="rows of weight (input_dim, output_dim) picked by index"))
+                           doc="rows of weight (input_dim, output_dim) picked by index",
+    lowering=Lowering("embedding")))
 
 
 def _constant_rule(
@@ -107,8 +110,10 @@ def _param_ref(
 PARAM = register(OpDef("param", _param_rule, _param_ref, _param_decl, arity=(0, 0),
                        doc="a parameter's value used as a tensor in forward (a custom "
                            "layer's self.weight.data()); its unknown dims are inferred from "
-                           "how forward uses it"))
+                           "how forward uses it",
+    lowering=Lowering("param")))
 
 
 CONSTANT = register(OpDef("constant", _constant_rule, _constant_ref, arity=(0, 0),
-                          doc="a constant array (attrs['value'])"))
+                          doc="a constant array (attrs['value'])",
+    lowering=Lowering("constant")))

@@ -12,6 +12,7 @@ from shapegraph.opset.base import (
     Attrs,
     Eq,
     FromParam,
+    Lowering,
     OpDef,
     Out,
     ParamDecl,
@@ -79,7 +80,7 @@ BATCHNORM = register(OpDef(
     lambda attrs: _channel_params(attrs, _BN_ROLES),
     lazy_rank=lambda a: None,
     doc="inference batch normalization with running statistics along attrs['axis']",
-))
+    lowering=Lowering("batchnorm")))
 
 
 def _ln_ref(
@@ -104,4 +105,4 @@ LAYERNORM = register(OpDef(
     lambda attrs: _channel_params(attrs, (("gamma", "gamma"), ("beta", "beta"))),
     lazy_rank=lambda a: None,
     doc="layer normalization along attrs['axis'] (default -1)",
-))
+    lowering=Lowering("layernorm")))

@@ -23,6 +23,7 @@ from shapegraph.opset.base import (
     Attrs,
     Fail,
     FromAttr,
+    Lowering,
     OpDef,
     Out,
     RuleResult,
@@ -32,7 +33,8 @@ from shapegraph.opset.base import (
 from shapegraph.opset.common import axis_fail, norm_axis
 from shapegraph.opset.registry import register
 
-__all__ = ["MAX", "MEAN", "MIN", "REDUCTIONS", "SUM", "reduce_attrs", "reduced_axes"]
+__all__ = ["MAX", "MEAN", "MIN", "REDUCE_CODES", "REDUCTIONS", "SUM", "reduce_attrs",
+           "reduced_axes"]
 
 SG_CONFIG = "SG210"
 
@@ -147,12 +149,17 @@ def _reduce_ref(fn: _Fn) -> Callable[..., tuple[np.ndarray, ...]]:
     return ref
 
 
+# the compiled kernels' codes (executor/kernels.py reads them from here)
+REDUCE_CODES = {"sum": 0, "mean": 1, "max": 2, "min": 3}
+
+
 def _register(op: str) -> OpDef:
     # lazy_rank None: without keepdims the output's rank depends on the input's, so a
     # static trace cannot pass an unknown rank on through a reduction
     return register(OpDef(op, _reduce_rule(op), _reduce_ref(REDUCTIONS[op]),
                           out_rank=_out_rank,
-                          doc=f"{op} over attrs['axis'] (None: all axes), numpy's keepdims"))
+                          doc=f"{op} over attrs['axis'] (None: all axes), numpy's keepdims",
+                          lowering=Lowering("reduce", REDUCE_CODES[op])))
 
 
 MEAN = _register("mean")

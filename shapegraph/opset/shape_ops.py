@@ -26,6 +26,7 @@ from shapegraph.opset.base import (
     Eq,
     Fail,
     FromAttr,
+    Lowering,
     OpDef,
     Out,
     RuleResult,
@@ -59,7 +60,8 @@ def _flatten_ref(
 
 FLATTEN = register(OpDef("flatten", _flatten_rule, _flatten_ref, lazy_rank=lambda a: 2,
                          any_rank=True, out_rank=lambda r, a: 2,
-                         doc="(batch, d1, d2, ...) -> (batch, d1*d2*...)"))
+                         doc="(batch, d1, d2, ...) -> (batch, d1*d2*...)",
+    lowering=Lowering("alias")))
 
 
 def reshape_dims(
@@ -133,7 +135,8 @@ def _reshape_ref(
 
 RESHAPE = register(OpDef("reshape", _reshape_rule, _reshape_ref,
                          out_rank=lambda r, a: len(a["shape"]),
-                         doc="reshape to attrs['shape']; 0 copies a dim, -1 is inferred"))
+                         doc="reshape to attrs['shape']; 0 copies a dim, -1 is inferred",
+    lowering=Lowering("alias")))
 
 
 def _transpose_rule(
@@ -160,7 +163,8 @@ def _transpose_ref(
 
 
 TRANSPOSE = register(OpDef("transpose", _transpose_rule, _transpose_ref,
-                           doc="permute axes (default: reverse)"))
+                           doc="permute axes (default: reverse)",
+    lowering=Lowering("transpose")))
 
 
 def _concat_rule(
@@ -197,6 +201,7 @@ def _concat_ref(
 
 
 CONCAT = register(OpDef("concat", _concat_rule, _concat_ref, arity=(1, None),
-                        doc="join along attrs['axis'] (default 1); other dims must agree"))
+                        doc="join along attrs['axis'] (default 1); other dims must agree",
+    lowering=Lowering("concat")))
 
 __all__ = ["CONCAT", "FLATTEN", "RESHAPE", "TRANSPOSE", "reshape_dims"]
