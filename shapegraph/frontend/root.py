@@ -1,10 +1,11 @@
 """What happens when a block is the root: initialize(), and the call with arrays.
 
-``initialize()`` traces ``forward`` without data (an input's rank is fixed by its first
-consumer), propagates what the declarations determine, raises if they conflict, and then
-creates every parameter whose shape is known. A call with arrays traces once per input
-rank, propagates once per input shape, creates the deferred parameters (all or nothing)
-and runs. Every failure happens before anything changes.
+``initialize()`` traces ``forward`` without data (an input's rank is fixed by the first
+layer that needs one, or else every rank is tried), propagates what the declarations
+determine, raises if they conflict, and then creates every parameter whose shape is
+known. A call with arrays traces once per input rank, propagates once per input shape,
+creates the deferred parameters (all or nothing) and runs. Every failure happens before
+anything changes.
 """
 
 from __future__ import annotations
@@ -138,9 +139,9 @@ def initialize(block: Block, init: Any, force_reinit: bool) -> None:
 
 def _in_layer_order(params: ParameterDict, inferred: dict[int, Pending]) -> dict[int, Pending]:
     """The inferred parameters to create at initialize(): those before the first one whose
-    shape is still unknown, so that the initializer sees parameters in layer order whether
-    or not some are deferred. (Parameters whose shape is declared outright are always
-    created at once, like Gluon's biases.)"""
+    shape is still unknown, so that inferred parameters reach the initializer in layer
+    order. (Parameters whose shape is declared outright are always created at once, like
+    Gluon's biases.)"""
     keep: dict[int, Pending] = {}
     for p in params.values():
         if p.known:
@@ -202,19 +203,24 @@ def static_trials(block: Block, override: dict[str, tuple[int, ...]] | None = No
     return out
 
 
+def _plausible(res: Resolution) -> bool:
+    """The tried rank may be the input's: the layers accept it (problems other than rank
+    errors do not rule the rank out, they are the network's own)."""
+    return res.ok or any(d.code != "SG202" for d in res.errors)
+
+
 def rank_independent(trials: Sequence[Trial]) -> bool:
-    """Every tried rank that is not simply wrong for the first layers finds the same
-    errors and warnings (codes, at the same layers): the verdict on the declarations does
-    not depend on the input's rank."""
+    """Every plausible tried rank finds the same errors and warnings (codes, at the same
+    layers): the verdict on the declarations does not depend on the input's rank."""
     seen = {frozenset((d.code, d.path) for d in t.res.diagnostics if d.severity != "note")
-            for t in trials if t.res.ok or any(d.code != "SG202" for d in t.res.errors)}
+            for t in trials if _plausible(t.res)}
     return len(seen) <= 1
 
 
 def best_trial(trials: Sequence[Trial]) -> Trial | None:
     """The trial to show when checking without inputs: the first that fits, else the
-    first whose problems are not only rank errors (the others are not the input's rank)."""
-    for fits in (lambda t: t.res.ok, lambda t: any(d.code != "SG202" for d in t.res.errors)):
+    first plausible one."""
+    for fits in (lambda t: t.res.ok, lambda t: _plausible(t.res)):
         for t in trials:
             if fits(t):
                 return t
@@ -222,11 +228,11 @@ def best_trial(trials: Sequence[Trial]) -> Trial | None:
 
 
 def _agreed(outcomes: list[Resolution], params: ParameterDict) -> dict[int, Pending]:
-    """What every fitting outcome agrees on; a conflict found by every outcome raises."""
+    """What every fitting outcome agrees on; a conflict found by every plausible outcome
+    raises."""
     fitting = [res for res in outcomes if res.ok]
-    if not fitting:  # a tried rank that only meets rank errors is not the input's rank
-        common = _common_errors([res for res in outcomes
-                                 if any(d.code != "SG202" for d in res.errors)])
+    if not fitting:
+        common = _common_errors([res for res in outcomes if _plausible(res)])
         if common:
             raise ShapeError(common, headline="the declared dimensions conflict (found at "
                              "initialize(), before any data)")
