@@ -207,3 +207,4 @@ class OpDef:
     # output unknown dims of that rank, so independent conflicts further on still show
     out_rank: Callable[[tuple[int, ...], Attrs], int | None] = _max_rank
     doc: str = ""
+    no_kernel: str = ""  # why the executor has no kernel for this op (it then runs its reference)
