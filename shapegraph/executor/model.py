@@ -230,7 +230,7 @@ def _plan_report(runner: Any, key: Sequence[tuple[int, ...]], graph: Graph) -> s
 def _code_report(gen: Any) -> str:
     """How the steps run: ``in 2 compiled segments and 1 numpy reference step``."""
     if not gen.compiled:
-        return "each called from Python (debug)"
+        return "run step by step from Python (debug, or an eager call)"
     n, k = len(gen.segments), len(gen.refs)
     what = f"in {n} compiled segment{'s' if n != 1 else ''}"
     if k:
