@@ -190,3 +190,37 @@ def test_an_op_declared_without_kernel_reports_its_reason(
     text = repr(model)
     assert "not compiled: step 1 `1` " in text and "(a test op: numpy only)" in text
     assert len(runner_of(model).gen.segments) == 2
+
+
+class Fn(nn.Block):
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        return ops.relu(self.fn(ops.relu(x)))
+
+
+DECLINED = [  # (forward, input shape, the reason the report gives)
+    (lambda x: ops.transpose(x, (0, 2, 1, 3, 4, 5, 6)), (2, 3, 2, 2, 2, 2, 3),
+     "no kernel for rank 7: the transpose kernel takes up to rank 6"),
+    (lambda x: ops.matmul(x, x), (2, 3, 3),
+     "no kernel for ranks 3 and 3: the matmul kernel multiplies 2-D operands"),
+    (lambda x: x * x, (2, 1, 2, 1, 3),
+     "no kernel for rank 5: the broadcasting kernel takes up to rank 4"),
+    (lambda x: ops.sum(x, axis=(0, 2, 4, 6)), (2, 3, 2, 3, 2, 3, 2),
+     "no kernel for 7 alternating runs of reduced and kept dims: reduce_strided takes up "
+     "to 6"),
+]
+
+
+@pytest.mark.parametrize(("fn", "shape", "reason"), DECLINED)
+def test_every_declined_configuration_says_why(fn: Any, shape: tuple[int, ...],
+                                               reason: str) -> None:
+    net = Fn(fn)
+    net.initialize()
+    model = sg.compile(net, sg.Input("x", shape))
+    matches_reference(model, rand(*shape))
+    text = model.memory_plan()
+    assert "not compiled: step 1 `<root>` " in text and f"numpy reference ({reason})" in text
+    assert len(runner_of(model).gen.segments) == 2  # the relus before and after
