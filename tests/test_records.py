@@ -21,9 +21,10 @@ def lowering_kinds() -> set[str]:
 
 @pytest.mark.parametrize("op", sorted(all_ops()))
 def test_every_op_lowers_through_a_kind_the_executor_has(op: str) -> None:
+    """(An op with no lowering must say why: tests/test_segments.py checks that.)"""
     low = all_ops()[op].lowering
-    assert low is not None, f"op {op!r} has no lowering in its record"
-    assert low.kind in lowering_kinds(), f"op {op!r}: unknown lowering kind {low.kind!r}"
+    if low is not None:
+        assert low.kind in lowering_kinds(), f"op {op!r}: unknown lowering kind {low.kind!r}"
 
 
 @pytest.mark.parametrize("op", sorted(all_ops()))

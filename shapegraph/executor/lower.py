@@ -8,9 +8,10 @@ fused into the step that produced its input:
 * a residual ``add`` (and the activation after it) into the convolution's output pass.
 
 Parameters are packed here, once per plan: dense weights transposed, conv weights in the
-layout their specialized kernel wants, batchnorm folded. Ops without a kernel become
-``ref`` steps that call the op's numpy reference (the plan then runs step by step in
-Python instead of as one compiled function).
+layout their specialized kernel wants, batchnorm folded. A node without a kernel (its op
+has none, or the op's lowering declines the configuration) becomes a ``ref`` step that
+calls the op's numpy reference, with the reason recorded (``Lowered.ref_reasons``); the
+steps around it are still compiled (codegen splits the plan into compiled segments).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class Lowered:
     alias: dict[int, int] = field(default_factory=dict)  # value -> value it views
     weight_values: dict[int, int] = field(default_factory=dict)  # constant value -> slot
     ref_nodes: list[int] = field(default_factory=list)
+    ref_reasons: dict[int, str] = field(default_factory=dict)  # ref node -> why no kernel
 
     def slot(self, array: np.ndarray) -> int:
         self.weights.append(np.ascontiguousarray(array, dtype=np.float32))
@@ -142,8 +144,19 @@ class _Lowerer:
         return low.code
 
     def ref(self, n: Node) -> None:
+        """A step running the op's numpy reference, with the reason it has no kernel: what
+        the declining ``op_*`` said (``decline``), else the op record's ``no_kernel``."""
+        reason = (self.out.ref_reasons.get(n.id) or get_op(n.op).no_kernel
+                  or f"no lowering for op `{n.op}`")
+        self.out.ref_reasons[n.id] = reason
         self.out.ref_nodes.append(n.id)
         self.emit(n, "ref", [], list(n.inputs))
+
+    def decline(self, n: Node, reason: str) -> bool:
+        """An ``op_*`` has no kernel for this configuration: ``n`` becomes a ref step and
+        the memory report says ``reason``."""
+        self.out.ref_reasons[n.id] = reason
+        return False
 
     def op_alias(self, n: Node) -> bool:
         self.out.alias[n.outputs[0]] = n.inputs[0]
@@ -228,8 +241,10 @@ class _Lowerer:
     def op_layernorm(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
         xs = self.shape(x)
-        if norm_axis(int(n.attrs.get("axis", -1)), len(xs)) != len(xs) - 1:
-            return False
+        axis = norm_axis(int(n.attrs.get("axis", -1)), len(xs))
+        if axis != len(xs) - 1:
+            return self.decline(n, f"no kernel for axis {axis} of rank {len(xs)}: the "
+                                "layernorm kernel normalizes the last axis")
         view = (prod(xs[:-1]), xs[-1])
         self.emit(n, "layernorm", [self.val(x, view), Arg("w", self.p(n, "gamma")),
                                    Arg("w", self.p(n, "beta")),
@@ -252,7 +267,8 @@ class _Lowerer:
         y = n.outputs[0]
         ys = self.shape(y)
         if len(ys) > 4:
-            return False
+            return self.decline(n, f"no kernel for rank {len(ys)}: the broadcasting kernel "
+                                "takes up to rank 4")
         if n.op == "add" and self.specialize and self._fuse_residual(n):
             return True
         shape4 = (1,) * (4 - len(ys)) + ys
@@ -339,7 +355,8 @@ class _Lowerer:
         x, y = n.inputs[0], n.outputs[0]
         xs = self.shape(x)
         if len(xs) > 6:
-            return False
+            return self.decline(n, f"no kernel for rank {len(xs)}: the transpose kernel takes "
+                                "up to rank 6")
         axes = n.attrs.get("axes") or tuple(reversed(range(len(xs))))
         axes = [int(norm_axis(a, len(xs))) for a in axes]  # type: ignore[arg-type]
         strides = [prod(xs[i + 1:]) for i in range(len(xs))]
@@ -351,8 +368,10 @@ class _Lowerer:
 
     def op_matmul(self, n: Node) -> bool:
         a, b = n.inputs
-        if len(self.shape(a)) != 2 or len(self.shape(b)) != 2:
-            return False
+        ra, rb = len(self.shape(a)), len(self.shape(b))
+        if ra != 2 or rb != 2:
+            return self.decline(n, f"no kernel for ranks {ra} and {rb}: the matmul kernel "
+                                "multiplies 2-D operands")
         self.emit(n, "np.dot", [self.val(a), self.val(b), self.val(n.outputs[0])], [a, b])
         return True
 
@@ -382,7 +401,8 @@ class _Lowerer:
                                          self.val(y, (outer, inner))], [x])
             return True
         if len(runs) > 6:
-            return False
+            return self.decline(n, f"no kernel for {len(runs)} alternating runs of reduced and "
+                                "kept dims: reduce_strided takes up to 6")
         strides, acc = [], 1
         for size, red in reversed(runs):
             strides.append(0 if red else acc)

@@ -157,7 +157,7 @@ class CompiledModel:
                              "and print it to see the plans built")
         key = tuple(tuple(_bind_dim(d, symbols, t) for d in t.shape)
                     for t in self.input_types)
-        return _plan_report(self._runner_for(key).plan, key)
+        return _plan_report(self._runner_for(key), key, self.graph)
 
     def __repr__(self) -> str:
         from shapegraph.render.text import layer_rows, render_table
@@ -170,7 +170,7 @@ class CompiledModel:
         lines.append("parameters:")
         lines += [f"  {k}: {tuple(a.shape)}" for k, a in self.params.items()]
         for key, runner in self._runners.items():
-            lines.append(_plan_report(runner.plan, key))
+            lines.append(_plan_report(runner, key, self.graph))
         return "\n".join(lines)
 
 
@@ -204,16 +204,22 @@ def _dim_problem(name: str, t: TensorType, shape: tuple[int, ...],
     return None
 
 
-def _plan_report(plan: Any, key: Sequence[tuple[int, ...]]) -> str:
+def _plan_report(runner: Any, key: Sequence[tuple[int, ...]], graph: Graph) -> str:
     kib = 1024.0
+    plan = runner.plan
     if plan is None:
         return (f"plan for inputs {', '.join(map(str, key))}: none (a value has no elements: "
                 "the result is computed by the ops' numpy references, nothing is allocated)")
     steps = len(plan.lowered.steps)
-    lines = [f"plan for inputs {', '.join(map(str, key))}: {steps} steps, activation arena "
+    lines = [f"plan for inputs {', '.join(map(str, key))}: {steps} steps "
+             f"{_code_report(runner.gen)}, activation arena "
              f"{plan.arena_bytes / kib:.1f} KiB (every value in its own buffer: "
              f"{plan.separate_size * 4 / kib:.1f} KiB), weights {plan.weight_bytes / kib:.1f} "
              f"KiB"]
+    for i in runner.gen.refs:
+        node = graph.nodes[plan.lowered.steps[i].node]
+        lines.append(f"  not compiled: step {i} {node.prov.describe()}: numpy reference "
+                     f"({plan.lowered.ref_reasons[node.id]})")
     for v, st in sorted(plan.storage.items(), key=lambda kv: (kv[1].kind, kv[1].index)):
         if st.kind == "arena":
             lines.append(f"  value {v} {plan.shapes[v]}: arena offset {st.index * 4} bytes, "
@@ -221,3 +227,12 @@ def _plan_report(plan: Any, key: Sequence[tuple[int, ...]]) -> str:
     return "\n".join(lines)
 
 
+def _code_report(gen: Any) -> str:
+    """How the steps run: ``in 2 compiled segments and 1 numpy reference step``."""
+    if not gen.compiled:
+        return "run step by step from Python (debug, or an eager call)"
+    n, k = len(gen.segments), len(gen.refs)
+    what = f"in {n} compiled segment{'s' if n != 1 else ''}"
+    if k:
+        what += f" and {k} numpy reference step{'s' if k != 1 else ''}"
+    return what

@@ -221,3 +221,4 @@ class OpDef:
     doc: str = ""
     lowering: Lowering | None = None  # how it compiles (None: its numpy reference runs)
     onnx: str = ""  # the ONNX op type, when the op maps onto one node with no attributes
+    no_kernel: str = ""  # why the executor has no kernel for this op (it then runs its reference)
