@@ -170,7 +170,7 @@ def _reshape_rule(
     ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
 ) -> RuleResult:
     target = _reshape_target(ins, attrs)
-    if not isinstance(target, tuple):
+    if isinstance(target, (Out, Fail)):
         return target
     r = reshape_dims(ins[0], *target)
     if isinstance(r, Fail):
@@ -187,7 +187,7 @@ def _reshape_values(
     if v is None:
         return (None,)
     target = _reshape_target(ins, attrs)
-    if not isinstance(target, tuple):
+    if isinstance(target, (Out, Fail)):
         return (None,)
     r = reshape_dims(TensorType(v.shape), *target)
     if isinstance(r, Fail) or not all(d.__class__ is int for d in r[0]):
