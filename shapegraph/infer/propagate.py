@@ -283,7 +283,7 @@ class _Pass:
     def _run_value_rule(self, node: Node, vr: ValueRule, ins: list[TensorType],
                         attrs: WithValues) -> bool:
         """Store the node's output values; True when one became known or changed."""
-        outs = vr(tuple(ins), attrs.values, attrs)
+        outs = vr(tuple(ins), attrs.vals, attrs)
         if not outs:
             return False
         progress = False

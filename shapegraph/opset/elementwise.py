@@ -52,9 +52,9 @@ def _trunc_div(a: Dim, b: Dim) -> Dim | None:
     """Integer division as ONNX (and numpy's int cast) does it: toward zero; a symbolic
     size divides only by a positive constant (sizes are positive, so floor = trunc)."""
     if a.__class__ is int and b.__class__ is int:
-        return None if b == 0 else int(a / b)  # type: ignore[operator]
-    if b.__class__ is int and b > 0:  # type: ignore[operator]
-        return floordiv(a, b)  # type: ignore[arg-type]
+        return None if b == 0 else int(a / b)
+    if b.__class__ is int and b > 0:
+        return floordiv(a, b)
     return None
 
 

@@ -161,8 +161,8 @@ def _reshape_target(
             return Fail(SG_CONFIG, f"reshape: the rank of the output depends on {t}, whose "
                         "length is not known", "give the target as a constant")
         unknown = Derived("reshape: target not known", ())
-        dims = tuple(Hole.fresh("reshape target") for _ in range(n))  # type: ignore[call-overload]
-        return Out((TensorType(dims, ins[0].dtype),), ((unknown,) * n,), (), True)  # type: ignore[operator]
+        dims = tuple(Hole.fresh("reshape target") for _ in range(n))
+        return Out((TensorType(dims, ins[0].dtype),), ((unknown,) * n,), (), True)
     return tuple(v.elems), passed_on(1, v.size)  # type: ignore[arg-type]
 
 

@@ -1,11 +1,12 @@
-"""Ops that compute shapes inside a graph (ONNX semantics, opset 13+): shape, gather, unsqueeze, squeeze, slice, cast, constant_of_shape.
+"""Ops that compute shapes inside a graph (ONNX semantics, opset 13+): shape, gather,
+unsqueeze, squeeze, slice, cast, constant_of_shape.
 
 Their value rules carry shape vectors symbolically (``Shape(x)`` of ``(batch, 64, 7, 7)`` is
 the vector ``(batch, 64, 7, 7)``, each element sourced from ``x``'s dim) and fold small
 constants; see :mod:`shapegraph.opset.values` (``constant`` is in ``misc``, ``concat``
-and ``reshape`` in ``shape_ops``, the arithmetic in ``elementwise``). None of them has an executor kernel yet: a
-graph that uses them checks and infers, and the ONNX importer folds them away before
-lowering.
+and ``reshape`` in ``shape_ops``, the arithmetic in ``elementwise``). None of them has an
+executor kernel yet: a graph that uses them checks and infers; lowering must fold them
+(their values are known) or give them kernels.
 
 >>> import numpy as np
 >>> from shapegraph.core.dims import Sym
@@ -105,10 +106,10 @@ def _gather_rule(ins: _Ins, params: _Params, attrs: Attrs) -> RuleResult:
     n = data.shape[axis]
     index = vector_ints(input_values(attrs, 2)[1])
     if index is not None and n.__class__ is int:
-        bad = [i for i in index if not -n <= i < n]  # type: ignore[operator]
+        bad = [i for i in index if not -n <= i < n]
         if bad:
             return Fail(SG_CONFIG, f"gather: index {bad[0]} is out of range for axis {axis} "
-                        f"of {data} (size {n})", f"use indices from {-n} to {n - 1}",  # type: ignore[operator]
+                        f"of {data} (size {n})", f"use indices from {-n} to {n - 1}",
                         ((f"input dim {axis}", n, inp(0, axis)),))
     shape = (*data.shape[:axis], *idx.shape, *data.shape[axis + 1:])
     srcs = ([inp(0, j) for j in range(axis)] + [inp(1, j) for j in range(idx.rank)]
@@ -228,7 +229,7 @@ def _slice_len(n: Dim, start: int, end: int, step: int) -> Dim | None:
     """``len(range(n)[start:end:step])``, symbolically for the common forms (step 1, start
     counted from the front, end past the end or counted from the back); None otherwise."""
     if n.__class__ is int:
-        return len(range(*slice(start, end, step).indices(n)))  # type: ignore[arg-type]
+        return len(range(*slice(start, end, step).indices(n)))
     if step != 1 or start < 0:
         return None
     if end >= 2**31 - 1:
@@ -257,7 +258,8 @@ def _slice_rule(ins: _Ins, params: _Params, attrs: Attrs) -> RuleResult:
     if spec is None:
         return Fail(SG_CONFIG, f"slice: axes={attrs.get('axes')} / steps={attrs.get('steps')} "
                     f"do not fit {x}", "use axes of the input and non-zero steps")
-    dims, srcs = list(x.shape), [inp(0, j) for j in range(x.rank)]
+    dims: list[Dim] = list(x.shape)
+    srcs: list[Src] = [inp(0, j) for j in range(x.rank)]
     for ax, s, e, st in spec:
         n = _slice_len(x.shape[ax], s, e, st)
         dims[ax] = Hole.fresh("slice") if n is None else n
@@ -337,9 +339,9 @@ def _cos_rule(ins: _Ins, params: _Params, attrs: Attrs) -> RuleResult:
             return Fail(SG_CONFIG, f"ConstantOfShape: the rank of the output depends on "
                         f"{ins[0]}, whose length is not known", "give the shape as a constant")
         unknown = Derived("ConstantOfShape: shape not known", ())
-        return _out(TensorType(tuple(Hole.fresh("shape") for _ in range(n)), dtype),  # type: ignore[call-overload]
-                    (unknown,) * n, pending=True)  # type: ignore[operator]
-    bad = [e for e in v.elems if (e.__class__ is int and e < 0) or e.__class__ is float]  # type: ignore[operator]
+        return _out(TensorType(tuple(Hole.fresh("shape") for _ in range(n)), dtype),
+                    (unknown,) * n, pending=True)
+    bad = [e for e in v.elems if (e.__class__ is int and e < 0) or e.__class__ is float]
     if bad:
         return Fail(SG_CONFIG, f"ConstantOfShape: shape element {bad[0]} is not a size",
                     "give a vector of non-negative sizes")

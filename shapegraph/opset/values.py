@@ -26,8 +26,20 @@ import numpy as np
 from shapegraph.core.dims import Dim, dim_str
 from shapegraph.opset.base import Derived, FromAttr, Src
 
-__all__ = ["MAX_ELEMS", "FromValue", "Elem", "Val", "WithValues", "as_val",
-           "fold", "input_values", "is_size", "passed_on", "val_elems_str", "vector_ints"]
+__all__ = [
+    "MAX_ELEMS",
+    "Elem",
+    "FromValue",
+    "Val",
+    "WithValues",
+    "as_val",
+    "fold",
+    "input_values",
+    "is_size",
+    "passed_on",
+    "val_elems_str",
+    "vector_ints",
+]
 
 MAX_ELEMS = 4096  # larger constants are not carried as values (they are weights, not shapes)
 
@@ -93,11 +105,11 @@ class WithValues(Mapping[str, Any]):
     them (ONNX Reshape's target, ConstantOfShape's shape). Only ops with a value rule are
     given one, so the common path does not pay for it."""
 
-    __slots__ = ("_attrs", "values")
+    __slots__ = ("_attrs", "vals")
 
     def __init__(self, attrs: Mapping[str, Any], values: tuple[Val | None, ...]) -> None:
         self._attrs = attrs
-        self.values = values
+        self.vals = values
 
     def __getitem__(self, key: str) -> Any:
         return self._attrs[key]
@@ -112,7 +124,7 @@ class WithValues(Mapping[str, Any]):
 def input_values(attrs: Mapping[str, Any], n: int) -> tuple[Val | None, ...]:
     """The known values of a rule's ``n`` inputs (None where unknown)."""
     if isinstance(attrs, WithValues):
-        return attrs.values
+        return attrs.vals
     return (None,) * n
 
 
