@@ -44,7 +44,7 @@ from shapegraph.opset.base import (
     pass_through,
 )
 from shapegraph.opset.registry import all_ops
-from shapegraph.opset.values import Val, WithValues
+from shapegraph.opset.values import Val, WithValues, is_value_source
 
 _NO_PARAMS: dict[str, tuple[Dim, ...]] = {}
 _PASS = [pass_through(r) for r in range(9)]
@@ -111,6 +111,8 @@ class _Pass:
         self.value_rules: dict[str, ValueRule] = {
             name: op.value_rule for name, op in ops.items() if op.value_rule is not None}
         self.vals: dict[int, Val] = {}
+        self.value_sources = frozenset(name for name, r in self.value_rules.items()
+                                       if is_value_source(r))
         self.tainted_values: set[int] = set()  # values downstream of a failed rule
         self.tainted_nodes: set[int] = set()
         self.same_shape = frozenset(name for name, op in ops.items() if op.same_shape)
@@ -225,6 +227,9 @@ class _Pass:
         if self.tainted_values and any(v in self.tainted_values for v in node.inputs):
             self.tainted_nodes.add(node.id)
         vr = self.value_rules.get(node.op)
+        if vr is not None and not (node.op in self.value_sources or (
+                self.vals and not self.vals.keys().isdisjoint(node.inputs))):
+            vr = None  # no input value known: the op is an ordinary one here
         attrs = node.attrs if vr is None else self._with_values(node)
         r = self.rules[node.op](tuple(ins), params, attrs)
         if r.__class__ is Fail:

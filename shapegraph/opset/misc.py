@@ -19,7 +19,7 @@ from shapegraph.opset.base import (
     pass_through,
 )
 from shapegraph.opset.registry import register
-from shapegraph.opset.values import Val, as_val
+from shapegraph.opset.values import Val, as_val, value_source
 
 __all__ = ["CONSTANT", "DROPOUT", "EMBEDDING", "PARAM"]
 
@@ -111,6 +111,7 @@ PARAM = register(OpDef("param", _param_rule, _param_ref, _param_decl, arity=(0, 
                            "how forward uses it"))
 
 
+@value_source
 def _constant_values(
     ins: tuple[TensorType, ...], vals: tuple[Val | None, ...], attrs: Attrs
 ) -> tuple[Val | None, ...]:

@@ -46,6 +46,7 @@ from shapegraph.opset.values import (
     fold,
     input_values,
     passed_on,
+    value_source,
     vector_ints,
 )
 
@@ -79,6 +80,7 @@ def _shape_rule(ins: _Ins, params: _Params, attrs: Attrs) -> RuleResult:
     return _out(TensorType((n,), "int64"), (Derived("rank of the input", ()),))
 
 
+@value_source
 def _shape_values(ins: _Ins, vals: _Vals, attrs: Attrs) -> _Vals:
     x, js = ins[0], _shape_range(ins[0].rank, attrs)
     return (Val((len(js),), tuple(x.shape[j] for j in js), tuple(inp(0, j) for j in js)),)

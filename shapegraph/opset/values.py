@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -36,13 +36,16 @@ __all__ = [
     "fold",
     "input_values",
     "is_size",
+    "is_value_source",
     "passed_on",
     "val_elems_str",
+    "value_source",
     "vector_ints",
 ]
 
 MAX_ELEMS = 4096  # larger constants are not carried as values (they are weights, not shapes)
 
+_R = TypeVar("_R")
 Elem = Dim | float  # a number of a known value: a size (int or symbolic) or a float
 
 
@@ -98,6 +101,21 @@ def as_val(a: np.ndarray, src: str = "value") -> Val | None:
         elems = tuple(float(e) for e in flat)
     srcs = tuple(FromAttr(f"{src}[{k}]" if a.ndim else src) for k in range(a.size))
     return Val(tuple(int(d) for d in a.shape), elems, srcs, str(a.dtype))
+
+
+_SOURCES: set[object] = set()
+
+
+def value_source(rule: _R) -> _R:
+    """Mark a value rule that makes values from its input *types* (``Shape``) or from
+    nothing (``Constant``): the pass runs it even when no input value is known. Other value
+    rules run only when an input's value is known, so ordinary graphs never pay for them."""
+    _SOURCES.add(rule)
+    return rule
+
+
+def is_value_source(rule: object) -> bool:
+    return rule in _SOURCES
 
 
 class WithValues(Mapping[str, Any]):
