@@ -105,7 +105,8 @@ class _Pass:
         self.deferred: list[tuple[int, Eq]] = []
         self.pending: set[int] = set()
         ops = all_ops()
-        self.rules = {name: op.shape_rule for name, op in ops.items()}
+        # per op: its shape rule and its value rule (None for most ops), in one lookup
+        self.rules = {name: (op.shape_rule, op.value_rule) for name, op in ops.items()}
         self.out_rank = {name: op.out_rank for name, op in ops.items()}
         # the value lattice: ops with a value rule, and the known values (by value id)
         self.value_rules: dict[str, ValueRule] = {
@@ -226,12 +227,12 @@ class _Pass:
             params = _NO_PARAMS
         if self.tainted_values and any(v in self.tainted_values for v in node.inputs):
             self.tainted_nodes.add(node.id)
-        vr = self.value_rules.get(node.op)
+        rule, vr = self.rules[node.op]
         if vr is not None and not (node.op in self.value_sources or (
                 self.vals and not self.vals.keys().isdisjoint(node.inputs))):
             vr = None  # no input value known: the op is an ordinary one here
         attrs = node.attrs if vr is None else self._with_values(node)
-        r = self.rules[node.op](tuple(ins), params, attrs)
+        r = rule(tuple(ins), params, attrs)
         if r.__class__ is Fail:
             if not self._from_poison(node, ins):
                 self.conflicts.append(_Conflict(node.id, None, fail=r))

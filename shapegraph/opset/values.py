@@ -169,7 +169,11 @@ def fold(fn: Any, vals: Sequence[Val | None], out_dtype: str | None = None) -> V
     if not vals or any(v is None or not v.is_concrete for v in vals):
         return None
     arrays = [v.to_array() for v in vals]  # type: ignore[union-attr]
-    out = np.asarray(fn(*arrays))
+    try:
+        with np.errstate(all="ignore"):
+            out = np.asarray(fn(*arrays))
+    except (ArithmeticError, IndexError, TypeError, ValueError):
+        return None  # the shape rule reports what is wrong; the value stays unknown
     if out_dtype is not None:
         out = out.astype(out_dtype)
     if out.size > MAX_ELEMS:
