@@ -228,8 +228,8 @@ class _Pass:
         if self.tainted_values and any(v in self.tainted_values for v in node.inputs):
             self.tainted_nodes.add(node.id)
         rule, vr = self.rules[node.op]
-        if vr is not None and not (node.op in self.value_sources or (
-                self.vals and not self.vals.keys().isdisjoint(node.inputs))):
+        if vr is not None and not (self.vals and not self.vals.keys().isdisjoint(
+                node.inputs)) and node.op not in self.value_sources:
             vr = None  # no input value known: the op is an ordinary one here
         attrs = node.attrs if vr is None else self._with_values(node)
         r = rule(tuple(ins), params, attrs)
