@@ -54,6 +54,7 @@ CODES: dict[str, Code] = {c.id: c for c in [
     Code("SG209", "error", "no whole-number size fits"),
     Code("SG210", "error", "invalid layer configuration"),
     Code("SG211", "error", "inputs do not match the network"),
+    Code("SG212", "error", "constant pins a symbolic dimension"),
     Code("SG301", "warning", "layer never used"),
     Code("SG302", "error", "network could not be traced"),
     Code("SG401", "error", "parameters too large for memory"),

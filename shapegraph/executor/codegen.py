@@ -234,12 +234,16 @@ def _ref_step(plan: Plan, graph: Graph, params: Mapping[str, Any],
 
     n_in = len(plan.input_values)
     node = graph.nodes[plan.lowered.steps[i].node]
-    reference = get_op(node.op).reference
+    op = get_op(node.op)
+    reference, index = op.reference, op.index_inputs
     p = {role: params[key] for role, key in node.params}
 
     def ref(W: Any, A: Any, *arrays: Any) -> None:
         ins, outs = arrays[:n_in], arrays[n_in:]
-        values = [plan.view(v, W, A, ins, outs) for v in node.inputs]
+        # buffers hold float32: inputs read as indices (a gather's) are whole numbers again
+        values = [plan.view(v, W, A, ins, outs) if k not in index else
+                  plan.view(v, W, A, ins, outs).astype(np.int64)
+                  for k, v in enumerate(node.inputs)]
         results = reference(values, p, node.attrs)
         for v, out in zip(node.outputs, results, strict=True):
             np.copyto(plan.view(v, W, A, ins, outs), out)

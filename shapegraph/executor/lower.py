@@ -82,8 +82,10 @@ def _shape(types: Mapping[int, TensorType], v: int) -> tuple[int, ...]:
 
 class _Lowerer:
     def __init__(self, graph: Graph, types: Mapping[int, TensorType],
-                 params: Mapping[str, np.ndarray], specialize: bool) -> None:
+                 params: Mapping[str, np.ndarray], specialize: bool,
+                 consts: Mapping[int, np.ndarray] | None = None) -> None:
         self.g, self.types, self.params = graph, types, params
+        self.consts = consts or {}
         self.specialize = specialize
         self.out = Lowered()
         self.producer: dict[int, Step] = {}  # value -> step that writes it (fusable)
@@ -132,7 +134,12 @@ class _Lowerer:
     def node(self, n: Node) -> None:
         """Lower ``n`` by its record's lowering kind; a node whose op has none, or whose
         kind declines the configuration, runs its numpy reference."""
-        low = get_op(n.op).lowering
+        rec = get_op(n.op)
+        if rec.value_rule is not None and all(v in self.consts for v in n.outputs):
+            for v in n.outputs:  # known at plan time (shape arithmetic): no step at all
+                self.out.weight_values[v] = self.out.slot(self.consts[v])
+            return
+        low = rec.lowering
         handler = self.kinds.get(low.kind) if low is not None else None
         if handler is None or not handler(n):
             self.ref(n)
@@ -188,6 +195,9 @@ class _Lowerer:
         return True
 
     def op_conv(self, n: Node) -> bool:
+        if len(n.inputs) > 1:
+            return self.decline(n, "the weight is a graph value (ONNX Conv(X, W)), not a "
+                                "parameter: no kernel packs it yet")
         x, y = n.inputs[0], n.outputs[0]
         a = n.attrs
         nd = int(a["ndim"])
@@ -498,11 +508,12 @@ def _bstrides(shape: tuple[int, ...], out: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def lower(graph: Graph, types: Mapping[int, TensorType], params: Mapping[str, np.ndarray],
-          specialize: bool = True) -> Lowered:
+          specialize: bool = True, consts: Mapping[int, np.ndarray] | None = None) -> Lowered:
     """Lower ``graph`` (every type concrete) with parameter arrays by key; ``specialize``
     uses convolution kernels generated for each configuration (for whole-graph compiled
-    plans) instead of the generic kernel."""
-    lw = _Lowerer(graph, types, params, specialize)
+    plans) instead of the generic kernel. ``consts`` are the values propagation knows
+    for these shapes (shape arithmetic): nodes that compute only those are folded."""
+    lw = _Lowerer(graph, types, params, specialize, consts or {})
     for n in graph.nodes:
         lw.node(n)
     return lw.finish()

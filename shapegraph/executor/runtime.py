@@ -131,7 +131,8 @@ def build_runner(graph: Graph, res: Resolution, params: dict[str, np.ndarray],
     types = {v: t for v, t in enumerate(res.types) if t is not None}
     if any(0 in t.shape for t in types.values()):
         return EmptyRunner(graph, params)
-    lowered = lower(graph, types, params, specialize=compiled)
+    consts = {v: val.to_array() for v, val in res.vals.items() if val.is_concrete}
+    lowered = lower(graph, types, params, specialize=compiled, consts=consts)
     plan = plan_memory(graph, types, lowered)
     gen = generate(plan, graph, params, debug=not compiled)
     return Runner(plan, gen, _index_checks(graph, plan, params))

@@ -12,11 +12,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from shapegraph.core.diagnostics import Diagnostic, Related
 from shapegraph.core.dims import Dim, Hole, dim_str, holes, syms
 from shapegraph.core.graph import Node, Provenance
 from shapegraph.infer.unify import Outcome
 from shapegraph.opset.base import Derived, Eq, FromAttr, FromInput, FromParam, GivenInput, Src
+from shapegraph.opset.values import FromValue, is_size
 
 if TYPE_CHECKING:
     from shapegraph.infer.propagate import Resolution, _Conflict
@@ -43,6 +46,13 @@ class Explainer:
             return t.shape[src.j] if t is not None and src.j < t.rank else None
         if isinstance(src, FromParam):
             return self.res.param_dims[node.param_key(src.role)][src.j]
+        if isinstance(src, FromAttr) and src.name.endswith("]"):
+            return _attr_elem(node, src.name)
+        if isinstance(src, FromValue):
+            val = self.res.vals.get(node.inputs[src.i])
+            if val is not None and src.k < val.size:
+                e = val.elems[src.k]
+                return e if type(e) is int or is_size(e) else None  # type: ignore[return-value]
         return None
 
     def at(self, nid: int, src: Src, value: Dim | None, depth: int = 0) -> Related:
@@ -57,6 +67,8 @@ class Explainer:
             return self.param(node.param_key(src.role), src.j, depth)
         if isinstance(src, FromAttr):
             return Related(shown, f"{src.name} of layer {node.describe()}", node.prov.location)
+        if isinstance(src, FromValue):
+            return self.value_elem(node.inputs[src.i], src.k, shown, depth)
         if isinstance(src, Derived):
             parts = tuple(self.at(nid, p, self.value_of(nid, p), depth + 1)
                           for p in src.parts[:_MAX_PARTS])
@@ -85,6 +97,19 @@ class Explainer:
         r = (self._given(src, dim_str(value) if value is not None else "?", depth)
              if producer is None else self.at(producer, src, value, depth + 1))
         return replace(r, via=tuple(via) + r.via) if via else r
+
+    def value_elem(self, v: int, k: int, shown: str, depth: int = 0) -> Related:
+        """Explain element ``k`` of the value of ``v`` (a shape vector, a constant)."""
+        val, producer = self.res.vals.get(v), self.g.values[v].producer
+        if val is None or producer is None or k >= val.size:
+            return Related(shown, f"element {k} of a value not known")
+        e = val.elems[k]
+        value = e if type(e) is int or is_size(e) else None
+        r = self.at(producer, val.srcs[k], value, depth + 1)  # type: ignore[arg-type]
+        src, node = val.srcs[k], self.g.nodes[producer]
+        if isinstance(src, (FromValue, FromInput)):  # passed on: the layer is a via
+            return replace(r, via=(f"`{node.prov.display_path}` {node.op}", *r.via))
+        return r
 
     def _given(self, src: Src, shown: str, depth: int) -> Related:
         assert isinstance(src, GivenInput), src
@@ -173,6 +198,18 @@ class Explainer:
             code, message, path=node.prov.path, location=node.prov.location,
             layer=node.prov.detail or node.prov.kind, signature=self.signature(node),
             related=tuple(related), help=help)
+
+
+def _attr_elem(node: Node, name: str) -> Dim | None:
+    """Element ``k`` of an attribute named ``NAME[k]`` (a reshape target's, a constant's)."""
+    attr, _, k = name[:-1].partition("[")
+    value = node.attrs.get(attr)
+    if value is None or not k.isdigit():
+        return None
+    flat = np.asarray(value).reshape(-1)
+    if int(k) >= flat.size or flat.dtype.kind not in "iu":
+        return None
+    return int(flat[int(k)])
 
 
 def build_diagnostics(res: Resolution, conflicts: Sequence[_Conflict],

@@ -28,13 +28,23 @@ from typing import Any
 
 import shapegraph.opset  # noqa: F401  (registers every op)
 from shapegraph.core.diagnostics import Diagnostic
-from shapegraph.core.dims import Dim, Hole, Sym, holes
+from shapegraph.core.dims import Dim, DimExpr, Hole, Sym, holes
 from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
 from shapegraph.infer.explain import Explainer, build_diagnostics
 from shapegraph.infer.unify import Because, Outcome, Unifier
-from shapegraph.opset.base import Derived, Eq, Fail, GivenInput, Out, Src, pass_through
+from shapegraph.opset.base import (
+    Derived,
+    Eq,
+    Fail,
+    GivenInput,
+    Out,
+    Src,
+    ValueRule,
+    pass_through,
+)
 from shapegraph.opset.registry import all_ops
+from shapegraph.opset.values import Val, WithValues, is_value_source
 
 _NO_PARAMS: dict[str, tuple[Dim, ...]] = {}
 _PASS = [pass_through(r) for r in range(9)]
@@ -95,8 +105,15 @@ class _Pass:
         self.deferred: list[tuple[int, Eq]] = []
         self.pending: set[int] = set()
         ops = all_ops()
-        self.rules = {name: op.shape_rule for name, op in ops.items()}
+        # per op: its shape rule and its value rule (None for most ops), in one lookup
+        self.rules = {name: (op.shape_rule, op.value_rule) for name, op in ops.items()}
         self.out_rank = {name: op.out_rank for name, op in ops.items()}
+        # the value lattice: ops with a value rule, and the known values (by value id)
+        self.value_rules: dict[str, ValueRule] = {
+            name: op.value_rule for name, op in ops.items() if op.value_rule is not None}
+        self.vals: dict[int, Val] = {}
+        self.value_sources = frozenset(name for name, r in self.value_rules.items()
+                                       if is_value_source(r))
         self.tainted_values: set[int] = set()  # values downstream of a failed rule
         self.tainted_nodes: set[int] = set()
         self.same_shape = frozenset(name for name, op in ops.items() if op.same_shape)
@@ -210,7 +227,12 @@ class _Pass:
             params = _NO_PARAMS
         if self.tainted_values and any(v in self.tainted_values for v in node.inputs):
             self.tainted_nodes.add(node.id)
-        r = self.rules[node.op](tuple(ins), params, node.attrs)
+        rule, vr = self.rules[node.op]
+        if vr is not None and not (self.vals and not self.vals.keys().isdisjoint(
+                node.inputs)) and node.op not in self.value_sources:
+            vr = None  # no input value known: the op is an ordinary one here
+        attrs = node.attrs if vr is None else self._with_values(node)
+        r = rule(tuple(ins), params, attrs)
         if r.__class__ is Fail:
             if not self._from_poison(node, ins):
                 self.conflicts.append(_Conflict(node.id, None, fail=r))
@@ -218,7 +240,10 @@ class _Pass:
             self._fallback(node, ins)
             return False
         if r.pending or self.pending:  # type: ignore[union-attr]
-            return self._accept(node, r)  # type: ignore[arg-type]
+            progress = self._accept(node, r)  # type: ignore[arg-type]
+            if vr is not None:
+                progress |= self._run_value_rule(node, vr, ins, attrs)  # type: ignore[arg-type]
+            return progress
         bind_fresh = self.u.bind_fresh
         for eq in r.eqs:  # type: ignore[union-attr]
             a, b = eq[0], eq[2]
@@ -239,7 +264,40 @@ class _Pass:
                 if d.__class__ is not int and d.__class__ is not Sym:
                     dirty.add(v)
                     break
+        if vr is not None:
+            self._run_value_rule(node, vr, ins, attrs)  # type: ignore[arg-type]
         return False
+
+    # ------------------------------------------------------------------ values
+
+    def _val(self, v: int) -> Val | None:
+        """The known value of ``v``, its symbolic elements resolved as far as known."""
+        val = self.vals.get(v)
+        if val is None:
+            return None
+        if any(e.__class__ is Hole or e.__class__ is DimExpr for e in val.elems):
+            resolve = self.u.resolve
+            elems = tuple(e if e.__class__ is int or e.__class__ is float
+                          else resolve(e) for e in val.elems)  # type: ignore[arg-type]
+            val = Val(val.shape, elems, val.srcs, val.dtype)
+            self.vals[v] = val
+        return val
+
+    def _with_values(self, node: Node) -> WithValues:
+        return WithValues(node.attrs, tuple([self._val(v) for v in node.inputs]))
+
+    def _run_value_rule(self, node: Node, vr: ValueRule, ins: list[TensorType],
+                        attrs: WithValues) -> bool:
+        """Store the node's output values; True when one became known or changed."""
+        outs = vr(tuple(ins), attrs.vals, attrs)
+        if not outs:
+            return False
+        progress = False
+        for v, val in zip(node.outputs, outs, strict=False):
+            if val is not None and self.vals.get(v) != val:
+                progress |= v not in self.vals
+                self.vals[v] = val
+        return progress
 
     def _from_poison(self, node: Node, ins: list[TensorType]) -> bool:
         """The node's input stands for a failed layer's output: its failure follows."""
@@ -337,6 +395,7 @@ class Resolution:
         self._u = p.u
         self.types: tuple[TensorType | None, ...] = p.final_types()
         self.srcs = tuple(p.srcs)
+        self.vals: dict[int, Val] = {v: p._val(v) for v in p.vals}  # type: ignore[misc]
         self.param_dims, self.unsettled = p.final_params()
         self._raw_param_dims = p.raw_param_dims
         self.raw_inputs = dict(p.raw_inputs)
@@ -361,6 +420,11 @@ class Resolution:
 
     def type_of(self, value: int) -> TensorType | None:
         return self.types[value]
+
+    def value_of(self, value: int) -> Val | None:
+        """The value lattice's answer for ``value``: its known data (a constant, or a
+        vector of symbolic dims such as ``Shape(x)``), or None when unknown."""
+        return self.vals.get(value)
 
     def input_type(self, name: str) -> TensorType | None:
         for gi in self.graph.inputs:

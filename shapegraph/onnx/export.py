@@ -219,8 +219,8 @@ _RULES: dict[str, _Rule] = {
     **{op: _Exporter._reduce for op in _REDUCE},
     "square": lambda ex, n, x, y, t: ex.add("Mul", [x[0], x[0]], y),
     "flatten": lambda ex, n, x, y, t: ex.add("Flatten", x, y, axis=1),
-    "reshape": lambda ex, n, x, y, t: ex.add(
-        "Reshape", [x[0], ex.const(np.array(n.attrs["shape"], np.int64), "shape")], y),
+    "reshape": lambda ex, n, x, y, t: ex.add("Reshape", x if len(x) == 2 else [
+        x[0], ex.const(np.array(n.attrs["shape"], np.int64), "shape")], y),
     "transpose": lambda ex, n, x, y, t: ex.add(
         "Transpose", x, y, **({"perm": list(n.attrs["axes"])} if n.attrs.get("axes") else {})),
     "concat": _simple("Concat", axis=("axis", 1)),
@@ -229,6 +229,22 @@ _RULES: dict[str, _Rule] = {
     "gelu": _Exporter._gelu, "batchnorm": _Exporter._batchnorm,
     "layernorm": _Exporter._layernorm, "embedding": _Exporter._embedding,
     "param": lambda ex, n, x, y, t: ex.add("Identity", [ex.param(n, "value")], y),
+    "shape": lambda ex, n, x, y, t: ex.add("Shape", x, y, **{
+        k: int(n.attrs[k]) for k in ("start", "end") if n.attrs.get(k) is not None}),
+    "gather": _simple("Gather", axis=("axis", 0)),
+    "unsqueeze": lambda ex, n, x, y, t: ex.add(
+        "Unsqueeze", [x[0], ex.const(np.array(n.attrs["axes"], np.int64), "axes")], y),
+    "squeeze": lambda ex, n, x, y, t: ex.add("Squeeze", [x[0], *(
+        [ex.const(np.array(n.attrs["axes"], np.int64), "axes")] if n.attrs.get("axes")
+        is not None else [])], y),
+    "slice": lambda ex, n, x, y, t: ex.add("Slice", [x[0], *(
+        ex.const(np.array(n.attrs[k], np.int64), k) for k in ("starts", "ends", "axes", "steps")
+        if n.attrs.get(k) is not None)], y),
+    "cast": lambda ex, n, x, y, t: ex.add(
+        "Cast", x, y, to=ex.h.np_dtype_to_tensor_dtype(np.dtype(n.attrs["to"]))),
+    "constant_of_shape": lambda ex, n, x, y, t: ex.add(
+        "ConstantOfShape", x, y, value=ex.h.make_tensor(
+            "value", ex.onnx.TensorProto.FLOAT, [1], [float(n.attrs.get("value", 0.0))])),
     "constant": lambda ex, n, x, y, t: ex.add(
         "Identity", [ex.const(n.attrs["value"], "const")], y),
 }

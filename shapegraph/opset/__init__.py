@@ -4,7 +4,16 @@ Importing this package registers every op. Each family module (``dense``, ``conv
 ``elementwise``...) defines its records; ``base`` says what a record holds.
 """
 
-from shapegraph.opset import conv, dense, elementwise, misc, norm, reduce, shape_ops  # noqa: F401
+from shapegraph.opset import (  # noqa: F401
+    conv,
+    dense,
+    elementwise,
+    misc,
+    norm,
+    reduce,
+    shape_ops,
+    shape_values,
+)
 from shapegraph.opset.base import OpDef, ParamDecl
 from shapegraph.opset.registry import all_ops, get_op, register
 

@@ -18,12 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 import numpy as np
 
 from shapegraph.core.dims import Dim
 from shapegraph.core.types import TensorType
+
+if TYPE_CHECKING:  # values.py builds on Src; the lattice is defined there
+    from shapegraph.opset.values import Val
 
 __all__ = [
     "Derived",
@@ -39,6 +42,7 @@ __all__ = [
     "ParamDecl",
     "RuleResult",
     "Src",
+    "ValueRule",
     "inp",
     "pass_through",
     "with_bias",
@@ -167,6 +171,11 @@ class ParamDecl:
 
 
 ParamRule: TypeAlias = Callable[[Attrs], tuple[ParamDecl, ...]]
+# a value rule: (input types, input values (None: unknown), attrs) -> the output values,
+# or None when nothing is known (see shapegraph.opset.values)
+ValueRule: TypeAlias = Callable[
+    [tuple[TensorType, ...], tuple["Val | None", ...], Attrs], "tuple[Val | None, ...] | None"
+]
 
 
 def with_bias(attrs: Attrs, weight: ParamDecl, size: int, note: str) -> tuple[ParamDecl, ...]:
@@ -222,3 +231,6 @@ class OpDef:
     lowering: Lowering | None = None  # how it compiles (None: its numpy reference runs)
     onnx: str = ""  # the ONNX op type, when the op maps onto one node with no attributes
     no_kernel: str = ""  # why the executor has no kernel for this op (it then runs its reference)
+    # the output values from the input values (shape vectors, small constants); an op with
+    # one also sees its inputs' values in its shape rule (values.input_values)
+    value_rule: ValueRule | None = None

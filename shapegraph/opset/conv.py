@@ -115,7 +115,13 @@ def _conv_rule(
     if x.rank != nd + 2:
         layout = ("(batch, channels, width)", "(batch, channels, height, width)")[nd - 1]
         return rank_fail(name, x, f"rank {nd + 2} {layout}")
-    groups, w = int(attrs.get("groups", 1)), params["weight"]
+    groups = int(attrs.get("groups", 1))
+    # the weight is a parameter, or (ONNX Conv(X, W)) a value of the graph: an initializer,
+    # a ConstantOfShape, a computation
+    w = params["weight"] if len(ins) == 1 else ins[1].shape
+    w_src = _weight_src if len(ins) == 1 else _weight_input_src
+    if len(ins) > 1 and len(w) != nd + 2:
+        return rank_fail(f"{name} weight", ins[1], f"rank {nd + 2} (out, in, *kernel)")
     if int(attrs["channels"]) % groups:
         return Fail(SG_CONFIG, f"{name}: channels={attrs['channels']} is not divisible by "
                     f"groups={groups}", "make channels a multiple of groups")
@@ -124,12 +130,22 @@ def _conv_rule(
         return win
     dims, srcs, pending = win
     rhs: Dim = mul(groups, w[1])
-    rhs_src: Src = FromParam("weight", 1)
+    rhs_src: Src = w_src(1)
     if groups > 1:
         rhs_src = Derived(f"groups={groups} x weight in-channels per group", (rhs_src,))
-    eq = Eq(x.shape[1], inp(0, 1), rhs, rhs_src, "input channels", "in_channels")
+    eqs = [Eq(x.shape[1], inp(0, 1), rhs, rhs_src, "input channels", "in_channels")]
+    if len(ins) > 2:
+        eqs.append(Eq(ins[2].shape[0], inp(2, 0), w[0], w_src(0), "bias size", "channels"))
     out = TensorType((x.shape[0], w[0], *dims), x.dtype)
-    return Out((out,), ((inp(0, 0), FromParam("weight", 0), *srcs),), (eq,), pending)
+    return Out((out,), ((inp(0, 0), w_src(0), *srcs),), tuple(eqs), pending)
+
+
+def _weight_src(j: int) -> Src:
+    return FromParam("weight", j)
+
+
+def _weight_input_src(j: int) -> Src:
+    return inp(1, j)
 
 
 def conv_reference(x: np.ndarray, w: np.ndarray, attrs: Attrs) -> np.ndarray:
@@ -155,14 +171,16 @@ def conv_reference(x: np.ndarray, w: np.ndarray, attrs: Attrs) -> np.ndarray:
 def _conv_ref(
     ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
 ) -> tuple[np.ndarray, ...]:
-    y = conv_reference(ins[0], params["weight"], attrs)
-    if "bias" in params:
-        y += params["bias"].reshape((-1,) + (1,) * int(attrs["ndim"]))
+    w = params["weight"] if len(ins) == 1 else ins[1]
+    y = conv_reference(ins[0], w, attrs)
+    bias = params.get("bias") if len(ins) < 3 else ins[2]
+    if bias is not None:
+        y += bias.reshape((-1,) + (1,) * int(attrs["ndim"]))
     return (y,)
 
 
 CONV = register(OpDef(
-    "conv", _conv_rule, _conv_ref, _conv_params, (1, 1), lazy_rank=_spatial_rank,
+    "conv", _conv_rule, _conv_ref, _conv_params, (1, 3), lazy_rank=_spatial_rank,
                           out_rank=lambda r, a: _spatial_rank(a),
     doc="N-d convolution (ndim 1 or 2), weight (channels, in_channels/groups, *kernel)",
     lowering=Lowering("conv")))

@@ -7,11 +7,21 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from shapegraph.core.dims import Dim
+from shapegraph.core.dims import Dim, add, floordiv, mul, sub
 from shapegraph.core.types import TensorType
-from shapegraph.opset.base import Attrs, Lowering, OpDef, Out, RuleResult, pass_through
+from shapegraph.opset.base import (
+    Attrs,
+    Derived,
+    Lowering,
+    OpDef,
+    Out,
+    RuleResult,
+    ValueRule,
+    pass_through,
+)
 from shapegraph.opset.common import axis_fail, broadcast, norm_axis
 from shapegraph.opset.registry import register
+from shapegraph.opset.values import FromValue, Val, fold
 
 __all__ = ["ACTIVATIONS", "BINARY", "BINARY_CODES", "MATH", "UNARY_CODES"]
 
@@ -54,8 +64,52 @@ def _binary_ref(fn: _Binary) -> Callable[..., tuple[np.ndarray, ...]]:
     return ref
 
 
+def _trunc_div(a: Dim, b: Dim) -> Dim | None:
+    """Integer division as ONNX (and numpy's int cast) does it: toward zero; a symbolic
+    size divides only by a positive constant (sizes are positive, so floor = trunc)."""
+    if a.__class__ is int and b.__class__ is int:
+        return None if b == 0 else int(a / b)
+    if b.__class__ is int and b > 0:
+        return floordiv(a, b)
+    return None
+
+
+_DIM_OPS: dict[str, Callable[[Dim, Dim], Dim | None]] = {
+    "add": add, "sub": sub, "mul": mul, "div": _trunc_div}
+
+
+def _binary_values(name: str) -> ValueRule:
+    """Arithmetic on shape vectors (``Shape(x)[0] * 64``): element by element, with
+    broadcasting of a single element; constants of any shape are folded with numpy."""
+    fn, dim_fn = BINARY[name], _DIM_OPS[name]
+
+    def rule(ins: tuple[TensorType, ...], vals: tuple[Val | None, ...],
+             attrs: Attrs) -> tuple[Val | None, ...] | None:
+        a, b = vals
+        if a is None or b is None:
+            return None
+        if a.is_concrete and b.is_concrete:
+            return (fold(lambda x, y: fn(x, y).astype(x.dtype, copy=False), vals),)
+        if a.dtype[0] not in "iu" or (a.size != b.size and 1 not in (a.size, b.size)):
+            return None
+        n = max(a.size, b.size)
+        elems, srcs = [], []
+        for k in range(n):
+            ka, kb = (k if a.size > 1 else 0), (k if b.size > 1 else 0)
+            e = dim_fn(a.elems[ka], b.elems[kb])  # type: ignore[arg-type]
+            if e is None:
+                return None
+            elems.append(e)
+            srcs.append(Derived(f"{name} of shape values", (FromValue(0, ka), FromValue(1, kb))))
+        shape = a.shape if a.size >= b.size else b.shape
+        return (Val(shape, tuple(elems), tuple(srcs), a.dtype),)
+
+    return rule
+
+
 for _name, _fn in BINARY.items():
     register(OpDef(_name, _binary_rule, _binary_ref(_fn), arity=(2, 2), elementwise=True,
+                   value_rule=_binary_values(_name),
                    doc=f"elementwise {_name} with numpy broadcasting",
                    lowering=Lowering("binary", BINARY_CODES[_name]), onnx=_ONNX[_name]))
 

@@ -20,6 +20,7 @@ from shapegraph.opset.base import (
     pass_through,
 )
 from shapegraph.opset.registry import register
+from shapegraph.opset.values import Val, as_val, value_source
 
 __all__ = ["CONSTANT", "DROPOUT", "EMBEDDING", "PARAM"]
 
@@ -114,6 +115,14 @@ PARAM = register(OpDef("param", _param_rule, _param_ref, _param_decl, arity=(0, 
     lowering=Lowering("param")))
 
 
+@value_source
+def _constant_values(
+    ins: tuple[TensorType, ...], vals: tuple[Val | None, ...], attrs: Attrs
+) -> tuple[Val | None, ...]:
+    return (as_val(np.asarray(attrs["value"])),)  # None when too large to carry
+
+
 CONSTANT = register(OpDef("constant", _constant_rule, _constant_ref, arity=(0, 0),
+                          value_rule=_constant_values,
                           doc="a constant array (attrs['value'])",
-    lowering=Lowering("constant")))
+                          lowering=Lowering("constant")))

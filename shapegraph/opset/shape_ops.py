@@ -18,6 +18,7 @@ from shapegraph.core.dims import (
     exact_div,
     holes,
     product,
+    syms,
 )
 from shapegraph.core.types import TensorType
 from shapegraph.opset.base import (
@@ -35,9 +36,11 @@ from shapegraph.opset.base import (
 )
 from shapegraph.opset.common import axis_fail, norm_axis, rank_fail
 from shapegraph.opset.registry import register
+from shapegraph.opset.values import FromValue, Val, fold, input_values, passed_on
 
 SG_RESHAPE = "SG205"
 SG_CONFIG = "SG210"
+SG_PINNED = "SG212"
 
 
 def _flatten_rule(
@@ -65,16 +68,23 @@ FLATTEN = register(OpDef("flatten", _flatten_rule, _flatten_ref, lazy_rank=lambd
 
 
 def reshape_dims(
-    x: TensorType, spec: Sequence[int]
+    x: TensorType, spec: Sequence[Dim], spec_srcs: Sequence[Src] | None = None
 ) -> tuple[tuple[Dim, ...], tuple[Src, ...], tuple[Eq, ...], bool] | Fail:
-    """The output of reshaping ``x`` to ``spec`` (ints; 0 copies a dim, -1 is inferred)."""
-    if sum(1 for s in spec if s == -1) > 1:
-        return Fail(SG_CONFIG, f"reshape target {tuple(spec)} has more than one -1",
+    """The output of reshaping ``x`` to ``spec`` (0 copies a dim, -1 is inferred); an
+    element may be a symbolic size (a target computed from ``Shape(x)``), and
+    ``spec_srcs`` says where each element came from (default: the ``shape`` attribute)."""
+    spec_srcs = spec_srcs or tuple(FromAttr(f"shape[{k}]") for k in range(len(spec)))
+    shown = "(" + ", ".join(dim_str(s) for s in spec) + ")"
+    if sum(1 for s in spec if s.__class__ is int and s == -1) > 1:
+        return Fail(SG_CONFIG, f"reshape target {shown} has more than one -1",
                     "leave at most one dimension to be inferred")
     dims: list[Dim] = []
     srcs: list[Src] = []
     for k, s in enumerate(spec):
-        if s == 0:
+        if s.__class__ is not int:  # a symbolic size
+            dims.append(s)
+            srcs.append(spec_srcs[k])
+        elif s == 0:
             if k >= x.rank:
                 return Fail(SG_RESHAPE, f"reshape target {tuple(spec)}: 0 at position {k} "
                             f"copies a dim that {x} does not have", "use an explicit size")
@@ -82,22 +92,27 @@ def reshape_dims(
             srcs.append(inp(0, k))
         elif s > 0 or s == -1:
             dims.append(s)
-            srcs.append(FromAttr("shape"))
+            srcs.append(spec_srcs[k])
         else:
-            return Fail(SG_CONFIG, f"reshape target {tuple(spec)}: {s} is not supported "
+            return Fail(SG_CONFIG, f"reshape target {shown}: {s} is not supported "
                         "(use positive sizes, 0 to copy, -1 to infer)", "use 0, -1 or a size")
     total = product(x.shape)
     total_src = Derived("element count of the input", tuple(inp(0, j) for j in range(x.rank)))
-    if -1 not in spec:
+    if not any(s.__class__ is int and s == -1 for s in spec):
         target = product(dims)
+        target_src = Derived("product of the target sizes", tuple(srcs))
         if not holes(total) and not holes(target) and compare(total, target) is not Truth.YES:
-            return Fail(SG_RESHAPE, f"cannot reshape {x} ({dim_str(total)} elements) to "
-                        f"{tuple(spec)} ({dim_str(target)} elements)",
-                        "pick target sizes whose product is the element count, or use -1 for "
-                        "one of them", (("input elements", total, total_src),))
-        eq = Eq(total, total_src, target, FromAttr("shape"), "input elements", "target elements")
+            involved = (("input elements", total, total_src),
+                        ("target elements", target, target_src))
+            pinned = _pinned(x, shown, total, target, involved)
+            return pinned or Fail(
+                SG_RESHAPE, f"cannot reshape {x} ({dim_str(total)} elements) to "
+                f"{shown} ({dim_str(target)} elements)",
+                "pick target sizes whose product is the element count, or use -1 for "
+                "one of them", involved[:1])
+        eq = Eq(total, total_src, target, target_src, "input elements", "target elements")
         return tuple(dims), tuple(srcs), (eq,), False
-    k = spec.index(-1)
+    k = next(i for i, s in enumerate(spec) if s.__class__ is int and s == -1)
     known = product(d for i, d in enumerate(dims) if i != k)
     rest = exact_div(total, known) if known != 0 else None
     if rest is None:
@@ -105,7 +120,7 @@ def reshape_dims(
             dims[k] = Hole.fresh("reshape -1")
             return tuple(dims), tuple(srcs), (), True
         return Fail(SG_RESHAPE, f"cannot reshape {x} ({dim_str(total)} elements) to "
-                    f"{tuple(spec)}: {dim_str(known)} does not divide {dim_str(total)}",
+                    f"{shown}: {dim_str(known)} does not divide {dim_str(total)}",
                     "pick target sizes whose product divides the element count",
                     (("input elements", total, total_src),))
     dims[k] = rest
@@ -113,30 +128,92 @@ def reshape_dims(
     return tuple(dims), tuple(srcs), (), False
 
 
+def _pinned(x: TensorType, shown: str, total: Dim, target: Dim,
+            involved: tuple[tuple[str, Dim, Src], ...]) -> Fail | None:
+    """SG212: a constant target holds the input's elements only for one value of a symbol
+    (``(1, 9216)`` for an input of ``N*9216`` elements: only N = 1 fits)."""
+    ratio = exact_div(total, target)
+    if (ratio is None or ratio.__class__ is int or not syms(ratio) or holes(ratio)
+            or compare(ratio, 1) is not Truth.UNKNOWN):
+        return None
+    r = dim_str(ratio)
+    names = ", ".join(f"`{s.name}`" for s in sorted(syms(ratio), key=lambda s: s.name))
+    who = "batch size " if x.rank and ratio == x.shape[0] else ""
+    return Fail(SG_PINNED, f"reshape target {shown} holds {dim_str(target)} elements, but "
+                f"{x} holds {dim_str(total)}: the target pins {r} to 1, so the model only "
+                f"works for {who}{r} = 1",
+                f"compute the target from the input's shape (Shape -> Gather -> Concat), or "
+                f"use 0 (copy) or -1 (infer) where the target fixes the size of {names}",
+                involved)
+
+
+def _reshape_target(
+    ins: tuple[TensorType, ...], attrs: Attrs
+) -> tuple[tuple[Dim, ...], tuple[Src, ...] | None] | RuleResult:
+    """The target sizes and their sources: the ``shape`` attribute, or ONNX Reshape's
+    second input, whose value must be known (a constant, or computed from shapes)."""
+    if len(ins) == 1:
+        return tuple(attrs["shape"]), None
+    t, v = ins[1], input_values(attrs, 2)[1]
+    if t.rank != 1:
+        return rank_fail("reshape target", t, "a 1-D int64 shape vector")
+    if v is None or any(e.__class__ is float for e in v.elems):
+        n = t.shape[0]
+        if n.__class__ is not int:
+            return Fail(SG_CONFIG, f"reshape: the rank of the output depends on {t}, whose "
+                        "length is not known", "give the target as a constant")
+        unknown = Derived("reshape: target not known", ())
+        dims = tuple(Hole.fresh("reshape target") for _ in range(n))
+        return Out((TensorType(dims, ins[0].dtype),), ((unknown,) * n,), (), True)
+    return tuple(v.elems), passed_on(1, v.size)  # type: ignore[arg-type]
+
+
 def _reshape_rule(
     ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
 ) -> RuleResult:
-    r = reshape_dims(ins[0], attrs["shape"])
+    target = _reshape_target(ins, attrs)
+    if isinstance(target, (Out, Fail)):
+        return target
+    r = reshape_dims(ins[0], *target)
     if isinstance(r, Fail):
         return r
     dims, srcs, eqs, pending = r
     return Out((TensorType(dims, ins[0].dtype),), (srcs,), eqs, pending)
 
 
+def _reshape_values(
+    ins: tuple[TensorType, ...], vals: tuple[Val | None, ...], attrs: Attrs
+) -> tuple[Val | None, ...]:
+    """Reshaping a known value keeps its elements (a constant folded in place)."""
+    v = vals[0]
+    if v is None:
+        return (None,)
+    target = _reshape_target(ins, attrs)
+    if isinstance(target, (Out, Fail)):
+        return (None,)
+    r = reshape_dims(TensorType(v.shape), *target)
+    if isinstance(r, Fail) or not all(d.__class__ is int for d in r[0]):
+        return (None,)
+    return (v.reshaped(tuple(int(d) for d in r[0])),)  # type: ignore[arg-type]
+
+
 def _reshape_ref(
     ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
 ) -> tuple[np.ndarray, ...]:
     x = ins[0]
-    r = reshape_dims(TensorType(x.shape), attrs["shape"])
+    spec = attrs["shape"] if len(ins) == 1 else [int(s) for s in ins[1]]
+    r = reshape_dims(TensorType(x.shape), spec)
     if isinstance(r, Fail):
         raise ValueError(r.message)
     return (x.reshape(tuple(as_int(d) for d in r[0])),)
 
 
-RESHAPE = register(OpDef("reshape", _reshape_rule, _reshape_ref,
-                         out_rank=lambda r, a: len(a["shape"]),
-                         doc="reshape to attrs['shape']; 0 copies a dim, -1 is inferred",
-    lowering=Lowering("alias")))
+RESHAPE = register(OpDef("reshape", _reshape_rule, _reshape_ref, arity=(1, 2),
+                         index_inputs=(1,), value_rule=_reshape_values,
+                         out_rank=lambda r, a: len(a["shape"]) if "shape" in a else None,
+                         doc="reshape to attrs['shape'] or (ONNX) to the value of input 1; "
+                             "0 copies a dim, -1 is inferred",
+                         lowering=Lowering("alias")))
 
 
 def _transpose_rule(
@@ -200,8 +277,25 @@ def _concat_ref(
     return (np.concatenate(list(ins), axis=int(attrs.get("axis", 1))),)
 
 
+def _concat_values(
+    ins: tuple[TensorType, ...], vals: tuple[Val | None, ...], attrs: Attrs
+) -> tuple[Val | None, ...]:
+    """Joining 1-D vectors (shape vectors, ONNX's ``Concat(axis=0)``) keeps each element
+    and its source; other known values are folded."""
+    if any(v is None for v in vals):
+        return (None,)
+    axis = int(attrs.get("axis", 1))
+    if all(len(v.shape) == 1 for v in vals) and axis in (0, -1):  # type: ignore[union-attr]
+        elems = tuple(e for v in vals for e in v.elems)  # type: ignore[union-attr]
+        srcs = tuple(FromValue(i, k) for i, v in enumerate(vals)
+                     for k in range(v.size))  # type: ignore[union-attr]
+        return (Val((len(elems),), elems, srcs, vals[0].dtype),)  # type: ignore[union-attr]
+    return (fold(lambda *a: np.concatenate(a, axis=axis), vals),)
+
+
 CONCAT = register(OpDef("concat", _concat_rule, _concat_ref, arity=(1, None),
+                        value_rule=_concat_values,
                         doc="join along attrs['axis'] (default 1); other dims must agree",
-    lowering=Lowering("concat")))
+                        lowering=Lowering("concat")))
 
 __all__ = ["CONCAT", "FLATTEN", "RESHAPE", "TRANSPOSE", "reshape_dims"]
