@@ -320,6 +320,8 @@ def run_layer(layer: Layer, x: np.ndarray, ps: Params) -> np.ndarray:
     if k.startswith("Global"):
         layer_shape(layer, x.shape)
         axes = tuple(range(2, x.ndim))
+        if "Max" in k and 0 in x.shape[2:]:  # the maximum of no values does not exist
+            raise Inconsistent(f"{k} over an empty spatial dim of {x.shape}")
         return (x.max if "Max" in k else x.mean)(axis=axes, keepdims=True)
     if k in SPATIAL:
         return _pool(layer, x)

@@ -327,6 +327,12 @@ FIXED: dict[str, dict[str, Any]] = {
     # conventions; shapegraph's ceil mode gives an output of size 1 from width 2, kernel 3
     "ceil_mode_pool_accepts_kernel_larger_than_input": _case(_spec(
         ("MaxPool1D", {"pool_size": 3, "strides": 2, "ceil_mode": True})), (1, 1, 2)),
+    # found by the deep run after the merge: a batch of 0 broadcast into an empty spatial
+    # dim, then a global max pool over it: numpy's ValueError escaped (SG210 now)
+    "global_max_pool_over_an_empty_dim": _case(Residual(Seq([
+        Layer("GlobalMaxPool2D", {}, 1),
+        Residual(Seq([Layer("Flatten", {}, 2)]), "add"),
+        Layer("GlobalMaxPool2D", {}, 3)]), "add"), (0, 3, 4, 2)),
 }
 
 

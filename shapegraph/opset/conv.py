@@ -251,6 +251,12 @@ def _global_rule(
     if x.rank != nd + 2:
         name = f"Global{attrs['kind'].capitalize()}Pool{nd}D"
         return rank_fail(name, x, f"rank {nd + 2} (batch, channels, spatial...)")
+    empty = [j for j in range(2, x.rank) if x.shape[j] == 0]
+    if attrs["kind"] == "max" and empty:  # the max of nothing does not exist
+        name = f"GlobalMaxPool{nd}D"
+        return Fail(SG_CONFIG, f"{name}: dim {empty[0]} of {x} is empty, and the maximum of "
+                    "no values does not exist", "feed an input whose spatial dims are not 0",
+                    ((f"input dim {empty[0]}", 0, inp(0, empty[0])),))
     one = Derived("global pooling (size 1)", ())
     out = TensorType((x.shape[0], x.shape[1], *(1,) * nd), x.dtype)
     return Out((out,), ((inp(0, 0), inp(0, 1), *(one,) * nd),))
