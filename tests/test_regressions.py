@@ -247,3 +247,14 @@ def test_ceil_mode_pool_window_must_fit_the_padded_input() -> None:
     with pytest.raises(sg.ShapeError):
         net(np.ones((1, 1, 2), np.float32))
     assert net(np.ones((1, 1, 3), np.float32)).shape == (1, 1, 1)
+
+
+def test_softmax_of_an_empty_tensor_is_empty() -> None:
+    class Soft(nn.Block):
+        def forward(self, x: Any) -> Any:
+            return ops.softmax(x, axis=-1)
+
+    net = Soft()
+    net.initialize()
+    assert net(np.ones((2, 0), np.float32)).shape == (2, 0)
+    assert net(np.ones((0, 3), np.float32)).shape == (0, 3)

@@ -198,6 +198,8 @@ def _softmax_ref(log: bool) -> Callable[..., tuple[np.ndarray, ...]]:
         ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
     ) -> tuple[np.ndarray, ...]:
         x = ins[0]
+        if x.size == 0:  # nothing to normalize (numpy's max of nothing would raise)
+            return (x.copy(),)
         axis = int(attrs.get("axis", -1))
         z = x - x.max(axis=axis, keepdims=True)
         if log:
