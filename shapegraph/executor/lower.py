@@ -1,14 +1,11 @@
-"""Lowering: a graph with concrete types becomes kernel steps, with fusions.
+"""Lowering: a graph with concrete types becomes kernel steps.
 
-Each node becomes one kernel call, an alias (flatten, reshape, dropout: no work), or is
-fused into the step that produced its input:
-
-* an activation into the dense/conv before it;
-* a batchnorm (running statistics) folded into the weights and bias of that dense/conv;
-* a residual ``add`` (and the activation after it) into the convolution's output pass.
-
-Parameters are packed here, once per plan: dense weights transposed, conv weights in the
-layout their specialized kernel wants, batchnorm folded. A node without a kernel (its op
+Each node becomes one kernel call through its op record's lowering kind, an alias
+(flatten, reshape, dropout: no work), a constant folded at plan time, or is fused into
+the step that produced its input by a rule of :mod:`~shapegraph.executor.fusion` (an
+activation into the dense/conv before it, a batchnorm folded into its weights, a residual
+add into a convolution's output pass). :mod:`~shapegraph.executor.packing` then packs
+the weights, once per plan. A node without a kernel (its op
 has none, or the op's lowering declines the configuration) becomes a ``ref`` step that
 calls the op's numpy reference, with the reason recorded (``Lowered.ref_reasons``); the
 steps around it are still compiled (codegen splits the plan into compiled segments).
@@ -17,7 +14,6 @@ steps around it are still compiled (codegen splits the plan into compiled segmen
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
@@ -26,54 +22,13 @@ import numpy as np
 from shapegraph.core.dims import as_int
 from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
+from shapegraph.executor.fusion import bn_affine, try_fuse
+from shapegraph.executor.packing import pack
+from shapegraph.executor.steps import Arg, Lowered, Step
 from shapegraph.opset.common import norm_axis
 from shapegraph.opset.registry import get_op
 
 __all__ = ["Arg", "Lowered", "Step", "lower"]
-
-
-@dataclass(frozen=True)
-class Arg:
-    """A kernel argument: a value viewed with ``shape`` (kind "val"; "idx" casts it to
-    int64 indices), a packed weight slot ("w"), an int64 constant array ("ints"), or a
-    Python literal ("lit")."""
-
-    kind: str
-    ref: Any
-    shape: tuple[int, ...] = ()
-
-
-@dataclass
-class Step:
-    """One kernel call: ``kernel(*args)``; it writes ``writes`` and reads ``reads``."""
-
-    kernel: str
-    args: list[Arg]
-    writes: int
-    reads: list[int]
-    inplace: int | None = None  # a read value whose buffer the output may reuse
-    node: int = -1
-    source: tuple[str, str] | None = None  # (source, name) of a specialized kernel
-    act: int = 0
-    # the axis of the output value along which a dense/conv writes its output channels:
-    # a batchnorm folds into the weights only when it normalizes exactly this axis
-    channel_axis: int = -1
-
-
-@dataclass
-class Lowered:
-    """The steps, the packed weights, and which value is an alias of which."""
-
-    steps: list[Step] = field(default_factory=list)
-    weights: list[np.ndarray] = field(default_factory=list)
-    alias: dict[int, int] = field(default_factory=dict)  # value -> value it views
-    weight_values: dict[int, int] = field(default_factory=dict)  # constant value -> slot
-    ref_nodes: list[int] = field(default_factory=list)
-    ref_reasons: dict[int, str] = field(default_factory=dict)  # ref node -> why no kernel
-
-    def slot(self, array: np.ndarray) -> int:
-        self.weights.append(np.ascontiguousarray(array, dtype=np.float32))
-        return len(self.weights) - 1
 
 
 def _shape(types: Mapping[int, TensorType], v: int) -> tuple[int, ...]:
@@ -138,6 +93,8 @@ class _Lowerer:
         if rec.value_rule is not None and all(v in self.consts for v in n.outputs):
             for v in n.outputs:  # known at plan time (shape arithmetic): no step at all
                 self.out.weight_values[v] = self.out.slot(self.consts[v])
+            return
+        if try_fuse(self, n):  # folded into the step that produced its input
             return
         low = rec.lowering
         handler = self.kinds.get(low.kind) if low is not None else None
@@ -215,14 +172,6 @@ class _Lowerer:
 
     def op_activation(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
-        step = self.fusable(x, ("dense", "conv", "channel_affine"))
-        if step is not None and step.act == 0:
-            step.act = self.code(n)
-            if step.kernel == "channel_affine":
-                step.args[3] = Arg("lit", step.act)
-            self.out.alias[y] = x
-            self.producer[y] = step
-            return True
         flat = (prod(self.shape(y)),)
         self.emit(n, "activation", [self.val(x, flat), Arg("lit", self.code(n)),
                                     self.val(y, flat)], [x], inplace=x)
@@ -233,16 +182,7 @@ class _Lowerer:
         xs = self.shape(x)
         axis = norm_axis(int(n.attrs.get("axis", 1)), len(xs))
         assert axis is not None
-        scale, shift = _bn_affine(self, n)
-        step = self.fusable(x, ("dense", "conv"))
-        if (step is not None and axis == step.channel_axis and step.act == 0
-                and id(step) in self.folded
-                and not _has_residual(step)):
-            s0, t0 = self.folded[id(step)]
-            self.folded[id(step)] = (s0 * scale, t0 * scale + shift)
-            self.out.alias[y] = x
-            self.producer[y] = step
-            return True
+        scale, shift = bn_affine(self, n)
         view = (prod(xs[:axis]), xs[axis], prod(xs[axis + 1:]))
         self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale), Arg("w", shift),
                                         Arg("lit", 0), self.val(y, view)], [x], inplace=x)
@@ -279,8 +219,6 @@ class _Lowerer:
         if len(ys) > 4:
             return self.decline(n, f"no kernel for rank {len(ys)}: the broadcasting kernel "
                                 "takes up to rank 4")
-        if n.op == "add" and self.specialize and self._fuse_residual(n):
-            return True
         shape4 = (1,) * (4 - len(ys)) + ys
         args = [self.val(a, (prod(self.shape(a)),)), Arg("ints", _bstrides(self.shape(a), ys)),
                 self.val(b, (prod(self.shape(b)),)), Arg("ints", _bstrides(self.shape(b), ys)),
@@ -289,23 +227,7 @@ class _Lowerer:
         self.emit(n, "binary", args, [a, b], inplace=inplace)
         return True
 
-    def _fuse_residual(self, n: Node) -> bool:
-        """conv(x) + skip -> the conv adds ``skip`` before its activation."""
-        a, b = n.inputs
-        y = n.outputs[0]
-        for main, skip in ((a, b), (b, a)):
-            step = self.fusable(main, ("conv",))
-            if (step is None or step.act != 0 or _has_residual(step)
-                    or self.shape(skip) != self.shape(main) or not self._ready(skip, step)):
-                continue
-            step.args[3] = self.val(skip, step.args[4].shape)
-            step.reads.append(skip)
-            self.out.alias[y] = main
-            self.producer[y] = step
-            return True
-        return False
-
-    def _ready(self, v: int, step: Step) -> bool:
+    def ready(self, v: int, step: Step) -> bool:
         """``v`` exists before ``step`` runs (a graph input, a weight, or written earlier)."""
         v = self.base(v)
         if self.g.values[v].producer is None or v in self.out.weight_values:
@@ -425,70 +347,8 @@ class _Lowerer:
         return True
 
 
-    # ---------------------------------------------------------------------------- finish
-
     def finish(self) -> Lowered:
-        from shapegraph.executor.templates import (
-            ConvArgs,
-            conv2d_source,
-            maxpool2d_source,
-            pack_conv2d_weight,
-        )
-
-        for step in self.out.steps:
-            scale_shift = self.folded.get(id(step))
-            if step.kernel == "dense":
-                assert scale_shift is not None
-                scale, shift = scale_shift
-                wt, b = step.args[1].ref, step.args[2].ref
-                step.args[1] = Arg("slot", self.out.slot(wt * scale[None, :]))
-                step.args[2] = Arg("slot", self.out.slot(b * scale + shift))
-                step.args[3] = Arg("lit", step.act)
-            elif step.kernel == "conv":
-                assert scale_shift is not None
-                scale, shift = scale_shift
-                w = step.args[1].ref[0]
-                cfg: ConvArgs = step.args[1].ref[1]
-                b = step.args[2].ref
-                wf = w * scale.reshape(-1, 1, 1, 1)
-                bias = Arg("slot", self.out.slot(b * scale + shift))
-                if self.specialize:
-                    src, name = conv2d_source(*cfg, step.act, True, _has_residual(step))
-                    step.source = (src, name)
-                    step.kernel = name
-                    step.args[1] = Arg("slot", self.out.slot(pack_conv2d_weight(wf, *cfg)))
-                    step.args[2] = bias
-                else:  # the generic kernel: compiled once, whatever the configuration
-                    x, y = step.args[0], step.args[4]
-                    step.kernel = "conv2d"
-                    step.args = [x, Arg("slot", self.out.slot(wf)), bias,
-                                 *(Arg("lit", v) for v in (*cfg[7:13], cfg[13], step.act)), y]
-            elif step.kernel == "maxpool2d" and self.specialize:
-                x, y = step.args[0], step.args[-1]
-                k = [a.ref for a in step.args[1:7]]  # kh, kw, sh, sw, ph, pw
-                src, name = maxpool2d_source(*x.shape, *k, *y.shape[2:])
-                step.source, step.kernel, step.args = (src, name), name, [x, y]
-            else:
-                for i, arg in enumerate(step.args):
-                    if arg.kind == "w":
-                        step.args[i] = Arg("slot", self.out.slot(arg.ref))
-        return self.out
-
-
-def _has_residual(step: Step) -> bool:
-    return step.kernel == "conv" and step.args[3].kind == "val"
-
-
-def _bn_affine(lw: _Lowerer, n: Node) -> tuple[np.ndarray, np.ndarray]:
-    eps = float(n.attrs.get("epsilon", 1e-5))
-    mean = lw.p(n, "running_mean").astype(np.float64)
-    var = lw.p(n, "running_var").astype(np.float64)
-    gamma = lw.p(n, "gamma").astype(np.float64) if n.attrs.get("scale", True) else 1.0
-    beta = lw.p(n, "beta").astype(np.float64) if n.attrs.get("center", True) else 0.0
-    scale = gamma / np.sqrt(var + eps)
-    shift = beta - mean * scale
-    return (np.broadcast_to(scale, mean.shape).astype(np.float32),
-            np.broadcast_to(shift, mean.shape).astype(np.float32))
+        return pack(self.out, self.folded, self.specialize)
 
 
 def _as_4d(shape: tuple[int, ...], nd: int) -> tuple[int, int, int, int]:

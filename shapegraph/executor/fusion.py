@@ -1,0 +1,131 @@
+"""Fusion rules, as data: which consumer folds into which producing step, when, and how.
+
+A rule names the consumer (a lowering kind, optionally only some ops), the kernels of the
+steps it may fuse into, a condition on the pair (layouts, axes, what the step already
+carries) and the rewrite. The lowerer tries the rules for a node before lowering it on
+its own (``_Lowerer.node``); the producing step must be the only reader of the value
+and the value must not be a graph output (``_Lowerer.fusable``).
+
+The axis condition of the batchnorm fold is part of its rule: a batchnorm folds into the
+weights only when it normalizes the axis its producer writes channels on (a dense with
+``flatten=False`` writes its units on the *last* axis, a convolution on axis 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from shapegraph.core.graph import Node
+from shapegraph.executor.steps import Arg, Step, has_residual
+from shapegraph.opset.common import norm_axis
+from shapegraph.opset.registry import get_op
+
+if TYPE_CHECKING:  # the lowerer applies these rules (lower.py imports this module)
+    from shapegraph.executor.lower import _Lowerer
+
+__all__ = ["FUSIONS", "Fusion", "bn_affine", "try_fuse"]
+
+# (lowerer, consumer node, producing step, the consumer's input port that step writes)
+Condition = Callable[["_Lowerer", Node, Step, int], bool]
+Rewrite = Callable[["_Lowerer", Node, Step, int], None]
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Fuse a ``consumer`` node (a lowering kind; ``ops`` narrows it) into the step that
+    produced one of its inputs (``ports``), when that step's kernel is in ``producers``
+    and ``when`` holds; ``fuse`` rewrites the step."""
+
+    name: str
+    consumer: str
+    producers: tuple[str, ...]
+    when: Condition
+    fuse: Rewrite
+    ops: tuple[str, ...] = ()
+    ports: tuple[int, ...] = (0,)
+
+
+def _absorb(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
+    """The consumer's output is now the step's output."""
+    lw.out.alias[n.outputs[0]] = n.inputs[port]
+    lw.producer[n.outputs[0]] = step
+
+
+def _no_activation_yet(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
+    return step.act == 0
+
+
+def _activation(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
+    step.act = lw.code(n)
+    if step.kernel == "channel_affine":
+        step.args[3] = Arg("lit", step.act)
+    _absorb(lw, n, step, port)
+
+
+def _bn_on_channel_axis(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
+    axis = norm_axis(int(n.attrs.get("axis", 1)), len(lw.shape(n.inputs[0])))
+    return (axis == step.channel_axis and step.act == 0 and id(step) in lw.folded
+            and not has_residual(step))
+
+
+def _fold_batchnorm(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
+    scale, shift = bn_affine(lw, n)
+    s0, t0 = lw.folded[id(step)]
+    lw.folded[id(step)] = (s0 * scale, t0 * scale + shift)
+    _absorb(lw, n, step, port)
+
+
+def _residual_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
+    main, skip = n.inputs[port], n.inputs[1 - port]
+    return (lw.specialize and step.act == 0 and not has_residual(step)
+            and lw.shape(skip) == lw.shape(main) and lw.ready(skip, step))
+
+
+def _residual(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
+    skip = n.inputs[1 - port]
+    step.args[3] = lw.val(skip, step.args[4].shape)
+    step.reads.append(skip)
+    _absorb(lw, n, step, port)
+
+
+FUSIONS: tuple[Fusion, ...] = (
+    Fusion("an activation (or unary math) in its producer's output pass", "activation",
+           ("dense", "conv", "channel_affine"), _no_activation_yet, _activation),
+    Fusion("a batchnorm folded into the weights and bias of its producer", "batchnorm",
+           ("dense", "conv"), _bn_on_channel_axis, _fold_batchnorm),
+    Fusion("a residual add in the convolution's output pass (specialized kernels)",
+           "binary", ("conv",), _residual_fits, _residual, ops=("add",), ports=(0, 1)),
+)
+
+
+def bn_affine(lw: _Lowerer, n: Node) -> tuple[np.ndarray, np.ndarray]:
+    """A batchnorm's running statistics as one scale and shift per channel (float32)."""
+    eps = float(n.attrs.get("epsilon", 1e-5))
+    mean = lw.p(n, "running_mean").astype(np.float64)
+    var = lw.p(n, "running_var").astype(np.float64)
+    gamma = lw.p(n, "gamma").astype(np.float64) if n.attrs.get("scale", True) else 1.0
+    beta = lw.p(n, "beta").astype(np.float64) if n.attrs.get("center", True) else 0.0
+    scale = gamma / np.sqrt(var + eps)
+    shift = beta - mean * scale
+    return (np.broadcast_to(scale, mean.shape).astype(np.float32),
+            np.broadcast_to(shift, mean.shape).astype(np.float32))
+
+
+def try_fuse(lw: _Lowerer, n: Node) -> bool:
+    """Apply the first rule that fits ``n``; False when none does."""
+    low = get_op(n.op).lowering
+    if low is None:
+        return False
+    for rule in FUSIONS:
+        if rule.consumer != low.kind or (rule.ops and n.op not in rule.ops):
+            continue
+        for port in rule.ports:
+            step = lw.fusable(n.inputs[port], rule.producers)
+            if step is not None and rule.when(lw, n, step, port):
+                rule.fuse(lw, n, step, port)
+                return True
+    return False

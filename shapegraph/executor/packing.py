@@ -1,0 +1,63 @@
+"""Weight packing, once per plan: dense weights transposed and scaled by any folded
+batchnorm, conv weights folded and laid out the way their specialized kernel wants, each
+weight given its slot in the plan's weight buffer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shapegraph.executor.steps import Arg, Lowered, has_residual
+from shapegraph.executor.templates import (
+    ConvArgs,
+    conv2d_source,
+    maxpool2d_source,
+    pack_conv2d_weight,
+)
+
+__all__ = ["pack"]
+
+
+def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
+         specialize: bool) -> Lowered:
+    """Give every weight of ``out``'s steps its slot, folding each dense/conv step's
+    ``folded[id(step)]`` (scale, shift) into its weights; ``specialize`` generates a
+    kernel per convolution and max-pool configuration."""
+    for step in out.steps:
+        scale_shift = folded.get(id(step))
+        if step.kernel == "dense":
+            assert scale_shift is not None
+            scale, shift = scale_shift
+            wt, b = step.args[1].ref, step.args[2].ref
+            step.args[1] = Arg("slot", out.slot(wt * scale[None, :]))
+            step.args[2] = Arg("slot", out.slot(b * scale + shift))
+            step.args[3] = Arg("lit", step.act)
+        elif step.kernel == "conv":
+            assert scale_shift is not None
+            scale, shift = scale_shift
+            w = step.args[1].ref[0]
+            cfg: ConvArgs = step.args[1].ref[1]
+            b = step.args[2].ref
+            wf = w * scale.reshape(-1, 1, 1, 1)
+            bias = Arg("slot", out.slot(b * scale + shift))
+            if specialize:
+                src, name = conv2d_source(*cfg, step.act, True, has_residual(step))
+                step.source = (src, name)
+                step.kernel = name
+                step.args[1] = Arg("slot", out.slot(pack_conv2d_weight(wf, *cfg)))
+                step.args[2] = bias
+            else:  # the generic kernel: compiled once, whatever the configuration
+                x, y = step.args[0], step.args[4]
+                step.kernel = "conv2d"
+                step.args = [x, Arg("slot", out.slot(wf)), bias,
+                             *(Arg("lit", v) for v in (*cfg[7:13], cfg[13], step.act)), y]
+        elif step.kernel == "maxpool2d" and specialize:
+            x, y = step.args[0], step.args[-1]
+            k = [a.ref for a in step.args[1:7]]  # kh, kw, sh, sw, ph, pw
+            src, name = maxpool2d_source(*x.shape, *k, *y.shape[2:])
+            step.source, step.kernel, step.args = (src, name), name, [x, y]
+        else:
+            for i, arg in enumerate(step.args):
+                if arg.kind == "w":
+                    step.args[i] = Arg("slot", out.slot(arg.ref))
+    return out
