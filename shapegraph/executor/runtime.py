@@ -22,6 +22,7 @@ from shapegraph.executor.lower import lower
 from shapegraph.executor.plan import Plan, plan_memory
 from shapegraph.infer.interpret import run_reference
 from shapegraph.infer.propagate import Resolution
+from shapegraph.opset.registry import get_op
 
 __all__ = ["EmptyRunner", "Runner", "build_runner"]
 
@@ -91,20 +92,23 @@ def _needs_serializing() -> bool:
 
 def _check_indices(a: np.ndarray, rows: int, path: str) -> None:
     if a.size and (a.min() < 0 or a.max() >= rows or not np.all(a == np.floor(a))):
-        raise IndexError(f"layer `{path}` (Embedding): indices must be whole numbers in "
+        raise IndexError(f"layer {path}: indices must be whole numbers in "
                          f"[0, {rows}), got values from {a.min()} to {a.max()}")
 
 
 def _index_checks(graph: Graph, plan: Plan, params: dict[str, np.ndarray]
                   ) -> list[tuple[int, int, str]]:
+    """(graph input, rows, the layer as messages name it) for each graph input an op reads as row indices into its
+    weight (an embedding: its record's ``index_inputs``), checked before every call."""
     out = []
     for n in graph.nodes:
-        if n.op != "embedding":
+        if not get_op(n.op).index_inputs or "weight" not in dict(n.params):
             continue
-        st = plan.storage.get(plan.base(n.inputs[0]))
-        if st is not None and st.kind == "input":
-            rows = params[n.param_key("weight")].shape[0]
-            out.append((st.index, rows, n.prov.display_path))
+        rows = params[n.param_key("weight")].shape[0]
+        for k in get_op(n.op).index_inputs:
+            st = plan.storage.get(plan.base(n.inputs[k]))
+            if st is not None and st.kind == "input":
+                out.append((st.index, rows, n.prov.describe()))
     return out
 
 
