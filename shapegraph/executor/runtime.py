@@ -98,8 +98,9 @@ def _check_indices(a: np.ndarray, rows: int, path: str) -> None:
 
 def _index_checks(graph: Graph, plan: Plan, params: dict[str, np.ndarray]
                   ) -> list[tuple[int, int, str]]:
-    """(graph input, rows, the layer as messages name it) for each graph input an op reads as row indices into its
-    weight (an embedding: its record's ``index_inputs``), checked before every call."""
+    """(graph input, rows, the layer as messages name it) for each graph input an op reads
+    as row indices into its weight (an embedding: its record's ``index_inputs``), checked
+    before every call."""
     out = []
     for n in graph.nodes:
         if not get_op(n.op).index_inputs or "weight" not in dict(n.params):
