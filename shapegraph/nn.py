@@ -10,51 +10,10 @@ Sequential(
 )
 """
 
+from shapegraph.frontend import layers as _layers
 from shapegraph.frontend.block import Block, HybridBlock, HybridSequential, Sequential
-from shapegraph.frontend.layers import (
-    GELU,
-    Activation,
-    AvgPool1D,
-    AvgPool2D,
-    BatchNorm,
-    Conv1D,
-    Conv2D,
-    Dense,
-    Dropout,
-    Embedding,
-    Flatten,
-    GlobalAvgPool1D,
-    GlobalAvgPool2D,
-    GlobalMaxPool1D,
-    GlobalMaxPool2D,
-    LayerNorm,
-    MaxPool1D,
-    MaxPool2D,
-)
+from shapegraph.frontend.layers import *  # noqa: F403  (the list is layers.__all__)
 from shapegraph.frontend.root import UnusedLayerWarning
 
-__all__ = [
-    "GELU",
-    "Activation",
-    "AvgPool1D",
-    "AvgPool2D",
-    "BatchNorm",
-    "Block",
-    "Conv1D",
-    "Conv2D",
-    "Dense",
-    "Dropout",
-    "Embedding",
-    "Flatten",
-    "GlobalAvgPool1D",
-    "GlobalAvgPool2D",
-    "GlobalMaxPool1D",
-    "GlobalMaxPool2D",
-    "HybridBlock",
-    "HybridSequential",
-    "LayerNorm",
-    "MaxPool1D",
-    "MaxPool2D",
-    "Sequential",
-    "UnusedLayerWarning",
-]
+__all__ = ["Block", "HybridBlock", "HybridSequential", "Sequential", "UnusedLayerWarning"]
+__all__ += _layers.__all__

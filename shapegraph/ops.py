@@ -5,61 +5,10 @@ The op records themselves live in :mod:`shapegraph.opset`; the functions in
 :mod:`shapegraph.frontend.functional`.
 """
 
-from shapegraph.frontend.functional import (
-    abs,
-    concat,
-    dot,
-    exp,
-    flatten,
-    gelu,
-    log,
-    log_softmax,
-    matmul,
-    max,
-    mean,
-    min,
-    relu,
-    reshape,
-    sigmoid,
-    softmax,
-    softrelu,
-    softsign,
-    sqrt,
-    square,
-    sum,
-    tanh,
-    transpose,
-)
+from shapegraph.frontend import functional as _functional
+from shapegraph.frontend.functional import *  # noqa: F403  (the list is functional.__all__)
 from shapegraph.opset import OpDef, ParamDecl
 from shapegraph.opset.registry import all_ops, get_op, register
 
-__all__ = [
-    "OpDef",
-    "ParamDecl",
-    "abs",
-    "all_ops",
-    "concat",
-    "dot",
-    "exp",
-    "flatten",
-    "gelu",
-    "get_op",
-    "log",
-    "log_softmax",
-    "matmul",
-    "max",
-    "mean",
-    "min",
-    "register",
-    "relu",
-    "reshape",
-    "sigmoid",
-    "softmax",
-    "softrelu",
-    "softsign",
-    "sqrt",
-    "square",
-    "sum",
-    "tanh",
-    "transpose",
-]
+__all__ = ["OpDef", "ParamDecl", "all_ops", "get_op", "register"]
+__all__ += _functional.__all__
