@@ -20,11 +20,15 @@ class Net:
         return self.b.add_input(name, rank)
 
     def layer(self, path: str, op: str, *ins: int, layer_kind: str | None = None,
-              params: dict[str, str] | None = None, **attrs: Any) -> int:
+              params: dict[str, str] | None = None, shown: dict[str, Any] | None = None,
+              **attrs: Any) -> int:
+        """``shown``: the layer's arguments for its detail, when they are not the op's
+        (an activation that belongs to a Dense layer)."""
         self.line += 1
         kind = layer_kind or op
         keys = ("units", "in_units", "channels", "in_channels")
-        prov = Provenance(path, kind, self.file, self.line, layer_detail(kind, attrs, keys))
+        prov = Provenance(path, kind, self.file, self.line,
+                          layer_detail(kind, attrs if shown is None else shown, keys))
         (out,) = add_layer(self.b, op, list(ins), attrs, prov, params)
         return out
 
@@ -38,7 +42,7 @@ def seed_mlp(in0: int | None = None, in1: int | None = None) -> Graph:
     x = n.input("x", 2)
     h = n.layer("0", "dense", x, layer_kind="Dense", units=256, in_units=in0)
     n.line -= 1
-    h = n.layer("0", "relu", h, layer_kind="Dense", units=256, in_units=in0)
+    h = n.layer("0", "relu", h, layer_kind="Dense", shown={"units": 256, "in_units": in0})
     y = n.layer("1", "dense", h, layer_kind="Dense", units=10, in_units=in1)
     return n.build(y)
 

@@ -30,6 +30,12 @@ EMPTY1 = np.empty(0, np.float32)
 EMPTY4 = np.empty((0, 0, 0, 0), np.float32)
 
 
+def reference(op: str, ins: list[np.ndarray], params: dict[str, np.ndarray],
+              attrs: dict[str, Any]) -> tuple[np.ndarray, ...]:
+    """The op's numpy reference, on ``attrs`` completed by its schema."""
+    return get_op(op).reference(ins, params, get_op(op).complete(attrs))
+
+
 def rand(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32)
 
@@ -129,7 +135,7 @@ def test_dense(n: int, k: int, m: int, bias: bool, act: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     x, w, b = rand(rng, n, k), rand(rng, m, k), rand(rng, m)
     params = {"weight": w, **({"bias": b} if bias else {})}
-    (want,) = get_op("dense").reference([x], params, {"units": m})
+    (want,) = reference("dense", [x], params, {"units": m})
     out = np.empty((n, m), np.float32)
     K.dense(x, np.ascontiguousarray(w.T), b if bias else EMPTY1, act, out)
     close(out, act_ref(want.astype(np.float64), act), scale=np.sqrt(k))
@@ -151,7 +157,7 @@ def test_channel_affine(n: int, c: int, s: int, act: int, seed: int) -> None:
 def test_layernorm(r: int, c: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     x, g, b = rand(rng, r, c) * 3 + 5, rand(rng, c), rand(rng, c)
-    (want,) = get_op("layernorm").reference([x], {"gamma": g, "beta": b}, {"epsilon": 1e-5})
+    (want,) = reference("layernorm", [x], {"gamma": g, "beta": b}, {"epsilon": 1e-5})
     out = np.empty_like(x)
     K.layernorm(x, g, b, 1e-5, out)
     close(out, want, scale=10)
@@ -162,7 +168,7 @@ def test_layernorm(r: int, c: int, seed: int) -> None:
        st.integers(0, 2**32 - 1))
 def test_softmax(a: int, b: int, c: int, log: bool, seed: int) -> None:
     x = rand(np.random.default_rng(seed), a, b, c) * 20
-    (want,) = get_op("log_softmax" if log else "softmax").reference([x], {}, {"axis": 1})
+    (want,) = reference("log_softmax" if log else "softmax", [x], {}, {"axis": 1})
     out = np.empty_like(x)
     K.softmax(x, out, log)
     close(out, want)
@@ -210,7 +216,7 @@ def test_pool(cfg: dict[str, Any], n: int, c: int, seed: int) -> None:
        st.integers(0, 2**32 - 1))
 def test_global_pool(n: int, c: int, s: int, is_max: bool, seed: int) -> None:
     x = rand(np.random.default_rng(seed), n, c, s)
-    (want,) = get_op("global_pool").reference([x], {}, {"kind": "max" if is_max else "avg",
+    (want,) = reference("global_pool", [x], {}, {"kind": "max" if is_max else "avg",
                                                         "ndim": 1})
     out = np.empty((n, c), np.float32)
     K.global_pool(x, is_max, out)
@@ -379,7 +385,8 @@ def test_gather_rows(v: int, d: int, n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     w = rand(rng, v, d)
     idx = rng.integers(0, v, n).astype(np.int64)
-    (want,) = get_op("embedding").reference([idx], {"weight": w}, {})
+    (want,) = reference("embedding", [idx], {"weight": w},
+                        {"input_dim": w.shape[0], "output_dim": w.shape[1]})
     out = np.empty((n, d), np.float32)
     K.gather_rows(w, idx, out)
     close(out, want)
@@ -398,7 +405,7 @@ def test_gather_rows_out_of_range_gives_zeros() -> None:
 def test_copy_block_concat(widths: list[int], a: int, c: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     parts = [rand(rng, a, bw, c) for bw in widths]
-    (want,) = get_op("concat").reference(parts, {}, {"axis": 1})
+    (want,) = reference("concat", parts, {}, {"axis": 1})
     out = np.empty_like(want)
     offset = 0
     for p in parts:
@@ -414,7 +421,7 @@ def test_transpose(shape: list[int], r: Any, seed: int) -> None:
     x = rand(np.random.default_rng(seed), *shape)
     axes = list(range(len(shape)))
     r.shuffle(axes)
-    (want,) = get_op("transpose").reference([x], {}, {"axes": tuple(axes)})
+    (want,) = reference("transpose", [x], {}, {"axes": tuple(axes)})
     pad = 6 - len(shape)
     elem = [s // 4 for s in x.strides]
     strides = np.array([0] * pad + [elem[a] for a in axes], np.int64)

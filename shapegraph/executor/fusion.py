@@ -67,7 +67,7 @@ def _activation(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
 
 
 def _bn_on_channel_axis(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
-    axis = norm_axis(int(n.attrs.get("axis", 1)), len(lw.shape(n.inputs[0])))
+    axis = norm_axis(n.attrs["axis"], len(lw.shape(n.inputs[0])))
     return (axis == step.channel_axis and step.act == 0 and id(step) in lw.folded
             and not has_residual(step))
 
@@ -104,11 +104,11 @@ FUSIONS: tuple[Fusion, ...] = (
 
 def bn_affine(lw: _Lowerer, n: Node) -> tuple[np.ndarray, np.ndarray]:
     """A batchnorm's running statistics as one scale and shift per channel (float32)."""
-    eps = float(n.attrs.get("epsilon", 1e-5))
+    eps = n.attrs["epsilon"]
     mean = lw.p(n, "running_mean").astype(np.float64)
     var = lw.p(n, "running_var").astype(np.float64)
-    gamma = lw.p(n, "gamma").astype(np.float64) if n.attrs.get("scale", True) else 1.0
-    beta = lw.p(n, "beta").astype(np.float64) if n.attrs.get("center", True) else 0.0
+    gamma = lw.p(n, "gamma").astype(np.float64) if n.attrs["scale"] else 1.0
+    beta = lw.p(n, "beta").astype(np.float64) if n.attrs["center"] else 0.0
     scale = gamma / np.sqrt(var + eps)
     shift = beta - mean * scale
     return (np.broadcast_to(scale, mean.shape).astype(np.float32),

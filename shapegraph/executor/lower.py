@@ -141,7 +141,7 @@ class _Lowerer:
         x, y = n.inputs[0], n.outputs[0]
         xs, ys = self.shape(x), self.shape(y)
         units = ys[-1]
-        rows = xs[0] if n.attrs.get("flatten", True) else prod(xs[:-1])
+        rows = xs[0] if n.attrs["flatten"] else prod(xs[:-1])
         k = prod(xs) // rows
         w = self.p(n, "weight")
         b = self.p(n, "bias") if "bias" in dict(n.params) else np.zeros(units, np.float32)
@@ -157,11 +157,11 @@ class _Lowerer:
                                 "parameter: no kernel packs it yet")
         x, y = n.inputs[0], n.outputs[0]
         a = n.attrs
-        nd = int(a["ndim"])
+        nd = a["ndim"]
         x4, y4 = _as_4d(self.shape(x), nd), _as_4d(self.shape(y), nd)
         kern = _pad2(a["kernel"], nd, 1)
         cfg = (*x4, y4[1], *kern, *_pad2(a["strides"], nd, 1), *_pad2(a["padding"], nd, 0),
-               *_pad2(a.get("dilation", (1,) * nd), nd, 1), int(a.get("groups", 1)))
+               *_pad2(a["dilation"], nd, 1), a["groups"])
         w = self.p(n, "weight").reshape(y4[1], -1, *kern)
         b = self.p(n, "bias") if "bias" in dict(n.params) else np.zeros(y4[1], np.float32)
         step = self.emit(n, "conv", [self.val(x, x4), Arg("convw", (w, cfg)), Arg("w", b),
@@ -180,7 +180,7 @@ class _Lowerer:
     def op_batchnorm(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
         xs = self.shape(x)
-        axis = norm_axis(int(n.attrs.get("axis", 1)), len(xs))
+        axis = norm_axis(n.attrs["axis"], len(xs))
         assert axis is not None
         scale, shift = bn_affine(self, n)
         view = (prod(xs[:axis]), xs[axis], prod(xs[axis + 1:]))
@@ -191,21 +191,21 @@ class _Lowerer:
     def op_layernorm(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
         xs = self.shape(x)
-        axis = norm_axis(int(n.attrs.get("axis", -1)), len(xs))
+        axis = norm_axis(n.attrs["axis"], len(xs))
         if axis != len(xs) - 1:
             return self.decline(n, f"no kernel for axis {axis} of rank {len(xs)}: the "
                                 "layernorm kernel normalizes the last axis")
         view = (prod(xs[:-1]), xs[-1])
         self.emit(n, "layernorm", [self.val(x, view), Arg("w", self.p(n, "gamma")),
                                    Arg("w", self.p(n, "beta")),
-                                   Arg("lit", float(n.attrs.get("epsilon", 1e-5))),
+                                   Arg("lit", n.attrs["epsilon"]),
                                    self.val(y, view)], [x])
         return True
 
     def op_softmax(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
         xs = self.shape(x)
-        axis = norm_axis(int(n.attrs.get("axis", -1)), len(xs))
+        axis = norm_axis(n.attrs["axis"], len(xs))
         assert axis is not None
         view = (prod(xs[:axis]), xs[axis], prod(xs[axis + 1:]))
         self.emit(n, "softmax", [self.val(x, view), self.val(y, view),
@@ -249,12 +249,12 @@ class _Lowerer:
 
     def op_pool(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
-        nd = int(n.attrs["ndim"])
+        nd = n.attrs["ndim"]
         k, s, p = (_pad2(n.attrs[a], nd, d) for a, d in
                    (("kernel", 1), ("strides", 1), ("padding", 0)))
         args = [self.val(x, _as_4d(self.shape(x), nd)), *(Arg("lit", v) for v in (*k, *s, *p))]
         if n.attrs["kind"] == "avg":
-            args.append(Arg("lit", bool(n.attrs.get("count_include_pad", True))))
+            args.append(Arg("lit", n.attrs["count_include_pad"]))
         args.append(self.val(y, _as_4d(self.shape(y), nd)))
         self.emit(n, "maxpool2d" if n.attrs["kind"] == "max" else "avgpool2d", args, [x])
         return True
@@ -262,7 +262,7 @@ class _Lowerer:
     def op_concat(self, n: Node) -> bool:
         y = n.outputs[0]
         ys = self.shape(y)
-        axis = norm_axis(int(n.attrs.get("axis", 1)), len(ys))
+        axis = norm_axis(n.attrs["axis"], len(ys))
         assert axis is not None
         outer, inner = prod(ys[:axis]), prod(ys[axis + 1:])
         offset = 0
@@ -289,7 +289,7 @@ class _Lowerer:
         if len(xs) > 6:
             return self.decline(n, f"no kernel for rank {len(xs)}: the transpose kernel takes "
                                 "up to rank 6")
-        axes = n.attrs.get("axes") or tuple(reversed(range(len(xs))))
+        axes = n.attrs["axes"] or tuple(reversed(range(len(xs))))
         axes = [int(norm_axis(a, len(xs))) for a in axes]  # type: ignore[arg-type]
         strides = [prod(xs[i + 1:]) for i in range(len(xs))]
         perm = [0] * (6 - len(xs)) + [strides[a] for a in axes]
@@ -315,7 +315,7 @@ class _Lowerer:
 
         x, y = n.inputs[0], n.outputs[0]
         xs = self.shape(x)
-        axes = reduced_axes(n.attrs.get("axis"), len(xs))
+        axes = reduced_axes(n.attrs["axis"], len(xs))
         assert not isinstance(axes, str)  # propagation accepted the node
         runs: list[list[int]] = []  # [size, reduced]: adjacent dims of one kind merged
         for j, d in enumerate(xs):

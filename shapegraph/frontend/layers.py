@@ -26,6 +26,7 @@ from shapegraph.frontend.init import create
 from shapegraph.frontend.layer_args import ALWAYS, POSITIONAL, call_args, call_string, strict_init
 from shapegraph.frontend.params import Parameter
 from shapegraph.frontend.trace import SymbolicTensor, current
+from shapegraph.opset.base import AttrError
 from shapegraph.opset.elementwise import ACTIVATIONS
 from shapegraph.opset.registry import get_op
 
@@ -156,7 +157,11 @@ class _Layer(Block):
                  activation: str | None = None) -> None:
         super().__init__(params=params)
         object.__setattr__(self, "_args", dict(args))
-        object.__setattr__(self, "_attrs", dict(attrs))
+        try:  # the op's schema fills in every default (one place) and checks the rest
+            complete = get_op(self.op).complete(attrs)
+        except AttrError as e:
+            raise ValueError(f"{type(self).__name__}: {e}") from None
+        object.__setattr__(self, "_attrs", complete)
         object.__setattr__(self, "_act", activation)
         for decl in get_op(self.op).param_rule(self._attrs):
             init = create((inits or {}).get(decl.role), f"{type(self).__name__} {decl.role}")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from shapegraph.core.graph import Graph, GraphBuilder, ParamSpec, Provenance
-from shapegraph.opset.build import add_layer
+from shapegraph.opset.build import add_layer, complete_attrs
 from shapegraph.opset.registry import get_op
 
 __all__ = ["CannotTraceStatically", "SymbolicTensor", "TraceError", "Tracer", "current",
@@ -273,6 +273,7 @@ class Tracer:
         roles = {role: self.param_keys[id(p)] for role, p in params.items()}
         for key in roles.values():
             self.b.add_param(self.param_specs[key])
+        attrs = complete_attrs(op, attrs, prov)
         lazy = self._fix_ranks(op, attrs, inputs)
         outs = add_layer(self.b, op, [t._value for t in inputs], attrs, prov, roles)
         return SymbolicTensor(self, outs[0], lazy)
@@ -283,6 +284,7 @@ class Tracer:
         file, line = user_site()
         path = self.path[-1]
         prov = Provenance(path, self.kind[-1], file, line, what or f"{op} in forward")
+        attrs = complete_attrs(op, attrs, prov)
         lazy = self._fix_ranks(op, attrs, inputs)
         (out,) = self.b.add_node(op, [t._value for t in inputs], attrs, prov)
         return SymbolicTensor(self, out, lazy)

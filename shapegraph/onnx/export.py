@@ -90,25 +90,27 @@ class _Exporter:
 
     def node(self, n: Node, types: Mapping[int, TensorType]) -> None:
         """One shapegraph node as ONNX nodes: the op record's ONNX op type when it maps
-        onto one node without attributes, else the op's rule in ``_RULES``."""
+        onto one node (its attributes are the schema's that name an ONNX attribute), else
+        the op's rule in ``_RULES``."""
         x = [self.name(v) for v in n.inputs]
         y = [self.name(v) for v in n.outputs]
         rule = _RULES.get(n.op)
         if rule is not None:
             rule(self, n, x, y, types)
             return
-        op_type = get_op(n.op).onnx
-        if not op_type:
+        rec = get_op(n.op)
+        if not rec.onnx:
             raise NotImplementedError(f"ONNX export of op {n.op!r} (layer "
                                       f"`{n.prov.display_path}`) is not supported")
-        self.add(op_type, x, y)
+        self.add(rec.onnx, x, y, **{a.onnx: _onnx_attr(n.attrs[a.name]) for a in rec.schema
+                                    if a.onnx and n.attrs[a.name] is not None})
 
     def _dense(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
                ) -> None:
         t = types.get(n.inputs[0])
         rank = t.rank if t is not None else 2
         has_bias = "bias" in dict(n.params)
-        if n.attrs.get("flatten", True):
+        if n.attrs["flatten"]:
             src = x[0]
             if rank != 2:
                 src = self.fresh("flat")
@@ -130,30 +132,30 @@ class _Exporter:
 
     def _conv(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
               ) -> None:
-        a, nd = n.attrs, int(n.attrs["ndim"])
+        a = n.attrs
         ins = [x[0], self.param(n, "weight")]
         if "bias" in dict(n.params):
             ins.append(self.param(n, "bias"))
         self.add("Conv", ins, y, kernel_shape=list(a["kernel"]), strides=list(a["strides"]),
-                 pads=list(a["padding"]) * 2, dilations=list(a.get("dilation", (1,) * nd)),
-                 group=int(a.get("groups", 1)))
+                 pads=list(a["padding"]) * 2, dilations=list(a["dilation"]),
+                 group=a["groups"])
 
     def _pool(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
               ) -> None:
         a = n.attrs
         kw: dict[str, Any] = {"kernel_shape": list(a["kernel"]), "strides": list(a["strides"]),
                               "pads": list(a["padding"]) * 2,
-                              "ceil_mode": int(bool(a.get("ceil_mode", False)))}
+                              "ceil_mode": int(a["ceil_mode"])}
         if a["kind"] == "avg":
-            kw["count_include_pad"] = int(bool(a.get("count_include_pad", True)))
+            kw["count_include_pad"] = int(a["count_include_pad"])
         self.add("MaxPool" if a["kind"] == "max" else "AveragePool", x, y, **kw)
 
     def _reduce(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
                 ) -> None:
         """Reduce*: axes are an input of ReduceSum from opset 13 and of the others from
         opset 18, an attribute before; no axes reduce everything."""
-        axis = n.attrs.get("axis")
-        keep = int(bool(n.attrs.get("keepdims", False)))
+        axis = n.attrs["axis"]
+        keep = int(n.attrs["keepdims"])
         op = _REDUCE[n.op]
         if axis is None:
             self.add(op, x, y, keepdims=keep)
@@ -171,13 +173,12 @@ class _Exporter:
                    types: Mapping[int, TensorType]) -> None:
         ins = [x[0]] + [self.param(n, r) for r in ("gamma", "beta", "running_mean",
                                                     "running_var")]
-        self.add("BatchNormalization", ins, y, epsilon=float(n.attrs.get("epsilon", 1e-5)))
+        self.add("BatchNormalization", ins, y, epsilon=n.attrs["epsilon"])
 
     def _layernorm(self, n: Node, x: list[str], y: list[str],
                    types: Mapping[int, TensorType]) -> None:
         self.add("LayerNormalization", [x[0], self.param(n, "gamma"), self.param(n, "beta")],
-                 y, axis=int(n.attrs.get("axis", -1)),
-                 epsilon=float(n.attrs.get("epsilon", 1e-5)))
+                 y, axis=n.attrs["axis"], epsilon=n.attrs["epsilon"])
 
     def _embedding(self, n: Node, x: list[str], y: list[str],
                    types: Mapping[int, TensorType]) -> None:
@@ -200,14 +201,9 @@ class _Exporter:
 _Rule = Callable[[_Exporter, Node, list[str], list[str], Mapping[int, TensorType]], None]
 
 
-def _simple(op_type: str, **fixed: Any) -> _Rule:
-    """A rule for an op that is one ONNX node whose attributes come from the node's
-    (``axis=("axis", -1)``: the attribute ``axis``, default -1)."""
-    def rule(ex: _Exporter, n: Node, x: list[str], y: list[str],
-             types: Mapping[int, TensorType]) -> None:
-        ex.add(op_type, x, y, **{k: int(n.attrs.get(name, default))
-                                 for k, (name, default) in fixed.items()})
-    return rule
+def _onnx_attr(value: Any) -> Any:
+    """An attribute value as onnx.helper takes it (lists, not tuples)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 # the ops that are more than one ONNX node, or carry attributes; the others map through
@@ -222,29 +218,23 @@ _RULES: dict[str, _Rule] = {
     "reshape": lambda ex, n, x, y, t: ex.add("Reshape", x if len(x) == 2 else [
         x[0], ex.const(np.array(n.attrs["shape"], np.int64), "shape")], y),
     "transpose": lambda ex, n, x, y, t: ex.add(
-        "Transpose", x, y, **({"perm": list(n.attrs["axes"])} if n.attrs.get("axes") else {})),
-    "concat": _simple("Concat", axis=("axis", 1)),
-    "softmax": _simple("Softmax", axis=("axis", -1)),
-    "log_softmax": _simple("LogSoftmax", axis=("axis", -1)),
+        "Transpose", x, y, **({"perm": list(n.attrs["axes"])} if n.attrs["axes"] else {})),
     "gelu": _Exporter._gelu, "batchnorm": _Exporter._batchnorm,
     "layernorm": _Exporter._layernorm, "embedding": _Exporter._embedding,
     "param": lambda ex, n, x, y, t: ex.add("Identity", [ex.param(n, "value")], y),
-    "shape": lambda ex, n, x, y, t: ex.add("Shape", x, y, **{
-        k: int(n.attrs[k]) for k in ("start", "end") if n.attrs.get(k) is not None}),
-    "gather": _simple("Gather", axis=("axis", 0)),
     "unsqueeze": lambda ex, n, x, y, t: ex.add(
         "Unsqueeze", [x[0], ex.const(np.array(n.attrs["axes"], np.int64), "axes")], y),
     "squeeze": lambda ex, n, x, y, t: ex.add("Squeeze", [x[0], *(
-        [ex.const(np.array(n.attrs["axes"], np.int64), "axes")] if n.attrs.get("axes")
+        [ex.const(np.array(n.attrs["axes"], np.int64), "axes")] if n.attrs["axes"]
         is not None else [])], y),
     "slice": lambda ex, n, x, y, t: ex.add("Slice", [x[0], *(
         ex.const(np.array(n.attrs[k], np.int64), k) for k in ("starts", "ends", "axes", "steps")
-        if n.attrs.get(k) is not None)], y),
+        if n.attrs[k] is not None)], y),
     "cast": lambda ex, n, x, y, t: ex.add(
         "Cast", x, y, to=ex.h.np_dtype_to_tensor_dtype(np.dtype(n.attrs["to"]))),
     "constant_of_shape": lambda ex, n, x, y, t: ex.add(
         "ConstantOfShape", x, y, value=ex.h.make_tensor(
-            "value", ex.onnx.TensorProto.FLOAT, [1], [float(n.attrs.get("value", 0.0))])),
+            "value", ex.onnx.TensorProto.FLOAT, [1], [float(n.attrs["value"].reshape(-1)[0])])),
     "constant": lambda ex, n, x, y, t: ex.add(
         "Identity", [ex.const(n.attrs["value"], "const")], y),
 }

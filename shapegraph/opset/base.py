@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # values.py builds on Src; the lattice is defined there
     from shapegraph.opset.values import Val
 
 __all__ = [
+    "REQUIRED",
+    "Attr",
+    "AttrError",
     "Derived",
     "Eq",
     "Fail",
@@ -44,7 +47,9 @@ __all__ = [
     "Src",
     "ValueRule",
     "inp",
+    "non_negative",
     "pass_through",
+    "positive",
     "with_bias",
 ]
 
@@ -180,7 +185,7 @@ ValueRule: TypeAlias = Callable[
 
 def with_bias(attrs: Attrs, weight: ParamDecl, size: int, note: str) -> tuple[ParamDecl, ...]:
     """``weight``, plus a ``bias`` of ``size`` unless ``attrs["use_bias"]`` is false."""
-    if not attrs.get("use_bias", True):
+    if not attrs["use_bias"]:
         return (weight,)
     return weight, ParamDecl("bias", (size,), (note,), ("",), init="bias")
 
@@ -191,6 +196,131 @@ def _no_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
 
 def _max_rank(ranks: tuple[int, ...], attrs: Attrs) -> int | None:
     return max(ranks) if ranks else None
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()  # an attribute without a default: every node must give it
+
+
+class AttrError(ValueError):
+    """A node's attributes do not fit its op's schema (unknown name, wrong type, missing)."""
+
+
+def _int(v: Any) -> int | None:
+    return int(v) if isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) \
+        else None
+
+
+def _ints(v: Any) -> tuple[int, ...] | None:
+    if isinstance(v, str) or not isinstance(v, Sequence | np.ndarray):
+        return None
+    out = tuple(_int(e) for e in v)
+    return None if None in out else out  # type: ignore[return-value]
+
+
+def _float(v: Any) -> float | None:
+    ok = isinstance(v, int | float | np.integer | np.floating) and not isinstance(
+        v, bool | np.bool_)
+    return float(v) if ok else None
+
+
+def _bool(v: Any) -> bool | None:
+    if isinstance(v, bool | np.bool_) or (_int(v) is not None and v in (0, 1)):
+        return bool(v)
+    return None
+
+
+def _dims(v: Any) -> tuple[int | None, ...] | None:
+    if isinstance(v, str) or not isinstance(v, Sequence):
+        return None
+    out = tuple(None if e is None else _int(e) for e in v)
+    return None if any(o is None and e is not None for o, e in zip(out, v, strict=True)) \
+        else out
+
+
+def _array(v: Any) -> np.ndarray | None:
+    if isinstance(v, str | bytes | dict) or v is None:
+        return None
+    try:
+        a = np.asarray(v)
+    except (TypeError, ValueError):
+        return None
+    return a if a.dtype.kind in "biuf" else None
+
+
+def _dtype(v: Any) -> str | None:
+    try:
+        return str(np.dtype(v).name)
+    except TypeError:
+        return None
+
+
+# attribute kind -> (the value converted to its canonical form, or None; what it must be)
+_KINDS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "int": (_int, "an int"),
+    "float": (_float, "a number"),
+    "bool": (_bool, "True or False"),
+    "str": (lambda v: v if isinstance(v, str) else None, "a string"),
+    "ints": (_ints, "a tuple of ints"),
+    "dims": (_dims, "a tuple of ints or None"),
+    "array": (_array, "a numeric array"),
+    "dtype": (_dtype, "a numpy dtype name"),
+    "any": (lambda v: v, "anything"),  # checked by the shape rule, which reports it
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    """One attribute of an op: its ``kind`` (a key of the kinds table: ``"int"``,
+    ``"float"``, ``"bool"``, ``"str"``, ``"ints"``, ``"dims"``, ``"array"``, ``"dtype"``),
+    its ``default`` (``REQUIRED``: none; ``default_from`` computes one from the attributes
+    before it, as a convolution's strides from its ``ndim``), whether None is allowed
+    (``optional``: "not given", as ``in_units``), the allowed ``choices``, a further
+    ``check`` (a problem, or ``""``) and the ONNX attribute it exports as (``onnx``). This
+    is the one place an attribute's default lives: layers, the importer, the exporter and
+    the reprs all read it here."""
+
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    optional: bool = False
+    choices: tuple[Any, ...] = ()
+    check: Callable[[Any], str] | None = None
+    default_from: Callable[[Mapping[str, Any]], Any] | None = None
+    onnx: str = ""
+    doc: str = ""
+
+    def convert(self, value: Any, op: str) -> Any:
+        """``value`` in its canonical form (tuples for ints, floats for numbers), or an
+        :class:`AttrError` naming the op, the attribute and what it must be."""
+        if (value is None and self.optional) or self.kind == "any":
+            return value
+        conv, what = _KINDS[self.kind]
+        out = conv(value)
+        problem = "" if out is not None else f"must be {what}{' or None' * self.optional}"
+        if not problem and self.choices and out not in self.choices:
+            problem = f"must be one of {', '.join(map(repr, self.choices))}"
+        if not problem and self.check is not None:
+            problem = self.check(out)
+        if problem:
+            raise AttrError(f"op `{op}`: attribute `{self.name}` {problem}, got {value!r}")
+        return out
+
+
+def positive(v: Any) -> str:
+    """An :attr:`Attr.check`: every value (an int or a tuple) is at least 1."""
+    vals = v if isinstance(v, tuple) else (v,)
+    return "" if all(e >= 1 for e in vals) else "must be positive"
+
+
+def non_negative(v: Any) -> str:
+    """An :attr:`Attr.check`: every value is at least 0."""
+    vals = v if isinstance(v, tuple) else (v,)
+    return "" if all(e >= 0 for e in vals) else "must not be negative"
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,3 +364,40 @@ class OpDef:
     # the output values from the input values (shape vectors, small constants); an op with
     # one also sees its inputs' values in its shape rule (values.input_values)
     value_rule: ValueRule | None = None
+    # the attributes the op takes, each with its type, default and check; a node's
+    # attributes are completed and checked against this when it is created (``complete``)
+    schema: tuple[Attr, ...] = ()
+    # a check across attributes (a problem, or ""): one window size per spatial dim
+    attrs_check: Callable[[Mapping[str, Any]], str] | None = None
+
+    def complete(self, attrs: Mapping[str, Any]) -> dict[str, Any]:
+        """``attrs`` checked against the schema, in canonical form, with every default
+        filled in: passes then read ``attrs[name]`` and never repeat a default. An unknown
+        name, a missing required attribute or a wrong type is an :class:`AttrError`."""
+        names = {a.name for a in self.schema}
+        unknown = sorted(set(attrs) - names)
+        if unknown:
+            takes = ", ".join(sorted(names)) or "no attributes"
+            raise AttrError(f"op `{self.name}`: unknown attribute `{unknown[0]}` (it takes "
+                            f"{takes})")
+        out: dict[str, Any] = {}
+        for a in self.schema:
+            if a.name in attrs:
+                out[a.name] = a.convert(attrs[a.name], self.name)
+            elif a.default_from is not None:
+                out[a.name] = a.default_from(out)
+            elif a.default is REQUIRED:
+                raise AttrError(f"op `{self.name}`: attribute `{a.name}` is required")
+            else:
+                out[a.name] = a.default
+        problem = self.attrs_check(out) if self.attrs_check is not None else ""
+        if problem:
+            raise AttrError(f"op `{self.name}`: {problem}")
+        return out
+
+    def default(self, name: str) -> Any:
+        """The default of attribute ``name`` (for a layer's signature: one place)."""
+        for a in self.schema:
+            if a.name == name:
+                return a.default
+        raise KeyError(f"op `{self.name}` has no attribute `{name}`")

@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shapegraph.core.graph import Graph, GraphBuilder, Node, ParamSpec, Provenance
+from shapegraph.opset.base import AttrError
 from shapegraph.opset.registry import get_op
 
-__all__ = ["add_layer", "chain", "float_consumer", "layer_detail"]
+__all__ = ["add_layer", "chain", "complete_attrs", "float_consumer", "layer_detail"]
 
 
 def layer_detail(kind: str, attrs: Mapping[str, Any], keys: Sequence[str] = ()) -> str:
@@ -40,6 +41,7 @@ def add_layer(
     ``params`` maps a role to an existing key instead (a tied parameter).
     """
     opdef = get_op(op)
+    attrs = complete_attrs(op, attrs, prov)
     roles: list[tuple[str, str]] = []
     for decl in opdef.param_rule(attrs):
         key = (params or {}).get(decl.role) or (
@@ -47,6 +49,16 @@ def add_layer(
         b.add_param(ParamSpec(key, decl.shape, prov, decl.notes, decl.declare))
         roles.append((decl.role, key))
     return b.add_node(op, inputs, attrs, prov, roles)
+
+
+def complete_attrs(op: str, attrs: Mapping[str, Any], prov: Provenance) -> dict[str, Any]:
+    """``attrs`` completed and checked by ``op``'s schema (:meth:`OpDef.complete`); an
+    error names the layer (or node) it was for."""
+    try:
+        return get_op(op).complete(attrs)
+    except AttrError as e:
+        where = f"{prov.kind} `{prov.path}`" if prov.path else prov.kind
+        raise AttrError(f"{where}: {e}") from None
 
 
 def float_consumer(graph: Graph, value: int) -> Node | None:

@@ -6,13 +6,15 @@ floor mode pooling, ``ceil`` instead of ``floor`` for ``ceil_mode`` pooling.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from shapegraph.core.dims import Dim, as_int, ceildiv, dim_str, floordiv, holes, mul
 from shapegraph.core.types import TensorType
 from shapegraph.opset.base import (
+    Attr,
     Attrs,
     Derived,
     Eq,
@@ -25,6 +27,8 @@ from shapegraph.opset.base import (
     RuleResult,
     Src,
     inp,
+    non_negative,
+    positive,
     with_bias,
 )
 from shapegraph.opset.common import rank_fail
@@ -64,7 +68,7 @@ def _window_dims(
     an unknown (the rule must run again once it is known: a width that turns out smaller
     than the window is SG204 then, never a negative size)."""
     ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
-    ds = attrs.get("dilation", (1,) * nd)
+    ds = attrs["dilation"] if "dilation" in attrs else (1,) * nd  # pools have none
     dims: list[Dim] = []
     srcs: list[Src] = []
     for a in range(nd):
@@ -93,8 +97,8 @@ def _window_dims(
 
 
 def _conv_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
-    ch, groups, kernel = int(attrs["channels"]), int(attrs.get("groups", 1)), attrs["kernel"]
-    in_ch = attrs.get("in_channels")
+    ch, groups, kernel = attrs["channels"], attrs["groups"], attrs["kernel"]
+    in_ch = attrs["in_channels"]
     per_group = in_ch // groups if in_ch else None
     note_in = (f"in_channels={in_ch} declared" + (f" / groups={groups}" if groups > 1 else "")
                if in_ch else "")
@@ -110,19 +114,19 @@ def _conv_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
 def _conv_rule(
     ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
 ) -> RuleResult:
-    x, nd = ins[0], int(attrs["ndim"])
+    x, nd = ins[0], attrs["ndim"]
     name = f"Conv{nd}D"
     if x.rank != nd + 2:
         layout = ("(batch, channels, width)", "(batch, channels, height, width)")[nd - 1]
         return rank_fail(name, x, f"rank {nd + 2} {layout}")
-    groups = int(attrs.get("groups", 1))
+    groups = attrs["groups"]
     # the weight is a parameter, or (ONNX Conv(X, W)) a value of the graph: an initializer,
     # a ConstantOfShape, a computation
     w = params["weight"] if len(ins) == 1 else ins[1].shape
     w_src = _weight_src if len(ins) == 1 else _weight_input_src
     if len(ins) > 1 and len(w) != nd + 2:
         return rank_fail(f"{name} weight", ins[1], f"rank {nd + 2} (out, in, *kernel)")
-    if int(attrs["channels"]) % groups:
+    if attrs["channels"] % groups:
         return Fail(SG_CONFIG, f"{name}: channels={attrs['channels']} is not divisible by "
                     f"groups={groups}", "make channels a multiple of groups")
     win = _window_dims(x, nd, attrs, name)
@@ -150,9 +154,9 @@ def _weight_input_src(j: int) -> Src:
 
 def conv_reference(x: np.ndarray, w: np.ndarray, attrs: Attrs) -> np.ndarray:
     """Direct N-d convolution in numpy: one einsum per kernel offset and group."""
-    nd = int(attrs["ndim"])
+    nd = attrs["ndim"]
     ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
-    ds, groups = attrs.get("dilation", (1,) * nd), int(attrs.get("groups", 1))
+    ds, groups = attrs["dilation"], attrs["groups"]
     xp = np.pad(x, [(0, 0), (0, 0), *((p, p) for p in ps)])
     outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], ds[a])) for a in range(nd)]
     y = np.zeros((x.shape[0], w.shape[0], *outs), dtype=np.float64)
@@ -175,15 +179,45 @@ def _conv_ref(
     y = conv_reference(ins[0], w, attrs)
     bias = params.get("bias") if len(ins) < 3 else ins[2]
     if bias is not None:
-        y += bias.reshape((-1,) + (1,) * int(attrs["ndim"]))
+        y += bias.reshape((-1,) + (1,) * attrs["ndim"])
     return (y,)
+
+
+def _window_attrs(attrs: Attrs) -> str:
+    """The window attributes have one entry per spatial dim."""
+    nd = attrs["ndim"]
+    for name in ("kernel", "strides", "padding", "dilation"):
+        if name in attrs and len(attrs[name]) != nd:
+            return f"`{name}`={attrs[name]} has {len(attrs[name])} entries for ndim={nd}"
+    return ""
+
+
+def _each(value: int) -> Callable[[Mapping[str, Any]], tuple[int, ...]]:
+    """A default of ``value`` along each spatial dim."""
+    return lambda a: (value,) * a["ndim"]
+
+
+def _window_schema(*, strides_default_kernel: bool = False) -> tuple[Attr, ...]:
+    strides = (Attr("strides", "ints", check=positive, default_from=lambda a: a["kernel"])
+               if strides_default_kernel else
+               Attr("strides", "ints", check=positive, default_from=_each(1)))
+    return (Attr("kernel", "ints", check=positive),
+            Attr("ndim", "int", choices=(1, 2, 3), default_from=lambda a: len(a["kernel"])),
+            strides,
+            Attr("padding", "ints", check=non_negative, default_from=_each(0)))
 
 
 CONV = register(OpDef(
     "conv", _conv_rule, _conv_ref, _conv_params, (1, 3), lazy_rank=_spatial_rank,
-                          out_rank=lambda r, a: _spatial_rank(a),
-    doc="N-d convolution (ndim 1 or 2), weight (channels, in_channels/groups, *kernel)",
-    lowering=Lowering("conv")))
+    out_rank=lambda r, a: _spatial_rank(a),
+    doc="N-d convolution (ndim 1, 2 or 3), weight (channels, in_channels/groups, *kernel)",
+    lowering=Lowering("conv"),
+    schema=(Attr("channels", "int", check=positive), *_window_schema(),
+            Attr("dilation", "ints", check=positive, default_from=_each(1)),
+            Attr("groups", "int", 1, check=positive),
+            Attr("use_bias", "bool", True),
+            Attr("in_channels", "int", None, optional=True, check=positive)),
+    attrs_check=_window_attrs))
 
 
 # --------------------------------------------------------------------------- pooling
@@ -192,11 +226,11 @@ CONV = register(OpDef(
 def _pool_rule(
     ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
 ) -> RuleResult:
-    x, nd = ins[0], int(attrs["ndim"])
+    x, nd = ins[0], attrs["ndim"]
     name = f"{attrs['kind'].capitalize()}Pool{nd}D"
     if x.rank != nd + 2:
         return rank_fail(name, x, f"rank {nd + 2} (batch, channels, spatial...)")
-    win = _window_dims(x, nd, attrs, name, bool(attrs.get("ceil_mode", False)))
+    win = _window_dims(x, nd, attrs, name, attrs["ceil_mode"])
     if isinstance(win, Fail):
         return win
     dims, srcs, pending = win
@@ -206,9 +240,9 @@ def _pool_rule(
 
 def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
     """Max/avg pooling in numpy (MXNet semantics, including ceil mode and padding)."""
-    nd, kind = int(attrs["ndim"]), attrs["kind"]
+    nd, kind = attrs["ndim"], attrs["kind"]
     ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
-    ceil = bool(attrs.get("ceil_mode", False))
+    ceil = attrs["ceil_mode"]
     outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], 1, ceil)) for a in range(nd)]
     extra = [max(0, (o - 1) * s + k - (n + 2 * p))
              for o, s, k, n, p in zip(outs, ss, ks, x.shape[2:], ps, strict=True)]
@@ -220,7 +254,7 @@ def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
     padded = np.pad(padded, [(0, e) for e in extra], constant_values=0.0)
     acc = np.full((*x.shape[:2], *outs), fill)
     count = np.zeros(outs)
-    counted = padded if attrs.get("count_include_pad", True) else inside
+    counted = padded if attrs["count_include_pad"] else inside
     for offset in np.ndindex(*ks):
         sl = tuple(slice(o, o + s * (n - 1) + 1, s)
                    for o, s, n in zip(offset, ss, outs, strict=True))
@@ -238,16 +272,21 @@ def _pool_ref(
     return (pool_reference(ins[0], attrs),)
 
 
-POOL = register(OpDef("pool", _pool_rule, _pool_ref, arity=(1, 1), lazy_rank=_spatial_rank,
-                          out_rank=lambda r, a: _spatial_rank(a),
-                      doc="max/avg pooling over the spatial dims (ndim 1 or 2)",
-    lowering=Lowering("pool")))
+POOL = register(OpDef(
+    "pool", _pool_rule, _pool_ref, arity=(1, 1), lazy_rank=_spatial_rank,
+    out_rank=lambda r, a: _spatial_rank(a),
+    doc="max/avg pooling over the spatial dims (ndim 1, 2 or 3); strides default to kernel",
+    lowering=Lowering("pool"),
+    schema=(Attr("kind", "str", choices=("max", "avg")),
+            *_window_schema(strides_default_kernel=True),
+            Attr("ceil_mode", "bool", False), Attr("count_include_pad", "bool", True)),
+    attrs_check=_window_attrs))
 
 
 def _global_rule(
     ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
 ) -> RuleResult:
-    x, nd = ins[0], int(attrs["ndim"])
+    x, nd = ins[0], attrs["ndim"]
     if x.rank != nd + 2:
         name = f"Global{attrs['kind'].capitalize()}Pool{nd}D"
         return rank_fail(name, x, f"rank {nd + 2} (batch, channels, spatial...)")
@@ -271,8 +310,10 @@ def _global_ref(
     return (f(x, axis=axes, keepdims=True).astype(x.dtype),)
 
 
-GLOBAL_POOL = register(OpDef("global_pool", _global_rule, _global_ref, arity=(1, 1),
-                             lazy_rank=_spatial_rank,
-                          out_rank=lambda r, a: _spatial_rank(a),
-                             doc="max/avg over all spatial dims, kept as size 1",
-    lowering=Lowering("global_pool")))
+GLOBAL_POOL = register(OpDef(
+    "global_pool", _global_rule, _global_ref, arity=(1, 1), lazy_rank=_spatial_rank,
+    out_rank=lambda r, a: _spatial_rank(a),
+    doc="max/avg over all spatial dims, kept as size 1",
+    lowering=Lowering("global_pool"),
+    schema=(Attr("kind", "str", choices=("max", "avg")),
+            Attr("ndim", "int", choices=(1, 2, 3)))))

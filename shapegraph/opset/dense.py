@@ -10,6 +10,7 @@ import numpy as np
 from shapegraph.core.dims import Dim, product
 from shapegraph.core.types import TensorType
 from shapegraph.opset.base import (
+    Attr,
     Attrs,
     Derived,
     Eq,
@@ -21,6 +22,7 @@ from shapegraph.opset.base import (
     RuleResult,
     Src,
     inp,
+    positive,
     with_bias,
 )
 from shapegraph.opset.common import broadcast, rank_fail
@@ -34,8 +36,8 @@ _FLAT_SRCS = ((inp(0, 0), _W0),)
 
 
 def _dense_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
-    units = int(attrs["units"])
-    in_units = attrs.get("in_units")
+    units = attrs["units"]
+    in_units = attrs["in_units"]
     weight = ParamDecl(
         "weight",
         (units, in_units),
@@ -52,7 +54,7 @@ def _dense_rule(
     shape_in = x.shape
     rank = len(shape_in)
     w = params["weight"]
-    if attrs.get("flatten", True):
+    if attrs["flatten"]:
         if rank < 2:
             return rank_fail("Dense (flatten=True)", x, "rank >= 2 (batch, features...)")
         if rank == 2:
@@ -81,7 +83,7 @@ def _dense_ref(
     ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
 ) -> tuple[np.ndarray, ...]:
     x, w = ins[0], params["weight"]
-    if attrs.get("flatten", True):
+    if attrs["flatten"]:
         y = x.reshape(x.shape[0], prod(x.shape[1:])) @ w.T  # no -1: a batch may be 0
     else:
         y = (x.reshape(prod(x.shape[:-1]), x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
@@ -94,10 +96,13 @@ DENSE = register(OpDef(
     "dense", _dense_rule, _dense_ref, _dense_params, (1, 1),
     # flatten=False keeps the input's rank; flatten=True takes any rank of at least 2 (and
     # so never decides an unknown one)
-    lazy_rank=lambda a: 2 if a.get("flatten", True) else None, any_rank=True,
-    out_rank=lambda r, a: 2 if a.get("flatten", True) else r[0],
+    lazy_rank=lambda a: 2 if a["flatten"] else None, any_rank=True,
+    out_rank=lambda r, a: 2 if a["flatten"] else r[0],
     doc="y = x @ weight.T + bias; flatten=True first reshapes x to (batch, -1)",
-    lowering=Lowering("dense")))
+    lowering=Lowering("dense"),
+    schema=(Attr("units", "int", check=positive),
+            Attr("in_units", "int", None, optional=True, check=positive),
+            Attr("use_bias", "bool", True), Attr("flatten", "bool", True))))
 
 
 def _matmul_rule(

@@ -10,6 +10,7 @@ import numpy as np
 from shapegraph.core.dims import Dim, add, floordiv, mul, sub
 from shapegraph.core.types import TensorType
 from shapegraph.opset.base import (
+    Attr,
     Attrs,
     Derived,
     Lowering,
@@ -188,8 +189,8 @@ def _softmax_rule(
     ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
 ) -> RuleResult:
     x = ins[0]
-    if norm_axis(int(attrs.get("axis", -1)), x.rank) is None:
-        return axis_fail("softmax", x, attrs.get("axis", -1))
+    if norm_axis(attrs["axis"], x.rank) is None:
+        return axis_fail("softmax", x, attrs["axis"])
     return Out((x,), (pass_through(x.rank),))
 
 
@@ -200,7 +201,7 @@ def _softmax_ref(log: bool) -> Callable[..., tuple[np.ndarray, ...]]:
         x = ins[0]
         if x.size == 0:  # nothing to normalize (numpy's max of nothing would raise)
             return (x.copy(),)
-        axis = int(attrs.get("axis", -1))
+        axis = attrs["axis"]
         z = x - x.max(axis=axis, keepdims=True)
         if log:
             y = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
@@ -212,7 +213,10 @@ def _softmax_ref(log: bool) -> Callable[..., tuple[np.ndarray, ...]]:
     return ref
 
 
+_AXIS = (Attr("axis", "int", -1, onnx="axis"),)
 register(OpDef("softmax", _softmax_rule, _softmax_ref(False), lazy_rank=lambda a: None,
-               doc="softmax along axis", lowering=Lowering("softmax", 0)))
+               doc="softmax along axis", lowering=Lowering("softmax", 0), schema=_AXIS,
+               onnx="Softmax"))
 register(OpDef("log_softmax", _softmax_rule, _softmax_ref(True), lazy_rank=lambda a: None,
-               doc="log-softmax along axis", lowering=Lowering("softmax", 1)))
+               doc="log-softmax along axis", lowering=Lowering("softmax", 1), schema=_AXIS,
+               onnx="LogSoftmax"))

@@ -9,6 +9,7 @@ import numpy as np
 from shapegraph.core.dims import Dim
 from shapegraph.core.types import TensorType
 from shapegraph.opset.base import (
+    Attr,
     Attrs,
     FromAttr,
     FromParam,
@@ -18,6 +19,7 @@ from shapegraph.opset.base import (
     ParamDecl,
     RuleResult,
     pass_through,
+    positive,
 )
 from shapegraph.opset.registry import register
 from shapegraph.opset.values import Val, as_val, value_source
@@ -40,11 +42,13 @@ def _identity_ref(
 DROPOUT = register(OpDef("dropout", _dropout_rule, _identity_ref, same_shape=True,
                          lazy_rank=lambda a: None,
                          doc="identity at inference (rate is kept for export)",
+                         schema=(Attr("rate", "float", 0.5, check=lambda r: "" if 0 <= r < 1
+                                      else "must be in [0, 1)"),),
     lowering=Lowering("alias"), onnx="Identity"))
 
 
 def _embedding_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
-    n, d = int(attrs["input_dim"]), int(attrs["output_dim"])
+    n, d = attrs["input_dim"], attrs["output_dim"]
     return (ParamDecl("weight", (n, d), (f"input_dim={n}", f"output_dim={d}"), ("", "")),)
 
 
@@ -71,6 +75,8 @@ EMBEDDING = register(OpDef("embedding", _embedding_rule, _embedding_ref, _embedd
                            lazy_rank=lambda a: None, out_rank=lambda r, a: r[0] + 1,
                            index_inputs=(0,),
                            doc="rows of weight (input_dim, output_dim) picked by index",
+                           schema=(Attr("input_dim", "int", check=positive),
+                                   Attr("output_dim", "int", check=positive)),
     lowering=Lowering("embedding")))
 
 
@@ -112,6 +118,7 @@ PARAM = register(OpDef("param", _param_rule, _param_ref, _param_decl, arity=(0, 
                        doc="a parameter's value used as a tensor in forward (a custom "
                            "layer's self.weight.data()); its unknown dims are inferred from "
                            "how forward uses it",
+                       schema=(Attr("shape", "dims"),),
     lowering=Lowering("param")))
 
 
@@ -125,4 +132,5 @@ def _constant_values(
 CONSTANT = register(OpDef("constant", _constant_rule, _constant_ref, arity=(0, 0),
                           value_rule=_constant_values,
                           doc="a constant array (attrs['value'])",
+                          schema=(Attr("value", "array"),),
                           lowering=Lowering("constant")))

@@ -20,6 +20,7 @@ import numpy as np
 from shapegraph.core.dims import Dim
 from shapegraph.core.types import TensorType
 from shapegraph.opset.base import (
+    Attr,
     Attrs,
     Fail,
     FromAttr,
@@ -88,7 +89,7 @@ def _reduce_rule(op: str) -> Callable[..., RuleResult]:
     def rule(ins: tuple[TensorType, ...], params: Mapping[str, Any], attrs: Attrs
              ) -> RuleResult:
         x = ins[0]
-        axis = attrs.get("axis")
+        axis = attrs["axis"]
         axes = reduced_axes(axis, x.rank)
         if isinstance(axes, str):
             return _axes_fail(op, x, axis, axes)
@@ -97,7 +98,7 @@ def _reduce_rule(op: str) -> Callable[..., RuleResult]:
             return Fail(SG_CONFIG, f"{op}: axis {empty[0]} of {x} is empty, and an empty "
                         f"{op} has no value", "reduce over axes of size at least 1",
                         ((f"input dim {empty[0]}", 0, inp(0, empty[0])),))
-        keep = bool(attrs.get("keepdims", False))
+        keep = attrs["keepdims"]
         dims: list[Dim] = []
         srcs: list[Src] = []
         for j, d in enumerate(x.shape):
@@ -127,9 +128,9 @@ def _axes_fail(op: str, x: TensorType, axis: object, why: str) -> Fail:
 
 def _out_rank(ranks: tuple[int, ...], attrs: Attrs) -> int | None:
     """The output rank even when the axes are bad (so later conflicts still show)."""
-    if attrs.get("keepdims", False):
+    if attrs["keepdims"]:
         return ranks[0]
-    axis = attrs.get("axis")
+    axis = attrs["axis"]
     if axis is None:
         return 0
     n = 1 if _is_int(axis) else len(set(axis))
@@ -141,9 +142,9 @@ def _reduce_ref(fn: _Fn) -> Callable[..., tuple[np.ndarray, ...]]:
         ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
     ) -> tuple[np.ndarray, ...]:
         x = ins[0]
-        axis = attrs.get("axis")
+        axis = attrs["axis"]
         axis = tuple(axis) if isinstance(axis, list) else axis
-        y = fn(x, axis=axis, keepdims=bool(attrs.get("keepdims", False)))
+        y = fn(x, axis=axis, keepdims=attrs["keepdims"])
         return (np.asarray(y, dtype=x.dtype),)  # numpy gives a scalar for a 0-d result
 
     return ref
@@ -159,7 +160,10 @@ def _register(op: str) -> OpDef:
     return register(OpDef(op, _reduce_rule(op), _reduce_ref(REDUCTIONS[op]),
                           out_rank=_out_rank,
                           doc=f"{op} over attrs['axis'] (None: all axes), numpy's keepdims",
-                          lowering=Lowering("reduce", REDUCE_CODES[op])))
+                          lowering=Lowering("reduce", REDUCE_CODES[op]),
+                          # axis: an int, a tuple of ints or None (all axes); the shape
+                          # rule reports a bad one as a diagnostic
+                          schema=(Attr("axis", "any", None), Attr("keepdims", "bool", False))))
 
 
 MEAN = _register("mean")

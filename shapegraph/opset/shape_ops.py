@@ -22,6 +22,7 @@ from shapegraph.core.dims import (
 )
 from shapegraph.core.types import TensorType
 from shapegraph.opset.base import (
+    Attr,
     Attrs,
     Derived,
     Eq,
@@ -210,7 +211,8 @@ def _reshape_ref(
 
 RESHAPE = register(OpDef("reshape", _reshape_rule, _reshape_ref, arity=(1, 2),
                          index_inputs=(1,), value_rule=_reshape_values,
-                         out_rank=lambda r, a: len(a["shape"]) if "shape" in a else None,
+                         out_rank=lambda r, a: None if a["shape"] is None else len(a["shape"]),
+                         schema=(Attr("shape", "ints", None, optional=True),),
                          doc="reshape to attrs['shape'] or (ONNX) to the value of input 1; "
                              "0 copies a dim, -1 is inferred",
                          lowering=Lowering("alias")))
@@ -220,7 +222,7 @@ def _transpose_rule(
     ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
 ) -> RuleResult:
     x = ins[0]
-    axes = attrs.get("axes") or tuple(reversed(range(x.rank)))
+    axes = attrs["axes"] or tuple(reversed(range(x.rank)))
     norm = [norm_axis(a, x.rank) for a in axes]
     if len(axes) != x.rank:
         return rank_fail("transpose", x, f"rank {len(axes)} (axes={tuple(axes)})",
@@ -236,11 +238,12 @@ def _transpose_rule(
 def _transpose_ref(
     ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
 ) -> tuple[np.ndarray, ...]:
-    return (np.transpose(ins[0], attrs.get("axes") or None),)
+    return (np.transpose(ins[0], attrs["axes"] or None),)
 
 
 TRANSPOSE = register(OpDef("transpose", _transpose_rule, _transpose_ref,
                            doc="permute axes (default: reverse)",
+                           schema=(Attr("axes", "ints", None, optional=True),),
     lowering=Lowering("transpose")))
 
 
@@ -251,9 +254,9 @@ def _concat_rule(
     for i, t in enumerate(ins[1:], 1):
         if t.rank != first.rank:
             return rank_fail(f"concat input {i}", t, f"rank {first.rank} like input 0 ({first})")
-    axis = norm_axis(int(attrs.get("axis", 1)), first.rank)
+    axis = norm_axis(attrs["axis"], first.rank)
     if axis is None:
-        return axis_fail("concat", first, attrs.get("axis", 1))
+        return axis_fail("concat", first, attrs["axis"])
     eqs = [
         Eq(first.shape[j], inp(0, j), t.shape[j], inp(i, j), f"input 0 dim {j}",
            f"input {i} dim {j}")
@@ -274,7 +277,7 @@ def _concat_rule(
 def _concat_ref(
     ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
 ) -> tuple[np.ndarray, ...]:
-    return (np.concatenate(list(ins), axis=int(attrs.get("axis", 1))),)
+    return (np.concatenate(list(ins), axis=attrs["axis"]),)
 
 
 def _concat_values(
@@ -284,7 +287,7 @@ def _concat_values(
     and its source; other known values are folded."""
     if any(v is None for v in vals):
         return (None,)
-    axis = int(attrs.get("axis", 1))
+    axis = attrs["axis"]
     if all(len(v.shape) == 1 for v in vals) and axis in (0, -1):  # type: ignore[union-attr]
         elems = tuple(e for v in vals for e in v.elems)  # type: ignore[union-attr]
         srcs = tuple(FromValue(i, k) for i, v in enumerate(vals)
@@ -296,6 +299,8 @@ def _concat_values(
 CONCAT = register(OpDef("concat", _concat_rule, _concat_ref, arity=(1, None),
                         value_rule=_concat_values,
                         doc="join along attrs['axis'] (default 1); other dims must agree",
+                        onnx="Concat",
+                        schema=(Attr("axis", "int", 1, onnx="axis"),),
                         lowering=Lowering("concat")))
 
 __all__ = ["CONCAT", "FLATTEN", "RESHAPE", "TRANSPOSE", "reshape_dims"]

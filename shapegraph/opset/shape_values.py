@@ -26,6 +26,7 @@ import numpy as np
 from shapegraph.core.dims import Dim, Hole, add, sub
 from shapegraph.core.types import TensorType
 from shapegraph.opset.base import (
+    Attr,
     Attrs,
     Derived,
     Eq,
@@ -72,8 +73,8 @@ def _out(t: TensorType, srcs: Sequence[Src], pending: bool = False,
 
 
 def _shape_range(rank: int, attrs: Attrs) -> range:
-    start, end = int(attrs.get("start", 0)), attrs.get("end")
-    end = rank if end is None else int(end)
+    start, end = attrs["start"], attrs["end"]
+    end = rank if end is None else end
     start, end = (s + rank if s < 0 else s for s in (start, end))
     return range(max(0, min(start, rank)), max(0, min(end, rank)))
 
@@ -97,7 +98,9 @@ def _shape_ref(ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray],
 
 SHAPE = register(OpDef("shape", _shape_rule, _shape_ref, lazy_rank=lambda a: None,
                        out_rank=lambda r, a: 1, value_rule=_shape_values,
-                       doc="ONNX Shape: the int64 vector of the input's dims",
+                       doc="ONNX Shape: the int64 vector of the input's dims", onnx="Shape",
+                       schema=(Attr("start", "int", 0, onnx="start"),
+                               Attr("end", "int", None, optional=True, onnx="end")),
     no_kernel=_NO_KERNEL))
 
 
@@ -106,9 +109,9 @@ SHAPE = register(OpDef("shape", _shape_rule, _shape_ref, lazy_rank=lambda a: Non
 
 def _gather_rule(ins: _Ins, params: _Params, attrs: Attrs) -> RuleResult:
     data, idx = ins
-    axis = norm_axis(int(attrs.get("axis", 0)), data.rank)
+    axis = norm_axis(attrs["axis"], data.rank)
     if axis is None:
-        return axis_fail("gather", data, attrs.get("axis", 0))
+        return axis_fail("gather", data, attrs["axis"])
     n = data.shape[axis]
     index = vector_ints(input_values(attrs, 2)[1])
     if index is not None and n.__class__ is int:
@@ -126,9 +129,9 @@ def _gather_rule(ins: _Ins, params: _Params, attrs: Attrs) -> RuleResult:
 def _gather_values(ins: _Ins, vals: _Vals, attrs: Attrs) -> _Vals:
     data, index = vals[0], vals[1]
     idx = vector_ints(index)
-    if data is None or idx is None or len(data.shape) != 1 or int(attrs.get("axis", 0)) not in (
+    if data is None or idx is None or len(data.shape) != 1 or attrs["axis"] not in (
             0, -1):
-        return (fold(lambda d, i: np.take(d, i, axis=int(attrs.get("axis", 0))), vals),)
+        return (fold(lambda d, i: np.take(d, i, axis=attrs["axis"]), vals),)
     n = data.size
     picks = [i + n if i < 0 else i for i in idx]
     if any(not 0 <= k < n for k in picks):
@@ -140,13 +143,15 @@ def _gather_values(ins: _Ins, vals: _Vals, attrs: Attrs) -> _Vals:
 
 def _gather_ref(ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray],
                 attrs: Attrs) -> _Ref:
-    return (np.take(ins[0], ins[1], axis=int(attrs.get("axis", 0))),)
+    return (np.take(ins[0], ins[1], axis=attrs["axis"]),)
 
 
 GATHER = register(OpDef("gather", _gather_rule, _gather_ref, arity=(2, 2), index_inputs=(1,),
                         out_rank=lambda r, a: r[0] + r[1] - 1, value_rule=_gather_values,
+                        onnx="Gather",
                         doc="ONNX Gather: pick entries along attrs['axis'] (negative "
                             "indices count from the end)",
+                        schema=(Attr("axis", "int", 0, onnx="axis"),),
     no_kernel=_NO_KERNEL))
 
 
@@ -175,7 +180,7 @@ def _unsqueeze_rule(ins: _Ins, params: _Params, attrs: Attrs) -> RuleResult:
 
 
 def _squeeze_axes(x: TensorType, attrs: Attrs) -> list[int | None]:
-    axes = attrs.get("axes")
+    axes = attrs["axes"]
     if axes is None:
         return [j for j, d in enumerate(x.shape) if d.__class__ is int and d == 1]
     return [norm_axis(int(a), x.rank) for a in axes]
@@ -185,11 +190,11 @@ def _squeeze_rule(ins: _Ins, params: _Params, attrs: Attrs) -> RuleResult:
     x = ins[0]
     axes = _squeeze_axes(x, attrs)
     if None in axes:
-        return axis_fail("squeeze", x, attrs.get("axes"))
+        return axis_fail("squeeze", x, attrs["axes"])
     eqs = tuple(Eq(x.shape[a], inp(0, a), 1, FromAttr("axes"), f"input dim {a}",  # type: ignore[index]
                    "squeezed size") for a in axes if x.shape[a] != 1)  # type: ignore[index]
     keep = [j for j in range(x.rank) if j not in axes]
-    pending = attrs.get("axes") is None and any(isinstance(d, Hole) for d in x.shape)
+    pending = attrs["axes"] is None and any(isinstance(d, Hole) for d in x.shape)
     return _out(TensorType(tuple(x.shape[j] for j in keep), x.dtype),
                 [inp(0, j) for j in keep], pending, eqs)
 
@@ -215,7 +220,7 @@ def _unsqueeze_ref(ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray],
 
 def _squeeze_ref(ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray],
                  attrs: Attrs) -> _Ref:
-    axes = attrs.get("axes")
+    axes = attrs["axes"]
     return (np.squeeze(ins[0], None if axes is None else tuple(int(a) for a in axes)),)
 
 
@@ -223,11 +228,13 @@ UNSQUEEZE = register(OpDef("unsqueeze", _unsqueeze_rule, _unsqueeze_ref,
                            out_rank=lambda r, a: r[0] + len(a["axes"]),
                            value_rule=_unsqueeze_values,
                            doc="ONNX Unsqueeze: insert size-1 dims at attrs['axes']",
+                           schema=(Attr("axes", "ints"),),
     no_kernel=_NO_KERNEL))
 SQUEEZE = register(OpDef("squeeze", _squeeze_rule, _squeeze_ref, value_rule=_squeeze_values,
                          out_rank=lambda r, a: None,
                          doc="ONNX Squeeze: drop the size-1 dims at attrs['axes'] (all, "
                              "without axes)",
+                         schema=(Attr("axes", "ints", None, optional=True),),
     no_kernel=_NO_KERNEL))
 
 
@@ -250,8 +257,8 @@ def _slice_len(n: Dim, start: int, end: int, step: int) -> Dim | None:
 
 def _slice_spec(rank: int, attrs: Attrs) -> list[tuple[int, int, int, int]] | None:
     starts, ends = attrs["starts"], attrs["ends"]
-    axes = attrs.get("axes") or tuple(range(len(starts)))
-    steps = attrs.get("steps") or (1,) * len(starts)
+    axes = attrs["axes"] or tuple(range(len(starts)))
+    steps = attrs["steps"] or (1,) * len(starts)
     out = []
     for s, e, a, st in zip(starts, ends, axes, steps, strict=True):
         ax = norm_axis(int(a), rank)
@@ -265,7 +272,7 @@ def _slice_rule(ins: _Ins, params: _Params, attrs: Attrs) -> RuleResult:
     x = ins[0]
     spec = _slice_spec(x.rank, attrs)
     if spec is None:
-        return Fail(SG_CONFIG, f"slice: axes={attrs.get('axes')} / steps={attrs.get('steps')} "
+        return Fail(SG_CONFIG, f"slice: axes={attrs['axes']} / steps={attrs['steps']} "
                     f"do not fit {x}", "use axes of the input and non-zero steps")
     dims: list[Dim] = list(x.shape)
     srcs: list[Src] = [inp(0, j) for j in range(x.rank)]
@@ -304,6 +311,9 @@ def _slice_ref(ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray],
 SLICE = register(OpDef("slice", _slice_rule, _slice_ref, value_rule=_slice_values,
                        out_rank=lambda r, a: r[0],
                        doc="ONNX Slice with constant starts/ends/axes/steps",
+                       schema=(Attr("starts", "ints"), Attr("ends", "ints"),
+                               Attr("axes", "ints", None, optional=True),
+                               Attr("steps", "ints", None, optional=True)),
     no_kernel=_NO_KERNEL))
 
 
@@ -333,6 +343,7 @@ def _cast_ref(ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray],
 CAST = register(OpDef("cast", _cast_rule, _cast_ref, value_rule=_cast_values,
                       lazy_rank=lambda a: None, out_rank=lambda r, a: r[0],
                       doc="ONNX Cast to attrs['to'] (a numpy dtype name)",
+                      schema=(Attr("to", "dtype"),),
     no_kernel=_NO_KERNEL))
 
 
@@ -340,7 +351,7 @@ CAST = register(OpDef("cast", _cast_rule, _cast_ref, value_rule=_cast_values,
 
 
 def _cos_rule(ins: _Ins, params: _Params, attrs: Attrs) -> RuleResult:
-    dtype = str(np.asarray(attrs.get("value", 0.0)).dtype)
+    dtype = str(attrs["value"].dtype)
     if ins[0].rank != 1:
         return rank_fail("ConstantOfShape", ins[0], "a 1-D int64 shape vector")
     v = input_values(attrs, 1)[0]
@@ -361,13 +372,13 @@ def _cos_rule(ins: _Ins, params: _Params, attrs: Attrs) -> RuleResult:
 
 
 def _cos_values(ins: _Ins, vals: _Vals, attrs: Attrs) -> _Vals:
-    fill = np.asarray(attrs.get("value", 0.0)).reshape(-1)[0]
+    fill = attrs["value"].reshape(-1)[0]
     return (fold(lambda s: np.full(tuple(int(d) for d in s), fill), vals),)
 
 
 def _cos_ref(ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray],
              attrs: Attrs) -> _Ref:
-    fill = np.asarray(attrs.get("value", 0.0)).reshape(-1)
+    fill = attrs["value"].reshape(-1)
     return (np.full(tuple(int(d) for d in ins[0]), fill[0], dtype=fill.dtype),)
 
 
@@ -376,5 +387,7 @@ CONSTANT_OF_SHAPE = register(OpDef(
     out_rank=lambda r, a: None,
     doc="ONNX ConstantOfShape: a tensor filled with attrs['value'] (default 0.0), shaped by "
         "the input's value",
+    schema=(Attr("value", "array", np.zeros(1, np.float32),
+                 check=lambda v: "" if v.size == 1 else "must hold one value"),),
     no_kernel=_NO_KERNEL))
 
