@@ -10,10 +10,12 @@ Sequential(
 )
 """
 
+from shapegraph.frontend import activations as _activations
 from shapegraph.frontend import layers as _layers
+from shapegraph.frontend.activations import *  # noqa: F403  (activations.__all__)
 from shapegraph.frontend.block import Block, HybridBlock, HybridSequential, Sequential
 from shapegraph.frontend.layers import *  # noqa: F403  (the list is layers.__all__)
 from shapegraph.frontend.root import UnusedLayerWarning
 
 __all__ = ["Block", "HybridBlock", "HybridSequential", "Sequential", "UnusedLayerWarning"]
-__all__ += _layers.__all__
+__all__ += _layers.__all__ + _activations.__all__

@@ -40,6 +40,11 @@ def rand(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32)
 
 
+def kact(code: int) -> tuple[int, float, float]:
+    """An activation code as the kernels take it: (code, parameter 0, parameter 1)."""
+    return (code, 0.0, 0.0)
+
+
 def act_ref(y: np.ndarray, act: int) -> np.ndarray:
     return y if act == K.ACT_NONE else np.asarray(ACTIVATIONS[ACT_NAMES[act]](y))
 
@@ -57,7 +62,7 @@ def close(got: np.ndarray, want: np.ndarray, scale: float = 1.0) -> None:
 def test_activation(n: int, act: int, seed: int) -> None:
     x = rand(np.random.default_rng(seed), n) * 6
     out = np.empty_like(x)
-    K.activation(x, act, out)
+    K.activation(x, kact(act), out)
     close(out, act_ref(x.astype(np.float64), act))
 
 
@@ -65,10 +70,10 @@ def test_activation_extremes_and_nan() -> None:
     x = np.array([-1e4, -80, 0, 80, 1e4, np.nan], np.float32)
     for act in ACT_NAMES:
         out = np.empty_like(x)
-        K.activation(x, act, out)
+        K.activation(x, kact(act), out)
         want = act_ref(x.astype(np.float64), act)
         np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
-    K.activation(x, K.ACT_RELU, x)  # in place
+    K.activation(x, kact(K.ACT_RELU), x)  # in place
     assert np.isnan(x[-1]) and x[0] == 0
 
 
@@ -137,7 +142,7 @@ def test_dense(n: int, k: int, m: int, bias: bool, act: int, seed: int) -> None:
     params = {"weight": w, **({"bias": b} if bias else {})}
     (want,) = reference("dense", [x], params, {"units": m})
     out = np.empty((n, m), np.float32)
-    K.dense(x, np.ascontiguousarray(w.T), b if bias else EMPTY1, act, out)
+    K.dense(x, np.ascontiguousarray(w.T), b if bias else EMPTY1, kact(act), out)
     close(out, act_ref(want.astype(np.float64), act), scale=np.sqrt(k))
 
 
@@ -148,7 +153,7 @@ def test_channel_affine(n: int, c: int, s: int, act: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     x, scale, shift = rand(rng, n, c, s), rand(rng, c), rand(rng, c)
     out = np.empty_like(x)
-    K.channel_affine(x, scale, shift, act, out)
+    K.channel_affine(x, scale, shift, kact(act), out)
     close(out, act_ref(x * scale[:, None] + shift[:, None], act))
 
 
@@ -269,7 +274,7 @@ def test_conv2d_generic(cfg: dict[str, int], bias: bool, act: int, seed: int) ->
     x, w, b, res = conv_inputs(cfg, seed)
     out = np.empty_like(res)
     K.conv2d(x, w, b if bias else EMPTY1, cfg["SH"], cfg["SW"], cfg["PH"], cfg["PW"],
-             cfg["DH"], cfg["DW"], cfg["groups"], act, out)
+             cfg["DH"], cfg["DW"], cfg["groups"], kact(act), out)
     close(out, conv_want(x, w, b if bias else None, cfg, None, act), scale=3)
 
 
@@ -278,7 +283,7 @@ def test_conv1d_generic_as_2d() -> None:
            "PH": 0, "PW": 1, "DH": 1, "DW": 2, "groups": 1}
     x, w, b, res = conv_inputs(cfg, 3)
     out = np.empty_like(res)
-    K.conv2d(x, w, b, 1, 2, 0, 1, 1, 2, 1, K.ACT_NONE, out)
+    K.conv2d(x, w, b, 1, 2, 0, 1, 1, 2, 1, kact(K.ACT_NONE), out)
     close(out, conv_want(x, w, b, cfg, None, K.ACT_NONE))
 
 
@@ -312,7 +317,7 @@ def run_conv_template(cfg: dict[str, int], act: int, bias: bool, residual: bool,
                       seed: int) -> None:
     x, w, b, res = conv_inputs(cfg, seed)
     args = conv_args(cfg)
-    fn = compile_template(*T.conv2d_source(*args, act, bias, residual))
+    fn = compile_template(*T.conv2d_source(*args, kact(act), bias, residual))
     out = np.full_like(res, np.nan)
     fn(x, T.pack_conv2d_weight(w, *args), b if bias else EMPTY1,
        res if residual else EMPTY4, out)

@@ -196,11 +196,11 @@ def test_math_codes_in_the_activation_kernel(op: str) -> None:
     x = np.array([-80.0, -2.0, -0.5, 0.0, 1e-30, 0.25, 3.0, 80.0, np.nan], np.float32)
     x = np.concatenate([x, rand(200) * 4])
     out = np.empty_like(x)
-    K.activation(x, K.MATH_CODES[op], out)
+    K.activation(x, (K.MATH_CODES[op], 0.0, 0.0), out)
     (want,) = get_op(op).reference([x.astype(np.float64)], {}, {})
     np.testing.assert_allclose(out, want, rtol=2e-6, atol=1e-30)
     y = x.copy()
-    K.activation(y, K.MATH_CODES[op], y)  # in place
+    K.activation(y, (K.MATH_CODES[op], 0.0, 0.0), y)  # in place
     np.testing.assert_array_equal(y, out)
     assert set(MATH) == set(K.MATH_CODES)
 
@@ -254,7 +254,7 @@ def test_unary_eager_and_compiled(op: str) -> None:
     positive = op in ("log", "sqrt")  # after abs: the dense output may be negative
     fn = (lambda t: getattr(t.abs(), op)()) if positive else (lambda t: getattr(ops, op)(t))
     _, steps = _run_both(Reduce(fn), x, ("batch", 4))
-    assert steps[0].kernel == "dense" and (positive or steps[0].act == K.MATH_CODES[op])
+    assert steps[0].kernel == "dense" and (positive or steps[0].act == (K.MATH_CODES[op], 0.0, 0.0))
 
 
 def test_functions_match_methods() -> None:

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 from shapegraph.core.graph import Graph
 from shapegraph.executor.lower import Arg, Step
 from shapegraph.executor.plan import Plan
+from shapegraph.executor.steps import literal
 
 __all__ = ["Generated", "Segment", "cache_dir", "generate", "split"]
 
@@ -95,7 +96,7 @@ class _Writer:
             return self.const(tuple(a.ref))
         if a.kind == "empty4":
             return "E4"
-        return repr(a.ref)
+        return literal(a.ref)
 
     def step(self, s: Step) -> str:
         args = ", ".join(self.arg(a) for a in s.args)

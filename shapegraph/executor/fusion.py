@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shapegraph.core.graph import Node
-from shapegraph.executor.steps import Arg, Step, has_residual
+from shapegraph.executor.steps import NO_ACT, Arg, Step, has_residual
 from shapegraph.opset.common import norm_axis
 from shapegraph.opset.registry import get_op
 
@@ -56,11 +56,11 @@ def _absorb(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
 
 
 def _no_activation_yet(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
-    return step.act == 0
+    return step.act == NO_ACT
 
 
 def _activation(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
-    step.act = lw.code(n)
+    step.act = lw.act(n)
     if step.kernel == "channel_affine":
         step.args[3] = Arg("lit", step.act)
     _absorb(lw, n, step, port)
@@ -68,7 +68,7 @@ def _activation(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
 
 def _bn_on_channel_axis(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
     axis = norm_axis(n.attrs["axis"], len(lw.shape(n.inputs[0])))
-    return (axis == step.channel_axis and step.act == 0 and id(step) in lw.folded
+    return (axis == step.channel_axis and step.act == NO_ACT and id(step) in lw.folded
             and not has_residual(step))
 
 
@@ -81,7 +81,7 @@ def _fold_batchnorm(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
 
 def _residual_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
     main, skip = n.inputs[port], n.inputs[1 - port]
-    return (lw.specialize and step.act == 0 and not has_residual(step)
+    return (lw.specialize and step.act == NO_ACT and not has_residual(step)
             and lw.shape(skip) == lw.shape(main) and lw.ready(skip, step))
 
 

@@ -10,7 +10,7 @@ source code that relies on this module's names (``act_apply`` and the ``ACT_*`` 
 >>> import numpy as np
 >>> x = np.array([[1.0, -2.0]], np.float32); wt = np.eye(2, dtype=np.float32)
 >>> out = np.empty((1, 2), np.float32)
->>> dense(x, wt, np.empty(0, np.float32), ACT_RELU, out); out.tolist()
+>>> dense(x, wt, np.empty(0, np.float32), (ACT_RELU, 0.0, 0.0), out); out.tolist()
 [[1.0, 0.0]]
 """
 
@@ -28,18 +28,25 @@ from shapegraph.opset.reduce import REDUCE_CODES
 
 __all__ = [
     "ACT_ABS",
+    "ACT_CLIP",
+    "ACT_ELU",
     "ACT_EXP",
     "ACT_GELU",
+    "ACT_HARD_SIGMOID",
+    "ACT_LEAKY_RELU",
     "ACT_LOG",
     "ACT_NONE",
     "ACT_RELU",
+    "ACT_SELU",
     "ACT_SIGMOID",
+    "ACT_SILU",
     "ACT_SOFTRELU",
     "ACT_SOFTSIGN",
     "ACT_SQRT",
     "ACT_SQUARE",
     "ACT_TANH",
     "MATH_CODES",
+    "NO_ACT",
     "OP_ADD",
     "OP_DIV",
     "OP_MUL",
@@ -61,6 +68,7 @@ __all__ = [
     "global_pool",
     "layernorm",
     "maxpool2d",
+    "prelu",
     "reduce_axis",
     "reduce_strided",
     "softmax",
@@ -81,6 +89,14 @@ ACT_LOG = UNARY_CODES["log"]  # log(0) = -inf, log(<0) = NaN, as numpy
 ACT_SQRT = UNARY_CODES["sqrt"]  # sqrt(<0) = NaN
 ACT_ABS = UNARY_CODES["abs"]
 ACT_SQUARE = UNARY_CODES["square"]
+# with parameters: an activation is the tuple (code, p0, p1) of OpDef.lowering's params
+ACT_LEAKY_RELU = UNARY_CODES["leaky_relu"]  # p0 = alpha
+ACT_ELU = UNARY_CODES["elu"]  # p0 = alpha
+ACT_SELU = UNARY_CODES["selu"]  # p0 = alpha, p1 = gamma
+ACT_HARD_SIGMOID = UNARY_CODES["hard_sigmoid"]  # max(0, min(1, p0 * x + p1))
+ACT_SILU = UNARY_CODES["silu"]  # x * sigmoid(p0 * x) (Swish; SiLU is p0 = 1)
+ACT_CLIP = UNARY_CODES["clip"]  # p0 = min, p1 = max
+NO_ACT = (ACT_NONE, 0.0, 0.0)
 MATH_CODES = {op: UNARY_CODES[op] for op in ("exp", "log", "sqrt", "abs", "square")}
 
 OP_ADD = BINARY_CODES["add"]
@@ -109,37 +125,56 @@ _INV_SQRT2 = 0.7071067811865476
 
 
 @_inline
-def act_apply(v: float, act: int) -> float:
-    """The activation ``act`` (an ``ACT_*`` code) of one value; NaN propagates through relu.
+def _sigmoid(v: float) -> float:
+    if v >= 0.0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
+
+
+@_inline
+def act_apply(v: float, act: tuple[int, float, float]) -> float:
+    """The activation ``act`` = (``ACT_*`` code, p0, p1) of one value; NaN propagates
+    through relu, leaky relu and clip.
 
     With a literal ``act`` (as in generated kernels) the branches fold away.
     """
-    if act == ACT_RELU:
+    code, p0, p1 = act
+    if code == ACT_RELU:
         return 0.0 if v < 0.0 else v
-    if act == ACT_SIGMOID:
-        if v >= 0.0:
-            return 1.0 / (1.0 + math.exp(-v))
-        e = math.exp(v)
-        return e / (1.0 + e)
-    if act == ACT_TANH:
+    if code == ACT_SIGMOID:
+        return _sigmoid(v)
+    if code == ACT_LEAKY_RELU:
+        return p0 * v if v < 0.0 else v
+    if code == ACT_ELU:
+        return p0 * math.expm1(v) if v < 0.0 else v
+    if code == ACT_SELU:
+        return p1 * (p0 * math.expm1(v) if v <= 0.0 else v)
+    if code == ACT_HARD_SIGMOID:
+        return min(1.0, max(0.0, p0 * v + p1)) if v == v else v
+    if code == ACT_SILU:
+        return v * _sigmoid(p0 * v)
+    if code == ACT_CLIP:
+        return p0 if v < p0 else (p1 if v > p1 else v)
+    if code == ACT_TANH:
         return math.tanh(v)
-    if act == ACT_SOFTRELU:
+    if code == ACT_SOFTRELU:
         return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
-    if act == ACT_SOFTSIGN:
+    if code == ACT_SOFTSIGN:
         return v / (1.0 + abs(v))
-    if act == ACT_GELU:
+    if code == ACT_GELU:
         return 0.5 * v * (1.0 + math.erf(v * _INV_SQRT2))
-    if act == ACT_EXP:
+    if code == ACT_EXP:
         return math.exp(v)
-    if act == ACT_LOG:
+    if code == ACT_LOG:
         if v > 0.0:
             return math.log(v)
         return -math.inf if v == 0.0 else math.nan  # NaN in, NaN out
-    if act == ACT_SQRT:
+    if code == ACT_SQRT:
         return math.sqrt(v) if v >= 0.0 else math.nan
-    if act == ACT_ABS:
+    if code == ACT_ABS:
         return abs(v)
-    if act == ACT_SQUARE:
+    if code == ACT_SQUARE:
         return v * v
     return v
 
@@ -148,13 +183,13 @@ def act_apply(v: float, act: int) -> float:
 
 
 @_kernel
-def _act_inplace(y: np.ndarray, act: int) -> None:
+def _act_inplace(y: np.ndarray, act: tuple[int, float, float]) -> None:
     """Apply ``act`` to a flat array in place; the switch is outside the loops so each loop
     vectorizes."""
     n = y.size
-    if act == ACT_NONE:
+    if act[0] == ACT_NONE:
         return
-    if act == ACT_RELU:
+    if act[0] == ACT_RELU:
         for i in range(n):
             v = y[i]
             y[i] = 0.0 if v < 0.0 else v
@@ -164,14 +199,14 @@ def _act_inplace(y: np.ndarray, act: int) -> None:
 
 
 @_kernel
-def activation(x: np.ndarray, act: int, out: np.ndarray) -> None:
+def activation(x: np.ndarray, act: tuple[int, float, float], out: np.ndarray) -> None:
     """out = act(x) on 1-D arrays of equal length (``out`` may be ``x``)."""
     n = x.size
-    if act == ACT_RELU:
+    if act[0] == ACT_RELU:
         for i in range(n):
             v = x[i]
             out[i] = 0.0 if v < 0.0 else v
-    elif act == ACT_NONE:
+    elif act[0] == ACT_NONE:
         for i in range(n):
             out[i] = x[i]
     else:
@@ -179,15 +214,29 @@ def activation(x: np.ndarray, act: int, out: np.ndarray) -> None:
             out[i] = act_apply(x[i], act)
 
 
+@_kernel
+def prelu(x: np.ndarray, alpha: np.ndarray, out: np.ndarray) -> None:
+    """out[n, c, s] = x if x >= 0 else alpha[c] * x; x/out (N, C, S), alpha (C,) or (1,)
+    (one slope for every channel); ``out`` may be ``x``."""
+    n_dim, c_dim, s_dim = x.shape
+    shared = alpha.size == 1
+    for n in range(n_dim):
+        for c in range(c_dim):
+            a = alpha[0] if shared else alpha[c]
+            for s in range(s_dim):
+                v = x[n, c, s]
+                out[n, c, s] = a * v if v < 0.0 else v
+
+
 # --------------------------------------------------------------------------- dense
 
 
 @_kernel
-def _bias_act_rows(out: np.ndarray, b: np.ndarray, act: int) -> None:
+def _bias_act_rows(out: np.ndarray, b: np.ndarray, act: tuple[int, float, float]) -> None:
     """out[i, :] = act(out[i, :] + b) (b may be empty: no bias); relu + bias in one pass."""
     n, m = out.shape
     if b.size == m:
-        if act == ACT_RELU:
+        if act[0] == ACT_RELU:
             for i in range(n):
                 for j in range(m):
                     v = out[i, j] + b[j]
@@ -200,7 +249,8 @@ def _bias_act_rows(out: np.ndarray, b: np.ndarray, act: int) -> None:
 
 
 @_kernel
-def dense(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: int, out: np.ndarray) -> None:
+def dense(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: tuple[int, float, float],
+          out: np.ndarray) -> None:
     """out (N, M) = act(x (N, K) @ wt (K, M) + b (M,)); ``wt`` is weight.T made contiguous at
     plan time; an empty ``b`` means no bias. The product is BLAS sgemm (scipy's OpenBLAS,
     about 0.5 µs per call: a hand loop lost at every size measured, even 1x20x256), then one
@@ -214,7 +264,8 @@ def dense(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: int, out: np.ndarra
 
 @_kernel
 def channel_affine(
-    x: np.ndarray, scale: np.ndarray, shift: np.ndarray, act: int, out: np.ndarray
+    x: np.ndarray, scale: np.ndarray, shift: np.ndarray, act: tuple[int, float, float],
+    out: np.ndarray,
 ) -> None:
     """out[n, c, :] = act(x[n, c, :] * scale[c] + shift[c]); x/out (N, C, S), e.g. batchnorm
     with running statistics already folded into scale/shift."""
@@ -225,7 +276,7 @@ def channel_affine(
             b = shift[c]
             for s in range(s_dim):
                 out[n, c, s] = x[n, c, s] * a + b
-    if act != ACT_NONE:
+    if act[0] != ACT_NONE:
         _act_inplace(out.reshape(out.size), act)
 
 
@@ -577,7 +628,7 @@ def _conv_plane(
 @_kernel
 def conv2d(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, sh: int, sw: int, ph: int, pw: int,
-    dh: int, dw: int, groups: int, act: int, out: np.ndarray,
+    dh: int, dw: int, groups: int, act: tuple[int, float, float], out: np.ndarray,
 ) -> None:
     """Generic direct convolution (any stride, padding, dilation, groups): x (N, C, H, W),
     w (O, C/groups, KH, KW), b (O,) or empty, out (N, O, OH, OW) = act(conv(x, w) + b).
@@ -597,7 +648,7 @@ def conv2d(
                     for kw in range(kw_dim):
                         _conv_plane(xc, w[o, c, kh, kw], acc, kh * dh, sh, sw, ph,
                                     pw - kw * dw, oh_dim, ow_dim)
-    if act != ACT_NONE:
+    if act[0] != ACT_NONE:
         _act_inplace(out.reshape(out.size), act)
 
 

@@ -24,7 +24,7 @@ from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
 from shapegraph.executor.fusion import bn_affine, try_fuse
 from shapegraph.executor.packing import pack
-from shapegraph.executor.steps import Arg, Lowered, Step
+from shapegraph.executor.steps import NO_ACT, Act, Arg, Lowered, Step
 from shapegraph.opset.common import norm_axis
 from shapegraph.opset.registry import get_op
 
@@ -55,7 +55,7 @@ class _Lowerer:
             "softmax": self.op_softmax, "binary": self.op_binary, "pool": self.op_pool,
             "global_pool": self.op_global_pool, "concat": self.op_concat,
             "embedding": self.op_embedding, "transpose": self.op_transpose,
-            "matmul": self.op_matmul, "reduce": self._reduce}
+            "matmul": self.op_matmul, "reduce": self._reduce, "prelu": self.op_prelu}
 
     def shape(self, v: int) -> tuple[int, ...]:
         return _shape(self.types, v)
@@ -107,6 +107,14 @@ class _Lowerer:
         assert low is not None
         return low.code
 
+    def act(self, n: Node) -> Act:
+        """``n`` as an activation the kernels take: its code with the attributes its
+        lowering names as parameters (leaky relu's alpha) in order, 0.0 for the rest."""
+        low = get_op(n.op).lowering
+        assert low is not None
+        ps = [float(n.attrs[p]) for p in low.params] + [0.0, 0.0]
+        return (low.code, ps[0], ps[1])
+
     def ref(self, n: Node) -> None:
         """A step running the op's numpy reference, with the reason it has no kernel: what
         the declining ``op_*`` said (``decline``), else the op record's ``no_kernel``."""
@@ -146,7 +154,7 @@ class _Lowerer:
         w = self.p(n, "weight")
         b = self.p(n, "bias") if "bias" in dict(n.params) else np.zeros(units, np.float32)
         step = self.emit(n, "dense", [self.val(x, (rows, k)), Arg("w", w.T), Arg("w", b),
-                                      Arg("lit", 0), self.val(y, (rows, units))], [x],
+                                      Arg("lit", NO_ACT), self.val(y, (rows, units))], [x],
                          channel_axis=len(ys) - 1)
         self.folded[id(step)] = (np.ones(units, np.float32), np.zeros(units, np.float32))
         return True
@@ -173,8 +181,16 @@ class _Lowerer:
     def op_activation(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
         flat = (prod(self.shape(y)),)
-        self.emit(n, "activation", [self.val(x, flat), Arg("lit", self.code(n)),
+        self.emit(n, "activation", [self.val(x, flat), Arg("lit", self.act(n)),
                                     self.val(y, flat)], [x], inplace=x)
+        return True
+
+    def op_prelu(self, n: Node) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        xs = self.shape(x)
+        view = (xs[0], xs[1], prod(xs[2:]))
+        self.emit(n, "prelu", [self.val(x, view), Arg("w", self.p(n, "alpha")),
+                               self.val(y, view)], [x], inplace=x)
         return True
 
     def op_batchnorm(self, n: Node) -> bool:
@@ -185,7 +201,7 @@ class _Lowerer:
         scale, shift = bn_affine(self, n)
         view = (prod(xs[:axis]), xs[axis], prod(xs[axis + 1:]))
         self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale), Arg("w", shift),
-                                        Arg("lit", 0), self.val(y, view)], [x], inplace=x)
+                                        Arg("lit", NO_ACT), self.val(y, view)], [x], inplace=x)
         return True
 
     def op_layernorm(self, n: Node) -> bool:

@@ -4,12 +4,18 @@ and weight packing (``packing``) all work on these records."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Arg", "Lowered", "Step", "has_residual"]
+__all__ = ["NO_ACT", "Act", "Arg", "Lowered", "Step", "has_residual", "literal"]
+
+# a fused activation: (its kernel code, parameter 0, parameter 1), as the kernels take it
+# (``act_apply``): leaky relu's alpha, clip's bounds; (0, 0.0, 0.0) is none
+Act = tuple[int, float, float]
+NO_ACT: Act = (0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class Step:
     inplace: int | None = None  # a read value whose buffer the output may reuse
     node: int = -1
     source: tuple[str, str] | None = None  # (source, name) of a specialized kernel
-    act: int = 0
+    act: Act = NO_ACT
     # the axis of the output value along which a dense/conv writes its output channels:
     # a batchnorm folds into the weights only when it normalizes exactly this axis
     channel_axis: int = -1
@@ -54,6 +60,17 @@ class Lowered:
     def slot(self, array: np.ndarray) -> int:
         self.weights.append(np.ascontiguousarray(array, dtype=np.float32))
         return len(self.weights) - 1
+
+
+def literal(value: Any) -> str:
+    """``value`` (a number, bool or tuple of them) as source code for generated kernels:
+    ``repr``, except that infinities and NaN (clip's open bounds) name numpy's."""
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "np.nan" if math.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
+    return repr(value)
 
 
 def has_residual(step: Step) -> bool:

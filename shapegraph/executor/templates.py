@@ -30,7 +30,8 @@ every vector load into a gather (measured 8x slower).
 
 >>> import numpy as np
 >>> from shapegraph.executor import kernels
->>> src, name = conv2d_source(1, 1, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, True, False)
+>>> src, name = conv2d_source(1, 1, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, (0, 0.0, 0.0),
+...                           True, False)
 >>> ns = {"np": np, "prange": range, **vars(kernels)}
 >>> ns["njit"] = lambda **kw: (lambda f: kernels.njit(**{**kw, "cache": False})(f))
 >>> exec(src, ns)
@@ -44,11 +45,13 @@ every vector load into a gather (measured 8x slower).
 
 from __future__ import annotations
 
+import zlib
 from typing import NamedTuple, TypeAlias
 
 import numpy as np
 
 from shapegraph.executor.kernels import ACT_NONE, ACT_RELU
+from shapegraph.executor.steps import Act, literal
 
 __all__ = [
     "ConvArgs",
@@ -167,18 +170,26 @@ def pack_conv2d_weight(
     return np.ascontiguousarray(w).reshape(-1).copy()
 
 
-def _name(cfg: ConvConfig, act: int, has_bias: bool, has_residual: bool) -> str:
+def _name(cfg: ConvConfig, act: Act, has_bias: bool, has_residual: bool) -> str:
     return (f"conv2d_n{cfg.N}_c{cfg.C}_{cfg.H}x{cfg.W}_o{cfg.O}_k{cfg.KH}x{cfg.KW}"
             f"_s{cfg.SH}x{cfg.SW}_p{cfg.PH}x{cfg.PW}_d{cfg.DH}x{cfg.DW}_g{cfg.groups}"
-            f"_a{act}_b{int(has_bias)}_r{int(has_residual)}")
+            f"_a{_act_tag(act)}_b{int(has_bias)}_r{int(has_residual)}")
 
 
-def _act_code(v: str, act: int) -> str:
-    if act == ACT_NONE:
+def _act_tag(act: Act) -> str:
+    """The activation in a kernel name: its code, and a digest of its parameters."""
+    if act[1:] == (0.0, 0.0):
+        return str(act[0])
+    return f"{act[0]}_{zlib.crc32(repr(tuple(act[1:])).encode()):08x}"
+
+
+def _act_code(v: str, act: Act) -> str:
+    """Source for ``act`` (code, p0, p1) of the value ``v``, its parameters as literals."""
+    if act[0] == ACT_NONE:
         return v
-    if act == ACT_RELU:
+    if act[0] == ACT_RELU:
         return f"zero if {v} < zero else {v}"
-    return f"act_apply({v}, {act})"
+    return f"act_apply({v}, {literal((int(act[0]), float(act[1]), float(act[2])))})"
 
 
 class _Emitter:
@@ -257,7 +268,7 @@ def _emit_block(e: _Emitter, cfg: ConvConfig, has_bias: bool) -> None:
         e(depth, f"ab[{m * plane} + {pos}] += {terms}")
 
 
-def _emit_epilogue(e: _Emitter, cfg: ConvConfig, act: int, has_residual: bool) -> None:
+def _emit_epilogue(e: _Emitter, cfg: ConvConfig, act: Act, has_residual: bool) -> None:
     """out[n, o] = act(acc + residual), dropping the padded columns of the flat layout."""
     plane, pitch = _plane(cfg)
     ohw, opi = cfg.OH * cfg.OW, cfg.O // cfg.G
@@ -318,7 +329,7 @@ def _emit_vo(e: _Emitter, cfg: ConvConfig, has_bias: bool) -> None:
         _emit_vo_tile(e, cfg, cfg.OW % cfg.JB, has_bias)
 
 
-def _emit_vo_epilogue(e: _Emitter, cfg: ConvConfig, act: int, has_residual: bool) -> None:
+def _emit_vo_epilogue(e: _Emitter, cfg: ConvConfig, act: Act, has_residual: bool) -> None:
     """out[n, o] = act(acc[:, o] + residual): the (pixel, channel) tile back to NCHW."""
     ohw = cfg.OH * cfg.OW
     e(1, f"for o in range({cfg.O}):")
@@ -380,7 +391,7 @@ def _emit_transform(e: _Emitter, depth: int, mat: list[list[float]], src: str, d
             e(depth, f"{dst}{i}_{j} = " + _lin(mat[j], [f"t{i}_{b}" for b in range(n_in)]))
 
 
-def _emit_wino(e: _Emitter, cfg: ConvConfig, act: int, has_bias: bool,
+def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
                has_residual: bool) -> None:
     """Winograd F(m x m, 3 x 3): transform tiles (vectorized along a row of tiles), one small
     GEMM per transform position (vectorized along tiles), inverse transform + epilogue."""
@@ -450,7 +461,7 @@ def _pack_wino(w: np.ndarray, m: int) -> np.ndarray:
 
 def conv2d_source(
     N: int, C: int, H: int, W: int, O: int, KH: int, KW: int, SH: int, SW: int,  # noqa: E741
-    PH: int, PW: int, DH: int, DW: int, groups: int, act: int, has_bias: bool,
+    PH: int, PW: int, DH: int, DW: int, groups: int, act: Act, has_bias: bool,
     has_residual: bool,
 ) -> tuple[str, str]:
     """Source and name of ``f(x, wp, b, res, out)``: out = act(conv(x, w) + b + res).

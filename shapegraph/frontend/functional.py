@@ -9,16 +9,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from shapegraph.opset.registry import get_op
+
 if TYPE_CHECKING:  # shapegraph.frontend.trace imports the registry this package defines
     from shapegraph.frontend.trace import SymbolicTensor
 
+def _default(op: str, name: str) -> Any:
+    """The default of an op attribute: the op record holds it (one place)."""
+    return get_op(op).default(name)
+
+
 __all__ = [
     "abs",
+    "clip",
     "concat",
     "dot",
+    "elu",
     "exp",
     "flatten",
     "gelu",
+    "hard_sigmoid",
+    "leaky_relu",
     "log",
     "log_softmax",
     "matmul",
@@ -27,13 +38,16 @@ __all__ = [
     "min",
     "relu",
     "reshape",
+    "selu",
     "sigmoid",
+    "silu",
     "softmax",
     "softrelu",
     "softsign",
     "sqrt",
     "square",
     "sum",
+    "swish",
     "tanh",
     "transpose",
 ]
@@ -71,6 +85,46 @@ def softsign(x: SymbolicTensor) -> SymbolicTensor:
 
 def gelu(x: SymbolicTensor) -> SymbolicTensor:
     return _emit("gelu", [x])
+
+
+def leaky_relu(x: SymbolicTensor, alpha: float = _default("leaky_relu", "alpha")
+               ) -> SymbolicTensor:
+    """``x`` for ``x >= 0``, ``alpha * x`` below."""
+    return _emit("leaky_relu", [x], {"alpha": alpha})
+
+
+def elu(x: SymbolicTensor, alpha: float = _default("elu", "alpha")) -> SymbolicTensor:
+    """``x`` for ``x >= 0``, ``alpha * (exp(x) - 1)`` below."""
+    return _emit("elu", [x], {"alpha": alpha})
+
+
+def selu(x: SymbolicTensor) -> SymbolicTensor:
+    """Scaled ELU (the constants of Klambauer et al.)."""
+    return _emit("selu", [x])
+
+
+def silu(x: SymbolicTensor) -> SymbolicTensor:
+    """``x * sigmoid(x)``."""
+    return _emit("silu", [x])
+
+
+def swish(x: SymbolicTensor, beta: float = _default("silu", "beta")) -> SymbolicTensor:
+    """``x * sigmoid(beta * x)``."""
+    return _emit("silu", [x], {"beta": beta})
+
+
+def hard_sigmoid(x: SymbolicTensor, alpha: float = _default("hard_sigmoid", "alpha"),
+                 beta: float = _default("hard_sigmoid", "beta")) -> SymbolicTensor:
+    """``max(0, min(1, alpha * x + beta))`` (MXNet's ``F.hard_sigmoid``)."""
+    return _emit("hard_sigmoid", [x], {"alpha": alpha, "beta": beta})
+
+
+def clip(x: SymbolicTensor, a_min: float | None = None, a_max: float | None = None
+         ) -> SymbolicTensor:
+    """``x`` limited to ``[a_min, a_max]`` (None: no bound on that side; MXNet's
+    ``F.clip``); NaN stays NaN."""
+    bounds = {"min": a_min, "max": a_max}
+    return _emit("clip", [x], {k: v for k, v in bounds.items() if v is not None})
 
 
 def softmax(x: SymbolicTensor, axis: int = -1) -> SymbolicTensor:

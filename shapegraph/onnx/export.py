@@ -186,6 +186,30 @@ class _Exporter:
         self.add("Cast", x, [idx], to=self.onnx.TensorProto.INT64)
         self.add("Gather", [self.param(n, "weight"), idx], y, axis=0)
 
+    def _silu(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
+              ) -> None:
+        src, sig = x[0], self.fresh("silu")
+        if n.attrs["beta"] != 1.0:
+            src = self.fresh("silu")
+            self.add("Mul", [x[0], self.const(np.array(n.attrs["beta"], np.float32))], [src])
+        self.add("Sigmoid", [src], [sig])
+        self.add("Mul", [x[0], sig], y)
+
+    def _prelu(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
+               ) -> None:
+        """ONNX broadcasts the slope from the last axis: (C,) becomes (C, 1, ..., 1)."""
+        t = types.get(n.inputs[0])
+        rank = t.rank if t is not None else 4
+        shape = (-1,) + (1,) * (rank - 2)
+
+        def per_channel(a: np.ndarray) -> np.ndarray:
+            return a.reshape(shape)
+
+        key = n.param_key("alpha")
+        c = (self.param_shapes.get(key) or self.g.params[key].shape)[0]
+        shape = None if c is None else (c,) + (1,) * (rank - 2)
+        self.add("PRelu", [x[0], self.param(n, "alpha", per_channel, shape)], y)
+
     def _gelu(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
               ) -> None:
         half, one = self.const(np.array(0.5, np.float32)), self.const(np.array(1.0, np.float32))
@@ -220,6 +244,9 @@ _RULES: dict[str, _Rule] = {
     "transpose": lambda ex, n, x, y, t: ex.add(
         "Transpose", x, y, **({"perm": list(n.attrs["axes"])} if n.attrs["axes"] else {})),
     "gelu": _Exporter._gelu, "batchnorm": _Exporter._batchnorm,
+    "silu": _Exporter._silu, "prelu": _Exporter._prelu,
+    "clip": lambda ex, n, x, y, t: ex.add("Clip", [x[0], *(
+        ex.const(np.array(n.attrs[k], np.float32), k) for k in ("min", "max"))], y),
     "layernorm": _Exporter._layernorm, "embedding": _Exporter._embedding,
     "param": lambda ex, n, x, y, t: ex.add("Identity", [ex.param(n, "value")], y),
     "unsqueeze": lambda ex, n, x, y, t: ex.add(

@@ -332,6 +332,9 @@ class Lowering:
 
     kind: str
     code: int = 0
+    # the attributes the kernel takes as the op's float parameters, in order (an
+    # activation's: leaky relu's ``("alpha",)``, clip's ``("min", "max")``; at most two)
+    params: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,21 @@
-"""Elementwise ops: binary arithmetic with numpy broadcasting, activations, unary math
-(exp, log, sqrt, abs, square), softmax."""
+"""Elementwise ops: binary arithmetic with numpy broadcasting, activations (with their
+parameters: leaky relu's alpha, clip's bounds), unary math (exp, log, sqrt, abs, square),
+softmax.
+
+An activation with a parameter is one record: its numpy reference reads the attribute,
+its schema holds the default (the one place), its lowering names the attributes the
+kernel takes, its ONNX mapping is the record's op type and the schema's ONNX names:
+
+>>> from shapegraph.opset.registry import get_op
+>>> rec = get_op("leaky_relu")
+>>> rec.complete({}), rec.lowering.params, rec.onnx
+({'alpha': 0.01}, ('alpha',), 'LeakyRelu')
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -13,14 +25,19 @@ from shapegraph.opset.base import (
     Attr,
     Attrs,
     Derived,
+    Eq,
+    FromParam,
     Lowering,
     OpDef,
     Out,
+    ParamDecl,
     RuleResult,
     ValueRule,
+    inp,
     pass_through,
+    positive,
 )
-from shapegraph.opset.common import axis_fail, broadcast, norm_axis
+from shapegraph.opset.common import axis_fail, broadcast, norm_axis, rank_fail
 from shapegraph.opset.registry import register
 from shapegraph.opset.values import FromValue, Val, fold
 
@@ -38,7 +55,8 @@ BINARY: dict[str, _Binary] = {
 # the compiled kernels' codes (executor/kernels.py reads them from here) and ONNX op types
 BINARY_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3}
 UNARY_CODES = {"relu": 1, "sigmoid": 2, "tanh": 3, "softrelu": 4, "softsign": 5, "gelu": 6,
-               "exp": 7, "log": 8, "sqrt": 9, "abs": 10, "square": 11}
+               "exp": 7, "log": 8, "sqrt": 9, "abs": 10, "square": 11, "leaky_relu": 12,
+               "elu": 13, "selu": 14, "hard_sigmoid": 15, "silu": 16, "clip": 17}
 _ONNX = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "relu": "Relu",
          "sigmoid": "Sigmoid", "tanh": "Tanh", "softrelu": "Softplus", "softsign": "Softsign",
          "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "abs": "Abs"}
@@ -157,6 +175,93 @@ for _name, _ufn in ACTIVATIONS.items():
                    lazy_rank=lambda a: None, doc=f"{_name} activation, same shape",
                    lowering=Lowering("activation", UNARY_CODES[_name]),
                    onnx=_ONNX.get(_name, "")))
+
+
+# --------------------------------------------------------------------- with parameters
+
+_SELU_ALPHA, _SELU_GAMMA = 1.6732632423543772, 1.0507009873554805  # ONNX's defaults
+
+
+def _param_ref(fn: Callable[[np.ndarray, Attrs], np.ndarray]) -> Callable[
+        ..., tuple[np.ndarray, ...]]:
+    def ref(ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray],
+            attrs: Attrs) -> tuple[np.ndarray, ...]:
+        x = ins[0]
+        with np.errstate(all="ignore"):
+            y = fn(x.astype(np.float64), attrs)
+        return (np.asarray(y).astype(x.dtype, copy=False),)
+
+    return ref
+
+
+def _param_act(name: str, fn: Callable[[np.ndarray, Attrs], np.ndarray],
+               schema: tuple[Attr, ...], onnx: str, doc: str,
+               attrs_check: Callable[[Mapping[str, Any]], str] | None = None) -> OpDef:
+    """An activation whose kernel takes its attributes as parameters, in schema order."""
+    return register(OpDef(
+        name, _same_rule, _param_ref(fn), elementwise=True, same_shape=True,
+        lazy_rank=lambda a: None, doc=doc, schema=schema, onnx=onnx, attrs_check=attrs_check,
+        lowering=Lowering("activation", UNARY_CODES[name], tuple(a.name for a in schema))))
+
+
+def _clip_bounds(a: Mapping[str, Any]) -> str:
+    return "" if a["min"] <= a["max"] else f"min={a['min']} is above max={a['max']}"
+
+
+_param_act("leaky_relu", lambda x, a: np.where(x < 0, a["alpha"] * x, x),
+           (Attr("alpha", "float", 0.01, onnx="alpha"),), "LeakyRelu",
+           "x for x >= 0, alpha * x below")
+_param_act("elu", lambda x, a: np.where(x < 0, a["alpha"] * np.expm1(x), x),
+           (Attr("alpha", "float", 1.0, onnx="alpha"),), "Elu",
+           "x for x >= 0, alpha * (exp(x) - 1) below")
+_param_act("selu", lambda x, a: a["gamma"] * np.where(x <= 0, a["alpha"] * np.expm1(x), x),
+           (Attr("alpha", "float", _SELU_ALPHA, onnx="alpha"),
+            Attr("gamma", "float", _SELU_GAMMA, onnx="gamma")), "Selu",
+           "gamma * (x for x > 0, alpha * (exp(x) - 1) below)")
+_param_act("hard_sigmoid", lambda x, a: np.clip(a["alpha"] * x + a["beta"], 0, 1),
+           (Attr("alpha", "float", 0.2, onnx="alpha"),
+            Attr("beta", "float", 0.5, onnx="beta")), "HardSigmoid",
+           "max(0, min(1, alpha * x + beta))")
+_param_act("silu", lambda x, a: x * _sigmoid(a["beta"] * x),
+           (Attr("beta", "float", 1.0),), "",
+           "x * sigmoid(beta * x): SiLU (beta = 1) and Swish")
+_param_act("clip", lambda x, a: np.minimum(np.maximum(x, a["min"]), a["max"]),
+           (Attr("min", "float", -np.inf), Attr("max", "float", np.inf)), "",
+           "x limited to [min, max] (NaN stays NaN)", _clip_bounds)
+
+
+# PReLU: leaky relu with a learned slope per channel (axis 1), or one shared slope
+
+def _prelu_params(attrs: Attrs) -> tuple[ParamDecl, ...]:
+    c = attrs["in_channels"]
+    return (ParamDecl("alpha", (c,), (f"in_channels={c}" if c else "",), ("in_channels",)),)
+
+
+def _prelu_rule(ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]],
+                attrs: Attrs) -> RuleResult:
+    x, (a,) = ins[0], params["alpha"]
+    if x.rank < 2:
+        return rank_fail("PReLU", x, "rank >= 2 (batch, channels, ...)")
+    out = Out((x,), (pass_through(x.rank),))
+    if a.__class__ is int and a == 1:  # one slope for every channel
+        return out
+    return out._replace(eqs=(Eq(x.shape[1], inp(0, 1), a, FromParam("alpha", 0),
+                                "input dim 1 (channels)", "alpha size",
+                                "or in_channels=1 for one shared slope"),))
+
+
+def _prelu_ref(ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray],
+               attrs: Attrs) -> tuple[np.ndarray, ...]:
+    x = ins[0]
+    alpha = params["alpha"].reshape((-1,) + (1,) * (x.ndim - 2))
+    return (np.where(x < 0, alpha * x, x).astype(x.dtype, copy=False),)
+
+
+register(OpDef("prelu", _prelu_rule, _prelu_ref, _prelu_params, lazy_rank=lambda a: None,
+               doc="x for x >= 0, alpha[c] * x below, c the channel (axis 1); one alpha "
+                   "shared by every channel when its size is 1",
+               schema=(Attr("in_channels", "int", 1, optional=True, check=positive),),
+               lowering=Lowering("prelu")))
 
 
 def _quiet(fn: _Unary) -> _Unary:
