@@ -207,8 +207,8 @@ class _Exporter:
 
         key = n.param_key("alpha")
         c = (self.param_shapes.get(key) or self.g.params[key].shape)[0]
-        shape = None if c is None else (c,) + (1,) * (rank - 2)
-        self.add("PRelu", [x[0], self.param(n, "alpha", per_channel, shape)], y)
+        wshape = None if c is None else (c,) + (1,) * (rank - 2)
+        self.add("PRelu", [x[0], self.param(n, "alpha", per_channel, wshape)], y)
 
     def _gelu(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
               ) -> None:
