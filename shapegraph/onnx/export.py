@@ -14,6 +14,7 @@ import numpy as np
 from shapegraph.core.dims import Dim, Hole, Sym, dim_str
 from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
+from shapegraph.opset.lrn import lrn_attr
 from shapegraph.opset.registry import get_op
 
 __all__ = ["OPSET", "exportable", "to_onnx"]
@@ -227,6 +228,8 @@ _RULES: dict[str, _Rule] = {
     "softmax": _simple("Softmax", axis=("axis", -1)),
     "log_softmax": _simple("LogSoftmax", axis=("axis", -1)),
     "gelu": _Exporter._gelu, "batchnorm": _Exporter._batchnorm,
+    "lrn": lambda ex, n, x, y, t: ex.add("LRN", x, y, size=int(n.attrs["size"]), **{
+        k: float(lrn_attr(n.attrs, k)) for k in ("alpha", "beta", "bias")}),
     "layernorm": _Exporter._layernorm, "embedding": _Exporter._embedding,
     "param": lambda ex, n, x, y, t: ex.add("Identity", [ex.param(n, "value")], y),
     "shape": lambda ex, n, x, y, t: ex.add("Shape", x, y, **{

@@ -1,4 +1,4 @@
-"""conv1d/conv2d, max/avg pool 1d/2d and the global pools (NCW / NCHW layouts).
+"""N-d convolution, max/avg pooling and the global pools (NCW / NCHW / NCDHW layouts).
 
 Output sizes follow Gluon: ``floor((H + 2p - d(k-1) - 1) / s) + 1`` for convolution and
 floor mode pooling, ``ceil`` instead of ``floor`` for ``ceil_mode`` pooling.
@@ -113,7 +113,8 @@ def _conv_rule(
     x, nd = ins[0], int(attrs["ndim"])
     name = f"Conv{nd}D"
     if x.rank != nd + 2:
-        layout = ("(batch, channels, width)", "(batch, channels, height, width)")[nd - 1]
+        layout = ("(batch, channels, width)", "(batch, channels, height, width)",
+                  "(batch, channels, depth, height, width)")[nd - 1]
         return rank_fail(name, x, f"rank {nd + 2} {layout}")
     groups = int(attrs.get("groups", 1))
     # the weight is a parameter, or (ONNX Conv(X, W)) a value of the graph: an initializer,
@@ -182,7 +183,7 @@ def _conv_ref(
 CONV = register(OpDef(
     "conv", _conv_rule, _conv_ref, _conv_params, (1, 3), lazy_rank=_spatial_rank,
                           out_rank=lambda r, a: _spatial_rank(a),
-    doc="N-d convolution (ndim 1 or 2), weight (channels, in_channels/groups, *kernel)",
+    doc="N-d convolution (ndim 1, 2 or 3), weight (channels, in_channels/groups, *kernel)",
     lowering=Lowering("conv")))
 
 
@@ -240,7 +241,7 @@ def _pool_ref(
 
 POOL = register(OpDef("pool", _pool_rule, _pool_ref, arity=(1, 1), lazy_rank=_spatial_rank,
                           out_rank=lambda r, a: _spatial_rank(a),
-                      doc="max/avg pooling over the spatial dims (ndim 1 or 2)",
+                      doc="max/avg pooling over the spatial dims (ndim 1, 2 or 3)",
     lowering=Lowering("pool")))
 
 
