@@ -19,6 +19,7 @@ LAYER_CLASSES = sorted((getattr(layers, n) for n in layers.__all__), key=lambda 
 BUILD: dict[type, dict[str, Any]] = {
     nn.Dense: {"units": 8}, nn.Conv1D: {"channels": 4, "kernel_size": 3},
     nn.Conv2D: {"channels": 4, "kernel_size": 3}, nn.Dropout: {"rate": 0.5},
+    nn.Conv3D: {"channels": 4, "kernel_size": 3},
     nn.Activation: {"activation": "relu"}, nn.Embedding: {"input_dim": 10, "output_dim": 4},
 }
 
@@ -29,14 +30,19 @@ MISSPELLED = [
     (nn.Dense, "activaton", "activation"),
     (nn.Conv1D, "dilaton", "dilation"),
     (nn.Conv2D, "stride", "strides"),
+    (nn.Conv3D, "kernal_size", "kernel_size"),
     (nn.MaxPool1D, "pool_sise", "pool_size"),
     (nn.MaxPool2D, "ceilmode", "ceil_mode"),
+    (nn.MaxPool3D, "stides", "strides"),
     (nn.AvgPool1D, "paddng", "padding"),
     (nn.AvgPool2D, "count_include_pads", "count_include_pad"),
+    (nn.AvgPool3D, "ceil_mod", "ceil_mode"),
     (nn.GlobalAvgPool1D, "layuot", "layout"),
     (nn.GlobalAvgPool2D, "layouts", "layout"),
+    (nn.GlobalAvgPool3D, "layot", "layout"),
     (nn.GlobalMaxPool1D, "lay_out", "layout"),
     (nn.GlobalMaxPool2D, "prefx", "prefix"),
+    (nn.GlobalMaxPool3D, "lauout", "layout"),
     (nn.Flatten, "prefixx", "prefix"),
     (nn.Dropout, "rates", "rate"),
     (nn.Activation, "prfix", "prefix"),

@@ -41,6 +41,7 @@ _HEADER = """\
 import numpy as np
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import *
+from shapegraph.executor.kernels_nd import *
 """
 
 
@@ -55,12 +56,13 @@ def cache_dir() -> Path:
 
 def _kernel_fingerprint() -> str:
     import shapegraph.executor.kernels as k
+    import shapegraph.executor.kernels_nd as knd
     import shapegraph.executor.templates as t
     import shapegraph.opset.elementwise as e
     import shapegraph.opset.reduce as r
 
     h = hashlib.sha256()
-    for mod in (k, t, e, r):  # the records hold the kernels' codes
+    for mod in (k, knd, t, e, r):  # the records hold the kernels' codes
         h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 

@@ -55,7 +55,8 @@ class _Lowerer:
             "softmax": self.op_softmax, "binary": self.op_binary, "pool": self.op_pool,
             "global_pool": self.op_global_pool, "concat": self.op_concat,
             "embedding": self.op_embedding, "transpose": self.op_transpose,
-            "matmul": self.op_matmul, "reduce": self._reduce, "prelu": self.op_prelu}
+            "matmul": self.op_matmul, "reduce": self._reduce, "prelu": self.op_prelu,
+            "lrn": self.op_lrn}
 
     def shape(self, v: int) -> tuple[int, ...]:
         return _shape(self.types, v)
@@ -160,6 +161,8 @@ class _Lowerer:
         return True
 
     def op_conv(self, n: Node) -> bool:
+        if n.attrs["ndim"] == 3:
+            return self.op_conv3d(n)
         if len(n.inputs) > 1:
             return self.decline(n, "the weight is a graph value (ONNX Conv(X, W)), not a "
                                 "parameter: no kernel packs it yet")
@@ -266,6 +269,8 @@ class _Lowerer:
     def op_pool(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
         nd = n.attrs["ndim"]
+        if nd == 3:
+            return self.op_pool3d(n)
         k, s, p = (_pad2(n.attrs[a], nd, d) for a, d in
                    (("kernel", 1), ("strides", 1), ("padding", 0)))
         args = [self.val(x, _as_4d(self.shape(x), nd)), *(Arg("lit", v) for v in (*k, *s, *p))]
@@ -273,6 +278,39 @@ class _Lowerer:
             args.append(Arg("lit", n.attrs["count_include_pad"]))
         args.append(self.val(y, _as_4d(self.shape(y), nd)))
         self.emit(n, "maxpool2d" if n.attrs["kind"] == "max" else "avgpool2d", args, [x])
+        return True
+
+    # 3-D convolution and pooling, LRN: the kernels of ``kernels_nd`` (the generic conv3d
+    # takes no activation: an activation after it is a step of its own)
+
+    def op_conv3d(self, n: Node) -> bool:
+        if len(n.inputs) > 1:
+            return self.decline(n, "the weight is a graph value (ONNX Conv(X, W)), not a "
+                                "parameter: no kernel packs it yet")
+        a, (x, y) = n.attrs, (n.inputs[0], n.outputs[0])
+        channels = self.shape(y)[1]
+        b = self.p(n, "bias") if "bias" in dict(n.params) else np.zeros(channels, np.float32)
+        lits = (*a["strides"], *a["padding"], *a["dilation"], a["groups"])
+        self.emit(n, "conv3d", [self.val(x), Arg("w", self.p(n, "weight").reshape(
+            channels, -1, *a["kernel"])), Arg("w", b), *(Arg("lit", int(v)) for v in lits),
+            self.val(y)], [x])
+        return True
+
+    def op_pool3d(self, n: Node) -> bool:
+        x, y, a = n.inputs[0], n.outputs[0], n.attrs
+        args = [self.val(x), *(Arg("lit", int(v)) for v in (
+            *a["kernel"], *a["strides"], *a["padding"]))]
+        if a["kind"] == "avg":
+            args.append(Arg("lit", a["count_include_pad"]))
+        self.emit(n, f"{a['kind']}pool3d", [*args, self.val(y)], [x])
+        return True
+
+    def op_lrn(self, n: Node) -> bool:
+        x, y = n.inputs[0], n.outputs[0]
+        xs = self.shape(x)
+        view = (xs[0], xs[1], prod(xs[2:]))
+        self.emit(n, "lrn", [self.val(x, view), *(Arg("lit", n.attrs[k]) for k in (
+            "size", "alpha", "beta", "bias")), self.val(y, view)], [x])
         return True
 
     def op_concat(self, n: Node) -> bool:

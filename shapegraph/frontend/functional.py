@@ -32,6 +32,7 @@ __all__ = [
     "leaky_relu",
     "log",
     "log_softmax",
+    "lrn",
     "matmul",
     "max",
     "mean",
@@ -133,6 +134,26 @@ def softmax(x: SymbolicTensor, axis: int = -1) -> SymbolicTensor:
 
 def log_softmax(x: SymbolicTensor, axis: int = -1) -> SymbolicTensor:
     return _emit("log_softmax", [x], {"axis": axis})
+
+
+def lrn(x: SymbolicTensor, alpha: float = _default("lrn", "alpha"),
+        beta: float = _default("lrn", "beta"), knorm: float = 2,
+        nsize: int | None = None) -> SymbolicTensor:
+    """Local response normalization across channels (axis 1), MXNet's ``F.LRN``:
+    ``x / (knorm + alpha/nsize * sum of x^2 over the nsize channels around each)^beta``.
+    ``nsize`` is required; the op (ONNX's LRN) calls ``knorm`` bias and ``nsize`` size
+    (MXNet's ``knorm`` defaults to 2, ONNX's ``bias`` to 1)."""
+    if nsize is None:
+        raise TypeError("ops.lrn: nsize is required (the number of channels each window "
+                        "spans, such as 5)")
+    if isinstance(nsize, bool) or not isinstance(nsize, int) or nsize < 1:
+        raise ValueError(f"ops.lrn: nsize must be a positive int, got {nsize!r}")
+    attrs: dict[str, Any] = {"size": nsize}
+    for name, value in (("alpha", alpha), ("beta", beta), ("knorm", knorm)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"ops.lrn: {name} must be a number, got {value!r}")
+        attrs["bias" if name == "knorm" else name] = float(value)
+    return _emit("lrn", [x], attrs)
 
 
 def concat(*xs: SymbolicTensor | Sequence[SymbolicTensor], dim: int | None = None,

@@ -35,20 +35,25 @@ __all__ = [
     "Activation",
     "AvgPool1D",
     "AvgPool2D",
+    "AvgPool3D",
     "BatchNorm",
     "Conv1D",
     "Conv2D",
+    "Conv3D",
     "Dense",
     "Dropout",
     "Embedding",
     "Flatten",
     "GlobalAvgPool1D",
     "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
     "GlobalMaxPool1D",
     "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
     "LayerNorm",
     "MaxPool1D",
     "MaxPool2D",
+    "MaxPool3D",
 ]
 
 
@@ -123,7 +128,7 @@ def _float32(dtype: Any, layer: str) -> None:
 
 
 def _layout(layout: Any, nd: int, layer: str) -> None:
-    supported = ("NCW", "NCHW")[nd - 1]
+    supported = ("NCW", "NCHW", "NCDHW")[nd - 1]
     if layout not in (None, supported):
         raise ValueError(f"{layer}: only layout {supported!r} is supported, got {layout!r}")
 
@@ -235,7 +240,7 @@ def _conv_channels(channels: Any, groups: Any, in_channels: Any, name: str
 
 
 class _Conv(_Layer):
-    """Shared by Conv1D and Conv2D (Gluon's signature)."""
+    """Shared by Conv1D, Conv2D and Conv3D (Gluon's signature)."""
 
     op = "conv"
     nd = 2
@@ -291,6 +296,21 @@ class Conv2D(_Conv):
     nd = 2
 
 
+class Conv3D(_Conv):
+    """3-D convolution over (batch, channels, depth, height, width).
+
+    ``layout`` must be ``"NCDHW"``, the only layout. ``params`` shares another layer's
+    parameters. Accepted for Gluon compatibility, with no effect: ``prefix`` (parameter
+    names are structured paths).
+
+    >>> from shapegraph import nn
+    >>> nn.Conv3D(8, kernel_size=3, padding=1).describe()
+    'Conv3D(8, kernel_size=3, padding=1)'
+    """
+
+    nd = 3
+
+
 class _Pool(_Layer):
     """Shared by the max and average pools; each class keeps Gluon's argument order."""
 
@@ -343,6 +363,22 @@ class MaxPool2D(_MaxPool):
     nd, kind = 2, "max"
 
 
+class MaxPool3D(_MaxPool):
+    """Max pooling over depth, height and width; ``strides`` defaults to ``pool_size``.
+    (Gluon's order: ``ceil_mode`` comes before ``layout`` here, unlike MaxPool1D/2D.)
+
+    ``layout`` must be ``"NCDHW"``. Accepted for Gluon compatibility, with no effect:
+    ``prefix`` (parameter names are structured paths).
+    """
+
+    nd, kind = 3, "max"
+
+    def __init__(self, pool_size: Any = 2, strides: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, layout: str | None = None, *,
+                 prefix: str | None = None) -> None:
+        self._setup(pool_size, strides, padding, layout, ceil_mode)
+
+
 _AVG_SHOWN: Table = (*_Pool.shown, ("count_include_pad", True))
 
 
@@ -371,6 +407,23 @@ class AvgPool2D(_Pool):
     """
 
     nd, kind = 2, "avg"
+    shown = _AVG_SHOWN
+
+    def __init__(self, pool_size: Any = 2, strides: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, layout: str | None = None,
+                 count_include_pad: bool = True, *, prefix: str | None = None) -> None:
+        self._setup(pool_size, strides, padding, layout, ceil_mode, count_include_pad)
+
+
+class AvgPool3D(_Pool):
+    """Average pooling over depth, height and width; ``strides`` defaults to
+    ``pool_size``. (Gluon's order: ``ceil_mode`` comes before ``layout``.)
+
+    ``layout`` must be ``"NCDHW"``. Accepted for Gluon compatibility, with no effect:
+    ``prefix`` (parameter names are structured paths).
+    """
+
+    nd, kind = 3, "avg"
     shown = _AVG_SHOWN
 
     def __init__(self, pool_size: Any = 2, strides: Any = None, padding: Any = 0,
@@ -409,6 +462,16 @@ class GlobalAvgPool2D(_GlobalPool):
     nd, kind = 2, "avg"
 
 
+class GlobalAvgPool3D(_GlobalPool):
+    """Mean over depth, height and width, kept as size 1.
+
+    ``layout`` must be ``"NCDHW"``. Accepted for Gluon compatibility, with no effect:
+    ``prefix`` (parameter names are structured paths).
+    """
+
+    nd, kind = 3, "avg"
+
+
 class GlobalMaxPool1D(_GlobalPool):
     """Max over width, kept as size 1.
 
@@ -427,6 +490,16 @@ class GlobalMaxPool2D(_GlobalPool):
     """
 
     nd, kind = 2, "max"
+
+
+class GlobalMaxPool3D(_GlobalPool):
+    """Max over depth, height and width, kept as size 1.
+
+    ``layout`` must be ``"NCDHW"``. Accepted for Gluon compatibility, with no effect:
+    ``prefix`` (parameter names are structured paths).
+    """
+
+    nd, kind = 3, "max"
 
 
 class Flatten(_Layer):

@@ -8,6 +8,7 @@ from shapegraph.opset import (  # noqa: F401
     conv,
     dense,
     elementwise,
+    lrn,
     misc,
     norm,
     reduce,

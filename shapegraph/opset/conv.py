@@ -1,4 +1,4 @@
-"""conv1d/conv2d, max/avg pool 1d/2d and the global pools (NCW / NCHW layouts).
+"""N-d convolution, max/avg pooling and the global pools (NCW / NCHW / NCDHW layouts).
 
 Output sizes follow Gluon: ``floor((H + 2p - d(k-1) - 1) / s) + 1`` for convolution and
 floor mode pooling, ``ceil`` instead of ``floor`` for ``ceil_mode`` pooling.
@@ -117,7 +117,8 @@ def _conv_rule(
     x, nd = ins[0], attrs["ndim"]
     name = f"Conv{nd}D"
     if x.rank != nd + 2:
-        layout = ("(batch, channels, width)", "(batch, channels, height, width)")[nd - 1]
+        layout = ("(batch, channels, width)", "(batch, channels, height, width)",
+                  "(batch, channels, depth, height, width)")[nd - 1]
         return rank_fail(name, x, f"rank {nd + 2} {layout}")
     groups = attrs["groups"]
     # the weight is a parameter, or (ONNX Conv(X, W)) a value of the graph: an initializer,
