@@ -11,9 +11,11 @@ import pytest
 
 import shapegraph as sg
 from shapegraph import nn
-from shapegraph.frontend import layers
+from shapegraph.frontend import activations, layers
 
-LAYER_CLASSES = sorted((getattr(layers, n) for n in layers.__all__), key=lambda c: c.__name__)
+LAYER_CLASSES = sorted([*(getattr(layers, n) for n in layers.__all__),
+                        *(getattr(activations, n) for n in activations.__all__)],
+                       key=lambda c: c.__name__)
 
 # class -> the arguments that build one
 BUILD: dict[type, dict[str, Any]] = {
@@ -21,6 +23,7 @@ BUILD: dict[type, dict[str, Any]] = {
     nn.Conv2D: {"channels": 4, "kernel_size": 3}, nn.Dropout: {"rate": 0.5},
     nn.Conv3D: {"channels": 4, "kernel_size": 3},
     nn.Activation: {"activation": "relu"}, nn.Embedding: {"input_dim": 10, "output_dim": 4},
+    nn.LeakyReLU: {"alpha": 0.1},
 }
 
 # ------------------------------------------------------------------- unknown arguments
@@ -50,6 +53,12 @@ MISSPELLED = [
     (nn.BatchNorm, "epsilom", "epsilon"),
     (nn.LayerNorm, "in_channel", "in_channels"),
     (nn.Embedding, "output_dims", "output_dim"),
+    (nn.LeakyReLU, "alph", "alpha"),
+    (nn.PReLU, "in_chanels", "in_channels"),
+    (nn.ELU, "alpah", "alpha"),
+    (nn.SELU, "prefx", "prefix"),
+    (nn.Swish, "betta", "beta"),
+    (nn.SiLU, "perfix", "prefix"),
 ]
 
 

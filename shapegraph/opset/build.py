@@ -83,6 +83,7 @@ def chain(
     (v,) = (b.add_input("x", rank),)
     for k, (op, attrs) in enumerate(layers):
         line = None if first_line is None else first_line + k
+        attrs = complete_attrs(op, attrs, Provenance(str(k), op, file, line))
         kind = _kind(op, attrs)
         prov = Provenance(str(k), kind, file, line, layer_detail(kind, attrs, _KEYS.get(op, ())))
         (v,) = add_layer(b, op, [v], attrs, prov)
@@ -90,13 +91,13 @@ def chain(
 
 
 def _kind(op: str, attrs: Mapping[str, Any]) -> str:
-    """The Gluon-style layer name of an op: ``Dense``, ``Conv2D``, ``MaxPool2D``..."""
-    nd = attrs.get("ndim", "")
+    """The Gluon-style layer name of an op (complete attributes): ``Dense``, ``Conv2D``,
+    ``MaxPool2D``..."""
     if op == "conv":
-        return f"Conv{nd}D"
+        return f"Conv{attrs['ndim']}D"
     if op in ("pool", "global_pool"):
         glob = "Global" if op == "global_pool" else ""
-        return f"{glob}{str(attrs.get('kind', 'max')).capitalize()}Pool{nd}D"
+        return f"{glob}{attrs['kind'].capitalize()}Pool{attrs['ndim']}D"
     return {"dense": "Dense", "flatten": "Flatten", "batchnorm": "BatchNorm",
             "layernorm": "LayerNorm", "dropout": "Dropout", "embedding": "Embedding"}.get(op, op)
 
