@@ -21,7 +21,7 @@ __all__ = ["ALL_KINDS", "cases", "layers_of", "pairs", "walk"]
 # ----------------------------------------------------------------------------- generator
 
 ACTS = ("relu", "sigmoid", "tanh", "softrelu", "softsign", "gelu")
-ANY_RANK = ("Dense", "Dense", "Activation", "Dropout", "BatchNorm", "LayerNorm")
+ANY_RANK = ("Dense", "Dense", "Activation", "Dropout", "BatchNorm", "LayerNorm", "ParamAct")
 BY_RANK = {
     3: ("Conv1D", "Conv1D", "Conv1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D",
         "GlobalMaxPool1D", "Flatten"),
@@ -123,9 +123,26 @@ class Gen:
             return self.layer(kind, {"axis": axis, "in_channels": self.declared(shape[axis])})
         if kind == "Activation":
             return self.layer(kind, {"activation": self.pick(ACTS)})
+        if kind == "ParamAct":
+            return self.param_act(shape)
         if kind == "Dropout":
             return self.layer(kind, {"rate": self.pick((0.0, 0.5))})
         return self.layer(kind, {})
+
+    def param_act(self, shape: tuple[int, ...]) -> Layer:
+        """An activation with a parameter: LeakyReLU, ELU, SELU, Swish, SiLU, or PReLU with
+        one shared slope, one per channel (declared, sometimes wrongly), or inferred (0)."""
+        kind = self.pick(ref.PARAM_ACTS)
+        args: dict[str, Any] = {}
+        if kind == "LeakyReLU":
+            args["alpha"] = self.pick((0.0, 0.1, 0.3, 1.5))
+        elif kind == "ELU" and self.chance(0.5):
+            args["alpha"] = self.pick((0.5, 2.0))
+        elif kind == "Swish" and self.chance(0.5):
+            args["beta"] = self.pick((0.5, 2.0))
+        elif kind == "PReLU" and len(shape) >= 2 and not self.chance(0.3):
+            args["in_channels"] = self.declared(shape[1]) or 0
+        return self.layer(kind, args)
 
     def dense(self, shape: tuple[int, ...]) -> Layer:
         flatten = len(shape) < 3 or self.chance(0.5)

@@ -128,6 +128,8 @@ def layer_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
         return (shape[0], math.prod(shape[1:]))
     if k == "Embedding":
         return (*shape, a["output_dim"])
+    if k == "PReLU":
+        _need(r >= 2, layer, f"rank {r} input, PReLU's slopes are along axis 1")
     if k in ("BatchNorm", "LayerNorm"):
         axis = a.get("axis", 1 if k == "BatchNorm" else -1)
         _need(-r <= axis < r, layer, f"axis {axis} out of range for rank {r}")
@@ -199,6 +201,35 @@ def _act(name: str | None, x: np.ndarray) -> np.ndarray:
 
         return 0.5 * x * (1.0 + np.vectorize(erf, otypes=[float])(x / math.sqrt(2.0)))
     raise ValueError(f"unknown activation {name}")
+
+
+_SELU_SCALE, _SELU_ALPHA = 1.0507009873554804934, 1.6732632423543772848  # Klambauer et al.
+
+
+def _sig(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _param_act(layer: Layer, x: np.ndarray, ps: Params) -> np.ndarray:
+    """Gluon 2's LeakyReLU, ELU, SELU, Swish, SiLU and PReLU, from their definitions."""
+    k, a = layer.kind, layer.args
+    if k == "LeakyReLU":
+        return np.where(x > 0, x, a["alpha"] * x)
+    if k == "ELU":
+        return np.where(x > 0, x, a.get("alpha", 1.0) * (np.exp(x) - 1.0))
+    if k == "SELU":
+        return _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * (np.exp(x) - 1.0))
+    if k in ("Swish", "SiLU"):
+        return x * _sig(a.get("beta", 1.0) * x)
+    _need(x.ndim >= 2, layer, f"rank {x.ndim} input")
+    declared = a.get("in_channels", 1) or None  # 0: inferred
+    actual = 1 if declared == 1 else x.shape[1]
+    alpha = ps.use(layer, "alpha", (declared,), (actual,))
+    slope = alpha.reshape((-1,) + (1,) * (x.ndim - 2))
+    return np.where(x > 0, x, slope * x)
+
+
+PARAM_ACTS = ("LeakyReLU", "ELU", "SELU", "Swish", "SiLU", "PReLU")
 
 
 def _dense(layer: Layer, x: np.ndarray, ps: Params) -> np.ndarray:
@@ -335,6 +366,8 @@ def run_layer(layer: Layer, x: np.ndarray, ps: Params) -> np.ndarray:
         return _embedding(layer, x, ps)
     if k == "Activation":
         return _act(layer.args["activation"], x)
+    if k in PARAM_ACTS:
+        return _param_act(layer, x, ps)
     if k == "Dropout":
         return x
     raise ValueError(f"unknown layer kind {k}")

@@ -263,7 +263,8 @@ def test_the_generator_reaches_every_layer_kind_and_every_outcome() -> None:
         outcomes["fits" if ref.consistent(case["net"], case["shape"]) is None else "not"] += 1
 
     collect()
-    wanted = set(ALL_KINDS) | {"Embedding", "shared", "Residual", "zero batch"}
+    wanted = (set(ALL_KINDS) - {"ParamAct"}) | set(ref.PARAM_ACTS) | {
+        "Embedding", "shared", "Residual", "zero batch"}
     assert wanted <= set(kinds), wanted - set(kinds)
     assert min(outcomes["fits"], outcomes["not"]) > 30, outcomes
 
