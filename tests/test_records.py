@@ -127,3 +127,18 @@ def test_a_node_with_a_bad_attribute_names_its_layer() -> None:
     with pytest.raises(AttrError, match=r"LeakyReLU `body.3`: op `leaky_relu`: unknown "
                                         r"attribute `slope` \(it takes alpha\)"):
         add_layer(b, "leaky_relu", [x], {"slope": 0.1}, prov)
+
+
+def test_forward_calls_describe_themselves_from_the_schema() -> None:
+    from shapegraph import nn, ops
+
+    class Net(nn.Block):
+        def forward(self, x: Any) -> Any:
+            return ops.concat(ops.clip(x, 0.0, 6.0), ops.leaky_relu(ops.relu(x)),
+                              dim=0).reshape((2, -1))
+
+    model = shapegraph.compile(Net(), shapegraph.Input("x", (3, 4)))
+    details = [n.prov.detail for n in model.graph.nodes]
+    assert details == ["clip(min=0.0, max=6.0) in forward", "relu in forward",
+                       "leaky_relu in forward", "concat(axis=0) in forward",
+                       "reshape in forward"]

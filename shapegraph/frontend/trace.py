@@ -283,8 +283,10 @@ class Tracer:
         """A parameter-free node emitted from ``forward`` code (or from a layer)."""
         file, line = user_site()
         path = self.path[-1]
-        prov = Provenance(path, self.kind[-1], file, line, what or f"{op} in forward")
-        attrs = complete_attrs(op, attrs, prov)
+        attrs = complete_attrs(op, attrs, Provenance(path, self.kind[-1], file, line))
+        # the detail is the call as forward made it: ``clip(min=0.0, max=6.0) in forward``
+        prov = Provenance(path, self.kind[-1], file, line,
+                          what or f"{get_op(op).describe(attrs)} in forward")
         lazy = self._fix_ranks(op, attrs, inputs)
         (out,) = self.b.add_node(op, [t._value for t in inputs], attrs, prov)
         return SymbolicTensor(self, out, lazy)

@@ -273,6 +273,9 @@ _KINDS: dict[str, tuple[Callable[[Any], Any], str]] = {
 }
 
 
+_SCALAR_KINDS = frozenset({"int", "float", "bool", "str", "dtype"})
+
+
 @dataclass(frozen=True, slots=True)
 class Attr:
     """One attribute of an op: its ``kind`` (a key of the kinds table: ``"int"``,
@@ -372,6 +375,8 @@ class OpDef:
     schema: tuple[Attr, ...] = ()
     # a check across attributes (a problem, or ""): one window size per spatial dim
     attrs_check: Callable[[Mapping[str, Any]], str] | None = None
+    # reserved for training: the op's vector-Jacobian rule (no op has one yet)
+    gradient: Callable[..., Any] | None = None
 
     def complete(self, attrs: Mapping[str, Any]) -> dict[str, Any]:
         """``attrs`` checked against the schema, in canonical form, with every default
@@ -397,6 +402,15 @@ class OpDef:
         if problem:
             raise AttrError(f"op `{self.name}`: {problem}")
         return out
+
+    def describe(self, attrs: Mapping[str, Any]) -> str:
+        """``clip(min=0.0, max=6.0)``: the op with every scalar attribute that differs from
+        its default (complete ``attrs``); shapes, axes lists and arrays are left out (the
+        diagnostics explain those where they matter)."""
+        shown = [f"{a.name}={attrs[a.name]!r}" for a in self.schema
+                 if a.kind in _SCALAR_KINDS and a.name in attrs and a.default_from is None
+                 and attrs[a.name] != a.default]
+        return f"{self.name}({', '.join(shown)})" if shown else self.name
 
     def default(self, name: str) -> Any:
         """The default of attribute ``name`` (for a layer's signature: one place)."""
