@@ -16,50 +16,17 @@ from ``out``). The semantics are the numpy references' (``conv_reference``,
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
 import numpy as np
 
-from shapegraph.executor.jit import njit, prange
+from shapegraph.executor.jit import prange
+from shapegraph.executor.kernels import _col_range, _jit, _window
 
 __all__ = ["avgpool3d", "conv3d", "lrn", "maxpool3d"]
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _jit(**options: Any) -> Callable[[F], F]:
-    """``numba.njit(**options)`` with a type mypy can see."""
-    return cast(Callable[[F], F], njit(**options))
-
-
-_kernel = _jit(cache=True, nogil=True)
 # parallel over the independent (batch, channel) planes: a 3-D plane is big enough for
 # the fork/join of a parallel region to pay off
+_kernel = _jit(cache=True, nogil=True)
 _parallel = _jit(cache=True, nogil=True, parallel=True)
-_inline = _jit(inline="always")
-
-
-@_inline
-def _span(o: int, s: int, p: int, k: int, n: int) -> tuple[int, int, int, int]:
-    """Window of output position ``o`` along one dim: (first, last+1) clipped to the input
-    [0, n), the number of window positions inside the padded input [-p, n + p), and the
-    number inside the input."""
-    start = o * s - p
-    stop = start + k
-    lo = max(start, 0)
-    hi = min(stop, n)
-    padded = max(min(stop, n + p) - max(start, -p), 0)
-    return lo, hi, padded, max(hi - lo, 0)
-
-
-@_inline
-def _taps(o_dim: int, s: int, p: int, off: int, n: int) -> tuple[int, int]:
-    """Output positions i (in [0, o_dim)) whose tap at ``off`` (input i*s - p + off) is
-    inside [0, n)."""
-    lo = (p - off + s - 1) // s if p - off > 0 else 0
-    hi = min(o_dim, (n - 1 + p - off) // s + 1) if n - 1 + p - off >= 0 else 0
-    return lo, hi
 
 
 # --------------------------------------------------------------------------- convolution
@@ -87,11 +54,11 @@ def conv3d(
         for c in range(cg):
             xc = x[n, c0 + c]
             for kd in range(kd_dim):
-                i_lo, i_hi = _taps(od_dim, sd, pd, kd * dd, d)
+                i_lo, i_hi = _col_range(kd * dd, sd, pd, d, od_dim)
                 for kh in range(kh_dim):
-                    j_lo, j_hi = _taps(oh_dim, sh, ph, kh * dh, h)
+                    j_lo, j_hi = _col_range(kh * dh, sh, ph, h, oh_dim)
                     for kw in range(kw_dim):
-                        l_lo, l_hi = _taps(ow_dim, sw, pw, kw * dw, wd)
+                        l_lo, l_hi = _col_range(kw * dw, sw, pw, wd, ow_dim)
                         wv = w[o, c, kd, kh, kw]
                         for i in range(i_lo, i_hi):
                             xz = xc[i * sd - pd + kd * dd]
@@ -121,11 +88,11 @@ def maxpool3d(
         c = item % c_dim
         xc = x[n, c]
         for i in range(od_dim):
-            z0, z1, _, _ = _span(i, sd, pd, kd, d)
+            z0, z1, _, _ = _window(i, sd, pd, kd, d)
             for j in range(oh_dim):
-                r0, r1, _, _ = _span(j, sh, ph, kh, h)
+                r0, r1, _, _ = _window(j, sh, ph, kh, h)
                 for q in range(ow_dim):
-                    q0, q1, _, _ = _span(q, sw, pw, kw, wd)
+                    q0, q1, _, _ = _window(q, sw, pw, kw, wd)
                     m = -np.inf
                     for z in range(z0, z1):
                         for r in range(r0, r1):
@@ -151,11 +118,11 @@ def avgpool3d(
         c = item % c_dim
         xc = x[n, c]
         for i in range(od_dim):
-            z0, z1, zp, zn = _span(i, sd, pd, kd, d)
+            z0, z1, zp, zn = _window(i, sd, pd, kd, d)
             for j in range(oh_dim):
-                r0, r1, rp, rn = _span(j, sh, ph, kh, h)
+                r0, r1, rp, rn = _window(j, sh, ph, kh, h)
                 for q in range(ow_dim):
-                    q0, q1, qp, qn = _span(q, sw, pw, kw, wd)
+                    q0, q1, qp, qn = _window(q, sw, pw, kw, wd)
                     t = 0.0
                     for z in range(z0, z1):
                         for r in range(r0, r1):
