@@ -189,7 +189,7 @@ def pool_config(draw: Any) -> dict[str, Any]:
     ss = tuple(draw(st.integers(1, 3)) for _ in range(nd))
     ps = tuple(draw(st.integers(0, k // 2)) for k in ks)
     sizes = tuple(draw(st.integers(k, k + 9)) for k in ks)
-    return {"ndim": nd, "kernel": ks, "strides": ss, "padding": ps, "sizes": sizes,
+    return {"ndim": nd, "kernel": ks, "strides": ss, "padding": ps, "pads_end": ps, "sizes": sizes,
             "ceil_mode": draw(st.booleans()), "count_include_pad": draw(st.booleans()),
             "kind": draw(st.sampled_from(["max", "avg"]))}
 
@@ -248,8 +248,8 @@ def conv_config(draw: Any, max_c: int = 6) -> dict[str, int]:
 def conv_want(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, cfg: dict[str, int],
               res: np.ndarray | None, act: int) -> np.ndarray:
     attrs = {"ndim": 2, "kernel": (cfg["KH"], cfg["KW"]), "strides": (cfg["SH"], cfg["SW"]),
-             "padding": (cfg["PH"], cfg["PW"]), "dilation": (cfg["DH"], cfg["DW"]),
-             "groups": cfg["groups"]}
+             "padding": (cfg["PH"], cfg["PW"]), "pads_end": (cfg["PH"], cfg["PW"]),
+             "dilation": (cfg["DH"], cfg["DW"]), "groups": cfg["groups"]}
     y = conv_reference(x.astype(np.float64), w.astype(np.float64), attrs)
     if b is not None:
         y = y + b[:, None, None]

@@ -190,13 +190,13 @@ def lrn_loop(x: np.ndarray, size: int, alpha: float, beta: float, bias: float) -
 
 def conv_attrs(ch: int, k: tuple[int, ...], s: tuple[int, ...], p: tuple[int, ...],
                d: tuple[int, ...], g: int) -> dict[str, Any]:
-    return {"ndim": 3, "channels": ch, "kernel": k, "strides": s, "padding": p,
+    return {"ndim": 3, "channels": ch, "kernel": k, "strides": s, "padding": p, "pads_end": p,
             "dilation": d, "groups": g}
 
 
 def pool_attrs(kind: str, k: tuple[int, ...], s: tuple[int, ...], p: tuple[int, ...],
                ceil: bool, include_pad: bool) -> dict[str, Any]:
-    return {"ndim": 3, "kind": kind, "kernel": k, "strides": s, "padding": p,
+    return {"ndim": 3, "kind": kind, "kernel": k, "strides": s, "padding": p, "pads_end": p,
             "ceil_mode": ceil, "count_include_pad": include_pad}
 
 

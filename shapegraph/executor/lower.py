@@ -161,6 +161,8 @@ class _Lowerer:
         return True
 
     def op_conv(self, n: Node) -> bool:
+        if n.attrs["pads_end"] != n.attrs["padding"]:
+            return self.decline(n, _ASYMMETRIC)
         if n.attrs["ndim"] == 3:
             return self.op_conv3d(n)
         if len(n.inputs) > 1:
@@ -267,6 +269,8 @@ class _Lowerer:
         return True
 
     def op_pool(self, n: Node) -> bool:
+        if n.attrs["pads_end"] != n.attrs["padding"]:
+            return self.decline(n, _ASYMMETRIC)
         x, y = n.inputs[0], n.outputs[0]
         nd = n.attrs["ndim"]
         if nd == 3:
@@ -403,6 +407,10 @@ class _Lowerer:
 
     def finish(self) -> Lowered:
         return pack(self.out, self.folded, self.specialize)
+
+
+_ASYMMETRIC = ("asymmetric padding (ONNX pads [begin, end] that differ): the convolution and "
+               "pooling kernels pad both sides alike")
 
 
 def _as_4d(shape: tuple[int, ...], nd: int) -> tuple[int, int, int, int]:

@@ -137,14 +137,14 @@ class _Exporter:
         if "bias" in dict(n.params):
             ins.append(self.param(n, "bias"))
         self.add("Conv", ins, y, kernel_shape=list(a["kernel"]), strides=list(a["strides"]),
-                 pads=list(a["padding"]) * 2, dilations=list(a["dilation"]),
+                 pads=[*a["padding"], *a["pads_end"]], dilations=list(a["dilation"]),
                  group=a["groups"])
 
     def _pool(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
               ) -> None:
         a = n.attrs
         kw: dict[str, Any] = {"kernel_shape": list(a["kernel"]), "strides": list(a["strides"]),
-                              "pads": list(a["padding"]) * 2,
+                              "pads": [*a["padding"], *a["pads_end"]],
                               "ceil_mode": int(a["ceil_mode"])}
         if a["kind"] == "avg":
             kw["count_include_pad"] = int(a["count_include_pad"])

@@ -38,9 +38,11 @@ SG_NONPOSITIVE = "SG204"
 SG_CONFIG = "SG210"
 
 
-def window_out(size: Dim, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> Dim:
-    """Output length of a sliding window over ``size`` (works on ints and symbols)."""
-    span = size + 2 * p - d * (k - 1) - 1
+def window_out(size: Dim, k: int, s: int, p: int, d: int = 1, ceil: bool = False,
+               p_end: int | None = None) -> Dim:
+    """Output length of a sliding window over ``size`` padded by ``p`` before and ``p_end``
+    (default ``p``) after (works on ints and symbols)."""
+    span = size + p + (p if p_end is None else p_end) - d * (k - 1) - 1
     return (ceildiv(span, s) if ceil else floordiv(span, s)) + 1
 
 
@@ -48,13 +50,14 @@ def _spatial_rank(attrs: Attrs) -> int:
     return int(attrs["ndim"]) + 2
 
 
-def window_formula(k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> str:
+def window_formula(k: int, s: int, p: int, d: int = 1, ceil: bool = False,
+                   p_end: int | None = None) -> str:
     """The output-size formula in terms of the input size ``in``, simplified for reading.
 
     >>> window_formula(5, 1, 0), window_formula(2, 2, 0), window_formula(3, 2, 1, ceil=True)
     ('in - 4', '(in - 2)//2 + 1', 'ceil((in - 1)/2) + 1')
     """
-    c = 2 * p - d * (k - 1) - 1
+    c = p + (p if p_end is None else p_end) - d * (k - 1) - 1
     if s == 1:
         return "in" if c + 1 == 0 else f"in {'+' if c + 1 > 0 else '-'} {abs(c + 1)}"
     num = "in" if c == 0 else f"in {'+' if c > 0 else '-'} {abs(c)}"
@@ -67,24 +70,27 @@ def _window_dims(
     """Output sizes of a sliding window, their sources, and whether a size still depends on
     an unknown (the rule must run again once it is known: a width that turns out smaller
     than the window is SG204 then, never a negative size)."""
-    ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
+    ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
     ds = attrs["dilation"] if "dilation" in attrs else (1,) * nd  # pools have none
     dims: list[Dim] = []
     srcs: list[Src] = []
     for a in range(nd):
         j = 2 + a
         size = x.shape[j]
-        out = window_out(size, ks[a], ss[a], ps[a], ds[a], ceil)
-        formula = window_formula(ks[a], ss[a], ps[a], ds[a], ceil)
+        out = window_out(size, ks[a], ss[a], ps[a], ds[a], ceil, pe[a])
+        formula = window_formula(ks[a], ss[a], ps[a], ds[a], ceil, pe[a])
         eff = ds[a] * (ks[a] - 1) + 1
+        padded = (f"padded by {ps[a]} on each side" if ps[a] == pe[a] else
+                  f"padded by {ps[a]} before and {pe[a]} after")
         # the window must fit in the padded input (in ceil mode too, as in MXNet: there
         # ceil((n + 2p - k) / s) + 1 can be 1 for a window that does not fit)
-        if (type(out) is int and out <= 0) or (type(size) is int and eff > size + 2 * ps[a]):
+        if (type(out) is int and out <= 0) or (type(size) is int
+                                               and eff > size + ps[a] + pe[a]):
             return Fail(
                 SG_NONPOSITIVE,
                 f"{what}: output size {dim_str(out)} along dim {j}: window {eff} "
                 f"(kernel {ks[a]}, dilation {ds[a]}) is larger than the input size "
-                f"{dim_str(size)} padded by {ps[a]} on each side",
+                f"{dim_str(size)} {padded}",
                 f"feed a larger input, or use a smaller kernel / more padding for dim {j}",
                 ((f"input dim {j}", size, inp(0, j)),),
             )
@@ -156,10 +162,11 @@ def _weight_input_src(j: int) -> Src:
 def conv_reference(x: np.ndarray, w: np.ndarray, attrs: Attrs) -> np.ndarray:
     """Direct N-d convolution in numpy: one einsum per kernel offset and group."""
     nd = attrs["ndim"]
-    ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
+    ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
     ds, groups = attrs["dilation"], attrs["groups"]
-    xp = np.pad(x, [(0, 0), (0, 0), *((p, p) for p in ps)])
-    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], ds[a])) for a in range(nd)]
+    xp = np.pad(x, [(0, 0), (0, 0), *zip(ps, pe, strict=True)])
+    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], ds[a], False, pe[a]))
+            for a in range(nd)]
     y = np.zeros((x.shape[0], w.shape[0], *outs), dtype=np.float64)
     cin, cout = w.shape[1], w.shape[0] // groups
     for offset in np.ndindex(*ks):
@@ -187,7 +194,7 @@ def _conv_ref(
 def _window_attrs(attrs: Attrs) -> str:
     """The window attributes have one entry per spatial dim."""
     nd = attrs["ndim"]
-    for name in ("kernel", "strides", "padding", "dilation"):
+    for name in ("kernel", "strides", "padding", "pads_end", "dilation"):
         if name in attrs and len(attrs[name]) != nd:
             return f"`{name}`={attrs[name]} has {len(attrs[name])} entries for ndim={nd}"
     return ""
@@ -205,7 +212,10 @@ def _window_schema(*, strides_default_kernel: bool = False) -> tuple[Attr, ...]:
     return (Attr("kernel", "ints", check=positive),
             Attr("ndim", "int", choices=(1, 2, 3), default_from=lambda a: len(a["kernel"])),
             strides,
-            Attr("padding", "ints", check=non_negative, default_from=_each(0)))
+            Attr("padding", "ints", check=non_negative, default_from=_each(0)),
+            # the padding after the input along each dim, when it differs from the padding
+            # before (ONNX pads [begin..., end...]); ``padding`` is the padding before
+            Attr("pads_end", "ints", check=non_negative, default_from=lambda a: a["padding"]))
 
 
 CONV = register(OpDef(
@@ -242,16 +252,17 @@ def _pool_rule(
 def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
     """Max/avg pooling in numpy (MXNet semantics, including ceil mode and padding)."""
     nd, kind = attrs["ndim"], attrs["kind"]
-    ks, ss, ps = attrs["kernel"], attrs["strides"], attrs["padding"]
+    ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
     ceil = attrs["ceil_mode"]
-    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], 1, ceil)) for a in range(nd)]
-    extra = [max(0, (o - 1) * s + k - (n + 2 * p))
-             for o, s, k, n, p in zip(outs, ss, ks, x.shape[2:], ps, strict=True)]
-    pad = [(0, 0), (0, 0), *((p, p + e) for p, e in zip(ps, extra, strict=True))]
+    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], 1, ceil, pe[a]))
+            for a in range(nd)]
+    extra = [max(0, (o - 1) * s + k - (n + p + q))
+             for o, s, k, n, p, q in zip(outs, ss, ks, x.shape[2:], ps, pe, strict=True)]
+    pad = [(0, 0), (0, 0), *((p, q + e) for p, q, e in zip(ps, pe, extra, strict=True))]
     fill = -np.inf if kind == "max" else 0.0
     xp = np.pad(x.astype(np.float64), pad, constant_values=fill)
     inside = np.pad(np.ones(x.shape[2:]), pad[2:], constant_values=0.0)
-    padded = np.pad(np.ones(x.shape[2:]), [(p, p) for p in ps], constant_values=1.0)
+    padded = np.pad(np.ones(x.shape[2:]), list(zip(ps, pe, strict=True)), constant_values=1.0)
     padded = np.pad(padded, [(0, e) for e in extra], constant_values=0.0)
     acc = np.full((*x.shape[:2], *outs), fill)
     count = np.zeros(outs)
