@@ -24,6 +24,7 @@ from shapegraph.frontend.params import (
 from shapegraph.frontend.root import UnusedLayerWarning
 from shapegraph.frontend.trace import TraceError
 from shapegraph.infer.propagate import Resolution, propagate
+from shapegraph.onnx.importer import OnnxModel, load_onnx
 from shapegraph.opset import build
 from shapegraph.render.errors import ShapeError
 
@@ -36,6 +37,7 @@ __all__ = [
     "Graph",
     "Hole",
     "Input",
+    "OnnxModel",
     "Parameter",
     "ParameterDict",
     "Related",
@@ -52,6 +54,7 @@ __all__ = [
     "compile",
     "dims",
     "init",
+    "load_onnx",
     "nd",
     "nn",
     "ops",

@@ -20,7 +20,8 @@ from shapegraph.opset.base import AttrError
 from shapegraph.opset.build import add_layer
 
 # ops without an ONNX export, and why
-NOT_EXPORTED: dict[str, str] = {}
+NOT_EXPORTED: dict[str, str] = {
+    "unsupported": "an imported ONNX node shapegraph cannot check: it never gets to export"}
 
 
 def lowering_kinds() -> set[str]:
@@ -62,6 +63,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "embedding": {"input_dim": 5, "output_dim": 2}, "param": {"shape": (3, None)},
     "constant": {"value": np.zeros(2, np.float32)}, "unsqueeze": {"axes": (0,)},
     "slice": {"starts": (0,), "ends": (2,)}, "cast": {"to": "int64"}, "lrn": {"size": 5},
+    "unsupported": {"op_type": "Resize", "opset": 13},
 }
 
 

@@ -109,6 +109,18 @@ def _trace_failure(e: BaseException) -> Diagnostic:
         help="fix forward so that it only uses tensor operations on its inputs")
 
 
+def _check_onnx(model: Any, inputs: tuple[Any, ...], target: str) -> Report:
+    """An imported ONNX model, for its declared input types or the given ones."""
+    try:
+        types = model.types_for(inputs)
+    except (TypeError, ValueError) as e:
+        return Report(target or model.source, {}, (Diagnostic.make(
+            "SG211", str(e), path="inputs", help="give one shape per graph input"),))
+    res = propagate(model.graph, types)
+    return Report(target or model.source, {n: str(t) for n, t in types.items()},
+                  res.diagnostics, res, model.graph, layer_rows(res))
+
+
 def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
     """Check ``net`` for ``inputs`` (``sg.Input`` specs or sample arrays), or, with none,
     for what its declarations determine. Never raises for shape problems."""
@@ -124,7 +136,10 @@ def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
         unused_layers,
     )
     from shapegraph.frontend.trace import CannotTraceStatically
+    from shapegraph.onnx.importer import OnnxModel
 
+    if isinstance(net, OnnxModel):
+        return _check_onnx(net, inputs, target)
     target = target or type(net).__name__
     wanted = input_names(net, None)
     if inputs and len(inputs) != len(wanted):

@@ -91,7 +91,10 @@ def compile(net: Block, *inputs: Input | np.ndarray, debug: bool = False) -> Com
     becomes the symbol ``batch``). Raises ShapeError when the shapes conflict."""
     from shapegraph.frontend.lifecycle import materialize
     from shapegraph.frontend.root import _newly_known, check_initialized, param_specs, trace
+    from shapegraph.onnx.importer import OnnxModel
 
+    if isinstance(net, OnnxModel):
+        return _compile_onnx(net, inputs, debug)
     if not inputs:
         raise TypeError("compile() needs the network's inputs: sg.Input(name, shape) or "
                         "sample arrays")
@@ -111,6 +114,17 @@ def compile(net: Block, *inputs: Input | np.ndarray, debug: bool = False) -> Com
     specs = param_specs(params)
     graph = graph.with_params({k: specs[k] for k in graph.params})
     return CompiledModel(graph, snapshot, types, res, compiled=not debug)
+
+
+def _compile_onnx(model: Any, inputs: tuple[Any, ...], debug: bool) -> CompiledModel:
+    """An imported ONNX model for the given input types (by default its declared ones)."""
+    types = model.types_for(inputs)
+    res = propagate(model.graph, types)
+    if res.errors:
+        raise ShapeError(list(res.errors), headline="the model does not compile for "
+                         + ", ".join(f"{n}: {t}" for n, t in types.items()))
+    return CompiledModel(model.graph, model.params(), list(types.values()), res,
+                         compiled=not debug)
 
 
 def dtype_problems(graph: Graph) -> list[Diagnostic]:

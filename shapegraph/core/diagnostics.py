@@ -55,6 +55,7 @@ CODES: dict[str, Code] = {c.id: c for c in [
     Code("SG210", "error", "invalid layer configuration"),
     Code("SG211", "error", "inputs do not match the network"),
     Code("SG212", "error", "constant pins a symbolic dimension"),
+    Code("SG213", "error", "operator not supported"),
     Code("SG301", "warning", "layer never used"),
     Code("SG302", "error", "network could not be traced"),
     Code("SG401", "error", "parameters too large for memory"),

@@ -1,4 +1,5 @@
-"""dropout (identity at inference), embedding, constant, param (a parameter as a tensor)."""
+"""dropout (identity at inference), embedding, constant, param (a parameter as a tensor),
+unsupported (an imported node shapegraph cannot check: one diagnostic of its own)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from shapegraph.core.types import TensorType
 from shapegraph.opset.base import (
     Attr,
     Attrs,
+    Fail,
     FromAttr,
     FromParam,
     Lowering,
@@ -24,7 +26,7 @@ from shapegraph.opset.base import (
 from shapegraph.opset.registry import register
 from shapegraph.opset.values import Val, as_val, value_source
 
-__all__ = ["CONSTANT", "DROPOUT", "EMBEDDING", "PARAM"]
+__all__ = ["CONSTANT", "DROPOUT", "EMBEDDING", "PARAM", "UNSUPPORTED"]
 
 
 def _dropout_rule(
@@ -134,3 +136,32 @@ CONSTANT = register(OpDef("constant", _constant_rule, _constant_ref, arity=(0, 0
                           doc="a constant array (attrs['value'])",
                           schema=(Attr("value", "array"),),
                           lowering=Lowering("constant")))
+
+
+# --------------------------------------------------------------------------- unsupported
+
+
+def _unsupported_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    """Always a failure: its outputs become unknown dims that absorb every requirement (of
+    ``rank`` when the importer knows it), so the rest of the graph is still checked."""
+    return Fail("SG213", f"{attrs['op_type']} (opset {attrs['opset']}) is not supported"
+                + (f": {attrs['reason']}" if attrs["reason"] else ""),
+                attrs["help"] or "see the supported operators in docs/onnx.md; the rest of "
+                "the graph was checked without this node's outputs")
+
+
+def _unsupported_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    raise NotImplementedError(f"{attrs['op_type']} (opset {attrs['opset']}) is not supported")
+
+
+UNSUPPORTED = register(OpDef(
+    "unsupported", _unsupported_rule, _unsupported_ref, arity=(0, None),
+    out_rank=lambda r, a: a["rank"],
+    doc="an imported node shapegraph does not support (op type, opset and why)",
+    no_kernel="an unsupported node never compiles (its check fails first)",
+    schema=(Attr("op_type", "str"), Attr("opset", "int"), Attr("reason", "str", ""),
+            Attr("help", "str", ""), Attr("rank", "int", None, optional=True))))

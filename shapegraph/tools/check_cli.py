@@ -169,16 +169,21 @@ def _module_files(name: str) -> set[str]:
 def _split_target(spec: str) -> tuple[str, str, bool]:
     """``(where, NAME, is_file)`` of ``file.py:NAME`` or ``package.module:NAME``."""
     where, sep, name = spec.rpartition(":")
-    if where.endswith(".onnx") or spec.endswith(".onnx"):
-        raise TargetError(f"{spec}: ONNX targets are not supported yet (a later release "
-                          "imports ONNX files); give file.py:NAME or package.module:NAME")
     if not sep or not where or not _NAME.match(name):
         raise TargetError(f"{_short(spec, 80)}: expected file.py:NAME or package.module:NAME")
     return where, name, where.endswith(".py") or os.sep in where or "/" in where
 
 
 def load_target(spec: str) -> tuple[Any, str]:
-    """(the Block, a display name) for ``file.py:NAME`` or ``package.module:NAME``."""
+    """(the Block or imported ONNX model, a display name) for ``file.py:NAME``,
+    ``package.module:NAME`` or ``model.onnx``."""
+    if spec.endswith(".onnx") or (os.path.splitext(spec)[1] == "" and os.path.isfile(spec)):
+        from shapegraph.onnx.importer import OnnxError, load_onnx
+
+        try:
+            return load_onnx(spec), spec
+        except OnnxError as e:
+            raise TargetError(str(e)) from None
     where, name, is_file = _split_target(spec)
     module = _load_file(where) if is_file else _load_module(where)
     module_file: str | None = getattr(module, "__file__", None)
@@ -257,7 +262,7 @@ def parse_inputs(specs: list[str]) -> dict[str, tuple[int | str, ...]]:
         name, eq, dims = spec.partition("=")
         dims = _split_dtype(spec, dims)[0]
         name = name.strip()
-        if not eq or not _NAME.match(name):
+        if not eq or not re.fullmatch(r"[^\s=,:]+", name):  # ONNX names: gpu_0/data_0
             raise TargetError(f"--input {_short(spec)}: expected NAME=DIMS, e.g. "
                               "x=batch,3,224,224")
         if name in out:
@@ -295,7 +300,10 @@ def _ordered_inputs(net: Any, given: dict[str, tuple[int | str, ...]],
 
     if not given:
         return []
-    names = input_names(net, None)
+    from shapegraph.onnx.importer import OnnxModel
+
+    onnx_model = isinstance(net, OnnxModel)
+    names = list(net.input_types) if onnx_model else input_names(net, None)
     unknown = [n for n in given if n not in names]
     if unknown:
         raise TargetError(f"--input {unknown[0]}: the network has no input `{unknown[0]}` "
@@ -304,6 +312,8 @@ def _ordered_inputs(net: Any, given: dict[str, tuple[int | str, ...]],
     if missing:
         raise TargetError(f"--input: give every input ({', '.join(names)}) or none; "
                           f"`{missing[0]}` is missing")
+    if onnx_model:  # ONNX names need not be identifiers: the shapes, in input order
+        return [given[n] for n in names]
     try:
         return [Input(n, given[n], dtypes.get(n, "float32")) for n in names]
     except ValueError as e:
