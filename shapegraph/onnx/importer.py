@@ -641,9 +641,8 @@ def _constant_of_shape(imp: _Importer, node: Any, prov: Provenance) -> list[int 
 
 def _shape(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     a = imp.attrs(node)
-    attrs = {k: int(a[k]) for k in ("start", "end") if k in a}
-    x = imp.tensor(node.input[0], prov)
     attrs: dict[str, Any] = {k: int(a[k]) for k in ("start", "end") if k in a}
+    x = imp.tensor(node.input[0], prov)
 
 
 def _gather(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
