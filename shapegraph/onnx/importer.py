@@ -643,6 +643,7 @@ def _shape(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     a = imp.attrs(node)
     attrs: dict[str, Any] = {k: int(a[k]) for k in ("start", "end") if k in a}
     x = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("shape", [x], attrs, prov), 1)
 
 
 def _gather(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
