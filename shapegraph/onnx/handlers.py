@@ -1,0 +1,439 @@
+"""The ONNX op handlers of the importer: one function per op type, each building its node(s)
+on the op records through the importer's helpers, with the op's per-opset semantics.
+``HANDLERS`` maps an op type to its handler; an op type missing here is SG213."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from math import prod
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shapegraph.core.graph import Provenance
+from shapegraph.onnx.weights import SMALL, Unsupported, Weight
+
+if TYPE_CHECKING:  # the importer calls the handlers (importer.py imports this module)
+    from shapegraph.onnx.importer import _Importer
+
+__all__ = ["HANDLERS", "SAME_RANK", "SUPPORTED"]
+
+_Handler = Callable[["_Importer", Any, Provenance], list[int | None]]
+
+SAME_RANK = {"Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "Selu", "HardSigmoid", "Softplus",
+              "Softsign", "Exp", "Log", "Sqrt", "Abs", "Clip", "Softmax", "LogSoftmax",
+              "Dropout", "Identity", "LRN", "BatchNormalization", "Conv", "MaxPool",
+              "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Cast", "Resize",
+              "Upsample", "InstanceNormalization", "Pad", "Erf", "Neg", "Reciprocal"}
+
+
+def _out(imp: _Importer, node: Any, v: int, rank: int | None) -> list[int | None]:
+    imp.ranks[node.output[0]] = rank
+    return [v]
+
+
+def _unary(op: str, names: dict[str, str] | None = None) -> _Handler:
+    """An elementwise op whose ONNX attributes map onto the record's (``names``)."""
+    def handle(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+        a = imp.attrs(node)
+        attrs = {ours: a[theirs] for theirs, ours in (names or {}).items() if theirs in a}
+        x = imp.tensor(node.input[0], prov)
+        return _out(imp, node, imp.layer(op, [x], attrs, prov), imp.rank(node.input[0]))
+    return handle
+
+
+def _binary(op: str) -> _Handler:
+    def handle(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+        ins = list(node.input)
+        v = imp.tensor(ins[0], prov)
+        for other in ins[1:]:  # Sum takes any number of inputs
+            v = imp.layer(op, [v, imp.tensor(other, prov)], {}, prov)
+        ranks = [imp.rank(i) for i in ins]
+        return _out(imp, node, v, None if None in ranks else max(r for r in ranks if r is not None))
+    return handle
+
+
+def _window_attrs(imp: _Importer, node: Any, nd: int, kernel: Sequence[int]) -> dict[str, Any]:
+    """kernel, strides, padding (before), pads_end from ONNX's attributes and auto_pad."""
+    a = imp.attrs(node)
+    strides = tuple(a.get("strides", [1] * nd))
+    dil = tuple(a.get("dilations", [1] * nd))
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        if any(s != 1 for s in strides):
+            raise Unsupported(f"auto_pad={auto} with strides {list(strides)}: the padding "
+                               "then depends on the input size",
+                               "export the model with explicit pads")
+        total = [d * (k - 1) for d, k in zip(dil, kernel, strict=True)]
+        small = [t // 2 for t in total]
+        big = [t - t // 2 for t in total]
+        begin, end = (small, big) if auto == "SAME_UPPER" else (big, small)
+    elif auto == "VALID":
+        begin, end = [0] * nd, [0] * nd
+    else:
+        pads = list(a.get("pads", [0] * (2 * nd)))
+        begin, end = pads[:nd], pads[nd:]
+    return {"kernel": tuple(kernel), "ndim": nd, "strides": strides, "padding": tuple(begin),
+            "pads_end": tuple(end), "dilation": dil}
+
+
+def _conv(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    x = imp.tensor(node.input[0], prov)
+    w = imp.known(node.input[1])
+    a = imp.attrs(node)
+    group = int(a.get("group", 1))
+    if w is None:
+        raise Unsupported("its weight is computed in the graph; shapegraph imports a Conv "
+                           "whose weight is an initializer, a Constant or a ConstantOfShape")
+    nd = len(w.shape) - 2
+    if nd not in (1, 2, 3):
+        raise Unsupported(f"a {nd}-D convolution (weight {list(w.shape)})")
+    kernel = a.get("kernel_shape", list(w.shape[2:]))
+    attrs = _window_attrs(imp, node, nd, kernel)
+    attrs.update(channels=w.shape[0], groups=group)
+    params = {"weight": imp.param(node.input[1], w, prov)}
+    bias = imp.known(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if len(node.input) > 2 and node.input[2] and bias is None:
+        raise Unsupported("its bias is computed in the graph")
+    if bias is not None:
+        params["bias"] = imp.param(node.input[2], bias, prov)
+    attrs["use_bias"] = bias is not None
+    return _out(imp, node, imp.layer("conv", [x], attrs, prov, params), nd + 2)
+
+
+def _pool(kind: str) -> _Handler:
+    def handle(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+        a = imp.attrs(node)
+        if len(node.output) > 1 and node.output[1]:
+            raise Unsupported("its second output (the argmax indices)")
+        kernel = list(a["kernel_shape"])
+        nd = len(kernel)
+        attrs = _window_attrs(imp, node, nd, kernel)
+        if any(d != 1 for d in attrs.pop("dilation")):
+            raise Unsupported("pooling with dilations")
+        attrs.update(kind=kind, ceil_mode=bool(a.get("ceil_mode", 0)))
+        if kind == "avg":
+            attrs["count_include_pad"] = bool(a.get("count_include_pad", 0))
+        x = imp.tensor(node.input[0], prov)
+        return _out(imp, node, imp.layer("pool", [x], attrs, prov), nd + 2)
+    return handle
+
+
+def _global_pool(kind: str) -> _Handler:
+    def handle(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+        r = imp.rank(node.input[0])
+        if r is None or r < 3:
+            raise Unsupported("the rank of its input is not known")
+        x = imp.tensor(node.input[0], prov)
+        return _out(imp, node, imp.layer("global_pool", [x], {"kind": kind, "ndim": r - 2},
+                                         prov), r)
+    return handle
+
+
+def _derived(imp: _Importer, key: str, w: Weight, fn: Callable[[np.ndarray], np.ndarray],
+             shape: tuple[int, ...], what: str) -> Weight:
+    """A weight computed from another when the model runs (a transpose, a scale)."""
+    made = Weight(shape, f"{w.origin} ({what})", lambda: fn(w.array()))
+    imp.static.setdefault(key, made)
+    return imp.static[key]
+
+
+def _gemm(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    a = imp.attrs(node)
+    if a.get("transA", 0):
+        raise Unsupported("transA=1")
+    b = imp.known(node.input[1])
+    if b is None or len(b.shape) != 2:
+        raise Unsupported("its B is computed in the graph; shapegraph imports a Gemm whose "
+                           "B is a constant matrix")
+    alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
+    name = node.input[1]
+    if not a.get("transB", 0):
+        b = _derived(imp, f"{name}^T", b, lambda m: np.ascontiguousarray(m.T),
+                     (b.shape[1], b.shape[0]), "transposed: transB=0")
+        name = f"{name}^T"
+    if alpha != 1.0:
+        b = _derived(imp, f"{name}*{alpha}", b, lambda m: m * np.float32(alpha), b.shape,
+                     f"times alpha={alpha}")
+        name = f"{name}*{alpha}"
+    units, in_units = b.shape
+    params = {"weight": imp.param(name, b, prov)}
+    if len(node.input) > 2 and node.input[2]:
+        c = imp.known(node.input[2])
+        if c is None or prod(c.shape) not in (1, units) or (len(c.shape) == 2 and c.shape[0] != 1):
+            raise Unsupported("its C is not a constant vector of the output width")
+        cname = f"{node.input[2]}[{units}]" + (f"*{beta}" if beta != 1.0 else "")
+        c = _derived(imp, cname, c, lambda v: np.broadcast_to(
+            v.reshape(-1) * np.float32(beta), (units,)).copy(), (units,),
+            "as a bias vector" + (f", times beta={beta}" if beta != 1.0 else ""))
+        params["bias"] = imp.param(cname, c, prov)
+    x = imp.tensor(node.input[0], prov)
+    attrs = {"units": units, "in_units": in_units, "flatten": False,
+             "use_bias": "bias" in params}
+    return _out(imp, node, imp.layer("dense", [x], attrs, prov, params), 2)
+
+
+def _matmul(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    b = imp.known(node.input[1])
+    x = imp.tensor(node.input[0], prov)
+    ra = imp.rank(node.input[0])
+    if b is not None and len(b.shape) == 2:
+        w = _derived(imp, f"{node.input[1]}^T", b, lambda m: np.ascontiguousarray(m.T),
+                     (b.shape[1], b.shape[0]), "transposed")
+        attrs = {"units": w.shape[0], "in_units": w.shape[1], "flatten": False,
+                 "use_bias": False}
+        key = imp.param(f"{node.input[1]}^T", w, prov)
+        return _out(imp, node, imp.layer("dense", [x], attrs, prov, {"weight": key}), ra)
+    y = imp.layer("matmul", [x, imp.tensor(node.input[1], prov)], {}, prov)
+    rb = imp.rank(node.input[1])
+    return _out(imp, node, y, None if ra is None or rb is None else max(ra, rb))
+
+
+def _batchnorm(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    if len(node.output) > 1 and any(node.output[1:]):
+        raise Unsupported("training mode (its running statistics outputs)")
+    roles = ("gamma", "beta", "running_mean", "running_var")
+    params = {}
+    for role, name in zip(roles, node.input[1:5], strict=True):
+        w = imp.known(name)
+        if w is None:
+            raise Unsupported(f"its {role} (`{name}`) is computed in the graph")
+        params[role] = imp.param(name, w, prov)
+    eps = float(imp.attrs(node).get("epsilon", 1e-5))
+    x = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("batchnorm", [x], {"epsilon": eps}, prov, params),
+                imp.rank(node.input[0]))
+
+
+def _softmax(op: str) -> _Handler:
+    def handle(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+        r = imp.rank(node.input[0])
+        x = imp.tensor(node.input[0], prov)
+        axis = int(imp.attrs(node).get("axis", 1 if imp.opset < 13 else -1))
+        if imp.opset >= 13 or (r is not None and axis % r == r - 1):
+            return _out(imp, node, imp.layer(op, [x], {"axis": axis}, prov), r)
+        if axis != 1 or r is None:
+            raise Unsupported(f"axis={axis} before opset 13 (a 2-D coercion at that axis)")
+        # before opset 13 the input is read as 2-D (batch, rest) and normalized over rest
+        flat = imp.layer("flatten", [x], {}, prov)
+        y = imp.layer(op, [flat], {"axis": -1}, prov)
+        shape = imp.layer("shape", [x], {}, prov)
+        return _out(imp, node, imp.layer("reshape", [y, shape], {}, prov), r)
+    return handle
+
+
+def _reshape(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    if imp.attrs(node).get("allowzero", 0):
+        target = imp.known(node.input[1])
+        if target is None or target.small is None or 0 in target.small:
+            raise Unsupported("allowzero=1 with a zero in the target")
+    data, target = imp.known(node.input[0]), imp.known(node.input[1])
+    if data is not None and target is not None and target.small is not None:
+        return _static_reshape(imp, node, prov, data, [int(v) for v in target.small])
+    x = imp.tensor(node.input[0], prov)
+    t = imp.tensor(node.input[1], prov)
+    tw = imp.known(node.input[1]) or imp.static.get(node.input[1])
+    r = tw.shape[0] if tw is not None and len(tw.shape) == 1 else None
+    return _out(imp, node, imp.layer("reshape", [x, t], {}, prov), r)
+
+
+def _static_reshape(imp: _Importer, node: Any, prov: Provenance, w: Weight,
+                    target: list[int]) -> list[int | None]:
+    """A reshaped weight (a classifier's weight reshaped before its Gemm) is a weight too."""
+    dims = [w.shape[j] if t == 0 and j < len(w.shape) else t for j, t in enumerate(target)]
+    if dims.count(-1) == 1:
+        known = prod(d for d in dims if d != -1)
+        dims[dims.index(-1)] = prod(w.shape) // known if known else 0
+    shape = tuple(dims)
+    if prod(shape) != prod(w.shape) or min(shape, default=0) < 0:
+        raise Unsupported(f"its constant input of shape {list(w.shape)} cannot be reshaped "
+                           f"to {target}")
+    imp.static[node.output[0]] = Weight(shape, f"{w.origin} reshaped by Reshape `{prov.path}`",
+                                        lambda: w.array().reshape(shape),
+                                        None if w.small is None else w.small.reshape(shape))
+    return [None]
+
+
+def _flatten(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    axis = int(imp.attrs(node).get("axis", 1))
+    x = imp.tensor(node.input[0], prov)
+    if axis == 1:
+        return _out(imp, node, imp.layer("flatten", [x], {}, prov), 2)
+    if axis == 0:
+        return _out(imp, node, imp.layer("reshape", [x], {"shape": (1, -1)}, prov), 2)
+    raise Unsupported(f"axis={axis}")
+
+
+def _axes(imp: _Importer, node: Any, required: bool) -> list[int] | None:
+    """Unsqueeze/Squeeze axes: an attribute before opset 13, an input after."""
+    if imp.opset < 13:
+        a = imp.attrs(node).get("axes")
+        return None if a is None else [int(v) for v in a]
+    if len(node.input) > 1 and node.input[1]:
+        return imp.ints(node.input[1], "axes")
+    if required:
+        raise Unsupported("no axes")
+    return None
+
+
+def _unsqueeze(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    axes = _axes(imp, node, True)
+    assert axes is not None
+    x = imp.tensor(node.input[0], prov)
+    r = imp.rank(node.input[0])
+    return _out(imp, node, imp.layer("unsqueeze", [x], {"axes": tuple(axes)}, prov),
+                None if r is None else r + len(axes))
+
+
+def _squeeze(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    axes = _axes(imp, node, False)
+    x = imp.tensor(node.input[0], prov)
+    r = imp.rank(node.input[0])
+    attrs = {"axes": None if axes is None else tuple(axes)}
+    return _out(imp, node, imp.layer("squeeze", [x], attrs, prov),
+                None if r is None or axes is None else r - len(axes))
+
+
+def _concat(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    ins = [imp.tensor(i, prov) for i in node.input]
+    axis = int(imp.attrs(node)["axis"])
+    return _out(imp, node, imp.layer("concat", ins, {"axis": axis}, prov),
+                imp.rank(node.input[0]))
+
+
+def _transpose(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    perm = imp.attrs(node).get("perm")
+    x = imp.tensor(node.input[0], prov)
+    attrs = {"axes": None if perm is None else tuple(int(p) for p in perm)}
+    return _out(imp, node, imp.layer("transpose", [x], attrs, prov), imp.rank(node.input[0]))
+
+
+def _dropout(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    if len(node.output) > 1 and node.output[1]:
+        # the mask output: all true at inference; used by nothing in exported models
+        users = [n for n in imp.model.graph.node if node.output[1] in n.input]
+        outputs = [o.name for o in imp.model.graph.output]
+        if users or node.output[1] in outputs:
+            raise Unsupported("its mask output is used")
+    ratio = float(imp.attrs(node).get("ratio", 0.5))
+    x = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("dropout", [x], {"rate": ratio}, prov),
+                imp.rank(node.input[0]))
+
+
+def _identity(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    x = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("dropout", [x], {"rate": 0.0}, prov),
+                imp.rank(node.input[0]))
+
+
+def _constant(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    a = imp.attrs(node)
+    nh = imp.onnx.numpy_helper
+    if "value" in a:
+        arr = np.asarray(nh.to_array(a["value"]))
+    elif "value_float" in a or "value_int" in a:
+        arr = np.asarray(a.get("value_float", a.get("value_int")))
+    elif "value_floats" in a or "value_ints" in a:
+        arr = np.asarray(a.get("value_floats", a.get("value_ints")))
+    else:
+        raise Unsupported(f"a Constant with {', '.join(a) or 'no value'}")
+    shape = tuple(int(d) for d in arr.shape)
+    imp.static[node.output[0]] = Weight(shape, f"Constant `{prov.path}`", lambda: arr,
+                                        arr if arr.size <= SMALL else None)
+    return [None]
+
+
+def _constant_of_shape(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    a = imp.attrs(node)
+    value = (np.asarray(imp.onnx.numpy_helper.to_array(a["value"])).reshape(-1)
+             if "value" in a else np.zeros(1, np.float32))
+    shape_w = imp.known(node.input[0])
+    if shape_w is not None and shape_w.small is not None:
+        shape = tuple(int(d) for d in shape_w.small.reshape(-1))
+        fill = value[0]
+
+        def make() -> np.ndarray:
+            return np.full(shape, fill, dtype=value.dtype)
+
+        small = make() if prod(shape) <= SMALL else None
+        imp.static[node.output[0]] = Weight(
+            shape, f"ConstantOfShape `{prov.path}` of {shape_w.origin}", make, small)
+        return [None]
+    s = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("constant_of_shape", [s], {"value": value}, prov), None)
+
+
+def _shape(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    a = imp.attrs(node)
+    attrs: dict[str, Any] = {k: int(a[k]) for k in ("start", "end") if k in a}
+    x = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("shape", [x], attrs, prov), 1)
+
+
+def _gather(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    axis = int(imp.attrs(node).get("axis", 0))
+    data, idx = imp.tensor(node.input[0], prov), imp.tensor(node.input[1], prov)
+    r0, r1 = imp.rank(node.input[0]), imp.rank(node.input[1])
+    return _out(imp, node, imp.layer("gather", [data, idx], {"axis": axis}, prov),
+                None if r0 is None or r1 is None else r0 + r1 - 1)
+
+
+def _cast(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    to = imp.onnx.helper.tensor_dtype_to_np_dtype(int(imp.attrs(node)["to"]))
+    x = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("cast", [x], {"to": str(to)}, prov),
+                imp.rank(node.input[0]))
+
+
+def _slice(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    if imp.opset < 10:
+        a = imp.attrs(node)
+        spec: dict[str, Any] = {k: tuple(int(v) for v in a[k]) for k in ("starts", "ends", "axes")
+                                if k in a}
+    else:
+        names = ("starts", "ends", "axes", "steps")
+        spec = {k: tuple(imp.ints(i, k)) for k, i in zip(names, node.input[1:], strict=False)
+                if i}
+    x = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("slice", [x], spec, prov), imp.rank(node.input[0]))
+
+
+def _clip(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    attrs: dict[str, Any] = {}
+    if imp.opset < 11:
+        a = imp.attrs(node)
+        attrs.update({k: float(a[k]) for k in ("min", "max") if k in a})
+    else:
+        for k, name in zip(("min", "max"), node.input[1:], strict=False):
+            if name:
+                w = imp.known(name)
+                if w is None or w.small is None:
+                    raise Unsupported(f"its {k} bound is computed in the graph")
+                attrs[k] = float(w.small.reshape(-1)[0])
+    x = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("clip", [x], attrs, prov), imp.rank(node.input[0]))
+
+
+HANDLERS: dict[str, _Handler] = {
+    "Conv": _conv, "MaxPool": _pool("max"), "AveragePool": _pool("avg"),
+    "GlobalAveragePool": _global_pool("avg"), "GlobalMaxPool": _global_pool("max"),
+    "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm,
+    "LRN": _unary("lrn", {"size": "size", "alpha": "alpha", "beta": "beta", "bias": "bias"}),
+    "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"),
+    "Softplus": _unary("softrelu"), "Softsign": _unary("softsign"), "Exp": _unary("exp"),
+    "Log": _unary("log"), "Sqrt": _unary("sqrt"), "Abs": _unary("abs"),
+    "LeakyRelu": _unary("leaky_relu", {"alpha": "alpha"}),
+    "Elu": _unary("elu", {"alpha": "alpha"}),
+    "Selu": _unary("selu", {"alpha": "alpha", "gamma": "gamma"}),
+    "HardSigmoid": _unary("hard_sigmoid", {"alpha": "alpha", "beta": "beta"}),
+    "Clip": _clip, "Softmax": _softmax("softmax"), "LogSoftmax": _softmax("log_softmax"),
+    "Add": _binary("add"), "Sub": _binary("sub"), "Mul": _binary("mul"),
+    "Div": _binary("div"), "Sum": _binary("add"),
+    "Concat": _concat, "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose,
+    "Unsqueeze": _unsqueeze, "Squeeze": _squeeze, "Dropout": _dropout, "Identity": _identity,
+    "Constant": _constant, "ConstantOfShape": _constant_of_shape, "Shape": _shape,
+    "Gather": _gather, "Cast": _cast, "Slice": _slice,
+}
+SUPPORTED = tuple(sorted(HANDLERS))

@@ -1,0 +1,201 @@
+"""ONNX import on the nine real models the onnx package ships (``backend/test/data/light``,
+opset 9, weights as ``ConstantOfShape`` over int64 shape initializers): every one checks
+clean for its declared input; with a symbolic batch, the seven whose Reshape target is a
+constant report SG212; injected errors are each found at their node, independent ones in
+one run; every model runs and matches its shipped reference output and ONNX Runtime (and,
+with random weights put in place of the constant ones, ONNX Runtime still). Plus the
+importer's refusals: unreadable files and unsupported ops."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import shapegraph as sg
+from shapegraph.onnx.importer import OnnxError, load_onnx
+
+onnx = pytest.importorskip("onnx")
+from onnx import helper, numpy_helper  # noqa: E402
+
+LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
+MODELS = sorted(p.stem.removeprefix("light_") for p in LIGHT.glob("light_*.onnx"))
+# the models whose Reshape target is a constant with the batch size 1 in it
+PINNED = {"bvlc_alexnet": "n15", "inception_v1": "n140", "inception_v2": "n506",
+          "resnet50": "n173", "shufflenet": "n7", "vgg19": "n37", "zfnet512": "n15"}
+
+
+def path(name: str) -> str:
+    return str(LIGHT / f"light_{name}.onnx")
+
+
+def test_the_nine_models_are_there() -> None:
+    assert MODELS == ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2",
+                      "resnet50", "shufflenet", "squeezenet", "vgg19", "zfnet512"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_each_model_checks_clean_for_its_declared_input(name: str) -> None:
+    model = load_onnx(path(name))
+    report = sg.check(model)
+    assert report.ok and report.diagnostics == ()
+    (out,) = model.graph.outputs
+    assert str(report.resolution.type_of(out)) in ("f32[1,1000]", "f32[1,1000,1,1]")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_symbolic_batch_finds_the_models_that_only_work_at_batch_1(name: str) -> None:
+    model = load_onnx(path(name))
+    report = sg.check(model, ("N", 3, 224, 224))
+    found = [(d.code, d.path) for d in report.diagnostics]
+    if name in PINNED:
+        assert found == [("SG212", PINNED[name])]
+        (d,) = report.diagnostics
+        assert "only works for batch size N = 1" in d.message
+        assert "initializer" in str(d)  # the constant's origin is named
+    else:
+        assert found == []
+
+
+def _alexnet_with(**shapes: list[int]) -> Any:
+    proto = onnx.load(path("bvlc_alexnet"))
+    for i, init in enumerate(proto.graph.initializer):
+        if init.name in shapes:
+            proto.graph.initializer[i].CopyFrom(numpy_helper.from_array(
+                np.array(shapes[init.name], np.int64), init.name))
+    return proto
+
+
+def test_injected_errors_are_each_found_at_their_node() -> None:
+    conv = sg.check(load_onnx(_alexnet_with(conv1_w_0__SHAPE=[96, 4, 11, 11])))
+    assert [(d.code, d.path) for d in conv.diagnostics] == [("SG201", "n0")]
+    assert "initializer `conv1_w_0__SHAPE`" in str(conv.diagnostics[0])
+    gemm = sg.check(load_onnx(_alexnet_with(fc6_w_0__SHAPE=[4096, 9215])))
+    assert [(d.code, d.path) for d in gemm.diagnostics] == [("SG201", "n16")]
+    reshape = sg.check(load_onnx(_alexnet_with(OC2_DUMMY_1=[1, 9215])))
+    assert [(d.code, d.path) for d in reshape.diagnostics] == [("SG205", "n15")]
+    both = sg.check(load_onnx(_alexnet_with(conv1_w_0__SHAPE=[96, 4, 11, 11],
+                                            fc6_w_0__SHAPE=[4096, 9215])))
+    assert [(d.code, d.path) for d in both.diagnostics] == [("SG201", "n0"), ("SG201", "n16")]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_each_model_runs_and_matches_its_reference_and_onnx_runtime(name: str) -> None:
+    """With the generic kernels (debug mode): generating a kernel for each of a model's
+    convolutions costs minutes cold, which the benchmarks measure, not the tests."""
+    ort = pytest.importorskip("onnxruntime")
+    model = load_onnx(path(name))
+    ((input_name, t),) = model.input_types.items()
+    x = np.random.default_rng(0).standard_normal([int(d) for d in t.shape]).astype(np.float32)
+    got = sg.compile(model, debug=True)(x)
+    want = numpy_helper.to_array(onnx.load_tensor(str(LIGHT / f"light_{name}_output_0.pb")))
+    np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-4, atol=1e-6)
+    sess = ort.InferenceSession(path(name), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(got, sess.run(None, {input_name: x})[0], rtol=1e-4, atol=1e-6)
+
+
+def _random_weights(name: str) -> Any:
+    """The model with every ConstantOfShape weight replaced by random values (scaled by
+    the fan-in; 1-D ones, such as variances, in [0.5, 1.5])."""
+    proto = onnx.load(path(name))
+    shapes = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    rng = np.random.default_rng(1)
+    keep = []
+    for node in proto.graph.node:
+        if node.op_type == "ConstantOfShape" and node.input[0] in shapes:
+            shape = tuple(int(d) for d in shapes[node.input[0]])
+            if len(shape) == 1:
+                arr = rng.uniform(0.5, 1.5, shape)
+            else:
+                arr = rng.standard_normal(shape) / np.sqrt(np.prod(shape[1:]))
+            proto.graph.initializer.append(numpy_helper.from_array(
+                arr.astype(np.float32), node.output[0]))
+        else:
+            keep.append(node)
+    del proto.graph.node[:]
+    proto.graph.node.extend(keep)
+    return proto
+
+
+@pytest.mark.parametrize("name", ["bvlc_alexnet", "squeezenet", "resnet50"])
+def test_random_weights_match_onnx_runtime(name: str) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    proto = _random_weights(name)
+    model = load_onnx(proto)
+    ((input_name, t),) = model.input_types.items()
+    x = np.random.default_rng(0).standard_normal([int(d) for d in t.shape]).astype(np.float32)
+    got = sg.compile(model, debug=True)(x)
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = sess.run(None, {input_name: x})[0]
+    assert float(want.max() - want.min()) > 1e-3  # the weights make a difference
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- refusals
+
+
+def _tiny(op: str, **attrs: Any) -> Any:
+    """x (1, 3, 8, 8) -> op -> Relu -> Conv whose weight wants 4 channels."""
+    w = numpy_helper.from_array(np.zeros((2, 4, 3, 3), np.float32), "w")
+    nodes = [helper.make_node(op, ["x"], ["a"], name="odd", **attrs),
+             helper.make_node("Relu", ["a"], ["b"], name="act"),
+             helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])]
+    g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info(
+        "x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])], [
+        helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, None),
+        helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)], [w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_an_unsupported_op_is_one_diagnostic_and_the_rest_is_checked() -> None:
+    report = sg.check(load_onnx(_tiny("Hardmax")))
+    assert [(d.code, d.path) for d in report.diagnostics] == [("SG213", "odd"),
+                                                              ("SG201", "conv")]
+    assert report.diagnostics[0].message == "Hardmax (opset 17) is not supported"
+
+
+def test_an_unsupported_configuration_says_why() -> None:
+    report = sg.check(load_onnx(_tiny("MaxPool", kernel_shape=[2, 2], dilations=[2, 2])))
+    assert report.diagnostics[0].message == ("MaxPool (opset 17) is not supported: pooling "
+                                             "with dilations")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"not a model", "not an ONNX model"),
+    (None, "is a directory"),
+])
+def test_unreadable_files_are_one_line(tmp_path: Path, content: bytes | None,
+                                       message: str) -> None:
+    target = tmp_path / "m.onnx"
+    if content is None:
+        target.mkdir()
+    else:
+        target.write_bytes(content)
+    with pytest.raises(OnnxError, match=message):
+        load_onnx(target)
+    run = subprocess.run([sys.executable, "-m", "shapegraph", "check", str(target)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 2 and message in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_newer_opset_is_refused(tmp_path: Path) -> None:
+    proto = _tiny("Relu")
+    proto.opset_import[0].version = 99
+    with pytest.raises(OnnxError, match="opset 99 is newer than this importer knows"):
+        load_onnx(proto)
+
+
+def test_shapegraph_check_on_an_onnx_file() -> None:
+    run = subprocess.run([sys.executable, "-m", "shapegraph", "check", path("bvlc_alexnet"),
+                          "--input", "data_0=N,3,224,224"], capture_output=True, text=True,
+                         env={**os.environ, "NO_COLOR": "1"})
+    assert run.returncode == 1
+    assert run.stdout.startswith("error[SG212]: reshape target (1, 9216) holds 9216 "
+                                 "elements, but f32[N,256,6,6] holds 9216*N")
+    assert "= in layer `n15` Reshape" in run.stdout
