@@ -1,5 +1,7 @@
-"""ONNX interchange (optional dependency ``onnx``): export now, import in a later issue."""
+"""ONNX interchange (optional dependency ``onnx``): import (``load_onnx``) and export
+(``to_onnx``)."""
 
 from shapegraph.onnx.export import OPSET, to_onnx
+from shapegraph.onnx.importer import SUPPORTED, OnnxError, OnnxModel, load_onnx
 
-__all__ = ["OPSET", "to_onnx"]
+__all__ = ["OPSET", "SUPPORTED", "OnnxError", "OnnxModel", "load_onnx", "to_onnx"]
