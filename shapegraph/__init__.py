@@ -9,6 +9,7 @@
 from shapegraph import init, nd, nn, ops, render
 from shapegraph.api.check import Report, check
 from shapegraph.api.compile import Input, compile
+from shapegraph.api.export import export_onnx
 from shapegraph.core import dims
 from shapegraph.core.diagnostics import Diagnostic, Related
 from shapegraph.core.dims import Hole, Sym
@@ -53,6 +54,7 @@ __all__ = [
     "check",
     "compile",
     "dims",
+    "export_onnx",
     "init",
     "load_onnx",
     "nd",

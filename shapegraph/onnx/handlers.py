@@ -416,6 +416,23 @@ def _clip(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     return _out(imp, node, imp.layer("clip", [x], attrs, prov), imp.rank(node.input[0]))
 
 
+def _prelu(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    slope = imp.known(node.input[1])
+    r = imp.rank(node.input[0])
+    if slope is None or r is None or r < 2:
+        raise Unsupported("its slope is computed in the graph, or its input's rank is unknown")
+    c = prod(slope.shape)
+    per_channel = (1,) * (len(slope.shape) - 1) if len(slope.shape) > 1 else ()
+    if c != 1 and (slope.shape[1:] != per_channel or len(slope.shape) != r - 1):
+        raise Unsupported(f"a slope of shape {list(slope.shape)} (one per channel, (C, 1, ..., "
+                          "1), or one for all)")
+    alpha = _derived(imp, f"{node.input[1]}[{c}]", slope, lambda a: a.reshape(-1), (c,),
+                     "as one slope per channel")
+    key = imp.param(f"{node.input[1]}[{c}]", alpha, prov)
+    x = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("prelu", [x], {"in_channels": c}, prov, {"alpha": key}), r)
+
+
 HANDLERS: dict[str, _Handler] = {
     "Conv": _conv, "MaxPool": _pool("max"), "AveragePool": _pool("avg"),
     "GlobalAveragePool": _global_pool("avg"), "GlobalMaxPool": _global_pool("max"),
@@ -428,7 +445,7 @@ HANDLERS: dict[str, _Handler] = {
     "Elu": _unary("elu", {"alpha": "alpha"}),
     "Selu": _unary("selu", {"alpha": "alpha", "gamma": "gamma"}),
     "HardSigmoid": _unary("hard_sigmoid", {"alpha": "alpha", "beta": "beta"}),
-    "Clip": _clip, "Softmax": _softmax("softmax"), "LogSoftmax": _softmax("log_softmax"),
+    "Clip": _clip, "PRelu": _prelu, "Softmax": _softmax("softmax"), "LogSoftmax": _softmax("log_softmax"),
     "Add": _binary("add"), "Sub": _binary("sub"), "Mul": _binary("mul"),
     "Div": _binary("div"), "Sum": _binary("add"),
     "Concat": _concat, "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose,

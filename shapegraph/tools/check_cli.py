@@ -33,7 +33,7 @@ def add_check_parser(sub: Any) -> None:
     p = sub.add_parser("check", help="report every shape conflict of a model",
                        description="Check a model's shapes without running it.")
     p.add_argument("target", help="file.py:NAME or package.module:NAME (a Block or a "
-                   "function returning one)")
+                   "function returning one), or model.onnx")
     p.add_argument("--input", action="append", default=[], metavar="NAME=DIMS[:DTYPE]",
                    help="an input's dims, ints or symbol names: x=batch,3,224,224 "
                    "(repeat for several inputs; none: check the declarations alone); "

@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     from shapegraph.tools.check_cli import add_check_parser
 
     add_check_parser(sub)
+    from shapegraph.tools.export_cli import add_export_parser
+
+    add_export_parser(sub)
     ex = sub.add_parser("explain", help="explain a diagnostic code, e.g. SG201")
     ex.add_argument("code", help="a code such as SG201")
     bench = sub.add_parser("bench", help="run the executor benchmarks against their peers")
@@ -85,6 +88,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from shapegraph.tools.check_cli import run_check
 
         return run_check(args)
+    if args.command == "export":
+        from shapegraph.tools.export_cli import run_export
+
+        return run_export(args)
     if args.command == "explain":
         from shapegraph.tools.errors_doc import explain
 
