@@ -226,7 +226,9 @@ class _Importer:
         if w is None:
             raise Unsupported(f"its input `{name}` is produced by no node and no initializer")
         cprov = Provenance(name, "Constant", self.file, None, w.origin)
-        if w.small is not None:
+        if w.small is not None and (w.small.dtype.kind in "iub" or w.small.size <= 64):
+            # shape vectors, indices and scalars: their values propagate (the value
+            # lattice); a float vector (a channel scale) is a weight like any other
             (v,) = add_layer(self.b, "constant", [], {"value": w.small}, cprov)
         else:
             key = self.param(name, w, cprov)
