@@ -199,3 +199,24 @@ def test_shapegraph_check_on_an_onnx_file() -> None:
     assert run.stdout.startswith("error[SG212]: reshape target (1, 9216) holds 9216 "
                                  "elements, but f32[N,256,6,6] holds 9216*N")
     assert "= in layer `n15` Reshape" in run.stdout
+
+
+def test_dim_binds_a_dim_param(tmp_path: Path) -> None:
+    """``--dim N=1`` binds the model's symbolic batch: a target that pins it then fits."""
+    nodes = [helper.make_node("Reshape", ["x", "t"], ["y"], name="flat")]
+    target = helper.make_tensor("t", onnx.TensorProto.INT64, [2], [1, 8])
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", onnx.TensorProto.FLOAT, ["N", 4, 2])], [helper.make_tensor_value_info(
+            "y", onnx.TensorProto.FLOAT, None)], [target])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+              str(tmp_path / "m.onnx"))
+
+    def check(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "shapegraph", "check", "m.onnx", *args],
+                              capture_output=True, text=True, cwd=tmp_path,
+                              env={**os.environ, "NO_COLOR": "1"})
+
+    assert check().returncode == 1 and "error[SG212]" in check().stdout
+    assert check("--dim", "N=1").returncode == 0
+    bad = check("--dim", "M=1")
+    assert bad.returncode == 2 and "no input has a dim named `M` (symbols: N)" in bad.stderr

@@ -38,6 +38,9 @@ def add_check_parser(sub: Any) -> None:
                    help="an input's dims, ints or symbol names: x=batch,3,224,224 "
                    "(repeat for several inputs; none: check the declarations alone); "
                    ":int64 or :int32 for token ids feeding an Embedding")
+    p.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
+                   help="bind a symbolic dim to a size: N=8 (an ONNX dim_param, or a "
+                   "symbol of --input)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--graph", metavar="FILE", help="write a picture of the graph "
                    "(.dot source, or .svg/.png/.pdf when Graphviz's dot is installed)")
@@ -271,6 +274,37 @@ def parse_inputs(specs: list[str]) -> dict[str, tuple[int | str, ...]]:
     return out
 
 
+def parse_dims(specs: list[str]) -> dict[str, int]:
+    """``["N=8"]`` -> ``{"N": 8}``; TargetError for a malformed one."""
+    out: dict[str, int] = {}
+    for spec in specs:
+        name, eq, size = spec.partition("=")
+        if not eq or not _NAME.match(name.strip()) or not re.fullmatch(r"[0-9]+", size.strip()):
+            raise TargetError(f"--dim {_short(spec)}: expected NAME=SIZE, e.g. N=8")
+        out[name.strip()] = int(size)
+    return out
+
+
+def _bind_dims(net: Any, given: dict[str, tuple[int | str, ...]],
+               sizes: dict[str, int]) -> dict[str, tuple[int | str, ...]]:
+    """The inputs with each ``--dim`` symbol replaced by its size; for an ONNX model given
+    no ``--input``, its declared inputs' dim_params."""
+    if not sizes:
+        return given
+    from shapegraph.onnx.importer import OnnxModel
+
+    if not given and isinstance(net, OnnxModel):
+        given = {n: tuple(d if isinstance(d, int) else str(d) for d in t.shape)
+                 for n, t in net.input_types.items()}
+    used = {d for dims in given.values() for d in dims if isinstance(d, str)}
+    unknown = sorted(set(sizes) - used)
+    if unknown:
+        raise TargetError(f"--dim {unknown[0]}: no input has a dim named `{unknown[0]}` "
+                          f"(symbols: {', '.join(sorted(used)) or 'none'})")
+    return {n: tuple(sizes.get(d, d) if isinstance(d, str) else d for d in dims)
+            for n, dims in given.items()}
+
+
 def _split_dtype(spec: str, dims: str) -> tuple[str, str]:
     """``"batch,20:int64"`` -> ``("batch,20", "int64")``; float32 without a suffix."""
     from shapegraph.api.compile import INPUT_DTYPES
@@ -348,6 +382,7 @@ def _report(args: argparse.Namespace) -> Any:
 
     given = parse_inputs(args.input)
     net, display = load_target(args.target)
+    given = _bind_dims(net, given, parse_dims(args.dim))
     # forward runs (traced) from here on: an exception in it is an SG302 diagnostic, but
     # sys.exit and KeyboardInterrupt would leave the command without a word
     with model_code(display, "while being checked", who="the model", catch=False):
