@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
@@ -48,6 +48,8 @@ class OnnxModel:
     source: str
     opset: int
     output_names: tuple[str, ...]
+    # the compiled model a call runs (a plan per input shape), made at the first call
+    _runner: Any = field(default=None, init=False, repr=False)
 
     def params(self) -> dict[str, np.ndarray]:
         """Every parameter's values (float32), made now."""
@@ -81,8 +83,6 @@ class OnnxModel:
 
             self._runner = CompiledModel(self.graph, self.params())
         return self._runner(*arrays)
-
-    _runner: Any = None
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{n}: {t}" for n, t in self.input_types.items())
