@@ -180,7 +180,7 @@ def _split_target(spec: str) -> tuple[str, str, bool]:
 def load_target(spec: str) -> tuple[Any, str]:
     """(the Block or imported ONNX model, a display name) for ``file.py:NAME``,
     ``package.module:NAME`` or ``model.onnx``."""
-    if spec.endswith(".onnx") or (os.path.splitext(spec)[1] == "" and os.path.isfile(spec)):
+    if spec.endswith(".onnx"):
         from shapegraph.onnx.importer import OnnxError, load_onnx
 
         try:
