@@ -220,3 +220,26 @@ def test_dim_binds_a_dim_param(tmp_path: Path) -> None:
     assert check("--dim", "N=1").returncode == 0
     bad = check("--dim", "M=1")
     assert bad.returncode == 2 and "no input has a dim named `M` (symbols: N)" in bad.stderr
+
+
+@pytest.mark.parametrize("opset", [11, 13, 17])
+def test_a_torch_style_mobilenet_checks_and_runs_at_any_batch(opset: int) -> None:
+    """Depthwise convolution, BatchNormalization, ReLU6 as Clip with input bounds, a
+    residual Add, Flatten + Gemm: a symbolic batch stays symbolic, and the outputs at
+    batch 1 and 4 are ONNX Runtime's."""
+    ort = pytest.importorskip("onnxruntime")
+    from onnx_models import mobilenet_like
+
+    proto = mobilenet_like(opset)
+    onnx.checker.check_model(proto, full_check=True)
+    model = load_onnx(proto)
+    report = sg.check(model)
+    assert report.ok and str(report.resolution.type_of(model.graph.outputs[0])) == "f32[N,10]"
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    compiled = sg.compile(model)
+    for batch in (1, 4):
+        x = np.random.default_rng(batch).standard_normal((batch, 3, 32, 32)).astype(
+            np.float32)
+        np.testing.assert_allclose(compiled(x), sess.run(None, {"input": x})[0], rtol=1e-4,
+                                   atol=1e-5)
+    assert "not compiled" not in compiled.memory_plan(N=4)
