@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from math import prod
 
 import numpy as np
@@ -177,9 +178,16 @@ def _reshape_rule(
         return target
     r = reshape_dims(ins[0], *target)
     if isinstance(r, Fail):
+        if r.code == SG_PINNED and len(ins) == 2:  # an ONNX Reshape: say how to export it
+            return replace(r, help=r.help + _EXPORT_HELP)
         return r
     dims, srcs, eqs, pending = r
     return Out((TensorType(dims, ins[0].dtype),), (srcs,), eqs, pending)
+
+
+_EXPORT_HELP = ("; in the ONNX graph, a target of [0, -1] keeps the batch (from PyTorch, "
+                "flatten with x.flatten(1) and export with torch.onnx.export(..., "
+                "dynamic_axes={'input': {0: 'N'}}))")
 
 
 def _reshape_values(
