@@ -84,6 +84,7 @@ def test_injected_errors_are_each_found_at_their_node() -> None:
     assert [(d.code, d.path) for d in both.diagnostics] == [("SG201", "n0"), ("SG201", "n16")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_each_model_runs_and_matches_its_reference_and_onnx_runtime(name: str) -> None:
     """With the generic kernels (debug mode): generating a kernel for each of a model's
@@ -122,6 +123,7 @@ def _random_weights(name: str) -> Any:
     return proto
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["bvlc_alexnet", "squeezenet", "resnet50"])
 def test_random_weights_match_onnx_runtime(name: str) -> None:
     ort = pytest.importorskip("onnxruntime")
