@@ -57,7 +57,7 @@ def conv_attrs(channels: int, k: int, s: int = 1, p: int = 0, d: int = 1, groups
 def pool_attrs(k: int = 2, s: int | None = None, p: int = 0, kind: str = "max", nd: int = 2,
                ceil: bool = False) -> dict[str, Any]:
     return {"kind": kind, "kernel": (k,) * nd, "strides": (s or k,) * nd, "padding": (p,) * nd,
-            "ndim": nd, "ceil_mode": ceil}
+            "ndim": nd, "ceil_mode": ceil, "ceil_drop_last": False}
 
 
 def lenet(in_units: int | None = 400) -> Graph:

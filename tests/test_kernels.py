@@ -191,7 +191,7 @@ def pool_config(draw: Any) -> dict[str, Any]:
     sizes = tuple(draw(st.integers(k, k + 9)) for k in ks)
     return {"ndim": nd, "kernel": ks, "strides": ss, "padding": ps, "pads_end": ps, "sizes": sizes,
             "ceil_mode": draw(st.booleans()), "count_include_pad": draw(st.booleans()),
-            "kind": draw(st.sampled_from(["max", "avg"]))}
+            "ceil_drop_last": False, "kind": draw(st.sampled_from(["max", "avg"]))}
 
 
 def _as2d(a: tuple[int, ...], nd: int, one: int) -> tuple[int, int]:

@@ -197,7 +197,7 @@ def conv_attrs(ch: int, k: tuple[int, ...], s: tuple[int, ...], p: tuple[int, ..
 def pool_attrs(kind: str, k: tuple[int, ...], s: tuple[int, ...], p: tuple[int, ...],
                ceil: bool, include_pad: bool) -> dict[str, Any]:
     return {"ndim": 3, "kind": kind, "kernel": k, "strides": s, "padding": p, "pads_end": p,
-            "ceil_mode": ceil, "count_include_pad": include_pad}
+            "ceil_mode": ceil, "count_include_pad": include_pad, "ceil_drop_last": False}
 
 
 CONVS = [  # (x shape, out channels, kernel, strides, padding, dilation, groups)

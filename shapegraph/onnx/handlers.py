@@ -112,7 +112,7 @@ def _pool(kind: str) -> _Handler:
         attrs = _window_attrs(imp, node, nd, kernel)
         if any(d != 1 for d in attrs.pop("dilation")):
             raise Unsupported("pooling with dilations")
-        attrs.update(kind=kind, ceil_mode=bool(a.get("ceil_mode", 0)))
+        attrs.update(kind=kind, ceil_mode=bool(a.get("ceil_mode", 0)), ceil_drop_last=True)
         if kind == "avg":
             attrs["count_include_pad"] = bool(a.get("count_include_pad", 0))
         x = imp.tensor(node.input[0], prov)
@@ -141,8 +141,6 @@ def _derived(imp: _Importer, key: str, w: Weight, fn: Callable[[np.ndarray], np.
 
 def _gemm(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     a = imp.attrs(node)
-    if a.get("transA", 0):
-        raise Unsupported("transA=1")
     b = imp.known(node.input[1])
     if b is None or len(b.shape) != 2:
         raise Unsupported("its B is computed in the graph; shapegraph imports a Gemm whose "
@@ -159,19 +157,38 @@ def _gemm(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
         name = f"{name}*{alpha}"
     units, in_units = b.shape
     params = {"weight": imp.param(name, b, prov)}
+    matrix_c, c = None, None
     if len(node.input) > 2 and node.input[2]:
         c = imp.known(node.input[2])
-        if c is None or prod(c.shape) not in (1, units) or (len(c.shape) == 2 and c.shape[0] != 1):
-            raise Unsupported("its C is not a constant vector of the output width")
+        if c is None:
+            raise Unsupported("its C is computed in the graph")
+        if prod(c.shape) not in (1, units) or (len(c.shape) == 2 and c.shape[0] != 1):
+            matrix_c = _gemm_matrix_c(imp, node.input[2], c, beta)
+            c = None
+    if c is not None:
         cname = f"{node.input[2]}[{units}]" + (f"*{beta}" if beta != 1.0 else "")
         c = _derived(imp, cname, c, lambda v: np.broadcast_to(
             v.reshape(-1) * np.float32(beta), (units,)).copy(), (units,),
             "as a bias vector" + (f", times beta={beta}" if beta != 1.0 else ""))
         params["bias"] = imp.param(cname, c, prov)
     x = imp.tensor(node.input[0], prov)
+    if a.get("transA", 0):
+        x = imp.layer("transpose", [x], {"axes": (1, 0)}, prov)
     attrs = {"units": units, "in_units": in_units, "flatten": False,
              "use_bias": "bias" in params}
-    return _out(imp, node, imp.layer("dense", [x], attrs, prov, params), 2)
+    y = imp.layer("dense", [x], attrs, prov, params)
+    if matrix_c is not None:  # a C that is not one bias per output: broadcast and added
+        y = imp.layer("add", [y, imp.tensor(matrix_c, prov)], {}, prov)
+    return _out(imp, node, y, 2)
+
+
+def _gemm_matrix_c(imp: _Importer, name: str, c: Weight, beta: float) -> str:
+    """The name of ``beta * C`` as a weight, for a C added after the product."""
+    if beta == 1.0:
+        return name
+    scaled = f"{name}*{beta}"
+    _derived(imp, scaled, c, lambda v: v * np.float32(beta), c.shape, f"times beta={beta}")
+    return scaled
 
 
 def _matmul(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
@@ -256,13 +273,19 @@ def _static_reshape(imp: _Importer, node: Any, prov: Provenance, w: Weight,
 
 
 def _flatten(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
-    axis = int(imp.attrs(node).get("axis", 1))
+    given = axis = int(imp.attrs(node).get("axis", 1))
+    r = imp.rank(node.input[0])
+    if axis < 0 and r is not None:  # counted from the end
+        axis += r
     x = imp.tensor(node.input[0], prov)
+    if r is not None and axis == r:  # everything before: (prod, 1)
+        return _out(imp, node, imp.layer("reshape", [x], {"shape": (-1, 1)}, prov), 2)
     if axis == 1:
         return _out(imp, node, imp.layer("flatten", [x], {}, prov), 2)
     if axis == 0:
         return _out(imp, node, imp.layer("reshape", [x], {"shape": (1, -1)}, prov), 2)
-    raise Unsupported(f"axis={axis}")
+    raise Unsupported(f"axis={given}" + (f" (axis {axis} of a rank-{r} input)" if given < 0
+                                         else "") + ": only axis 0, 1 or the rank")
 
 
 def _axes(imp: _Importer, node: Any, required: bool) -> list[int] | None:
@@ -412,6 +435,8 @@ def _clip(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
                 if w is None or w.small is None:
                     raise Unsupported(f"its {k} bound is computed in the graph")
                 attrs[k] = float(w.small.reshape(-1)[0])
+    if "min" in attrs and "max" in attrs and attrs["min"] > attrs["max"]:
+        attrs["min"] = attrs["max"]  # ONNX: min above max sets every value to max
     x = imp.tensor(node.input[0], prov)
     return _out(imp, node, imp.layer("clip", [x], attrs, prov), imp.rank(node.input[0]))
 

@@ -33,7 +33,10 @@ from shapegraph.opset.build import add_layer
 
 __all__ = ["SUPPORTED", "OnnxError", "OnnxModel", "Weight", "load_onnx"]
 
-MAX_OPSET = 21  # the newest default-domain opset whose semantics this importer knows
+# the newest default-domain opset whose semantics this importer knows: from 22 to 25 the
+# supported ops only gained element types (bfloat16, float8, int4...; Cast its round_mode
+# for float8e8m0), so their float32 semantics are opset 21's
+MAX_OPSET = 25
 
 
 @dataclass

@@ -39,11 +39,21 @@ SG_CONFIG = "SG210"
 
 
 def window_out(size: Dim, k: int, s: int, p: int, d: int = 1, ceil: bool = False,
-               p_end: int | None = None) -> Dim:
+               p_end: int | None = None, drop_last: bool = False) -> Dim:
     """Output length of a sliding window over ``size`` padded by ``p`` before and ``p_end``
-    (default ``p``) after (works on ints and symbols)."""
+    (default ``p``) after (works on ints and symbols). ``drop_last``: in ceil mode, a last
+    window that would start in the end padding (past the input) is dropped, as ONNX and
+    PyTorch do (MXNet keeps it); decided for a known size, a symbolic one keeps the formula.
+
+    >>> window_out(2, 1, 2, 0, ceil=True), window_out(2, 1, 2, 0, ceil=True, drop_last=True)
+    (2, 1)
+    """
     span = size + p + (p if p_end is None else p_end) - d * (k - 1) - 1
-    return (ceildiv(span, s) if ceil else floordiv(span, s)) + 1
+    out = (ceildiv(span, s) if ceil else floordiv(span, s)) + 1
+    if (drop_last and ceil and type(out) is int and type(size) is int and out > 1
+            and (out - 1) * s >= size + p):
+        return out - 1
+    return out
 
 
 def _spatial_rank(attrs: Attrs) -> int:
@@ -65,7 +75,7 @@ def window_formula(k: int, s: int, p: int, d: int = 1, ceil: bool = False,
 
 
 def _window_dims(
-    x: TensorType, nd: int, attrs: Attrs, what: str, ceil: bool = False
+    x: TensorType, nd: int, attrs: Attrs, what: str, ceil: bool = False, drop: bool = False
 ) -> tuple[list[Dim], list[Src], bool] | Fail:
     """Output sizes of a sliding window, their sources, and whether a size still depends on
     an unknown (the rule must run again once it is known: a width that turns out smaller
@@ -77,7 +87,7 @@ def _window_dims(
     for a in range(nd):
         j = 2 + a
         size = x.shape[j]
-        out = window_out(size, ks[a], ss[a], ps[a], ds[a], ceil, pe[a])
+        out = window_out(size, ks[a], ss[a], ps[a], ds[a], ceil, pe[a], drop)
         formula = window_formula(ks[a], ss[a], ps[a], ds[a], ceil, pe[a])
         eff = ds[a] * (ks[a] - 1) + 1
         padded = (f"padded by {ps[a]} on each side" if ps[a] == pe[a] else
@@ -241,7 +251,7 @@ def _pool_rule(
     name = f"{attrs['kind'].capitalize()}Pool{nd}D"
     if x.rank != nd + 2:
         return rank_fail(name, x, f"rank {nd + 2} (batch, channels, spatial...)")
-    win = _window_dims(x, nd, attrs, name, attrs["ceil_mode"])
+    win = _window_dims(x, nd, attrs, name, attrs["ceil_mode"], attrs["ceil_drop_last"])
     if isinstance(win, Fail):
         return win
     dims, srcs, pending = win
@@ -253,8 +263,8 @@ def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
     """Max/avg pooling in numpy (MXNet semantics, including ceil mode and padding)."""
     nd, kind = attrs["ndim"], attrs["kind"]
     ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
-    ceil = attrs["ceil_mode"]
-    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], 1, ceil, pe[a]))
+    ceil, drop = attrs["ceil_mode"], attrs["ceil_drop_last"]
+    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], 1, ceil, pe[a], drop))
             for a in range(nd)]
     extra = [max(0, (o - 1) * s + k - (n + p + q))
              for o, s, k, n, p, q in zip(outs, ss, ks, x.shape[2:], ps, pe, strict=True)]
@@ -291,7 +301,10 @@ POOL = register(OpDef(
     lowering=Lowering("pool"),
     schema=(Attr("kind", "str", choices=("max", "avg")),
             *_window_schema(strides_default_kernel=True),
-            Attr("ceil_mode", "bool", False), Attr("count_include_pad", "bool", True)),
+            Attr("ceil_mode", "bool", False), Attr("count_include_pad", "bool", True),
+            # ceil mode's last window when it would start in the end padding: MXNet (and
+            # so Gluon's layers) keep it, ONNX and PyTorch drop it
+            Attr("ceil_drop_last", "bool", False)),
     attrs_check=_window_attrs))
 
 
