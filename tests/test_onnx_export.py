@@ -95,3 +95,21 @@ def test_the_export_command(tmp_path: Path) -> None:
     assert "not written" in conflict.stderr and not (tmp_path / "bad.onnx").exists()
     missing = _cli("model.py:net", "-o", "x.onnx", cwd=tmp_path)
     assert missing.returncode == 2 and "give every input's dims" in missing.stderr
+
+
+def test_a_ceil_mode_window_onnx_would_drop_is_refused_not_exported_wrong() -> None:
+    """MXNet keeps a last ceil-mode window that starts in the padding; ONNX drops it. Such
+    a pool is refused with the reason; one where both agree exports and runs alike."""
+    ort = pytest.importorskip("onnxruntime")
+    net = nn.Sequential()
+    net.add(nn.MaxPool2D(pool_size=1, strides=2, ceil_mode=True))
+    net.initialize()
+    with pytest.raises(NotImplementedError, match="MXNet keeps that window and ONNX drops it"):
+        sg.export_onnx(net, sg.Input("x", (1, 1, 2, 2)))
+    net = nn.Sequential()
+    net.add(nn.AvgPool2D(pool_size=3, strides=2, ceil_mode=True))
+    net.initialize()
+    proto = sg.export_onnx(net, sg.Input("x", (2, 3, 8, 8)))
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], net(x), rtol=1e-5, atol=1e-6)

@@ -143,6 +143,8 @@ class _Exporter:
     def _pool(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
               ) -> None:
         a = n.attrs
+        if a["ceil_mode"] and not a["ceil_drop_last"]:
+            _mxnet_ceil_window(n, types.get(n.inputs[0]))
         kw: dict[str, Any] = {"kernel_shape": list(a["kernel"]), "strides": list(a["strides"]),
                               "pads": [*a["padding"], *a["pads_end"]],
                               "ceil_mode": int(a["ceil_mode"])}
@@ -223,6 +225,27 @@ class _Exporter:
 
 
 _Rule = Callable[[_Exporter, Node, list[str], list[str], Mapping[int, TensorType]], None]
+
+
+def _mxnet_ceil_window(n: Node, t: TensorType | None) -> None:
+    """A Gluon pool in ceil mode keeps a last window that starts in the end padding; ONNX
+    (and PyTorch) drop it. Export only what ONNX computes alike: refuse the other case
+    rather than write a model whose output is smaller."""
+    from shapegraph.opset.conv import window_out
+
+    a = n.attrs
+    if t is None:
+        return
+    for j in range(a["ndim"]):
+        size = t.shape[2 + j]
+        args = (size, a["kernel"][j], a["strides"][j], a["padding"][j], 1, True,
+                a["pads_end"][j])
+        if type(size) is int and window_out(*args) != window_out(*args, drop_last=True):
+            raise NotImplementedError(
+                f"ONNX export of layer {n.prov.describe()}: with ceil_mode its last window "
+                f"along dim {2 + j} starts in the padding (input size {size}); MXNet keeps "
+                "that window and ONNX drops it, so the exported model would compute a "
+                "smaller output. Use padding or ceil_mode=False to export it")
 
 
 def _onnx_attr(value: Any) -> Any:
