@@ -449,8 +449,12 @@ def _prelu(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     c = prod(slope.shape)
     per_channel = (1,) * (len(slope.shape) - 1) if len(slope.shape) > 1 else ()
     if c != 1 and (slope.shape[1:] != per_channel or len(slope.shape) != r - 1):
-        raise Unsupported(f"a slope of shape {list(slope.shape)} (one per channel, (C, 1, ..., "
-                          "1), or one for all)")
+        # any other slope broadcasts as ONNX says: relu(x) + slope * min(x, 0)
+        x = imp.tensor(node.input[0], prov)
+        pos = imp.layer("relu", [x], {}, prov)
+        neg = imp.layer("clip", [x], {"max": 0.0}, prov)
+        scaled = imp.layer("mul", [neg, imp.tensor(node.input[1], prov)], {}, prov)
+        return _out(imp, node, imp.layer("add", [pos, scaled], {}, prov), r)
     alpha = _derived(imp, f"{node.input[1]}[{c}]", slope, lambda a: a.reshape(-1), (c,),
                      "as one slope per channel")
     key = imp.param(f"{node.input[1]}[{c}]", alpha, prov)
