@@ -14,6 +14,7 @@ import numpy as np
 from shapegraph.core.dims import Dim, Hole, Sym, dim_str
 from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
+from shapegraph.onnx.weights import require_onnx
 from shapegraph.opset.registry import get_op
 
 __all__ = ["OPSET", "exportable", "to_onnx"]
@@ -21,15 +22,6 @@ __all__ = ["OPSET", "exportable", "to_onnx"]
 OPSET = 17
 _REDUCE = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax", "min": "ReduceMin"}
 _AXES_INPUT_SINCE = {"ReduceSum": 13}  # the opset whose Reduce* takes axes as an input (18)
-
-
-def _require_onnx() -> Any:
-    try:
-        import onnx
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("ONNX export needs the onnx package: pip install 'shapegraph[onnx]'"
-                          ) from e
-    return onnx
 
 
 def _dim_proto(d: Dim | None) -> int | str | None:
@@ -44,7 +36,7 @@ class _Exporter:
     def __init__(self, graph: Graph, params: Mapping[str, np.ndarray] | None,
                  param_shapes: Mapping[str, tuple[Dim, ...]]) -> None:
         self.param_shapes = param_shapes
-        self.onnx = _require_onnx()
+        self.onnx = require_onnx("ONNX export")
         self.h = self.onnx.helper
         self.g = graph
         self.params = params

@@ -28,7 +28,7 @@ import numpy as np
 from shapegraph.core.graph import Graph, GraphBuilder, ParamSpec, Provenance
 from shapegraph.core.types import TensorType
 from shapegraph.onnx.handlers import HANDLERS, SAME_RANK, SUPPORTED
-from shapegraph.onnx.weights import SMALL, OnnxError, Unsupported, Weight
+from shapegraph.onnx.weights import SMALL, OnnxError, Unsupported, Weight, require_onnx
 from shapegraph.opset.build import add_layer
 
 __all__ = ["SUPPORTED", "OnnxError", "OnnxModel", "Weight", "load_onnx"]
@@ -95,7 +95,7 @@ class OnnxModel:
 
 def load_onnx(source: str | os.PathLike[str] | Any) -> OnnxModel:
     """Read an ONNX model (a path or a ``ModelProto``) onto shapegraph's op records."""
-    onnx = _require_onnx()
+    onnx = require_onnx("ONNX import")
     if isinstance(source, onnx.ModelProto):
         return _Importer(source, "<ModelProto>").run()
     path = os.fspath(source)
@@ -113,21 +113,12 @@ def load_onnx(source: str | os.PathLike[str] | Any) -> OnnxModel:
     return _Importer(model, path).run()
 
 
-def _require_onnx() -> Any:
-    try:
-        import onnx
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("ONNX import needs the onnx package: pip install 'shapegraph[onnx]'"
-                          ) from e
-    return onnx
-
-
 # --------------------------------------------------------------------------- the importer
 
 
 class _Importer:
     def __init__(self, model: Any, path: str) -> None:
-        self.onnx = _require_onnx()
+        self.onnx = require_onnx("ONNX import")
         self.model, self.path = model, path
         self.file = os.path.basename(path) if path != "<ModelProto>" else None
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),

@@ -1,16 +1,28 @@
-"""What the ONNX importer and its handlers share: weights known when the file is read, and
-the two ways a file or a node is refused."""
+"""What the ONNX importer, its handlers and the exporter share: the optional ``onnx``
+package, weights known when the file is read, and the two ways a file or a node is
+refused."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["SMALL", "OnnxError", "Unsupported", "Weight"]
+__all__ = ["SMALL", "OnnxError", "Unsupported", "Weight", "require_onnx"]
 
 SMALL = 4096  # constants up to this many elements become constant nodes (values fold)
+
+
+def require_onnx(what: str) -> Any:
+    """The ``onnx`` package, or an ImportError saying how to install it for ``what``."""
+    try:
+        import onnx
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(f"{what} needs the onnx package: pip install 'shapegraph[onnx]'"
+                          ) from e
+    return onnx
 
 
 class OnnxError(ValueError):
