@@ -245,3 +245,48 @@ def test_a_torch_style_mobilenet_checks_and_runs_at_any_batch(opset: int) -> Non
         np.testing.assert_allclose(compiled(x), sess.run(None, {"input": x})[0], rtol=1e-4,
                                    atol=1e-5)
     assert "not compiled" not in compiled.memory_plan(N=4)
+
+
+BROKEN_ALEXNET = """\
+error[SG201]: input channels = 3, but in_channels = 4
+  --> alexnet_broken.onnx
+   = in layer `n0` Conv: conv(f32[1,3,224,224]) -> f32[1,96,54,54]
+   = 3: dim 1 of input `data_0` (given as f32[1,3,224,224])
+   = 4: dim 1 of ConstantOfShape `ConstantOfShape_1` of initializer `conv1_w_0__SHAPE` of \
+layer `n0` Conv (alexnet_broken.onnx)
+   = help: feed input `data_0` with dim 1 = 4
+
+error[SG201]: input features = 9216, but weight in_units = 9215
+  --> alexnet_broken.onnx
+   = in layer `n16` Gemm: dense(f32[1,9216]) -> f32[1,4096]
+   = 9216: value[1] of layer `OC2_DUMMY_1` initializer `OC2_DUMMY_1` (alexnet_broken.onnx)
+   = 9215: dim 1 of ConstantOfShape `ConstantOfShape_11` of initializer `fc6_w_0__SHAPE` of \
+layer `n16` Gemm (alexnet_broken.onnx)
+   = help: make input features and weight in_units agree
+"""
+
+
+def test_shapegraph_check_reports_both_injected_errors_with_their_origins(
+        tmp_path: Path) -> None:
+    """The command's whole report on AlexNet with a wrong first-conv weight and a wrong
+    classifier weight; its JSON and picture too."""
+    proto = _alexnet_with(conv1_w_0__SHAPE=[96, 4, 11, 11], fc6_w_0__SHAPE=[4096, 9215])
+    onnx.save(proto, str(tmp_path / "alexnet_broken.onnx"))
+
+    def check(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "shapegraph", "check",
+                               "alexnet_broken.onnx", *args], capture_output=True, text=True,
+                              cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"})
+
+    text = check()
+    assert text.returncode == 1
+    assert text.stdout.split("\nlayer ")[0] == BROKEN_ALEXNET  # the table follows
+    assert text.stdout.rstrip().endswith("shape conflicts: alexnet_broken.onnx: 2 errors")
+    import json
+
+    report = json.loads(check("--format", "json").stdout)
+    assert [(d["code"], d["path"]) for d in report["diagnostics"]] == [("SG201", "n0"),
+                                                                       ("SG201", "n16")]
+    assert check("--graph", "g.dot").returncode == 1
+    dot = (tmp_path / "g.dot").read_text()
+    assert "n0: Conv" in dot and "SG201" in dot
