@@ -12,6 +12,7 @@ import numpy as np
 
 from shapegraph.core.graph import Provenance
 from shapegraph.onnx.weights import SMALL, Unsupported, Weight
+from shapegraph.opset.registry import get_op
 
 if TYPE_CHECKING:  # the importer calls the handlers (importer.py imports this module)
     from shapegraph.onnx.importer import _Importer
@@ -32,11 +33,14 @@ def _out(imp: _Importer, node: Any, v: int, rank: int | None) -> list[int | None
     return [v]
 
 
-def _unary(op: str, names: dict[str, str] | None = None) -> _Handler:
-    """An elementwise op whose ONNX attributes map onto the record's (``names``)."""
+def _unary(op: str) -> _Handler:
+    """A one-input op whose ONNX attributes are the ones its record's schema names
+    (``Attr.onnx``): the same mapping the exporter writes."""
+    names = {a.onnx: a.name for a in get_op(op).schema if a.onnx}
+
     def handle(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
         a = imp.attrs(node)
-        attrs = {ours: a[theirs] for theirs, ours in (names or {}).items() if theirs in a}
+        attrs = {ours: a[theirs] for theirs, ours in names.items() if theirs in a}
         x = imp.tensor(node.input[0], prov)
         return _out(imp, node, imp.layer(op, [x], attrs, prov), imp.rank(node.input[0]))
     return handle
@@ -466,14 +470,14 @@ HANDLERS: dict[str, _Handler] = {
     "Conv": _conv, "MaxPool": _pool("max"), "AveragePool": _pool("avg"),
     "GlobalAveragePool": _global_pool("avg"), "GlobalMaxPool": _global_pool("max"),
     "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm,
-    "LRN": _unary("lrn", {"size": "size", "alpha": "alpha", "beta": "beta", "bias": "bias"}),
+    "LRN": _unary("lrn"),
     "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"),
     "Softplus": _unary("softrelu"), "Softsign": _unary("softsign"), "Exp": _unary("exp"),
     "Log": _unary("log"), "Sqrt": _unary("sqrt"), "Abs": _unary("abs"),
-    "LeakyRelu": _unary("leaky_relu", {"alpha": "alpha"}),
-    "Elu": _unary("elu", {"alpha": "alpha"}),
-    "Selu": _unary("selu", {"alpha": "alpha", "gamma": "gamma"}),
-    "HardSigmoid": _unary("hard_sigmoid", {"alpha": "alpha", "beta": "beta"}),
+    "LeakyRelu": _unary("leaky_relu"),
+    "Elu": _unary("elu"),
+    "Selu": _unary("selu"),
+    "HardSigmoid": _unary("hard_sigmoid"),
     "Clip": _clip, "PRelu": _prelu,
     "Softmax": _softmax("softmax"), "LogSoftmax": _softmax("log_softmax"),
     "Add": _binary("add"), "Sub": _binary("sub"), "Mul": _binary("mul"),
