@@ -275,7 +275,8 @@ class Tracer:
             self.b.add_param(self.param_specs[key])
         attrs = complete_attrs(op, attrs, prov)
         lazy = self._fix_ranks(op, attrs, inputs)
-        outs = add_layer(self.b, op, [t._value for t in inputs], attrs, prov, roles)
+        outs = add_layer(self.b, op, [t._value for t in inputs], attrs, prov, roles,
+                         completed=True)
         return SymbolicTensor(self, outs[0], lazy)
 
     def op(self, op: str, inputs: Sequence[SymbolicTensor], attrs: Mapping[str, Any],

@@ -35,13 +35,18 @@ def add_layer(
     attrs: Mapping[str, Any],
     prov: Provenance,
     params: Mapping[str, str] | None = None,
+    *,
+    completed: bool = False,
 ) -> tuple[int, ...]:
     """Add one node; declare the parameters its op needs under ``<path>.<role>``.
 
-    ``params`` maps a role to an existing key instead (a tied parameter).
+    ``params`` maps a role to an existing key instead (a tied parameter). ``completed``:
+    ``attrs`` already come from :func:`complete_attrs` (the tracer completes them first,
+    to decide ranks), so they are not completed again.
     """
     opdef = get_op(op)
-    attrs = complete_attrs(op, attrs, prov)
+    if not completed:
+        attrs = complete_attrs(op, attrs, prov)
     roles: list[tuple[str, str]] = []
     for decl in opdef.param_rule(attrs):
         key = (params or {}).get(decl.role) or (
