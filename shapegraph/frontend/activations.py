@@ -15,13 +15,9 @@ from shapegraph.frontend.init import Constant
 from shapegraph.frontend.layer_args import POSITIONAL
 from shapegraph.frontend.layers import Table, _Layer, _number, _positive
 from shapegraph.frontend.params import Parameter
-from shapegraph.opset.registry import get_op
+from shapegraph.opset.registry import attr_default
 
 __all__ = ["ELU", "SELU", "LeakyReLU", "PReLU", "SiLU", "Swish"]
-
-
-def _default(op: str, name: str) -> Any:
-    return get_op(op).default(name)
 
 
 class _Param(_Layer):
@@ -56,9 +52,9 @@ class ELU(_Param):
     compatibility, with no effect: ``prefix``."""
 
     op = "elu"
-    shown = (("alpha", _default("elu", "alpha")),)
+    shown = (("alpha", attr_default("elu", "alpha")),)
 
-    def __init__(self, alpha: float = _default("elu", "alpha"), *,
+    def __init__(self, alpha: float = attr_default("elu", "alpha"), *,
                  prefix: str | None = None) -> None:
         self._setup(alpha=alpha)
 
@@ -78,9 +74,9 @@ class Swish(_Param):
     ``prefix``."""
 
     op = "silu"
-    shown = (("beta", _default("silu", "beta")),)
+    shown = (("beta", attr_default("silu", "beta")),)
 
-    def __init__(self, beta: float = _default("silu", "beta"), *,
+    def __init__(self, beta: float = attr_default("silu", "beta"), *,
                  prefix: str | None = None) -> None:
         self._setup(beta=beta)
 

@@ -9,15 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from shapegraph.opset.registry import get_op
+from shapegraph.opset.registry import attr_default
 
 if TYPE_CHECKING:  # shapegraph.frontend.trace imports the registry this package defines
     from shapegraph.frontend.trace import SymbolicTensor
-
-def _default(op: str, name: str) -> Any:
-    """The default of an op attribute: the op record holds it (one place)."""
-    return get_op(op).default(name)
-
 
 __all__ = [
     "abs",
@@ -88,13 +83,13 @@ def gelu(x: SymbolicTensor) -> SymbolicTensor:
     return _emit("gelu", [x])
 
 
-def leaky_relu(x: SymbolicTensor, alpha: float = _default("leaky_relu", "alpha")
+def leaky_relu(x: SymbolicTensor, alpha: float = attr_default("leaky_relu", "alpha")
                ) -> SymbolicTensor:
     """``x`` for ``x >= 0``, ``alpha * x`` below."""
     return _emit("leaky_relu", [x], {"alpha": alpha})
 
 
-def elu(x: SymbolicTensor, alpha: float = _default("elu", "alpha")) -> SymbolicTensor:
+def elu(x: SymbolicTensor, alpha: float = attr_default("elu", "alpha")) -> SymbolicTensor:
     """``x`` for ``x >= 0``, ``alpha * (exp(x) - 1)`` below."""
     return _emit("elu", [x], {"alpha": alpha})
 
@@ -109,13 +104,13 @@ def silu(x: SymbolicTensor) -> SymbolicTensor:
     return _emit("silu", [x])
 
 
-def swish(x: SymbolicTensor, beta: float = _default("silu", "beta")) -> SymbolicTensor:
+def swish(x: SymbolicTensor, beta: float = attr_default("silu", "beta")) -> SymbolicTensor:
     """``x * sigmoid(beta * x)``."""
     return _emit("silu", [x], {"beta": beta})
 
 
-def hard_sigmoid(x: SymbolicTensor, alpha: float = _default("hard_sigmoid", "alpha"),
-                 beta: float = _default("hard_sigmoid", "beta")) -> SymbolicTensor:
+def hard_sigmoid(x: SymbolicTensor, alpha: float = attr_default("hard_sigmoid", "alpha"),
+                 beta: float = attr_default("hard_sigmoid", "beta")) -> SymbolicTensor:
     """``max(0, min(1, alpha * x + beta))`` (MXNet's ``F.hard_sigmoid``)."""
     return _emit("hard_sigmoid", [x], {"alpha": alpha, "beta": beta})
 
@@ -136,8 +131,8 @@ def log_softmax(x: SymbolicTensor, axis: int = -1) -> SymbolicTensor:
     return _emit("log_softmax", [x], {"axis": axis})
 
 
-def lrn(x: SymbolicTensor, alpha: float = _default("lrn", "alpha"),
-        beta: float = _default("lrn", "beta"), knorm: float = 2,
+def lrn(x: SymbolicTensor, alpha: float = attr_default("lrn", "alpha"),
+        beta: float = attr_default("lrn", "beta"), knorm: float = 2,
         nsize: int | None = None) -> SymbolicTensor:
     """Local response normalization across channels (axis 1), MXNet's ``F.LRN``:
     ``x / (knorm + alpha/nsize * sum of x^2 over the nsize channels around each)^beta``.

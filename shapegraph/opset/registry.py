@@ -6,9 +6,11 @@ record in one module of this package and calling :func:`register` on it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from shapegraph.opset.base import OpDef
 
-__all__ = ["all_ops", "get_op", "register"]
+__all__ = ["all_ops", "attr_default", "get_op", "register"]
 
 _REGISTRY: dict[str, OpDef] = {}
 
@@ -28,6 +30,12 @@ def get_op(name: str) -> OpDef:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
         raise KeyError(f"unknown op {name!r}; known ops: {known}") from None
+
+
+def attr_default(op: str, name: str) -> Any:
+    """The default of attribute ``name`` of ``op`` (for a layer's or function's signature:
+    the schema holds it, in one place)."""
+    return get_op(op).default(name)
 
 
 def all_ops() -> dict[str, OpDef]:
