@@ -86,6 +86,7 @@ def run_sample(model: str, command: str, folder: Path) -> str:
             main([*command.split(), "--color", "never"])
     finally:
         os.chdir(cwd)
+        linecache.clearcache()  # nor may a later test see this model.py's lines
     text = re.sub(r"^layer  .*?\n\n", "", out.getvalue(), flags=re.S | re.M)
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
 

@@ -432,3 +432,15 @@ def test_set_data_fills_unknown_dims_after_checking_the_network() -> None:
     with pytest.raises(sg.ShapeError):
         net(np.ones((1, 7)))
 
+
+
+def test_a_shape_tuple_is_an_input_shape_not_a_sample() -> None:
+    """``sg.check(net, (2, 10))`` checks for a (2, 10) input, as ``sg.Input("x", (2, 10))``
+    does; a tuple with a symbol keeps it; an array is a sample (its batch symbolic)."""
+    net = nn.Dense(4)
+    for spec, want in [((2, 10), "f32[2,4]"), (("N", 10), "f32[N,4]"),
+                       (np.zeros((2, 10), np.float32), "f32[batch,4]")]:
+        report = sg.check(net, spec)
+        assert report.ok
+        assert str(report.resolution.type_of(report.graph.outputs[0])) == want
+    assert sg.check(net, (2, 10, 3)).ok  # flattens, as Gluon

@@ -71,14 +71,116 @@ def _alexnet_with(**shapes: list[int]) -> Any:
     return proto
 
 
-def test_injected_errors_are_each_found_at_their_node() -> None:
-    conv = sg.check(load_onnx(_alexnet_with(conv1_w_0__SHAPE=[96, 4, 11, 11])))
-    assert [(d.code, d.path) for d in conv.diagnostics] == [("SG201", "n0")]
-    assert "initializer `conv1_w_0__SHAPE`" in str(conv.diagnostics[0])
-    gemm = sg.check(load_onnx(_alexnet_with(fc6_w_0__SHAPE=[4096, 9215])))
-    assert [(d.code, d.path) for d in gemm.diagnostics] == [("SG201", "n16")]
-    reshape = sg.check(load_onnx(_alexnet_with(OC2_DUMMY_1=[1, 9215])))
-    assert [(d.code, d.path) for d in reshape.diagnostics] == [("SG205", "n15")]
+def _inject(proto: Any, kind: str) -> str | None:
+    """Put one error into ``proto`` (in place) and return the initializer changed: ``conv``
+    gives the first Conv's weight one input channel too many; ``gemm`` gives the first Gemm
+    whose weight is a ConstantOfShape (the last Conv where there is none) one inner
+    feature too few; ``reshape`` makes the first Reshape target's last size one smaller.
+    None when the model has no such node."""
+    nodes = list(proto.graph.node)
+    shape_of = {n.output[0]: n.input[0] for n in nodes if n.op_type == "ConstantOfShape"}
+    if kind == "conv":
+        conv = next(n for n in nodes if n.op_type == "Conv")
+        target, where, delta = shape_of[conv.input[1]], 1, 1
+    elif kind == "gemm":
+        gemms = [n for n in nodes if n.op_type == "Gemm" and n.input[1] in shape_of]
+        node = (gemms or [n for n in nodes if n.op_type == "Conv"][-1:])[0]
+        target, where, delta = shape_of[node.input[1]], 1, -1
+    else:
+        reshapes = [n for n in nodes if n.op_type == "Reshape"]
+        if not reshapes:
+            return None
+        target, where, delta = reshapes[0].input[1], -1, -1
+    for init in proto.graph.initializer:
+        if init.name == target:
+            dims = numpy_helper.to_array(init).copy()
+            dims[where] += delta
+            init.CopyFrom(numpy_helper.from_array(dims, target))
+    return target
+
+
+# Each model with each injected error alone (the diagnostics, written out), then with all
+# of them at once: independent errors each at their own node in one run (a Gemm after a
+# broken Reshape has no input width to compare, so its error is not independent).
+_CONV = ("SG201", "n0", "input channels = 3, but in_channels = 4")
+INJECTED: dict[str, dict[str, list[tuple[str, str, str]]]] = {
+    "bvlc_alexnet": {
+        "conv": [_CONV],
+        "gemm": [("SG201", "n16", "input features = 9216, but weight in_units = 9215")],
+        "reshape": [("SG205", "n15", "cannot reshape f32[1,256,6,6] (9216 elements) to "
+                     "(1, 9215) (9215 elements)")],
+        "all": [_CONV[:2], ("SG205", "n15")]},
+    "densenet121": {
+        "conv": [_CONV],
+        "gemm": [("SG201", "n909", "input channels = 1024, but in_channels = 1023")],
+        "all": [_CONV[:2], ("SG201", "n909")]},
+    "inception_v1": {
+        "conv": [_CONV],
+        "gemm": [("SG201", "n135", "input channels = 832, but in_channels = 831")],
+        "reshape": [("SG205", "n140", "cannot reshape f32[1,1024,1,1] (1024 elements) to "
+                     "(1, 1023) (1023 elements)")],
+        "all": [_CONV[:2], ("SG201", "n135"), ("SG205", "n140")]},
+    "inception_v2": {
+        "conv": [_CONV],
+        "gemm": [("SG201", "n507", "input features = 1024, but weight in_units = 1023")],
+        "reshape": [("SG205", "n506", "cannot reshape f32[1,1024,1,1] (1024 elements) to "
+                     "(1, 1023) (1023 elements)")],
+        "all": [_CONV[:2], ("SG205", "n506")]},
+    "resnet50": {
+        "conv": [_CONV],
+        "gemm": [("SG201", "n174", "input features = 2048, but weight in_units = 2047")],
+        "reshape": [("SG205", "n173", "cannot reshape f32[1,2048,1,1] (2048 elements) to "
+                     "(1, 2047) (2047 elements)")],
+        "all": [_CONV[:2], ("SG205", "n173")]},
+    "shufflenet": {
+        "conv": [_CONV],
+        "gemm": [("SG201", "n201", "input features = 544, but weight in_units = 543")],
+        "reshape": [("SG205", "n7", "cannot reshape f32[1,112,56,56] (351232 elements) to "
+                     "(1, 4, 28, 56, 55) (344960 elements)")],
+        "all": [_CONV[:2], ("SG205", "n7")]},
+    "squeezenet": {
+        "conv": [_CONV],
+        "gemm": [("SG201", "n62", "input channels = 512, but in_channels = 511")],
+        "all": [_CONV[:2], ("SG201", "n62")]},
+    "vgg19": {
+        "conv": [_CONV],
+        "gemm": [("SG201", "n38", "input features = 25088, but weight in_units = 25087")],
+        "reshape": [("SG205", "n37", "cannot reshape f32[1,512,7,7] (25088 elements) to "
+                     "(1, 25087) (25087 elements)")],
+        "all": [_CONV[:2], ("SG205", "n37")]},
+    "zfnet512": {
+        "conv": [_CONV],
+        "gemm": [("SG201", "n16", "input features = 18432, but weight in_units = 18431")],
+        "reshape": [("SG205", "n15", "cannot reshape f32[1,512,6,6] (18432 elements) to "
+                     "(1, 18431) (18431 elements)")],
+        "all": [_CONV[:2], ("SG205", "n15")]},
+}
+
+
+def test_every_model_has_its_injections_written_out() -> None:
+    assert sorted(INJECTED) == MODELS
+
+
+@pytest.mark.parametrize(("name", "kind"), [(m, k) for m in MODELS
+                                            for k in ("conv", "gemm", "reshape", "all")])
+def test_each_injected_error_is_found_at_its_node(name: str, kind: str) -> None:
+    proto = onnx.load(path(name))
+    kinds = ("conv", "gemm", "reshape") if kind == "all" else (kind,)
+    changed = [t for t in (_inject(proto, k) for k in kinds) if t is not None]
+    want = INJECTED[name].get(kind)
+    if want is None:  # the model has no Reshape
+        assert not changed
+        return
+    report = sg.check(load_onnx(proto))
+    if kind == "all":
+        assert [(d.code, d.path) for d in report.diagnostics] == want
+        return
+    assert [(d.code, d.path, d.message) for d in report.diagnostics] == want
+    (d,) = report.diagnostics
+    assert f"initializer `{changed[0]}`" in str(d)  # the wrong number's origin is named
+
+
+def test_two_injected_errors_are_each_found_at_their_node() -> None:
     both = sg.check(load_onnx(_alexnet_with(conv1_w_0__SHAPE=[96, 4, 11, 11],
                                             fc6_w_0__SHAPE=[4096, 9215])))
     assert [(d.code, d.path) for d in both.diagnostics] == [("SG201", "n0"), ("SG201", "n16")]

@@ -122,7 +122,8 @@ def _check_onnx(model: Any, inputs: tuple[Any, ...], target: str) -> Report:
 
 
 def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
-    """Check ``net`` for ``inputs`` (``sg.Input`` specs or sample arrays), or, with none,
+    """Check ``net`` for ``inputs`` (``sg.Input`` specs, shape tuples such as ``("batch",
+    3, 32, 32)``, or sample arrays), or, with none,
     for what its declarations determine. Never raises for shape problems."""
     from shapegraph.api.compile import _input_types, _renamed, dtype_problems
     from shapegraph.frontend.root import (

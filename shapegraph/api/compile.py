@@ -80,6 +80,9 @@ def _input_types(net: Block, inputs: Sequence[Any]) -> tuple[list[str], list[Ten
         if isinstance(spec, Input):
             names[k] = spec.name
             types.append(spec.type())
+        elif isinstance(spec, tuple) and all(isinstance(d, (int, str)) for d in spec):
+            # a shape, ``(2, 10)`` or ``("batch", 3, 32, 32)``: as sg.Input(name, shape)
+            types.append(Input(names[k], spec).type())
         else:  # a sample array: its batch dim is the symbol `batch`
             arr = as_input(spec, names[k])
             types.append(TensorType((Sym("batch"), *arr.shape[1:])))
@@ -87,8 +90,9 @@ def _input_types(net: Block, inputs: Sequence[Any]) -> tuple[list[str], list[Ten
 
 
 def compile(net: Block, *inputs: Input | np.ndarray, debug: bool = False) -> CompiledModel:
-    """Compile ``net`` for ``inputs`` (``Input`` specs or sample arrays; a sample's first dim
-    becomes the symbol ``batch``). Raises ShapeError when the shapes conflict."""
+    """Compile ``net`` for ``inputs`` (``Input`` specs, shape tuples such as ``("batch",
+    784)``, or sample arrays; a sample's first dim becomes the symbol ``batch``). Raises
+    ShapeError when the shapes conflict."""
     from shapegraph.frontend.lifecycle import materialize
     from shapegraph.frontend.root import _newly_known, check_initialized, param_specs, trace
     from shapegraph.onnx.importer import OnnxModel

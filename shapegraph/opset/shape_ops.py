@@ -111,7 +111,7 @@ def reshape_dims(
                 SG_RESHAPE, f"cannot reshape {x} ({dim_str(total)} elements) to "
                 f"{shown} ({dim_str(target)} elements)",
                 "pick target sizes whose product is the element count, or use -1 for "
-                "one of them", involved[:1])
+                "one of them", involved)
         eq = Eq(total, total_src, target, target_src, "input elements", "target elements")
         return tuple(dims), tuple(srcs), (eq,), False
     k = next(i for i, s in enumerate(spec) if s.__class__ is int and s == -1)
@@ -124,7 +124,10 @@ def reshape_dims(
         return Fail(SG_RESHAPE, f"cannot reshape {x} ({dim_str(total)} elements) to "
                     f"{shown}: {dim_str(known)} does not divide {dim_str(total)}",
                     "pick target sizes whose product divides the element count",
-                    (("input elements", total, total_src),))
+                    (("input elements", total, total_src),
+                     ("known target elements", known, Derived(
+                         "product of the target sizes but -1",
+                         tuple(s for i, s in enumerate(srcs) if i != k)))))
     dims[k] = rest
     srcs[k] = Derived("reshape: inferred -1", tuple(inp(0, j) for j in range(x.rank)))
     return tuple(dims), tuple(srcs), (), False
