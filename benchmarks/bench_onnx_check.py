@@ -1,10 +1,12 @@
 """Checking the nine ONNX models the onnx package ships: shapegraph against ONNX's and ONNX
 Runtime's shape inference on the same files, in one process, with a symbolic batch.
 
-For each model: import (``sg.load_onnx``) and propagation (``sg.check``) separately, then
+For each model: import (``sg.load_onnx``), propagation (the pass itself) and ``sg.check``
+(propagation plus the report: the layer table, the diagnostics) separately, then
 ``onnx.shape_inference.infer_shapes`` (strict mode, data propagation) and ONNX Runtime's
 symbolic shape inference, each on the model with its batch made symbolic, best of
-``--repeat`` runs (min-max printed); finally the wall time of the ``shapegraph check``
+``--repeat`` runs (min-max printed); propagation and ``infer_shapes`` run back to back, and
+their ratio is the median of those pairs (a noisy machine moves both); finally the wall time of the ``shapegraph check``
 command per file (a fresh process: interpreter start and imports included).
 
 Goals (issue 10): ``shapegraph check`` under 1 s wall per model; faster than ONNX Runtime's
@@ -61,28 +63,40 @@ def ort_symbolic(proto: onnx.ModelProto) -> str:
 
 
 def row(path: Path, repeat: int) -> str:
-    """One model's line: every time as min-max over ``repeat`` runs."""
+    """One model's line: every time as min-max over ``repeat`` runs; the propagation /
+    infer_shapes ratio from runs made back to back (median, then min-max of the pairs)."""
+    from shapegraph.infer.propagate import propagate
+
     name = path.stem.removeprefix("light_")
     proto = symbolic_batch(path)
     load = times(lambda: sg.load_onnx(proto), repeat)
     model = sg.load_onnx(proto)
+    types = model.types_for(())
     check = times(lambda: sg.check(model), repeat)
     verdict = sg.check(model).verdict
-    infer = times(lambda: onnx.shape_inference.infer_shapes(
-        proto, strict_mode=True, data_prop=True), repeat)
-    ratio = (check[0] / infer[1], check[1] / infer[0])
+    pairs, props, infers = [], [], []
+    for _ in range(repeat):
+        prop = times(lambda: propagate(model.graph, types), 1)[0]
+        infer = times(lambda: onnx.shape_inference.infer_shapes(
+            proto, strict_mode=True, data_prop=True), 1)[0]
+        pairs.append(prop / infer)
+        props.append(prop)
+        infers.append(infer)
+    pairs.sort()
     ort_t = times(lambda: ort_symbolic(proto), max(1, repeat // 2))
-    return (f"{name:<14} {load[0]:7.3f}-{load[1]:<7.3f} {check[0]:7.3f}-{check[1]:<7.3f} "
-            f"{infer[0]:7.3f}-{infer[1]:<7.3f} {ratio[0]:5.2f}-{ratio[1]:<5.2f}x "
+    return (f"{name:<14} {load[0]:7.4f}-{load[1]:<7.4f} {min(props):7.4f}-{max(props):<7.4f} "
+            f"{min(infers):7.4f}-{max(infers):<7.4f} {pairs[len(pairs) // 2]:5.2f} "
+            f"({pairs[0]:.2f}-{pairs[-1]:.2f})x {check[0]:7.4f}-{check[1]:<7.4f} "
             f"{ort_t[0]:7.3f}-{ort_t[1]:<7.3f}  {ort_symbolic(proto)} / {verdict}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=11)
     args = ap.parse_args()
     print(f"{'model':<14} {'import s':>15} {'propagate s':>15} {'onnx infer s':>15} "
-          f"{'ratio':>12} {'ort symbolic s':>16}  ort result / shapegraph verdict")
+          f"{'ratio (spread)':>18} {'sg.check s':>15} {'ort symbolic s':>16}  "
+          "ort result / shapegraph verdict")
     for path in sorted(LIGHT.glob("light_*.onnx")):
         print(row(path, args.repeat))
     print("\nshapegraph check FILE --input ...=N,3,224,224 (a fresh process each, wall s):")

@@ -220,9 +220,11 @@ class _Importer:
         if w is None:
             raise Unsupported(f"its input `{name}` is produced by no node and no initializer")
         cprov = Provenance(name, "Constant", self.file, None, w.origin)
-        if w.small is not None and (w.small.dtype.kind in "iub" or w.small.size <= 64):
-            # shape vectors, indices and scalars: their values propagate (the value
-            # lattice); a float vector (a channel scale) is a weight like any other
+        if w.small is not None and (w.small.dtype.kind in "iub" or w.small.size <= 8):
+            # shape vectors, indices, scalars and a few floats (Resize scales): their
+            # values propagate (the value lattice); a float vector (a channel scale, 32 or
+            # 64 of them in a small layer) is a weight like any other, so that propagation
+            # does not compute its products element by element
             (v,) = add_layer(self.b, "constant", [], {"value": w.small}, cprov)
         else:
             key = self.param(name, w, cprov)
