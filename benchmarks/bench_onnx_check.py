@@ -6,8 +6,9 @@ For each model: import (``sg.load_onnx``), propagation (the pass itself) and ``s
 ``onnx.shape_inference.infer_shapes`` (strict mode, data propagation) and ONNX Runtime's
 symbolic shape inference, each on the model with its batch made symbolic, best of
 ``--repeat`` runs (min-max printed); propagation and ``infer_shapes`` run back to back, and
-their ratio is the median of those pairs (a noisy machine moves both); finally the wall time of the ``shapegraph check``
-command per file (a fresh process: interpreter start and imports included).
+their ratio is the median of those pairs (a noisy machine moves both); finally the wall
+time of the ``shapegraph check`` command per file (a fresh process: interpreter start and
+imports included).
 
 Goals (issue 10): ``shapegraph check`` under 1 s wall per model; faster than ONNX Runtime's
 symbolic shape inference; propagation within 2x of ``infer_shapes``.
