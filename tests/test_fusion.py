@@ -33,6 +33,9 @@ PRODUCERS: dict[str, tuple[tuple[int, ...], Callable[[], nn.Block]]] = {
     "conv1d": ((2, 3, 9), lambda: nn.Conv1D(5, 3)),
     "conv2d": ((2, 3, 6, 7), lambda: nn.Conv2D(5, 3, use_bias=False)),
     "conv2d_strided": ((2, 3, 9, 8), lambda: nn.Conv2D(4, 3, strides=2, padding=1)),
+    # large enough for the GEMM algorithm (kernels_gemm.conv_gemm): 1x1 and strided
+    "conv2d_gemm_1x1": ((2, 16, 5, 6), lambda: nn.Conv2D(24, 1)),
+    "conv2d_gemm_strided": ((1, 8, 11, 9), lambda: nn.Conv2D(16, 3, strides=2, padding=1)),
 }
 
 # consumer name -> factory of the layers that follow the producer
@@ -105,6 +108,7 @@ def test_fold_after_producer(producer: str, consumer: str) -> None:
 
 @pytest.mark.parametrize(("producer", "consumer"),
                          list(itertools.product(["conv1d", "conv2d", "conv2d_strided",
+                                                 "conv2d_gemm_1x1", "conv2d_gemm_strided",
                                                  "dense_noflat_r3"], ["relu", "bn", "bn_last"])))
 def test_residual_after_producer(producer: str, consumer: str) -> None:
     shape, make = PRODUCERS[producer]
@@ -148,3 +152,18 @@ def test_batchnorm_after_dense_flatten_false_folds_nothing_wrong() -> None:
                       for k in ("gamma", "beta", "running_mean", "running_var"))
         want = (z - m) / np.sqrt(v + 1e-5) * g + b
         np.testing.assert_allclose(net(x), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("producer", ["conv2d_gemm_1x1", "conv2d_gemm_strided"])
+def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
+    """The two GEMM-sized producers above do run ``conv_gemm`` (with batchnorm, relu and
+    the residual fused into it), so the fusion tests cover that kernel's epilogue."""
+    shape, make = PRODUCERS[producer]
+    net = Residual(make(), make(), CONSUMERS["bn_relu"]())
+    net.initialize()
+    model = sg.compile(net, sg.Input("x", shape))
+    x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
+    model(x)
+    (runner,) = model._runners.values()
+    kernels = [s.kernel for s in runner.plan.lowered.steps]
+    assert kernels == ["conv_gemm", "conv_gemm"], kernels

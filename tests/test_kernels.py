@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from numba import njit, prange
 
 from shapegraph.executor import kernels as K
+from shapegraph.executor import kernels_gemm as KG
 from shapegraph.executor import templates as T
+from shapegraph.executor.blas import single_threaded_blas
 from shapegraph.ops import get_op
 from shapegraph.opset.conv import conv_reference, pool_reference, window_out
 from shapegraph.opset.elementwise import ACTIVATIONS
@@ -285,6 +287,67 @@ def test_conv1d_generic_as_2d() -> None:
     out = np.empty_like(res)
     K.conv2d(x, w, b, 1, 2, 0, 1, 1, 2, 1, kact(K.ACT_NONE), out)
     close(out, conv_want(x, w, b, cfg, None, K.ACT_NONE))
+
+
+# --------------------------------------------------------------------------- conv as GEMM
+
+
+def run_conv_gemm(cfg: dict[str, int], act: int, residual: bool, seed: int,
+                  threads: int) -> None:
+    x, w, b, res = conv_inputs(cfg, seed)
+    out = np.full_like(res, np.nan)
+    args = np.array([cfg[k] for k in ("KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
+                                      "groups")], np.int64)
+    with single_threaded_blas():
+        KG.conv_gemm(x, np.ascontiguousarray(w.reshape(w.shape[0], -1)), b,
+                     res if residual else EMPTY4, out, args, kact(act), threads)
+    close(out, conv_want(x, w, b, cfg, res if residual else None, act), scale=3)
+
+
+@SOME
+@given(conv_config(max_c=12), st.booleans(), ACTS, st.sampled_from([1, 2, 3]),
+       st.integers(0, 2**32 - 1))
+def test_conv_gemm_random(cfg: dict[str, int], residual: bool, act: int, threads: int,
+                          seed: int) -> None:
+    """Any stride, padding, dilation and groups; batch 1 and 2 and any thread count, with
+    one compiled kernel (every size is a runtime value)."""
+    run_conv_gemm(cfg, act, residual, seed, threads)
+
+
+@pytest.mark.parametrize("cfg", [
+    # 1x1 stride 1 unpadded: the input plane is multiplied directly, tiled for threads
+    {"N": 1, "C": 64, "H": 23, "W": 29, "O": 96, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
+     "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
+    # a strided stem: im2col tiles over several output rows, a tail tile
+    {"N": 3, "C": 3, "H": 61, "W": 47, "O": 16, "KH": 7, "KW": 7, "SH": 2, "SW": 2,
+     "PH": 3, "PW": 3, "DH": 1, "DW": 1, "groups": 1},
+    # a small plane with many output channels: split over output channels at batch 1
+    {"N": 1, "C": 32, "H": 7, "W": 7, "O": 256, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},
+    # grouped 1x1 and a 1x1 with stride 2 (ResNet's shortcut)
+    {"N": 2, "C": 32, "H": 9, "W": 9, "O": 64, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
+     "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 4},
+    {"N": 1, "C": 40, "H": 14, "W": 15, "O": 72, "KH": 1, "KW": 1, "SH": 2, "SW": 2,
+     "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
+])
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
+    run_conv_gemm(cfg, K.ACT_RELU, True, 11, threads)
+
+
+@given(st.integers(1, 64), st.integers(1, 8), st.integers(1, 20000), st.integers(1, 2048),
+       st.integers(1, 5000), st.booleans(), st.integers(1, 8))
+def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg: int,
+                                        kg: int, direct: bool, threads: int) -> None:
+    """Tiles are positive, no larger than their extent, keep im2col tiles within
+    COL_BYTES where they can, and split work for the threads when the problem allows."""
+    nt, mt = KG.conv_gemm_tiles(batch, groups, pixels, mg, kg, direct, threads)
+    assert 1 <= nt <= pixels and 1 <= mt <= mg
+    if not direct and nt > 64:
+        assert 4 * kg * nt <= KG.COL_BYTES
+    items = batch * groups * -(-pixels // nt) * -(-mg // mt)
+    if pixels >= 256 * 2 * threads or mg >= 64 * threads:
+        assert items >= min(2 * threads, batch * groups * max(1, pixels // 128) * max(1, mg // 32))
 
 
 # --------------------------------------------------------------------------- templates

@@ -2,8 +2,9 @@
 
 The generated module holds the specialized kernels the plan needs (from ``templates``),
 int64 constant arrays (strides, shapes) and one function per *segment*,
-``seg0(W, A, x0.., o0..)``, ``seg1(...)``: ``W`` is the packed weight array, ``A`` the
-activation arena, ``x``/``o`` the inputs and outputs. A segment is a maximal run of steps
+``seg0(W, A, T, x0.., o0..)``, ``seg1(...)``: ``W`` is the packed weight array, ``A`` the
+activation arena, ``T`` the number of threads the parallel kernels split their work for,
+``x``/``o`` the inputs and outputs. A segment is a maximal run of steps
 backed by kernels, ``@njit(cache=True, nogil=True)``. With every step backed by a kernel
 the plan is one segment, and a forward call enters compiled code once. A ``ref`` step (a
 node without a kernel) splits the plan: it runs its op's numpy reference in Python between
@@ -41,6 +42,7 @@ _HEADER = """\
 import numpy as np
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import *
+from shapegraph.executor.kernels_gemm import *
 from shapegraph.executor.kernels_nd import *
 """
 
@@ -55,14 +57,16 @@ def cache_dir() -> Path:
 
 
 def _kernel_fingerprint() -> str:
+    import shapegraph.executor.blas as b
     import shapegraph.executor.kernels as k
+    import shapegraph.executor.kernels_gemm as kg
     import shapegraph.executor.kernels_nd as knd
     import shapegraph.executor.templates as t
     import shapegraph.opset.elementwise as e
     import shapegraph.opset.reduce as r
 
     h = hashlib.sha256()
-    for mod in (k, knd, t, e, r):  # the records hold the kernels' codes
+    for mod in (b, k, kg, knd, t, e, r):  # the records hold the kernels' codes
         h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 
@@ -98,6 +102,8 @@ class _Writer:
             return self.const(tuple(a.ref))
         if a.kind == "empty4":
             return "E4"
+        if a.kind == "threads":
+            return "T"
         return literal(a.ref)
 
     def step(self, s: Step) -> str:
@@ -128,7 +134,7 @@ class _Writer:
             lines.append("")
             if compiled:
                 lines.append("@njit(cache=True, nogil=True)")
-            lines.append(f"def {seg.name}(W, A, {self.io_args()}):")
+            lines.append(f"def {seg.name}(W, A, T, {self.io_args()}):")
             lines.extend(body or ["    pass"])
         return "\n".join(lines) + "\n"
 
@@ -160,7 +166,7 @@ def split(plan: Plan) -> tuple[list[Segment], list[int]]:
 
 
 class Generated:
-    """The loaded module of a plan: ``run(W, A, *inputs, *outputs)`` runs every step.
+    """The loaded module of a plan: ``run(W, A, T, *inputs, *outputs)`` runs every step.
 
     ``segments`` are the generated functions in step order (numba dispatchers unless
     ``debug``), ``refs`` the indices of the steps running a numpy reference between them.
@@ -220,9 +226,9 @@ def _chain(parts: list[Callable[..., None]]) -> Callable[..., None]:
     """Call each part (a segment or a ref step) in turn on the same buffers."""
     seq = tuple(parts)
 
-    def run(W: Any, A: Any, *arrays: Any) -> None:
+    def run(W: Any, A: Any, T: int, *arrays: Any) -> None:
         for part in seq:
-            part(W, A, *arrays)
+            part(W, A, T, *arrays)
 
     return run
 
@@ -241,7 +247,7 @@ def _ref_step(plan: Plan, graph: Graph, params: Mapping[str, Any],
     reference, index = op.reference, op.index_inputs
     p = {role: params[key] for role, key in node.params}
 
-    def ref(W: Any, A: Any, *arrays: Any) -> None:
+    def ref(W: Any, A: Any, T: int, *arrays: Any) -> None:
         ins, outs = arrays[:n_in], arrays[n_in:]
         # buffers hold float32: inputs read as indices (a gather's) are whole numbers again
         values = [plan.view(v, W, A, ins, outs) if k not in index else

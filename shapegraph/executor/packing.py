@@ -10,12 +10,26 @@ import numpy as np
 from shapegraph.executor.steps import Arg, Lowered, has_residual
 from shapegraph.executor.templates import (
     ConvArgs,
+    conv2d_config,
     conv2d_source,
     maxpool2d_source,
     pack_conv2d_weight,
 )
 
-__all__ = ["pack"]
+__all__ = ["conv_algorithm", "pack"]
+
+
+def conv_algorithm(cfg: ConvArgs) -> str:
+    """``gemm`` (``kernels_gemm.conv_gemm``: BLAS on im2col tiles) for 1x1 and strided
+    convolutions, where the direct kernels reach 15-35 GFLOP/s and sgemm 50-80 on one
+    core (ResNet-50's shapes, benchmarks/README.md); otherwise the algorithm of the
+    specialized template (``templates.conv2d_config``: Winograd or direct, 90-105 GFLOP/s
+    on stride-1 3x3). Grouped convolutions with few channels per group stay direct."""
+    c, o, (kh, kw, sh, sw), groups = cfg[1], cfg[4], cfg[5:9], cfg[13]
+    cg, og = c // groups, o // groups
+    if cg * kh * kw >= 16 and og >= 8 and (kh * kw == 1 or sh * sw > 1):
+        return "gemm"
+    return conv2d_config(*cfg).algo
 
 
 def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
@@ -40,7 +54,13 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             b = step.args[2].ref
             wf = w * scale.reshape(-1, 1, 1, 1)
             bias = Arg("slot", out.slot(b * scale + shift))
-            if specialize:
+            if specialize and conv_algorithm(cfg) == "gemm":
+                x, res, y = step.args[0], step.args[3], step.args[4]
+                step.kernel = "conv_gemm"
+                step.args = [x, Arg("slot", out.slot(wf.reshape(wf.shape[0], -1))), bias, res,
+                             y, Arg("ints", (*cfg[5:13], cfg[13])), Arg("lit", step.act),
+                             Arg("threads", None)]
+            elif specialize:
                 src, name = conv2d_source(*cfg, step.act, True, has_residual(step))
                 step.source = (src, name)
                 step.kernel = name

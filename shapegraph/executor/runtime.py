@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,11 @@ class Runner:
         self.arena_size = max(plan.arena_size, 1)
         self.index_checks = index_checks  # (input k, rows, layer path) for embeddings
         self._local = threading.local()
+        from shapegraph.executor.blas import single_threaded_blas
+        from shapegraph.executor.jit import numba
+
+        self._numba: Any = numba
+        self._single_threaded_blas = single_threaded_blas
 
     def arena(self) -> np.ndarray:
         a: np.ndarray | None = getattr(self._local, "arena", None)
@@ -53,16 +59,19 @@ class Runner:
         for k, rows, path in self.index_checks:
             _check_indices(arrays[k], rows, path)
         outs = [np.empty(s, np.float32) for s in self.out_shapes]
-        if _SERIAL[0] is None:
-            with _LOCK:
-                self.fn(self.weights, self.arena(), *arrays, *outs)
-            _SERIAL[0] = _needs_serializing()
-        elif _SERIAL[0]:
-            with _LOCK:
-                self.fn(self.weights, self.arena(), *arrays, *outs)
-        else:
-            self.fn(self.weights, self.arena(), *arrays, *outs)
+        threads = self._numba.get_num_threads()
+        with self._single_threaded_blas():
+            if _SERIAL[0] is None:
+                with _LOCK:
+                    self.fn(self.weights, self.arena(), threads, *arrays, *outs)
+                _SERIAL[0] = _needs_serializing()
+            elif _SERIAL[0]:
+                with _LOCK:
+                    self.fn(self.weights, self.arena(), threads, *arrays, *outs)
+            else:
+                self.fn(self.weights, self.arena(), threads, *arrays, *outs)
         return outs
+
 
 
 _LOCK = threading.Lock()

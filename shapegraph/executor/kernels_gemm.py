@@ -1,0 +1,168 @@
+"""Convolution as GEMM: BLAS sgemm on pre-packed weights, generic in every size.
+
+``conv_gemm`` computes a 2-D convolution (any stride, padding, dilation and groups) as
+``out[b, g*Mg:(g+1)*Mg, tile] = W_g[Mg, Kg] @ col[Kg, tile]`` for tiles of output pixels,
+``Kg = C/groups * KH * KW``. A 1x1 stride-1 unpadded convolution multiplies the input
+plane directly (no copy); any other builds ``col`` for one tile at a time (im2col of a few
+hundred pixels, never of the whole image) in a buffer of its work item. Bias, residual and
+activation are applied to each tile right after its product, while it is in cache.
+
+Work items (image, group, pixel tile, output-channel tile) are spread over numba's threads;
+each calls single-threaded sgemm (``blas.sgemm_rm``; the runner keeps BLAS on one thread).
+Every size is a runtime value, so one compiled kernel serves every layer, batch and model:
+nothing is compiled again for a new batch size.
+
+>>> import numpy as np
+>>> x = np.ones((1, 1, 4, 4), np.float32); w = np.ones((2, 9), np.float32)
+>>> out = np.empty((1, 2, 4, 4), np.float32); e = np.empty((0, 0, 0, 0), np.float32)
+>>> cfg = np.array([3, 3, 1, 1, 1, 1, 1, 1, 1], np.int64)
+>>> conv_gemm(x, w, np.zeros(2, np.float32), e, out, cfg, (0, 0.0, 0.0), 2)
+>>> out[0, 0, 0].tolist()
+[4.0, 6.0, 6.0, 4.0]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shapegraph.executor.blas import sgemm_rm
+from shapegraph.executor.jit import njit, prange
+from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, act_apply
+
+__all__ = ["COL_BYTES", "conv_gemm", "conv_gemm_tiles"]
+
+COL_BYTES = 1024 * 1024  # an im2col tile's size at most (with its product, within L2)
+
+
+@njit(cache=True, nogil=True)
+def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, direct: bool,
+                    threads: int) -> tuple[int, int]:
+    """(pixel tile, output-channel tile): im2col tiles of at most ``COL_BYTES``, then
+    split further until there are at least two work items per thread (pixels first, while
+    a tile keeps 128 of them; then output channels, while a tile keeps 32)."""
+    nt = pixels if direct else min(pixels, max(64, COL_BYTES // (4 * kg)))
+    n_pt = (pixels + nt - 1) // nt
+    want = 2 * threads
+    if batch * groups * n_pt < want and pixels >= 256:
+        n_pt = max(n_pt, min((want + batch * groups - 1) // (batch * groups), pixels // 128))
+        nt = (pixels + n_pt - 1) // n_pt
+        n_pt = (pixels + nt - 1) // nt
+    mt = mg
+    items = batch * groups * n_pt
+    if items < want and mg >= 64:
+        n_mt = min((want + items - 1) // items, mg // 32)
+        mt = (mg + n_mt - 1) // n_mt
+    return nt, mt
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _im2col(xb: np.ndarray, c0: int, cg: int, kh: int, kw: int, sh: int, sw: int, ph: int,
+            pw: int, dh: int, dw: int, ow_dim: int, p0: int, np_: int,
+            col: np.ndarray) -> None:
+    """col[(c*kh + r)*kw + s, j] = x[c0 + c, ih, iw] for output pixel p0 + j (0 outside)."""
+    h_dim, w_dim = xb.shape[1], xb.shape[2]
+    for c in range(cg):
+        xc = xb[c0 + c]
+        for r in range(kh):
+            for s in range(kw):
+                row = col[(c * kh + r) * kw + s]
+                j = 0
+                p = p0
+                while j < np_:
+                    oh = p // ow_dim
+                    ow0 = p - oh * ow_dim
+                    cnt = min(ow_dim - ow0, np_ - j)
+                    ih = oh * sh - ph + r * dh
+                    if ih < 0 or ih >= h_dim:
+                        for t in range(cnt):
+                            row[j + t] = 0.0
+                    else:
+                        xr = xc[ih]
+                        off = s * dw - pw
+                        # output columns whose input column is inside the row
+                        lo = 0 if off >= 0 else (-off + sw - 1) // sw
+                        hi = (w_dim - 1 - off) // sw + 1 if w_dim - 1 - off >= 0 else 0
+                        t_lo = min(max(lo - ow0, 0), cnt)
+                        t_hi = max(min(hi - ow0, cnt), t_lo)
+                        for t in range(t_lo):
+                            row[j + t] = 0.0
+                        if sw == 1:
+                            base = ow0 + off
+                            for t in range(t_lo, t_hi):
+                                row[j + t] = xr[base + t]
+                        else:
+                            for t in range(t_lo, t_hi):
+                                row[j + t] = xr[(ow0 + t) * sw + off]
+                        for t in range(t_hi, cnt):
+                            row[j + t] = 0.0
+                    j += cnt
+                    p += cnt
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _epilogue(yv: np.ndarray, m0: int, nm: int, p0: int, np_: int, b: np.ndarray,
+              rv: np.ndarray, has_res: bool, act: tuple[int, float, float]) -> None:
+    """yv[m0:m0+nm, p0:p0+np_] = act(yv + bias[m] (+ residual))."""
+    for m in range(m0, m0 + nm):
+        row = yv[m]
+        bm = b[m]
+        if has_res:
+            rrow = rv[m]
+            for j in range(p0, p0 + np_):
+                row[j] += bm + rrow[j]
+        elif bm != 0.0:
+            for j in range(p0, p0 + np_):
+                row[j] += bm
+        if act[0] == ACT_RELU:
+            for j in range(p0, p0 + np_):
+                v = row[j]
+                row[j] = 0.0 if v < 0.0 else v
+        elif act[0] != ACT_NONE:
+            for j in range(p0, p0 + np_):
+                row[j] = act_apply(row[j], act)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.ndarray,
+              cfg: np.ndarray, act: tuple[int, float, float], threads: int) -> None:
+    """out (N, M, OH, OW) = act(conv(x (N, C, H, W)) + b (+ res)); ``w`` is (M, C/groups *
+    KH * KW) (``pack_conv_gemm``), ``res`` an empty 4-d array or out's shape, ``cfg`` =
+    (KH, KW, SH, SW, PH, PW, DH, DW, groups); ``threads`` the number of numba threads (the
+    caller's ``numba.get_num_threads()``: a kernel that asked itself could not be cached)."""
+    kh, kw, sh, sw, ph, pw, dh, dw, groups = (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4],
+                                              cfg[5], cfg[6], cfg[7], cfg[8])
+    batch, c_dim = x.shape[0], x.shape[1]
+    m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
+    pixels = oh_dim * ow_dim
+    cg, mg = c_dim // groups, m_dim // groups
+    kg = cg * kh * kw
+    direct = (kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
+              and x.shape[2] == oh_dim and x.shape[3] == ow_dim)
+    has_res = res.size == out.size
+    nt, mt = conv_gemm_tiles(batch, groups, pixels, mg, kg, direct, threads)
+    n_pt = (pixels + nt - 1) // nt
+    n_mt = (mg + mt - 1) // mt
+    y3 = out.reshape(batch, m_dim, pixels)
+    x3 = x.reshape(batch, c_dim, x.shape[2] * x.shape[3])
+    r3 = res.reshape(batch, m_dim, pixels) if has_res else y3
+    per_image = groups * n_pt * n_mt
+    for item in prange(batch * per_image):
+        bi = item // per_image
+        rest = item - bi * per_image
+        g = rest // (n_pt * n_mt)
+        rest -= g * (n_pt * n_mt)
+        pt = rest // n_mt
+        mi = rest - pt * n_mt
+        p0 = pt * nt
+        np_ = min(nt, pixels - p0)
+        m0 = g * mg + mi * mt
+        nm = min(mt, g * mg + mg - m0)
+        yv = y3[bi]
+        if direct:
+            sgemm_rm(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
+                     pixels, 0.0)
+        else:
+            col = np.empty((kg, np_), np.float32)
+            _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
+            sgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, 0.0)
+        _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res, act)
