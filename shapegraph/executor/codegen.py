@@ -1,16 +1,16 @@
 """Code generation: compiled functions that run a plan's steps in order.
 
-The generated module holds the specialized kernels the plan needs (from ``templates``),
-int64 constant arrays (strides, shapes) and one function per *segment*,
-``seg0(W, A, T, x0.., o0..)``, ``seg1(...)``: ``W`` is the packed weight array, ``A`` the
-activation arena, ``T`` the number of threads the parallel kernels split their work for,
-``x``/``o`` the inputs and outputs. A segment is a maximal run of steps
-backed by kernels, ``@njit(cache=True, nogil=True)``. With every step backed by a kernel
-the plan is one segment, and a forward call enters compiled code once. A ``ref`` step (a
-node without a kernel) splits the plan: it runs its op's numpy reference in Python between
-two segments, on the same weight array and arena, writing its output into the buffer the
-memory plan gave it. With ``debug=True`` the segments are plain Python, calling each kernel
-in turn.
+The generated module holds the specialized kernels the plan needs (from ``templates``) and
+one function per *segment*, ``seg0(W, A, T, P,
+x0.., o0..)``, ``seg1(...)``: ``W`` is the packed weight array, ``A`` the activation arena,
+``T`` the number of threads the parallel kernels split their work for, ``P`` the plan's
+int64 sizes and offsets (everything that depends on the input shapes, so that the source
+does not), ``x``/``o`` the inputs and outputs. A segment is a maximal run of steps backed by
+kernels, ``@njit(cache=True, nogil=True)``. With every step backed by a kernel the plan is
+one segment, and a forward call enters compiled code once. A ``ref`` step (a node without a
+kernel) splits the plan: it runs its op's numpy reference in Python between two segments, on
+the same weight array and arena, writing its output into the buffer the memory plan gave it.
+With ``debug=True`` the segments are plain Python, calling each kernel in turn.
 
 Modules are written to a cache directory named by the hash of their source (and of the
 kernel sources), so a second process imports the same file and numba loads the compiled
@@ -72,22 +72,31 @@ def _kernel_fingerprint() -> str:
 
 
 class _Writer:
+    """Writes a plan's source. Every size and offset that depends on the input shapes (arena
+    offsets, value shapes, the int arrays kernels take) is read from the runtime array
+    ``P`` rather than written in, so plans for other batch sizes (with the same steps and
+    kernels) have the same source, load the same module and compile nothing."""
+
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.consts: list[str] = []
-        self.const_names: dict[tuple[int, ...], str] = {}
+        self.ints: list[int] = []
 
-    def const(self, values: tuple[int, ...]) -> str:
-        if values not in self.const_names:
-            name = f"C{len(self.const_names)}"
-            self.const_names[values] = name
-            self.consts.append(f"{name} = np.array({list(values)!r}, dtype=np.int64)")
-        return self.const_names[values]
+    def p(self, *values: int) -> int:
+        """Append ``values`` to ``P``; the index of the first."""
+        self.ints.extend(int(v) for v in values)
+        return len(self.ints) - len(values)
 
     def view(self, v: int, shape: tuple[int, ...]) -> str:
         name, off = self.plan.locate(v)
-        base = name if off is None else f"{name}[{off}:{off + prod(shape)}]"
-        return f"{base}.reshape({shape!r})"
+        if name == "W" and off is not None:  # a weight: fixed place and shape
+            return f"W[{off}:{off + prod(shape)}].reshape({shape!r})"
+        i = self.p(*shape)
+        dims = ", ".join(f"P[{i + j}]" for j in range(len(shape)))
+        shape_src = f"({dims},)" if len(shape) == 1 else f"({dims})"
+        if off is None:
+            return f"{name}.reshape({shape_src})"
+        k = self.p(off, off + prod(shape))
+        return f"{name}[P[{k}]:P[{k + 1}]].reshape({shape_src})"
 
     def arg(self, a: Arg) -> str:
         if a.kind == "val":
@@ -99,7 +108,8 @@ class _Writer:
             off = self.plan.weight_offsets[a.ref]
             return f"W[{off}:{off + w.size}].reshape({tuple(w.shape)!r})"
         if a.kind == "ints":
-            return self.const(tuple(a.ref))
+            k = self.p(*a.ref)
+            return f"P[{k}:{k + len(a.ref)}]"
         if a.kind == "empty4":
             return "E4"
         if a.kind == "threads":
@@ -129,12 +139,11 @@ class _Writer:
             for k, v in self.plan.copies:
                 size = prod(self.plan.shapes[v])
                 bodies[-1].append(f"    o{k}.reshape(-1)[:] = {self.view(v, (size,))}")
-        lines.extend(self.consts)
         for seg, body in zip(segments, bodies, strict=True):
             lines.append("")
             if compiled:
                 lines.append("@njit(cache=True, nogil=True)")
-            lines.append(f"def {seg.name}(W, A, T, {self.io_args()}):")
+            lines.append(f"def {seg.name}(W, A, T, P, {self.io_args()}):")
             lines.extend(body or ["    pass"])
         return "\n".join(lines) + "\n"
 
@@ -147,9 +156,16 @@ class Segment(NamedTuple):
     stop: int
 
 
+# steps per compiled segment at most: numba's compile time grows faster than linearly with
+# a function's size (one ResNet-50 function: 78 s cold; in pieces of 32 steps: see
+# benchmarks/README.md), and a call from one piece to the next costs about a microsecond
+SEGMENT_STEPS = 32
+
+
 def split(plan: Plan) -> tuple[list[Segment], list[int]]:
-    """The plan's compiled segments (maximal runs of kernel steps; one more, possibly
-    empty, when output copies follow a final ref step) and its ref steps."""
+    """The plan's compiled segments (runs of kernel steps, at most ``SEGMENT_STEPS`` long;
+    one more, possibly empty, when output copies follow a final ref step) and its ref
+    steps."""
     segments: list[Segment] = []
     refs: list[int] = []
     start = 0
@@ -160,13 +176,17 @@ def split(plan: Plan) -> tuple[list[Segment], list[int]]:
                 segments.append(Segment(f"seg{len(segments)}", start, i))
             refs.append(i)
             start = i + 1
+        elif i - start == SEGMENT_STEPS:
+            segments.append(Segment(f"seg{len(segments)}", start, i))
+            start = i
     if start < len(steps) or plan.copies:
         segments.append(Segment(f"seg{len(segments)}", start, len(steps)))
     return segments, refs
 
 
 class Generated:
-    """The loaded module of a plan: ``run(W, A, T, *inputs, *outputs)`` runs every step.
+    """The loaded module of a plan: ``run(W, A, T, P, *inputs, *outputs)`` runs every step
+    (``P``: ``ints``, the plan's sizes and offsets).
 
     ``segments`` are the generated functions in step order (numba dispatchers unless
     ``debug``), ``refs`` the indices of the steps running a numpy reference between them.
@@ -175,8 +195,9 @@ class Generated:
 
     def __init__(self, module: ModuleType, compiled: bool, path: str,
                  segments: list[Segment], refs: list[int],
-                 run: Callable[..., None]) -> None:
+                 run: Callable[..., None], ints: Any) -> None:
         self.module = module
+        self.ints = ints
         self.compiled = compiled
         self.path = path
         self.segments = segments
@@ -204,8 +225,12 @@ def generate(plan: Plan, graph: Graph, params: Mapping[str, Any],
              debug: bool = False) -> Generated:
     """Write (once) and import the plan's module; chain its segments with the ref steps
     (bound here, not in the module: plans of models with other weights share the file)."""
+    import numpy as np
+
     segments, refs = split(plan)
-    src = _Writer(plan).source(segments, not debug)
+    writer = _Writer(plan)
+    src = writer.source(segments, not debug)
+    ints = np.array(writer.ints or [0], dtype=np.int64)
     digest = hashlib.sha256((src + _kernel_fingerprint()).encode()).hexdigest()[:24]
     name = f"shapegraph_plan_{digest}"
     path = cache_dir() / f"{name}.py"
@@ -219,16 +244,16 @@ def generate(plan: Plan, graph: Graph, params: Mapping[str, Any],
                    + [(i, _ref_step(plan, graph, params, i)) for i in refs],
                    key=lambda p: p[0])
     run = parts[0][1] if len(parts) == 1 and not refs else _chain([f for _, f in parts])
-    return Generated(module, not debug, str(path), segments, refs, run)
+    return Generated(module, not debug, str(path), segments, refs, run, ints)
 
 
 def _chain(parts: list[Callable[..., None]]) -> Callable[..., None]:
     """Call each part (a segment or a ref step) in turn on the same buffers."""
     seq = tuple(parts)
 
-    def run(W: Any, A: Any, T: int, *arrays: Any) -> None:
+    def run(W: Any, A: Any, T: int, P: Any, *arrays: Any) -> None:
         for part in seq:
-            part(W, A, T, *arrays)
+            part(W, A, T, P, *arrays)
 
     return run
 
@@ -247,7 +272,7 @@ def _ref_step(plan: Plan, graph: Graph, params: Mapping[str, Any],
     reference, index = op.reference, op.index_inputs
     p = {role: params[key] for role, key in node.params}
 
-    def ref(W: Any, A: Any, T: int, *arrays: Any) -> None:
+    def ref(W: Any, A: Any, T: int, P: Any, *arrays: Any) -> None:
         ins, outs = arrays[:n_in], arrays[n_in:]
         # buffers hold float32: inputs read as indices (a gather's) are whole numbers again
         values = [plan.view(v, W, A, ins, outs) if k not in index else

@@ -55,7 +55,7 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
     return nt, mt
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _im2col(xb: np.ndarray, c0: int, cg: int, kh: int, kw: int, sh: int, sw: int, ph: int,
             pw: int, dh: int, dw: int, ow_dim: int, p0: int, np_: int,
             col: np.ndarray) -> None:
@@ -99,7 +99,7 @@ def _im2col(xb: np.ndarray, c0: int, cg: int, kh: int, kw: int, sh: int, sw: int
                     p += cnt
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _epilogue(yv: np.ndarray, m0: int, nm: int, p0: int, np_: int, b: np.ndarray,
               rv: np.ndarray, has_res: bool, act: tuple[int, float, float]) -> None:
     """yv[m0:m0+nm, p0:p0+np_] = act(yv + bias[m] (+ residual))."""
@@ -129,8 +129,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out:
     KH * KW) (``pack_conv_gemm``), ``res`` an empty 4-d array or out's shape, ``cfg`` =
     (KH, KW, SH, SW, PH, PW, DH, DW, groups); ``threads`` the number of numba threads (the
     caller's ``numba.get_num_threads()``: a kernel that asked itself could not be cached)."""
-    kh, kw, sh, sw, ph, pw, dh, dw, groups = (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4],
-                                              cfg[5], cfg[6], cfg[7], cfg[8])
+    kh, kw, sh, sw, ph, pw, groups = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[8]
     batch, c_dim = x.shape[0], x.shape[1]
     m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
     pixels = oh_dim * ow_dim
@@ -147,22 +146,39 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out:
     r3 = res.reshape(batch, m_dim, pixels) if has_res else y3
     per_image = groups * n_pt * n_mt
     for item in prange(batch * per_image):
-        bi = item // per_image
-        rest = item - bi * per_image
-        g = rest // (n_pt * n_mt)
-        rest -= g * (n_pt * n_mt)
-        pt = rest // n_mt
-        mi = rest - pt * n_mt
-        p0 = pt * nt
-        np_ = min(nt, pixels - p0)
-        m0 = g * mg + mi * mt
-        nm = min(mt, g * mg + mg - m0)
-        yv = y3[bi]
-        if direct:
-            sgemm_rm(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
-                     pixels, 0.0)
-        else:
-            col = np.empty((kg, np_), np.float32)
-            _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
-            sgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, 0.0)
-        _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res, act)
+        _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, act, nt, mt,
+                        n_pt, n_mt, np.int64(item))
+
+
+@njit(cache=True, nogil=True)
+def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
+                    r3: np.ndarray, y3: np.ndarray, cfg: np.ndarray, ow_dim: int,
+                    direct: bool, has_res: bool, act: tuple[int, float, float], nt: int,
+                    mt: int, n_pt: int, n_mt: int, item: int) -> None:
+    """One work item of ``conv_gemm``: a function of its own, so that the parallel loop
+    stays small (numba's compile time grows with the loop body)."""
+    kh, kw, sh, sw, ph, pw, dh, dw, groups = (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4],
+                                              cfg[5], cfg[6], cfg[7], cfg[8])
+    m_dim, pixels = y3.shape[1], y3.shape[2]
+    cg, mg = x.shape[1] // groups, m_dim // groups
+    kg = cg * kh * kw
+    per_image = groups * n_pt * n_mt
+    bi = item // per_image
+    rest = item - bi * per_image
+    g = rest // (n_pt * n_mt)
+    rest -= g * (n_pt * n_mt)
+    pt = rest // n_mt
+    mi = rest - pt * n_mt
+    p0 = pt * nt
+    np_ = min(nt, pixels - p0)
+    m0 = g * mg + mi * mt
+    nm = min(mt, g * mg + mg - m0)
+    yv = y3[bi]
+    if direct:
+        sgemm_rm(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
+                 pixels, 0.0)
+    else:
+        col = np.empty((kg, np_), np.float32)
+        _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
+        sgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, 0.0)
+    _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res, act)

@@ -36,6 +36,7 @@ class Runner:
         self.plan = plan
         self.gen = gen
         self.fn = gen.run
+        self.ints = gen.ints
         self.weights = plan.weights
         self.out_shapes = [tuple(s) for s in plan.output_shapes]
         self.arena_size = max(plan.arena_size, 1)
@@ -63,13 +64,13 @@ class Runner:
         with self._single_threaded_blas():
             if _SERIAL[0] is None:
                 with _LOCK:
-                    self.fn(self.weights, self.arena(), threads, *arrays, *outs)
+                    self.fn(self.weights, self.arena(), threads, self.ints, *arrays, *outs)
                 _SERIAL[0] = _needs_serializing()
             elif _SERIAL[0]:
                 with _LOCK:
-                    self.fn(self.weights, self.arena(), threads, *arrays, *outs)
+                    self.fn(self.weights, self.arena(), threads, self.ints, *arrays, *outs)
             else:
-                self.fn(self.weights, self.arena(), threads, *arrays, *outs)
+                self.fn(self.weights, self.arena(), threads, self.ints, *arrays, *outs)
         return outs
 
 

@@ -2,10 +2,12 @@
 
 Each ``*_source`` function returns ``(source, function_name)``: the source of one
 ``@njit(cache=True, nogil=True, ...)`` function with every static quantity (channels, kernel
-size, stride, padding, dilation, groups, spatial sizes, batch, activation, bias/residual flags)
-inlined as a literal, so LLVM can unroll and vectorize. The source relies only on ``np``,
-``njit``, ``prange`` and the names of :mod:`shapegraph.executor.kernels`. Each template has a
-packing function (numpy, run once at plan time) that lays the parameters out for the kernel.
+size, stride, padding, dilation, groups, spatial sizes, activation, bias/residual flags)
+inlined as a literal, so LLVM can unroll and vectorize. The batch is not one of them: it is
+read from the arrays at run time, so a new batch size compiles nothing. The source relies
+only on ``np``, ``njit``, ``prange`` and the names of :mod:`shapegraph.executor.kernels`.
+Each template has a packing function (numpy, run once at plan time) that lays the parameters
+out for the kernel.
 
 Convolution algorithms (``conv2d_source`` picks one per shape; all work on a zero-padded copy
 of one image per work item and fuse bias, residual and activation into the output pass):
@@ -23,8 +25,9 @@ of one image per work item and fuse bias, residual and activation into the outpu
   output channels per pass for kernels of <= 16 taps.
 * ``rows``: the same for strided convolutions, looping over output rows.
 
-Problems of at least ``PARALLEL_MIN_FLOPS`` run their work items (images, or output-channel
-halves at batch 1) with ``prange``. All index arithmetic is built from range variables and
+Problems of at least ``PARALLEL_MIN_FLOPS`` (decided at run time, for the batch given) run
+their work items (images, each in output-channel halves when one image is that large) with
+``prange``. All index arithmetic is built from range variables and
 slice views so numba can prove indices non-negative: otherwise its wraparound check turns
 every vector load into a gather (measured 8x slower).
 
@@ -109,7 +112,7 @@ class ConvConfig(NamedTuple):
     Wp: int
     MR: int  # output channels computed per pass over the input
     G: int  # output-channel parts per image (work items = N * G)
-    parallel: bool
+    parallel: bool  # one image is worth a parallel region (more images: decided at run time)
     algo: str  # "wino", "vo", "flat" or "rows" (see the module docstring)
     JB: int  # "vo": output columns per register tile; "wino": output tile size m
 
@@ -139,9 +142,11 @@ def conv2d_config(
     """Derived sizes and the algorithm/blocking/threading choice for one convolution."""
     OH, OW = _out_size(H, KH, SH, PH, DH), _out_size(W, KW, SW, PW, DW)
     algo = _algo(C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups)
-    parallel = 2 * N * O * OH * OW * (C // groups) * KH * KW >= PARALLEL_MIN_FLOPS
+    # one image's work; the kernel decides at run time (from the batch) whether to run its
+    # items in parallel, and the split into G parts is made for batch 1 (where it counts)
+    parallel = 2 * O * OH * OW * (C // groups) * KH * KW >= PARALLEL_MIN_FLOPS
     unit = WINO_MR if algo == "wino" else 1  # output channels a half must be a multiple of
-    G = 2 if parallel and N == 1 and algo != "vo" and O % (2 * unit) == 0 else 1
+    G = 2 if parallel and algo != "vo" and O % (2 * unit) == 0 else 1
     og = O // groups
     # two output channels per pass for small kernels (3x3: 1.6x faster than one), one for
     # large ones (5x5: the second channel's weights spill registers, 1.4x slower)
@@ -150,7 +155,7 @@ def conv2d_config(
         mr = WINO_MR
     jb = WINO_M if algo == "wino" else min(OW, VO_JB)
     return ConvConfig(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups, OH, OW,
-                      H + 2 * PH, W + 2 * PW, mr, G, parallel and N * G > 1, algo, jb)
+                      H + 2 * PH, W + 2 * PW, mr, G, parallel, algo, jb)
 
 
 def pack_conv2d_weight(
@@ -171,7 +176,7 @@ def pack_conv2d_weight(
 
 
 def _name(cfg: ConvConfig, act: Act, has_bias: bool, has_residual: bool) -> str:
-    return (f"conv2d_n{cfg.N}_c{cfg.C}_{cfg.H}x{cfg.W}_o{cfg.O}_k{cfg.KH}x{cfg.KW}"
+    return (f"conv2d_c{cfg.C}_{cfg.H}x{cfg.W}_o{cfg.O}_k{cfg.KH}x{cfg.KW}"
             f"_s{cfg.SH}x{cfg.SW}_p{cfg.PH}x{cfg.PW}_d{cfg.DH}x{cfg.DW}_g{cfg.groups}"
             f"_a{_act_tag(act)}_b{int(has_bias)}_r{int(has_residual)}")
 
@@ -482,10 +487,10 @@ def conv2d_source(
     e(1, "zero = np.float32(0.0)")
     e(1, "wrt = x.shape[3]")
     e(1, "owrt = out.shape[3]")
-    e(1, f"xf = x.reshape({N * C * H * W})")
-    e(1, f"of = out.reshape({N * O * cfg.OH * cfg.OW})")
+    e(1, "xf = x.reshape(x.size)")  # the batch is a run-time size: one kernel for any
+    e(1, "of = out.reshape(out.size)")
     if has_residual:
-        e(1, f"rf = res.reshape({N * O * cfg.OH * cfg.OW})")
+        e(1, "rf = res.reshape(res.size)")
     e(1, f"n = it // {cfg.G}")
     e(1, f"og = it - n * {cfg.G}")
     _emit_pad(e, cfg)
@@ -503,12 +508,18 @@ def conv2d_source(
         _emit_epilogue(e, cfg, act, has_residual)
     e(0, "")
     e(0, "")
-    e(0, f"@njit(cache=True, nogil=True, parallel={cfg.parallel})")
+    flops = 2 * cfg.O * cfg.OH * cfg.OW * (cfg.C // cfg.groups) * cfg.KH * cfg.KW
+    e(0, "@njit(cache=True, nogil=True, parallel=True)")
     e(0, f"def {name}(x, wp, b, res, out):")
     # prange indices are unsigned; the item function takes a signed one. (Calling
     # set_parallel_chunksize here would make the kernel uncacheable: the caller sets it.)
-    e(1, f"for it in {'prange' if cfg.parallel else 'range'}({N * cfg.G}):")
-    e(2, f"{name}_item(x, wp, b, res, out, np.int64(it))")
+    e(1, f"items = x.shape[0] * {cfg.G}")
+    e(1, f"if items > 1 and x.shape[0] * {flops} >= {PARALLEL_MIN_FLOPS}:")
+    e(2, "for it in prange(items):")
+    e(3, f"{name}_item(x, wp, b, res, out, np.int64(it))")
+    e(1, "else:")
+    e(2, "for it in range(items):")
+    e(3, f"{name}_item(x, wp, b, res, out, np.int64(it))")
     return e.source(), name
 
 
@@ -525,7 +536,7 @@ def maxpool2d_source(
     kernel with the window unrolled; any other configuration calls the generic
     ``maxpool2d`` kernel (padding and ceil-mode windows need the clipping it does).
     """
-    name = f"maxpool2d_n{N}_c{C}_{H}x{W}_k{KH}x{KW}_s{SH}x{SW}_p{PH}x{PW}_o{OH}x{OW}"
+    name = f"maxpool2d_c{C}_{H}x{W}_k{KH}x{KW}_s{SH}x{SW}_p{PH}x{PW}_o{OH}x{OW}"
     e = _Emitter()
     e(0, "@njit(cache=True, nogil=True)")
     e(0, f"def {name}(x, out):")
@@ -534,9 +545,9 @@ def maxpool2d_source(
         e(1, f"maxpool2d(x, {KH}, {KW}, {SH}, {SW}, {PH}, {PW}, out)")
         return e.source(), name
     e(1, "owrt = out.shape[3]")  # runtime bound: a literal one is unrolled into gathers
-    e(1, f"xf = x.reshape({N * C * H * W})")
-    e(1, f"of = out.reshape({N * C * OH * OW})")
-    e(1, f"for nc in range({N * C}):")
+    e(1, "xf = x.reshape(x.size)")  # the batch is a run-time size
+    e(1, "of = out.reshape(out.size)")
+    e(1, f"for nc in range(x.shape[0] * {C}):")
     e(2, f"xs = xf[nc * {H * W}:(nc + 1) * {H * W}]")
     e(2, f"os = of[nc * {OH * OW}:(nc + 1) * {OH * OW}]")
     e(2, f"for i in range({OH}):")
