@@ -167,3 +167,76 @@ def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
     (runner,) = model._runners.values()
     kernels = [s.kernel for s in runner.plan.lowered.steps]
     assert kernels == ["conv_gemm", "conv_gemm"], kernels
+
+
+class ChannelConstant(nn.Block):
+    """``x op c`` with a constant ``c`` of shape ``shape`` (a per-channel scale or shift,
+    as ONNX models write a batchnorm: Mul and Add by Unsqueeze'd vectors); ``first``
+    puts the constant on the left (``c - x``, which is not an affine map of x's fold)."""
+
+    def __init__(self, op: str, shape: tuple[int, ...], seed: int, first: bool = False) -> None:
+        super().__init__()
+        self.op, self.first = op, first
+        self.c = sg.Parameter("c", shape=shape)
+        self.values = np.random.default_rng(seed).uniform(0.5, 1.5, shape).astype(np.float32)
+
+    def forward(self, x: Any) -> Any:
+        c = self.c.data()
+        a, b = (c, x) if self.first else (x, c)
+        if self.op == "mul":
+            return a * b
+        if self.op == "add":
+            return a + b
+        return a - b if self.op == "sub" else a / b
+
+
+# (producer, its output shape, the constant chain): constants along the channel axis fold
+# into the producer (conv: axis 1; dense: the last), others must run on their own
+CHANNEL_CASES = [
+    ("conv2d", [("mul", (5, 1, 1)), ("add", (5, 1, 1))]),
+    ("conv2d_gemm_1x1", [("mul", (24, 1, 1)), ("sub", (24, 1, 1)), ("div", (24, 1, 1))]),
+    ("conv2d_strided", [("add", (4, 1, 1)), ("mul", (1, 4, 1, 1))]),
+    ("conv2d", [("mul", (1, 1, 6))]),  # along the width: not the channel axis
+    ("conv2d", [("sub", (5, 1, 1), True)]),  # c - x
+    ("dense", [("mul", (5,)), ("add", (5,))]),
+    ("dense_noflat_r3", [("mul", (5,)), ("div", (1, 1, 5))]),
+    ("dense_noflat_r3", [("mul", (3, 1))]),  # along axis 1, not the units
+]
+
+
+@pytest.mark.parametrize(("producer", "chain"), CHANNEL_CASES)
+@pytest.mark.parametrize("after", ["direct", "bn", "bn_relu_after"])
+def test_per_channel_constants_fold_or_run(producer: str, chain: list[tuple[Any, ...]],
+                                           after: str) -> None:
+    """Per-channel Mul/Add/Sub/Div by constants after a dense or conv (directly or after a
+    batchnorm), with a relu after them: compiled = the reference interpreter."""
+    shape, make = PRODUCERS[producer]
+    net = nn.Sequential()
+    net.add(make())
+    if after != "direct":
+        net.add(nn.BatchNorm(axis=-1 if producer.startswith("dense") else 1))
+    consts = [ChannelConstant(op, cshape, k, *rest)
+              for k, (op, cshape, *rest) in enumerate(chain)]
+    net.add(*consts)
+    if after == "bn_relu_after":
+        net.add(nn.Activation("relu"))
+    for c in consts:  # before initialize(), which keeps them
+        c.c.set_data(c.values)
+    x = np.random.default_rng(6).standard_normal(shape).astype(np.float32)
+    _check_against_reference(net, x)
+
+
+def test_a_batchnorm_as_mul_and_add_folds_into_the_convolution() -> None:
+    """conv -> Mul(c1) -> Add(c2) -> relu: one step, the constants in its weights."""
+    net = nn.Sequential()
+    net.add(nn.Conv2D(5, 3), ChannelConstant("mul", (5, 1, 1), 1),
+            ChannelConstant("add", (5, 1, 1), 2), nn.Activation("relu"))
+    net.initialize()
+    for c in list(net)[1:3]:
+        c.c.set_data(c.values)
+    model = sg.compile(net, sg.Input("x", (2, 3, 6, 7)))
+    x = np.random.default_rng(7).standard_normal((2, 3, 6, 7)).astype(np.float32)
+    np.testing.assert_allclose(model(x), run_reference(model.graph, model.params, {"x": x})[0],
+                               rtol=2e-4, atol=2e-4)
+    (runner,) = model._runners.values()
+    assert len(runner.plan.lowered.steps) == 1

@@ -92,11 +92,53 @@ def _residual(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
     _absorb(lw, n, step, port)
 
 
+def _channel_constant_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
+    if n.op in ("sub", "div") and port != 0:  # c - x, c / x: not an affine map of x
+        return False
+    found = lw.per_channel(n, port)
+    if found is None or found[0] != step.channel_axis or step.act != NO_ACT:
+        return False
+    # folding reorders the arithmetic: only where that cannot turn a number into NaN
+    if not np.all(np.isfinite(found[1])) or (n.op == "div" and not np.all(found[1])):
+        return False
+    return step.kernel == "channel_affine" or (id(step) in lw.folded
+                                                and not has_residual(step))
+
+
+def _fold_channel_constant(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
+    """x * s, x + t, x - t, x / s by a per-channel constant, folded into the producer's
+    scale and shift (a dense/conv's weights and bias, or a channel affine step's own)."""
+    found = lw.per_channel(n, port)
+    assert found is not None
+    vec = found[1].astype(np.float64)
+    if step.kernel == "channel_affine":
+        s0, t0 = step.args[1].ref.astype(np.float64), step.args[2].ref.astype(np.float64)
+    else:
+        s0, t0 = (a.astype(np.float64) for a in lw.folded[id(step)])
+    if n.op == "mul":
+        s1, t1 = s0 * vec, t0 * vec
+    elif n.op == "div":
+        s1, t1 = s0 / vec, t0 / vec
+    else:
+        s1, t1 = s0, t0 + vec if n.op == "add" else t0 - vec
+    s1, t1 = s1.astype(np.float32), t1.astype(np.float32)
+    if step.kernel == "channel_affine":
+        step.args[1], step.args[2] = Arg("w", s1), Arg("w", t1)
+    else:
+        lw.folded[id(step)] = (s1, t1)
+    _absorb(lw, n, step, port)
+
+
 FUSIONS: tuple[Fusion, ...] = (
     Fusion("an activation (or unary math) in its producer's output pass", "activation",
            ("dense", "conv", "channel_affine"), _no_activation_yet, _activation),
     Fusion("a batchnorm folded into the weights and bias of its producer", "batchnorm",
            ("dense", "conv"), _bn_on_channel_axis, _fold_batchnorm),
+    Fusion("a per-channel scale or shift (ONNX's batchnorm as Mul and Add) folded into "
+           "the scale and shift of its producer", "binary", ("dense", "conv",
+                                                             "channel_affine"),
+           _channel_constant_fits, _fold_channel_constant, ops=("mul", "add", "sub", "div"),
+           ports=(0, 1)),
     Fusion("a residual add in the convolution's output pass (specialized kernels)",
            "binary", ("conv",), _residual_fits, _residual, ops=("add",), ports=(0, 1)),
 )

@@ -154,7 +154,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out:
 def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
                     r3: np.ndarray, y3: np.ndarray, cfg: np.ndarray, ow_dim: int,
                     direct: bool, has_res: bool, act: tuple[int, float, float], nt: int,
-                    mt: int, n_pt: int, n_mt: int, item: int) -> None:
+                    mt: int, n_pt: int, n_mt: int, item: np.int64) -> None:
     """One work item of ``conv_gemm``: a function of its own, so that the parallel loop
     stays small (numba's compile time grows with the loop body)."""
     kh, kw, sh, sw, ph, pw, dh, dw, groups = (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4],

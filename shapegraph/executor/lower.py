@@ -206,7 +206,8 @@ class _Lowerer:
         scale, shift = bn_affine(self, n)
         view = (prod(xs[:axis]), xs[axis], prod(xs[axis + 1:]))
         self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale), Arg("w", shift),
-                                        Arg("lit", NO_ACT), self.val(y, view)], [x], inplace=x)
+                                        Arg("lit", NO_ACT), self.val(y, view)], [x], inplace=x,
+                  channel_axis=axis)
         return True
 
     def op_layernorm(self, n: Node) -> bool:
@@ -233,10 +234,49 @@ class _Lowerer:
                                      Arg("lit", self.code(n) == 1)], [x])
         return True
 
+    def known(self, v: int) -> np.ndarray | None:
+        """The value of ``v`` when it is known at plan time (a weight or a constant)."""
+        v = self.base(v)
+        if v in self.out.weight_values:
+            return self.out.weights[self.out.weight_values[v]]
+        return self.consts.get(v)
+
+    def per_channel(self, n: Node, port: int) -> tuple[int, np.ndarray] | None:
+        """(axis, vector) when ``n`` (add, sub, mul, div) combines its input ``port`` with a
+        constant that varies along one axis of that input only (a per-channel scale of
+        shape (C, 1, 1)) and the result has the input's shape; the vector has the input's
+        size along that axis (broadcast from 1 where the constant is constant)."""
+        main, other = n.inputs[port], n.inputs[1 - port]
+        value = self.known(other)
+        xs, ys, os = self.shape(main), self.shape(n.outputs[0]), self.shape(other)
+        if value is None or xs != ys or not xs or len(os) > len(xs) or value.size != prod(os):
+            return None
+        cs = (1,) * (len(xs) - len(os)) + os  # the constant's shape here, not its base's
+        varying = [j for j, d in enumerate(cs) if d != 1]
+        if len(varying) > 1:
+            return None
+        axis = varying[0] if varying else len(xs) - 1
+        vec = np.broadcast_to(value.reshape(-1).astype(np.float32), (xs[axis],))
+        return axis, np.ascontiguousarray(vec)
+
     def op_binary(self, n: Node) -> bool:
         a, b = n.inputs
         y = n.outputs[0]
         ys = self.shape(y)
+        for port in (0, 1) if n.op in ("add", "mul") else (0,):
+            found = self.per_channel(n, port)
+            if found is not None:  # a per-channel scale or shift: a channel affine step
+                axis, vec = found
+                x = n.inputs[port]
+                one, zero = np.ones_like(vec), np.zeros_like(vec)
+                scale, shift = {"mul": (vec, zero), "add": (one, vec), "sub": (one, -vec),
+                                "div": (1.0 / vec, zero)}[n.op]
+                view = (prod(ys[:axis]), ys[axis], prod(ys[axis + 1:]))
+                self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale),
+                                                Arg("w", shift), Arg("lit", NO_ACT),
+                                                self.val(y, view)], [x], inplace=x,
+                          channel_axis=axis)
+                return True
         if len(ys) > 4:
             return self.decline(n, f"no kernel for rank {len(ys)}: the broadcasting kernel "
                                 "takes up to rank 4")

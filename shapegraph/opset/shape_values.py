@@ -32,6 +32,7 @@ from shapegraph.opset.base import (
     Eq,
     Fail,
     FromAttr,
+    Lowering,
     OpDef,
     Out,
     RuleResult,
@@ -229,13 +230,13 @@ UNSQUEEZE = register(OpDef("unsqueeze", _unsqueeze_rule, _unsqueeze_ref,
                            value_rule=_unsqueeze_values,
                            doc="ONNX Unsqueeze: insert size-1 dims at attrs['axes']",
                            schema=(Attr("axes", "ints"),),
-    no_kernel=_NO_KERNEL))
+                           lowering=Lowering("alias")))  # a view: same elements, same order
 SQUEEZE = register(OpDef("squeeze", _squeeze_rule, _squeeze_ref, value_rule=_squeeze_values,
                          out_rank=lambda r, a: None,
                          doc="ONNX Squeeze: drop the size-1 dims at attrs['axes'] (all, "
                              "without axes)",
                          schema=(Attr("axes", "ints", None, optional=True),),
-    no_kernel=_NO_KERNEL))
+                         lowering=Lowering("alias")))
 
 
 # --------------------------------------------------------------------------- slice
