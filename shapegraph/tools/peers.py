@@ -94,6 +94,7 @@ def ort_runner(proto: bytes, input_name: str, threads: int
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3  # errors only
     sess = ort.InferenceSession(proto, opts, providers=["CPUExecutionProvider"])
     return lambda x: sess.run(None, {input_name: x})[0]
 

@@ -160,15 +160,23 @@ def random_weights(proto: Any, seed: int = 1) -> Any:
         if node.op_type == "ConstantOfShape" and node.input[0] in shapes:
             shape = tuple(int(d) for d in shapes[node.input[0]])
             if len(shape) == 1:
-                arr = rng.uniform(0.5, 1.5, shape)
+                arr = rng.uniform(0.5, 1.5, shape).astype(np.float32)
             else:
-                arr = rng.standard_normal(shape) / np.sqrt(np.prod(shape[1:]))
-            proto.graph.initializer.append(numpy_helper.from_array(
-                arr.astype(np.float32), node.output[0]))
+                arr = rng.standard_normal(shape, dtype=np.float32)
+                arr *= np.float32(1 / np.sqrt(np.prod(shape[1:])))
+            proto.graph.initializer.append(numpy_helper.from_array(arr, node.output[0]))
         else:
             keep.append(node)
     del proto.graph.node[:]
     proto.graph.node.extend(keep)
+    used = {i for node in keep for i in node.input} | {o.name for o in proto.graph.output}
+    inits = [i for i in proto.graph.initializer if i.name in used or i.name not in shapes]
+    dropped = {i.name for i in proto.graph.initializer} - {i.name for i in inits}
+    ins = [vi for vi in proto.graph.input if vi.name not in dropped]
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(inits)  # the shapes the weights were made from: unused
+    del proto.graph.input[:]
+    proto.graph.input.extend(ins)
     return proto
 
 
