@@ -23,6 +23,7 @@ not, and reports shapegraph's slowdown. Run it with ``shapegraph bench`` or
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib.util
 import json
@@ -33,12 +34,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from shapegraph.tools.peers import THREADS, blas_bound, ort_runner, peer_runners, set_threads
+from shapegraph.tools.bench_options import (
+    DESCRIPTION,
+    BenchOptions,
+    add_bench_arguments,
+    options_from,
+)
+from shapegraph.tools.peers import blas_bound, ort_runner, peer_runners, set_threads
 from shapegraph.tools.workloads import (
     ONNX_WORKLOADS,
     WORKLOADS,
@@ -313,29 +320,6 @@ def onnx_cases(wl: OnnxWorkload, batches: Sequence[int]) -> Iterator[Case | Skip
 
 
 # --------------------------------------------------------------------------- the run
-
-
-@dataclass
-class BenchOptions:
-    quick: bool = False
-    models: tuple[str, ...] = ()  # substrings of workload names; none: the default set
-    threads: tuple[int, ...] = (THREADS,)
-    batches: tuple[int, ...] = ()  # only these batch sizes (none: each workload's own)
-    busy: bool = False
-    torch_first: bool = False
-    use_torch: bool = True
-    rounds: int | None = None  # default 5 (3 with quick)
-    budget: float | None = None  # seconds per measurement, default 0.4 (0.1 with quick)
-    json_path: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_rounds(self) -> int:
-        return self.rounds if self.rounds is not None else (3 if self.quick else 5)
-
-    @property
-    def budget_s(self) -> float:
-        return self.budget if self.budget is not None else (0.1 if self.quick else 0.4)
 
 
 def select_workloads(models: Sequence[str], quick: bool
@@ -667,8 +651,8 @@ def print_torch_first(plain: Sequence[dict[str, Any]], tf: Sequence[dict[str, An
         print(f"{'':<37}{_goal(f'<= 1.1x slower with torch first ({slow.median:.2f}x)', slow.median <= 1.1)}")  # noqa: E501
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """``python benchmarks/bench_executor.py [options]``: the same as ``shapegraph bench``."""
-    from shapegraph.tools.cli import main as cli_main
-
-    sys.exit(cli_main(["bench", *sys.argv[1:]]))
+    ap = argparse.ArgumentParser(prog="bench_executor.py", description=DESCRIPTION)
+    add_bench_arguments(ap)
+    sys.exit(run_bench(opts=options_from(ap.parse_args(argv))))

@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from shapegraph.tools.bench_options import THREADS
 from shapegraph.tools.workloads import Workload
 
 __all__ = ["THREADS", "blas_bound", "ort_runner", "peer_runners", "set_threads"]
-
-THREADS = 2
 
 
 def _torch_model(wl: Workload, params: dict[str, np.ndarray]) -> Any:
