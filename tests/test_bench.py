@@ -284,3 +284,18 @@ def test_gluon_cases_check_against_the_reference() -> None:
     (case,) = bench.gluon_cases(wl, [2])  # type: ignore[arg-type]
     assert case.error is None and case.flops == 2 * 2 * (20 * 256 + 2560)
     assert np.asarray(case.ours()).shape == (2, 10)
+
+
+@pytest.mark.slow
+def test_torch_first_end_to_end(tmp_path: Path) -> None:
+    """Two child processes (torch imported first, and never), then the slowdown table."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "both.json"
+    p = _run("--models", "MLP 20", "--batches", "1", "--threads", "1", "--rounds", "1",
+             "--budget", "0.02", "--torch-first", "--json", str(out))
+    assert p.returncode == 0, p.stderr
+    assert "child process: plain" in p.stdout and "child process: torch first" in p.stdout
+    assert "slowdown" in p.stdout and "<= 1.1x slower with torch first" in p.stdout
+    data = json.loads(out.read_text())
+    assert not data["plain"]["torch_loaded"] and data["torch_first"]["torch_loaded"]

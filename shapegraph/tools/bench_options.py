@@ -110,7 +110,8 @@ def add_bench_arguments(bench: argparse.ArgumentParser) -> None:
                        help="time per measurement, all rounds and implementations "
                        "together (default 0.4, 0.1 with --quick)")
     bench.add_argument("--json", default=None, metavar="PATH",
-                       help="also write the raw rounds to PATH as JSON")
+                       help="also write the raw rounds to PATH as JSON (with "
+                       "--torch-first: both child processes' results)")
 
 
 def options_from(args: argparse.Namespace) -> BenchOptions:
