@@ -229,6 +229,7 @@ def gluon_cases(wl: Workload, batches: Sequence[int]) -> Iterator[Case]:
     statistics away from the identity, compiled once for a symbolic batch."""
     import shapegraph as sg
     from shapegraph import init
+    from shapegraph.infer.interpret import run_reference
 
     init.seed(0)
     net = wl.build()
@@ -245,8 +246,7 @@ def gluon_cases(wl: Workload, batches: Sequence[int]) -> Iterator[Case]:
         got = model(x)
         first = compile_s + time.perf_counter() - t0
         compile_s = 0.0
-        ref = peer_runners(wl, model, model.graph, model.params, x.shape, 1, use_torch=False)
-        error = _agree(got, ref["numpy ref"](x)[0])
+        error = _agree(got, run_reference(model.graph, model.params, {"x": x})[0])
 
         def peers(threads: int, use_torch: bool, x: np.ndarray = x, batch: int = batch
                   ) -> dict[str, Callable[[], Any]]:
