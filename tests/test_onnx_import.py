@@ -218,26 +218,11 @@ def test_each_model_runs_and_matches_its_reference_and_onnx_runtime(name: str) -
 
 
 def _random_weights(name: str) -> Any:
-    """The model with every ConstantOfShape weight replaced by random values (scaled by
-    the fan-in; 1-D ones, such as variances, in [0.5, 1.5])."""
-    proto = onnx.load(path(name))
-    shapes = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
-    rng = np.random.default_rng(1)
-    keep = []
-    for node in proto.graph.node:
-        if node.op_type == "ConstantOfShape" and node.input[0] in shapes:
-            shape = tuple(int(d) for d in shapes[node.input[0]])
-            if len(shape) == 1:
-                arr = rng.uniform(0.5, 1.5, shape)
-            else:
-                arr = rng.standard_normal(shape) / np.sqrt(np.prod(shape[1:]))
-            proto.graph.initializer.append(numpy_helper.from_array(
-                arr.astype(np.float32), node.output[0]))
-        else:
-            keep.append(node)
-    del proto.graph.node[:]
-    proto.graph.node.extend(keep)
-    return proto
+    """The model with every ConstantOfShape weight replaced by random values (the
+    benchmark's helper: scaled by the fan-in; 1-D ones, such as variances, in [0.5, 1.5])."""
+    from shapegraph.tools.workloads import random_weights
+
+    return random_weights(onnx.load(path(name)))
 
 
 @pytest.mark.slow

@@ -36,8 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     add_export_parser(sub)
     ex = sub.add_parser("explain", help="explain a diagnostic code, e.g. SG201")
     ex.add_argument("code", help="a code such as SG201")
-    bench = sub.add_parser("bench", help="run the executor benchmarks against their peers")
-    bench.add_argument("--quick", action="store_true", help="fewer batches, shorter timing")
+    from shapegraph.tools.bench_options import add_bench_parser
+
+    add_bench_parser(sub)
     return ap
 
 
@@ -98,8 +99,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return explain(args.code)
     if args.command == "bench":
         from shapegraph.tools.bench import run_bench
+        from shapegraph.tools.bench_options import options_from
 
-        return run_bench(quick=args.quick)
+        return run_bench(opts=options_from(args))
     ap.error(f"unknown command {args.command}")
     return 2  # pragma: no cover
 

@@ -1,6 +1,7 @@
 """The peers a benchmark workload runs on, with the same weights: PyTorch eager (CPU), ONNX
-Runtime, the numpy reference interpreter, and a bare-sgemm bound for the MLPs; all on
-``THREADS`` threads.
+Runtime, the numpy reference interpreter, and a bare-sgemm bound for the MLPs; each on the
+number of threads the run asks for (``THREADS`` by default). :func:`set_threads` sets
+shapegraph's side (numba's threads and the BLAS threads).
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from shapegraph.tools.bench_options import THREADS
 from shapegraph.tools.workloads import Workload
 
-__all__ = ["THREADS", "blas_bound", "peer_runners"]
-
-THREADS = 2
+__all__ = ["THREADS", "blas_bound", "ort_runner", "peer_runners", "set_threads"]
 
 
 def _torch_model(wl: Workload, params: dict[str, np.ndarray]) -> Any:
@@ -70,10 +70,36 @@ def _torch_resnet(t: Callable[[str], Any]) -> Any:
     return torch.nn.Sequential(Block("0"), Block("1"), Block("2")).eval()
 
 
-def _ort_session(model: Any, graph: Any, params: dict[str, np.ndarray], shape: tuple[int, ...]
-                 ) -> Any:
+def set_threads(n: int) -> None:
+    """Run shapegraph's kernels on ``n`` threads: numba's parallel regions
+    (``numba.set_num_threads``, at most ``NUMBA_NUM_THREADS``) and the BLAS libraries loaded
+    in the process (threadpoolctl, when installed)."""
+    import numba
+
+    config: Any = numba.config
+    numba.set_num_threads(max(1, min(n, config.NUMBA_NUM_THREADS)))
+    with contextlib.suppress(ImportError):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=n, user_api="blas")
+
+
+def ort_runner(proto: bytes, input_name: str, threads: int
+               ) -> Callable[[np.ndarray], np.ndarray]:
+    """An ONNX Runtime session on ``proto`` (a serialized model) with ``threads`` intra-op
+    threads, as a function of its one input."""
     import onnxruntime as ort
 
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3  # errors only
+    sess = ort.InferenceSession(proto, opts, providers=["CPUExecutionProvider"])
+    return lambda x: sess.run(None, {input_name: x})[0]
+
+
+def _ort_session(model: Any, graph: Any, params: dict[str, np.ndarray],
+                 shape: tuple[int, ...], threads: int) -> Any:
     from shapegraph.core.dims import Sym
     from shapegraph.core.types import TensorType
     from shapegraph.onnx import to_onnx
@@ -81,28 +107,28 @@ def _ort_session(model: Any, graph: Any, params: dict[str, np.ndarray], shape: t
     types = dict(enumerate(model.resolution.types)) if model.resolution else None
     onx = to_onnx(graph, {graph.inputs[0].name: TensorType((Sym("batch"), *shape[1:]))}, params,
                   types=types)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = THREADS
-    opts.inter_op_num_threads = 1
-    sess = ort.InferenceSession(onx.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-    name = graph.inputs[0].name
-    return lambda x: sess.run(None, {name: x})[0]
+    return ort_runner(onx.SerializeToString(), graph.inputs[0].name, threads)
 
 
 def peer_runners(wl: Workload, model: Any, graph: Any, params: dict[str, np.ndarray],
-           shape: tuple[int, ...]) -> dict[str, Callable[[np.ndarray], Any]]:
+                 shape: tuple[int, ...], threads: int = THREADS, use_torch: bool = True
+                 ) -> dict[str, Callable[[np.ndarray], Any]]:
+    """The peers of a ``shapegraph.nn`` workload on ``threads`` threads: the numpy
+    reference, ONNX Runtime (the graph exported) and PyTorch eager (unless ``use_torch`` is
+    false, or torch is not installed)."""
     from shapegraph.infer.interpret import run_reference
 
     name = graph.inputs[0].name
     peers: dict[str, Callable[[np.ndarray], Any]] = {
         "numpy ref": lambda x: run_reference(graph, params, {name: x})}
     with contextlib.suppress(ImportError):
-        peers["onnxruntime"] = _ort_session(model, graph, params, shape)
+        peers["onnxruntime"] = _ort_session(model, graph, params, shape, threads)
+    if not use_torch:
+        return peers
     try:
         import torch
 
-        torch.set_num_threads(THREADS)
+        torch.set_num_threads(threads)
         tm = _torch_model(wl, params)
 
         def run_torch(x: np.ndarray, tm: Any = tm) -> Any:
