@@ -167,6 +167,8 @@ def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
     (runner,) = model._runners.values()
     kernels = [s.kernel for s in runner.plan.lowered.steps]
     assert kernels == ["conv_gemm", "conv_gemm"], kernels
+    want = "GEMM on the input plane (1x1)" if "1x1" in producer else "GEMM on im2col tiles"
+    assert model.memory_plan().count(want) == 2  # the plan says which algorithm runs
 
 
 class ChannelConstant(nn.Block):

@@ -220,6 +220,9 @@ def _plan_report(runner: Any, key: Sequence[tuple[int, ...]], graph: Graph) -> s
         node = graph.nodes[plan.lowered.steps[i].node]
         lines.append(f"  not compiled: step {i} {node.prov.describe()}: numpy reference "
                      f"({plan.lowered.ref_reasons[node.id]})")
+    for i, s in enumerate(plan.lowered.steps):
+        if s.algo:
+            lines.append(f"  step {i} {graph.nodes[s.node].prov.describe()}: {s.algo}")
     for v, st in sorted(plan.storage.items(), key=lambda kv: (kv[1].kind, kv[1].index)):
         if st.kind == "arena":
             lines.append(f"  value {v} {plan.shapes[v]}: arena offset {st.index * 4} bytes, "

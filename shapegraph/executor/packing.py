@@ -19,6 +19,12 @@ from shapegraph.executor.templates import (
 __all__ = ["conv_algorithm", "pack"]
 
 
+_TEMPLATE_ALGOS = {"wino": "Winograd F(2x2, 3x3), generated for the shape",
+                   "flat": "direct (flat plane), generated for the shape",
+                   "vo": "direct (vectorized over output channels), generated for the shape",
+                   "rows": "direct (strided rows), generated for the shape"}
+
+
 def conv_algorithm(cfg: ConvArgs) -> str:
     """``gemm`` (``kernels_gemm.conv_gemm``: BLAS on im2col tiles) for 1x1 and strided
     convolutions, where the direct kernels reach 15-35 GFLOP/s and sgemm 50-80 on one
@@ -57,10 +63,14 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             if specialize and conv_algorithm(cfg) == "gemm":
                 x, res, y = step.args[0], step.args[3], step.args[4]
                 step.kernel = "conv_gemm"
+                direct = cfg[5:11] == (1, 1, 1, 1, 0, 0)
+                step.algo = ("GEMM on the input plane (1x1)" if direct
+                             else "GEMM on im2col tiles")
                 step.args = [x, Arg("slot", out.slot(wf.reshape(wf.shape[0], -1))), bias, res,
                              y, Arg("ints", (*cfg[5:13], cfg[13])), Arg("lit", step.act),
                              Arg("threads", None)]
             elif specialize:
+                step.algo = _TEMPLATE_ALGOS[conv2d_config(*cfg).algo]
                 src, name = conv2d_source(*cfg, step.act, True, has_residual(step))
                 step.source = (src, name)
                 step.kernel = name

@@ -44,6 +44,9 @@ class Step:
     # the axis of the output value along which a dense/conv writes its output channels:
     # a batchnorm folds into the weights only when it normalizes exactly this axis
     channel_axis: int = -1
+    # the algorithm chosen for this step where there is a choice (convolutions: "gemm",
+    # "gemm 1x1", or the template's "wino", "flat", "vo", "rows"); shown by memory_plan()
+    algo: str = ""
 
 
 @dataclass
