@@ -47,6 +47,11 @@ class Runner:
 
         self._numba: Any = numba
         self._single_threaded_blas = single_threaded_blas
+        # steps that call BLAS from their own threads (and take the thread count): BLAS is
+        # kept on one thread while they run; other plans leave BLAS's threads alone (a
+        # dense layer's sgemm then uses them)
+        self.blas_in_threads = any(a.kind == "threads" for st in plan.lowered.steps
+                                   for a in st.args)
 
     def arena(self) -> np.ndarray:
         a: np.ndarray | None = getattr(self._local, "arena", None)
@@ -60,19 +65,24 @@ class Runner:
         for k, rows, path in self.index_checks:
             _check_indices(arrays[k], rows, path)
         outs = [np.empty(s, np.float32) for s in self.out_shapes]
-        threads = self._numba.get_num_threads()
+        if not self.blas_in_threads:  # nothing to set up: a small model's call stays short
+            self._call(0, arrays, outs)
+            return outs
         with self._single_threaded_blas():
-            if _SERIAL[0] is None:
-                with _LOCK:
-                    self.fn(self.weights, self.arena(), threads, self.ints, *arrays, *outs)
-                _SERIAL[0] = _needs_serializing()
-            elif _SERIAL[0]:
-                with _LOCK:
-                    self.fn(self.weights, self.arena(), threads, self.ints, *arrays, *outs)
-            else:
-                self.fn(self.weights, self.arena(), threads, self.ints, *arrays, *outs)
+            self._call(self._numba.get_num_threads(), arrays, outs)
         return outs
 
+    def _call(self, threads: int, arrays: Sequence[np.ndarray], outs: list[np.ndarray]
+              ) -> None:
+        if _SERIAL[0] is None:
+            with _LOCK:
+                self.fn(self.weights, self.arena(), threads, self.ints, *arrays, *outs)
+            _SERIAL[0] = _needs_serializing()
+        elif _SERIAL[0]:
+            with _LOCK:
+                self.fn(self.weights, self.arena(), threads, self.ints, *arrays, *outs)
+        else:
+            self.fn(self.weights, self.arena(), threads, self.ints, *arrays, *outs)
 
 
 _LOCK = threading.Lock()
