@@ -36,6 +36,8 @@ PRODUCERS: dict[str, tuple[tuple[int, ...], Callable[[], nn.Block]]] = {
     # large enough for the GEMM algorithm (kernels_gemm.conv_gemm): 1x1 and strided
     "conv2d_gemm_1x1": ((2, 16, 5, 6), lambda: nn.Conv2D(24, 1)),
     "conv2d_gemm_strided": ((1, 8, 11, 9), lambda: nn.Conv2D(16, 3, strides=2, padding=1)),
+    # large enough for Winograd with sgemm (kernels_gemm.wino_gemm)
+    "conv2d_wino_gemm": ((1, 96, 15, 14), lambda: nn.Conv2D(64, 3, padding=1)),
 }
 
 # consumer name -> factory of the layers that follow the producer
@@ -109,6 +111,7 @@ def test_fold_after_producer(producer: str, consumer: str) -> None:
 @pytest.mark.parametrize(("producer", "consumer"),
                          list(itertools.product(["conv1d", "conv2d", "conv2d_strided",
                                                  "conv2d_gemm_1x1", "conv2d_gemm_strided",
+                                                 "conv2d_wino_gemm",
                                                  "dense_noflat_r3"], ["relu", "bn", "bn_last"])))
 def test_residual_after_producer(producer: str, consumer: str) -> None:
     shape, make = PRODUCERS[producer]
@@ -154,7 +157,8 @@ def test_batchnorm_after_dense_flatten_false_folds_nothing_wrong() -> None:
         np.testing.assert_allclose(net(x), want, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("producer", ["conv2d_gemm_1x1", "conv2d_gemm_strided"])
+@pytest.mark.parametrize("producer", ["conv2d_gemm_1x1", "conv2d_gemm_strided",
+                                      "conv2d_wino_gemm"])
 def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
     """The two GEMM-sized producers above do run ``conv_gemm`` (with batchnorm, relu and
     the residual fused into it), so the fusion tests cover that kernel's epilogue."""
@@ -166,8 +170,11 @@ def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
     model(x)
     (runner,) = model._runners.values()
     kernels = [s.kernel for s in runner.plan.lowered.steps]
-    assert kernels == ["conv_gemm", "conv_gemm"], kernels
-    want = "GEMM on the input plane (1x1)" if "1x1" in producer else "GEMM on im2col tiles"
+    kernel = "wino_gemm" if "wino" in producer else "conv_gemm"
+    assert kernels == [kernel, kernel], kernels
+    want = {"conv2d_gemm_1x1": "GEMM on the input plane (1x1)",
+            "conv2d_gemm_strided": "GEMM on im2col tiles",
+            "conv2d_wino_gemm": "Winograd F(2x2, 3x3) with sgemm"}[producer]
     assert model.memory_plan().count(want) == 2  # the plan says which algorithm runs
 
 

@@ -19,6 +19,7 @@ from shapegraph.executor import kernels as K
 from shapegraph.executor import kernels_gemm as KG
 from shapegraph.executor import templates as T
 from shapegraph.executor.blas import single_threaded_blas
+from shapegraph.executor.packing import pack_wino_gemm
 from shapegraph.ops import get_op
 from shapegraph.opset.conv import conv_reference, pool_reference, window_out
 from shapegraph.opset.elementwise import ACTIVATIONS
@@ -348,6 +349,53 @@ def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg
     items = batch * groups * -(-pixels // nt) * -(-mg // mt)
     if pixels >= 256 * 2 * threads or mg >= 64 * threads:
         assert items >= min(2 * threads, batch * groups * max(1, pixels // 128) * max(1, mg // 32))
+
+
+@st.composite
+def wino_config(draw: Any) -> dict[str, int]:
+    d = {"N": draw(st.integers(1, 3)), "groups": 1, "C": draw(st.integers(1, 24)),
+         "O": draw(st.integers(1, 24)), "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+         "PH": draw(st.integers(0, 2)), "PW": draw(st.integers(0, 2)), "DH": 1, "DW": 1}
+    d["H"] = draw(st.integers(max(1, 3 - 2 * d["PH"]), 30))
+    d["W"] = draw(st.integers(max(1, 3 - 2 * d["PW"]), 30))
+    return d
+
+
+def run_wino_gemm(cfg: dict[str, int], act: int, residual: bool, seed: int,
+                  threads: int) -> None:
+    x, w, b, res = conv_inputs(cfg, seed)
+    out = np.full_like(res, np.nan)
+    with single_threaded_blas():
+        KG.wino_gemm(x, pack_wino_gemm(w), b, res if residual else EMPTY4, out,
+                     np.array([cfg["PH"], cfg["PW"]], np.int64), kact(act), threads)
+    close(out, conv_want(x, w, b, cfg, res if residual else None, act), scale=3)
+
+
+@SOME
+@given(wino_config(), st.booleans(), ACTS, st.sampled_from([1, 2, 3]),
+       st.integers(0, 2**32 - 1))
+def test_wino_gemm_random(cfg: dict[str, int], residual: bool, act: int, threads: int,
+                          seed: int) -> None:
+    """Winograd F(2x2, 3x3) with sgemm: any padding, odd sizes (partial edge tiles),
+    batch 1-3 and any thread count, with one compiled kernel."""
+    run_wino_gemm(cfg, act, residual, seed, threads)
+
+
+@pytest.mark.parametrize("cfg", [
+    {"N": 1, "C": 96, "H": 28, "W": 28, "O": 64, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},  # several blocks of tile rows
+    {"N": 2, "C": 40, "H": 15, "W": 9, "O": 33, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+     "PH": 0, "PW": 2, "DH": 1, "DW": 1, "groups": 1},
+])
+def test_wino_gemm_workloads(cfg: dict[str, int]) -> None:
+    run_wino_gemm(cfg, K.ACT_RELU, True, 12, 2)
+
+
+@given(st.integers(1, 128), st.integers(1, 128), st.integers(1, 1024), st.integers(1, 1024),
+       st.integers(1, 16), st.integers(1, 8))
+def test_wino_tile_rows(th: int, tw: int, c: int, m: int, batch: int, threads: int) -> None:
+    rows = KG.wino_tile_rows(th, tw, c, m, batch, threads)
+    assert 1 <= rows <= th
 
 
 # --------------------------------------------------------------------------- templates

@@ -16,7 +16,7 @@ from shapegraph.executor.templates import (
     pack_conv2d_weight,
 )
 
-__all__ = ["conv_algorithm", "pack"]
+__all__ = ["conv_algorithm", "pack", "pack_wino_gemm"]
 
 
 _TEMPLATE_ALGOS = {"wino": "Winograd F(2x2, 3x3), generated for the shape",
@@ -28,13 +28,21 @@ _TEMPLATE_ALGOS = {"wino": "Winograd F(2x2, 3x3), generated for the shape",
 def conv_algorithm(cfg: ConvArgs) -> str:
     """``gemm`` (``kernels_gemm.conv_gemm``: BLAS on im2col tiles) for 1x1 and strided
     convolutions, where the direct kernels reach 15-35 GFLOP/s and sgemm 50-80 on one
-    core (ResNet-50's shapes, benchmarks/README.md); otherwise the algorithm of the
-    specialized template (``templates.conv2d_config``: Winograd or direct, 90-105 GFLOP/s
-    on stride-1 3x3). Grouped convolutions with few channels per group stay direct."""
+    core (ResNet-50's shapes, benchmarks/README.md); ``wino_gemm`` (Winograd F(2x2, 3x3)
+    with sgemm: 110-170 GFLOP/s-equivalent) for stride-1 3x3 convolutions with at least
+    96 inputs, 64 outputs and a 14x14 plane (with fewer channels its transforms cost more
+    than it saves, and on 7x7 planes the products are too small); otherwise the algorithm
+    of the specialized template (``templates.conv2d_config``: Winograd or direct, 90-105
+    GFLOP/s on stride-1 3x3). Grouped convolutions with few channels per group stay
+    direct."""
     c, o, (kh, kw, sh, sw), groups = cfg[1], cfg[4], cfg[5:9], cfg[13]
     cg, og = c // groups, o // groups
     if cg * kh * kw >= 16 and og >= 8 and (kh * kw == 1 or sh * sw > 1):
         return "gemm"
+    oh, ow = cfg[2] + 2 * cfg[9] - 2, cfg[3] + 2 * cfg[10] - 2
+    if ((kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1) and c >= 96
+            and o >= 64 and oh * ow >= 196):
+        return "wino_gemm"
     return conv2d_config(*cfg).algo
 
 
@@ -60,7 +68,14 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             b = step.args[2].ref
             wf = w * scale.reshape(-1, 1, 1, 1)
             bias = Arg("slot", out.slot(b * scale + shift))
-            if specialize and conv_algorithm(cfg) == "gemm":
+            algo = conv_algorithm(cfg) if specialize else ""
+            if algo == "wino_gemm":
+                x, res, y = step.args[0], step.args[3], step.args[4]
+                step.kernel, step.algo = "wino_gemm", "Winograd F(2x2, 3x3) with sgemm"
+                step.args = [x, Arg("slot", out.slot(pack_wino_gemm(wf))), bias, res, y,
+                             Arg("ints", (cfg[9], cfg[10])), Arg("lit", step.act),
+                             Arg("threads", None)]
+            elif algo == "gemm":
                 x, res, y = step.args[0], step.args[3], step.args[4]
                 step.kernel = "conv_gemm"
                 direct = cfg[5:11] == (1, 1, 1, 1, 0, 0)
@@ -91,3 +106,11 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 if arg.kind == "w":
                     step.args[i] = Arg("slot", out.slot(arg.ref))
     return out
+
+
+def pack_wino_gemm(w: np.ndarray) -> np.ndarray:
+    """The weights (M, C, 3, 3) transformed for ``wino_gemm``: U[i*4 + j, m, c] =
+    (G w[m, c] G^T)[i, j], computed in float64."""
+    g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
+    u = np.einsum("ik,mckl,jl->ijmc", g, w.astype(np.float64), g)
+    return np.ascontiguousarray(u.reshape(16, w.shape[0], w.shape[1]), dtype=np.float32)
