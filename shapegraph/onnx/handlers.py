@@ -4,6 +4,7 @@ on the op records through the importer's helpers, with the op's per-opset semant
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from math import prod
 from typing import TYPE_CHECKING, Any
@@ -445,6 +446,77 @@ def _clip(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     return _out(imp, node, imp.layer("clip", [x], attrs, prov), imp.rank(node.input[0]))
 
 
+def _where(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    ins = [imp.tensor(i, prov) for i in node.input]
+    ranks = [imp.rank(i) for i in node.input]
+    return _out(imp, node, imp.layer("where", ins, {}, prov),
+                None if None in ranks else max(r for r in ranks if r is not None))
+
+
+_ONNX_DTYPES: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def _dtype_of(imp: _Importer, name: str) -> str | None:
+    """The numpy dtype name of ONNX tensor ``name`` when the file says it: a graph input's
+    declared type, a constant's values, else ONNX's own type inference over the model."""
+    if name in imp.input_types:
+        return imp.input_types[name].dtype
+    w = imp.known(name)
+    if w is not None and w.small is not None:
+        return str(w.small.dtype)
+    if imp not in _ONNX_DTYPES:  # once per import
+        try:
+            inferred = imp.onnx.shape_inference.infer_shapes(imp.model)
+        except Exception:  # an ill-formed model: its types are not known
+            inferred = imp.model
+        g = inferred.graph
+        _ONNX_DTYPES[imp] = {
+            vi.name: vi.type.tensor_type.elem_type
+            for vi in [*g.input, *g.value_info, *g.output] if vi.type.tensor_type.elem_type}
+        _ONNX_DTYPES[imp].update({t.name: t.data_type for t in g.initializer})
+    elem = _ONNX_DTYPES[imp].get(name)
+    return None if elem is None else str(imp.onnx.helper.tensor_dtype_to_np_dtype(elem))
+
+
+def _cast_like(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    """CastLike(x, like): Cast to the element type of ``like``, read from the file."""
+    to = _dtype_of(imp, node.input[1])
+    if to is None:
+        raise Unsupported(f"the element type of its second input `{node.input[1]}` is not "
+                           "known from the file", "give the value a type (value_info), or "
+                           "use Cast")
+    x = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("cast", [x], {"to": to}, prov), imp.rank(node.input[0]))
+
+
+# ONNX Reduce* -> the reduction op, and the opset from which its axes are an input
+_REDUCE = {"ReduceSum": ("sum", 13), "ReduceMean": ("mean", 18), "ReduceMax": ("max", 18),
+           "ReduceMin": ("min", 18)}
+# ONNX: a max or min over no values is -inf or inf (numpy's ``initial``)
+_REDUCE_EMPTY = {"max": -np.inf, "min": np.inf}
+
+
+def _reduce(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    op, axes_input_since = _REDUCE[node.op_type]
+    a = imp.attrs(node)
+    if imp.opset >= axes_input_since:
+        given = len(node.input) > 1 and bool(node.input[1])
+        axes = imp.ints(node.input[1], "axes") if given else []
+    else:
+        axes = [int(v) for v in a.get("axes", [])]
+    keep = bool(a.get("keepdims", 1))
+    # no axes: every axis, or none at all (the identity) with noop_with_empty_axes
+    axis: tuple[int, ...] | None = tuple(axes) if axes or a.get("noop_with_empty_axes", 0) \
+        else None
+    attrs: dict[str, Any] = {"axis": axis, "keepdims": keep}
+    if op in _REDUCE_EMPTY:
+        attrs["initial"] = _REDUCE_EMPTY[op]
+    r = imp.rank(node.input[0])
+    x = imp.tensor(node.input[0], prov)
+    out_rank = r if keep or r is None else (0 if axis is None else r - len(set(axis)))
+    return _out(imp, node, imp.layer(op, [x], attrs, prov), out_rank)
+
+
 def _prelu(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     slope = imp.known(node.input[1])
     r = imp.rank(node.input[0])
@@ -485,6 +557,9 @@ HANDLERS: dict[str, _Handler] = {
     "Concat": _concat, "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose,
     "Unsqueeze": _unsqueeze, "Squeeze": _squeeze, "Dropout": _dropout, "Identity": _identity,
     "Constant": _constant, "ConstantOfShape": _constant_of_shape, "Shape": _shape,
-    "Gather": _gather, "Cast": _cast, "Slice": _slice,
+    "Gather": _gather, "Cast": _cast, "Slice": _slice, "CastLike": _cast_like,
+    "Max": _binary("maximum"), "Min": _binary("minimum"), "Less": _binary("less"),
+    "Greater": _binary("greater"), "Where": _where,
+    **{op_type: _reduce for op_type in _REDUCE},
 }
 SUPPORTED = tuple(sorted(HANDLERS))

@@ -5,6 +5,7 @@ Importing this package registers every op. Each family module (``dense``, ``conv
 """
 
 from shapegraph.opset import (  # noqa: F401
+    compare,
     conv,
     dense,
     elementwise,

@@ -1,0 +1,281 @@
+"""The ONNX ops the conformance run brought in, each end to end: the op records (shape
+rules, numpy references against numpy written out independently, with hypothesis where
+shapes vary), the import handlers (per-opset attributes and inputs, imported models run
+compiled against numpy), and a clear diagnostic naming the node for bad input.
+
+Comparisons and selection (Max, Min, Less, Greater, Where), CastLike, the reductions
+(ReduceSum, ReduceMean, ReduceMax, ReduceMin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import shapegraph as sg
+from shapegraph.core.dims import Sym
+from shapegraph.core.types import TensorType
+from shapegraph.ops import get_op
+from shapegraph.opset.base import Fail
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+B = Sym("batch")
+RNG = np.random.default_rng(0)
+FEW = settings(max_examples=25, deadline=None)
+
+
+def rand(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def model(nodes: list[Any], inputs: dict[str, tuple[Any, ...]], outputs: list[str],
+          inits: dict[str, np.ndarray] | None = None, opset: int = 18,
+          dtype: int = TensorProto.FLOAT) -> Any:
+    """A small ONNX model: float32 graph inputs of the given shapes (a str is a dim_param),
+    outputs of unknown shape, initializers from arrays."""
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info(k, dtype, list(s)) for k, s in inputs.items()],
+        [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs],
+        [numpy_helper.from_array(v, k) for k, v in (inits or {}).items()])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def run(proto: Any, *arrays: np.ndarray, debug: bool = True) -> list[np.ndarray]:
+    """Import, check (every output shape must be the one the run gives) and run."""
+    m = sg.load_onnx(proto)
+    report = sg.check(m, *arrays)
+    assert report.ok, report.render("text")
+    ys = sg.compile(m, *arrays, debug=debug)(*arrays)
+    ys = list(ys) if isinstance(ys, tuple) else [ys]
+    for v, y in zip(m.graph.outputs, ys, strict=True):
+        t = report.resolution.type_of(v)
+        assert t is not None and tuple(t.shape) == y.shape
+    return ys
+
+
+def diagnostics(proto: Any, *shapes: Any) -> list[tuple[str, str, str]]:
+    report = sg.check(sg.load_onnx(proto), *shapes)
+    return [(d.code, d.path, d.message) for d in report.diagnostics]
+
+
+# broadcastable shapes for the elementwise ops
+def _shapes(n: int) -> Any:
+    return hnp.mutually_broadcastable_shapes(num_shapes=n, min_dims=0, max_dims=4, max_side=4)
+
+
+# ----------------------------------------------------------------- comparisons and selection
+
+BINARY = {"maximum": np.maximum, "minimum": np.minimum, "less": np.less,
+          "greater": np.greater}
+
+
+@FEW
+@given(op=st.sampled_from(sorted(BINARY)), shapes=_shapes(2), seed=st.integers(0, 2**16))
+def test_binary_reference_and_rule_are_numpy(op: str, shapes: Any, seed: int) -> None:
+    r = np.random.default_rng(seed)
+    a, b = (r.integers(-2, 3, s).astype(np.float32) for s in shapes.input_shapes)  # ties too
+    (got,) = get_op(op).reference([a, b], {}, {})
+    want = BINARY[op](a, b)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    out = get_op(op).shape_rule(tuple(TensorType(s) for s in shapes.input_shapes), {}, {})
+    assert not isinstance(out, Fail)
+    assert out.types[0].shape == shapes.result_shape
+    assert out.types[0].dtype == ("bool" if op in ("less", "greater") else "float32")
+
+
+@FEW
+@given(shapes=_shapes(3), seed=st.integers(0, 2**16))
+def test_where_reference_and_rule_are_numpy(shapes: Any, seed: int) -> None:
+    r = np.random.default_rng(seed)
+    m, a, b = shapes.input_shapes
+    mask = r.random(m) < 0.5
+    x, y = r.standard_normal(a).astype(np.float32), r.standard_normal(b).astype(np.float32)
+    for given_mask in (mask, mask.astype(np.float32)):  # a mask read from a float buffer
+        (got,) = get_op("where").reference([given_mask, x, y], {}, {})
+        want = np.where(mask, x, y)
+        assert got.dtype == np.float32 and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    out = get_op("where").shape_rule(tuple(TensorType(s) for s in shapes.input_shapes), {}, {})
+    assert not isinstance(out, Fail) and out.types[0].shape == shapes.result_shape
+
+
+def test_comparison_rules_keep_symbols_and_name_a_mismatch() -> None:
+    out = get_op("less").shape_rule((TensorType((B, 5)), TensorType((5,))), {}, {})
+    assert not isinstance(out, Fail) and str(out.types[0]) == "bool[batch,5]"
+    bad = get_op("where").shape_rule(
+        (TensorType((B, 4), "bool"), TensorType((B, 4)), TensorType((3,))), {}, {})
+    assert isinstance(bad, Fail) and bad.code == "SG206" and "4 vs 3" in bad.message
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_elu_written_with_less_and_where_runs_compiled(debug: bool) -> None:
+    """The function body of Elu (opset 18): CastLike, Less, Exp, Sub, Mul, Where; the
+    comparison and selection run as reference steps between compiled segments."""
+    c = {k: np.array(v, np.float32) for k, v in (("alpha", 0.7), ("zero", 0.0), ("one", 1.0))}
+    nodes = [helper.make_node("CastLike", [k, "x"], [f"{k}_c"]) for k in c]
+    nodes += [helper.make_node("Less", ["x", "zero_c"], ["neg"]),
+              helper.make_node("Exp", ["x"], ["e"]),
+              helper.make_node("Sub", ["e", "one_c"], ["em1"]),
+              helper.make_node("Mul", ["alpha_c", "em1"], ["scaled"]),
+              helper.make_node("Where", ["neg", "scaled", "x"], ["y"])]
+    x = rand(2, 3, 4)
+    (y,) = run(model(nodes, {"x": (2, 3, 4)}, ["y"], c), x, debug=debug)
+    np.testing.assert_allclose(y, np.where(x < 0, 0.7 * (np.exp(x) - 1), x), rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize(("op_type", "fn"), [("Max", np.maximum), ("Min", np.minimum)])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_variadic_max_min_broadcast(op_type: str, fn: Any, n: int) -> None:
+    shapes = [(2, 3, 4), (4,), (3, 1)][:n]
+    names = [f"x{k}" for k in range(n)]
+    arrays = [rand(*s) for s in shapes]
+    (y,) = run(model([helper.make_node(op_type, names, ["y"])], dict(zip(names, shapes,
+                                                                          strict=True)),
+                     ["y"]), *arrays)
+    want = arrays[0]
+    for a in arrays[1:]:
+        want = fn(want, a)
+    np.testing.assert_array_equal(y, want)
+
+
+@pytest.mark.parametrize(("op_type", "fn"), [("Less", np.less), ("Greater", np.greater)])
+def test_a_comparison_output_is_its_mask_as_numbers(op_type: str, fn: Any) -> None:
+    x, t = rand(3, 5), np.float32([0.1])
+    (y,) = run(model([helper.make_node(op_type, ["x", "t"], ["y"])], {"x": (3, 5)}, ["y"],
+                     {"t": t}), x)
+    np.testing.assert_array_equal(y, fn(x, t).astype(np.float32))
+
+
+def test_where_that_does_not_broadcast_names_the_node() -> None:
+    nodes = [helper.make_node("Less", ["x", "z"], ["m"]),
+             helper.make_node("Where", ["m", "x", "w"], ["y"], name="pick")]
+    proto = model(nodes, {"x": ("N", 4), "w": (3,)}, ["y"], {"z": np.float32([0])})
+    ((code, path, message),) = diagnostics(proto)
+    assert (code, path) == ("SG206", "pick") and "cannot broadcast" in message
+
+
+# ----------------------------------------------------------------------------- CastLike
+
+
+def test_castlike_takes_the_type_of_its_second_input() -> None:
+    nodes = [helper.make_node("Constant", [], ["c"], value_float=2.5),
+             helper.make_node("CastLike", ["c", "x"], ["c32"]),
+             helper.make_node("Mul", ["x", "c32"], ["y"])]
+    x = rand(2, 3)
+    m = sg.load_onnx(model(nodes, {"x": ("N", 3)}, ["y"]))
+    report = sg.check(m)
+    cast = next(n for n in m.graph.nodes if n.op == "cast")
+    assert cast.attrs["to"] == "float32" and cast.prov.path == "CastLike_1"
+    assert str(report.resolution.type_of(m.graph.outputs[0])) == "f32[N,3]"
+    np.testing.assert_array_equal(m(x), x * np.float32(2.5))
+
+
+def test_castlike_to_the_type_onnx_infers_for_a_computed_value() -> None:
+    """The second input is a node's output: its element type comes from ONNX's own type
+    inference (Shape gives int64)."""
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("CastLike", ["f", "s"], ["fi"]),
+             helper.make_node("Add", ["s", "fi"], ["y"])]
+    m = sg.load_onnx(model(nodes, {"x": (2, 5)}, ["y"], {"f": np.float32([1.0, 2.0])}))
+    cast = next(n for n in m.graph.nodes if n.op == "cast")
+    assert cast.attrs["to"] == "int64"
+    (y,) = run(model(nodes, {"x": (2, 5)}, ["y"], {"f": np.float32([1.0, 2.0])}), rand(2, 5))
+    np.testing.assert_array_equal(y, [3, 7])
+
+
+def test_castlike_whose_target_type_is_unknown_is_sg213() -> None:
+    node = helper.make_node("CastLike", ["x", "nowhere"], ["y"], name="cl")
+    ((code, path, message),) = diagnostics(model([node], {"x": (2,)}, ["y"]))
+    assert (code, path) == ("SG213", "cl")
+    assert "element type of its second input `nowhere` is not known" in message
+
+
+# ----------------------------------------------------------------------------- reductions
+
+REDUCE = {"ReduceSum": np.sum, "ReduceMean": np.mean, "ReduceMax": np.max,
+          "ReduceMin": np.min}
+# the opset from which the axes are an input
+AXES_INPUT = {"ReduceSum": 13, "ReduceMean": 18, "ReduceMax": 18, "ReduceMin": 18}
+
+
+def reduce_model(op_type: str, shape: tuple[Any, ...], axes: list[int] | None, keep: int,
+                 opset: int, noop: int = 0) -> Any:
+    attrs: dict[str, Any] = {"keepdims": keep}
+    if noop:
+        attrs["noop_with_empty_axes"] = noop
+    inits = {}
+    ins = ["x"]
+    if axes is not None and opset >= AXES_INPUT[op_type]:
+        inits["axes"] = np.array(axes, np.int64)
+        ins.append("axes")
+    elif axes is not None:
+        attrs["axes"] = axes
+    node = helper.make_node(op_type, ins, ["y"], name="red", **attrs)
+    return model([node], {"x": shape}, ["y"], inits, opset)
+
+
+@FEW
+@given(op_type=st.sampled_from(sorted(REDUCE)), opset=st.sampled_from([11, 13, 18]),
+       shape=hnp.array_shapes(min_dims=1, max_dims=4, max_side=4), keep=st.integers(0, 1),
+       data=st.data())
+def test_reductions_are_numpy_at_every_opset(op_type: str, opset: int, shape: tuple[int, ...],
+                                             keep: int, data: st.DataObject) -> None:
+    rank = len(shape)
+    axes = data.draw(st.none() | st.lists(st.integers(-rank, rank - 1), min_size=1,
+                                          max_size=rank, unique_by=lambda a: a % rank))
+    x = rand(*shape)
+    (y,) = run(reduce_model(op_type, shape, axes, keep, opset), x)
+    want = REDUCE[op_type](x, axis=None if axes is None else tuple(axes), keepdims=bool(keep))
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op_type", sorted(REDUCE))
+def test_empty_axes_reduce_everything_or_nothing(op_type: str) -> None:
+    x = rand(3, 2, 2)
+    (every,) = run(reduce_model(op_type, (3, 2, 2), [], 1, 18), x)
+    np.testing.assert_allclose(every, REDUCE[op_type](x, keepdims=True), rtol=1e-5)
+    (same,) = run(reduce_model(op_type, (3, 2, 2), [], 1, 18, noop=1), x)
+    np.testing.assert_array_equal(same, x)
+
+
+@pytest.mark.parametrize(("op_type", "fill"), [("ReduceMax", -np.inf), ("ReduceMin", np.inf),
+                                               ("ReduceSum", 0.0)])
+def test_a_reduction_over_nothing_is_onnx_s(op_type: str, fill: float) -> None:
+    (y,) = run(reduce_model(op_type, (2, 0, 4), [1], 1, 18), np.zeros((2, 0, 4), np.float32))
+    np.testing.assert_array_equal(y, np.full((2, 1, 4), fill, np.float32))
+
+
+def test_reduction_keeps_symbolic_dims() -> None:
+    m = sg.load_onnx(reduce_model("ReduceMax", ("N", 4, 5), [-1], 0, 18))
+    assert str(sg.check(m).resolution.type_of(m.graph.outputs[0])) == "f32[N,4]"
+
+
+def test_reduction_axis_out_of_range_names_the_node() -> None:
+    ((code, path, message),) = diagnostics(reduce_model("ReduceSum", (3, 4), [2], 1, 13))
+    assert (code, path) == ("SG202", "red") and "axis 2 is out of range" in message
+
+
+def test_reduction_axes_computed_in_the_graph_is_sg213() -> None:
+    node = helper.make_node("ReduceMax", ["x", "a"], ["y"], name="red")
+    proto = model([node], {"x": (3, 4)}, ["y"], opset=18)
+    proto.graph.input.append(helper.make_tensor_value_info("a", TensorProto.INT64, [1]))
+    ((code, path, message),) = diagnostics(proto)
+    assert (code, path) == ("SG213", "red") and "its axes (`a`) is computed" in message
+
+
+def test_max_and_min_initial_is_only_their_identity() -> None:
+    with pytest.raises(ValueError, match="must be -inf"):
+        get_op("max").complete({"initial": 0.0})
+    assert get_op("min").complete({"initial": float("inf")})["initial"] == np.inf
+    (y,) = get_op("max").reference([np.zeros((2, 0), np.float32)], {},
+                                   get_op("max").complete({"axis": (1,),
+                                                           "initial": -np.inf}))
+    assert y.tolist() == [-np.inf, -np.inf]
