@@ -279,3 +279,109 @@ def test_max_and_min_initial_is_only_their_identity() -> None:
                                    get_op("max").complete({"axis": (1,),
                                                            "initial": -np.inf}))
     assert y.tolist() == [-np.inf, -np.inf]
+
+
+# ----------------------------------------------------------------------------- dilated pools
+
+
+def naive_pool(x: np.ndarray, kind: str, k: tuple[int, ...], s: tuple[int, ...],
+               d: tuple[int, ...], pb: tuple[int, ...], pe: tuple[int, ...], ceil: bool,
+               include_pad: bool) -> np.ndarray:
+    """ONNX MaxPool/AveragePool written out window by window: output size
+    floor-or-ceil((n + pads - ((k-1)d + 1)) / s) + 1, in ceil mode without a last window
+    that starts in the end padding; a window's elements are d apart."""
+    outs = []
+    for n, kk, ss, dd, p, q in zip(x.shape[2:], k, s, d, pb, pe, strict=True):
+        span = n + p + q - ((kk - 1) * dd + 1)
+        o = (-(-span // ss) if ceil else span // ss) + 1
+        if ceil and (o - 1) * ss >= n + p:
+            o -= 1
+        outs.append(o)
+    y = np.zeros((*x.shape[:2], *outs), np.float64)
+    for idx in np.ndindex(*outs):
+        vals, counted = [], 0
+        for off in np.ndindex(*k):
+            pos = [i * ss - p + o * dd for i, ss, p, o, dd in zip(idx, s, pb, off, d,
+                                                                   strict=True)]
+            inside = all(0 <= q < n for q, n in zip(pos, x.shape[2:], strict=True))
+            in_pads = all(-p <= q < n + e for q, n, p, e in zip(pos, x.shape[2:], pb, pe,
+                                                                strict=True))
+            if inside:
+                vals.append(x[(slice(None), slice(None), *pos)])
+            counted += inside or (include_pad and in_pads)
+        where = (slice(None), slice(None), *idx)
+        if kind == "max":
+            y[where] = np.max(vals, axis=0)
+        else:
+            y[where] = np.sum(vals, axis=0) / counted
+    return y.astype(np.float32)
+
+
+@st.composite
+def dilated_pools(draw: Any) -> dict[str, Any]:
+    nd = draw(st.integers(1, 2))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    d = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    pb = tuple(draw(st.integers(0, kk - 1)) for kk in k)  # ONNX: pads smaller than kernel
+    pe = tuple(draw(st.integers(0, kk - 1)) for kk in k)
+    sizes = tuple(draw(st.integers((kk - 1) * dd + 1, 9)) for kk, dd in zip(k, d, strict=True))
+    return {"kind": draw(st.sampled_from(["max", "avg"])), "k": k, "d": d, "pb": pb, "pe": pe,
+            "s": tuple(draw(st.integers(1, 3)) for _ in range(nd)), "sizes": sizes,
+            "ceil": draw(st.booleans()), "include_pad": draw(st.booleans())}
+
+
+def pool_node(c: dict[str, Any], name: str = "pool") -> Any:
+    attrs: dict[str, Any] = {"kernel_shape": list(c["k"]), "strides": list(c["s"]),
+                             "dilations": list(c["d"]), "pads": [*c["pb"], *c["pe"]],
+                             "ceil_mode": int(c["ceil"])}
+    if c["kind"] == "avg":
+        attrs["count_include_pad"] = int(c["include_pad"])
+    return helper.make_node("MaxPool" if c["kind"] == "max" else "AveragePool", ["x"], ["y"],
+                            name=name, **attrs)
+
+
+@FEW
+@given(c=dilated_pools(), seed=st.integers(0, 2**16))
+def test_dilated_pool_reference_and_import_are_onnx_s(c: dict[str, Any], seed: int) -> None:
+    x = np.random.default_rng(seed).standard_normal((2, 3, *c["sizes"])).astype(np.float32)
+    want = naive_pool(x, c["kind"], c["k"], c["s"], c["d"], c["pb"], c["pe"], c["ceil"],
+                      c["include_pad"])
+    (y,) = run(model([pool_node(c)], {"x": x.shape}, ["y"], opset=19), x)
+    assert y.shape == want.shape
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_dilated_pool_runs_its_reference_between_compiled_steps() -> None:
+    c = {"kind": "max", "k": (2, 2), "s": (1, 1), "d": (2, 2), "pb": (0, 0), "pe": (0, 0),
+         "ceil": False, "include_pad": False}
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), pool_node(c),
+             helper.make_node("Relu", ["y"], ["z"])]
+    nodes[1].input[0] = "r"
+    x = rand(1, 2, 6, 6)
+    m = sg.load_onnx(model(nodes, {"x": x.shape}, ["z"], opset=19))
+    compiled = sg.compile(m)
+    want = naive_pool(np.maximum(x, 0), "max", c["k"], c["s"], c["d"], c["pb"], c["pe"],
+                      False, False)
+    np.testing.assert_allclose(compiled(x), want, rtol=1e-6)
+    assert "dilated pooling (ONNX dilations)" in compiled.memory_plan()
+
+
+def test_a_dilated_pool_whose_window_does_not_fit_names_the_node() -> None:
+    c = {"kind": "max", "k": (3,), "s": (1,), "d": (3,), "pb": (0,), "pe": (0,),
+         "ceil": False, "include_pad": False}
+    ((code, path, message),) = diagnostics(model([pool_node(c, "p")], {"x": (1, 2, 6)}, ["y"]))
+    assert (code, path) == ("SG204", "p") and "window 7 (kernel 3, dilation 3)" in message
+
+
+def test_a_dilated_max_pool_exports_with_its_dilations() -> None:
+    ort = pytest.importorskip("onnxruntime")
+    c = {"kind": "max", "k": (2, 2), "s": (1, 2), "d": (2, 1), "pb": (1, 0), "pe": (1, 0),
+         "ceil": False, "include_pad": False}
+    x = rand(1, 2, 7, 6)
+    m = sg.load_onnx(model([pool_node(c)], {"x": x.shape}, ["y"], opset=19))
+    proto = sg.export_onnx(m, sg.Input("x", x.shape))
+    (node,) = [n for n in proto.graph.node if n.op_type == "MaxPool"]
+    assert [a.ints for a in node.attribute if a.name == "dilations"] == [[2, 1]]
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(None, {sess.get_inputs()[0].name: x})
+    np.testing.assert_allclose(got, m(x), rtol=1e-6)

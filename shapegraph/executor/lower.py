@@ -271,6 +271,9 @@ class _Lowerer:
     def op_pool(self, n: Node) -> bool:
         if n.attrs["pads_end"] != n.attrs["padding"]:
             return self.decline(n, _ASYMMETRIC)
+        if any(d != 1 for d in n.attrs["dilation"]):
+            return self.decline(n, "dilated pooling (ONNX dilations): the pooling kernels "
+                                "take contiguous windows")
         x, y = n.inputs[0], n.outputs[0]
         nd = n.attrs["ndim"]
         if nd == 3:

@@ -142,6 +142,12 @@ class _Exporter:
                               "ceil_mode": int(a["ceil_mode"])}
         if a["kind"] == "avg":
             kw["count_include_pad"] = int(a["count_include_pad"])
+        if any(d != 1 for d in a["dilation"]):  # MaxPool has dilations from opset 10,
+            if a["kind"] == "avg" and OPSET < 19:  # AveragePool from 19
+                raise NotImplementedError(
+                    f"ONNX export of a dilated average pool (layer `{n.prov.display_path}`): "
+                    f"AveragePool takes dilations from opset 19, the export writes {OPSET}")
+            kw["dilations"] = list(a["dilation"])
         self.add("MaxPool" if a["kind"] == "max" else "AveragePool", x, y, **kw)
 
     def _reduce(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]

@@ -115,8 +115,6 @@ def _pool(kind: str) -> _Handler:
         kernel = list(a["kernel_shape"])
         nd = len(kernel)
         attrs = _window_attrs(imp, node, nd, kernel)
-        if any(d != 1 for d in attrs.pop("dilation")):
-            raise Unsupported("pooling with dilations")
         attrs.update(kind=kind, ceil_mode=bool(a.get("ceil_mode", 0)), ceil_drop_last=True)
         if kind == "avg":
             attrs["count_include_pad"] = bool(a.get("count_include_pad", 0))

@@ -81,7 +81,8 @@ def _window_dims(
     an unknown (the rule must run again once it is known: a width that turns out smaller
     than the window is SG204 then, never a negative size)."""
     ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
-    ds = attrs["dilation"] if "dilation" in attrs else (1,) * nd  # pools have none
+    # attributes made by hand (tests, older callers) may leave out a pool's dilation
+    ds = attrs["dilation"] if "dilation" in attrs else (1,) * nd
     dims: list[Dim] = []
     srcs: list[Src] = []
     for a in range(nd):
@@ -260,14 +261,17 @@ def _pool_rule(
 
 
 def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
-    """Max/avg pooling in numpy (MXNet semantics, including ceil mode and padding)."""
+    """Max/avg pooling in numpy (MXNet semantics, including ceil mode and padding; ONNX's
+    ``dilations``: window element ``o`` of a window starting at ``i`` is ``i + o*d``)."""
     nd, kind = attrs["ndim"], attrs["kind"]
     ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
+    ds = attrs["dilation"] if "dilation" in attrs else (1,) * nd
     ceil, drop = attrs["ceil_mode"], attrs["ceil_drop_last"]
-    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], 1, ceil, pe[a], drop))
+    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], ds[a], ceil, pe[a], drop))
             for a in range(nd)]
-    extra = [max(0, (o - 1) * s + k - (n + p + q))
-             for o, s, k, n, p, q in zip(outs, ss, ks, x.shape[2:], ps, pe, strict=True)]
+    # ceil mode: the padding the last window reaches past the end padding
+    extra = [max(0, (o - 1) * s + d * (k - 1) + 1 - (n + p + q))
+             for o, s, k, d, n, p, q in zip(outs, ss, ks, ds, x.shape[2:], ps, pe, strict=True)]
     pad = [(0, 0), (0, 0), *((p, q + e) for p, q, e in zip(ps, pe, extra, strict=True))]
     fill = -np.inf if kind == "max" else 0.0
     xp = np.pad(x.astype(np.float64), pad, constant_values=fill)
@@ -278,8 +282,8 @@ def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
     count = np.zeros(outs)
     counted = padded if attrs["count_include_pad"] else inside
     for offset in np.ndindex(*ks):
-        sl = tuple(slice(o, o + s * (n - 1) + 1, s)
-                   for o, s, n in zip(offset, ss, outs, strict=True))
+        sl = tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                   for o, d, s, n in zip(offset, ds, ss, outs, strict=True))
         patch = xp[(slice(None), slice(None), *sl)]
         acc = np.maximum(acc, patch) if kind == "max" else acc + patch
         count += counted[sl]
@@ -301,6 +305,8 @@ POOL = register(OpDef(
     lowering=Lowering("pool"),
     schema=(Attr("kind", "str", choices=("max", "avg")),
             *_window_schema(strides_default_kernel=True),
+            # ONNX's dilations (the window's elements d apart); Gluon's layers have none
+            Attr("dilation", "ints", check=positive, default_from=_each(1)),
             Attr("ceil_mode", "bool", False), Attr("count_include_pad", "bool", True),
             # ceil mode's last window when it would start in the end padding: MXNet (and
             # so Gluon's layers) keep it, ONNX and PyTorch drop it
