@@ -385,3 +385,67 @@ def test_a_dilated_max_pool_exports_with_its_dilations() -> None:
     sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     (got,) = sess.run(None, {sess.get_inputs()[0].name: x})
     np.testing.assert_allclose(got, m(x), rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- Flatten
+
+N, C = Sym("N"), Sym("C")
+
+
+@pytest.mark.parametrize(("dims", "axis", "want"), [
+    ((N, 3, 4, 5), 1, "f32[N,60]"),
+    ((N, 3, 4, 5), 2, "f32[3*N,20]"),
+    ((N, C, 4, 5), -1, "f32[4*C*N,5]"),
+    ((N, C, 4, 5), 0, "f32[1,20*C*N]"),
+    ((N, C, 4, 5), 4, "f32[20*C*N,1]"),
+    ((N, C, 4, 5), -4, "f32[1,20*C*N]"),
+    ((7,), 1, "f32[7,1]"),
+])
+def test_flatten_rule_at_any_axis_keeps_symbols(dims: tuple[Any, ...], axis: int, want: str
+                                                ) -> None:
+    rec = get_op("flatten")
+    out = rec.shape_rule((TensorType(dims),), {}, rec.complete({"axis": axis}))
+    assert not isinstance(out, Fail) and str(out.types[0]) == want
+
+
+@FEW
+@given(shape=hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=4), data=st.data())
+def test_flatten_reference_and_rule_are_numpy(shape: tuple[int, ...], data: st.DataObject
+                                              ) -> None:
+    rank = len(shape)
+    axis = data.draw(st.integers(-rank, rank))
+    rec = get_op("flatten")
+    attrs = rec.complete({"axis": axis})
+    x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    (y,) = rec.reference([x], {}, attrs)
+    a = axis % rank if rank and axis < 0 else axis
+    want = x.reshape(int(np.prod(shape[:a])), int(np.prod(shape[a:])))
+    np.testing.assert_array_equal(y, want)
+    out = rec.shape_rule((TensorType(shape),), {}, attrs)
+    assert not isinstance(out, Fail) and out.types[0].shape == want.shape
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, 3, 4, -1, -2, -4])
+def test_flatten_imports_at_any_axis(axis: int) -> None:
+    x = rand(2, 3, 4, 5)
+    node = helper.make_node("Flatten", ["x"], ["y"], axis=axis)
+    (y,) = run(model([node], {"x": x.shape}, ["y"], opset=13), x)
+    a = axis % 4 if axis < 0 else axis
+    np.testing.assert_array_equal(y, x.reshape(int(np.prod(x.shape[:a])), -1))
+
+
+def test_flatten_axis_out_of_range_names_the_node() -> None:
+    node = helper.make_node("Flatten", ["x"], ["y"], axis=5, name="flat")
+    ((code, path, message),) = diagnostics(model([node], {"x": ("N", 3, 4, 5)}, ["y"]))
+    assert (code, path) == ("SG202", "flat") and "axis 5 is out of range" in message
+
+
+def test_flatten_at_an_axis_exports_it() -> None:
+    ort = pytest.importorskip("onnxruntime")
+    x = rand(2, 3, 4)
+    m = sg.load_onnx(model([helper.make_node("Flatten", ["x"], ["y"], axis=2)],
+                           {"x": ("N", 3, 4)}, ["y"], opset=13))
+    proto = sg.export_onnx(m, sg.Input("x", ("N", 3, 4)))
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(None, {sess.get_inputs()[0].name: x})
+    np.testing.assert_array_equal(got, x.reshape(6, 4))

@@ -259,7 +259,7 @@ _RULES: dict[str, _Rule] = {
         "GlobalMaxPool" if n.attrs["kind"] == "max" else "GlobalAveragePool", x, y),
     **{op: _Exporter._reduce for op in _REDUCE},
     "square": lambda ex, n, x, y, t: ex.add("Mul", [x[0], x[0]], y),
-    "flatten": lambda ex, n, x, y, t: ex.add("Flatten", x, y, axis=1),
+    "flatten": lambda ex, n, x, y, t: ex.add("Flatten", x, y, axis=n.attrs["axis"]),
     "reshape": lambda ex, n, x, y, t: ex.add("Reshape", x if len(x) == 2 else [
         x[0], ex.const(np.array(n.attrs["shape"], np.int64), "shape")], y),
     "transpose": lambda ex, n, x, y, t: ex.add(

@@ -276,19 +276,9 @@ def _static_reshape(imp: _Importer, node: Any, prov: Provenance, w: Weight,
 
 
 def _flatten(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
-    given = axis = int(imp.attrs(node).get("axis", 1))
-    r = imp.rank(node.input[0])
-    if axis < 0 and r is not None:  # counted from the end
-        axis += r
+    axis = int(imp.attrs(node).get("axis", 1))
     x = imp.tensor(node.input[0], prov)
-    if r is not None and axis == r:  # everything before: (prod, 1)
-        return _out(imp, node, imp.layer("reshape", [x], {"shape": (-1, 1)}, prov), 2)
-    if axis == 1:
-        return _out(imp, node, imp.layer("flatten", [x], {}, prov), 2)
-    if axis == 0:
-        return _out(imp, node, imp.layer("reshape", [x], {"shape": (1, -1)}, prov), 2)
-    raise Unsupported(f"axis={given}" + (f" (axis {axis} of a rank-{r} input)" if given < 0
-                                         else "") + ": only axis 0, 1 or the rank")
+    return _out(imp, node, imp.layer("flatten", [x], {"axis": axis}, prov), 2)
 
 
 def _axes(imp: _Importer, node: Any, required: bool) -> list[int] | None:

@@ -49,23 +49,40 @@ def _flatten_rule(
     ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
 ) -> RuleResult:
     x = ins[0]
-    if x.rank < 1:
+    given = attrs["axis"]
+    axis = given + x.rank if given < 0 else given
+    if given == 1 and x.rank < 1:
         return rank_fail("Flatten", x, "rank >= 1 (batch, ...)")
-    rest = tuple(inp(0, j) for j in range(1, x.rank))
-    src: Src = rest[0] if len(rest) == 1 else Derived("flatten: product of dims 1..", rest)
-    out = TensorType((x.shape[0], product(x.shape[1:])), x.dtype)
-    return Out((out,), ((inp(0, 0), src),))
+    if not 0 <= axis <= x.rank:
+        return Fail("SG202", f"flatten: axis {given} is out of range for {x} (rank {x.rank})",
+                    f"use an axis from {-x.rank} to {x.rank}")
+    parts = (_flat_part(x, range(axis)), _flat_part(x, range(axis, x.rank)))
+    out = TensorType((parts[0][0], parts[1][0]), x.dtype)
+    return Out((out,), ((parts[0][1], parts[1][1]),))
+
+
+def _flat_part(x: TensorType, dims: range) -> tuple[Dim, Src]:
+    """The product of ``x``'s ``dims`` and its source (the dim itself when it is one)."""
+    if len(dims) == 1:
+        return x.shape[dims[0]], inp(0, dims[0])
+    srcs = tuple(inp(0, j) for j in dims)
+    label = f"dims {dims[0]}..{dims[-1]}" if dims else "no dims"
+    return product(x.shape[j] for j in dims), Derived(f"flatten: product of {label}", srcs)
 
 
 def _flatten_ref(
     ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
 ) -> tuple[np.ndarray, ...]:
-    return (ins[0].reshape(ins[0].shape[0], prod(ins[0].shape[1:])),)  # no -1: batch 0
+    x = ins[0]
+    axis = attrs["axis"] + x.ndim if attrs["axis"] < 0 else attrs["axis"]
+    return (x.reshape(prod(x.shape[:axis]), prod(x.shape[axis:])),)  # no -1: a 0 size
 
 
 FLATTEN = register(OpDef("flatten", _flatten_rule, _flatten_ref, lazy_rank=lambda a: 2,
                          any_rank=True, out_rank=lambda r, a: 2,
-                         doc="(batch, d1, d2, ...) -> (batch, d1*d2*...)",
+                         doc="(d0, ..., dn) -> (d0*...*d(axis-1), d(axis)*...*dn), axis 1 by "
+                             "default: (batch, d1*d2*...)",
+                         schema=(Attr("axis", "int", 1, onnx="axis"),),
     lowering=Lowering("alias")))
 
 
