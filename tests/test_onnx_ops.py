@@ -449,3 +449,115 @@ def test_flatten_at_an_axis_exports_it() -> None:
     sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     (got,) = sess.run(None, {sess.get_inputs()[0].name: x})
     np.testing.assert_array_equal(got, x.reshape(6, 4))
+
+
+# ----------------------------------------------------------------------------- Split
+
+
+def onnx_parts(n: int, count: int, sizes: list[int] | None) -> list[tuple[int, int]]:
+    """ONNX Split's bounds written out: the sizes, or parts of ceil(n / count), the last
+    one what is left."""
+    if sizes is None:
+        chunk = -(-n // count)
+        sizes = [max(0, min(chunk, n - i * chunk)) for i in range(count)]
+    ends = np.cumsum(sizes).tolist()
+    return [(e - s, e) for s, e in zip(sizes, ends, strict=True)]
+
+
+def split_model(shape: tuple[Any, ...], axis: int, count: int, sizes: list[int] | None,
+                opset: int, num_outputs: int | None = None, name: str = "sp") -> Any:
+    outs = [f"y{i}" for i in range(count)]
+    attrs: dict[str, Any] = {"axis": axis}
+    inits, ins = {}, ["x"]
+    if sizes is not None and opset < 13:
+        attrs["split"] = sizes
+    elif sizes is not None:
+        inits["split"] = np.array(sizes, np.int64)
+        ins.append("split")
+    if num_outputs is not None:
+        attrs["num_outputs"] = num_outputs
+    node = helper.make_node("Split", ins, outs, name=name, **attrs)
+    return model([node], {"x": shape}, outs, inits, opset)
+
+
+@FEW
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=9), data=st.data())
+def test_split_parts_are_onnx_s(shape: tuple[int, ...], data: st.DataObject) -> None:
+    rank = len(shape)
+    axis = data.draw(st.integers(-rank, rank - 1))
+    n = shape[axis]
+    count = data.draw(st.integers(1, 5))
+    sizes = data.draw(st.none() | st.lists(st.integers(0, n), min_size=count, max_size=count)
+                      .filter(lambda s: sum(s) == n))
+    x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    rec = get_op("split")
+    for i, (start, end) in enumerate(onnx_parts(n, count, sizes)):
+        attrs = rec.complete({"axis": axis, "index": i, "count": count,
+                              "sizes": None if sizes is None else tuple(sizes)})
+        (got,) = rec.reference([x], {}, attrs)
+        np.testing.assert_array_equal(got, np.take(x, range(start, end), axis=axis))
+        out = rec.shape_rule((TensorType(shape),), {}, attrs)
+        assert not isinstance(out, Fail) and out.types[0].shape == got.shape
+
+
+@pytest.mark.parametrize(("opset", "sizes", "num_outputs"), [
+    (11, [1, 4, 2], None), (11, None, None), (13, [3, 0, 4], None), (13, None, None),
+    (18, [2, 5], None), (18, None, 3), (18, None, 4)])
+def test_split_imports_at_each_opset(opset: int, sizes: list[int] | None,
+                                     num_outputs: int | None) -> None:
+    count = num_outputs or (len(sizes) if sizes else 2)
+    n = 7 if sizes or opset >= 18 else 8  # before 18 an equal split must divide
+    x = rand(2, n, 3)
+    ys = run(split_model(x.shape, 1, count, sizes, opset, num_outputs), x)
+    assert len(ys) == count
+    for y, (start, end) in zip(ys, onnx_parts(n, count, sizes), strict=True):
+        np.testing.assert_array_equal(y, x[:, start:end])
+
+
+def test_split_of_a_symbolic_dim_keeps_it_symbolic() -> None:
+    m = sg.load_onnx(split_model(("N", 6), 0, 4, None, 18, 4))
+    res = sg.check(m).resolution
+    assert [str(res.type_of(v)) for v in m.graph.outputs] == [
+        "f32[(N + 3)//4,6]", "f32[(N + 3)//4,6]", "f32[(N + 3)//4,6]",
+        "f32[N - 3*((N + 3)//4),6]"]
+    x = rand(10, 6)
+    for y, (start, end) in zip(m(x), onnx_parts(10, 4, None), strict=True):
+        np.testing.assert_array_equal(y, x[start:end])
+
+
+def test_split_sizes_that_do_not_add_up_are_one_diagnostic_naming_the_node() -> None:
+    ((code, path, message),) = diagnostics(split_model((2, 7), 1, 2, [2, 4], 13))
+    assert path == "sp" and code == "SG201", message
+    assert "7" in message and "6" in message
+
+
+def test_split_with_a_size_per_output_missing_names_the_node() -> None:
+    proto = split_model((2, 6), 1, 3, [2, 4], 13)
+    ((code, path, message),) = diagnostics(proto)
+    assert (code, path) == ("SG210", "sp") and "2 sizes [2, 4] for 3 outputs" in message
+
+
+def test_split_before_opset_18_must_divide() -> None:
+    ((code, path, message),) = diagnostics(split_model((2, 7), 1, 2, None, 13))
+    assert (code, path) == ("SG210", "sp") and "does not split into 2 equal parts" in message
+
+
+def test_split_num_outputs_that_is_not_the_outputs_is_sg213() -> None:
+    ((code, path, message),) = diagnostics(split_model((2, 6), 1, 2, None, 18, 3))
+    assert (code, path) == ("SG213", "sp") and "num_outputs=3 for 2 outputs" in message
+
+
+def test_split_axis_out_of_range_names_the_node() -> None:
+    ((code, path, message),) = diagnostics(split_model((2, 6), 2, 2, None, 18, 2))
+    assert (code, path) == ("SG202", "sp") and "axis 2 is out of range" in message
+
+
+def test_split_exports_as_slices() -> None:
+    ort = pytest.importorskip("onnxruntime")
+    x = rand(2, 7)
+    m = sg.load_onnx(split_model(x.shape, 1, 3, None, 18, 3))
+    proto = sg.export_onnx(m, sg.Input("x", x.shape))
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x})
+    for g, (start, end) in zip(got, onnx_parts(7, 3, None), strict=True):
+        np.testing.assert_array_equal(g, x[:, start:end])

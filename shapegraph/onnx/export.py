@@ -246,6 +246,25 @@ def _mxnet_ceil_window(n: Node, t: TensorType | None) -> None:
                 "smaller output. Use padding or ceil_mode=False to export it")
 
 
+def _split_part(ex: _Exporter, n: Node, x: list[str], y: list[str],
+                types: Mapping[int, TensorType]) -> None:
+    """One part of a Split as a Slice of its bounds (equal parts need the axis size)."""
+    a = n.attrs
+    sizes = a["sizes"]
+    if sizes is None:
+        t = types.get(n.inputs[0])
+        size = t.shape[a["axis"]] if t is not None else None
+        if type(size) is not int:
+            raise NotImplementedError(
+                f"ONNX export of an equal split of a dim that is not a known size (layer "
+                f"`{n.prov.display_path}`)")
+        chunk = -(-size // a["count"])
+        sizes = tuple(max(0, min(chunk, size - i * chunk)) for i in range(a["count"]))
+    start = sum(sizes[:a["index"]])
+    ex.add("Slice", [x[0], *(ex.const(np.array([v], np.int64), k) for k, v in (
+        ("starts", start), ("ends", start + sizes[a["index"]]), ("axes", a["axis"])))], y)
+
+
 def _onnx_attr(value: Any) -> Any:
     """An attribute value as onnx.helper takes it (lists, not tuples)."""
     return list(value) if isinstance(value, tuple) else value
@@ -285,6 +304,7 @@ _RULES: dict[str, _Rule] = {
             "value", ex.onnx.TensorProto.FLOAT, [1], [float(n.attrs["value"].reshape(-1)[0])])),
     "constant": lambda ex, n, x, y, t: ex.add(
         "Identity", [ex.const(n.attrs["value"], "const")], y),
+    "split": _split_part,
 }
 
 

@@ -505,6 +505,32 @@ def _reduce(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     return _out(imp, node, imp.layer(op, [x], attrs, prov), out_rank)
 
 
+def _split(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    """One ``split`` node per output, each named after the ONNX node: sizes from the
+    ``split`` attribute (before opset 13) or input (from 13), else equal parts (from opset
+    18 ``num_outputs`` of them, the last one smaller when the axis does not divide)."""
+    a = imp.attrs(node)
+    count = len(node.output)
+    if imp.opset < 13:
+        sizes = [int(v) for v in a["split"]] if "split" in a else None
+    elif len(node.input) > 1 and node.input[1]:
+        sizes = imp.ints(node.input[1], "split")
+    else:
+        sizes = None
+    if imp.opset >= 18 and "num_outputs" in a and int(a["num_outputs"]) != count:
+        raise Unsupported(f"num_outputs={a['num_outputs']} for {count} outputs",
+                          "give the node one output per part")
+    attrs: dict[str, Any] = {"axis": int(a.get("axis", 0)), "count": count,
+                             "sizes": None if sizes is None else tuple(sizes),
+                             "even": imp.opset < 18}
+    x = imp.tensor(node.input[0], prov)
+    outs: list[int | None] = []
+    for i, name in enumerate(node.output):
+        outs.append(imp.layer("split", [x], {**attrs, "index": i}, prov) if name else None)
+        imp.ranks[name] = imp.rank(node.input[0])
+    return outs
+
+
 def _prelu(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     slope = imp.known(node.input[1])
     r = imp.rank(node.input[0])
@@ -547,7 +573,7 @@ HANDLERS: dict[str, _Handler] = {
     "Constant": _constant, "ConstantOfShape": _constant_of_shape, "Shape": _shape,
     "Gather": _gather, "Cast": _cast, "Slice": _slice, "CastLike": _cast_like,
     "Max": _binary("maximum"), "Min": _binary("minimum"), "Less": _binary("less"),
-    "Greater": _binary("greater"), "Where": _where,
+    "Greater": _binary("greater"), "Where": _where, "Split": _split,
     **{op_type: _reduce for op_type in _REDUCE},
 }
 SUPPORTED = tuple(sorted(HANDLERS))
