@@ -36,12 +36,15 @@ def rand(*shape: int) -> np.ndarray:
 
 def model(nodes: list[Any], inputs: dict[str, tuple[Any, ...]], outputs: list[str],
           inits: dict[str, np.ndarray] | None = None, opset: int = 18,
-          dtype: int = TensorProto.FLOAT) -> Any:
+          dtype: int = TensorProto.FLOAT, out_types: dict[str, int] | None = None) -> Any:
     """A small ONNX model: float32 graph inputs of the given shapes (a str is a dim_param),
-    outputs of unknown shape, initializers from arrays."""
+    outputs of unknown shape (and type, unless given: ONNX Runtime needs it),
+    initializers from arrays."""
+    out_types = out_types or {}
     g = helper.make_graph(
         nodes, "g", [helper.make_tensor_value_info(k, dtype, list(s)) for k, s in inputs.items()],
-        [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs],
+        [helper.make_tensor_value_info(o, out_types.get(o, TensorProto.UNDEFINED), None)
+         for o in outputs],
         [numpy_helper.from_array(v, k) for k, v in (inits or {}).items()])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
@@ -561,3 +564,67 @@ def test_split_exports_as_slices() -> None:
     got = sess.run(None, {sess.get_inputs()[0].name: x})
     for g, (start, end) in zip(got, onnx_parts(7, 3, None), strict=True):
         np.testing.assert_array_equal(g, x[:, start:end])
+
+
+# ----------------------------------------------------------------------------- MaxPool indices
+
+
+def argmax_model(c: dict[str, Any], shape: tuple[Any, ...], order: int) -> Any:
+    node = pool_node({**c, "kind": "max"})
+    node.output.append("i")
+    node.attribute.append(helper.make_attribute("storage_order", order))
+    return model([node], {"x": shape}, ["y", "i"], opset=19,
+                 out_types={"y": TensorProto.FLOAT, "i": TensorProto.INT64})
+
+
+@settings(max_examples=40, deadline=None)
+@given(c=dilated_pools(), order=st.integers(0, 1), ties=st.booleans(), seed=st.integers(0, 99))
+def test_maxpool_indices_are_onnx_s(c: dict[str, Any], order: int, ties: bool, seed: int
+                                    ) -> None:
+    """Against ONNX Runtime (ties: the first of equal values in the window wins)."""
+    ort = pytest.importorskip("onnxruntime")
+    r = np.random.default_rng(seed)
+    shape = (2, 3, *c["sizes"])
+    x = (r.integers(0, 3, shape) if ties else r.standard_normal(shape)).astype(np.float32)
+    proto = argmax_model(c, shape, order)
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    want_y, want_i = sess.run(None, {"x": x})
+    y, i = run(proto, x)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(i, want_i)
+    (ref,) = get_op("pool_argmax").reference([x], {}, sg.load_onnx(proto).graph.nodes[0].attrs)
+    assert ref.dtype == np.int64 and np.array_equal(ref, want_i)
+
+
+def test_maxpool_indices_are_int64_and_keep_symbols() -> None:
+    c = {"k": (2, 2), "s": (2, 2), "d": (1, 1), "pb": (0, 0), "pe": (0, 0), "ceil": False,
+         "include_pad": False}
+    m = sg.load_onnx(argmax_model(c, ("N", 3, 8, 8), 0))
+    res = sg.check(m).resolution
+    assert [str(res.type_of(v)) for v in m.graph.outputs] == ["f32[N,3,4,4]", "i64[N,3,4,4]"]
+    assert [n.prov.path for n in m.graph.nodes] == ["pool", "pool"]
+
+
+def test_maxpool_indices_export_as_a_maxpool_output() -> None:
+    ort = pytest.importorskip("onnxruntime")
+    c = {"k": (3, 2), "s": (2, 1), "d": (1, 2), "pb": (1, 0), "pe": (1, 1), "ceil": False,
+         "include_pad": False}
+    x = rand(1, 2, 7, 6)
+    m = sg.load_onnx(argmax_model(c, x.shape, 1))
+    proto = sg.export_onnx(m, sg.Input("x", x.shape))
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got_y, got_i = sess.run(None, {sess.get_inputs()[0].name: x})
+    y, i = m(x)
+    np.testing.assert_array_equal(got_y, y)
+    np.testing.assert_array_equal(got_i, i)
+
+
+def test_maxpool_indices_past_float32_s_exact_integers_are_refused() -> None:
+    c = {"k": (2, 2), "s": (2, 2), "d": (1, 1), "pb": (0, 0), "pe": (0, 0), "ceil": False,
+         "include_pad": False}
+    node = argmax_model(c, (1, 1, 4, 4), 0).graph.node[0]
+    node.name = "mp"
+    ok = model([node], {"x": ("N", 64, 512, 512)}, ["y", "i"])
+    assert diagnostics(ok, (1, 64, 512, 512)) == []  # 2**24 elements: every index exact
+    ((code, path, message),) = diagnostics(ok, (2, 64, 512, 512))
+    assert (code, path) == ("SG210", "mp") and "not exact in the float32 buffers" in message

@@ -59,6 +59,7 @@ def test_kernel_codes_are_the_records() -> None:
 # the required attributes of each op that has any, as a node would give them
 REQUIRED: dict[str, dict[str, Any]] = {
     "conv": {"channels": 4, "kernel": (3, 3)}, "pool": {"kind": "max", "kernel": (2, 2)},
+    "pool_argmax": {"kernel": (2, 2)},
     "global_pool": {"kind": "avg", "ndim": 2}, "dense": {"units": 3},
     "embedding": {"input_dim": 5, "output_dim": 2}, "param": {"shape": (3, None)},
     "constant": {"value": np.zeros(2, np.float32)}, "unsqueeze": {"axes": (0,)},

@@ -265,6 +265,19 @@ def _split_part(ex: _Exporter, n: Node, x: list[str], y: list[str],
         ("starts", start), ("ends", start + sizes[a["index"]]), ("axes", a["axis"])))], y)
 
 
+def _pool_argmax(ex: _Exporter, n: Node, x: list[str], y: list[str],
+                 types: Mapping[int, TensorType]) -> None:
+    """MaxPool's indices: a MaxPool whose values output is left unused."""
+    a = n.attrs
+    kw: dict[str, Any] = {"kernel_shape": list(a["kernel"]), "strides": list(a["strides"]),
+                          "pads": [*a["padding"], *a["pads_end"]],
+                          "dilations": list(a["dilation"]), "ceil_mode": int(a["ceil_mode"]),
+                          "storage_order": a["storage_order"]}
+    if a["ceil_mode"] and not a["ceil_drop_last"]:
+        _mxnet_ceil_window(n, types.get(n.inputs[0]))
+    ex.add("MaxPool", x, [ex.fresh("unused_values"), y[0]], **kw)
+
+
 def _onnx_attr(value: Any) -> Any:
     """An attribute value as onnx.helper takes it (lists, not tuples)."""
     return list(value) if isinstance(value, tuple) else value
@@ -304,7 +317,7 @@ _RULES: dict[str, _Rule] = {
             "value", ex.onnx.TensorProto.FLOAT, [1], [float(n.attrs["value"].reshape(-1)[0])])),
     "constant": lambda ex, n, x, y, t: ex.add(
         "Identity", [ex.const(n.attrs["value"], "const")], y),
-    "split": _split_part,
+    "split": _split_part, "pool_argmax": _pool_argmax,
 }
 
 
@@ -344,7 +357,8 @@ def to_onnx(
     for v in graph.outputs:
         t = known.get(v)
         shape = [_dim_proto(d) for d in t.shape] if t is not None else None
-        outputs.append(h.make_tensor_value_info(ex.name(v), tp.FLOAT, shape))
+        elem = h.np_dtype_to_tensor_dtype(np.dtype(t.dtype)) if t is not None else tp.FLOAT
+        outputs.append(h.make_tensor_value_info(ex.name(v), elem, shape))
     g = h.make_graph(ex.nodes, name, inputs + ex.extra_inputs, outputs, ex.inits)
     model = h.make_model(g, opset_imports=[h.make_opsetid("", OPSET)],
                          producer_name="shapegraph")

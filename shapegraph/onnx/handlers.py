@@ -110,16 +110,21 @@ def _conv(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
 def _pool(kind: str) -> _Handler:
     def handle(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
         a = imp.attrs(node)
-        if len(node.output) > 1 and node.output[1]:
-            raise Unsupported("its second output (the argmax indices)")
         kernel = list(a["kernel_shape"])
         nd = len(kernel)
         attrs = _window_attrs(imp, node, nd, kernel)
-        attrs.update(kind=kind, ceil_mode=bool(a.get("ceil_mode", 0)), ceil_drop_last=True)
+        attrs.update(ceil_mode=bool(a.get("ceil_mode", 0)), ceil_drop_last=True)
+        x = imp.tensor(node.input[0], prov)
+        outs: list[int | None] = [None, None]
+        if len(node.output) > 1 and node.output[1]:  # MaxPool's argmax indices
+            order = int(a.get("storage_order", 0))
+            outs[1] = imp.layer("pool_argmax", [x], {**attrs, "storage_order": order}, prov)
+            imp.ranks[node.output[1]] = nd + 2
         if kind == "avg":
             attrs["count_include_pad"] = bool(a.get("count_include_pad", 0))
-        x = imp.tensor(node.input[0], prov)
-        return _out(imp, node, imp.layer("pool", [x], attrs, prov), nd + 2)
+        outs[0] = imp.layer("pool", [x], {**attrs, "kind": kind}, prov)
+        imp.ranks[node.output[0]] = nd + 2
+        return outs
     return handle
 
 

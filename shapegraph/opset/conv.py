@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from shapegraph.core.dims import Dim, as_int, ceildiv, dim_str, floordiv, holes, mul
+from shapegraph.core.dims import Dim, as_int, ceildiv, dim_str, floordiv, holes, mul, product
 from shapegraph.core.types import TensorType
 from shapegraph.opset.base import (
     Attr,
@@ -311,6 +311,89 @@ POOL = register(OpDef(
             # ceil mode's last window when it would start in the end padding: MXNet (and
             # so Gluon's layers) keep it, ONNX and PyTorch drop it
             Attr("ceil_drop_last", "bool", False)),
+    attrs_check=_window_attrs))
+
+
+# --------------------------------------------------------------------------- argmax of max pooling
+
+
+def _argmax_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    out = _pool_rule(ins, params, {**attrs, "kind": "max"})
+    if isinstance(out, Fail):
+        return out
+    total = product(ins[0].shape)
+    if type(total) is int and total > _EXACT:
+        return Fail(SG_CONFIG, f"MaxPool indices: {ins[0]} holds {total} elements, and an index "
+                    f"above {_EXACT} (2**24) is not exact in the float32 buffers the executor "
+                    "keeps every value in", "use MaxPool's indices on a smaller input, or "
+                    "split the batch")
+    return out._replace(types=(TensorType(out.types[0].shape, "int64"),))
+
+
+# the executor keeps every value in float32 buffers: whole numbers are exact up to 2**24
+_EXACT = 2**24
+
+
+def pool_argmax_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
+    """ONNX MaxPool's indices: where each window's maximum is, as an index into the
+    flattened input, (n, c) counted row-major and the spatial position row-major
+    (``storage_order`` 0) or column-major (1); padding is never chosen, and of equal
+    values the first in the window (row-major) is."""
+    nd = attrs["ndim"]
+    ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
+    ds, spatial = attrs["dilation"], x.shape[2:]
+    outs = [as_int(window_out(spatial[a], ks[a], ss[a], ps[a], ds[a], attrs["ceil_mode"],
+                              pe[a], attrs["ceil_drop_last"])) for a in range(nd)]
+    order = range(nd) if attrs["storage_order"] else reversed(range(nd))
+    strides, acc_stride = [0] * nd, 1
+    for a in order:  # the element stride of each spatial axis in the flattening
+        strides[a], acc_stride = acc_stride, acc_stride * spatial[a]
+    best = np.zeros((*x.shape[:2], *outs), x.dtype)
+    index = np.full(best.shape, -1, np.int64)
+    seen = np.zeros(outs, bool)
+    for offset in np.ndindex(*ks):
+        pos = [np.arange(o) * s - p + k * d
+               for o, s, p, k, d in zip(outs, ss, ps, offset, ds, strict=True)]
+        mask = np.ones(outs, bool)
+        for q, n, axis in zip(pos, spatial, _axes_grid(nd), strict=True):
+            mask &= ((q >= 0) & (q < n)).reshape(axis)
+        grid = [np.clip(q, 0, n - 1).reshape(axis)
+                for q, n, axis in zip(pos, spatial, _axes_grid(nd), strict=True)]
+        patch = x[(slice(None), slice(None), *grid)]
+        better = mask & (~seen | (patch > best))  # the first of equal values stays
+        flat = np.zeros(outs, np.int64)
+        for g, st in zip(grid, strides, strict=True):
+            flat += g * st
+        best = np.where(better, patch, best)
+        index = np.where(better, flat, index)
+        seen |= mask
+    planes = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[0], x.shape[1], *(1,) * nd)
+    return np.asarray(index + planes * int(np.prod(spatial)), dtype=np.int64)
+
+
+def _axes_grid(nd: int) -> list[tuple[int, ...]]:
+    """The shapes that lay a vector along each of ``nd`` axes (an open grid)."""
+    return [tuple(-1 if j == a else 1 for j in range(nd)) for a in range(nd)]
+
+
+def _argmax_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    return (pool_argmax_reference(ins[0], attrs),)
+
+
+POOL_ARGMAX = register(OpDef(
+    "pool_argmax", _argmax_rule, _argmax_ref, arity=(1, 1), lazy_rank=_spatial_rank,
+    out_rank=lambda r, a: _spatial_rank(a),
+    doc="ONNX MaxPool's second output: the flattened input index of each window's maximum "
+        "(int64; storage_order 0 row-major, 1 column-major)",
+    no_kernel="MaxPool's argmax indices: its numpy reference runs between compiled segments",
+    schema=(*_window_schema(strides_default_kernel=True),
+            Attr("dilation", "ints", check=positive, default_from=_each(1)),
+            Attr("ceil_mode", "bool", False), Attr("ceil_drop_last", "bool", True),
+            Attr("storage_order", "int", 0, choices=(0, 1))),
     attrs_check=_window_attrs))
 
 
