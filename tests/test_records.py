@@ -107,7 +107,8 @@ def test_bad_attributes_name_the_op_and_attribute(op: str, attrs: dict[str, Any]
 def test_defaults_are_filled_in_canonical_form() -> None:
     conv = all_ops()["conv"].complete({"channels": 8, "kernel": [3, 3], "groups": np.int64(2)})
     assert conv == {"channels": 8, "kernel": (3, 3), "ndim": 2, "strides": (1, 1),
-                    "padding": (0, 0), "pads_end": (0, 0), "dilation": (1, 1), "groups": 2,
+                    "padding": (0, 0), "pads_end": (0, 0), "auto_pad": "NOTSET",
+                    "dilation": (1, 1), "groups": 2,
                     "use_bias": True,
                     "in_channels": None}
     assert type(conv["groups"]) is int

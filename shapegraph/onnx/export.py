@@ -129,8 +129,7 @@ class _Exporter:
         if "bias" in dict(n.params):
             ins.append(self.param(n, "bias"))
         self.add("Conv", ins, y, kernel_shape=list(a["kernel"]), strides=list(a["strides"]),
-                 pads=[*a["padding"], *a["pads_end"]], dilations=list(a["dilation"]),
-                 group=a["groups"])
+                 dilations=list(a["dilation"]), group=a["groups"], **_padding(a))
 
     def _pool(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
               ) -> None:
@@ -138,8 +137,7 @@ class _Exporter:
         if a["ceil_mode"] and not a["ceil_drop_last"]:
             _mxnet_ceil_window(n, types.get(n.inputs[0]))
         kw: dict[str, Any] = {"kernel_shape": list(a["kernel"]), "strides": list(a["strides"]),
-                              "pads": [*a["padding"], *a["pads_end"]],
-                              "ceil_mode": int(a["ceil_mode"])}
+                              "ceil_mode": int(a["ceil_mode"]), **_padding(a)}
         if a["kind"] == "avg":
             kw["count_include_pad"] = int(a["count_include_pad"])
         if any(d != 1 for d in a["dilation"]):  # MaxPool has dilations from opset 10,
@@ -246,6 +244,14 @@ def _mxnet_ceil_window(n: Node, t: TensorType | None) -> None:
                 "smaller output. Use padding or ceil_mode=False to export it")
 
 
+def _padding(a: Mapping[str, Any]) -> dict[str, Any]:
+    """A window op's padding: ``auto_pad`` SAME_* as it is (it follows the input size),
+    else the explicit ``pads``."""
+    if a["auto_pad"] != "NOTSET":
+        return {"auto_pad": a["auto_pad"]}
+    return {"pads": [*a["padding"], *a["pads_end"]]}
+
+
 def _split_part(ex: _Exporter, n: Node, x: list[str], y: list[str],
                 types: Mapping[int, TensorType]) -> None:
     """One part of a Split as a Slice of its bounds (equal parts need the axis size)."""
@@ -270,9 +276,8 @@ def _pool_argmax(ex: _Exporter, n: Node, x: list[str], y: list[str],
     """MaxPool's indices: a MaxPool whose values output is left unused."""
     a = n.attrs
     kw: dict[str, Any] = {"kernel_shape": list(a["kernel"]), "strides": list(a["strides"]),
-                          "pads": [*a["padding"], *a["pads_end"]],
                           "dilations": list(a["dilation"]), "ceil_mode": int(a["ceil_mode"]),
-                          "storage_order": a["storage_order"]}
+                          "storage_order": a["storage_order"], **_padding(a)}
     if a["ceil_mode"] and not a["ceil_drop_last"]:
         _mxnet_ceil_window(n, types.get(n.inputs[0]))
     ex.add("MaxPool", x, [ex.fresh("unused_values"), y[0]], **kw)

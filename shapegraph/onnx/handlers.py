@@ -65,11 +65,11 @@ def _window_attrs(imp: _Importer, node: Any, nd: int, kernel: Sequence[int]) -> 
     dil = tuple(a.get("dilations", [1] * nd))
     auto = a.get("auto_pad", b"NOTSET")
     auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    if auto in ("SAME_UPPER", "SAME_LOWER") and any(s != 1 for s in strides):
+        # the padding follows the input size: the records resolve it (ceil(n / s) outputs)
+        return {"kernel": tuple(kernel), "ndim": nd, "strides": strides, "dilation": dil,
+                "auto_pad": auto}
     if auto in ("SAME_UPPER", "SAME_LOWER"):
-        if any(s != 1 for s in strides):
-            raise Unsupported(f"auto_pad={auto} with strides {list(strides)}: the padding "
-                               "then depends on the input size",
-                               "export the model with explicit pads")
         total = [d * (k - 1) for d, k in zip(dil, kernel, strict=True)]
         small = [t // 2 for t in total]
         big = [t - t // 2 for t in total]

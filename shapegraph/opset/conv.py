@@ -74,6 +74,41 @@ def window_formula(k: int, s: int, p: int, d: int = 1, ceil: bool = False,
     return f"ceil(({num})/{s}) + 1" if ceil else f"({num})//{s} + 1"
 
 
+def same_pads(attrs: Attrs, sizes: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """ONNX ``auto_pad`` SAME_UPPER / SAME_LOWER: the padding before and after each spatial
+    dim of ``sizes`` that gives ceil(n / s) outputs, an odd one extra at the end (UPPER) or
+    at the beginning (LOWER).
+
+    >>> same_pads({"kernel": (3,), "strides": (2,), "dilation": (1,),
+    ...            "auto_pad": "SAME_UPPER"}, (6,))
+    ((0,), (1,))
+    """
+    ds = attrs["dilation"] if "dilation" in attrs else (1,) * len(sizes)
+    begin, end = [], []
+    for n, k, s, d in zip(sizes, attrs["kernel"], attrs["strides"], ds, strict=True):
+        total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
+        small, big = total // 2, total - total // 2
+        begin.append(small if attrs["auto_pad"] == "SAME_UPPER" else big)
+        end.append(big if attrs["auto_pad"] == "SAME_UPPER" else small)
+    return tuple(begin), tuple(end)
+
+
+def _same(attrs: Attrs) -> bool:
+    # attributes made by hand (tests, older callers) may leave auto_pad out
+    return "auto_pad" in attrs and attrs["auto_pad"] != "NOTSET"
+
+
+def explicit_pads(attrs: Attrs, sizes: Sequence[int]) -> Attrs:
+    """``attrs`` with ``auto_pad``'s padding made explicit for an input of spatial
+    ``sizes`` (the references run on it); other attributes as they are."""
+    if not _same(attrs):
+        return attrs
+    begin, end = same_pads(attrs, sizes)
+    # these pads give exactly ceil(n / s) windows: ceil mode has nothing to add
+    floor = {"ceil_mode": False} if "ceil_mode" in attrs else {}
+    return {**attrs, "padding": begin, "pads_end": end, "auto_pad": "NOTSET", **floor}
+
+
 def _window_dims(
     x: TensorType, nd: int, attrs: Attrs, what: str, ceil: bool = False, drop: bool = False
 ) -> tuple[list[Dim], list[Src], bool] | Fail:
@@ -85,9 +120,19 @@ def _window_dims(
     ds = attrs["dilation"] if "dilation" in attrs else (1,) * nd
     dims: list[Dim] = []
     srcs: list[Src] = []
+    same = _same(attrs)
     for a in range(nd):
         j = 2 + a
         size = x.shape[j]
+        if same:  # the padding follows the size: ceil(n / s) outputs, for any n
+            out, formula = ceildiv(size, ss[a]), f"ceil(in/{ss[a]}) ({attrs['auto_pad']})"
+            dims.append(out)
+            srcs.append(Derived(f"{what} output size along dim {j} = {formula}", (inp(0, j),)))
+            if type(out) is int and out <= 0:
+                return Fail(SG_NONPOSITIVE, f"{what}: output size 0 along dim {j}: the input "
+                            "is empty", f"feed an input with dim {j} of at least 1",
+                            ((f"input dim {j}", size, inp(0, j)),))
+            continue
         out = window_out(size, ks[a], ss[a], ps[a], ds[a], ceil, pe[a], drop)
         formula = window_formula(ks[a], ss[a], ps[a], ds[a], ceil, pe[a])
         eff = ds[a] * (ks[a] - 1) + 1
@@ -172,6 +217,7 @@ def _weight_input_src(j: int) -> Src:
 
 def conv_reference(x: np.ndarray, w: np.ndarray, attrs: Attrs) -> np.ndarray:
     """Direct N-d convolution in numpy: one einsum per kernel offset and group."""
+    attrs = explicit_pads(attrs, x.shape[2:])
     nd = attrs["ndim"]
     ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
     ds, groups = attrs["dilation"], attrs["groups"]
@@ -226,7 +272,10 @@ def _window_schema(*, strides_default_kernel: bool = False) -> tuple[Attr, ...]:
             Attr("padding", "ints", check=non_negative, default_from=_each(0)),
             # the padding after the input along each dim, when it differs from the padding
             # before (ONNX pads [begin..., end...]); ``padding`` is the padding before
-            Attr("pads_end", "ints", check=non_negative, default_from=lambda a: a["padding"]))
+            Attr("pads_end", "ints", check=non_negative, default_from=lambda a: a["padding"]),
+            # ONNX auto_pad SAME_*: the padding follows the input size (ceil(n / s) outputs)
+            # and ``padding``/``pads_end`` are not used; see same_pads
+            Attr("auto_pad", "str", "NOTSET", choices=("NOTSET", "SAME_UPPER", "SAME_LOWER")))
 
 
 CONV = register(OpDef(
@@ -263,6 +312,7 @@ def _pool_rule(
 def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
     """Max/avg pooling in numpy (MXNet semantics, including ceil mode and padding; ONNX's
     ``dilations``: window element ``o`` of a window starting at ``i`` is ``i + o*d``)."""
+    attrs = explicit_pads(attrs, x.shape[2:])
     nd, kind = attrs["ndim"], attrs["kind"]
     ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
     ds = attrs["dilation"] if "dilation" in attrs else (1,) * nd
@@ -341,6 +391,7 @@ def pool_argmax_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
     flattened input, (n, c) counted row-major and the spatial position row-major
     (``storage_order`` 0) or column-major (1); padding is never chosen, and of equal
     values the first in the window (row-major) is."""
+    attrs = explicit_pads(attrs, x.shape[2:])
     nd = attrs["ndim"]
     ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
     ds, spatial = attrs["dilation"], x.shape[2:]
