@@ -736,3 +736,57 @@ def test_dilated_auto_pad_same_is_the_spec_s(kind: str, k: int, s: int, d: int, 
     want = naive_pool(x, kind, (k,), (s,), (d,), (pb,), (pe,), False, include)
     assert y.shape == want.shape == (1, 2, -(-n // s))
     np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+
+
+def test_split_of_a_shape_vector_passes_symbolic_sizes_on() -> None:
+    """Shape(x) split into (batch) and (c, h, w): the batch reshapes x to (batch, -1)."""
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Split", ["s", "sizes"], ["b", "rest"], axis=0),
+             helper.make_node("Concat", ["b", "minus1"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["y"])]
+    proto = model(nodes, {"x": ("N", 3, 4, 5)}, ["y"],
+                  {"sizes": np.array([1, 3], np.int64), "minus1": np.array([-1], np.int64)})
+    m = sg.load_onnx(proto)
+    assert str(sg.check(m).resolution.type_of(m.graph.outputs[0])) == "f32[N,60]"
+    x = rand(2, 3, 4, 5)
+    np.testing.assert_array_equal(m(x), x.reshape(2, 60))
+
+
+# ----------------------------------------------------------------------------- Reshape allowzero
+
+
+@pytest.mark.parametrize(("dims", "target", "allowzero", "want"), [
+    ((0, 3, 4), (3, 4, 0), True, "f32[3,4,0]"),
+    ((0, 3, 4), (3, 4, 0), False, "SG205"),   # 0 copies dim 2 (4): 48 elements, not 0
+    ((N, 3, 4), (0, 12), False, "f32[N,12]"),
+    ((N, 3, 4), (0, 12), True, "SG205"),      # a size of 0 holds none of 12*N elements
+    ((2, 0), (0, -1), False, "f32[2,0]"),     # numpy's: 0 copies the 2, -1 is 0
+    ((2, 0), (0, -1), True, "SG205"),         # ONNX: allowzero's 0 with -1 is undefined
+])
+def test_reshape_allowzero_reads_a_zero_as_a_size(dims: tuple[Any, ...],
+                                                  target: tuple[int, ...], allowzero: bool,
+                                                  want: str) -> None:
+    rec = get_op("reshape")
+    out = rec.shape_rule((TensorType(dims),), {},
+                         rec.complete({"shape": target, "allowzero": allowzero}))
+    if want.startswith("SG"):
+        assert isinstance(out, Fail) and out.code == want, out
+    else:
+        assert not isinstance(out, Fail) and str(out.types[0]) == want
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_reshape_allowzero_imports(static: bool) -> None:
+    x = np.zeros((0, 3, 4), np.float32)
+    nodes = [helper.make_node("Reshape", ["d", "t"], ["r"], allowzero=1),
+             helper.make_node("Add", ["x", "r"], ["y"])]
+    inits = {"t": np.array([3, 4, 0], np.int64)}
+    inputs: dict[str, tuple[Any, ...]] = {"x": (3, 4, 0)}
+    if static:  # a constant reshaped when the file is read
+        inits["d"] = x
+    else:
+        inputs["d"] = x.shape
+    proto = model(nodes, inputs, ["y"], inits, opset=14)
+    arrays = [np.zeros((3, 4, 0), np.float32)] + ([] if static else [x])
+    (y,) = run(proto, *arrays)
+    assert y.shape == (3, 4, 0)

@@ -298,7 +298,8 @@ _RULES: dict[str, _Rule] = {
     "square": lambda ex, n, x, y, t: ex.add("Mul", [x[0], x[0]], y),
     "flatten": lambda ex, n, x, y, t: ex.add("Flatten", x, y, axis=n.attrs["axis"]),
     "reshape": lambda ex, n, x, y, t: ex.add("Reshape", x if len(x) == 2 else [
-        x[0], ex.const(np.array(n.attrs["shape"], np.int64), "shape")], y),
+        x[0], ex.const(np.array(n.attrs["shape"], np.int64), "shape")], y,
+        **({"allowzero": 1} if n.attrs["allowzero"] else {})),
     "transpose": lambda ex, n, x, y, t: ex.add(
         "Transpose", x, y, **({"perm": list(n.attrs["axes"])} if n.attrs["axes"] else {})),
     "gelu": _Exporter._gelu, "batchnorm": _Exporter._batchnorm,

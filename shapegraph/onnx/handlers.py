@@ -249,24 +249,24 @@ def _softmax(op: str) -> _Handler:
 
 
 def _reshape(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
-    if imp.attrs(node).get("allowzero", 0):
-        target = imp.known(node.input[1])
-        if target is None or target.small is None or 0 in target.small:
-            raise Unsupported("allowzero=1 with a zero in the target")
+    # allowzero (opset 14): a 0 in the target is a size of 0, not a copy of the input's
+    allowzero = bool(imp.attrs(node).get("allowzero", 0))
     data, target = imp.known(node.input[0]), imp.known(node.input[1])
     if data is not None and target is not None and target.small is not None:
-        return _static_reshape(imp, node, prov, data, [int(v) for v in target.small])
+        return _static_reshape(imp, node, prov, data, [int(v) for v in target.small],
+                               allowzero)
     x = imp.tensor(node.input[0], prov)
     t = imp.tensor(node.input[1], prov)
     tw = imp.known(node.input[1]) or imp.static.get(node.input[1])
     r = tw.shape[0] if tw is not None and len(tw.shape) == 1 else None
-    return _out(imp, node, imp.layer("reshape", [x, t], {}, prov), r)
+    return _out(imp, node, imp.layer("reshape", [x, t], {"allowzero": allowzero}, prov), r)
 
 
 def _static_reshape(imp: _Importer, node: Any, prov: Provenance, w: Weight,
-                    target: list[int]) -> list[int | None]:
+                    target: list[int], allowzero: bool) -> list[int | None]:
     """A reshaped weight (a classifier's weight reshaped before its Gemm) is a weight too."""
-    dims = [w.shape[j] if t == 0 and j < len(w.shape) else t for j, t in enumerate(target)]
+    dims = [w.shape[j] if t == 0 and j < len(w.shape) and not allowzero else t
+            for j, t in enumerate(target)]
     if dims.count(-1) == 1:
         known = prod(d for d in dims if d != -1)
         dims[dims.index(-1)] = prod(w.shape) // known if known else 0

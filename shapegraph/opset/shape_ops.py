@@ -87,11 +87,13 @@ FLATTEN = register(OpDef("flatten", _flatten_rule, _flatten_ref, lazy_rank=lambd
 
 
 def reshape_dims(
-    x: TensorType, spec: Sequence[Dim], spec_srcs: Sequence[Src] | None = None
+    x: TensorType, spec: Sequence[Dim], spec_srcs: Sequence[Src] | None = None,
+    allowzero: bool = False
 ) -> tuple[tuple[Dim, ...], tuple[Src, ...], tuple[Eq, ...], bool] | Fail:
-    """The output of reshaping ``x`` to ``spec`` (0 copies a dim, -1 is inferred); an
-    element may be a symbolic size (a target computed from ``Shape(x)``), and
-    ``spec_srcs`` says where each element came from (default: the ``shape`` attribute)."""
+    """The output of reshaping ``x`` to ``spec`` (0 copies a dim, or with ``allowzero`` is a
+    size of 0, as ONNX's attribute says; -1 is inferred); an element may be a symbolic size
+    (a target computed from ``Shape(x)``), and ``spec_srcs`` says where each element came
+    from (default: the ``shape`` attribute)."""
     spec_srcs = spec_srcs or tuple(FromAttr(f"shape[{k}]") for k in range(len(spec)))
     shown = "(" + ", ".join(dim_str(s) for s in spec) + ")"
     if sum(1 for s in spec if s.__class__ is int and s == -1) > 1:
@@ -102,6 +104,9 @@ def reshape_dims(
     for k, s in enumerate(spec):
         if s.__class__ is not int:  # a symbolic size
             dims.append(s)
+            srcs.append(spec_srcs[k])
+        elif s == 0 and allowzero:
+            dims.append(0)
             srcs.append(spec_srcs[k])
         elif s == 0:
             if k >= x.rank:
@@ -196,7 +201,7 @@ def _reshape_rule(
     target = _reshape_target(ins, attrs)
     if isinstance(target, (Out, Fail)):
         return target
-    r = reshape_dims(ins[0], *target)
+    r = reshape_dims(ins[0], *target, allowzero=attrs["allowzero"])
     if isinstance(r, Fail):
         if r.code == SG_PINNED and len(ins) == 2:  # an ONNX Reshape: say how to export it
             return replace(r, help=r.help + _EXPORT_HELP)
@@ -220,7 +225,7 @@ def _reshape_values(
     target = _reshape_target(ins, attrs)
     if isinstance(target, (Out, Fail)):
         return (None,)
-    r = reshape_dims(TensorType(v.shape), *target)
+    r = reshape_dims(TensorType(v.shape), *target, allowzero=attrs["allowzero"])
     if isinstance(r, Fail) or not all(d.__class__ is int for d in r[0]):
         return (None,)
     return (v.reshaped(tuple(int(d) for d in r[0])),)  # type: ignore[arg-type]
@@ -231,7 +236,7 @@ def _reshape_ref(
 ) -> tuple[np.ndarray, ...]:
     x = ins[0]
     spec = attrs["shape"] if len(ins) == 1 else [int(s) for s in ins[1]]
-    r = reshape_dims(TensorType(x.shape), spec)
+    r = reshape_dims(TensorType(x.shape), spec, allowzero=attrs["allowzero"])
     if isinstance(r, Fail):
         raise ValueError(r.message)
     return (x.reshape(tuple(as_int(d) for d in r[0])),)
@@ -240,9 +245,11 @@ def _reshape_ref(
 RESHAPE = register(OpDef("reshape", _reshape_rule, _reshape_ref, arity=(1, 2),
                          index_inputs=(1,), value_rule=_reshape_values,
                          out_rank=lambda r, a: None if a["shape"] is None else len(a["shape"]),
-                         schema=(Attr("shape", "ints", None, optional=True),),
+                         schema=(Attr("shape", "ints", None, optional=True),
+                                 # ONNX's allowzero: a 0 in the target is a size of 0
+                                 Attr("allowzero", "bool", False)),
                          doc="reshape to attrs['shape'] or (ONNX) to the value of input 1; "
-                             "0 copies a dim, -1 is inferred",
+                             "0 copies a dim (is 0 with allowzero), -1 is inferred",
                          lowering=Lowering("alias")))
 
 
