@@ -790,3 +790,13 @@ def test_reshape_allowzero_imports(static: bool) -> None:
     arrays = [np.zeros((3, 4, 0), np.float32)] + ([] if static else [x])
     (y,) = run(proto, *arrays)
     assert y.shape == (3, 4, 0)
+
+
+@pytest.mark.parametrize(("op_type", "inputs", "takes"), [
+    ("Less", ["x"], "Less takes 2"), ("Where", ["x", "x"], "Where takes 3"),
+    ("CastLike", ["x"], "CastLike takes 2"), ("Max", [], "Max takes 1 or more")])
+def test_a_node_with_the_wrong_number_of_inputs_is_sg213(op_type: str, inputs: list[str],
+                                                         takes: str) -> None:
+    node = helper.make_node(op_type, inputs, ["y"], name="bad")
+    ((code, path, message),) = diagnostics(model([node], {"x": (2, 3)}, ["y"]))
+    assert (code, path) == ("SG213", "bad") and takes in message

@@ -47,9 +47,20 @@ def _unary(op: str) -> _Handler:
     return handle
 
 
-def _binary(op: str) -> _Handler:
+def _inputs(node: Any, least: int, most: int | None = None) -> list[str]:
+    """The node's inputs, when there are as many as its op takes (else SG213)."""
+    ins = list(node.input)
+    if len(ins) < least or (most is not None and len(ins) > most):
+        takes = f"{least}" if most == least else f"{least} or more" if most is None \
+            else f"{least} to {most}"
+        raise Unsupported(f"{len(ins)} inputs: {node.op_type} takes {takes}")
+    return ins
+
+
+def _binary(op: str, variadic: bool = False) -> _Handler:
+    """Elementwise ops of two inputs; ``variadic`` (Sum, Max, Min): one or more."""
     def handle(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
-        ins = list(node.input)
+        ins = _inputs(node, 1, None) if variadic else _inputs(node, 2, 2)
         v = imp.tensor(ins[0], prov)
         for other in ins[1:]:  # Sum takes any number of inputs
             v = imp.layer(op, [v, imp.tensor(other, prov)], {}, prov)
@@ -440,7 +451,7 @@ def _clip(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
 
 
 def _where(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
-    ins = [imp.tensor(i, prov) for i in node.input]
+    ins = [imp.tensor(i, prov) for i in _inputs(node, 3, 3)]
     ranks = [imp.rank(i) for i in node.input]
     return _out(imp, node, imp.layer("where", ins, {}, prov),
                 None if None in ranks else max(r for r in ranks if r is not None))
@@ -473,7 +484,7 @@ def _dtype_of(imp: _Importer, name: str) -> str | None:
 
 def _cast_like(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     """CastLike(x, like): Cast to the element type of ``like``, read from the file."""
-    to = _dtype_of(imp, node.input[1])
+    to = _dtype_of(imp, _inputs(node, 2, 2)[1])
     if to is None:
         raise Unsupported(f"the element type of its second input `{node.input[1]}` is not "
                            "known from the file", "give the value a type (value_info), or "
@@ -572,12 +583,13 @@ HANDLERS: dict[str, _Handler] = {
     "Clip": _clip, "PRelu": _prelu,
     "Softmax": _softmax("softmax"), "LogSoftmax": _softmax("log_softmax"),
     "Add": _binary("add"), "Sub": _binary("sub"), "Mul": _binary("mul"),
-    "Div": _binary("div"), "Sum": _binary("add"),
+    "Div": _binary("div"), "Sum": _binary("add", variadic=True),
     "Concat": _concat, "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose,
     "Unsqueeze": _unsqueeze, "Squeeze": _squeeze, "Dropout": _dropout, "Identity": _identity,
     "Constant": _constant, "ConstantOfShape": _constant_of_shape, "Shape": _shape,
     "Gather": _gather, "Cast": _cast, "Slice": _slice, "CastLike": _cast_like,
-    "Max": _binary("maximum"), "Min": _binary("minimum"), "Less": _binary("less"),
+    "Max": _binary("maximum", variadic=True), "Min": _binary("minimum", variadic=True),
+    "Less": _binary("less"),
     "Greater": _binary("greater"), "Where": _where, "Split": _split,
     **{op_type: _reduce for op_type in _REDUCE},
 }
