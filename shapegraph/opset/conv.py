@@ -304,9 +304,30 @@ def _pool_rule(
     win = _window_dims(x, nd, attrs, name, attrs["ceil_mode"], attrs["ceil_drop_last"])
     if isinstance(win, Fail):
         return win
+    short = _same_window_short(x, attrs, name) if _same(attrs) else None
+    if short is not None:
+        return short
     dims, srcs, pending = win
     out = TensorType((x.shape[0], x.shape[1], *dims), x.dtype)
     return Out((out,), ((inp(0, 0), inp(0, 1), *srcs),), (), pending)
+
+
+def _same_window_short(x: TensorType, attrs: Attrs, name: str) -> Fail | None:
+    """A pool with auto_pad SAME whose windows, strides apart, cover less than the input:
+    ONNX's padding is then negative, and runtimes differ (ONNX Runtime crops an average
+    pool's input, refuses a max pool; the onnx reference fails), so it is refused.
+    (A convolution pads nothing then, as the onnx reference and ONNX Runtime agree.)"""
+    ds = attrs["dilation"] if "dilation" in attrs else (1,) * attrs["ndim"]
+    for a, (k, s, d) in enumerate(zip(attrs["kernel"], attrs["strides"], ds, strict=True)):
+        n = x.shape[2 + a]
+        if type(n) is int and (-(-n // s) - 1) * s + d * (k - 1) + 1 < n:
+            return Fail(SG_CONFIG, f"{name}: auto_pad={attrs['auto_pad']} with stride {s} "
+                        f"and a window of {d * (k - 1) + 1} along dim {2 + a} of size {n}: "
+                        "the windows skip input values and ONNX's padding is negative, "
+                        "which runtimes read differently",
+                        "use a window at least as large as the stride, or explicit pads",
+                        ((f"input dim {2 + a}", n, inp(0, 2 + a)),))
+    return None
 
 
 def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
