@@ -59,6 +59,7 @@ def test_kernel_codes_are_the_records() -> None:
 # the required attributes of each op that has any, as a node would give them
 REQUIRED: dict[str, dict[str, Any]] = {
     "conv": {"channels": 4, "kernel": (3, 3)}, "pool": {"kind": "max", "kernel": (2, 2)},
+    "pool_argmax": {"kernel": (2, 2)},
     "global_pool": {"kind": "avg", "ndim": 2}, "dense": {"units": 3},
     "embedding": {"input_dim": 5, "output_dim": 2}, "param": {"shape": (3, None)},
     "constant": {"value": np.zeros(2, np.float32)}, "unsqueeze": {"axes": (0,)},
@@ -106,7 +107,8 @@ def test_bad_attributes_name_the_op_and_attribute(op: str, attrs: dict[str, Any]
 def test_defaults_are_filled_in_canonical_form() -> None:
     conv = all_ops()["conv"].complete({"channels": 8, "kernel": [3, 3], "groups": np.int64(2)})
     assert conv == {"channels": 8, "kernel": (3, 3), "ndim": 2, "strides": (1, 1),
-                    "padding": (0, 0), "pads_end": (0, 0), "dilation": (1, 1), "groups": 2,
+                    "padding": (0, 0), "pads_end": (0, 0), "auto_pad": "NOTSET",
+                    "dilation": (1, 1), "groups": 2,
                     "use_bias": True,
                     "in_channels": None}
     assert type(conv["groups"]) is int

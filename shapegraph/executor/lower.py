@@ -163,6 +163,8 @@ class _Lowerer:
     def op_conv(self, n: Node) -> bool:
         if n.attrs["pads_end"] != n.attrs["padding"]:
             return self.decline(n, _ASYMMETRIC)
+        if n.attrs["auto_pad"] != "NOTSET":
+            return self.decline(n, _AUTO_PAD)
         if n.attrs["ndim"] == 3:
             return self.op_conv3d(n)
         if len(n.inputs) > 1:
@@ -311,6 +313,11 @@ class _Lowerer:
     def op_pool(self, n: Node) -> bool:
         if n.attrs["pads_end"] != n.attrs["padding"]:
             return self.decline(n, _ASYMMETRIC)
+        if n.attrs["auto_pad"] != "NOTSET":
+            return self.decline(n, _AUTO_PAD)
+        if any(d != 1 for d in n.attrs["dilation"]):
+            return self.decline(n, "dilated pooling (ONNX dilations): the pooling kernels "
+                                "take contiguous windows")
         x, y = n.inputs[0], n.outputs[0]
         nd = n.attrs["ndim"]
         if nd == 3:
@@ -449,6 +456,8 @@ class _Lowerer:
         return pack(self.out, self.folded, self.specialize)
 
 
+_AUTO_PAD = ("auto_pad SAME with strides (ONNX): the padding follows the input size, and the "
+             "kernels take it as given")
 _ASYMMETRIC = ("asymmetric padding (ONNX pads [begin, end] that differ): the convolution and "
                "pooling kernels pad both sides alike")
 

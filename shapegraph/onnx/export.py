@@ -129,8 +129,7 @@ class _Exporter:
         if "bias" in dict(n.params):
             ins.append(self.param(n, "bias"))
         self.add("Conv", ins, y, kernel_shape=list(a["kernel"]), strides=list(a["strides"]),
-                 pads=[*a["padding"], *a["pads_end"]], dilations=list(a["dilation"]),
-                 group=a["groups"])
+                 dilations=list(a["dilation"]), group=a["groups"], **_padding(a))
 
     def _pool(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
               ) -> None:
@@ -138,10 +137,15 @@ class _Exporter:
         if a["ceil_mode"] and not a["ceil_drop_last"]:
             _mxnet_ceil_window(n, types.get(n.inputs[0]))
         kw: dict[str, Any] = {"kernel_shape": list(a["kernel"]), "strides": list(a["strides"]),
-                              "pads": [*a["padding"], *a["pads_end"]],
-                              "ceil_mode": int(a["ceil_mode"])}
+                              "ceil_mode": int(a["ceil_mode"]), **_padding(a)}
         if a["kind"] == "avg":
             kw["count_include_pad"] = int(a["count_include_pad"])
+        if any(d != 1 for d in a["dilation"]):  # MaxPool has dilations from opset 10,
+            if a["kind"] == "avg" and OPSET < 19:  # AveragePool from 19
+                raise NotImplementedError(
+                    f"ONNX export of a dilated average pool (layer `{n.prov.display_path}`): "
+                    f"AveragePool takes dilations from opset 19, the export writes {OPSET}")
+            kw["dilations"] = list(a["dilation"])
         self.add("MaxPool" if a["kind"] == "max" else "AveragePool", x, y, **kw)
 
     def _reduce(self, n: Node, x: list[str], y: list[str], types: Mapping[int, TensorType]
@@ -240,6 +244,45 @@ def _mxnet_ceil_window(n: Node, t: TensorType | None) -> None:
                 "smaller output. Use padding or ceil_mode=False to export it")
 
 
+def _padding(a: Mapping[str, Any]) -> dict[str, Any]:
+    """A window op's padding: ``auto_pad`` SAME_* as it is (it follows the input size),
+    else the explicit ``pads``."""
+    if a["auto_pad"] != "NOTSET":
+        return {"auto_pad": a["auto_pad"]}
+    return {"pads": [*a["padding"], *a["pads_end"]]}
+
+
+def _split_part(ex: _Exporter, n: Node, x: list[str], y: list[str],
+                types: Mapping[int, TensorType]) -> None:
+    """One part of a Split as a Slice of its bounds (equal parts need the axis size)."""
+    a = n.attrs
+    sizes = a["sizes"]
+    if sizes is None:
+        t = types.get(n.inputs[0])
+        size = t.shape[a["axis"]] if t is not None else None
+        if type(size) is not int:
+            raise NotImplementedError(
+                f"ONNX export of an equal split of a dim that is not a known size (layer "
+                f"`{n.prov.display_path}`)")
+        chunk = -(-size // a["count"])
+        sizes = tuple(max(0, min(chunk, size - i * chunk)) for i in range(a["count"]))
+    start = sum(sizes[:a["index"]])
+    ex.add("Slice", [x[0], *(ex.const(np.array([v], np.int64), k) for k, v in (
+        ("starts", start), ("ends", start + sizes[a["index"]]), ("axes", a["axis"])))], y)
+
+
+def _pool_argmax(ex: _Exporter, n: Node, x: list[str], y: list[str],
+                 types: Mapping[int, TensorType]) -> None:
+    """MaxPool's indices: a MaxPool whose values output is left unused."""
+    a = n.attrs
+    kw: dict[str, Any] = {"kernel_shape": list(a["kernel"]), "strides": list(a["strides"]),
+                          "dilations": list(a["dilation"]), "ceil_mode": int(a["ceil_mode"]),
+                          "storage_order": a["storage_order"], **_padding(a)}
+    if a["ceil_mode"] and not a["ceil_drop_last"]:
+        _mxnet_ceil_window(n, types.get(n.inputs[0]))
+    ex.add("MaxPool", x, [ex.fresh("unused_values"), y[0]], **kw)
+
+
 def _onnx_attr(value: Any) -> Any:
     """An attribute value as onnx.helper takes it (lists, not tuples)."""
     return list(value) if isinstance(value, tuple) else value
@@ -253,9 +296,10 @@ _RULES: dict[str, _Rule] = {
         "GlobalMaxPool" if n.attrs["kind"] == "max" else "GlobalAveragePool", x, y),
     **{op: _Exporter._reduce for op in _REDUCE},
     "square": lambda ex, n, x, y, t: ex.add("Mul", [x[0], x[0]], y),
-    "flatten": lambda ex, n, x, y, t: ex.add("Flatten", x, y, axis=1),
+    "flatten": lambda ex, n, x, y, t: ex.add("Flatten", x, y, axis=n.attrs["axis"]),
     "reshape": lambda ex, n, x, y, t: ex.add("Reshape", x if len(x) == 2 else [
-        x[0], ex.const(np.array(n.attrs["shape"], np.int64), "shape")], y),
+        x[0], ex.const(np.array(n.attrs["shape"], np.int64), "shape")], y,
+        **({"allowzero": 1} if n.attrs["allowzero"] else {})),
     "transpose": lambda ex, n, x, y, t: ex.add(
         "Transpose", x, y, **({"perm": list(n.attrs["axes"])} if n.attrs["axes"] else {})),
     "gelu": _Exporter._gelu, "batchnorm": _Exporter._batchnorm,
@@ -279,6 +323,7 @@ _RULES: dict[str, _Rule] = {
             "value", ex.onnx.TensorProto.FLOAT, [1], [float(n.attrs["value"].reshape(-1)[0])])),
     "constant": lambda ex, n, x, y, t: ex.add(
         "Identity", [ex.const(n.attrs["value"], "const")], y),
+    "split": _split_part, "pool_argmax": _pool_argmax,
 }
 
 
@@ -318,7 +363,8 @@ def to_onnx(
     for v in graph.outputs:
         t = known.get(v)
         shape = [_dim_proto(d) for d in t.shape] if t is not None else None
-        outputs.append(h.make_tensor_value_info(ex.name(v), tp.FLOAT, shape))
+        elem = h.np_dtype_to_tensor_dtype(np.dtype(t.dtype)) if t is not None else tp.FLOAT
+        outputs.append(h.make_tensor_value_info(ex.name(v), elem, shape))
     g = h.make_graph(ex.nodes, name, inputs + ex.extra_inputs, outputs, ex.inits)
     model = h.make_model(g, opset_imports=[h.make_opsetid("", OPSET)],
                          producer_name="shapegraph")

@@ -4,6 +4,7 @@ on the op records through the importer's helpers, with the op's per-opset semant
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from math import prod
 from typing import TYPE_CHECKING, Any
@@ -46,9 +47,20 @@ def _unary(op: str) -> _Handler:
     return handle
 
 
-def _binary(op: str) -> _Handler:
+def _inputs(node: Any, least: int, most: int | None = None) -> list[str]:
+    """The node's inputs, when there are as many as its op takes (else SG213)."""
+    ins = list(node.input)
+    if len(ins) < least or (most is not None and len(ins) > most):
+        takes = f"{least}" if most == least else f"{least} or more" if most is None \
+            else f"{least} to {most}"
+        raise Unsupported(f"{len(ins)} inputs: {node.op_type} takes {takes}")
+    return ins
+
+
+def _binary(op: str, variadic: bool = False) -> _Handler:
+    """Elementwise ops of two inputs; ``variadic`` (Sum, Max, Min): one or more."""
     def handle(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
-        ins = list(node.input)
+        ins = _inputs(node, 1, None) if variadic else _inputs(node, 2, 2)
         v = imp.tensor(ins[0], prov)
         for other in ins[1:]:  # Sum takes any number of inputs
             v = imp.layer(op, [v, imp.tensor(other, prov)], {}, prov)
@@ -64,11 +76,11 @@ def _window_attrs(imp: _Importer, node: Any, nd: int, kernel: Sequence[int]) -> 
     dil = tuple(a.get("dilations", [1] * nd))
     auto = a.get("auto_pad", b"NOTSET")
     auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    if auto in ("SAME_UPPER", "SAME_LOWER") and any(s != 1 for s in strides):
+        # the padding follows the input size: the records resolve it (ceil(n / s) outputs)
+        return {"kernel": tuple(kernel), "ndim": nd, "strides": strides, "dilation": dil,
+                "auto_pad": auto}
     if auto in ("SAME_UPPER", "SAME_LOWER"):
-        if any(s != 1 for s in strides):
-            raise Unsupported(f"auto_pad={auto} with strides {list(strides)}: the padding "
-                               "then depends on the input size",
-                               "export the model with explicit pads")
         total = [d * (k - 1) for d, k in zip(dil, kernel, strict=True)]
         small = [t // 2 for t in total]
         big = [t - t // 2 for t in total]
@@ -109,18 +121,21 @@ def _conv(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
 def _pool(kind: str) -> _Handler:
     def handle(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
         a = imp.attrs(node)
-        if len(node.output) > 1 and node.output[1]:
-            raise Unsupported("its second output (the argmax indices)")
         kernel = list(a["kernel_shape"])
         nd = len(kernel)
         attrs = _window_attrs(imp, node, nd, kernel)
-        if any(d != 1 for d in attrs.pop("dilation")):
-            raise Unsupported("pooling with dilations")
-        attrs.update(kind=kind, ceil_mode=bool(a.get("ceil_mode", 0)), ceil_drop_last=True)
+        attrs.update(ceil_mode=bool(a.get("ceil_mode", 0)), ceil_drop_last=True)
+        x = imp.tensor(node.input[0], prov)
+        outs: list[int | None] = [None, None]
+        if len(node.output) > 1 and node.output[1]:  # MaxPool's argmax indices
+            order = int(a.get("storage_order", 0))
+            outs[1] = imp.layer("pool_argmax", [x], {**attrs, "storage_order": order}, prov)
+            imp.ranks[node.output[1]] = nd + 2
         if kind == "avg":
             attrs["count_include_pad"] = bool(a.get("count_include_pad", 0))
-        x = imp.tensor(node.input[0], prov)
-        return _out(imp, node, imp.layer("pool", [x], attrs, prov), nd + 2)
+        outs[0] = imp.layer("pool", [x], {**attrs, "kind": kind}, prov)
+        imp.ranks[node.output[0]] = nd + 2
+        return outs
     return handle
 
 
@@ -245,24 +260,24 @@ def _softmax(op: str) -> _Handler:
 
 
 def _reshape(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
-    if imp.attrs(node).get("allowzero", 0):
-        target = imp.known(node.input[1])
-        if target is None or target.small is None or 0 in target.small:
-            raise Unsupported("allowzero=1 with a zero in the target")
+    # allowzero (opset 14): a 0 in the target is a size of 0, not a copy of the input's
+    allowzero = bool(imp.attrs(node).get("allowzero", 0))
     data, target = imp.known(node.input[0]), imp.known(node.input[1])
     if data is not None and target is not None and target.small is not None:
-        return _static_reshape(imp, node, prov, data, [int(v) for v in target.small])
+        return _static_reshape(imp, node, prov, data, [int(v) for v in target.small],
+                               allowzero)
     x = imp.tensor(node.input[0], prov)
     t = imp.tensor(node.input[1], prov)
     tw = imp.known(node.input[1]) or imp.static.get(node.input[1])
     r = tw.shape[0] if tw is not None and len(tw.shape) == 1 else None
-    return _out(imp, node, imp.layer("reshape", [x, t], {}, prov), r)
+    return _out(imp, node, imp.layer("reshape", [x, t], {"allowzero": allowzero}, prov), r)
 
 
 def _static_reshape(imp: _Importer, node: Any, prov: Provenance, w: Weight,
-                    target: list[int]) -> list[int | None]:
+                    target: list[int], allowzero: bool) -> list[int | None]:
     """A reshaped weight (a classifier's weight reshaped before its Gemm) is a weight too."""
-    dims = [w.shape[j] if t == 0 and j < len(w.shape) else t for j, t in enumerate(target)]
+    dims = [w.shape[j] if t == 0 and j < len(w.shape) and not allowzero else t
+            for j, t in enumerate(target)]
     if dims.count(-1) == 1:
         known = prod(d for d in dims if d != -1)
         dims[dims.index(-1)] = prod(w.shape) // known if known else 0
@@ -277,19 +292,9 @@ def _static_reshape(imp: _Importer, node: Any, prov: Provenance, w: Weight,
 
 
 def _flatten(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
-    given = axis = int(imp.attrs(node).get("axis", 1))
-    r = imp.rank(node.input[0])
-    if axis < 0 and r is not None:  # counted from the end
-        axis += r
+    axis = int(imp.attrs(node).get("axis", 1))
     x = imp.tensor(node.input[0], prov)
-    if r is not None and axis == r:  # everything before: (prod, 1)
-        return _out(imp, node, imp.layer("reshape", [x], {"shape": (-1, 1)}, prov), 2)
-    if axis == 1:
-        return _out(imp, node, imp.layer("flatten", [x], {}, prov), 2)
-    if axis == 0:
-        return _out(imp, node, imp.layer("reshape", [x], {"shape": (1, -1)}, prov), 2)
-    raise Unsupported(f"axis={given}" + (f" (axis {axis} of a rank-{r} input)" if given < 0
-                                         else "") + ": only axis 0, 1 or the rank")
+    return _out(imp, node, imp.layer("flatten", [x], {"axis": axis}, prov), 2)
 
 
 def _axes(imp: _Importer, node: Any, required: bool) -> list[int] | None:
@@ -445,6 +450,103 @@ def _clip(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     return _out(imp, node, imp.layer("clip", [x], attrs, prov), imp.rank(node.input[0]))
 
 
+def _where(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    ins = [imp.tensor(i, prov) for i in _inputs(node, 3, 3)]
+    ranks = [imp.rank(i) for i in node.input]
+    return _out(imp, node, imp.layer("where", ins, {}, prov),
+                None if None in ranks else max(r for r in ranks if r is not None))
+
+
+_ONNX_DTYPES: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def _dtype_of(imp: _Importer, name: str) -> str | None:
+    """The numpy dtype name of ONNX tensor ``name`` when the file says it: a graph input's
+    declared type, a constant's values, else ONNX's own type inference over the model."""
+    if name in imp.input_types:
+        return imp.input_types[name].dtype
+    w = imp.known(name)
+    if w is not None and w.small is not None:
+        return str(w.small.dtype)
+    if imp not in _ONNX_DTYPES:  # once per import
+        try:
+            inferred = imp.onnx.shape_inference.infer_shapes(imp.model)
+        except Exception:  # an ill-formed model: its types are not known
+            inferred = imp.model
+        g = inferred.graph
+        _ONNX_DTYPES[imp] = {
+            vi.name: vi.type.tensor_type.elem_type
+            for vi in [*g.input, *g.value_info, *g.output] if vi.type.tensor_type.elem_type}
+        _ONNX_DTYPES[imp].update({t.name: t.data_type for t in g.initializer})
+    elem = _ONNX_DTYPES[imp].get(name)
+    return None if elem is None else str(imp.onnx.helper.tensor_dtype_to_np_dtype(elem))
+
+
+def _cast_like(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    """CastLike(x, like): Cast to the element type of ``like``, read from the file."""
+    to = _dtype_of(imp, _inputs(node, 2, 2)[1])
+    if to is None:
+        raise Unsupported(f"the element type of its second input `{node.input[1]}` is not "
+                           "known from the file", "give the value a type (value_info), or "
+                           "use Cast")
+    x = imp.tensor(node.input[0], prov)
+    return _out(imp, node, imp.layer("cast", [x], {"to": to}, prov), imp.rank(node.input[0]))
+
+
+# ONNX Reduce* -> the reduction op, and the opset from which its axes are an input
+_REDUCE = {"ReduceSum": ("sum", 13), "ReduceMean": ("mean", 18), "ReduceMax": ("max", 18),
+           "ReduceMin": ("min", 18)}
+# ONNX: a max or min over no values is -inf or inf (numpy's ``initial``)
+_REDUCE_EMPTY = {"max": -np.inf, "min": np.inf}
+
+
+def _reduce(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    op, axes_input_since = _REDUCE[node.op_type]
+    a = imp.attrs(node)
+    if imp.opset >= axes_input_since:
+        given = len(node.input) > 1 and bool(node.input[1])
+        axes = imp.ints(node.input[1], "axes") if given else []
+    else:
+        axes = [int(v) for v in a.get("axes", [])]
+    keep = bool(a.get("keepdims", 1))
+    # no axes: every axis, or none at all (the identity) with noop_with_empty_axes
+    axis: tuple[int, ...] | None = tuple(axes) if axes or a.get("noop_with_empty_axes", 0) \
+        else None
+    attrs: dict[str, Any] = {"axis": axis, "keepdims": keep}
+    if op in _REDUCE_EMPTY:
+        attrs["initial"] = _REDUCE_EMPTY[op]
+    r = imp.rank(node.input[0])
+    x = imp.tensor(node.input[0], prov)
+    out_rank = r if keep or r is None else (0 if axis is None else r - len(set(axis)))
+    return _out(imp, node, imp.layer(op, [x], attrs, prov), out_rank)
+
+
+def _split(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
+    """One ``split`` node per output, each named after the ONNX node: sizes from the
+    ``split`` attribute (before opset 13) or input (from 13), else equal parts (from opset
+    18 ``num_outputs`` of them, the last one smaller when the axis does not divide)."""
+    a = imp.attrs(node)
+    count = len(node.output)
+    if imp.opset < 13:
+        sizes = [int(v) for v in a["split"]] if "split" in a else None
+    elif len(node.input) > 1 and node.input[1]:
+        sizes = imp.ints(node.input[1], "split")
+    else:
+        sizes = None
+    if imp.opset >= 18 and "num_outputs" in a and int(a["num_outputs"]) != count:
+        raise Unsupported(f"num_outputs={a['num_outputs']} for {count} outputs",
+                          "give the node one output per part")
+    attrs: dict[str, Any] = {"axis": int(a.get("axis", 0)), "count": count,
+                             "sizes": None if sizes is None else tuple(sizes),
+                             "even": imp.opset < 18}
+    x = imp.tensor(node.input[0], prov)
+    outs: list[int | None] = []
+    for i, name in enumerate(node.output):
+        outs.append(imp.layer("split", [x], {**attrs, "index": i}, prov) if name else None)
+        imp.ranks[name] = imp.rank(node.input[0])
+    return outs
+
+
 def _prelu(imp: _Importer, node: Any, prov: Provenance) -> list[int | None]:
     slope = imp.known(node.input[1])
     r = imp.rank(node.input[0])
@@ -481,10 +583,14 @@ HANDLERS: dict[str, _Handler] = {
     "Clip": _clip, "PRelu": _prelu,
     "Softmax": _softmax("softmax"), "LogSoftmax": _softmax("log_softmax"),
     "Add": _binary("add"), "Sub": _binary("sub"), "Mul": _binary("mul"),
-    "Div": _binary("div"), "Sum": _binary("add"),
+    "Div": _binary("div"), "Sum": _binary("add", variadic=True),
     "Concat": _concat, "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose,
     "Unsqueeze": _unsqueeze, "Squeeze": _squeeze, "Dropout": _dropout, "Identity": _identity,
     "Constant": _constant, "ConstantOfShape": _constant_of_shape, "Shape": _shape,
-    "Gather": _gather, "Cast": _cast, "Slice": _slice,
+    "Gather": _gather, "Cast": _cast, "Slice": _slice, "CastLike": _cast_like,
+    "Max": _binary("maximum", variadic=True), "Min": _binary("minimum", variadic=True),
+    "Less": _binary("less"),
+    "Greater": _binary("greater"), "Where": _where, "Split": _split,
+    **{op_type: _reduce for op_type in _REDUCE},
 }
 SUPPORTED = tuple(sorted(HANDLERS))

@@ -5,6 +5,7 @@ Importing this package registers every op. Each family module (``dense``, ``conv
 """
 
 from shapegraph.opset import (  # noqa: F401
+    compare,
     conv,
     dense,
     elementwise,
@@ -14,6 +15,7 @@ from shapegraph.opset import (  # noqa: F401
     reduce,
     shape_ops,
     shape_values,
+    split,
 )
 from shapegraph.opset.base import OpDef, ParamDecl
 from shapegraph.opset.registry import all_ops, get_op, register

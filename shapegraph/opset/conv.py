@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from shapegraph.core.dims import Dim, as_int, ceildiv, dim_str, floordiv, holes, mul
+from shapegraph.core.dims import Dim, as_int, ceildiv, dim_str, floordiv, holes, mul, product
 from shapegraph.core.types import TensorType
 from shapegraph.opset.base import (
     Attr,
@@ -74,6 +74,41 @@ def window_formula(k: int, s: int, p: int, d: int = 1, ceil: bool = False,
     return f"ceil(({num})/{s}) + 1" if ceil else f"({num})//{s} + 1"
 
 
+def same_pads(attrs: Attrs, sizes: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """ONNX ``auto_pad`` SAME_UPPER / SAME_LOWER: the padding before and after each spatial
+    dim of ``sizes`` that gives ceil(n / s) outputs, an odd one extra at the end (UPPER) or
+    at the beginning (LOWER).
+
+    >>> same_pads({"kernel": (3,), "strides": (2,), "dilation": (1,),
+    ...            "auto_pad": "SAME_UPPER"}, (6,))
+    ((0,), (1,))
+    """
+    ds = attrs["dilation"] if "dilation" in attrs else (1,) * len(sizes)
+    begin, end = [], []
+    for n, k, s, d in zip(sizes, attrs["kernel"], attrs["strides"], ds, strict=True):
+        total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
+        small, big = total // 2, total - total // 2
+        begin.append(small if attrs["auto_pad"] == "SAME_UPPER" else big)
+        end.append(big if attrs["auto_pad"] == "SAME_UPPER" else small)
+    return tuple(begin), tuple(end)
+
+
+def _same(attrs: Attrs) -> bool:
+    # attributes made by hand (tests, older callers) may leave auto_pad out
+    return "auto_pad" in attrs and attrs["auto_pad"] != "NOTSET"
+
+
+def explicit_pads(attrs: Attrs, sizes: Sequence[int]) -> Attrs:
+    """``attrs`` with ``auto_pad``'s padding made explicit for an input of spatial
+    ``sizes`` (the references run on it); other attributes as they are."""
+    if not _same(attrs):
+        return attrs
+    begin, end = same_pads(attrs, sizes)
+    # these pads give exactly ceil(n / s) windows: ceil mode has nothing to add
+    floor = {"ceil_mode": False} if "ceil_mode" in attrs else {}
+    return {**attrs, "padding": begin, "pads_end": end, "auto_pad": "NOTSET", **floor}
+
+
 def _window_dims(
     x: TensorType, nd: int, attrs: Attrs, what: str, ceil: bool = False, drop: bool = False
 ) -> tuple[list[Dim], list[Src], bool] | Fail:
@@ -81,12 +116,23 @@ def _window_dims(
     an unknown (the rule must run again once it is known: a width that turns out smaller
     than the window is SG204 then, never a negative size)."""
     ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
-    ds = attrs["dilation"] if "dilation" in attrs else (1,) * nd  # pools have none
+    # attributes made by hand (tests, older callers) may leave out a pool's dilation
+    ds = attrs["dilation"] if "dilation" in attrs else (1,) * nd
     dims: list[Dim] = []
     srcs: list[Src] = []
+    same = _same(attrs)
     for a in range(nd):
         j = 2 + a
         size = x.shape[j]
+        if same:  # the padding follows the size: ceil(n / s) outputs, for any n
+            out, formula = ceildiv(size, ss[a]), f"ceil(in/{ss[a]}) ({attrs['auto_pad']})"
+            dims.append(out)
+            srcs.append(Derived(f"{what} output size along dim {j} = {formula}", (inp(0, j),)))
+            if type(out) is int and out <= 0:
+                return Fail(SG_NONPOSITIVE, f"{what}: output size 0 along dim {j}: the input "
+                            "is empty", f"feed an input with dim {j} of at least 1",
+                            ((f"input dim {j}", size, inp(0, j)),))
+            continue
         out = window_out(size, ks[a], ss[a], ps[a], ds[a], ceil, pe[a], drop)
         formula = window_formula(ks[a], ss[a], ps[a], ds[a], ceil, pe[a])
         eff = ds[a] * (ks[a] - 1) + 1
@@ -171,6 +217,7 @@ def _weight_input_src(j: int) -> Src:
 
 def conv_reference(x: np.ndarray, w: np.ndarray, attrs: Attrs) -> np.ndarray:
     """Direct N-d convolution in numpy: one einsum per kernel offset and group."""
+    attrs = explicit_pads(attrs, x.shape[2:])
     nd = attrs["ndim"]
     ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
     ds, groups = attrs["dilation"], attrs["groups"]
@@ -225,7 +272,10 @@ def _window_schema(*, strides_default_kernel: bool = False) -> tuple[Attr, ...]:
             Attr("padding", "ints", check=non_negative, default_from=_each(0)),
             # the padding after the input along each dim, when it differs from the padding
             # before (ONNX pads [begin..., end...]); ``padding`` is the padding before
-            Attr("pads_end", "ints", check=non_negative, default_from=lambda a: a["padding"]))
+            Attr("pads_end", "ints", check=non_negative, default_from=lambda a: a["padding"]),
+            # ONNX auto_pad SAME_*: the padding follows the input size (ceil(n / s) outputs)
+            # and ``padding``/``pads_end`` are not used; see same_pads
+            Attr("auto_pad", "str", "NOTSET", choices=("NOTSET", "SAME_UPPER", "SAME_LOWER")))
 
 
 CONV = register(OpDef(
@@ -254,20 +304,45 @@ def _pool_rule(
     win = _window_dims(x, nd, attrs, name, attrs["ceil_mode"], attrs["ceil_drop_last"])
     if isinstance(win, Fail):
         return win
+    short = _same_window_short(x, attrs, name) if _same(attrs) else None
+    if short is not None:
+        return short
     dims, srcs, pending = win
     out = TensorType((x.shape[0], x.shape[1], *dims), x.dtype)
     return Out((out,), ((inp(0, 0), inp(0, 1), *srcs),), (), pending)
 
 
+def _same_window_short(x: TensorType, attrs: Attrs, name: str) -> Fail | None:
+    """A pool with auto_pad SAME whose windows, strides apart, cover less than the input:
+    ONNX's padding is then negative, and runtimes differ (ONNX Runtime crops an average
+    pool's input, refuses a max pool; the onnx reference fails), so it is refused.
+    (A convolution pads nothing then, as the onnx reference and ONNX Runtime agree.)"""
+    ds = attrs["dilation"] if "dilation" in attrs else (1,) * attrs["ndim"]
+    for a, (k, s, d) in enumerate(zip(attrs["kernel"], attrs["strides"], ds, strict=True)):
+        n = x.shape[2 + a]
+        if type(n) is int and (-(-n // s) - 1) * s + d * (k - 1) + 1 < n:
+            return Fail(SG_CONFIG, f"{name}: auto_pad={attrs['auto_pad']} with stride {s} "
+                        f"and a window of {d * (k - 1) + 1} along dim {2 + a} of size {n}: "
+                        "the windows skip input values and ONNX's padding is negative, "
+                        "which runtimes read differently",
+                        "use a window at least as large as the stride, or explicit pads",
+                        ((f"input dim {2 + a}", n, inp(0, 2 + a)),))
+    return None
+
+
 def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
-    """Max/avg pooling in numpy (MXNet semantics, including ceil mode and padding)."""
+    """Max/avg pooling in numpy (MXNet semantics, including ceil mode and padding; ONNX's
+    ``dilations``: window element ``o`` of a window starting at ``i`` is ``i + o*d``)."""
+    attrs = explicit_pads(attrs, x.shape[2:])
     nd, kind = attrs["ndim"], attrs["kind"]
     ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
+    ds = attrs["dilation"] if "dilation" in attrs else (1,) * nd
     ceil, drop = attrs["ceil_mode"], attrs["ceil_drop_last"]
-    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], 1, ceil, pe[a], drop))
+    outs = [as_int(window_out(x.shape[2 + a], ks[a], ss[a], ps[a], ds[a], ceil, pe[a], drop))
             for a in range(nd)]
-    extra = [max(0, (o - 1) * s + k - (n + p + q))
-             for o, s, k, n, p, q in zip(outs, ss, ks, x.shape[2:], ps, pe, strict=True)]
+    # ceil mode: the padding the last window reaches past the end padding
+    extra = [max(0, (o - 1) * s + d * (k - 1) + 1 - (n + p + q))
+             for o, s, k, d, n, p, q in zip(outs, ss, ks, ds, x.shape[2:], ps, pe, strict=True)]
     pad = [(0, 0), (0, 0), *((p, q + e) for p, q, e in zip(ps, pe, extra, strict=True))]
     fill = -np.inf if kind == "max" else 0.0
     xp = np.pad(x.astype(np.float64), pad, constant_values=fill)
@@ -278,8 +353,8 @@ def pool_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
     count = np.zeros(outs)
     counted = padded if attrs["count_include_pad"] else inside
     for offset in np.ndindex(*ks):
-        sl = tuple(slice(o, o + s * (n - 1) + 1, s)
-                   for o, s, n in zip(offset, ss, outs, strict=True))
+        sl = tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                   for o, d, s, n in zip(offset, ds, ss, outs, strict=True))
         patch = xp[(slice(None), slice(None), *sl)]
         acc = np.maximum(acc, patch) if kind == "max" else acc + patch
         count += counted[sl]
@@ -301,10 +376,96 @@ POOL = register(OpDef(
     lowering=Lowering("pool"),
     schema=(Attr("kind", "str", choices=("max", "avg")),
             *_window_schema(strides_default_kernel=True),
+            # ONNX's dilations (the window's elements d apart); Gluon's layers have none
+            Attr("dilation", "ints", check=positive, default_from=_each(1)),
             Attr("ceil_mode", "bool", False), Attr("count_include_pad", "bool", True),
             # ceil mode's last window when it would start in the end padding: MXNet (and
             # so Gluon's layers) keep it, ONNX and PyTorch drop it
             Attr("ceil_drop_last", "bool", False)),
+    attrs_check=_window_attrs))
+
+
+# --------------------------------------------------------------------------- argmax of max pooling
+
+
+def _argmax_rule(
+    ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
+) -> RuleResult:
+    out = _pool_rule(ins, params, {**attrs, "kind": "max"})
+    if isinstance(out, Fail):
+        return out
+    total = product(ins[0].shape)
+    if type(total) is int and total > _EXACT:
+        return Fail(SG_CONFIG, f"MaxPool indices: {ins[0]} holds {total} elements, and an index "
+                    f"above {_EXACT} (2**24) is not exact in the float32 buffers the executor "
+                    "keeps every value in", "use MaxPool's indices on a smaller input, or "
+                    "split the batch")
+    return out._replace(types=(TensorType(out.types[0].shape, "int64"),))
+
+
+# the executor keeps every value in float32 buffers: whole numbers are exact up to 2**24
+_EXACT = 2**24
+
+
+def pool_argmax_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
+    """ONNX MaxPool's indices: where each window's maximum is, as an index into the
+    flattened input, (n, c) counted row-major and the spatial position row-major
+    (``storage_order`` 0) or column-major (1); padding is never chosen, and of equal
+    values the first in the window (row-major) is."""
+    attrs = explicit_pads(attrs, x.shape[2:])
+    nd = attrs["ndim"]
+    ks, ss, ps, pe = attrs["kernel"], attrs["strides"], attrs["padding"], attrs["pads_end"]
+    ds, spatial = attrs["dilation"], x.shape[2:]
+    outs = [as_int(window_out(spatial[a], ks[a], ss[a], ps[a], ds[a], attrs["ceil_mode"],
+                              pe[a], attrs["ceil_drop_last"])) for a in range(nd)]
+    order = range(nd) if attrs["storage_order"] else reversed(range(nd))
+    strides, acc_stride = [0] * nd, 1
+    for a in order:  # the element stride of each spatial axis in the flattening
+        strides[a], acc_stride = acc_stride, acc_stride * spatial[a]
+    best = np.zeros((*x.shape[:2], *outs), x.dtype)
+    index = np.full(best.shape, -1, np.int64)
+    seen = np.zeros(outs, bool)
+    for offset in np.ndindex(*ks):
+        pos = [np.arange(o) * s - p + k * d
+               for o, s, p, k, d in zip(outs, ss, ps, offset, ds, strict=True)]
+        mask = np.ones(outs, bool)
+        for q, n, axis in zip(pos, spatial, _axes_grid(nd), strict=True):
+            mask &= ((q >= 0) & (q < n)).reshape(axis)
+        grid = [np.clip(q, 0, n - 1).reshape(axis)
+                for q, n, axis in zip(pos, spatial, _axes_grid(nd), strict=True)]
+        patch = x[(slice(None), slice(None), *grid)]
+        better = mask & (~seen | (patch > best))  # the first of equal values stays
+        flat = np.zeros(outs, np.int64)
+        for g, st in zip(grid, strides, strict=True):
+            flat += g * st
+        best = np.where(better, patch, best)
+        index = np.where(better, flat, index)
+        seen |= mask
+    planes = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[0], x.shape[1], *(1,) * nd)
+    return np.asarray(index + planes * int(np.prod(spatial)), dtype=np.int64)
+
+
+def _axes_grid(nd: int) -> list[tuple[int, ...]]:
+    """The shapes that lay a vector along each of ``nd`` axes (an open grid)."""
+    return [tuple(-1 if j == a else 1 for j in range(nd)) for a in range(nd)]
+
+
+def _argmax_ref(
+    ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
+) -> tuple[np.ndarray, ...]:
+    return (pool_argmax_reference(ins[0], attrs),)
+
+
+POOL_ARGMAX = register(OpDef(
+    "pool_argmax", _argmax_rule, _argmax_ref, arity=(1, 1), lazy_rank=_spatial_rank,
+    out_rank=lambda r, a: _spatial_rank(a),
+    doc="ONNX MaxPool's second output: the flattened input index of each window's maximum "
+        "(int64; storage_order 0 row-major, 1 column-major)",
+    no_kernel="MaxPool's argmax indices: its numpy reference runs between compiled segments",
+    schema=(*_window_schema(strides_default_kernel=True),
+            Attr("dilation", "ints", check=positive, default_from=_each(1)),
+            Attr("ceil_mode", "bool", False), Attr("ceil_drop_last", "bool", True),
+            Attr("storage_order", "int", 0, choices=(0, 1))),
     attrs_check=_window_attrs))
 
 

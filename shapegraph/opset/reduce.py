@@ -94,7 +94,7 @@ def _reduce_rule(op: str) -> Callable[..., RuleResult]:
         if isinstance(axes, str):
             return _axes_fail(op, x, axis, axes)
         empty = [j for j in axes if x.shape[j] == 0]
-        if op in ("max", "min") and empty:
+        if op in ("max", "min") and empty and attrs.get("initial") is None:
             return Fail(SG_CONFIG, f"{op}: axis {empty[0]} of {x} is empty, and an empty "
                         f"{op} has no value", "reduce over axes of size at least 1",
                         ((f"input dim {empty[0]}", 0, inp(0, empty[0])),))
@@ -144,7 +144,11 @@ def _reduce_ref(fn: _Fn) -> Callable[..., tuple[np.ndarray, ...]]:
         x = ins[0]
         axis = attrs["axis"]
         axis = tuple(axis) if isinstance(axis, list) else axis
-        y = fn(x, axis=axis, keepdims=attrs["keepdims"])
+        # max/min: numpy's ``initial`` is the value of an empty reduction (ONNX's -inf/inf);
+        # sum and mean have no such attribute (nor have attributes made by hand)
+        initial = attrs.get("initial")
+        extra = {} if initial is None else {"initial": initial}
+        y = fn(x, axis=axis, keepdims=attrs["keepdims"], **extra)
         return (np.asarray(y, dtype=x.dtype),)  # numpy gives a scalar for a 0-d result
 
     return ref
@@ -154,16 +158,31 @@ def _reduce_ref(fn: _Fn) -> Callable[..., tuple[np.ndarray, ...]]:
 REDUCE_CODES = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 
 
+# max and min: the value of a reduction over nothing (numpy's ``initial``; ONNX's -inf
+# for ReduceMax and inf for ReduceMin); None: an empty max/min is a diagnostic. It never
+# changes a reduction over values (the initial is the operation's identity there).
+_INITIAL = {"max": -np.inf, "min": np.inf}
+
+
+def _initial_check(op: str) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        return "" if v == _INITIAL[op] else f"must be {_INITIAL[op]} (the identity of {op})"
+    return check
+
+
 def _register(op: str) -> OpDef:
     # lazy_rank None: without keepdims the output's rank depends on the input's, so a
     # static trace cannot pass an unknown rank on through a reduction
+    initial = (Attr("initial", "float", None, optional=True, check=_initial_check(op)),) \
+        if op in _INITIAL else ()
     return register(OpDef(op, _reduce_rule(op), _reduce_ref(REDUCTIONS[op]),
                           out_rank=_out_rank,
                           doc=f"{op} over attrs['axis'] (None: all axes), numpy's keepdims",
                           lowering=Lowering("reduce", REDUCE_CODES[op]),
                           # axis: an int, a tuple of ints or None (all axes); the shape
                           # rule reports a bad one as a diagnostic
-                          schema=(Attr("axis", "any", None), Attr("keepdims", "bool", False))))
+                          schema=(Attr("axis", "any", None), Attr("keepdims", "bool", False),
+                                  *initial)))
 
 
 MEAN = _register("mean")

@@ -49,32 +49,51 @@ def _flatten_rule(
     ins: tuple[TensorType, ...], params: Mapping[str, tuple[Dim, ...]], attrs: Attrs
 ) -> RuleResult:
     x = ins[0]
-    if x.rank < 1:
+    given = attrs["axis"]
+    axis = given + x.rank if given < 0 else given
+    if given == 1 and x.rank < 1:
         return rank_fail("Flatten", x, "rank >= 1 (batch, ...)")
-    rest = tuple(inp(0, j) for j in range(1, x.rank))
-    src: Src = rest[0] if len(rest) == 1 else Derived("flatten: product of dims 1..", rest)
-    out = TensorType((x.shape[0], product(x.shape[1:])), x.dtype)
-    return Out((out,), ((inp(0, 0), src),))
+    if not 0 <= axis <= x.rank:
+        return Fail("SG202", f"flatten: axis {given} is out of range for {x} (rank {x.rank})",
+                    f"use an axis from {-x.rank} to {x.rank}")
+    parts = (_flat_part(x, range(axis)), _flat_part(x, range(axis, x.rank)))
+    out = TensorType((parts[0][0], parts[1][0]), x.dtype)
+    return Out((out,), ((parts[0][1], parts[1][1]),))
+
+
+def _flat_part(x: TensorType, dims: range) -> tuple[Dim, Src]:
+    """The product of ``x``'s ``dims`` and its source (the dim itself when it is one)."""
+    if len(dims) == 1:
+        return x.shape[dims[0]], inp(0, dims[0])
+    srcs = tuple(inp(0, j) for j in dims)
+    label = f"dims {dims[0]}..{dims[-1]}" if dims else "no dims"
+    return product(x.shape[j] for j in dims), Derived(f"flatten: product of {label}", srcs)
 
 
 def _flatten_ref(
     ins: Sequence[np.ndarray], params: Mapping[str, np.ndarray], attrs: Attrs
 ) -> tuple[np.ndarray, ...]:
-    return (ins[0].reshape(ins[0].shape[0], prod(ins[0].shape[1:])),)  # no -1: batch 0
+    x = ins[0]
+    axis = attrs["axis"] + x.ndim if attrs["axis"] < 0 else attrs["axis"]
+    return (x.reshape(prod(x.shape[:axis]), prod(x.shape[axis:])),)  # no -1: a 0 size
 
 
 FLATTEN = register(OpDef("flatten", _flatten_rule, _flatten_ref, lazy_rank=lambda a: 2,
                          any_rank=True, out_rank=lambda r, a: 2,
-                         doc="(batch, d1, d2, ...) -> (batch, d1*d2*...)",
+                         doc="(d0, ..., dn) -> (d0*...*d(axis-1), d(axis)*...*dn), axis 1 by "
+                             "default: (batch, d1*d2*...)",
+                         schema=(Attr("axis", "int", 1, onnx="axis"),),
     lowering=Lowering("alias")))
 
 
 def reshape_dims(
-    x: TensorType, spec: Sequence[Dim], spec_srcs: Sequence[Src] | None = None
+    x: TensorType, spec: Sequence[Dim], spec_srcs: Sequence[Src] | None = None,
+    allowzero: bool = False
 ) -> tuple[tuple[Dim, ...], tuple[Src, ...], tuple[Eq, ...], bool] | Fail:
-    """The output of reshaping ``x`` to ``spec`` (0 copies a dim, -1 is inferred); an
-    element may be a symbolic size (a target computed from ``Shape(x)``), and
-    ``spec_srcs`` says where each element came from (default: the ``shape`` attribute)."""
+    """The output of reshaping ``x`` to ``spec`` (0 copies a dim, or with ``allowzero`` is a
+    size of 0, as ONNX's attribute says; -1 is inferred); an element may be a symbolic size
+    (a target computed from ``Shape(x)``), and ``spec_srcs`` says where each element came
+    from (default: the ``shape`` attribute)."""
     spec_srcs = spec_srcs or tuple(FromAttr(f"shape[{k}]") for k in range(len(spec)))
     shown = "(" + ", ".join(dim_str(s) for s in spec) + ")"
     if sum(1 for s in spec if s.__class__ is int and s == -1) > 1:
@@ -85,6 +104,9 @@ def reshape_dims(
     for k, s in enumerate(spec):
         if s.__class__ is not int:  # a symbolic size
             dims.append(s)
+            srcs.append(spec_srcs[k])
+        elif s == 0 and allowzero:
+            dims.append(0)
             srcs.append(spec_srcs[k])
         elif s == 0:
             if k >= x.rank:
@@ -179,7 +201,7 @@ def _reshape_rule(
     target = _reshape_target(ins, attrs)
     if isinstance(target, (Out, Fail)):
         return target
-    r = reshape_dims(ins[0], *target)
+    r = reshape_dims(ins[0], *target, allowzero=attrs["allowzero"])
     if isinstance(r, Fail):
         if r.code == SG_PINNED and len(ins) == 2:  # an ONNX Reshape: say how to export it
             return replace(r, help=r.help + _EXPORT_HELP)
@@ -203,7 +225,7 @@ def _reshape_values(
     target = _reshape_target(ins, attrs)
     if isinstance(target, (Out, Fail)):
         return (None,)
-    r = reshape_dims(TensorType(v.shape), *target)
+    r = reshape_dims(TensorType(v.shape), *target, allowzero=attrs["allowzero"])
     if isinstance(r, Fail) or not all(d.__class__ is int for d in r[0]):
         return (None,)
     return (v.reshaped(tuple(int(d) for d in r[0])),)  # type: ignore[arg-type]
@@ -214,7 +236,7 @@ def _reshape_ref(
 ) -> tuple[np.ndarray, ...]:
     x = ins[0]
     spec = attrs["shape"] if len(ins) == 1 else [int(s) for s in ins[1]]
-    r = reshape_dims(TensorType(x.shape), spec)
+    r = reshape_dims(TensorType(x.shape), spec, allowzero=attrs["allowzero"])
     if isinstance(r, Fail):
         raise ValueError(r.message)
     return (x.reshape(tuple(as_int(d) for d in r[0])),)
@@ -223,9 +245,11 @@ def _reshape_ref(
 RESHAPE = register(OpDef("reshape", _reshape_rule, _reshape_ref, arity=(1, 2),
                          index_inputs=(1,), value_rule=_reshape_values,
                          out_rank=lambda r, a: None if a["shape"] is None else len(a["shape"]),
-                         schema=(Attr("shape", "ints", None, optional=True),),
+                         schema=(Attr("shape", "ints", None, optional=True),
+                                 # ONNX's allowzero: a 0 in the target is a size of 0
+                                 Attr("allowzero", "bool", False)),
                          doc="reshape to attrs['shape'] or (ONNX) to the value of input 1; "
-                             "0 copies a dim, -1 is inferred",
+                             "0 copies a dim (is 0 with allowzero), -1 is inferred",
                          lowering=Lowering("alias")))
 
 
