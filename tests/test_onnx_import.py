@@ -268,9 +268,26 @@ def test_an_unsupported_op_is_one_diagnostic_and_the_rest_is_checked() -> None:
 
 
 def test_an_unsupported_configuration_says_why() -> None:
-    report = sg.check(load_onnx(_tiny("MaxPool", kernel_shape=[2, 2], dilations=[2, 2])))
-    assert report.diagnostics[0].message == ("MaxPool (opset 17) is not supported: pooling "
-                                             "with dilations")
+    proto = _tiny("Softmax", axis=2)
+    proto.opset_import[0].version = 11
+    report = sg.check(load_onnx(proto))
+    assert report.diagnostics[0].message == ("Softmax (opset 11) is not supported: axis=2 "
+                                             "before opset 13 (a 2-D coercion at that axis)")
+
+
+def test_a_node_with_too_few_inputs_is_one_diagnostic_at_the_node() -> None:
+    """The op's ONNX schema says how many inputs and outputs it takes: a Conv without its
+    weight is SG213 at that node, not a traceback from the importer."""
+    nodes = [helper.make_node("Conv", ["x"], ["y"], name="c", kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["x"], ["z"], name="r")]
+    g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info(
+        "x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])], [
+        helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None),
+        helper.make_tensor_value_info("z", onnx.TensorProto.FLOAT, None)])
+    report = sg.check(load_onnx(helper.make_model(g, opset_imports=[
+        helper.make_opsetid("", 17)])))
+    assert [(d.code, d.path, d.message) for d in report.diagnostics] == [
+        ("SG213", "c", "Conv (opset 17) is not supported: 1 input: Conv takes 2 to 3")]
 
 
 @pytest.mark.parametrize(("content", "message"), [

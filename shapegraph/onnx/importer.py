@@ -188,12 +188,31 @@ class _Importer:
         try:
             if handler is None:
                 raise Unsupported("", "")
+            self._check_arity(node)
             outs = handler(self, node, prov)
         except Unsupported as e:
             outs = self._unsupported(node, prov, e)
         for o, v in zip(node.output, outs, strict=False):
             if o and v is not None:
                 self.values[o] = v
+
+    def _check_arity(self, node: Any) -> None:
+        """The node has as many inputs and outputs as its op's ONNX schema allows at this
+        opset (a malformed file is one diagnostic at the node, not a traceback)."""
+        try:
+            schema = self.onnx.defs.get_schema(node.op_type, self.opset, node.domain)
+        except Exception:  # no schema known to the onnx package: the handler decides
+            return
+        for what, n, lo, hi in (("inputs", len(node.input), schema.min_input,
+                                 schema.max_input),
+                                ("outputs", len(node.output), schema.min_output,
+                                 schema.max_output)):
+            if not lo <= n <= hi:
+                takes = f"{lo}" if lo == hi else f"{lo} to {hi}" if hi < 2**31 - 1 \
+                    else f"{lo} or more"
+                raise Unsupported(f"{n} {what if n != 1 else what[:-1]}: {node.op_type} "
+                                  f"takes {takes}",
+                                  "fix the exporter that wrote the file")
 
     def _unsupported(self, node: Any, prov: Provenance, e: Unsupported) -> list[int | None]:
         ins = [self.values[i] for i in node.input if i in self.values]
