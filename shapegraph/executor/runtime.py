@@ -47,11 +47,14 @@ class Runner:
 
         self._numba: Any = numba
         self._single_threaded_blas = single_threaded_blas
-        # steps that call BLAS from their own threads (and take the thread count): BLAS is
-        # kept on one thread while they run; other plans leave BLAS's threads alone (a
-        # dense layer's sgemm then uses them)
-        self.blas_in_threads = any(a.kind == "threads" for st in plan.lowered.steps
-                                   for a in st.args)
+        # a plan with parallel kernels (numba's threads: the generated convolutions, and
+        # the GEMM ones that also call BLAS from those threads) keeps BLAS on one thread
+        # while it runs, so that two pools never fight for the cores (LeNet-64 next to a
+        # busy process: 5.9x slower with both); other plans (MLPs) leave BLAS's threads
+        # alone, a dense layer's sgemm then uses them
+        self.blas_in_threads = any(
+            st.source is not None or any(a.kind == "threads" for a in st.args)
+            for st in plan.lowered.steps)
 
     def arena(self) -> np.ndarray:
         a: np.ndarray | None = getattr(self._local, "arena", None)
