@@ -249,3 +249,23 @@ def test_a_batchnorm_as_mul_and_add_folds_into_the_convolution() -> None:
                                rtol=2e-4, atol=2e-4)
     (runner,) = model._runners.values()
     assert len(runner.plan.lowered.steps) == 1
+
+
+def test_division_by_a_per_channel_zero_gives_numpys_infinities() -> None:
+    """x / c with a zero in c runs as a channel affine step (x * inf): inf, -inf and, for
+    x = 0, NaN, as numpy's division gives; it is not folded into the conv before it."""
+    div = ChannelConstant("div", (3, 1, 1), 3)
+    div.values = np.array([0.0, 2.0, 0.0], np.float32).reshape(3, 1, 1)
+    net = nn.Sequential()
+    net.add(nn.Conv2D(3, 1, use_bias=False), div)
+    div.c.set_data(div.values)
+    net.initialize()
+    net[0].weight.set_data(np.array([1.0, -1.0, 0.0], np.float32).reshape(3, 1, 1, 1))
+    x = np.array([[[[1.0, 0.0]]]], np.float32)
+    model = sg.compile(net, sg.Input("x", x.shape))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = run_reference(model.graph, model.params, {"x": x})[0]
+    got = model(x)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want)
+    assert np.isinf(got).any() and np.isnan(got).any()

@@ -271,8 +271,9 @@ class _Lowerer:
                 axis, vec = found
                 x = n.inputs[port]
                 one, zero = np.ones_like(vec), np.zeros_like(vec)
-                scale, shift = {"mul": (vec, zero), "add": (one, vec), "sub": (one, -vec),
-                                "div": (1.0 / vec, zero)}[n.op]
+                with np.errstate(divide="ignore"):  # x / 0 is x * inf, as numpy gives
+                    scale, shift = {"mul": (vec, zero), "add": (one, vec),
+                                    "sub": (one, -vec), "div": (1.0 / vec, zero)}[n.op]
                 view = (prod(ys[:axis]), ys[axis], prod(ys[axis + 1:]))
                 self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale),
                                                 Arg("w", shift), Arg("lit", NO_ACT),
