@@ -509,17 +509,22 @@ def conv2d_source(
     e(0, "")
     e(0, "")
     flops = 2 * cfg.O * cfg.OH * cfg.OW * (cfg.C // cfg.groups) * cfg.KH * cfg.KW
-    e(0, "@njit(cache=True, nogil=True, parallel=True)")
+    # a convolution that stays small up to batch 64 gets no parallel loop at all (a
+    # parallel function costs numba a second or two more to compile)
+    may_run_parallel = flops * 64 >= PARALLEL_MIN_FLOPS
+    e(0, f"@njit(cache=True, nogil=True, parallel={may_run_parallel})")
     e(0, f"def {name}(x, wp, b, res, out):")
-    # prange indices are unsigned; the item function takes a signed one. (Calling
-    # set_parallel_chunksize here would make the kernel uncacheable: the caller sets it.)
     e(1, f"items = x.shape[0] * {cfg.G}")
-    e(1, f"if items > 1 and x.shape[0] * {flops} >= {PARALLEL_MIN_FLOPS}:")
-    e(2, "for it in prange(items):")
-    e(3, f"{name}_item(x, wp, b, res, out, np.int64(it))")
-    e(1, "else:")
-    e(2, "for it in range(items):")
-    e(3, f"{name}_item(x, wp, b, res, out, np.int64(it))")
+    if may_run_parallel:
+        # prange indices are unsigned; the item function takes a signed one. (Calling
+        # set_parallel_chunksize here would make the kernel uncacheable: the caller
+        # sets it.)
+        e(1, f"if items > 1 and x.shape[0] * {flops} >= {PARALLEL_MIN_FLOPS}:")
+        e(2, "for it in prange(items):")
+        e(3, f"{name}_item(x, wp, b, res, out, np.int64(it))")
+        e(2, "return")
+    e(1, "for it in range(items):")
+    e(2, f"{name}_item(x, wp, b, res, out, np.int64(it))")
     return e.source(), name
 
 
