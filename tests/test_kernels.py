@@ -580,3 +580,25 @@ def test_docstring_examples() -> None:
 
     for mod in (K, T):
         assert doctest.testmod(mod).failed == 0
+
+
+def test_single_threaded_blas_holds_one_thread_and_restores_the_callers_setting() -> None:
+    """The runner keeps scipy's OpenBLAS (the one numba calls) on one thread while a plan
+    with parallel kernels runs, nested or not, and restores what the caller had."""
+    from shapegraph.executor import blas
+
+    if not blas.blas_threads_controlled():
+        pytest.skip("scipy's BLAS is not an OpenBLAS this process can find")
+    assert blas._CONTROL is not None
+    setter, getter = blas._CONTROL
+    before = getter()
+    try:
+        setter(2)
+        with single_threaded_blas():
+            assert getter() == 1
+            with single_threaded_blas():
+                assert getter() == 1
+            assert getter() == 1
+        assert getter() == 2
+    finally:
+        setter(before)
