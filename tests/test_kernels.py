@@ -578,7 +578,7 @@ def test_maxpool_template_lenet() -> None:
 def test_docstring_examples() -> None:
     import doctest
 
-    for mod in (K, T):
+    for mod in (K, T, KG):
         assert doctest.testmod(mod).failed == 0
 
 
