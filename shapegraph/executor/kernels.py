@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
+from shapegraph.executor.blas import sgemm_rm
 from shapegraph.executor.jit import njit
 from shapegraph.opset.elementwise import BINARY_CODES, UNARY_CODES
 from shapegraph.opset.reduce import REDUCE_CODES
@@ -253,9 +254,19 @@ def dense(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: tuple[int, float, f
           out: np.ndarray) -> None:
     """out (N, M) = act(x (N, K) @ wt (K, M) + b (M,)); ``wt`` is weight.T made contiguous at
     plan time; an empty ``b`` means no bias. The product is BLAS sgemm (scipy's OpenBLAS,
-    about 0.5 µs per call: a hand loop lost at every size measured, even 1x20x256), then one
-    pass for bias and activation."""
-    np.dot(x, wt, out)
+    about 0.5 µs per call: a hand loop lost at every size measured, even 1x20x256), called
+    directly on C-contiguous operands (``np.dot`` checks them first: 0.1 µs a call), then
+    one pass for bias and activation."""
+    n, k = x.shape
+    m = out.shape[1]
+    if n == 0 or m == 0:
+        return
+    if k == 0:
+        out[:, :] = 0.0
+    elif x.flags.c_contiguous and wt.flags.c_contiguous and out.flags.c_contiguous:
+        sgemm_rm(n, m, k, x, k, wt, m, out, m, 0.0)  # straight on the views
+    else:
+        np.dot(x, wt, out)
     _bias_act_rows(out, b, act)
 
 

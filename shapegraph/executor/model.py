@@ -77,6 +77,13 @@ class CompiledModel:
 
     # -- calling -----------------------------------------------------------------------
     def __call__(self, *args: Any, **named: Any) -> Any:
+        if len(args) == 1 and self._n == 1 and not named:  # the common case, kept short
+            a = args[0]
+            if a.__class__ is np.ndarray and a.dtype is self._dtypes[0] and \
+                    a.flags.c_contiguous:
+                runner = self._runners.get((a.shape,))
+                if runner is not None:
+                    return runner.run1(a)
         if named:
             args = self._bind(args, named)
         if len(args) != self._n:

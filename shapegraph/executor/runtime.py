@@ -64,6 +64,18 @@ class Runner:
             _parallel_setup()
         return a
 
+    def run1(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        """``run([x])`` for a model of one input, as the model returns it (its one output,
+        or a tuple): the short path of a small model's call."""
+        if self.index_checks or self.blas_in_threads or _SERIAL[0] is not False or \
+                len(self.out_shapes) != 1:
+            outs = self.run([x])
+            return outs[0] if len(outs) == 1 else tuple(outs)
+        a = getattr(self._local, "arena", None)
+        out = np.empty(self.out_shapes[0], np.float32)
+        self.fn(self.weights, a if a is not None else self.arena(), 0, self.ints, x, out)
+        return out
+
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         for k, rows, path in self.index_checks:
             _check_indices(arrays[k], rows, path)
@@ -146,6 +158,10 @@ class EmptyRunner:
 
     def __init__(self, graph: Graph, params: dict[str, np.ndarray]) -> None:
         self.graph, self.params = graph, params
+
+    def run1(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        outs = self.run([x])
+        return outs[0] if len(outs) == 1 else tuple(outs)
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         feeds = dict(zip(self.graph.input_names, arrays, strict=True))
