@@ -604,6 +604,7 @@ def test_single_threaded_blas_holds_one_thread_and_restores_the_callers_setting(
         setter(before)
 
 
+@pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaPerformanceWarning")
 def test_dense_on_non_contiguous_views_takes_the_checked_product() -> None:
     """sgemm is called straight only on C-contiguous operands; a strided view (which
     plans never pass, but a caller of the kernel may) goes through np.dot."""
