@@ -27,7 +27,7 @@ from shapegraph.opset.registry import get_op
 if TYPE_CHECKING:  # the lowerer applies these rules (lower.py imports this module)
     from shapegraph.executor.lower import _Lowerer
 
-__all__ = ["FUSIONS", "Fusion", "bn_affine", "try_fuse"]
+__all__ = ["FUSIONS", "Fusion", "bn_affine", "channel_affine", "try_fuse"]
 
 # (lowerer, consumer node, producing step, the consumer's input port that step writes)
 Condition = Callable[["_Lowerer", Node, Step, int], bool]
@@ -106,27 +106,35 @@ def _channel_constant_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool
 
 
 def _fold_channel_constant(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
-    """x * s, x + t, x - t, x / s by a per-channel constant, folded into the producer's
-    scale and shift (a dense/conv's weights and bias, or a channel affine step's own)."""
+    """x * s, x + t, x - t, x / s by a per-channel constant, composed with the producer's
+    scale and shift (a dense/conv's weights and bias, or a channel affine step's own), as
+    a batchnorm folds."""
     found = lw.per_channel(n, port)
     assert found is not None
-    vec = found[1].astype(np.float64)
+    scale, shift = (a.astype(np.float64) for a in channel_affine(n.op, found[1]))
     if step.kernel == "channel_affine":
         s0, t0 = step.args[1].ref.astype(np.float64), step.args[2].ref.astype(np.float64)
     else:
         s0, t0 = (a.astype(np.float64) for a in lw.folded[id(step)])
-    if n.op == "mul":
-        s1, t1 = s0 * vec, t0 * vec
-    elif n.op == "div":
-        s1, t1 = s0 / vec, t0 / vec
-    else:
-        s1, t1 = s0, t0 + vec if n.op == "add" else t0 - vec
-    s1, t1 = s1.astype(np.float32), t1.astype(np.float32)
+    s1, t1 = (s0 * scale).astype(np.float32), (t0 * scale + shift).astype(np.float32)
     if step.kernel == "channel_affine":
         step.args[1], step.args[2] = Arg("w", s1), Arg("w", t1)
     else:
         lw.folded[id(step)] = (s1, t1)
     _absorb(lw, n, step, port)
+
+
+def channel_affine(op: str, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, shift) per channel of ``x op vec`` (add, sub, mul, div): the step a
+    per-channel constant runs as, and what it folds into its producer. ``x / 0`` is
+    ``x * inf``, as numpy's division gives."""
+    one, zero = np.ones_like(vec), np.zeros_like(vec)
+    if op == "mul":
+        return vec, zero
+    if op == "div":
+        with np.errstate(divide="ignore"):
+            return 1.0 / vec, zero
+    return one, vec if op == "add" else -vec
 
 
 FUSIONS: tuple[Fusion, ...] = (

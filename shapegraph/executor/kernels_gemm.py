@@ -32,7 +32,7 @@ import numpy as np
 
 from shapegraph.executor.blas import sgemm_rm
 from shapegraph.executor.jit import njit, prange
-from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, act_apply
+from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _act_inplace, act_apply
 
 __all__ = ["COL_BYTES", "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "wino_gemm",
            "wino_tile_rows"]
@@ -119,13 +119,7 @@ def _epilogue(yv: np.ndarray, m0: int, nm: int, p0: int, np_: int, b: np.ndarray
         elif bm != 0.0:
             for j in range(p0, p0 + np_):
                 row[j] += bm
-        if act[0] == ACT_RELU:
-            for j in range(p0, p0 + np_):
-                v = row[j]
-                row[j] = 0.0 if v < 0.0 else v
-        elif act[0] != ACT_NONE:
-            for j in range(p0, p0 + np_):
-                row[j] = act_apply(row[j], act)
+        _act_inplace(row[p0:p0 + np_], act)
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -22,7 +22,7 @@ import numpy as np
 from shapegraph.core.dims import as_int
 from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
-from shapegraph.executor.fusion import bn_affine, try_fuse
+from shapegraph.executor.fusion import bn_affine, channel_affine, try_fuse
 from shapegraph.executor.packing import pack
 from shapegraph.executor.steps import NO_ACT, Act, Arg, Lowered, Step
 from shapegraph.opset.common import norm_axis
@@ -270,10 +270,7 @@ class _Lowerer:
             if found is not None:  # a per-channel scale or shift: a channel affine step
                 axis, vec = found
                 x = n.inputs[port]
-                one, zero = np.ones_like(vec), np.zeros_like(vec)
-                with np.errstate(divide="ignore"):  # x / 0 is x * inf, as numpy gives
-                    scale, shift = {"mul": (vec, zero), "add": (one, vec),
-                                    "sub": (one, -vec), "div": (1.0 / vec, zero)}[n.op]
+                scale, shift = channel_affine(n.op, vec)
                 view = (prod(ys[:axis]), ys[axis], prod(ys[axis + 1:]))
                 self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale),
                                                 Arg("w", shift), Arg("lit", NO_ACT),
