@@ -121,6 +121,20 @@ def test_new_batch_size_is_a_new_plan_not_a_new_trace() -> None:
     assert sorted(model._runners) == [((1, 20),), ((4, 20),), ((9, 20),)]
 
 
+def test_plans_for_new_batch_sizes_share_one_copy_of_the_weights() -> None:
+    model = sg.compile(resnet(), sg.Input("x", ("batch", 8, "h", "h")))
+    for shape in ((1, 8, 12, 12), (3, 8, 12, 12), (2, 8, 7, 7)):
+        check(model, rand(*shape, seed=shape[0]))
+    plans = {k[0]: r.plan for k, r in model._runners.items()}
+    for plan in plans.values():  # each step's weights are views of the one packed array
+        assert plan.lowered.weights
+        assert all(np.shares_memory(w, plan.weights) for w in plan.lowered.weights)
+    # the batch is not in the weights: one array for both batch sizes (the batchnorm
+    # folded into each convolution is lowered once more, compared, and dropped)
+    assert plans[(3, 8, 12, 12)].weights is plans[(1, 8, 12, 12)].weights
+    check(model, rand(1, 8, 12, 12, seed=5))  # the shared array still gives the numbers
+
+
 # ----------------------------------------------------------------------------- random networks
 
 LAYERS = st.sampled_from(["dense", "dense_relu", "bn", "tanh", "residual", "concat",

@@ -110,8 +110,11 @@ class _Writer:
         if a.kind == "ints":
             k = self.p(*a.ref)
             return f"P[{k}:{k + len(a.ref)}]"
-        if a.kind == "empty4":
-            return "E4"
+        if a.kind == "act":
+            code, *params = a.ref
+            return f"(np.int64({code}), {', '.join(literal(float(v)) for v in params)})"
+        if a.kind == "empty4":  # no residual: an empty view of the arena, typed as a real
+            return "A[0:0].reshape((0, 0, 0, 0))"  # residual is (a global would be read-only)
         if a.kind == "threads":
             return "T"
         return literal(a.ref)
@@ -126,7 +129,7 @@ class _Writer:
         return ", ".join(ins + outs)
 
     def source(self, segments: list[Segment], compiled: bool) -> str:
-        lines = [_HEADER, "E4 = np.empty((0, 0, 0, 0), dtype=np.float32)"]
+        lines = [_HEADER]
         seen: set[str] = set()
         for s in self.plan.lowered.steps:
             if s.source is not None and s.source[1] not in seen:

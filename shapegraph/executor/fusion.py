@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shapegraph.core.graph import Node
-from shapegraph.executor.steps import NO_ACT, Arg, Step, has_residual
+from shapegraph.executor.steps import NO_ACT, Arg, Step, act_arg, has_residual
 from shapegraph.opset.common import norm_axis
 from shapegraph.opset.registry import get_op
 
@@ -62,7 +62,7 @@ def _no_activation_yet(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
 def _activation(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
     step.act = lw.act(n)
     if step.kernel == "channel_affine":
-        step.args[3] = Arg("lit", step.act)
+        step.args[3] = act_arg(step.act)
     _absorb(lw, n, step, port)
 
 

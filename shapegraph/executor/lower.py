@@ -13,7 +13,7 @@ steps around it are still compiled (codegen splits the plan into compiled segmen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from math import prod
 from typing import Any
 
@@ -24,7 +24,7 @@ from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
 from shapegraph.executor.fusion import bn_affine, channel_affine, try_fuse
 from shapegraph.executor.packing import pack
-from shapegraph.executor.steps import NO_ACT, Act, Arg, Lowered, Step
+from shapegraph.executor.steps import NO_ACT, Act, Arg, Lowered, Step, act_arg
 from shapegraph.opset.common import norm_axis
 from shapegraph.opset.registry import get_op
 
@@ -155,7 +155,7 @@ class _Lowerer:
         w = self.p(n, "weight")
         b = self.p(n, "bias") if "bias" in dict(n.params) else np.zeros(units, np.float32)
         step = self.emit(n, "dense", [self.val(x, (rows, k)), Arg("w", w.T), Arg("w", b),
-                                      Arg("lit", NO_ACT), self.val(y, (rows, units))], [x],
+                                      act_arg(NO_ACT), self.val(y, (rows, units))], [x],
                          channel_axis=len(ys) - 1)
         self.folded[id(step)] = (np.ones(units, np.float32), np.zeros(units, np.float32))
         return True
@@ -188,7 +188,7 @@ class _Lowerer:
     def op_activation(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
         flat = (prod(self.shape(y)),)
-        self.emit(n, "activation", [self.val(x, flat), Arg("lit", self.act(n)),
+        self.emit(n, "activation", [self.val(x, flat), act_arg(self.act(n)),
                                     self.val(y, flat)], [x], inplace=x)
         return True
 
@@ -208,7 +208,7 @@ class _Lowerer:
         scale, shift = bn_affine(self, n)
         view = (prod(xs[:axis]), xs[axis], prod(xs[axis + 1:]))
         self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale), Arg("w", shift),
-                                        Arg("lit", NO_ACT), self.val(y, view)], [x], inplace=x,
+                                        act_arg(NO_ACT), self.val(y, view)], [x], inplace=x,
                   channel_axis=axis)
         return True
 
@@ -273,7 +273,7 @@ class _Lowerer:
                 scale, shift = channel_affine(n.op, vec)
                 view = (prod(ys[:axis]), ys[axis], prod(ys[axis + 1:]))
                 self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale),
-                                                Arg("w", shift), Arg("lit", NO_ACT),
+                                                Arg("w", shift), act_arg(NO_ACT),
                                                 self.val(y, view)], [x], inplace=x,
                           channel_axis=axis)
                 return True
@@ -477,12 +477,15 @@ def _bstrides(shape: tuple[int, ...], out: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def lower(graph: Graph, types: Mapping[int, TensorType], params: Mapping[str, np.ndarray],
-          specialize: bool = True, consts: Mapping[int, np.ndarray] | None = None) -> Lowered:
+          specialize: bool = True, consts: Mapping[int, np.ndarray] | None = None,
+          reuse: Sequence[np.ndarray] = ()) -> Lowered:
     """Lower ``graph`` (every type concrete) with parameter arrays by key; ``specialize``
     uses convolution kernels generated for each configuration (for whole-graph compiled
     plans) instead of the generic kernel. ``consts`` are the values propagation knows
-    for these shapes (shape arithmetic): nodes that compute only those are folded."""
+    for these shapes (shape arithmetic): nodes that compute only those are folded.
+    ``reuse``: another plan's lowered weights, kept where this lowering makes equal ones."""
     lw = _Lowerer(graph, types, params, specialize, consts or {})
+    lw.out.reuse = reuse
     for n in graph.nodes:
         lw.node(n)
     return lw.finish()

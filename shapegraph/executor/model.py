@@ -126,10 +126,11 @@ class CompiledModel:
             return runner
 
     def _build(self, key: tuple[tuple[int, ...], ...]) -> Runner | EmptyRunner:
-        from shapegraph.executor.runtime import build_runner
+        from shapegraph.executor.runtime import Runner, build_runner
 
         res = self.resolve(key)
-        return build_runner(self.graph, res, self.params, self.compiled)
+        others = [r.plan for r in self._runners.values() if isinstance(r, Runner)]
+        return build_runner(self.graph, res, self.params, self.compiled, others)
 
     def resolve(self, key: Sequence[tuple[int, ...]]) -> Resolution:
         """Propagate concrete input shapes; ShapeError (nothing cached) when they do not fit

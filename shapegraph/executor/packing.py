@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shapegraph.executor.steps import Arg, Lowered, has_residual
+from shapegraph.executor.steps import Arg, Lowered, act_arg, has_residual
 from shapegraph.executor.templates import (
     ConvArgs,
     conv2d_config,
@@ -59,7 +59,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             wt, b = step.args[1].ref, step.args[2].ref
             step.args[1] = Arg("slot", out.slot(wt * scale[None, :]))
             step.args[2] = Arg("slot", out.slot(b * scale + shift))
-            step.args[3] = Arg("lit", step.act)
+            step.args[3] = act_arg(step.act)
         elif step.kernel == "conv":
             assert scale_shift is not None
             scale, shift = scale_shift
@@ -73,7 +73,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 x, res, y = step.args[0], step.args[3], step.args[4]
                 step.kernel, step.algo = "wino_gemm", "Winograd F(2x2, 3x3) with sgemm"
                 step.args = [x, Arg("slot", out.slot(pack_wino_gemm(wf))), bias, res, y,
-                             Arg("ints", (cfg[9], cfg[10])), Arg("lit", step.act),
+                             Arg("ints", (cfg[9], cfg[10])), act_arg(step.act),
                              Arg("threads", None)]
             elif algo == "gemm":
                 x, res, y = step.args[0], step.args[3], step.args[4]
@@ -82,7 +82,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 step.algo = ("GEMM on the input plane (1x1)" if direct
                              else "GEMM on im2col tiles")
                 step.args = [x, Arg("slot", out.slot(wf.reshape(wf.shape[0], -1))), bias, res,
-                             y, Arg("ints", (*cfg[5:13], cfg[13])), Arg("lit", step.act),
+                             y, Arg("ints", (*cfg[5:13], cfg[13])), act_arg(step.act),
                              Arg("threads", None)]
             elif specialize:
                 step.algo = _TEMPLATE_ALGOS[conv2d_config(*cfg).algo]
@@ -95,7 +95,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 x, y = step.args[0], step.args[4]
                 step.kernel = "conv2d"
                 step.args = [x, Arg("slot", out.slot(wf)), bias,
-                             *(Arg("lit", v) for v in (*cfg[7:13], cfg[13], step.act)), y]
+                             *(Arg("lit", v) for v in (*cfg[7:13], cfg[13])), act_arg(step.act), y]
         elif step.kernel == "maxpool2d" and specialize:
             x, y = step.args[0], step.args[-1]
             k = [a.ref for a in step.args[1:7]]  # kh, kw, sh, sw, ph, pw

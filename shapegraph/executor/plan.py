@@ -9,9 +9,11 @@ peak arena size next to what giving every value its own buffer would take.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from math import prod
+from typing import Any
 
 import numpy as np
 
@@ -127,8 +129,11 @@ class _Arena:
         self.free = merged
 
 
-def plan_memory(graph: Graph, types: Mapping[int, TensorType], lowered: Lowered) -> Plan:
-    """Assign storage to every base value of ``lowered`` (see the module docstring)."""
+def plan_memory(graph: Graph, types: Mapping[int, TensorType], lowered: Lowered,
+                others: Sequence[Plan] = ()) -> Plan:
+    """Assign storage to every base value of ``lowered`` (see the module docstring).
+    ``others``: the model's plans for other input shapes; one whose packed weights are
+    these (a new batch size lowers the same weights) lends them instead of a new copy."""
     shapes = {v: tuple(as_int(d) for d in t.shape) for v, t in types.items() if t is not None}
     plan = Plan(lowered, {}, shapes, 0, 0)
     for k, gi in enumerate(graph.inputs):
@@ -138,7 +143,8 @@ def plan_memory(graph: Graph, types: Mapping[int, TensorType], lowered: Lowered)
         plan.storage[v] = Storage("weight", slot, prod(shapes[v]))
     _assign_outputs(graph, plan)
     _assign_arena(plan)
-    _pack_weights(plan)
+    if not any(_share_weights(plan, other) for other in others):
+        _pack_weights(plan)
     return plan
 
 
@@ -182,13 +188,58 @@ def _assign_arena(plan: Plan) -> None:
     plan.arena_size = arena.peak
 
 
+def _share_weights(plan: Plan, other: Plan) -> bool:
+    """Use ``other``'s packed weights when they hold exactly ``plan``'s lowered ones."""
+    mine, theirs = plan.lowered.weights, other.lowered.weights
+    if len(mine) != len(theirs) or any(a is not b for a, b in zip(mine, theirs, strict=True)):
+        return False  # (the lowering kept ``other``'s array wherever it made an equal one)
+    plan.weights, plan.weight_offsets = other.weights, other.weight_offsets
+    return True
+
+
 def _pack_weights(plan: Plan) -> None:
     offsets, total = [], 0
     for w in plan.lowered.weights:
         offsets.append(total)
         total += _aligned(w.size)
-    packed = np.zeros(max(total, 1), np.float32)
-    for off, w in zip(offsets, plan.lowered.weights, strict=True):
+    packed = np.zeros(max(total, 1), np.float32)  # pages are taken as they are written
+    weights = plan.lowered.weights
+    _trim_heap()  # the lowering's temporaries
+    freed = 0
+    for k, (off, w) in enumerate(zip(offsets, weights, strict=True)):
         packed[off:off + w.size] = w.ravel()
+        # the step's array becomes a view of its packed copy: the weights are held once
+        weights[k] = packed[off:off + w.size].reshape(w.shape)
+        freed += w.nbytes
+        del w
+        if freed >= _TRIM_EVERY:  # give what the copies free back as the packed array fills,
+            _trim_heap()  # so that the lowered and the packed weights never peak together
+            freed = 0
+    _trim_heap()
     plan.weights = packed
     plan.weight_offsets = offsets
+
+
+_TRIM_EVERY = 16 << 20
+
+
+def _trim_heap() -> None:
+    """Return freed heap memory to the system (glibc's ``malloc_trim``; elsewhere nothing).
+    Arrays of a few MB come from the heap, not from their own mappings, once glibc has
+    raised its mmap threshold, and freeing them leaves the process's resident size as it
+    was."""
+    trim = _MALLOC_TRIM[0]
+    if trim is not None:
+        trim(0)
+
+
+def _load_malloc_trim() -> list[Any]:
+    try:
+        fn = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return [None]
+    fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+    return [fn]
+
+
+_MALLOC_TRIM = _load_malloc_trim()

@@ -170,13 +170,16 @@ class EmptyRunner:
 
 
 def build_runner(graph: Graph, res: Resolution, params: dict[str, np.ndarray],
-                 compiled: bool = True) -> Runner | EmptyRunner:
-    """Lower, plan and generate code for one concrete resolution of ``graph``."""
+                 compiled: bool = True, others: Sequence[Plan] = ()) -> Runner | EmptyRunner:
+    """Lower, plan and generate code for one concrete resolution of ``graph``; ``others``
+    are the plans already built for other input shapes (their packed weights are shared
+    when equal)."""
     types = {v: t for v, t in enumerate(res.types) if t is not None}
     if any(0 in t.shape for t in types.values()):
         return EmptyRunner(graph, params)
     consts = {v: val.to_array() for v, val in res.vals.items() if val.is_concrete}
-    lowered = lower(graph, types, params, specialize=compiled, consts=consts)
-    plan = plan_memory(graph, types, lowered)
+    reuse = others[0].lowered.weights if others else ()
+    lowered = lower(graph, types, params, specialize=compiled, consts=consts, reuse=reuse)
+    plan = plan_memory(graph, types, lowered, others)
     gen = generate(plan, graph, params, debug=not compiled)
     return Runner(plan, gen, _index_checks(graph, plan, params))

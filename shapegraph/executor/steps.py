@@ -5,6 +5,7 @@ and weight packing (``packing``) all work on these records."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +22,8 @@ NO_ACT: Act = (0, 0.0, 0.0)
 @dataclass(frozen=True)
 class Arg:
     """A kernel argument: a value viewed with ``shape`` (kind "val"; "idx" casts it to
-    int64 indices), a packed weight slot ("w"), an int64 constant array ("ints"), or a
-    Python literal ("lit")."""
+    int64 indices), a packed weight slot ("w"), an int64 constant array ("ints"), an
+    activation ``(code, alpha, beta)`` ("act"), or a Python literal ("lit")."""
 
     kind: str
     ref: Any
@@ -60,9 +61,19 @@ class Lowered:
     ref_nodes: list[int] = field(default_factory=list)
     ref_reasons: dict[int, str] = field(default_factory=dict)  # ref node -> why no kernel
 
+    # another plan's weights: where this one makes an equal array, that one is kept and
+    # the new one freed at once (a new batch size then holds its weights once, and never
+    # twice on the way there)
+    reuse: Sequence[np.ndarray] = ()
+
     def slot(self, array: np.ndarray) -> int:
+        k = len(self.weights)
+        if k < len(self.reuse):
+            old = self.reuse[k]
+            if old.shape == array.shape and np.array_equal(old, array):
+                array = old
         self.weights.append(np.ascontiguousarray(array, dtype=np.float32))
-        return len(self.weights) - 1
+        return k
 
 
 def literal(value: Any) -> str:
@@ -74,6 +85,12 @@ def literal(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return "np.nan" if math.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
     return repr(value)
+
+
+def act_arg(act: Act) -> Arg:
+    """An activation argument: its code is written as a typed int, not a literal, so that
+    one compiled kernel serves every activation (a literal code compiles one per kind)."""
+    return Arg("act", act)
 
 
 def has_residual(step: Step) -> bool:
