@@ -10,7 +10,11 @@ kernels, ``@njit(cache=True, nogil=True)``. With every step backed by a kernel t
 one segment, and a forward call enters compiled code once. A ``ref`` step (a node without a
 kernel) splits the plan: it runs its op's numpy reference in Python between two segments, on
 the same weight array and arena, writing its output into the buffer the memory plan gave it.
-With ``debug=True`` the segments are plain Python, calling each kernel in turn.
+With ``debug=True`` the segments are plain Python, calling each kernel in turn; so are
+they when the plan's steps are large (``STEP_MIN_MACS``): a numba segment links and compiles
+again the code of every kernel it calls (ResNet-50: 40% of its cold compile time), and a
+call from Python costs a few microseconds, nothing next to a step of millions of
+multiply-adds.
 
 Modules are written to a cache directory named by the hash of their source (and of the
 kernel sources), so a second process imports the same file and numba loads the compiled
@@ -192,16 +196,18 @@ class Generated:
     (``P``: ``ints``, the plan's sizes and offsets).
 
     ``segments`` are the generated functions in step order (numba dispatchers unless
-    ``debug``), ``refs`` the indices of the steps running a numpy reference between them.
-    With one segment and no ref step, ``run`` is that segment's function itself.
+    ``debug`` or ``from_python``: then Python functions calling each compiled kernel),
+    ``refs`` the indices of the steps running a numpy reference between them. With one
+    segment and no ref step, ``run`` is that segment's function itself.
     """
 
     def __init__(self, module: ModuleType, compiled: bool, path: str,
                  segments: list[Segment], refs: list[int],
-                 run: Callable[..., None], ints: Any) -> None:
+                 run: Callable[..., None], ints: Any, from_python: bool = False) -> None:
         self.module = module
         self.ints = ints
         self.compiled = compiled
+        self.from_python = from_python
         self.path = path
         self.segments = segments
         self.refs = refs
@@ -232,7 +238,8 @@ def generate(plan: Plan, graph: Graph, params: Mapping[str, Any],
 
     segments, refs = split(plan)
     writer = _Writer(plan)
-    src = writer.source(segments, not debug)
+    from_python = not debug and large_steps(plan, graph, params)
+    src = writer.source(segments, not debug and not from_python)
     ints = np.array(writer.ints or [0], dtype=np.int64)
     digest = hashlib.sha256((src + _kernel_fingerprint()).encode()).hexdigest()[:24]
     name = f"shapegraph_plan_{digest}"
@@ -247,7 +254,42 @@ def generate(plan: Plan, graph: Graph, params: Mapping[str, Any],
                    + [(i, _ref_step(plan, graph, params, i)) for i in refs],
                    key=lambda p: p[0])
     run = parts[0][1] if len(parts) == 1 and not refs else _chain([f for _, f in parts])
-    return Generated(module, not debug, str(path), segments, refs, run, ints)
+    return Generated(module, not debug, str(path), segments, refs, run, ints, from_python)
+
+
+# multiply-adds per sample per kernel step from which a plan's steps are called from Python:
+# at 50-100 GFLOP/s such a step takes 0.2-0.4 ms a sample, its call from Python about
+# 3 microseconds (benchmarks/README.md)
+STEP_MIN_MACS = 10_000_000
+
+
+def large_steps(plan: Plan, graph: Graph, params: Mapping[str, Any]) -> bool:
+    """Whether the plan's kernel steps do on average at least ``STEP_MIN_MACS``
+    multiply-adds per sample (the first input's first dim), convolutions and matrix
+    products counted. Decided per sample so that every batch size of a model decides
+    alike (a new batch size compiles nothing)."""
+    steps = sum(s.kernel != "ref" for s in plan.lowered.steps)
+    if not steps or not plan.input_values:
+        return False
+    shapes = plan.shapes
+    batch = max(shapes[plan.input_values[0]][:1] or (1,))
+    macs = sum(_node_macs(n, shapes, params) for n in graph.nodes)
+    return macs / max(batch, 1) / steps >= STEP_MIN_MACS
+
+
+def _node_macs(node: Any, shapes: Mapping[int, tuple[int, ...]],
+               params: Mapping[str, Any]) -> int:
+    out = shapes.get(node.outputs[0]) if node.outputs else None
+    if out is None or node.op not in ("conv", "dense", "matmul"):
+        return 0
+    weight = dict(node.params).get("weight")
+    if node.op == "matmul":
+        first = shapes.get(node.inputs[0])
+        return prod(out) * first[-1] if first else 0
+    if weight is None or weight not in params:
+        return 0
+    w = tuple(int(d) for d in params[weight].shape)
+    return prod(out) * (prod(w[1:]) if node.op == "conv" else w[1])
 
 
 def _chain(parts: list[Callable[..., None]]) -> Callable[..., None]:

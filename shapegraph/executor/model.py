@@ -242,6 +242,8 @@ def _code_report(gen: Any) -> str:
     """How the steps run: ``in 2 compiled segments and 1 numpy reference step``."""
     if not gen.compiled:
         return "run step by step from Python (debug, or an eager call)"
+    if gen.from_python:  # large steps: see codegen.STEP_MIN_MACS
+        return "called one by one from Python (compiled kernels, large steps)"
     n, k = len(gen.segments), len(gen.refs)
     what = f"in {n} compiled segment{'s' if n != 1 else ''}"
     if k:
