@@ -324,9 +324,9 @@ def plot_ratios(path: str, figs: Sequence[Figure], caption: str = "") -> None:
     ax.axvline(1.0, color="grey", linewidth=1, linestyle="--")
     ax.set_xscale("log")
     seen = [v for f in figs for v in (f.shapegraph_ratio_min, f.shapegraph_ratio_max) if v]
-    lo, hi = min([*seen, 1.0]), max([*seen, 1.0])
+    least, most = min([*seen, 1.0]), max([*seen, 1.0])
     ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20)
-             if lo / 1.5 <= t <= hi * 1.5]
+             if least / 1.5 <= t <= most * 1.5]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.set_xticks([], minor=True)
     ax.set_yticks(range(len(labels)), labels)
