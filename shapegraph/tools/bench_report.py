@@ -157,6 +157,11 @@ def _num(v: float | None, digits: int | None = None) -> str:
     return f"{v:.{digits}f}"
 
 
+def _times(s: Spread) -> str:
+    """A ratio: ``1.20x (1.09-1.32)``."""
+    return f"{s.median:.2f}x ({s.lo:.2f}-{s.hi:.2f})"
+
+
 def _ratio_cell(f: Figure) -> Text:
     if f.shapegraph_ratio is None:
         return Text("-")
@@ -244,7 +249,7 @@ def busy_table(rows: Sequence[dict[str, Any]]) -> Table | None:
             table.add_row(r["workload"] if i == 0 else "", str(r["batch"]) if i == 0 else "",
                           str(r["threads"]) if i == 0 else "", NAMES.get(impl, impl),
                           spread(r["times"][impl]).fmt(), spread(r["busy"][impl]).fmt(),
-                          rise.fmt(2) + "x")
+                          _times(rise))
     return table
 
 
@@ -266,11 +271,10 @@ def torch_first_table(plain: Sequence[dict[str, Any]], tf: Sequence[dict[str, An
         if "skipped" in r or o is None or "times" not in o:
             continue
         p, t = r["times"], o["times"]
-        ort = (ratio(t[ORT], p[ORT], paired=False).fmt(2) + "x" if ORT in p and ORT in t
-               else "-")
+        ort = _times(ratio(t[ORT], p[ORT], paired=False)) if ORT in p and ORT in t else "-"
         slow = ratio(t[OURS], p[OURS], paired=False)
         table.add_row(r["workload"], str(r["batch"]), str(r["threads"]),
-                      spread(p[OURS]).fmt(), spread(t[OURS]).fmt(), slow.fmt(2) + "x", ort)
+                      spread(p[OURS]).fmt(), spread(t[OURS]).fmt(), _times(slow), ort)
     return table
 
 
