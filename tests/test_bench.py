@@ -4,6 +4,7 @@ with their reason, FLOP counting, the spreads, and small end-to-end runs."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -83,8 +84,8 @@ def test_a_filter_matching_nothing_is_a_usage_error(capsys: pytest.CaptureFixtur
 
 def test_torch_first_without_torch_says_so_in_one_line(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    real = bench.importlib.util.find_spec
-    monkeypatch.setattr(bench.importlib.util, "find_spec",
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "torch" else real(name, *a))
     assert main(["bench", "--torch-first", "--models", "squeezenet"]) == 2
     out = capsys.readouterr()

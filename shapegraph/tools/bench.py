@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import statistics
@@ -71,9 +70,10 @@ from shapegraph.tools.bench_report import (
     ratio,
     spread,
     spread_warning,
-    torch_first_table,
+    stdout_console,
     write_csv,
 )
+from shapegraph.tools.bench_torch_first import child_args, run_torch_first
 from shapegraph.tools.peers import blas_bound, ort_runner, peer_runners, set_threads
 from shapegraph.tools.workloads import (
     ONNX_WORKLOADS,
@@ -87,8 +87,8 @@ from shapegraph.tools.workloads import (
     symbolic_batch,
 )
 
-__all__ = ["BenchOptions", "Case", "Spread", "busy_neighbour", "main", "measure", "median_us",
-           "onnx_cases", "ratio", "run_bench", "select_workloads", "sgemm_peak_gflops",
+__all__ = ["BenchOptions", "Case", "Spread", "busy_neighbour", "child_args", "main", "measure",
+           "median_us", "onnx_cases", "ratio", "run_bench", "select_workloads", "sgemm_peak_gflops",
            "spread"]
 
 Progress = PlainProgress | RichProgress
@@ -465,14 +465,6 @@ def startup() -> dict[str, float]:
             "first_call_warm_s": float(runs[1][1])}
 
 
-def _console() -> Console:
-    """stdout; wide enough for the table when it is not a terminal (a file, a pipe)."""
-    console = Console(highlight=False, markup=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(highlight=False, markup=False, width=150)
-    return console
-
-
 def _warn(console: Console, text: str, label: str = "warning") -> None:
     console.print(Text.assemble((f"{label}: ", "bold yellow"), text))
 
@@ -505,7 +497,7 @@ def run_bench(quick: bool = False, opts: BenchOptions | None = None) -> int:
         return 2
     if opts.torch_first:
         return run_torch_first(opts)
-    console = _console()
+    console = stdout_console()
     note = missing_note(missing_peers(opts.use_torch))
     if note:
         _warn(console, note, "note")
@@ -552,61 +544,6 @@ def run_bench(quick: bool = False, opts: BenchOptions | None = None) -> int:
         console.print(f"start-up: import {s['import_s']:.2f} s; first call (JIT) cold cache "
                       f"{s['first_call_cold_s']:.2f} s, warm cache "
                       f"{s['first_call_warm_s']:.2f} s")
-    return 0
-
-
-# --------------------------------------------------------------------------- torch first
-
-_CHILD = "import sys\nfrom shapegraph.tools.cli import main\nsys.exit(main(sys.argv[1:]))\n"
-
-
-def child_args(opts: BenchOptions, json_path: str) -> list[str]:
-    """The ``shapegraph bench`` arguments of a ``--torch-first`` child (no PyTorch peer:
-    the plain child must not load torch at all)."""
-    args = ["bench", "--no-torch", "--json", json_path,
-            "--threads", ",".join(map(str, opts.threads)), "--rounds", str(opts.n_rounds),
-            "--budget", str(opts.budget_s)]
-    if opts.quick:
-        args.append("--quick")
-    if opts.models:
-        args += ["--models", ",".join(opts.models)]
-    if opts.batches:
-        args += ["--batches", ",".join(map(str, opts.batches))]
-    if opts.busy:
-        args.append("--busy")
-    return args
-
-
-def run_torch_first(opts: BenchOptions) -> int:
-    """The workloads in a child process that imports torch before shapegraph and in one that
-    never imports torch; shapegraph's slowdown (torch first / plain) per workload."""
-    if importlib.util.find_spec("torch") is None:
-        print("shapegraph bench: --torch-first needs PyTorch, which is not installed "
-              "(pip install torch==2.13.0, or 'shapegraph[bench]')", file=sys.stderr)
-        return 2
-    results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, first in (("plain", ""), ("torch first", "import torch  # noqa\n")):
-            path = os.path.join(tmp, f"{label.replace(' ', '_')}.json")
-            print(f"==== child process: {label} "
-                  f"({'imports torch before shapegraph' if first else 'never imports torch'})",
-                  flush=True)
-            proc = subprocess.run([sys.executable, "-c", first + _CHILD,
-                                   *child_args(opts, path)])
-            if proc.returncode != 0:
-                print(f"shapegraph bench: the {label} child process failed "
-                      f"(exit {proc.returncode})", file=sys.stderr)
-                return proc.returncode or 2
-            with open(path) as f:
-                results[label] = json.load(f)
-    plain, tf = results["plain"], results["torch first"]
-    if plain["torch_loaded"] or not tf["torch_loaded"]:  # pragma: no cover
-        print("shapegraph bench: torch was loaded in the wrong child", file=sys.stderr)
-        return 2
-    _console().print(torch_first_table(plain["rows"], tf["rows"]))
-    if opts.json_path:
-        with open(opts.json_path, "w") as f:
-            json.dump({"plain": plain, "torch_first": tf}, f)
     return 0
 
 

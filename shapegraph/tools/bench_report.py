@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
@@ -24,7 +25,7 @@ from rich.text import Text
 
 __all__ = ["CSV_COLUMNS", "NAMES", "ORT", "OURS", "WIDE", "Figure", "Spread", "busy_table",
            "figures", "iqr", "main_table", "notes", "plot_ratios", "ratio", "render", "spread",
-           "spread_warning", "torch_first_table", "write_csv"]
+           "spread_warning", "stdout_console", "torch_first_table", "write_csv"]
 
 OURS, ORT = "shapegraph", "onnxruntime"
 ORDER = (OURS, ORT, "torch eager", "numpy ref", "bare sgemm")
@@ -283,6 +284,14 @@ def render(table: Table, width: int = 150) -> str:
     out = io.StringIO()
     Console(width=width, color_system=None, force_terminal=False, file=out).print(table)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+
+
+def stdout_console() -> Console:
+    """stdout; wide enough for the table when it is not a terminal (a file, a pipe)."""
+    console = Console(highlight=False, markup=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, markup=False, width=150)
+    return console
 
 
 # --------------------------------------------------------------------------- files
