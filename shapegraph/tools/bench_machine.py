@@ -208,8 +208,9 @@ class RichProgress:
 
         self.progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("left"),
-            TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("elapsed,"),
+            TimeRemainingColumn(), TextColumn("left"), console=Console(stderr=True),
+            transient=True)
         self.task = self.progress.add_task("starting", total=total)
         self.base = 0.0
         self.progress.start()
