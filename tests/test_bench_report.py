@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shapegraph.tools import bench, bench_machine
 from shapegraph.tools.bench import BenchOptions, run_bench, run_case
@@ -103,6 +105,27 @@ def test_figures_median_spread_iqr_ratio_and_rates() -> None:
     assert figs[4].note.startswith("WRONG RESULT") and figs[5].setup_s == 0.31
     assert figs[6].note.startswith("skipped: batch pinned")
     assert iqr([5.0]) == (5.0, 5.0) and iqr([1.0, 2.0, 3.0, 4.0, 5.0]) == (2.0, 4.0)
+
+
+rounds = st.lists(st.floats(0.5, 1e5, allow_nan=False), min_size=1, max_size=9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rounds, st.data())
+def test_figures_are_ordered_whatever_the_timings(ours: list[float], data: Any) -> None:
+    peer = data.draw(st.lists(st.floats(0.5, 1e5), min_size=len(ours), max_size=len(ours)))
+    row = {"workload": "w", "batch": 1, "threads": 1, "flops": 1000, "compile_s": 0.0,
+           "times": {"shapegraph": ours, "onnxruntime": peer}}
+    mine, theirs = figures([row], {1: 10.0})
+    for f in (mine, theirs):
+        assert f.min_us is not None and f.max_us is not None
+        assert f.min_us <= (f.q1_us or 0) <= (f.median_us or 0) <= (f.q3_us or 0) <= f.max_us
+        assert f.wide == (f.max_us / f.min_us > 1.3)
+    lo, mid, hi = (theirs.shapegraph_ratio_min, theirs.shapegraph_ratio,
+                   theirs.shapegraph_ratio_max)
+    assert lo is not None and mid is not None and hi is not None and lo <= mid <= hi
+    same = figures([{**row, "times": {"shapegraph": ours, "onnxruntime": ours}}], {1: 1.0})
+    assert same[1].shapegraph_ratio == pytest.approx(1.0)
 
 
 def test_a_wide_spread_is_marked_and_named_in_words() -> None:
