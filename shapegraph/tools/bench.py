@@ -525,8 +525,8 @@ def run_bench(quick: bool = False, opts: BenchOptions | None = None) -> int:
     if busy is not None:
         console.print()
         console.print(busy)
-    for warning in (spread_warning(figs),
-                    busy_warning(before, during, os.cpu_count() or 1, max(opts.threads))):
+    busy_words = busy_warning(before, during, os.cpu_count() or 1, max(opts.threads))
+    for warning in (spread_warning(figs), busy_words):
         if warning:
             _warn(console, warning)
     if opts.json_path:
@@ -537,7 +537,10 @@ def run_bench(quick: bool = False, opts: BenchOptions | None = None) -> int:
     if opts.csv_path:
         write_csv(opts.csv_path, figs)
     if opts.plot_path:
-        plot_ratios(opts.plot_path, figs)
+        caption = (f"{os.cpu_count()} cores, {opts.n_rounds} rounds per figure"
+                   + ("; the machine was busy, so the timings are noisy" if busy_words
+                      else ""))
+        plot_ratios(opts.plot_path, figs, caption)
         console.print(f"plot written to {opts.plot_path}")
     if not opts.quick and not opts.models:
         s = startup()

@@ -316,16 +316,16 @@ def plot_ratios(path: str, figs: Sequence[Figure], caption: str = "") -> None:
                                          for f in figs)]
     labels: list[str] = []
     for f in figs:
-        label = f"{f.workload}  b{f.batch}  {f.threads}t"
+        label = f"{f.workload}  b{f.batch}  {f.threads} thr"
         if f.shapegraph_ratio is not None and label not in labels:
             labels.append(label)
-    fig = Canvas(figsize=(8.5, 1.2 + 0.42 * max(len(labels), 1)), layout="constrained")
+    fig = Canvas(figsize=(9, 1.9 + 0.42 * max(len(labels), 1)), layout="constrained")
     ax = fig.add_subplot()
     step = 0.7 / max(len(peers), 1)
     for i, peer in enumerate(peers):
         ys, xs, lo, hi = [], [], [], []
         for f in figs:
-            label = f"{f.workload}  b{f.batch}  {f.threads}t"
+            label = f"{f.workload}  b{f.batch}  {f.threads} thr"
             if f.implementation != peer or f.shapegraph_ratio is None:
                 continue
             ys.append(labels.index(label) + (i - (len(peers) - 1) / 2) * step)
@@ -338,8 +338,8 @@ def plot_ratios(path: str, figs: Sequence[Figure], caption: str = "") -> None:
     ax.set_xscale("log")
     seen = [v for f in figs for v in (f.shapegraph_ratio_min, f.shapegraph_ratio_max) if v]
     least, most = min([*seen, 1.0]), max([*seen, 1.0])
-    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20)
-             if least / 1.5 <= t <= most * 1.5]
+    ticks = [t for t in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000)
+             if least / 2 <= t <= most * 2]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.set_xticks([], minor=True)
     ax.set_yticks(range(len(labels)), labels)
@@ -348,7 +348,7 @@ def plot_ratios(path: str, figs: Sequence[Figure], caption: str = "") -> None:
                   "left of the dashed line: shapegraph is faster")
     ax.grid(axis="x", alpha=0.3)
     if peers:
-        fig.legend(loc="outside right upper", fontsize="small")
+        fig.legend(loc="outside lower center", ncols=len(peers), fontsize="small")
     ax.set_title("shapegraph bench: forward latency against each peer" +
                  (f"\n{caption}" if caption else ""), fontsize="medium")
     fig.savefig(path, dpi=110)
