@@ -193,6 +193,23 @@ def test_plot_without_matplotlib_names_the_extra_before_running(
     assert "--plot needs matplotlib" in out.err and "shapegraph[plot]" in out.err
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--csv", "/no/such/folder/b.csv"], "--csv /no/such/folder/b.csv: cannot write there"),
+    (["--json", "/no/such/folder/b.json"], "--json /no/such/folder/b.json: cannot write"),
+    (["--plot", "b.txt"], "--plot b.txt: the name must end in one of .png, .svg, .pdf"),
+])
+def test_an_output_that_cannot_be_written_is_a_usage_error_before_running(
+        args: list[str], words: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def ran(*a: Any) -> float:
+        raise AssertionError("nothing should run")
+
+    monkeypatch.setattr(bench, "sgemm_peak_gflops", ran)
+    assert main(["bench", "--models", "mlp", *args]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and len(out.err.splitlines()) == 1 and words in out.err
+
+
 def test_csv_plot_and_batch_options_parse() -> None:
     args = _parser().parse_args(["bench", "--batch", "1,8", "--csv", "a.csv", "--plot",
                                  "a.png"])

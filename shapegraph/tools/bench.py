@@ -61,6 +61,8 @@ from shapegraph.tools.bench_report import (
     NAMES,
     ORT,
     OURS,
+    PLOT_KINDS,
+    Figure,
     Spread,
     busy_table,
     figures,
@@ -479,6 +481,14 @@ def usage_error(opts: BenchOptions) -> str | None:
     if opts.plot_path and not installed("matplotlib"):
         return ("--plot needs matplotlib, which is not installed "
                 "(pip install 'shapegraph[plot]')")
+    for flag, path in (("--json", opts.json_path), ("--csv", opts.csv_path),
+                       ("--plot", opts.plot_path)):
+        where = os.path.dirname(os.path.abspath(path)) if path else ""
+        if path and not (os.path.isdir(where) and os.access(where, os.W_OK)):
+            return f"{flag} {path}: cannot write there ({where} is not a writable folder)"
+    if opts.plot_path and os.path.splitext(opts.plot_path)[1].lower() not in PLOT_KINDS:
+        return (f"--plot {opts.plot_path}: the name must end in one of "
+                f"{', '.join(PLOT_KINDS)}")
     if opts.torch_first and (opts.csv_path or opts.plot_path):
         return "--csv and --plot do not go with --torch-first (use --json there)"
     if opts.models and not select_workloads(opts.models, opts.quick):
@@ -529,18 +539,13 @@ def run_bench(quick: bool = False, opts: BenchOptions | None = None) -> int:
     for warning in (spread_warning(figs), busy_words):
         if warning:
             _warn(console, warning)
-    if opts.json_path:
-        with open(opts.json_path, "w") as f:
-            json.dump({"peaks": peaks, "rows": rows, "figures": [asdict(g) for g in figs],
-                       "load": {"before": asdict(before), "during": asdict(during)},
-                       "torch_loaded": "torch" in sys.modules}, f)
-    if opts.csv_path:
-        write_csv(opts.csv_path, figs)
+    try:
+        _write(opts, rows, figs, peaks, {"before": asdict(before), "during": asdict(during)},
+               busy_words is not None)
+    except OSError as e:
+        print(f"shapegraph bench: cannot write {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
     if opts.plot_path:
-        caption = (f"{os.cpu_count()} cores, {opts.n_rounds} rounds per figure"
-                   + ("; the machine was busy, so the timings are noisy" if busy_words
-                      else ""))
-        plot_ratios(opts.plot_path, figs, caption)
         console.print(f"plot written to {opts.plot_path}")
     if not opts.quick and not opts.models:
         s = startup()
@@ -548,6 +553,22 @@ def run_bench(quick: bool = False, opts: BenchOptions | None = None) -> int:
                       f"{s['first_call_cold_s']:.2f} s, warm cache "
                       f"{s['first_call_warm_s']:.2f} s")
     return 0
+
+
+def _write(opts: BenchOptions, rows: list[dict[str, Any]], figs: list[Figure],
+           peaks: dict[int, float], load: dict[str, Any], busy: bool) -> None:
+    """The files asked for: --json, --csv, --plot."""
+    if opts.json_path:
+        with open(opts.json_path, "w") as f:
+            json.dump({"peaks": peaks, "rows": rows, "figures": [asdict(g) for g in figs],
+                       "load": load,
+                       "torch_loaded": "torch" in sys.modules}, f)
+    if opts.csv_path:
+        write_csv(opts.csv_path, figs)
+    if opts.plot_path:
+        caption = (f"{os.cpu_count()} cores, {opts.n_rounds} rounds per figure"
+                   + ("; the machine was busy, so the timings are noisy" if busy else ""))
+        plot_ratios(opts.plot_path, figs, caption)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -23,14 +23,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["CSV_COLUMNS", "NAMES", "ORT", "OURS", "WIDE", "Figure", "Spread", "busy_table",
-           "figures", "iqr", "main_table", "notes", "plot_ratios", "ratio", "render", "spread",
-           "spread_warning", "stdout_console", "torch_first_table", "write_csv"]
+__all__ = ["CSV_COLUMNS", "NAMES", "ORT", "OURS", "PLOT_KINDS", "WIDE", "Figure", "Spread",
+           "busy_table", "figures", "iqr", "main_table", "notes", "plot_ratios", "ratio",
+           "render", "spread", "spread_warning", "stdout_console", "torch_first_table",
+           "write_csv"]
 
 OURS, ORT = "shapegraph", "onnxruntime"
 ORDER = (OURS, ORT, "torch eager", "numpy ref", "bare sgemm")
 NAMES = {OURS: "shapegraph", ORT: "ONNX Runtime", "torch eager": "PyTorch eager",
          "numpy ref": "numpy reference", "bare sgemm": "bare sgemm"}
+PLOT_KINDS = (".png", ".svg", ".pdf")  # what --plot writes
 WIDE = 1.3  # max / min over the rounds above which a figure's spread is called wide
 
 
