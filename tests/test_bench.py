@@ -257,10 +257,18 @@ def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
 
 def test_a_tiny_run_end_to_end_with_the_busy_neighbour(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    out = tmp_path / "rows.json"
-    p = _run("--models", "MLP 20", "--batches", "1", "--threads", "1", "--rounds", "2",
-             "--budget", "0.02", "--no-torch", "--busy", "--json", str(out))
+    out, table = tmp_path / "rows.json", tmp_path / "rows.csv"
+    plot = ["--plot", str(tmp_path / "r.png")] if importlib.util.find_spec("matplotlib") else []
+    p = _run("--models", "MLP 20", "--batch", "1", "--threads", "1", "--rounds", "2",
+             "--budget", "0.02", "--no-torch", "--busy", "--json", str(out), "--csv",
+             str(table), *plot)
     assert p.returncode == 0, p.stderr
+    # not a terminal: plain progress lines on stderr, one per measurement (quiet, busy)
+    assert "[1/2" in p.stderr and "[2/2] MLP 20-256-10 b1 1 thread next to the busy" in p.stderr
+    lines = table.read_text().splitlines()
+    assert lines[0].startswith("workload,batch,threads,implementation,rounds,median_us,")
+    assert len(lines) == 1 + 4  # shapegraph, ONNX Runtime, numpy ref, bare sgemm
+    assert not plot or (tmp_path / "r.png").stat().st_size > 10_000
     assert "MLP 20-256-10" in p.stdout and "shapegraph / this" in p.stdout
     assert "busy neighbour" in p.stdout and "rise" in p.stdout
     assert "MISSED" not in p.stdout and "met:" not in p.stdout and "goal" not in p.stdout
