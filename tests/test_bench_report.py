@@ -33,6 +33,7 @@ from shapegraph.tools.bench_machine import (
 from shapegraph.tools.bench_report import (
     CSV_COLUMNS,
     Figure,
+    busy_table,
     figures,
     iqr,
     main_table,
@@ -140,9 +141,12 @@ def test_a_wide_spread_is_marked_and_named_in_words() -> None:
     assert not any(line.startswith("* ") for line in notes(figs[:2]))
 
 
-def test_the_torch_first_table_has_no_goal() -> None:
-    tf = [{**ROWS[0], "times": {k: [v * 1.2 for v in t] for k, t in ROWS[0]["times"].items()}}]
-    text = render(torch_first_table(ROWS, tf))
+def test_the_busy_and_torch_first_tables_golden() -> None:
+    slower = [{**r, "times": {k: [v * 1.2 for v in t] for k, t in r["times"].items()}}
+              for r in ROWS[:2]]
+    busy = [{**r, "busy": s["times"]} for r, s in zip(ROWS[:2], slower, strict=True)]
+    text = render(busy_table(busy)) + "\n\n" + render(torch_first_table(ROWS, slower))
+    check_golden("bench_busy_torch_first.txt", text)
     assert "1.20x (1.09-1.32)" in text and "goal" not in text and "ZFNet" not in text
 
 

@@ -239,14 +239,16 @@ def busy_table(rows: Sequence[dict[str, Any]]) -> Table | None:
     rows = [r for r in rows if "busy" in r]
     if not rows:
         return None
-    table = Table(title="busy neighbour: a CPU-bound process ran during the second "
-                  "measurement; rise = busy / quiet", title_justify="left", box=None,
+    table = Table(title="busy neighbour: rise = time next to a CPU-bound process / quiet",
+                  title_justify="left", box=None,
                   pad_edge=False, header_style="bold")
     for name in ("workload", "batch", "thr", "implementation", "quiet µs", "busy µs",
                  "rise"):
         table.add_column(name, justify="left" if name in ("workload", "implementation")
                          else "right")
-    for r in rows:
+    for n, r in enumerate(rows):
+        if n:
+            table.add_section()
         for i, impl in enumerate(k for k in _impls(r) if k in r["busy"]):
             rise = ratio(r["busy"][impl], r["times"][impl], paired=False)
             table.add_row(r["workload"] if i == 0 else "", str(r["batch"]) if i == 0 else "",
@@ -263,8 +265,8 @@ def torch_first_table(plain: Sequence[dict[str, Any]], tf: Sequence[dict[str, An
         return (r["workload"], r["batch"], r.get("threads"))
 
     other = {key(r): r for r in tf}
-    table = Table(title="torch first: time in a process that imported torch before "
-                  "shapegraph / time in one that never imported torch", title_justify="left",
+    table = Table(title="torch first: slowdown = time with torch imported before shapegraph "
+                  "/ time without", title_justify="left",
                   box=None, pad_edge=False, header_style="bold")
     for name in ("workload", "batch", "thr", "shapegraph plain µs", "torch first µs",
                  "slowdown", "ONNX Runtime slowdown"):
