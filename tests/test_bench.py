@@ -4,6 +4,7 @@ with their reason, FLOP counting, the spreads, and small end-to-end runs."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from shapegraph.tools.bench import (
     select_workloads,
     spread,
 )
+from shapegraph.tools.bench_report import busy_table, render
 from shapegraph.tools.cli import _parser, main
 from shapegraph.tools.workloads import WORKLOADS, graph_flops, matches
 
@@ -82,8 +84,8 @@ def test_a_filter_matching_nothing_is_a_usage_error(capsys: pytest.CaptureFixtur
 
 def test_torch_first_without_torch_says_so_in_one_line(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    real = bench.importlib.util.find_spec
-    monkeypatch.setattr(bench.importlib.util, "find_spec",
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "torch" else real(name, *a))
     assert main(["bench", "--torch-first", "--models", "squeezenet"]) == 2
     out = capsys.readouterr()
@@ -142,7 +144,8 @@ def test_busy_mode_measures_again_next_to_the_burner(monkeypatch: pytest.MonkeyP
     for r in rows:
         assert set(r["times"]) == set(r["busy"]) == {"shapegraph", "onnxruntime"}
         assert len(r["times"]["shapegraph"]) == 2
-    bench.print_busy(rows)
+    text = render(busy_table(rows))  # type: ignore[arg-type]
+    assert "rise" in text and "ONNX Runtime" in text and "goal" not in text
 
 
 def test_busy_mode_stops_the_burner_when_a_workload_fails(
@@ -254,12 +257,21 @@ def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
 
 def test_a_tiny_run_end_to_end_with_the_busy_neighbour(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    out = tmp_path / "rows.json"
-    p = _run("--models", "MLP 20", "--batches", "1", "--threads", "1", "--rounds", "2",
-             "--budget", "0.02", "--no-torch", "--busy", "--json", str(out))
+    out, table = tmp_path / "rows.json", tmp_path / "rows.csv"
+    plot = ["--plot", str(tmp_path / "r.png")] if importlib.util.find_spec("matplotlib") else []
+    p = _run("--models", "MLP 20", "--batch", "1", "--threads", "1", "--rounds", "2",
+             "--budget", "0.02", "--no-torch", "--busy", "--json", str(out), "--csv",
+             str(table), *plot)
     assert p.returncode == 0, p.stderr
-    assert "MLP 20-256-10" in p.stdout and "ours / ORT" in p.stdout
+    # not a terminal: plain progress lines on stderr, one per measurement (quiet, busy)
+    assert "[1/2" in p.stderr and "[2/2] MLP 20-256-10 b1 1 thread next to the busy" in p.stderr
+    lines = table.read_text().splitlines()
+    assert lines[0].startswith("workload,batch,threads,implementation,rounds,median_us,")
+    assert len(lines) == 1 + 4  # shapegraph, ONNX Runtime, numpy ref, bare sgemm
+    assert not plot or (tmp_path / "r.png").stat().st_size > 10_000
+    assert "MLP 20-256-10" in p.stdout and "shapegraph / this" in p.stdout
     assert "busy neighbour" in p.stdout and "rise" in p.stdout
+    assert "MISSED" not in p.stdout and "met:" not in p.stdout and "goal" not in p.stdout
     data = json.loads(out.read_text())
     (row,) = data["rows"]
     assert row["batch"] == 1 and row["threads"] == 1 and row["flops"] == 2 * (20 * 256 + 2560)
@@ -296,6 +308,6 @@ def test_torch_first_end_to_end(tmp_path: Path) -> None:
              "--budget", "0.02", "--torch-first", "--json", str(out))
     assert p.returncode == 0, p.stderr
     assert "child process: plain" in p.stdout and "child process: torch first" in p.stdout
-    assert "slowdown" in p.stdout and "<= 1.1x slower with torch first" in p.stdout
+    assert "slowdown" in p.stdout and "goal" not in p.stdout
     data = json.loads(out.read_text())
     assert not data["plain"]["torch_loaded"] and data["torch_first"]["torch_loaded"]

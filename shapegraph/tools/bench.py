@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import statistics
@@ -34,17 +33,49 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from rich.console import Console
+from rich.text import Text
 
+from shapegraph.tools.bench_machine import (
+    LoadMeter,
+    PlainProgress,
+    RichProgress,
+    busy_warning,
+    installed,
+    missing_note,
+    missing_peers,
+    progress_for,
+    sample_load,
+)
 from shapegraph.tools.bench_options import (
     DESCRIPTION,
     BenchOptions,
     add_bench_arguments,
     options_from,
 )
+from shapegraph.tools.bench_report import (
+    NAMES,
+    ORT,
+    OURS,
+    PLOT_KINDS,
+    Figure,
+    Spread,
+    busy_table,
+    figures,
+    main_table,
+    notes,
+    plot_ratios,
+    ratio,
+    spread,
+    spread_warning,
+    stdout_console,
+    write_csv,
+)
+from shapegraph.tools.bench_torch_first import child_args, run_torch_first
 from shapegraph.tools.peers import blas_bound, ort_runner, peer_runners, set_threads
 from shapegraph.tools.workloads import (
     ONNX_WORKLOADS,
@@ -58,10 +89,13 @@ from shapegraph.tools.workloads import (
     symbolic_batch,
 )
 
-__all__ = ["BenchOptions", "Case", "Spread", "busy_neighbour", "main", "measure", "median_us",
-           "onnx_cases", "run_bench", "select_workloads", "sgemm_peak_gflops", "spread"]
+__all__ = ["BenchOptions", "Case", "Spread", "busy_neighbour", "child_args", "main", "measure",
+           "median_us", "onnx_cases", "ratio", "run_bench", "select_workloads", "sgemm_peak_gflops",
+           "spread"]
 
-OURS, ORT = "shapegraph", "onnxruntime"
+Progress = PlainProgress | RichProgress
+StepFn = Callable[[str, int, float], None]  # (implementation, round, fraction done)
+
 BURNER = ("import os\np = os.getppid()\nwhile os.getppid() == p:\n"
           "    for _ in range(1000000):\n        pass\n")  # ends with its parent
 
@@ -95,48 +129,21 @@ def sample_us(fn: Callable[[], Any], budget_s: float, min_runs: int = 3) -> floa
     return statistics.median(samples) * 1e6
 
 
-def measure(impls: dict[str, Callable[[], Any]], budget_s: float, rounds: int
-            ) -> dict[str, list[float]]:
+def measure(impls: dict[str, Callable[[], Any]], budget_s: float, rounds: int,
+            on_step: StepFn | None = None) -> dict[str, list[float]]:
     """Each implementation's time per call (µs), one figure per round; within a round the
-    implementations take turns, so that a ratio can be taken round by round."""
+    implementations take turns, so that a ratio can be taken round by round. ``on_step``
+    hears of each (implementation, round) before it is timed, with the fraction done."""
     for fn in impls.values():
         fn()  # warm-up (caches, thread pools)
     out: dict[str, list[float]] = {k: [] for k in impls}
-    for _ in range(rounds):
-        for k, fn in impls.items():
+    steps = max(rounds * len(impls), 1)
+    for r in range(rounds):
+        for i, (k, fn) in enumerate(impls.items()):
+            if on_step:
+                on_step(k, r + 1, (r * len(impls) + i) / steps)
             out[k].append(sample_us(fn, budget_s / max(rounds, 1) / max(len(impls), 1)))
     return out
-
-
-@dataclass(frozen=True)
-class Spread:
-    """A median with the min-max around it."""
-
-    median: float
-    lo: float
-    hi: float
-
-    def fmt(self, digits: int | None = None, unit: str = "") -> str:
-        if digits is None:  # one decimal below 100 (by the median), none above
-            digits = 1 if abs(self.median) < 100 else 0
-
-        def f(v: float) -> str:
-            return f"{v:.{digits}f}"
-
-        return f"{f(self.median)}{unit} ({f(self.lo)}-{f(self.hi)})"
-
-
-def spread(values: Sequence[float]) -> Spread:
-    return Spread(statistics.median(values), min(values), max(values))
-
-
-def ratio(num: Sequence[float], den: Sequence[float], paired: bool = True) -> Spread:
-    """``num / den``: round by round when the rounds were measured in turns (``paired``),
-    else the ratio of the medians with the widest min-max the two spreads allow."""
-    if paired and len(num) == len(den):
-        return spread([a / b for a, b in zip(num, den, strict=True)])
-    n, d = spread(num), spread(den)
-    return Spread(n.median / d.median, n.lo / d.hi, n.hi / d.lo)
 
 
 def sgemm_peak_gflops(threads: int | None = None) -> float:
@@ -348,39 +355,81 @@ def cases(wl: Workload | OnnxWorkload, opts: BenchOptions) -> Iterator[Case | Sk
     if not batches:
         return iter(())
     if isinstance(wl, OnnxWorkload):
+        lacking = [m for m in ("onnx", "onnxruntime") if not installed(m)]
+        if lacking:  # the model is read with onnx and checked against ONNX Runtime
+            why = (f"needs {' and '.join(lacking)}, not installed "
+                   "(pip install 'shapegraph[bench]')")
+            return iter([Skip(wl.name, b, why) for b in batches])
         return onnx_cases(wl, batches)
     return gluon_cases(wl, batches)
 
 
-def run_case(case: Case, opts: BenchOptions) -> list[dict[str, Any]]:
+def _label(workload: str, batch: int, threads: int) -> str:
+    return f"{workload} b{batch} {threads} thread{'s' if threads > 1 else ''}"
+
+
+def _summary(times: dict[str, list[float]]) -> str:
+    return ", ".join(f"{NAMES.get(k, k)} {spread(v).fmt()} µs" for k, v in times.items()
+                     if k in (OURS, ORT))
+
+
+def run_case(case: Case, opts: BenchOptions, progress: Progress | None = None
+             ) -> list[dict[str, Any]]:
     """Time ``case`` on each thread count (and, with ``busy``, again next to a burner)."""
     rows = []
     for n in opts.threads:
         set_threads(n)
         impls = {OURS: case.ours, **case.peers(n, opts.use_torch)}
+        label = _label(case.workload, case.batch, n)
+
+        def step(impl: str, rnd: int, fraction: float, label: str = label) -> None:
+            if progress:
+                progress.step(label, NAMES.get(impl, impl), rnd, opts.n_rounds, fraction)
+
         row: dict[str, Any] = {
             "workload": case.workload, "batch": case.batch, "threads": n,
             "flops": case.flops, "compile_s": case.compile_s,
             "ort_session_s": case.ort_session_s, "error": case.error,
-            "times": measure(impls, opts.budget_s, opts.n_rounds)}
+            "times": measure(impls, opts.budget_s, opts.n_rounds, step)}
+        if progress:
+            progress.advance(1, f"{label}: {_summary(row['times'])}")
         if opts.busy:
+            label += " next to the busy neighbour"
             with busy_neighbour():
-                row["busy"] = measure(impls, opts.budget_s, opts.n_rounds)
+                row["busy"] = measure(impls, opts.budget_s, opts.n_rounds, step)
+            if progress:
+                progress.advance(1, f"{label}: {_summary(row['busy'])}")
         rows.append(row)
     return rows
 
 
-def collect(opts: BenchOptions, on_row: Callable[[dict[str, Any]], None] | None = None
-            ) -> list[dict[str, Any]]:
+def planned(opts: BenchOptions) -> int:
+    """How many measurements the run makes (the units of its progress)."""
+    per = len(opts.threads) * (2 if opts.busy else 1)
+    return sum(len(_batches(wl, opts)) * per
+               for wl in select_workloads(opts.models, opts.quick))
+
+
+def collect(opts: BenchOptions, on_row: Callable[[dict[str, Any]], None] | None = None,
+            progress: Progress | None = None) -> list[dict[str, Any]]:
     """Every selected workload's rows (a skipped batch is a row with ``skipped``)."""
     rows: list[dict[str, Any]] = []
+    per = len(opts.threads) * (2 if opts.busy else 1)
     for wl in select_workloads(opts.models, opts.quick):
-        for case in cases(wl, opts):
+        it = cases(wl, opts)
+        while True:
+            if progress:
+                progress.stage(f"{wl.name}: compiling, first call, checking the result")
+            case = next(it, None)
+            if case is None:
+                break
             if isinstance(case, Skip):
                 new = [{"workload": case.workload, "batch": case.batch,
                         "skipped": case.reason}]
+                if progress:
+                    progress.advance(per, f"{case.workload} b{case.batch}: skipped")
             else:
-                new = run_case(case, opts)
+                new = run_case(case, opts, progress)
             for r in new:
                 if on_row:
                     on_row(r)
@@ -389,120 +438,6 @@ def collect(opts: BenchOptions, on_row: Callable[[dict[str, Any]], None] | None 
 
 
 # --------------------------------------------------------------------------- the report
-
-
-def _stat(row: dict[str, Any], impl: str, key: str = "times") -> Spread | None:
-    t = row.get(key, {}).get(impl)
-    return spread(t) if t else None
-
-
-def _ratio(row: dict[str, Any], key: str = "times") -> Spread | None:
-    t = row.get(key, {})
-    return ratio(t[OURS], t[ORT]) if OURS in t and ORT in t else None
-
-
-def _verdicts(row: dict[str, Any]) -> list[str]:
-    """Issue 11's goals that concern this row, met or missed by the median."""
-    t = row["times"]
-    name, batch = row["workload"], row["batch"]
-    out = []
-    r = _ratio(row)
-    torch = t.get("torch eager")
-    if r is not None:
-        goal = None
-        if name == "MLP 20-256-10" and batch <= 2:
-            goal = 0.35
-        elif name.startswith("MLP 784") and batch == 64:
-            goal = 1.0
-        elif (name == "LeNet" and batch == 64) or (name.startswith("ResNet 3") and batch == 32):
-            goal = 0.9
-        elif name in {w.name for w in ONNX_WORKLOADS}:
-            goal = 1.0
-        if goal is not None:
-            out.append(_goal(f"<= {goal}x ONNX Runtime ({r.fmt(2)}x)", r.median <= goal))
-    if batch <= 2 and torch:
-        rt = ratio(t[OURS], torch)
-        out.append(_goal(f"<= 0.1x PyTorch ({rt.fmt(3)}x)", rt.median <= 0.1))
-    if name.startswith("MLP") and batch == 1024 and "bare sgemm" in t:
-        rb = ratio(t[OURS], t["bare sgemm"])
-        out.append(_goal(f"within 1.05x of bare sgemm ({rb.fmt(2)}x)", rb.median <= 1.05))
-    return out
-
-
-def _goal(text: str, ok: bool) -> str:
-    return f"{'met' if ok else 'MISSED'}: {text}"
-
-
-def _gflops(row: dict[str, Any], us: float) -> float:
-    return float(row["flops"] / (us * 1e-6) / 1e9)
-
-
-def _columns(rows: Sequence[dict[str, Any]], key: str = "times") -> list[str]:
-    order = [OURS, ORT, "torch eager", "numpy ref", "bare sgemm"]
-    present = {k for r in rows for k in r.get(key, {})}
-    return [p for p in order if p in present]
-
-
-def print_rows(rows: Sequence[dict[str, Any]], peaks: dict[int, float]) -> None:
-    """The main table: times (µs, median and min-max over rounds), shapegraph / ONNX Runtime,
-    GFLOP/s and % of the sgemm peak (ours / ORT), compile times, then the goals."""
-    cols = _columns(rows)
-    print(f"{'workload':<27} {'batch':>5} {'thr':>3} "
-          + " ".join(f"{c + ' µs':>20}" for c in cols)
-          + f" {'ours / ORT':>18} {'GFLOP/s ours/ORT':>17} {'% peak ours/ORT':>16}"
-          + f" {'compile s ours/ORT':>19}")
-    for r in rows:
-        head = f"{r['workload']:<27} {r['batch']:>5}"
-        if "skipped" in r:
-            print(f"{head}     skipped: {r['skipped']}")
-            continue
-        cells = " ".join(f"{s.fmt():>20}" if (s := _stat(r, c)) else f"{'-':>20}"
-                         for c in cols)
-        rt = _ratio(r)
-        ours, ort = _stat(r, OURS), _stat(r, ORT)
-        assert ours is not None
-        peak = peaks.get(r["threads"]) or max(peaks.values())
-        g_ours = _gflops(r, ours.median)
-        g_ort = f"{_gflops(r, ort.median):.1f}" if ort else "-"
-        p_ort = f"{_gflops(r, ort.median) / peak * 100:.1f}" if ort else "-"
-        sess = f"{r['ort_session_s']:.2f}" if r.get("ort_session_s") is not None else "-"
-        comp = f"{r['compile_s']:.2f} / {sess}"
-        print(f"{head} {r['threads']:>3} {cells} {rt.fmt(2) if rt else '-':>18} "
-              f"{f'{g_ours:.1f} / {g_ort}':>17} "
-              f"{f'{g_ours / peak * 100:.1f} / {p_ort}':>16} "
-              f"{comp:>19}")
-        if r.get("error"):
-            print(f"{'':<37}{r['error']}")
-        for v in _verdicts(r):
-            print(f"{'':<37}{v}")
-
-
-def print_busy(rows: Sequence[dict[str, Any]]) -> None:
-    """Quiet and busy times per implementation, each one's rise (busy / quiet), and whether
-    shapegraph's rise is no more than ONNX Runtime's."""
-    rows = [r for r in rows if "busy" in r]
-    if not rows:
-        return
-    cols = [c for c in _columns(rows) if c in (OURS, ORT, "torch eager")]
-    print("\nbusy neighbour: a CPU-bound process running during the second measurement; "
-          "rise = busy / quiet")
-    print(f"{'workload':<27} {'batch':>5} {'thr':>3} "
-          + " ".join(f"{c + ' quiet µs':>22} {'busy µs':>20} {'rise':>18}" for c in cols))
-    for r in rows:
-        cells = []
-        for c in cols:
-            q, b = _stat(r, c), _stat(r, c, "busy")
-            if q is None or b is None:
-                cells.append(f"{'-':>22} {'-':>20} {'-':>18}")
-                continue
-            rise = ratio(r["busy"][c], r["times"][c], paired=False)
-            cells.append(f"{q.fmt():>22} {b.fmt():>20} {rise.fmt(2) + 'x':>18}")
-        print(f"{r['workload']:<27} {r['batch']:>5} {r['threads']:>3} " + " ".join(cells))
-        t, b = r["times"], r["busy"]
-        if OURS in t and ORT in t:
-            ours = ratio(b[OURS], t[OURS], paired=False).median
-            theirs = ratio(b[ORT], t[ORT], paired=False).median
-            print(f"{'':<37}{_goal(f'rise no more than ONNX Runtime rise ({ours:.2f}x vs {theirs:.2f}x)', ours <= theirs)}")  # noqa: E501
 
 
 def _blas_info() -> str:
@@ -532,126 +467,108 @@ def startup() -> dict[str, float]:
             "first_call_warm_s": float(runs[1][1])}
 
 
+def _warn(console: Console, text: str, label: str = "warning") -> None:
+    console.print(Text.assemble((f"{label}: ", "bold yellow"), text))
+
+
+def _peaks_line(peaks: dict[int, float]) -> str:
+    return ", ".join(f"{p:.0f} GFLOP/s on {n} thread{'s' if n > 1 else ''}"
+                     for n, p in peaks.items())
+
+
+def usage_error(opts: BenchOptions) -> str | None:
+    """What is wrong with ``opts`` before anything runs (one line), or None."""
+    if opts.plot_path and not installed("matplotlib"):
+        return ("--plot needs matplotlib, which is not installed "
+                "(pip install 'shapegraph[plot]')")
+    for flag, path in (("--json", opts.json_path), ("--csv", opts.csv_path),
+                       ("--plot", opts.plot_path)):
+        where = os.path.dirname(os.path.abspath(path)) if path else ""
+        if path and not (os.path.isdir(where) and os.access(where, os.W_OK)):
+            return f"{flag} {path}: cannot write there ({where} is not a writable folder)"
+    if opts.plot_path and os.path.splitext(opts.plot_path)[1].lower() not in PLOT_KINDS:
+        return (f"--plot {opts.plot_path}: the name must end in one of "
+                f"{', '.join(PLOT_KINDS)}")
+    if opts.torch_first and (opts.csv_path or opts.plot_path):
+        return "--csv and --plot do not go with --torch-first (use --json there)"
+    if opts.models and not select_workloads(opts.models, opts.quick):
+        return (f"--models {','.join(opts.models)} matches no workload "
+                f"(there are: {', '.join(workload_names())})")
+    return None
+
+
 def run_bench(quick: bool = False, opts: BenchOptions | None = None) -> int:
-    """Run the selected workloads, print the tables and the goals; returns the exit code."""
+    """Run the selected workloads, print the tables and the warnings, write the files asked
+    for; returns the exit code."""
     opts = opts or BenchOptions(quick=quick)
+    error = usage_error(opts)
+    if error:
+        print(f"shapegraph bench: {error}", file=sys.stderr)
+        return 2
     if opts.torch_first:
         return run_torch_first(opts)
-    if opts.models and not select_workloads(opts.models, opts.quick):
-        print(f"shapegraph bench: --models {','.join(opts.models)} matches no workload "
-              f"(there are: {', '.join(workload_names())})", file=sys.stderr)
-        return 2
+    console = stdout_console()
+    note = missing_note(missing_peers(opts.use_torch))
+    if note:
+        _warn(console, note, "note")
     os.environ.setdefault("OMP_NUM_THREADS", str(max(opts.threads)))
+    before = sample_load()
     peaks = {n: sgemm_peak_gflops(n) for n in opts.threads}
-    print(f"machine: {os.cpu_count()} cores; sgemm peak "
-          + ", ".join(f"{p:.0f} GFLOP/s on {n} thread{'s' if n > 1 else ''}"
-                      for n, p in peaks.items()) + f"; BLAS: {_blas_info()}")
-    print(f"times: median µs per forward call over {opts.n_rounds} rounds (min-max of the "
-          f"rounds); JIT compilation excluded (compile s: shapegraph's first call, ONNX "
-          f"Runtime's session creation)", flush=True)
-
-    def progress(r: dict[str, Any]) -> None:
-        what = (f"skipped ({r['skipped']})" if "skipped" in r else
-                f"{r['threads']} thread(s): {spread(r['times'][OURS]).fmt()} µs")
-        print(f"  ... {r['workload']} batch {r['batch']}: {what}", file=sys.stderr,
-              flush=True)
-
-    rows = collect(opts, progress)
+    console.print(f"machine: {os.cpu_count()} cores; sgemm peak {_peaks_line(peaks)}; "
+                  f"BLAS: {_blas_info()}")
+    meter = LoadMeter()
+    progress = progress_for(planned(opts))
+    try:
+        rows = collect(opts, lambda r: meter.tick(), progress)
+    finally:
+        progress.close()
+    during = meter.stop()
     # a busy machine lowers the peak: take the better of the measurements before and after
     peaks = {n: max(p, sgemm_peak_gflops(n)) for n, p in peaks.items()}
-    print("sgemm peak (the better of before and after the run): "
-          + ", ".join(f"{p:.0f} GFLOP/s on {n} thread{'s' if n > 1 else ''}"
-                      for n, p in peaks.items()))
-    print_rows(rows, peaks)
-    print_busy(rows)
-    if opts.json_path:
-        with open(opts.json_path, "w") as f:
-            json.dump({"peaks": peaks, "rows": rows,
-                       "torch_loaded": "torch" in sys.modules}, f)
+    console.print(f"sgemm peak (the better of before and after the run): {_peaks_line(peaks)}"
+                  f"; {opts.n_rounds} rounds per figure\n")
+    figs = figures(rows, peaks)
+    console.print(main_table(figs))
+    for line in notes(figs):
+        console.print(line)
+    busy = busy_table(rows)
+    if busy is not None:
+        console.print()
+        console.print(busy)
+    busy_words = busy_warning(before, during, os.cpu_count() or 1, max(opts.threads))
+    for warning in (spread_warning(figs), busy_words):
+        if warning:
+            _warn(console, warning)
+    try:
+        _write(opts, rows, figs, peaks, {"before": asdict(before), "during": asdict(during)},
+               busy_words is not None)
+    except OSError as e:
+        print(f"shapegraph bench: cannot write {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    if opts.plot_path:
+        console.print(f"plot written to {opts.plot_path}")
     if not opts.quick and not opts.models:
         s = startup()
-        print(f"start-up: import {s['import_s']:.2f} s; first call (JIT) cold cache "
-              f"{s['first_call_cold_s']:.2f} s, warm cache {s['first_call_warm_s']:.2f} s")
+        console.print(f"start-up: import {s['import_s']:.2f} s; first call (JIT) cold cache "
+                      f"{s['first_call_cold_s']:.2f} s, warm cache "
+                      f"{s['first_call_warm_s']:.2f} s")
     return 0
 
 
-# --------------------------------------------------------------------------- torch first
-
-_CHILD = "import sys\nfrom shapegraph.tools.cli import main\nsys.exit(main(sys.argv[1:]))\n"
-
-
-def child_args(opts: BenchOptions, json_path: str) -> list[str]:
-    """The ``shapegraph bench`` arguments of a ``--torch-first`` child (no PyTorch peer:
-    the plain child must not load torch at all)."""
-    args = ["bench", "--no-torch", "--json", json_path,
-            "--threads", ",".join(map(str, opts.threads)), "--rounds", str(opts.n_rounds),
-            "--budget", str(opts.budget_s)]
-    if opts.quick:
-        args.append("--quick")
-    if opts.models:
-        args += ["--models", ",".join(opts.models)]
-    if opts.batches:
-        args += ["--batches", ",".join(map(str, opts.batches))]
-    if opts.busy:
-        args.append("--busy")
-    return args
-
-
-def run_torch_first(opts: BenchOptions) -> int:
-    """The workloads in a child process that imports torch before shapegraph and in one that
-    never imports torch; shapegraph's slowdown (torch first / plain) per workload."""
-    if importlib.util.find_spec("torch") is None:
-        print("shapegraph bench: --torch-first needs PyTorch, which is not installed "
-              "(pip install torch==2.13.0, or 'shapegraph[bench]')", file=sys.stderr)
-        return 2
-    results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, first in (("plain", ""), ("torch first", "import torch  # noqa\n")):
-            path = os.path.join(tmp, f"{label.replace(' ', '_')}.json")
-            print(f"==== child process: {label} "
-                  f"({'imports torch before shapegraph' if first else 'never imports torch'})",
-                  flush=True)
-            proc = subprocess.run([sys.executable, "-c", first + _CHILD,
-                                   *child_args(opts, path)])
-            if proc.returncode != 0:
-                print(f"shapegraph bench: the {label} child process failed "
-                      f"(exit {proc.returncode})", file=sys.stderr)
-                return proc.returncode or 2
-            with open(path) as f:
-                results[label] = json.load(f)
-    plain, tf = results["plain"], results["torch first"]
-    if plain["torch_loaded"] or not tf["torch_loaded"]:  # pragma: no cover
-        print("shapegraph bench: torch was loaded in the wrong child", file=sys.stderr)
-        return 2
-    print_torch_first(plain["rows"], tf["rows"])
+def _write(opts: BenchOptions, rows: list[dict[str, Any]], figs: list[Figure],
+           peaks: dict[int, float], load: dict[str, Any], busy: bool) -> None:
+    """The files asked for: --json, --csv, --plot."""
     if opts.json_path:
         with open(opts.json_path, "w") as f:
-            json.dump({"plain": plain, "torch_first": tf}, f)
-    return 0
-
-
-def print_torch_first(plain: Sequence[dict[str, Any]], tf: Sequence[dict[str, Any]]) -> None:
-    """shapegraph's and ONNX Runtime's slowdown in the torch-first process."""
-    def key(r: dict[str, Any]) -> tuple[Any, ...]:
-        return (r["workload"], r["batch"], r.get("threads"))
-
-    other = {key(r): r for r in tf}
-    print("\ntorch first: time in a process that imported torch before shapegraph / time in "
-          "one that never imported torch (goal: shapegraph <= 1.1x)")
-    print(f"{'workload':<27} {'batch':>5} {'thr':>3} {'shapegraph plain µs':>22} "
-          f"{'torch first µs':>20} {'slowdown':>18} {'ORT slowdown':>18}")
-    for r in plain:
-        o = other.get(key(r))
-        if "skipped" in r or o is None or "times" not in o:
-            continue
-        p, t = r["times"], o["times"]
-        ort = (ratio(t[ORT], p[ORT], paired=False).fmt(2) + "x" if ORT in p and ORT in t
-               else "-")
-        slow = ratio(t[OURS], p[OURS], paired=False)
-        print(f"{r['workload']:<27} {r['batch']:>5} {r['threads']:>3} "
-              f"{spread(p[OURS]).fmt():>22} {spread(t[OURS]).fmt():>20} "
-              f"{slow.fmt(2) + 'x':>18} {ort:>18}")
-        print(f"{'':<37}{_goal(f'<= 1.1x slower with torch first ({slow.median:.2f}x)', slow.median <= 1.1)}")  # noqa: E501
+            json.dump({"peaks": peaks, "rows": rows, "figures": [asdict(g) for g in figs],
+                       "load": load,
+                       "torch_loaded": "torch" in sys.modules}, f)
+    if opts.csv_path:
+        write_csv(opts.csv_path, figs)
+    if opts.plot_path:
+        caption = (f"{os.cpu_count()} cores, {opts.n_rounds} rounds per figure"
+                   + ("; the machine was busy, so the timings are noisy" if busy else ""))
+        plot_ratios(opts.plot_path, figs, caption)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

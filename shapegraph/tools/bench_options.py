@@ -28,6 +28,8 @@ class BenchOptions:
     rounds: int | None = None  # default 5 (3 with quick)
     budget: float | None = None  # seconds per measurement, default 0.4 (0.1 with quick)
     json_path: str | None = None
+    csv_path: str | None = None
+    plot_path: str | None = None
 
     @property
     def n_rounds(self) -> int:
@@ -75,7 +77,9 @@ def _positive_float(text: str) -> float:
 
 DESCRIPTION = ("Forward latency of shapegraph against ONNX Runtime (and PyTorch eager and "
                "the numpy reference for the networks written with shapegraph.nn), in one "
-               "process, with min-max spreads over rounds.")
+               "process: a table of medians with their spread over rounds and shapegraph's "
+               "time over each peer's; --csv, --json and --plot write it for machines and "
+               "eyes. It warns when the machine is busy or a figure varies widely.")
 
 
 def add_bench_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -94,7 +98,7 @@ def add_bench_arguments(bench: argparse.ArgumentParser) -> None:
                        "spaces and punctuation ignored: squeezenet, resnet50, mlp)")
     bench.add_argument("--threads", type=_positive_ints, default=(THREADS,), metavar="N[,N]",
                        help="run each workload on each of these thread counts (default 2)")
-    bench.add_argument("--batches", type=_positive_ints, default=(), metavar="B[,B]",
+    bench.add_argument("--batches", "--batch", type=_positive_ints, default=(), metavar="B[,B]",
                        help="only these batch sizes of each workload")
     bench.add_argument("--busy", action="store_true",
                        help="measure each workload again next to a CPU-bound process the "
@@ -112,10 +116,18 @@ def add_bench_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--json", default=None, metavar="PATH",
                        help="also write the raw rounds to PATH as JSON (with "
                        "--torch-first: both child processes' results)")
+    bench.add_argument("--csv", default=None, metavar="PATH",
+                       help="also write the table to PATH as CSV: one line per workload, "
+                       "batch, thread count and implementation (columns in docs/cli.md)")
+    bench.add_argument("--plot", default=None, metavar="PATH",
+                       help="also draw shapegraph's time over each peer's, per workload, "
+                       "with the spread of the rounds, to PATH (.png, .svg, .pdf; needs "
+                       "matplotlib: pip install 'shapegraph[plot]')")
 
 
 def options_from(args: argparse.Namespace) -> BenchOptions:
     return BenchOptions(
         quick=args.quick, models=args.models, threads=args.threads, batches=args.batches,
         busy=args.busy, torch_first=args.torch_first, use_torch=not args.no_torch,
-        rounds=args.rounds, budget=args.budget, json_path=args.json)
+        rounds=args.rounds, budget=args.budget, json_path=args.json,
+        csv_path=args.csv, plot_path=args.plot)
