@@ -197,9 +197,11 @@ def _cluster_of(path: str, blocks: dict[str, str]) -> str:
     return parent if parent in blocks else ""
 
 
-def _legend(conflicts: bool) -> str:
+def _legend(conflicts: bool, frames: bool) -> str:
     rows = ["<b>legend</b>", "box: a layer (its activation folded in), path, parameters",
-            "dashed frame: a block; oval: an input or output", "arrow: a value and its type"]
+            "oval: an input or output; arrow: a value and its type"]
+    if frames:
+        rows.append("dashed frame: a block (its path and, with a forward of its own, class)")
     if conflicts:
         rows += [f'<font color="{RED}">red box: where a conflict surfaced, with its values</font>',
                  f'<font color="{RED}">red arrow: the value in conflict</font>']
@@ -223,7 +225,8 @@ def dot_source(report: Report) -> Any:
     problems = _problems(report, graph, bad)
     groups = boxes(graph, res)
     box_id = {n.id: f"n{b[0].id}" for b in groups for n in b}
-    _add_boxes(g, groups, res, bad, problems, _clusters(graph))
+    blocks = _clusters(graph)
+    _add_boxes(g, groups, res, bad, problems, blocks)
     for gi in graph.inputs:
         g.node(f"in_{gi.name}", gi.name, shape="oval")
     for b in groups:
@@ -239,7 +242,7 @@ def dot_source(report: Report) -> Any:
         src = graph.values[v].producer
         g.edge(box_id[src] if src is not None else f"in_{graph.values[v].name}", f"out_{k}",
                label=_type(res, v))
-    g.node("legend", _legend(bool(problems)), shape="plaintext", fontsize="9")
+    g.node("legend", _legend(bool(problems), bool(blocks)), shape="plaintext", fontsize="9")
     return g
 
 
