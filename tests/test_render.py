@@ -80,7 +80,7 @@ def _red_edges(dot: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("kind", ["clean", "sequential", "concat", "residual"])
 def test_picture_dot_golden(kind: str) -> None:
-    check_golden(f"picture_{kind}.dot", _picture(kind).rstrip("\n"))
+    check_golden(f"picture_{kind}.gv", _picture(kind).rstrip("\n"))
 
 
 def test_clean_picture_has_no_red_and_folds_activations() -> None:
