@@ -42,7 +42,8 @@ _ARG = re.compile(r"(?:[^,()\[\]'\"]|\([^()]*\)|\[[^\[\]]*\]|'[^']*'|\"[^\"]*\")
 def boxes(graph: Graph, res: Resolution | None = None) -> list[list[Node]]:
     """The nodes grouped into boxes: a layer's node and the parameterless single-input
     nodes the same layer applies right after it (its activation; in a block's own
-    ``forward``, any op that keeps its input's type), in graph order."""
+    ``forward``, any op that keeps its input's type; in an imported ONNX graph, such an
+    op right after one with parameters), in graph order."""
     box_of: dict[int, list[Node]] = {}
     out: list[list[Node]] = []
     for n in graph.nodes:
@@ -63,13 +64,16 @@ def _folds_into(graph: Graph, res: Resolution | None, n: Node) -> Node | None:
     if src is None:
         return None
     p = graph.nodes[src]
-    if p.prov.path != n.prov.path or len(p.outputs) != 1 or tuple(
-            graph.consumers.get(p.outputs[0], ())) != (n.id,):
+    if len(p.outputs) != 1 or tuple(graph.consumers.get(p.outputs[0], ())) != (n.id,):
+        return None
+    keeps_type = res is not None and res.types[n.inputs[0]] == res.types[n.outputs[0]]
+    if p.prov.detail == p.prov.kind and n.prov.detail == n.prov.kind:  # ONNX: no layers
+        return p if keeps_type and p.params else None
+    if p.prov.path != n.prov.path:
         return None
     if p.prov.detail == n.prov.detail:  # the layer's own activation
         return p
     in_forward = p.prov.detail.endswith(" in forward") and n.prov.detail.endswith(" in forward")
-    keeps_type = res is not None and res.types[n.inputs[0]] == res.types[n.outputs[0]]
     return p if in_forward and keeps_type else None
 
 
@@ -174,9 +178,14 @@ def _params(box: Sequence[Node], res: Resolution) -> list[str]:
     return ["  ".join(shown[k:k + 2]) for k in range(0, len(shown), 2)]
 
 
+def _paths(box: Sequence[Node]) -> str:
+    paths = dict.fromkeys(n.prov.display_path for n in box)  # ONNX: one per node
+    return ", ".join(paths)
+
+
 def _label(box: Sequence[Node], res: Resolution, problems: Sequence[str]) -> str:
     lines = [f"<b>{escape(box_title(box))}</b>",
-             f'<font point-size="9" color="{GREY}">{escape(box[0].prov.display_path)}</font>']
+             f'<font point-size="9" color="{GREY}">{escape(_paths(box))}</font>']
     lines += [f'<font point-size="9">{escape(p)}</font>' for p in _params(box, res)]
     lines += [f'<font color="{RED}"><b>{escape(p)}</b></font>' for p in problems]
     return "<" + "<br/>".join(lines) + ">"
