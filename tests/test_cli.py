@@ -84,6 +84,7 @@ def test_explain_renders_markdown_without_scaffolding(
     assert CODES[code].title in out
     assert "```" not in out and "assert " not in out and "codes(" not in out
     assert "## " not in out  # the heading is rendered, not shown as Markdown
+    assert all(line == line.rstrip() for line in out.splitlines())  # no padding in a pipe
 
 
 def test_user_markdown_drops_only_the_checks() -> None:

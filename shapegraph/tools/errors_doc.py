@@ -76,7 +76,7 @@ def explain_list() -> int:
     for code in sorted(CODES):
         c = CODES[code]
         table.add_row(code, c.severity, c.title)
-    _console().print(table)
+    _show(table)
     return 0
 
 
@@ -109,8 +109,20 @@ def explain(code: str) -> int:
         print(f"shapegraph explain: unknown code {code[:40]!r}; {hint}"
               "(shapegraph explain --list shows them all)", file=sys.stderr)
         return 2
-    _console().print(Markdown(user_markdown(sections[key]), code_theme="ansi_light"))
+    _show(Markdown(user_markdown(sections[key]), code_theme="ansi_light"))
     return 0
+
+
+def _show(renderable: Any) -> None:
+    """Print through rich; into a pipe or a file, without the padding that fills each line
+    to the terminal's width."""
+    console = _console()
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    print("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
 def run_explain(args: argparse.Namespace) -> int:
