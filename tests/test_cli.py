@@ -142,6 +142,8 @@ def test_several_targets_in_json_are_one_list(tmp_path: Path,
     assert [d["ok"] for d in docs] == [True, False]
     assert main(["check", f"{good}:net", "--format", "json"]) == 0  # one target: one object
     assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert main(["check", f"{good}:nope", f"{bad}:nope", "--format", "json"]) == 2
+    assert json.loads(capsys.readouterr().out) == []  # still a list, for the reader
 
 
 def test_graph_draws_one_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -404,26 +404,32 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"shapegraph check: --graph {args.graph}: draws one target, and "
               f"{len(targets)} are given", file=sys.stderr)
         return 2
+    one_list = args.format == "json" and len(targets) > 1  # several JSON documents: a list
     color = _use_color(args.color) and args.format == "text"
-    codes, docs = [], []
-    for i, target in enumerate(targets):
-        try:
-            with redirect_stdout(sys.stderr):  # what the model prints must not spoil the report
-                report = _report(args, target)
-        except TargetError as e:
-            print(f"shapegraph check: {e}", file=sys.stderr)
-            codes.append(2)
+    codes, shown = [], []
+    for target in targets:
+        report = _checked(args, target)
+        codes.append(2 if report is None else 0 if report.ok else 1)
+        if report is None:
             continue
-        codes.append(0 if report.ok else 1)
-        if args.format == "json" and len(targets) > 1:
-            docs.append(report.render("json"))
-            continue
-        print(("\n" if i else "") + report.render(args.format, color=color))
+        shown.append(report.render(args.format, color=color))
+        if not one_list:
+            print(("\n" if len(shown) > 1 else "") + shown[-1])
         if args.graph:
             _write_graph(report, args.graph)
-    if docs:  # several targets: one JSON list of their documents
-        print("[\n" + ",\n".join(docs) + "\n]")
+    if one_list:
+        print("[\n" + ",\n".join(shown) + "\n]" if shown else "[]")
     return max(codes)
+
+
+def _checked(args: argparse.Namespace, target: str) -> Any:
+    """The report for ``target``, or None when it cannot be loaded (said on stderr)."""
+    try:
+        with redirect_stdout(sys.stderr):  # what the model prints must not spoil the report
+            return _report(args, target)
+    except TargetError as e:
+        print(f"shapegraph check: {e}", file=sys.stderr)
+        return None
 
 
 _INPUT_COMMENT = re.compile(r"^#[ \t]*input:[ \t]*(.*?)[ \t]*$", re.M)
