@@ -326,4 +326,6 @@ def test_table_picture_and_diagnostics_show_the_whole_layer() -> None:
     pytest.importorskip("graphviz")
     from shapegraph.render.picture import dot_source
 
-    assert "1: MaxPool2D(pool_size=3, strides=2)" in dot_source(report).source
+    dot = dot_source(report).source
+    assert "<b>MaxPool2D(pool_size=3, strides=2)</b>" in dot
+    assert "<b>Conv2D(4, 3x3) + relu</b>" in dot  # the activation folded into its box

@@ -412,4 +412,4 @@ def test_shapegraph_check_reports_both_injected_errors_with_their_origins(
                                                                        ("SG201", "n16")]
     assert check("--graph", "g.dot").returncode == 1
     dot = (tmp_path / "g.dot").read_text()
-    assert "n0: Conv" in dot and "SG201" in dot
+    assert "<b>Conv + relu</b>" in dot and ">n0, n1</font>" in dot and "SG201: 3 vs 4" in dot

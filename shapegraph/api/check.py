@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from shapegraph.core.diagnostics import Diagnostic, Related
 from shapegraph.core.graph import Graph
 from shapegraph.infer.propagate import Resolution, propagate
+from shapegraph.render.html import html_block
 from shapegraph.render.text import layer_rows, render_json, render_table, render_text
 
 if TYPE_CHECKING:
@@ -31,9 +32,12 @@ if TYPE_CHECKING:
 __all__ = ["Report", "check"]
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
-    """What ``check`` found: diagnostics, the layer table, and a verdict."""
+    """What ``check`` found: diagnostics, the layer table, and a verdict.
+
+    ``print(report)`` shows the text report, ``repr(report)`` one short line, and in a
+    notebook the report shows as HTML."""
 
     target: str
     inputs: dict[str, str]
@@ -79,6 +83,18 @@ class Report:
             parts.append(render_table(self.rows))
         parts.append(_styled(self.verdict, "bold green" if self.ok else "bold red", color))
         return "\n\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.render("text")
+
+    def __repr__(self) -> str:
+        c = self.counts()
+        parts = [f"{n} {k}{'s' if n != 1 else ''}" for k, n in c.items() if n]
+        return f"<Report {self.target}: {', '.join(parts) or 'no problems'}>"
+
+    def _repr_html_(self) -> str:
+        text = render_text(self.diagnostics) if self.diagnostics else ""
+        return html_block(self.verdict, text, self.rows, "#1e8449" if self.ok else "#c0392b")
 
 
 def _styled(text: str, style: str, color: bool) -> str:

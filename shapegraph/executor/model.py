@@ -181,6 +181,16 @@ class CompiledModel:
             lines.append(_plan_report(runner, key, self.graph))
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """The repr for notebooks: the inputs as a title, the layer table, the rest as text."""
+        from shapegraph.render.html import html_block
+        from shapegraph.render.text import layer_rows
+
+        title, *rest = repr(self).split("\n")
+        rows = layer_rows(self.resolution) if self.resolution is not None else []
+        table_end = 2 + len(rows) if rows else 0  # the text table: header, rule, rows
+        return html_block(title, "", rows, after="\n".join(rest[table_end:]))
+
 
 def _show(t: TensorType | None) -> str:
     return str(t) if t is not None else "any shape the network accepts"

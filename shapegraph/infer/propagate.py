@@ -401,6 +401,7 @@ class Resolution:
         self.raw_inputs = dict(p.raw_inputs)
         self.tainted = frozenset(p.tainted_nodes)  # downstream of a failed rule
         self.failed = frozenset(c.node for c in p.conflicts if c.fail is not None)
+        self.conflicts = tuple(p.conflicts)  # where each one is: for pictures
         self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
 
     @property

@@ -19,8 +19,8 @@ from contextlib import contextmanager, redirect_stdout
 from types import ModuleType
 from typing import Any
 
-__all__ = ["TargetError", "add_check_parser", "input_dtypes", "load_target", "parse_inputs",
-           "run_check"]
+__all__ = ["TargetError", "add_check_parser", "comment_inputs", "input_dtypes", "is_torch_module",
+           "load_target", "parse_inputs", "run_check"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -29,22 +29,41 @@ class TargetError(Exception):
     """The target cannot be loaded; the message is the one line the user sees."""
 
 
+_EPILOG = """\
+examples:
+  shapegraph check model.py:net --input x=batch,3,224,224
+  shapegraph check a.py:net b.py:net        (each file's "# input: x=..." lines)
+  shapegraph check zoo.cnn:make_net --input x=8,1,28,28 --format json
+  shapegraph check resnet50.onnx --dim N=8 --graph resnet.svg
+
+exit codes: 0 consistent, 1 shape conflicts, 2 bad usage or a target that cannot be
+loaded (with several targets: the worst of them)
+"""
+
+
 def add_check_parser(sub: Any) -> None:
     p = sub.add_parser("check", help="report every shape conflict of a model",
-                       description="Check a model's shapes without running it.")
-    p.add_argument("target", help="file.py:NAME or package.module:NAME (a Block or a "
-                   "function returning one), or model.onnx")
+                       description="Check a model's shapes without running it.",
+                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("target", nargs="+", help="file.py:NAME or package.module:NAME (a Block "
+                   "or a function returning one), or model.onnx; several are checked in turn")
     p.add_argument("--input", action="append", default=[], metavar="NAME=DIMS[:DTYPE]",
                    help="an input's dims, ints or symbol names: x=batch,3,224,224 "
-                   "(repeat for several inputs; none: check the declarations alone); "
+                   "(repeat for several inputs; none: the model file's '# input: "
+                   "x=...' comment lines, or else check the declarations alone); "
                    ":int64 or :int32 for token ids feeding an Embedding")
     p.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
                    help="bind a symbolic dim to a size: N=8 (an ONNX dim_param, or a "
                    "symbol of --input)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text (diagnostics, layer table, verdict; the default) or json "
+                   "(one document; a list of them for several targets)")
     p.add_argument("--graph", metavar="FILE", help="write a picture of the graph "
-                   "(.dot source, or .svg/.png/.pdf when Graphviz's dot is installed)")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+                   "(.dot source, or .svg/.png/.pdf when Graphviz's dot is installed; "
+                   "one target only)")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="color the text output: auto (on a terminal unless NO_COLOR is "
+                   "set), always or never")
 
 
 # --------------------------------------------------------------------------- loading
@@ -206,6 +225,7 @@ def _as_block(obj: Any, spec: str, name: str, files: set[str]) -> Any:
 
     if isinstance(obj, Block):
         return obj
+    _not_torch(obj, spec, name)
     if isinstance(obj, type) and not issubclass(obj, Block):
         raise TargetError(f"{spec}: {name} is the class {obj.__name__}, not a Block (nor a "
                           "function returning one)")
@@ -215,9 +235,24 @@ def _as_block(obj: Any, spec: str, name: str, files: set[str]) -> Any:
     _check_no_arguments(obj, spec, name)
     with model_code(f"{spec} ({name}())", f"in {name}()", lambda: files, "the model"):
         block = obj()
+    _not_torch(block, spec, f"{name}()")
     if not isinstance(block, Block):
         raise TargetError(f"{spec}: {name}() returned a {type(block).__name__}, not a Block")
     return block
+
+
+def is_torch_module(obj: Any) -> bool:
+    """Whether ``obj`` is a ``torch.nn.Module`` (or that class or a subclass), told from its
+    classes' modules, so that torch is never imported to find out."""
+    classes = obj.__mro__ if isinstance(obj, type) else type(obj).__mro__
+    return any(c.__name__ == "Module" and c.__module__.startswith("torch.nn")
+               for c in classes)
+
+
+def _not_torch(obj: Any, spec: str, name: str) -> None:
+    if is_torch_module(obj):
+        raise TargetError(f"{spec}: {name} is a PyTorch module; shapegraph checks shapegraph "
+                          "Blocks and ONNX files (export with torch.onnx.export)")
 
 
 def _check_no_arguments(fn: Any, spec: str, name: str) -> None:
@@ -363,30 +398,75 @@ def _use_color(choice: str) -> bool:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """The ``check`` subcommand; returns the exit code."""
+    """The ``check`` subcommand; returns the exit code (with several targets, the worst)."""
+    targets: list[str] = list(args.target)
+    if args.graph and len(targets) > 1:
+        print(f"shapegraph check: --graph {args.graph}: draws one target, and "
+              f"{len(targets)} are given", file=sys.stderr)
+        return 2
+    one_list = args.format == "json" and len(targets) > 1  # several JSON documents: a list
+    color = _use_color(args.color) and args.format == "text"
+    codes, shown = [], []
+    for target in targets:
+        report = _checked(args, target)
+        codes.append(2 if report is None else 0 if report.ok else 1)
+        if report is None:
+            continue
+        shown.append(report.render(args.format, color=color))
+        if not one_list:
+            print(("\n" if len(shown) > 1 else "") + shown[-1])
+        if args.graph:
+            _write_graph(report, args.graph)
+    if one_list:
+        print("[\n" + ",\n".join(shown) + "\n]" if shown else "[]")
+    return max(codes)
+
+
+def _checked(args: argparse.Namespace, target: str) -> Any:
+    """The report for ``target``, or None when it cannot be loaded (said on stderr)."""
     try:
         with redirect_stdout(sys.stderr):  # what the model prints must not spoil the report
-            report = _report(args)
+            return _report(args, target)
     except TargetError as e:
         print(f"shapegraph check: {e}", file=sys.stderr)
-        return 2
-    color = _use_color(args.color) and args.format == "text"
-    print(report.render(args.format, color=color))
-    if args.graph:
-        _write_graph(report, args.graph)
-    return 0 if report.ok else 1
+        return None
 
 
-def _report(args: argparse.Namespace) -> Any:
+_INPUT_COMMENT = re.compile(r"^#[ \t]*input:[ \t]*(.*?)[ \t]*$", re.M)
+
+
+def comment_inputs(target: str) -> list[str]:
+    """The ``# input: x=batch,1,28,28`` comment lines of a model file target, in
+    ``--input`` syntax; none for a module, an ONNX file, or a file without them."""
+    if target.endswith(".onnx"):
+        return []
+    where, _, is_file = _split_target(target)
+    if not is_file or not os.path.isfile(where):
+        return []  # loading it says what is wrong
+    text = _read_source(where).decode("utf-8", "replace")
+    specs = []
+    for m in _INPUT_COMMENT.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        try:
+            parse_inputs([m.group(1)])
+        except TargetError as e:
+            raise TargetError(f"{where}:{line}: # input: {e}".replace(": --input ", ": ", 1)
+                              ) from None
+        specs.append(m.group(1))
+    return specs
+
+
+def _report(args: argparse.Namespace, target: str) -> Any:
     from shapegraph.api.check import check
 
-    given = parse_inputs(args.input)
-    net, display = load_target(args.target)
+    specs = args.input or comment_inputs(target)
+    given = parse_inputs(specs)
+    net, display = load_target(target)
     given = _bind_dims(net, given, parse_dims(args.dim))
     # forward runs (traced) from here on: an exception in it is an SG302 diagnostic, but
     # sys.exit and KeyboardInterrupt would leave the command without a word
     with model_code(display, "while being checked", who="the model", catch=False):
-        inputs = _ordered_inputs(net, given, input_dtypes(args.input))
+        inputs = _ordered_inputs(net, given, input_dtypes(specs))
         return check(net, *inputs, target=display)
 
 

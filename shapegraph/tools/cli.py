@@ -27,15 +27,17 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"shapegraph {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="walk through the deferred-initialization chapter")
-    demo.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    demo.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                      help="color the output: auto (on a terminal), always or never")
     from shapegraph.tools.check_cli import add_check_parser
 
     add_check_parser(sub)
     from shapegraph.tools.export_cli import add_export_parser
 
     add_export_parser(sub)
-    ex = sub.add_parser("explain", help="explain a diagnostic code, e.g. SG201")
-    ex.add_argument("code", help="a code such as SG201")
+    from shapegraph.tools.errors_doc import add_explain_parser
+
+    add_explain_parser(sub)
     from shapegraph.tools.bench_options import add_bench_parser
 
     add_bench_parser(sub)
@@ -94,9 +96,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
         return run_export(args)
     if args.command == "explain":
-        from shapegraph.tools.errors_doc import explain
+        from shapegraph.tools.errors_doc import run_explain
 
-        return explain(args.code)
+        return run_explain(args)
     if args.command == "bench":
         from shapegraph.tools.bench import run_bench
         from shapegraph.tools.bench_options import options_from
