@@ -362,3 +362,21 @@ def test_ops_without_a_kernel_run_their_reference_step() -> None:
     runner = next(iter(model._runners.values()))
     # the batched matmul runs its reference; the multiply after it is a compiled segment
     assert runner.gen.refs == [0] and len(runner.gen.segments) == 1 and runner.gen.compiled
+
+
+@pytest.mark.parametrize("layer", [nn.AvgPool2D(7), nn.MaxPool2D(7), nn.AvgPool2D((7, 7), 2),
+                                   nn.AvgPool1D(7)])
+def test_a_pool_over_the_whole_plane_is_a_global_pool(layer: nn.Block) -> None:
+    """ResNet-50's last average pool (7x7 on a 7x7 plane) runs as one reduction per
+    channel, with the numbers of the windowed pool."""
+    net = nn.Sequential()
+    net.add(layer)
+    one_d = isinstance(layer, nn.AvgPool1D)
+    shape = ("batch", 5, 7) if one_d else ("batch", 5, 7, 7)
+    model = sg.compile(net, sg.Input("x", shape))
+    x = rand(3, 5, 7) if one_d else rand(3, 5, 7, 7)
+    check(model, x)
+    x[0, 1, 2] = np.nan  # NaN propagates as through the windowed kernels
+    check(model, x)
+    steps = next(iter(model._runners.values())).plan.lowered.steps
+    assert [s.kernel for s in steps] == ["global_pool"]

@@ -605,13 +605,14 @@ def test_single_threaded_blas_holds_one_thread_and_restores_the_callers_setting(
 
 
 @pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaPerformanceWarning")
-def test_dense_on_non_contiguous_views_takes_the_checked_product() -> None:
+@pytest.mark.parametrize("rows", [3, K.GEMV_ROWS + 2])  # row by row sgemv, and sgemm
+def test_dense_on_non_contiguous_views_takes_the_checked_product(rows: int) -> None:
     """sgemm is called straight only on C-contiguous operands; a strided view (which
     plans never pass, but a caller of the kernel may) goes through np.dot."""
     rng = np.random.default_rng(4)
-    x = rand(rng, 3, 16)[:, ::2]
+    x = rand(rng, rows, 16)[:, ::2]
     wt = rand(rng, 8, 10)
     b = rand(rng, 10)
-    out = np.empty((3, 10), np.float32)
+    out = np.empty((rows, 10), np.float32)
     K.dense(x, wt, b, kact(K.ACT_NONE), out)
     close(out, x.astype(np.float64) @ wt + b)
