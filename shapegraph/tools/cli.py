@@ -1,4 +1,4 @@
-"""The ``shapegraph`` command: ``demo``, ``check``, ``explain``, ``bench``.
+"""The ``shapegraph`` command: ``demo``, ``check``, ``summary``, ``explain``, ``bench``.
 
 Exit codes: 0 success (or a consistent model), 1 shape conflicts, 2 bad usage or an
 unreadable target (and, as one line, anything unexpected: the command never shows a
@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     from shapegraph.tools.export_cli import add_export_parser
 
     add_export_parser(sub)
+    from shapegraph.tools.summary_cli import add_summary_parser
+
+    add_summary_parser(sub)
     ex = sub.add_parser("explain", help="explain a diagnostic code, e.g. SG201")
     ex.add_argument("code", help="a code such as SG201")
     from shapegraph.tools.bench_options import add_bench_parser
@@ -93,6 +96,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from shapegraph.tools.export_cli import run_export
 
         return run_export(args)
+    if args.command == "summary":
+        from shapegraph.tools.summary_cli import run_summary
+
+        return run_summary(args)
     if args.command == "explain":
         from shapegraph.tools.errors_doc import explain
 
