@@ -208,20 +208,25 @@ class Block:
         load_parameters(self, filename, allow_missing, ignore_extra)
 
     # -- display ------------------------------------------------------------------------
-    def summary(self, *inputs: Any, dims: Mapping[str, int] | None = None) -> Summary:
-        """Per layer: output type, parameter shapes and counts, FLOPs and activation memory,
-        and totals (Gluon's name). ``inputs``: sample arrays, ``sg.Input`` specs or shape
-        tuples such as ``("batch", 20)``; none: what the declarations determine. Creates
-        and allocates nothing; ``print`` it, or ``render("json")``.
+    def summary(self, *inputs: Any, dims: Mapping[str, int] | None = None,
+                show: bool = True) -> Summary:
+        """Print (as Gluon does; ``show=False``: do not) and return the summary: per layer,
+        output type, parameter shapes and counts, FLOPs and activation memory, and totals.
+        ``inputs``: sample arrays, ``sg.Input`` specs or shape tuples such as ``("batch",
+        20)``; none: what the declarations determine. ``dims`` gives symbols sizes for the
+        totals. Creates and allocates nothing.
 
         >>> from shapegraph import nn
         >>> net = nn.Sequential(); net.add(nn.Dense(10))
-        >>> net.summary(("batch", 20)).total_params
+        >>> net.summary(("batch", 20), show=False).total_params
         210
         """
-        from shapegraph.frontend.summary import summarize_block
+        from shapegraph.frontend.summary import show_summary, summarize_block
 
-        return summarize_block(self, inputs, dims)
+        out = summarize_block(self, inputs, dims)
+        if show:
+            show_summary(out)
+        return out
 
     def provenance(self) -> Provenance:
         file, line = self._site

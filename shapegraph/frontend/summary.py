@@ -10,7 +10,7 @@ of ints and symbol names.
 >>> net = nn.Sequential(); net.add(nn.Dense(256, activation="relu"), nn.Dense(10))
 >>> s = summarize_block(net, [("batch", 100)], {"batch": 8})
 >>> [str(r.flops) for r in s.rows], s.at(s.flops)
-['51200*batch', '5120*batch'], 450560)
+(['51200*batch', '5120*batch'], 450560)
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from shapegraph.frontend.block import Block
     from shapegraph.frontend.params import ParameterDict
 
-__all__ = ["input_types", "summarize_block"]
+__all__ = ["input_types", "show_summary", "summarize_block"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -131,3 +131,10 @@ def _named(graph: Graph, names: Sequence[str]) -> Graph:
         values[gi.value] = Value(gi.value, name, None)
         ins.append(GraphInput(name, gi.value, gi.rank, gi.dtype))
     return replace(graph, values=tuple(values), inputs=tuple(ins))
+
+
+def show_summary(s: Summary) -> None:
+    """Print ``s`` as a table as wide as the terminal (at least 100 columns)."""
+    import shutil
+
+    print(s.render("text", width=max(100, shutil.get_terminal_size((150, 24)).columns)))

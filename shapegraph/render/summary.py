@@ -94,7 +94,7 @@ class Summary:
 
         return summary_dict(self)
 
-    def render(self, fmt: str = "text", color: bool = False, width: int = 120) -> str:
+    def render(self, fmt: str = "text", color: bool = False, width: int = 150) -> str:
         """``"text"``: the table and totals (rich); ``"json"``: :meth:`to_dict` as JSON."""
         from shapegraph.render.summary_format import render_summary
 

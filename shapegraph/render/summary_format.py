@@ -166,8 +166,9 @@ def render_summary(s: Summary, fmt: str, color: bool, width: int) -> str:
                       color_system="standard" if color else None, highlight=False)
     ins = ", ".join(f"{n}: {type_str(t)}" for n, t in s.inputs.items())
     table = Table(title=f"{s.target} ({ins})" if ins else s.target, title_justify="left")
-    for h in _HEADERS:
-        table.add_column(h, justify="right" if h in _HEADERS[4:] else "left")
+    for h in _HEADERS:  # shapes and counts do not break across lines
+        table.add_column(h, justify="right" if h in _HEADERS[4:] else "left",
+                         no_wrap=h not in ("Type", "Parameters"))
     for r in s.rows:
         table.add_row(*_cells(r), style=None if r.leaf else "bold")
     console.print(table)
@@ -179,6 +180,9 @@ def render_summary(s: Summary, fmt: str, color: bool, width: int) -> str:
     console.print(totals)
     if any(not r.leaf for r in s.rows):
         console.print("(bold rows are blocks: their numbers total the rows below them)")
+    for d in s.diagnostics:  # warnings and notes (an unused layer is not counted)
+        console.print(f"{d.severity}[{d.code}] at `{d.path or '<root>'}`: "
+                      f"{d.message.splitlines()[0]}", markup=False)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines())
 
 

@@ -55,7 +55,7 @@ def run_summary(args: argparse.Namespace) -> int:
         print(f"shapegraph summary: {e}", file=sys.stderr)
         return 2
     color = _use_color(args.color) and args.format == "text"
-    width = max(80, shutil.get_terminal_size((120, 24)).columns)
+    width = max(100, shutil.get_terminal_size((150, 24)).columns)
     print(result.render(args.format, color=color, width=width))
     return 0 if result.ok else 1
 
