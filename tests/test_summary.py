@@ -336,3 +336,20 @@ def test_an_unused_layer_is_a_warning_under_the_table() -> None:
     s = TwoHeads().summary(("batch", 5), show=False)
     assert s.ok and s.total_params == 5 * 4 + 4
     assert "warning[SG301] at `spare`" in s.render()
+
+
+def test_the_sample_in_cli_md_is_what_the_command_prints(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    doc = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    m = re.search(r"^```text\n\$ shapegraph (summary model\.py:net[^\n]*)\n(.*?)^```", doc,
+                  re.S | re.M)
+    assert m, "docs/cli.md has no `shapegraph summary model.py:net` sample"
+    model_file(tmp_path, "net = nn.Sequential()\nnet.add(nn.Dense(256, "
+               "activation='relu'), nn.Dense(10))\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "150")
+    assert main(m.group(1).split()) == 0
+    assert capsys.readouterr().out == m.group(2)
