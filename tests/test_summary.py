@@ -225,6 +225,7 @@ def test_unknown_sizes_show_as_question_marks() -> None:
     s = lenet().summary()
     text = s.render()
     assert s.ok and "weight (120, ?)" in text
+    assert "? (13,430 in the layers whose sizes are known" in text  # 2416 + 10164 + 850
     assert s.to_dict()["totals"]["params"] is None
 
 
@@ -260,7 +261,7 @@ def test_conflicts_found_from_declarations_alone() -> None:
 def test_html_for_notebooks() -> None:
     s = residual_net().summary(("batch", 3, 32, 32))
     page = s._repr_html_()
-    assert page.count("<tr") == len(s.rows) + 1 + 7  # header, rows, totals
+    assert page.count("<tr") == len(s.rows) + 1 + 8  # header, rows, totals
     assert "1.shortcut" in page and "font-weight:bold" in page
     assert repr(s).startswith("<Summary Sequential:")
 

@@ -99,13 +99,22 @@ def _totals(s: Summary) -> list[tuple[str, str]]:
             text += f" ({human(at, unit, base)})"
         return text
 
-    return [("Total params", count_str(s.total_params)),
+    return [("Total params", _params_line(s)),
             ("Trainable params", count_str(s.trainable_params)),
             ("Non-trainable params", count_str(s.total_params - s.trainable_params)),
             ("Parameter memory", line(s.param_bytes, "B", 1024)),
             ("FLOPs (2 per multiply-add)", line(s.flops, "FLOPs")),
             ("Activation memory", line(s.act_bytes, "B", 1024)),
-            ("Input memory", line(s.input_bytes, "B", 1024))]
+            ("Input memory", line(s.input_bytes, "B", 1024)),
+            ("Total memory", line(s.param_bytes + s.act_bytes + s.input_bytes, "B", 1024))]
+
+
+def _params_line(s: Summary) -> str:
+    """The parameter count, or, while some sizes wait for the input, what is known."""
+    if isinstance(s.total_params, int) or not holes(s.total_params):
+        return count_str(s.total_params)
+    known = sum(r.param_count for r in s.rows if r.leaf and isinstance(r.param_count, int))
+    return f"? ({known:,} in the layers whose sizes are known; the rest needs the input)"
 
 
 # --------------------------------------------------------------------------- formats
