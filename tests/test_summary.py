@@ -354,3 +354,18 @@ def test_the_sample_in_cli_md_is_what_the_command_prints(
     monkeypatch.setenv("COLUMNS", "150")
     assert main(m.group(1).split()) == 0
     assert capsys.readouterr().out == m.group(2)
+
+
+def test_cli_symbolic_onnx_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import onnx
+
+    from shapegraph.tools.workloads import symbolic_batch
+
+    path = tmp_path / "sq.onnx"
+    onnx.save(symbolic_batch(onnx.load(light_model_path("squeezenet"))), str(path))
+    assert main(["summary", str(path), "--dim", "N=8", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["inputs"]["data_0"]["shape"] == ["N", 3, 224, 224]
+    assert doc["totals"]["flops"] == "698303872*N"
+    assert doc["totals_at_sizes"]["flops"] == 8 * 698303872
+    assert main(["summary", str(path), "--dim", "M=8"]) == 2
