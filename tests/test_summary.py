@@ -369,3 +369,15 @@ def test_cli_symbolic_onnx_batch(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert doc["totals"]["flops"] == "698303872*N"
     assert doc["totals_at_sizes"]["flops"] == 8 * 698303872
     assert main(["summary", str(path), "--dim", "M=8"]) == 2
+
+
+def test_what_each_layer_reads_when_the_network_is_not_a_chain() -> None:
+    s = residual_net().summary(("batch", 3, 32, 32), show=False)
+    rows = {r.name: r for r in s.rows if r.leaf}
+    assert rows["1:add"].inputs == ("1.body.4", "1.shortcut.1")
+    assert rows["1.body.0"].inputs == rows["1.shortcut.0"].inputs == ("0",)
+    assert rows["0"].inputs == ("x",)
+    assert not s.is_chain and "Connected to" in s.render()
+    assert s.to_dict()["layers"][-1]["reads"] == ["2"]
+    chain = seed_mlp().summary(("batch", 20), show=False)
+    assert chain.is_chain and "Connected to" not in chain.render()

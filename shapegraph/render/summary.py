@@ -16,7 +16,7 @@ summary without rows that says so and points at ``shapegraph check``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from shapegraph.core.diagnostics import Diagnostic
@@ -48,6 +48,17 @@ class LayerRow:
     param_count: Dim
     macs: Dim | None
     act_bytes: Dim | None
+    # what the row reads: the names of the rows (or graph inputs) whose outputs it takes
+    inputs: tuple[str, ...] = ()
+    op: str = ""  # an op of a container's forward: its op (the row is named path:op)
+
+    @property
+    def name(self) -> str:
+        """How other rows refer to this one: its path (``path:op`` for an op written in a
+        container's ``forward``; ``<root>`` for a network that is one layer)."""
+        if self.op:
+            return f"{self.path}:{self.op}" if self.path else self.op
+        return self.path or "<root>"
 
     @property
     def flops(self) -> Dim | None:
@@ -80,6 +91,18 @@ class Summary:
     @property
     def flops(self) -> Dim:
         return 2 * self.macs
+
+    @property
+    def is_chain(self) -> bool:
+        """Every layer reads the one before it (a Sequential of plain layers): no need to
+        say what is connected to what."""
+        prev: tuple[str, ...] = tuple(self.inputs)[:1]
+        for r in self.rows:
+            if r.leaf:
+                if r.inputs != prev:
+                    return False
+                prev = (r.name,)
+        return True
 
     def at(self, d: Dim | None) -> Dim | None:
         """``d`` at the bound sizes (an int when they bind every symbol in it)."""
@@ -168,8 +191,7 @@ def _groups(nodes: Iterable[Node], containers: set[str]) -> list[tuple[str, list
     out: list[tuple[str, list[Node]]] = []
     for n in nodes:
         own = n.prov.path in containers
-        if out and not own and out[-1][0] == n.prov.path and out[-1][1][-1].prov.path \
-                not in containers:
+        if out and not own and out[-1][0] == n.prov.path:
             out[-1][1].append(n)
         else:
             out.append((n.prov.path, [n]))
@@ -183,6 +205,7 @@ def _rows(res: Resolution, kinds: dict[str, str]) -> list[LayerRow]:
     if any(n.prov.path for n in nodes):
         containers.add("")
     seen_params: set[str] = set()
+    made_by = {gi.value: gi.name for gi in res.graph.inputs}  # value -> row name
     rows: list[LayerRow] = []
     opened: dict[str, list[LayerRow]] = {}  # container path -> its rows below
     for path, group in _groups(nodes, containers):
@@ -191,11 +214,20 @@ def _rows(res: Resolution, kinds: dict[str, str]) -> list[LayerRow]:
                 opened[a] = []
                 rows.append(_container_stub(a, kinds))
         row = _group_row(res, path, group, path in containers, seen_params)
+        row = replace(row, inputs=_reads(group, made_by))
+        made_by.update({v: row.name for n in group for v in n.outputs})
         rows.append(row)
         for a, below in opened.items():
             if row.path == a or row.path.startswith(a + "."):
                 below.append(row)
     return [_container_row(r, opened[r.path]) if not r.leaf else r for r in rows]
+
+
+def _reads(group: list[Node], made_by: dict[int, str]) -> tuple[str, ...]:
+    """The rows (or graph inputs) whose values the group reads, in order, once each."""
+    inside = {v for n in group for v in n.outputs}
+    names = [made_by[v] for n in group for v in n.inputs if v not in inside and v in made_by]
+    return tuple(dict.fromkeys(names))
 
 
 def _container_stub(path: str, kinds: dict[str, str]) -> LayerRow:
@@ -227,4 +259,5 @@ def _group_row(res: Resolution, path: str, group: list[Node], functional: bool,
     kind = (last.prov.detail or last.op) if functional else last.prov.kind
     depth = _depth(path) + (1 if functional and path else 0)
     return LayerRow(path, kind, depth, True, outputs, params,
-                    _sum(product(s) for _, s in params), macs, act)
+                    _sum(product(s) for _, s in params), macs, act,
+                    op=last.op if functional else "")

@@ -81,10 +81,17 @@ def _params_str(row: LayerRow) -> str:
     return "\n".join(f"{key.rsplit('.', 1)[-1]} {shape_str(s)}" for key, s in row.params)
 
 
-def _cells(row: LayerRow) -> tuple[str, ...]:
-    return (_label(row), row.kind, ", ".join(type_str(t) for t in row.outputs),
-            _params_str(row), count_str(row.param_count), count_str(row.flops),
-            count_str(row.act_bytes))
+def _cells(row: LayerRow, links: bool) -> tuple[str, ...]:
+    cells = (_label(row), row.kind, ", ".join(type_str(t) for t in row.outputs),
+             _params_str(row), count_str(row.param_count), count_str(row.flops),
+             count_str(row.act_bytes))
+    return (*cells, "\n".join(row.inputs)) if links else cells
+
+
+def _headers(s: Summary) -> tuple[str, ...]:
+    """The columns; "Connected to" (the rows a layer takes its inputs from, as Keras's
+    "Connected to") when the network is not a plain chain."""
+    return _HEADERS if s.is_chain else (*_HEADERS, "Connected to")
 
 
 def _totals(s: Summary) -> list[tuple[str, str]]:
@@ -123,7 +130,8 @@ def _params_line(s: Summary) -> str:
 def summary_dict(s: Summary) -> dict[str, Any]:
     """The summary as JSON-ready data: shapes as arrays of ints and symbol strings, counts
     as ints, expression strings (``"51200*batch"``) or null when unknown."""
-    layers = [{"path": r.path, "type": r.kind, "depth": r.depth, "container": not r.leaf,
+    layers = [{"name": r.name, "path": r.path, "type": r.kind, "reads": list(r.inputs),
+               "depth": r.depth, "container": not r.leaf,
                "outputs": [_json_type(t) for t in r.outputs],
                "params": {k: _json_type(TensorType(sh))["shape"]  # type: ignore[index]
                           for k, sh in r.params},
@@ -175,11 +183,12 @@ def render_summary(s: Summary, fmt: str, color: bool, width: int) -> str:
                       color_system="standard" if color else None, highlight=False)
     ins = ", ".join(f"{n}: {type_str(t)}" for n, t in s.inputs.items())
     table = Table(title=f"{s.target} ({ins})" if ins else s.target, title_justify="left")
-    for h in _HEADERS:  # shapes and counts do not break across lines
+    headers = _headers(s)
+    for h in headers:  # shapes and counts do not break across lines
         table.add_column(h, justify="right" if h in _HEADERS[4:] else "left",
-                         no_wrap=h not in ("Type", "Parameters"))
+                         no_wrap=h not in ("Type", "Parameters", "Connected to"))
     for r in s.rows:
-        table.add_row(*_cells(r), style=None if r.leaf else "bold")
+        table.add_row(*_cells(r, len(headers) > len(_HEADERS)), style=None if r.leaf else "bold")
     console.print(table)
     totals = Table.grid(padding=(0, 2))
     totals.add_column()
@@ -200,10 +209,11 @@ def summary_html(s: Summary) -> str:
     esc = html.escape
     if not s.ok:
         return f"<pre>{esc(_conflict_text(s))}</pre>"
-    head = "".join(f"<th>{esc(h)}</th>" for h in _HEADERS)
+    headers = _headers(s)
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = []
     for r in s.rows:
-        cells = list(_cells(r))
+        cells = list(_cells(r, len(headers) > len(_HEADERS)))
         cells[0] = "&nbsp;&nbsp;" * r.depth + esc(r.path or "<root>")
         tds = "".join(f"<td>{c if k == 0 else esc(c).replace(chr(10), '<br>')}</td>"
                       for k, c in enumerate(cells))
