@@ -10,6 +10,7 @@ from shapegraph import init, nd, nn, ops, render
 from shapegraph.api.check import Report, check
 from shapegraph.api.compile import Input, compile
 from shapegraph.api.export import export_onnx
+from shapegraph.api.summary import Summary, summary
 from shapegraph.core import dims
 from shapegraph.core.diagnostics import Diagnostic, Related
 from shapegraph.core.dims import Hole, Sym
@@ -45,6 +46,7 @@ __all__ = [
     "Report",
     "Resolution",
     "ShapeError",
+    "Summary",
     "Sym",
     "TensorType",
     "TraceError",
@@ -62,4 +64,5 @@ __all__ = [
     "ops",
     "propagate",
     "render",
+    "summary",
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shapegraph.core.diagnostics import warn_user
 from shapegraph.core.graph import Provenance
@@ -32,6 +32,9 @@ from shapegraph.frontend.params import (
 )
 from shapegraph.frontend.root import call_root, initialize
 from shapegraph.frontend.trace import SymbolicTensor, current, user_site
+
+if TYPE_CHECKING:
+    from shapegraph.render.summary import Summary
 
 __all__ = ["Block", "HybridBlock", "HybridSequential", "InferShapeNotNeeded", "Sequential",
            "structure_version"]  # structure_version: params keeps the counter
@@ -205,6 +208,26 @@ class Block:
         load_parameters(self, filename, allow_missing, ignore_extra)
 
     # -- display ------------------------------------------------------------------------
+    def summary(self, *inputs: Any, dims: Mapping[str, int] | None = None,
+                show: bool = True) -> Summary:
+        """Print (as Gluon does; ``show=False``: do not) and return the summary: per layer,
+        output type, parameter shapes and counts, FLOPs and activation memory, and totals.
+        ``inputs``: sample arrays, ``sg.Input`` specs or shape tuples such as ``("batch",
+        20)``; none: what the declarations determine. ``dims`` gives symbols sizes for the
+        totals. Creates and allocates nothing.
+
+        >>> from shapegraph import nn
+        >>> net = nn.Sequential(); net.add(nn.Dense(10))
+        >>> net.summary(("batch", 20), show=False).total_params
+        210
+        """
+        from shapegraph.frontend.summary import show_summary, summarize_block
+
+        out = summarize_block(self, inputs, dims)
+        if show:
+            show_summary(out)
+        return out
+
     def provenance(self) -> Provenance:
         file, line = self._site
         return Provenance(self._path, type(self).__name__, file, line, self.describe())

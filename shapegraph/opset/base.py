@@ -40,6 +40,7 @@ __all__ = [
     "FromParam",
     "GivenInput",
     "Lowering",
+    "MacRule",
     "OpDef",
     "Out",
     "ParamDecl",
@@ -176,6 +177,10 @@ class ParamDecl:
 
 
 ParamRule: TypeAlias = Callable[[Attrs], tuple[ParamDecl, ...]]
+# the multiply-accumulates of one call, from the input and output types, the parameter dims
+# by role and the attributes (symbolic where the types are: ``51200*batch``)
+MacRule: TypeAlias = Callable[
+    [Sequence[TensorType], Sequence[TensorType], Mapping[str, tuple[Dim, ...]], Attrs], Dim]
 # a value rule: (input types, input values (None: unknown), attrs) -> the output values,
 # or None when nothing is known (see shapegraph.opset.values)
 ValueRule: TypeAlias = Callable[
@@ -375,6 +380,9 @@ class OpDef:
     schema: tuple[Attr, ...] = ()
     # a check across attributes (a problem, or ""): one window size per spatial dim
     attrs_check: Callable[[Mapping[str, Any]], str] | None = None
+    # the op's multiply-accumulates (convolutions, dense layers, matrix products: what the
+    # usual FLOP figures count, a multiply-add being 2 FLOPs); None: not counted
+    macs: MacRule | None = None
     # reserved for training: the op's vector-Jacobian rule (no op has one yet)
     gradient: Callable[..., Any] | None = None
 

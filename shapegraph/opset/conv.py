@@ -278,11 +278,19 @@ def _window_schema(*, strides_default_kernel: bool = False) -> tuple[Attr, ...]:
             Attr("auto_pad", "str", "NOTSET", choices=("NOTSET", "SAME_UPPER", "SAME_LOWER")))
 
 
+def _conv_macs(ins: Sequence[TensorType], outs: Sequence[TensorType],
+               params: Mapping[str, tuple[Dim, ...]], attrs: Attrs) -> Dim:
+    """Each output element: (in_channels / groups) x kernel multiply-adds (the weight is
+    (channels, in_channels/groups, *kernel)); strides and padding are in the output size."""
+    w = params["weight"] if "weight" in params else ins[1].shape
+    return product((*outs[0].shape, *w[1:]))
+
+
 CONV = register(OpDef(
     "conv", _conv_rule, _conv_ref, _conv_params, (1, 3), lazy_rank=_spatial_rank,
     out_rank=lambda r, a: _spatial_rank(a),
     doc="N-d convolution (ndim 1, 2 or 3), weight (channels, in_channels/groups, *kernel)",
-    lowering=Lowering("conv"),
+    lowering=Lowering("conv"), macs=_conv_macs,
     schema=(Attr("channels", "int", check=positive), *_window_schema(),
             Attr("dilation", "ints", check=positive, default_from=_each(1)),
             Attr("groups", "int", 1, check=positive),

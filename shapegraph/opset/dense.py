@@ -92,6 +92,18 @@ def _dense_ref(
     return (y.astype(x.dtype, copy=False),)
 
 
+def _dense_macs(ins: Sequence[TensorType], outs: Sequence[TensorType],
+                params: Mapping[str, tuple[Dim, ...]], attrs: Attrs) -> Dim:
+    """One multiply-add per output element and input feature."""
+    return product((*outs[0].shape, params["weight"][1]))
+
+
+def _matmul_macs(ins: Sequence[TensorType], outs: Sequence[TensorType],
+                 params: Mapping[str, tuple[Dim, ...]], attrs: Attrs) -> Dim:
+    """One multiply-add per output element and element of the contracted axis."""
+    return product((*outs[0].shape, ins[0].shape[-1]))
+
+
 DENSE = register(OpDef(
     "dense", _dense_rule, _dense_ref, _dense_params, (1, 1),
     # flatten=False keeps the input's rank; flatten=True takes any rank of at least 2 (and
@@ -99,7 +111,7 @@ DENSE = register(OpDef(
     lazy_rank=lambda a: 2 if a["flatten"] else None, any_rank=True,
     out_rank=lambda r, a: 2 if a["flatten"] else r[0],
     doc="y = x @ weight.T + bias; flatten=True first reshapes x to (batch, -1)",
-    lowering=Lowering("dense"),
+    lowering=Lowering("dense"), macs=_dense_macs,
     schema=(Attr("units", "int", check=positive),
             Attr("in_units", "int", None, optional=True, check=positive),
             Attr("use_bias", "bool", True), Attr("flatten", "bool", True))))
@@ -138,4 +150,4 @@ def _matmul_ref(
 
 MATMUL = register(OpDef("matmul", _matmul_rule, _matmul_ref, arity=(2, 2),
                         doc="numpy matmul semantics, batch dims broadcast",
-    lowering=Lowering("matmul"), onnx="MatMul"))
+    lowering=Lowering("matmul"), onnx="MatMul", macs=_matmul_macs))

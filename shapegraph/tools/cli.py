@@ -1,4 +1,4 @@
-"""The ``shapegraph`` command: ``demo``, ``check``, ``explain``, ``bench``.
+"""The ``shapegraph`` command: ``demo``, ``check``, ``summary``, ``explain``, ``bench``.
 
 Exit codes: 0 success (or a consistent model), 1 shape conflicts, 2 bad usage or an
 unreadable target (and, as one line, anything unexpected: the command never shows a
@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     from shapegraph.tools.check_cli import add_check_parser
 
     add_check_parser(sub)
+    from shapegraph.tools.summary_cli import add_summary_parser
+
+    add_summary_parser(sub)
     from shapegraph.tools.export_cli import add_export_parser
 
     add_export_parser(sub)
@@ -95,6 +98,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from shapegraph.tools.export_cli import run_export
 
         return run_export(args)
+    if args.command == "summary":
+        from shapegraph.tools.summary_cli import run_summary
+
+        return run_summary(args)
     if args.command == "explain":
         from shapegraph.tools.errors_doc import run_explain
 

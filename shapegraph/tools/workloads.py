@@ -11,7 +11,6 @@ run the same networks are in :mod:`~shapegraph.tools.peers`.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -195,33 +194,19 @@ def symbolic_batch(proto: Any, symbol: str = "N") -> Any:
 
 
 def graph_flops(graph: Any, resolution: Any) -> int:
-    """Floating-point operations (a multiply-add is 2) of the convolutions, dense layers and
-    matrix products of ``graph`` for the concrete shapes in ``resolution`` (what
-    ``CompiledModel.resolve`` returns). Everything else (pooling, activations, batchnorm)
-    is not counted, as in the usual GFLOP figures of these networks."""
-    types = resolution.types
-
-    def shape(v: int) -> tuple[int, ...]:
-        t = types[v]
-        if t is None or not all(isinstance(d, int) for d in t.shape):
-            raise ValueError(f"value {v} has no concrete shape ({t})")
-        return tuple(int(d) for d in t.shape)
-
-    def weight(node: Any) -> tuple[int, ...]:
-        for role, key in node.params:
-            if role == "weight":
-                return tuple(int(d) for d in resolution.param_dims[key])
-        return shape(node.inputs[1])
+    """Floating-point operations (a multiply-add is 2) of ``graph`` for the concrete shapes
+    in ``resolution`` (what ``CompiledModel.resolve`` returns), counted by each op record's
+    ``macs`` rule (:mod:`shapegraph.infer.cost`): convolutions, dense layers and matrix
+    products. Everything else (pooling, activations, batchnorm) is not counted, as in the
+    usual GFLOP figures of these networks."""
+    from shapegraph.infer.cost import node_macs
 
     total = 0
     for node in graph.nodes:
-        if node.op == "conv":
-            # each output element: (in_channels / groups) x kernel multiply-adds
-            total += 2 * math.prod(shape(node.outputs[0])) * math.prod(weight(node)[1:])
-        elif node.op == "dense":
-            total += 2 * math.prod(shape(node.outputs[0])) * weight(node)[1]
-        elif node.op == "matmul":
-            total += 2 * math.prod(shape(node.outputs[0])) * shape(node.inputs[0])[-1]
+        m = node_macs(node, resolution)
+        if not isinstance(m, int):
+            raise ValueError(f"node {node.id} ({node.op}) has no concrete cost ({m})")
+        total += 2 * m
     return total
 
 
