@@ -231,14 +231,15 @@ def _load(path: Path, name: str) -> ModuleType:
 
 
 def generate(plan: Plan, graph: Graph, params: Mapping[str, Any],
-             debug: bool = False) -> Generated:
+             debug: bool = False, from_python: bool = False) -> Generated:
     """Write (once) and import the plan's module; chain its segments with the ref steps
-    (bound here, not in the module: plans of models with other weights share the file)."""
+    (bound here, not in the module: plans of models with other weights share the file).
+    ``from_python``: the segments call the compiled kernels from Python (``large_steps``)."""
     import numpy as np
 
     segments, refs = split(plan)
     writer = _Writer(plan)
-    from_python = not debug and large_steps(plan, graph, params)
+    from_python = from_python and not debug
     src = writer.source(segments, not debug and not from_python)
     ints = np.array(writer.ints or [0], dtype=np.int64)
     digest = hashlib.sha256((src + _kernel_fingerprint()).encode()).hexdigest()[:24]
@@ -263,33 +264,16 @@ def generate(plan: Plan, graph: Graph, params: Mapping[str, Any],
 STEP_MIN_MACS = 10_000_000
 
 
-def large_steps(plan: Plan, graph: Graph, params: Mapping[str, Any]) -> bool:
+def large_steps(plan: Plan, macs: int) -> bool:
     """Whether the plan's kernel steps do on average at least ``STEP_MIN_MACS``
-    multiply-adds per sample (the first input's first dim), convolutions and matrix
-    products counted. Decided per sample so that every batch size of a model decides
-    alike (a new batch size compiles nothing)."""
+    multiply-adds per sample (the first input's first dim), counting ``macs`` (the
+    graph's, from the op records: convolutions and matrix products). Decided per sample so
+    that every batch size of a model decides alike (a new batch size compiles nothing)."""
     steps = sum(s.kernel != "ref" for s in plan.lowered.steps)
     if not steps or not plan.input_values:
         return False
-    shapes = plan.shapes
-    batch = max(shapes[plan.input_values[0]][:1] or (1,))
-    macs = sum(_node_macs(n, shapes, params) for n in graph.nodes)
+    batch = max(plan.shapes[plan.input_values[0]][:1] or (1,))
     return macs / max(batch, 1) / steps >= STEP_MIN_MACS
-
-
-def _node_macs(node: Any, shapes: Mapping[int, tuple[int, ...]],
-               params: Mapping[str, Any]) -> int:
-    out = shapes.get(node.outputs[0]) if node.outputs else None
-    if out is None or node.op not in ("conv", "dense", "matmul"):
-        return 0
-    weight = dict(node.params).get("weight")
-    if node.op == "matmul":
-        first = shapes.get(node.inputs[0])
-        return prod(out) * first[-1] if first else 0
-    if weight is None or weight not in params:
-        return 0
-    w = tuple(int(d) for d in params[weight].shape)
-    return prod(out) * (prod(w[1:]) if node.op == "conv" else w[1])
 
 
 def _chain(parts: list[Callable[..., None]]) -> Callable[..., None]:
