@@ -8,6 +8,7 @@ input. Inferred dims go on through the unifier's record of who bound them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -28,6 +29,9 @@ __all__ = ["Explainer", "build_diagnostics"]
 
 _MAX_DEPTH = 40
 _MAX_PARTS = 6
+_LAYER = re.compile(r"layer (`[^`]*`)")
+_SHOWN_DEPTH = 4
+_MAX_VIA = 4  # levels of an origin chain shown before the rest is elided
 
 
 class Explainer:
@@ -72,8 +76,11 @@ class Explainer:
         if isinstance(src, Derived):
             parts = tuple(self.at(nid, p, self.value_of(nid, p), depth + 1)
                           for p in src.parts[:_MAX_PARTS])
-            return Related(shown, f"{src.what}, computed by layer {node.describe()}",
-                           node.prov.location, parts=parts)
+            if len(parts) == 1 and len(src.parts) == 1 and parts[0].value == shown:
+                # a step that changes nothing ("Conv2D output size = in"): the layer is a via
+                return _via(parts[0], _label(node))
+            return Related(shown, _computed(src.what, node, depth), node.prov.location,
+                           parts=parts)
         return self._given(src, shown, depth)
 
     def value_dim(self, v: int, j: int, depth: int = 0) -> Related:
@@ -89,14 +96,18 @@ class Explainer:
             src = srcs[j]
             if producer is None or not isinstance(src, FromInput):
                 break
-            node = self.g.nodes[producer]
-            label = f"`{node.prov.display_path}` {node.op}"
+            label = _label(self.g.nodes[producer])
             if not via or via[-1] != label:
                 via.append(label)
-            v, j = node.inputs[src.i], src.j
-        r = (self._given(src, dim_str(value) if value is not None else "?", depth)
-             if producer is None else self.at(producer, src, value, depth + 1))
-        return replace(r, via=tuple(via) + r.via) if via else r
+            v, j = self.g.nodes[producer].inputs[src.i], src.j
+        if producer is None:
+            r = self._given(src, dim_str(value) if value is not None else "?", depth)
+        else:
+            r = self.at(producer, src, value, depth + 1)
+            own = f"`{self.g.nodes[producer].prov.display_path}` "
+            while via and via[-1].startswith(own):  # the origin's own layer: named already
+                via.pop()
+        return _via(r, *via) if via else r
 
     def value_elem(self, v: int, k: int, shown: str, depth: int = 0) -> Related:
         """Explain element ``k`` of the value of ``v`` (a shape vector, a constant)."""
@@ -108,7 +119,7 @@ class Explainer:
         r = self.at(producer, val.srcs[k], value, depth + 1)  # type: ignore[arg-type]
         src, node = val.srcs[k], self.g.nodes[producer]
         if isinstance(src, (FromValue, FromInput)):  # passed on: the layer is a via
-            return replace(r, via=(f"`{node.prov.display_path}` {node.op}", *r.via))
+            return _via(r, _label(node))
         return r
 
     def _given(self, src: Src, shown: str, depth: int) -> Related:
@@ -200,6 +211,54 @@ class Explainer:
             related=tuple(related), help=help)
 
 
+def _label(node: Node) -> str:
+    """How a via names a layer: its path and kind (```3` Conv2D``); an op of its own
+    (a functional ``relu`` in ``forward``) by its op."""
+    kind = node.prov.kind if node.prov.kind not in ("Block", "") else node.op
+    return f"`{node.prov.display_path}` {kind}"
+
+
+def _computed(what: str, node: Node, depth: int) -> str:
+    """The text of a computed step; deeper steps are brief (``MaxPool2D output size =
+    (in - 2)//2 + 1 at layer `9```): the layer's full arguments are on its own line."""
+    head, sep, formula = what.partition(" = ")
+    if depth <= 1 or not sep:
+        return f"{what}, computed by layer {node.describe()}"
+    return f"{head.partition(' along ')[0]} = {formula} at layer `{node.prov.display_path}`"
+
+
+def _via(r: Related, *labels: str) -> Related:
+    """``r`` reached through the layers ``labels`` (outermost first), each named once."""
+    out: list[str] = []
+    for label in (*labels, *r.via):
+        if not out or out[-1] != label:
+            out.append(label)
+    if len(out) > _MAX_VIA:  # keep the ends: the layers next to the value and the origin
+        out = [*out[:2], f"... {len(out) - 3} more", out[-1]]
+    return replace(r, via=tuple(out))
+
+
+def cap_depth(r: Related, keep: int = _SHOWN_DEPTH) -> Related:
+    """A chain of single-part steps deeper than ``keep`` levels: the first ``keep - 1``
+    steps, a line counting the elided ones, and the origin at the end of the chain."""
+    chain = [r]
+    while len(chain[-1].parts) == 1:
+        chain.append(chain[-1].parts[0])
+    if len(chain) <= keep + 1:
+        return replace(r, parts=tuple(cap_depth(p, keep) for p in r.parts))
+    if len(chain) == 1:
+        return r
+    head, hidden, leaf = chain[:keep - 1], chain[keep - 1:-1], chain[-1]
+    layers = [m.group(1) for h in hidden for m in [_LAYER.search(h.text)] if m]
+    span = f" (layers {layers[-1]} to {layers[0]})" if len(set(layers)) > 1 else ""
+    elided = Related("...", f"{len(hidden)} more step{'s' if len(hidden) != 1 else ''} "
+                     f"elided{span}", parts=(leaf,))
+    out = elided
+    for step in reversed(head):
+        out = replace(step, parts=(out,))
+    return out
+
+
 def _attr_elem(node: Node, name: str) -> Dim | None:
     """Element ``k`` of an attribute named ``NAME[k]`` (a reshape target's, a constant's)."""
     attr, _, k = name[:-1].partition("[")
@@ -228,7 +287,7 @@ def build_diagnostics(res: Resolution, conflicts: Sequence[_Conflict],
             out.append(d)
     out.extend(_symbolic_param_diags(ex))
     out.extend(_unresolved_notes(ex, {c.node for c in conflicts}))
-    return out
+    return [replace(d, related=tuple(cap_depth(r) for r in d.related)) for d in out]
 
 
 def _fail_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
