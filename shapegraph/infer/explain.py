@@ -9,7 +9,7 @@ input. Inferred dims go on through the unifier's record of who bound them.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -18,8 +18,26 @@ import numpy as np
 from shapegraph.core.diagnostics import Diagnostic, Related
 from shapegraph.core.dims import Dim, Hole, dim_str, holes, syms
 from shapegraph.core.graph import Node, Provenance
+from shapegraph.infer.fixes import (
+    axis_fix,
+    flatten_fix,
+    given_origin,
+    min_input_fix,
+    nhwc_note,
+    padding_fix,
+    shortcut_fix,
+)
 from shapegraph.infer.unify import Outcome
-from shapegraph.opset.base import Derived, Eq, FromAttr, FromInput, FromParam, GivenInput, Src
+from shapegraph.opset.base import (
+    Derived,
+    Eq,
+    Fail,
+    FromAttr,
+    FromInput,
+    FromParam,
+    GivenInput,
+    Src,
+)
 from shapegraph.opset.values import FromValue, is_size
 
 if TYPE_CHECKING:
@@ -272,15 +290,23 @@ def _attr_elem(node: Node, name: str) -> Dim | None:
 
 
 def build_diagnostics(res: Resolution, conflicts: Sequence[_Conflict],
-                      input_errors: Sequence[tuple[str, str]]) -> list[Diagnostic]:
-    """Every finding of the pass as a Diagnostic, in graph order, without duplicates."""
+                      input_errors: Sequence[tuple[str, str]],
+                      retry: Callable[[dict[tuple[str, int], int]], bool] | None = None,
+                      ) -> list[Diagnostic]:
+    """Every finding of the pass as a Diagnostic, in graph order, without duplicates.
+
+    ``retry`` propagates again with some input dims changed and says whether no window
+    is larger than its input then (it finds the smallest input that works)."""
     ex = Explainer(res)
     out = [Diagnostic.make("SG211", msg, path=f"input `{name}`",
                            help="pass inputs with the names and ranks the network takes")
            for name, msg in input_errors]
     said: set[tuple[str, str, str]] = set()
-    for c in conflicts:
-        d = _fail_diag(ex, c) if c.fail is not None else _eq_diag(ex, c)
+    for group in _joined(conflicts):
+        c = group[0]
+        d = (_fail_diag(ex, c, retry) if c.fail is not None else
+             _eq_diag(ex, c) if len(group) == 1 and not _is_join(ex, c) else
+             _join_diag(ex, group))
         # the same finding twice (a re-run node, one layer called twice): say it once
         if (d.code, d.path, d.message) not in said:
             said.add((d.code, d.path, d.message))
@@ -290,12 +316,113 @@ def build_diagnostics(res: Resolution, conflicts: Sequence[_Conflict],
     return [replace(d, related=tuple(cap_depth(r) for r in d.related)) for d in out]
 
 
-def _fail_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
+def _pair(c: _Conflict) -> tuple[int, int] | None:
+    """(input, input) when ``c`` is two inputs of one node that must agree on a dim."""
+    if c.fail is not None or c.eq is None or c.outcome is not Outcome.MISMATCH:
+        return None
+    lhs, rhs = c.eq.lhs_src, c.eq.rhs_src
+    if isinstance(lhs, FromInput) and isinstance(rhs, FromInput) and lhs.i != rhs.i:
+        return lhs.i, rhs.i
+    return None
+
+
+def _is_join(ex: Explainer, c: _Conflict) -> bool:
+    return _pair(c) is not None and c.node is not None and "axis" in ex.g.nodes[c.node].attrs
+
+
+def _joined(conflicts: Sequence[_Conflict]) -> list[list[_Conflict]]:
+    """The conflicts, with the dims of one pair of inputs of one node in one group: one
+    mistake (a branch that lost 4 pixels each way) is one diagnostic, not one per axis."""
+    groups: list[list[_Conflict]] = []
+    where: dict[tuple[int | None, tuple[int, int]], list[_Conflict]] = {}
+    for c in conflicts:
+        pair = _pair(c)
+        key = (c.node, pair) if pair is not None else None
+        if key is not None and key in where:
+            where[key].append(c)
+            continue
+        groups.append([c])
+        if key is not None:
+            where[key] = groups[-1]
+    return groups
+
+
+def _join_diag(ex: Explainer, group: list[_Conflict]) -> Diagnostic:
+    """Two inputs of a node (a concat's branches) that differ on one or more axes."""
+    c0 = group[0]
+    assert c0.node is not None and c0.eq is not None
+    node = ex.g.nodes[c0.node]
+    i, k = _pair(c0)  # type: ignore[misc]
+    axes = [c.eq.lhs_src.j for c in group]  # type: ignore[union-attr]
+    related: list[Related] = []
+    for c in group:
+        assert c.eq is not None
+        related += [replace(ex.at(c0.node, c.eq.lhs_src, c.a), value=f"{c.eq.lhs_label} = {c.a}"),
+                    replace(ex.at(c0.node, c.eq.rhs_src, c.b), value=f"{c.eq.rhs_label} = {c.b}")]
+    if len(group) == 1:
+        msg = f"{c0.eq.lhs_label} = {dim_str(c0.a)}, but {c0.eq.rhs_label} = {dim_str(c0.b)}"
+    else:
+        t_i, t_k = ex.res.types[node.inputs[i]], ex.res.types[node.inputs[k]]
+        diffs = " and ".join(f"dim {j} ({dim_str(c.a)} vs {dim_str(c.b)})"
+                             for j, c in zip(axes, group, strict=True))
+        msg = f"input {i} ({t_i}) and input {k} ({t_k}) differ in {diffs}"
+    return ex.frame(node, "SG201", msg, related, _join_help(ex, node, group, axes))
+
+
+def _join_help(ex: Explainer, node: Node, group: list[_Conflict], axes: list[int]) -> str:
+    c0 = group[0]
+    i, k = _pair(c0)  # type: ignore[misc]
+    if all(type(c.a) is int and type(c.b) is int for c in group):
+        small, big = (k, i) if c0.b < c0.a else (i, k)  # type: ignore[operator]
+        same = all((c.b < c.a) == (c0.b < c0.a) for c in group)  # type: ignore[operator]
+        target = max(c0.a, c0.b)  # type: ignore[type-var]
+        fix = (padding_fix(ex.res, node.inputs[small], axes, target)
+               if same and len({max(c.a, c.b) for c in group}) == 1 else None)  # type: ignore[type-var]
+        if fix is not None:
+            return (f"{fix}, so that input {small} comes out "
+                    f"{'x'.join([dim_str(target)] * len(axes))} like input {big}")
+    shapes = [ex.res.types[v] for v in node.inputs]
+    if all(t is not None for t in shapes):
+        fix = axis_fix(node, shapes)  # type: ignore[arg-type]
+        if fix is not None:
+            return fix
+    assert c0.eq is not None
+    return _suggest(ex, c0.node, c0.eq, c0.a, c0.b)  # type: ignore[arg-type]
+
+
+def _fail_diag(ex: Explainer, c: _Conflict,
+               retry: Callable[[dict[tuple[str, int], int]], bool] | None) -> Diagnostic:
     assert c.fail is not None and c.node is not None
     node = ex.g.nodes[c.node]
     related = [replace(ex.at(c.node, src, value), value=f"{label} = {dim_str(value)}")
                for label, value, src in c.fail.involved]
-    return ex.frame(node, c.fail.code, c.fail.message, related, c.fail.help)
+    return ex.frame(node, c.fail.code, c.fail.message, related,
+                    _fail_help(ex, node, c.fail, retry))
+
+
+def _fail_help(ex: Explainer, node: Node, fail: Fail,
+               retry: Callable[[dict[tuple[str, int], int]], bool] | None) -> str:
+    """A failed rule's own help, or a sharper one when the graph shows the cause."""
+    fix: str | None = None
+    if fail.code == "SG206":
+        fix = shortcut_fix(ex.res, node)
+    elif fail.code == "SG204" and fail.involved and isinstance(fail.involved[0][2], FromInput):
+        j = fail.involved[0][2].j
+        note = _nhwc(ex, node.inputs[0], j)
+        if note is not None:
+            return f"{note}; otherwise {fail.help}"
+        fix = min_input_fix(ex.res, node, j, retry) if retry is not None else None
+        if fix is not None:
+            return f"{fix}; or {fail.help.replace('feed a larger input, or ', '')}"
+    return fix if fix is not None else fail.help
+
+
+def _nhwc(ex: Explainer, v: int, j: int) -> str | None:
+    """The NHWC note when dim ``j`` of ``v`` comes from a graph input that looks NHWC."""
+    origin = given_origin(ex.res, v, j)
+    if origin is None:
+        return None
+    return nhwc_note(ex.res.raw_inputs.get(origin[0]))
 
 
 def _eq_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
@@ -323,6 +450,14 @@ def _eq_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
         return ex.frame(node, "SG209", msg, related, help)
     msg = f"{eq.lhs_label} = {a}, but {eq.rhs_label} = {b}"
     help = _suggest(ex, c.node, eq, c.a, c.b)
+    if isinstance(eq.lhs_src, Derived) and "flattened" in eq.lhs_src.what:
+        flat = flatten_fix(ex.res.types[node.inputs[0]], c.b)
+        if flat is not None:
+            return ex.frame(node, "SG201", msg, related, flat)
+    nhwc = _nhwc(ex, node.inputs[0], 1) if isinstance(eq.lhs_src, FromInput) and \
+        eq.lhs_src.j == 1 and eq.lhs_src.i == 0 else None
+    if nhwc is not None:
+        help = f"{nhwc}; otherwise {help}"
     return ex.frame(node, "SG201", msg, related, f"{eq.hint}; or {help}" if eq.hint else help)
 
 

@@ -22,7 +22,7 @@ so that nothing downstream of it is reported again.
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -454,6 +454,23 @@ class Resolution:
         return Explainer(self).param(key, j)
 
 
+def _retry(graph: Graph, given: Mapping[str, TensorType]
+           ) -> Callable[[dict[tuple[str, int], int]], bool]:
+    """Propagate again with some input dims changed: no window larger than its input?"""
+    def run(sizes: dict[tuple[str, int], int]) -> bool:
+        inputs: dict[str, InputSpec] = {}
+        for name, t in given.items():
+            dims: list[Any] = [None if isinstance(d, Hole) else d for d in t.shape]
+            for (n, j), size in sizes.items():
+                if n == name:
+                    dims[j] = size
+            inputs[name] = dims
+        p = _Pass(graph, inputs)
+        p.run()
+        return not any(c.fail is not None and c.fail.code == "SG204" for c in p.conflicts)
+    return run
+
+
 def propagate(graph: Graph, inputs: Mapping[str, InputSpec] | None = None) -> Resolution:
     """Resolve every type of ``graph`` from ``inputs`` (ints, symbol names, None) and the
     declared parameter dims; see the module docstring for an example."""
@@ -464,7 +481,8 @@ def propagate(graph: Graph, inputs: Mapping[str, InputSpec] | None = None) -> Re
         p = _Pass(graph, inputs or {})
         p.run()
         res = Resolution(p, [])
-        res.diagnostics = tuple(build_diagnostics(res, p.conflicts, p.input_errors))
+        res.diagnostics = tuple(build_diagnostics(res, p.conflicts, p.input_errors,
+                                                  _retry(graph, p.raw_inputs)))
     finally:
         if paused:
             gc.enable()
