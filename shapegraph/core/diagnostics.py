@@ -109,6 +109,11 @@ class Diagnostic:
     related: tuple[Related, ...] = ()
     help: str = ""
     severity: Severity = field(default="error")
+    column: int | None = None  # 1-based, on the line of ``location``: the argument to fix
+    width: int = 0  # characters from ``column`` that the caret underlines
+    # the node's input and output shapes: ints, symbol names, ``?`` (None: not computed)
+    input_shapes: tuple[tuple[int | str, ...] | None, ...] = ()
+    output_shapes: tuple[tuple[int | str, ...] | None, ...] = ()
 
     @staticmethod
     def make(code: str, message: str, **kw: Any) -> Diagnostic:
@@ -118,6 +123,17 @@ class Diagnostic:
     @property
     def title(self) -> str:
         return CODES[self.code].title
+
+    @property
+    def file(self) -> str | None:
+        """The source file of ``location`` (``model.py``)."""
+        return self.location.rpartition(":")[0] or self.location if self.location else None
+
+    @property
+    def line(self) -> int | None:
+        """The source line of ``location``, or None."""
+        tail = self.location.rpartition(":")[2] if self.location else ""
+        return int(tail) if tail.isdigit() else None
 
     @property
     def is_error(self) -> bool:
@@ -132,7 +148,12 @@ class Diagnostic:
             "path": self.path,
             "layer": self.layer,
             "location": self.location,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
             "signature": self.signature,
+            "input_shapes": [list(t) if t is not None else None for t in self.input_shapes],
+            "output_shapes": [list(t) if t is not None else None for t in self.output_shapes],
             "related": [r.to_dict() for r in self.related],
             "help": self.help,
         }

@@ -140,7 +140,9 @@ class CompiledModel:
         if not res.ok or mismatch:
             given = ", ".join(f"{n} {s}" for n, s in shapes.items())
             what = "the network" if not res.ok else "the compiled input types"
-            raise ShapeError([*res.errors, *([mismatch] if mismatch else [])],
+            # the network's own findings say what is wrong and where: the compiled type's
+            # SG211 only when the network takes these shapes (one mistake, one diagnostic)
+            raise ShapeError(list(res.errors) if not res.ok else [mismatch] if mismatch else [],
                              headline=f"the input shapes ({given}) do not fit {what}")
         return res
 

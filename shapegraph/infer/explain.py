@@ -8,6 +8,7 @@ input. Inferred dims go on through the unifier's record of who bound them.
 
 from __future__ import annotations
 
+import linecache
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -221,12 +222,46 @@ class Explainer:
             show(v) for v in node.outputs)
         return f"{node.op}({ins}) -> {outs}"
 
+    def shapes(self, values: Sequence[int]) -> tuple[tuple[int | str, ...] | None, ...]:
+        """The types of ``values`` as dims (ints, symbol names, ``?``), None if unknown."""
+        types = (self.res.types[v] for v in values)
+        return tuple(None if t is None else tuple(d if type(d) is int else dim_str(d)
+                                                  for d in t.shape) for t in types)
+
     def frame(self, node: Node, code: str, message: str, related: Sequence[Related],
               help: str) -> Diagnostic:
+        prov = node.prov
+        # the argument to point at: one the layer declared and the finding names
+        args = [m.group(1) for r in related
+                for m in [re.match(rf"(\w+=\S+) declared on layer `{re.escape(prov.display_path)}`",
+                                   r.text)] if m]
+        span = source_span(prov.location, prov.detail or prov.kind, args[0] if args else "")
+        failed = node.id in self.res.failed
         return Diagnostic.make(
-            code, message, path=node.prov.path, location=node.prov.location,
-            layer=node.prov.detail or node.prov.kind, signature=self.signature(node),
-            related=tuple(related), help=help)
+            code, message, path=prov.path, location=prov.location,
+            layer=prov.detail or prov.kind, signature=self.signature(node),
+            related=tuple(related), help=help,
+            column=span[0] if span else None, width=span[1] if span else 0,
+            input_shapes=self.shapes(node.inputs),
+            output_shapes=() if failed else self.shapes(node.outputs))
+
+
+def source_span(location: str | None, call: str, arg: str = "") -> tuple[int, int] | None:
+    """(1-based column, width) of ``arg`` inside the layer call ``call`` on the source
+    line of ``location`` (the call itself without ``arg``); None when it is not there
+    or not there once: several layers on one line are told apart by their arguments."""
+    if not location or ":" not in location:
+        return None
+    path, _, line = location.rpartition(":")
+    text = linecache.getline(path, int(line)) if line.isdigit() else ""
+    start = text.find(call) if call.endswith(")") and text.count(call) == 1 else -1
+    if start < 0:
+        return None
+    if arg:
+        at = text.find(arg, start, start + len(call))
+        if at >= 0:
+            return at + 1, len(arg)
+    return start + 1, len(call)
 
 
 def _label(node: Node) -> str:

@@ -104,8 +104,8 @@ def axis_fix(node: Node, shapes: Sequence[TensorType]) -> str | None:
     if len(differ) != 1 or axis in differ:
         return None
     (other,) = differ
-    return (f"did you mean dim={other}? The inputs agree on every other axis "
-            f"({', '.join(str(t) for t in shapes)}), and dim={axis} needs dim {other} equal")
+    return (f"did you mean dim={other}? The inputs agree on every axis but {other}, and "
+            f"joining along dim={axis} needs them to agree on dim {other}")
 
 
 def _same(a: Dim, b: Dim) -> bool:
@@ -141,8 +141,8 @@ def _projection(body: TensorType, short: TensorType) -> str | None:
     (st,) = strides
     nd = body.rank - 2
     stride = f", strides={st}" if st != 1 else ""
-    return (f"add a 1x1 Conv{nd}D({c}{stride}) on the shortcut, so that it matches the "
-            f"body's {body} (the shortcut is {short})")
+    return (f"add a 1x1 Conv{nd}D({c}{stride}) on the shortcut ({short}) to match the "
+            f"body ({body})")
 
 
 def _reaches(res: Resolution, start: int, target: int) -> bool:
@@ -165,10 +165,8 @@ def flatten_fix(x: TensorType | None, declared: Dim) -> str | None:
     whose declared or expected width is the last axis."""
     if x is None or x.rank < 3 or not _same(x.shape[-1], declared):
         return None
-    lead = ", ".join(dim_str(d) for d in x.shape[1:])
-    return (f"use flatten=False: the input is {x}, and flatten=True multiplies its dims "
-            f"({lead}) into one; flatten=False applies the layer to the last axis "
-            f"({dim_str(x.shape[-1])}) at every position")
+    return (f"use flatten=False: flatten=True makes {x} one vector per sample; "
+            f"flatten=False maps its last axis ({dim_str(x.shape[-1])}) at every position")
 
 
 def nhwc_note(t: TensorType | None) -> str | None:
@@ -180,8 +178,8 @@ def nhwc_note(t: TensorType | None) -> str | None:
     if c not in (1, 2, 3, 4) or h <= 4 or w <= 4:  # type: ignore[operator]
         return None
     b = dim_str(t.shape[0])
-    return (f"this looks like NHWC ({t}: channels last); shapegraph expects NCHW: pass "
-            f"({b}, {c}, {h}, {w}), e.g. x.transpose(0, 3, 1, 2)")
+    return (f"this looks like NHWC ({t}); shapegraph expects NCHW: feed ({b}, {c}, {h}, {w}), "
+            "e.g. x.transpose(0, 3, 1, 2)")
 
 
 def given_origin(res: Resolution, v: int, j: int) -> tuple[str, int] | None:

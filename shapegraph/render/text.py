@@ -65,8 +65,11 @@ def _frame(d: Diagnostic) -> list[list[_Seg]]:
     if src:
         lines.append([(f"{gutter}|", "blue")])
         lines.append([(f"{src[0]:>{width}} | ", "blue"), (src[1], "")])
-        lines.append([(f"{gutter}|", "blue")])
-    where = f"in layer `{d.path or '<root>'}`" + (f" {d.layer}" if d.layer else "")
+        caret = (" " * (d.column - 1) + "^" * max(d.width, 1)) if d.column else ""
+        lines.append([(f"{gutter}|" + (" " if caret else ""), "blue"),
+                      (caret, _SEVERITY_STYLE[d.severity])])
+    where = (d.path if d.path.startswith("input `") else  # an input is not a layer
+             f"in layer `{d.path or '<root>'}`" + (f" {d.layer}" if d.layer else ""))
     if d.signature:
         where += f": {d.signature}"
     lines.append([(f"{gutter}= ", "blue"), (where, "")])
