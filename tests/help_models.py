@@ -92,3 +92,11 @@ def mlp() -> nn.Sequential:
     net = nn.Sequential()
     net.add(nn.Dense(16, activation="relu"), nn.Dense(4))
     return net
+
+
+def deep_convs(n: int = 9) -> nn.Sequential:
+    """``n`` unpadded 3x3 convolutions: each takes 2 off, a long chain of origins."""
+    net = nn.Sequential()
+    for _ in range(n):
+        net.add(nn.Conv2D(4, kernel_size=3))
+    return net

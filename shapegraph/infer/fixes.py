@@ -231,5 +231,5 @@ def min_input_fix(res: Resolution, node: Node, j: int, retry: Retry) -> str | No
         lo, hi = (lo, mid) if ok(mid) else (mid, hi)
     need = "x".join(str(max(hi, sizes[k])) for k in dims)
     now = "x".join(str(sizes[k]) for k in dims)
-    which = f"dim {dims[0]}" if len(dims) == 1 else f"dims {', '.join(map(str, dims))}"
-    return f"input `{name}` needs at least {need} ({which}; given {now})"
+    which = f"dim {dims[0]} " if len(dims) == 1 else ""
+    return f"input `{name}` needs at least {need} ({which}given {now})"

@@ -136,17 +136,17 @@ def _window_dims(
         out = window_out(size, ks[a], ss[a], ps[a], ds[a], ceil, pe[a], drop)
         formula = window_formula(ks[a], ss[a], ps[a], ds[a], ceil, pe[a])
         eff = ds[a] * (ks[a] - 1) + 1
-        padded = (f"padded by {ps[a]} on each side" if ps[a] == pe[a] else
-                  f"padded by {ps[a]} before and {pe[a]} after")
+        padded = ("" if ps[a] == pe[a] == 0 else f" padded by {ps[a]} on each side"
+                  if ps[a] == pe[a] else f" padded by {ps[a]} before and {pe[a]} after")
+        window = f"window {eff}" + (f" (kernel {ks[a]}, dilation {ds[a]})" if ds[a] != 1 else "")
         # the window must fit in the padded input (in ceil mode too, as in MXNet: there
         # ceil((n + 2p - k) / s) + 1 can be 1 for a window that does not fit)
         if (type(out) is int and out <= 0) or (type(size) is int
                                                and eff > size + ps[a] + pe[a]):
             return Fail(
                 SG_NONPOSITIVE,
-                f"{what}: output size {dim_str(out)} along dim {j}: window {eff} "
-                f"(kernel {ks[a]}, dilation {ds[a]}) is larger than the input size "
-                f"{dim_str(size)} {padded}",
+                f"{what}: output size {dim_str(out)} along dim {j}: {window} is larger "
+                f"than the input size {dim_str(size)}{padded}",
                 f"feed a larger input, or use a smaller kernel / more padding for dim {j}",
                 ((f"input dim {j}", size, inp(0, j)),),
             )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import linecache
+import re
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,6 +25,8 @@ __all__ = [
 ]
 
 JSON_SCHEMA_VERSION = 1
+WIDTH = 100  # the text frames wrap their explanations to lines this long
+_KEEP = re.compile(r"`[^`]*` \w+|\([^()]{0,30}\)")
 
 _Seg = tuple[str, str]  # (text, rich style)
 _SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
@@ -48,15 +52,15 @@ def _related_lines(r: Related, gutter: str, depth: int) -> list[list[_Seg]]:
         tail += f" ({r.location})"
     if r.via:
         tail += f", via {', '.join(r.via)}"
-    lines = [[*head, (tail, "")]]
+    lines = _wrapped(head, tail)
     for p in r.parts:
         lines.extend(_related_lines(p, gutter, depth + 1))
     return lines
 
 
 def _frame(d: Diagnostic) -> list[list[_Seg]]:
-    lines: list[list[_Seg]] = [[(f"{d.severity}[{d.code}]", _SEVERITY_STYLE[d.severity]),
-                                (f": {d.message}", "bold")]]
+    lines = _wrapped([(f"{d.severity}[{d.code}]", _SEVERITY_STYLE[d.severity]), (": ", "bold")],
+                     d.message, "bold")
     src = _source_line(d.location)
     width = len(str(src[0])) if src else 2
     gutter = " " * (width + 1)
@@ -72,12 +76,25 @@ def _frame(d: Diagnostic) -> list[list[_Seg]]:
              f"in layer `{d.path or '<root>'}`" + (f" {d.layer}" if d.layer else ""))
     if d.signature:
         where += f": {d.signature}"
-    lines.append([(f"{gutter}= ", "blue"), (where, "")])
+    lines.extend(_wrapped([(f"{gutter}= ", "blue")], where))
     for r in d.related:
         lines.extend(_related_lines(r, gutter, 0))
     if d.help:
-        lines.append([(f"{gutter}= ", "blue"), ("help", "bold green"), (f": {d.help}", "")])
+        lines.extend(_wrapped([(f"{gutter}= ", "blue"), ("help", "bold green"), (": ", "")],
+                              d.help))
     return lines
+
+
+def _wrapped(head: list[_Seg], tail: str, style: str = "") -> list[list[_Seg]]:
+    """``head`` then ``tail``, which wraps at spaces to lines of at most ``WIDTH``
+    characters, continued under its own start."""
+    indent = sum(len(t) for t, _ in head)
+    # a layer (`3` Conv2D) and a short parenthesis ((kernel 5)) stay on one line
+    kept = _KEEP.sub(lambda m: m.group(0).replace(" ", "\0"), tail)
+    parts = [p.replace("\0", " ") for p in textwrap.wrap(
+        kept, max(WIDTH - indent, 40), break_long_words=False, break_on_hyphens=False)]
+    parts = parts or [tail]
+    return [[*head, (parts[0], style)], *([(" " * indent, ""), (p, style)] for p in parts[1:])]
 
 
 def _all_lines(diags: Iterable[Diagnostic]) -> list[list[_Seg]]:
