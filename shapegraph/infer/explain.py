@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from shapegraph.core.diagnostics import Diagnostic, Related
+from shapegraph.core.diagnostics import Diagnostic, Related, show_dims, show_types
 from shapegraph.core.dims import Dim, Hole, dim_str, holes, syms
 from shapegraph.core.graph import Node, Provenance
 from shapegraph.infer.fixes import (
@@ -213,13 +213,11 @@ class Explainer:
     # ------------------------------------------------------------------ frames
 
     def signature(self, node: Node) -> str:
-        def show(v: int) -> str:
-            t = self.res.types[v]
-            return str(t) if t is not None else "(not computed)"
-
-        ins = ", ".join(show(v) for v in node.inputs)
-        outs = "(failed)" if node.id in self.res.failed else ", ".join(
-            show(v) for v in node.outputs)
+        failed = node.id in self.res.failed
+        values = node.inputs if failed else (*node.inputs, *node.outputs)
+        shown = show_types([self.res.types[v] for v in values])
+        ins = ", ".join(shown[:len(node.inputs)])
+        outs = "(failed)" if failed else ", ".join(shown[len(node.inputs):])
         return f"{node.op}({ins}) -> {outs}"
 
     def shapes(self, values: Sequence[int]) -> tuple[tuple[int | str, ...] | None, ...]:
@@ -275,7 +273,7 @@ def _computed(what: str, node: Node, depth: int) -> str:
     """The text of a computed step; deeper steps are brief (``MaxPool2D output size =
     (in - 2)//2 + 1 at layer `9```): the layer's full arguments are on its own line."""
     head, sep, formula = what.partition(" = ")
-    if depth <= 1 or not sep:
+    if depth <= 2 or not sep:
         return f"{what}, computed by layer {node.describe()}"
     return f"{head.partition(' along ')[0]} = {formula} at layer `{node.prov.display_path}`"
 
@@ -500,11 +498,11 @@ def _factored(ex: Explainer, nid: int, src: Src, value: Dim) -> str:
     """A symbolic product (a flatten size) as the product of its factors, which reads
     better than its expanded canonical form: ``16*(h//2 - 2)*(w//2 - 2)``."""
     if type(value) is int or not isinstance(src, Derived) or "flatten" not in src.what:
-        return dim_str(value)
+        return show_dims([value])[0]
     parts = [ex.value_of(nid, p) for p in src.parts]
     if any(p is None for p in parts):
-        return dim_str(value)
-    shown = [dim_str(p) for p in parts]  # type: ignore[arg-type]
+        return show_dims([value])[0]
+    shown = show_dims(parts)  # type: ignore[arg-type]
     return "*".join(f"({s})" if " " in s else s for s in shown)
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import linecache
-import re
-import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -25,8 +23,6 @@ __all__ = [
 ]
 
 JSON_SCHEMA_VERSION = 1
-WIDTH = 100  # the text frames wrap their explanations to lines this long
-_KEEP = re.compile(r"`[^`]*` \w+|\([^()]{0,30}\)")
 
 _Seg = tuple[str, str]  # (text, rich style)
 _SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
@@ -52,15 +48,15 @@ def _related_lines(r: Related, gutter: str, depth: int) -> list[list[_Seg]]:
         tail += f" ({r.location})"
     if r.via:
         tail += f", via {', '.join(r.via)}"
-    lines = _wrapped(head, tail)
+    lines = [[*head, (tail, "")]]
     for p in r.parts:
         lines.extend(_related_lines(p, gutter, depth + 1))
     return lines
 
 
 def _frame(d: Diagnostic) -> list[list[_Seg]]:
-    lines = _wrapped([(f"{d.severity}[{d.code}]", _SEVERITY_STYLE[d.severity]), (": ", "bold")],
-                     d.message, "bold")
+    lines: list[list[_Seg]] = [[(f"{d.severity}[{d.code}]", _SEVERITY_STYLE[d.severity]),
+                                (f": {d.message}", "bold")]]
     src = _source_line(d.location)
     width = len(str(src[0])) if src else 2
     gutter = " " * (width + 1)
@@ -76,25 +72,13 @@ def _frame(d: Diagnostic) -> list[list[_Seg]]:
              f"in layer `{d.path or '<root>'}`" + (f" {d.layer}" if d.layer else ""))
     if d.signature:
         where += f": {d.signature}"
-    lines.extend(_wrapped([(f"{gutter}= ", "blue")], where))
+    lines.append([(f"{gutter}= ", "blue"), (where, "")])
     for r in d.related:
         lines.extend(_related_lines(r, gutter, 0))
     if d.help:
-        lines.extend(_wrapped([(f"{gutter}= ", "blue"), ("help", "bold green"), (": ", "")],
-                              d.help))
+        lines.append([(f"{gutter}= ", "blue"), ("help", "bold green"), (f": {d.help}", "")])
     return lines
 
-
-def _wrapped(head: list[_Seg], tail: str, style: str = "") -> list[list[_Seg]]:
-    """``head`` then ``tail``, which wraps at spaces to lines of at most ``WIDTH``
-    characters, continued under its own start."""
-    indent = sum(len(t) for t, _ in head)
-    # a layer (`3` Conv2D) and a short parenthesis ((kernel 5)) stay on one line
-    kept = _KEEP.sub(lambda m: m.group(0).replace(" ", "\0"), tail)
-    parts = [p.replace("\0", " ") for p in textwrap.wrap(
-        kept, max(WIDTH - indent, 40), break_long_words=False, break_on_hyphens=False)]
-    parts = parts or [tail]
-    return [[*head, (parts[0], style)], *([(" " * indent, ""), (p, style)] for p in parts[1:])]
 
 
 def _all_lines(diags: Iterable[Diagnostic]) -> list[list[_Seg]]:
@@ -149,13 +133,14 @@ def render_json(diags: Iterable[Diagnostic], **extra: Any) -> str:
 def layer_rows(res: Any) -> list[dict[str, Any]]:
     """One row per node of a :class:`~shapegraph.infer.propagate.Resolution`: layer path, layer,
     op, input and output types, parameter shapes (``?`` where unknown)."""
+    from shapegraph.core.diagnostics import show_types
     from shapegraph.core.dims import dim_str
 
     rows = []
     for node in res.graph.nodes:
         def show(v: int) -> str:
             t = res.types[v]
-            return str(t) if t is not None else "-"
+            return show_types([t])[0] if t is not None else "-"
 
         params = {key: "(" + ", ".join(dim_str(d) for d in res.param_dims[key]) + ")"
                   for _, key in node.params}
