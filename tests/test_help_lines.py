@@ -200,3 +200,19 @@ def test_the_minimum_input_size_is_exact(spec: list[tuple[str, int, int, int]],
     assert n > size
     assert "SG204" not in codes(check(_chain(spec), 1, 2, n, n))
     assert "SG204" in codes(check(_chain(spec), 1, 2, n - 1, n - 1))
+
+
+def test_different_unknowns_never_print_as_the_same_question_mark() -> None:
+    from shapegraph.core.diagnostics import show_dims, show_types
+    from shapegraph.core.dims import Hole, mul
+    from shapegraph.core.types import TensorType
+
+    a, b = Hole.fresh(), Hole.fresh()
+    assert show_dims([mul(a, b), a]) == ["?1*?2", "?1"]  # the same unknown, the same name
+    assert show_dims([a, 3]) == ["?", "3"]  # a single unknown stays plain
+    assert show_types([TensorType((a, mul(a, b)), "float32"), None]) == [
+        "f32[?1,?1*?2]", "(not computed)"]
+    # after a failure the layers below it have unknown sizes: the table tells them apart
+    rows = sg.check(m.vgg11(), sg.Input("x", ("batch", 3, 16, 16))).rows
+    flatten = next(r for r in rows if r["op"] == "flatten")
+    assert flatten["outputs"] == ["f32[?1,?2*?3*?4]"]
