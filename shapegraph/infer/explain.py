@@ -227,13 +227,16 @@ class Explainer:
                                                   for d in t.shape) for t in types)
 
     def frame(self, node: Node, code: str, message: str, related: Sequence[Related],
-              help: str) -> Diagnostic:
+              help: str, arg: str = "") -> Diagnostic:
         prov = node.prov
         # the argument to point at: one the layer declared and the finding names
         args = [m.group(1) for r in related
                 for m in [re.match(rf"(\w+=\S+) declared on layer `{re.escape(prov.display_path)}`",
                                    r.text)] if m]
-        span = source_span(prov.location, prov.detail or prov.kind, args[0] if args else "")
+        call = prov.detail or prov.kind
+        if call.endswith(" in forward"):  # an op written in forward: its call, ``concat(``
+            call = node.op + "("
+        span = source_span(prov.location, call, arg or (args[0] if args else ""))
         failed = node.id in self.res.failed
         return Diagnostic.make(
             code, message, path=prov.path, location=prov.location,
@@ -252,14 +255,26 @@ def source_span(location: str | None, call: str, arg: str = "") -> tuple[int, in
         return None
     path, _, line = location.rpartition(":")
     text = linecache.getline(path, int(line)) if line.isdigit() else ""
-    start = text.find(call) if call.endswith(")") and text.count(call) == 1 else -1
+    start = text.find(call) if call.endswith(("(", ")")) and text.count(call) == 1 else -1
     if start < 0:
         return None
+    if call.endswith("("):  # the call's own parenthesis closes it
+        call = text[start:_closing(text, start + len(call) - 1) + 1]
     if arg:
         at = text.find(arg, start, start + len(call))
         if at >= 0:
             return at + 1, len(arg)
     return start + 1, len(call)
+
+
+def _closing(text: str, at: int) -> int:
+    """Where the parenthesis opened at ``at`` closes (the line's end when it does not)."""
+    depth = 0
+    for i in range(at, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    return len(text.rstrip()) - 1
 
 
 def _label(node: Node) -> str:
@@ -399,7 +414,10 @@ def _join_diag(ex: Explainer, group: list[_Conflict]) -> Diagnostic:
         diffs = " and ".join(f"dim {j} ({dim_str(c.a)} vs {dim_str(c.b)})"
                              for j, c in zip(axes, group, strict=True))
         msg = f"input {i} ({t_i}) and input {k} ({t_k}) differ in {diffs}"
-    return ex.frame(node, "SG201", msg, related, _join_help(ex, node, group, axes))
+    help = _join_help(ex, node, group, axes)
+    axis = node.attrs.get("axis")
+    arg = f"dim={axis}" if help.startswith("did you mean dim=") else ""
+    return ex.frame(node, "SG201", msg, related, help, arg)
 
 
 def _join_help(ex: Explainer, node: Node, group: list[_Conflict], axes: list[int]) -> str:

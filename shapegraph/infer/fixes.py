@@ -119,7 +119,7 @@ def shortcut_fix(res: Resolution, node: Node) -> str | None:
     if len(node.inputs) != 2:
         return None
     types = [res.types[v] for v in node.inputs]
-    if any(t is None or t.rank < 3 for t in types) or types[0].rank != types[1].rank:  # type: ignore[union-attr]
+    if any(t is None or t.rank < 2 for t in types) or types[0].rank != types[1].rank:  # type: ignore[union-attr]
         return None
     for body, short in ((0, 1), (1, 0)):
         if _reaches(res, node.inputs[body], node.inputs[short]):
@@ -132,6 +132,10 @@ def _projection(body: TensorType, short: TensorType) -> str | None:
     if not all(type(d) is int for d in (*dims[0], *dims[1])):
         return None
     c, strides = body.shape[1], set()
+    if body.rank == 2:  # (batch, features): a Dense projection
+        return (f"make the body end with {short.shape[1]} features like the shortcut "
+                f"({short}), or add a Dense({c}) on the shortcut to match the body ({body})"
+                if c != short.shape[1] else None)
     for b, s in zip(body.shape[2:], short.shape[2:], strict=True):
         if s % b and s != b:  # type: ignore[operator]
             return None
