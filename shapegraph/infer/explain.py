@@ -80,7 +80,7 @@ class Explainer:
 
     def at(self, nid: int, src: Src, value: Dim | None, depth: int = 0) -> Related:
         """Explain ``src`` as seen from node ``nid``."""
-        shown = "?" if value is None else dim_str(value)
+        shown = "?" if value is None else _one(value)
         node = self.g.nodes[nid]
         if depth > _MAX_DEPTH:
             return Related(shown, f"(origin chain continues at layer {node.describe()})")
@@ -111,7 +111,7 @@ class Explainer:
             producer = self.g.values[v].producer
             srcs = self.res.srcs[v]
             if srcs is None or j >= len(srcs):
-                return Related("?" if value is None else dim_str(value), "not computed")
+                return Related("?" if value is None else _one(value), "not computed")
             src = srcs[j]
             if producer is None or not isinstance(src, FromInput):
                 break
@@ -120,7 +120,7 @@ class Explainer:
                 via.append(label)
             v, j = self.g.nodes[producer].inputs[src.i], src.j
         if producer is None:
-            r = self._given(src, dim_str(value) if value is not None else "?", depth)
+            r = self._given(src, _one(value) if value is not None else "?", depth)
         else:
             r = self.at(producer, src, value, depth + 1)
             own = f"`{self.g.nodes[producer].prov.display_path}` "
@@ -167,7 +167,7 @@ class Explainer:
         """Explain dim ``j`` of parameter ``key``: declared, or inferred (and from what)."""
         spec = self.g.params[key]
         value = self.res.param_dims[key][j]
-        shown = dim_str(value)
+        shown = _one(value)
         if spec.shape[j] is not None:
             note = spec.note(j) or f"{key} dim {j} = {spec.shape[j]}"
             head, sep, tail = note.partition(", ")  # "in_units=20, inferred from ..."
@@ -223,8 +223,10 @@ class Explainer:
     def shapes(self, values: Sequence[int]) -> tuple[tuple[int | str, ...] | None, ...]:
         """The types of ``values`` as dims (ints, symbol names, ``?``), None if unknown."""
         types = (self.res.types[v] for v in values)
-        return tuple(None if t is None else tuple(d if type(d) is int else dim_str(d)
-                                                  for d in t.shape) for t in types)
+        return tuple(None if t is None else tuple(d if type(d) is int else n
+                                                  for d, n in zip(t.shape, show_dims(t.shape),
+                                                                  strict=True))
+                     for t in types)
 
     def frame(self, node: Node, code: str, message: str, related: Sequence[Related],
               help: str, arg: str = "") -> Diagnostic:
@@ -265,6 +267,11 @@ def source_span(location: str | None, call: str, arg: str = "") -> tuple[int, in
         if at >= 0:
             return at + 1, len(arg)
     return start + 1, len(call)
+
+
+def _one(d: Dim) -> str:
+    """One dim as text, its unknowns told apart (``?1*?2``)."""
+    return show_dims([d])[0]
 
 
 def _closing(text: str, at: int) -> int:
@@ -445,7 +452,7 @@ def _fail_diag(ex: Explainer, c: _Conflict,
                retry: Callable[[dict[tuple[str, int], int]], bool] | None) -> Diagnostic:
     assert c.fail is not None and c.node is not None
     node = ex.g.nodes[c.node]
-    related = [replace(ex.at(c.node, src, value), value=f"{label} = {dim_str(value)}")
+    related = [replace(ex.at(c.node, src, value), value=f"{label} = {_one(value)}")
                for label, value, src in c.fail.involved]
     return ex.frame(node, c.fail.code, c.fail.message, related,
                     _fail_help(ex, node, c.fail, retry))
@@ -589,7 +596,7 @@ def _symbolic_param_diags(ex: Explainer) -> list[Diagnostic]:
         if not bad:
             continue
         spec = ex.g.params[key]
-        shape = ", ".join(dim_str(d) for d in dims)
+        shape = ", ".join(show_dims(dims))
         names = sorted({s.name for j in bad for s in syms(dims[j])})
         args = sorted({spec.declare[j] for j in bad if spec.declare[j]})
         out.append(Diagnostic.make(
