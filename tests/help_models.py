@@ -100,3 +100,10 @@ def deep_convs(n: int = 9) -> nn.Sequential:
     for _ in range(n):
         net.add(nn.Conv2D(4, kernel_size=3))
     return net
+
+
+def nchw_first_kernel_5() -> nn.Sequential:
+    """An NCHW network whose first 5x5 kernel does not fit a channels-last width of 3."""
+    net = nn.Sequential()
+    net.add(nn.Conv2D(6, kernel_size=5, in_channels=3), nn.MaxPool2D(2))
+    return net

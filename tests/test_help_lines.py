@@ -216,3 +216,12 @@ def test_different_unknowns_never_print_as_the_same_question_mark() -> None:
     rows = sg.check(m.vgg11(), sg.Input("x", ("batch", 3, 16, 16))).rows
     flatten = next(r for r in rows if r["op"] == "flatten")
     assert flatten["outputs"] == ["f32[?1,?2*?3*?4]"]
+
+
+def test_a_window_that_fails_still_checks_the_channels() -> None:
+    # the first conv's 5x5 window does not fit the width 3 of a channels-last image: the
+    # channel conflict (32 vs in_channels=3) is reported too, each with the NHWC note
+    diags = check(m.nchw_first_kernel_5(), "batch", 32, 32, 3)
+    assert codes(diags) == ["SG201", "SG204"]
+    assert all(d.path == "0" and "this looks like NHWC" in d.help for d in diags)
+    golden("nhwc_first_layer", text(diags))

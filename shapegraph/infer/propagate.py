@@ -235,6 +235,8 @@ class _Pass:
         r = rule(tuple(ins), params, attrs)
         if r.__class__ is Fail:
             if not self._from_poison(node, ins):
+                for eq in r.eqs:
+                    self.require(node.id, eq)
                 self.conflicts.append(_Conflict(node.id, None, fail=r))
             self.pending.discard(node.id)
             self._fallback(node, ins)
@@ -245,7 +247,7 @@ class _Pass:
                 progress |= self._run_value_rule(node, vr, ins, attrs)  # type: ignore[arg-type]
             return progress
         bind_fresh = self.u.bind_fresh
-        for eq in r.eqs:  # type: ignore[union-attr]
+        for eq in r.eqs:
             a, b = eq[0], eq[2]
             if a.__class__ is int:
                 if b.__class__ is int and a == b:

@@ -7,6 +7,7 @@ floor mode pooling, ``ceil`` instead of ``floor`` for ``ceil_mode`` pooling.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -192,15 +193,15 @@ def _conv_rule(
     if attrs["channels"] % groups:
         return Fail(SG_CONFIG, f"{name}: channels={attrs['channels']} is not divisible by "
                     f"groups={groups}", "make channels a multiple of groups")
-    win = _window_dims(x, nd, attrs, name)
-    if isinstance(win, Fail):
-        return win
-    dims, srcs, pending = win
     rhs: Dim = mul(groups, w[1])
     rhs_src: Src = w_src(1)
     if groups > 1:
         rhs_src = Derived(f"groups={groups} x weight in-channels per group", (rhs_src,))
     eqs = [Eq(x.shape[1], inp(0, 1), rhs, rhs_src, "input channels", "in_channels")]
+    win = _window_dims(x, nd, attrs, name)
+    if isinstance(win, Fail):  # the channels are checked all the same
+        return replace(win, eqs=(*win.eqs, *eqs))
+    dims, srcs, pending = win
     if len(ins) > 2:
         eqs.append(Eq(ins[2].shape[0], inp(2, 0), w[0], w_src(0), "bias size", "channels"))
     out = TensorType((x.shape[0], w[0], *dims), x.dtype)
