@@ -8,7 +8,6 @@ input. Inferred dims go on through the unifier's record of who bound them.
 
 from __future__ import annotations
 
-import linecache
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -19,6 +18,14 @@ import numpy as np
 from shapegraph.core.diagnostics import Diagnostic, Related, show_dims, show_types
 from shapegraph.core.dims import Dim, Hole, dim_str, holes, syms
 from shapegraph.core.graph import Node, Provenance
+from shapegraph.infer.chains import (
+    cap_depth,
+    computed,
+    layer_label,
+    one_dim,
+    source_span,
+    with_via,
+)
 from shapegraph.infer.fixes import (
     axis_fix,
     flatten_fix,
@@ -48,9 +55,6 @@ __all__ = ["Explainer", "build_diagnostics"]
 
 _MAX_DEPTH = 40
 _MAX_PARTS = 6
-_LAYER = re.compile(r"layer (`[^`]*`)")
-_SHOWN_DEPTH = 4
-_MAX_VIA = 4  # levels of an origin chain shown before the rest is elided
 
 
 class Explainer:
@@ -80,7 +84,7 @@ class Explainer:
 
     def at(self, nid: int, src: Src, value: Dim | None, depth: int = 0) -> Related:
         """Explain ``src`` as seen from node ``nid``."""
-        shown = "?" if value is None else _one(value)
+        shown = "?" if value is None else one_dim(value)
         node = self.g.nodes[nid]
         if depth > _MAX_DEPTH:
             return Related(shown, f"(origin chain continues at layer {node.describe()})")
@@ -97,8 +101,8 @@ class Explainer:
                           for p in src.parts[:_MAX_PARTS])
             if len(parts) == 1 and len(src.parts) == 1 and parts[0].value == shown:
                 # a step that changes nothing ("Conv2D output size = in"): the layer is a via
-                return _via(parts[0], _label(node))
-            return Related(shown, _computed(src.what, node, depth), node.prov.location,
+                return with_via(parts[0], layer_label(node))
+            return Related(shown, computed(src.what, node, depth), node.prov.location,
                            parts=parts)
         return self._given(src, shown, depth)
 
@@ -111,22 +115,22 @@ class Explainer:
             producer = self.g.values[v].producer
             srcs = self.res.srcs[v]
             if srcs is None or j >= len(srcs):
-                return Related("?" if value is None else _one(value), "not computed")
+                return Related("?" if value is None else one_dim(value), "not computed")
             src = srcs[j]
             if producer is None or not isinstance(src, FromInput):
                 break
-            label = _label(self.g.nodes[producer])
+            label = layer_label(self.g.nodes[producer])
             if not via or via[-1] != label:
                 via.append(label)
             v, j = self.g.nodes[producer].inputs[src.i], src.j
         if producer is None:
-            r = self._given(src, _one(value) if value is not None else "?", depth)
+            r = self._given(src, one_dim(value) if value is not None else "?", depth)
         else:
             r = self.at(producer, src, value, depth + 1)
             own = f"`{self.g.nodes[producer].prov.display_path}` "
             while via and via[-1].startswith(own):  # the origin's own layer: named already
                 via.pop()
-        return _via(r, *via) if via else r
+        return with_via(r, *via) if via else r
 
     def value_elem(self, v: int, k: int, shown: str, depth: int = 0) -> Related:
         """Explain element ``k`` of the value of ``v`` (a shape vector, a constant)."""
@@ -138,7 +142,7 @@ class Explainer:
         r = self.at(producer, val.srcs[k], value, depth + 1)  # type: ignore[arg-type]
         src, node = val.srcs[k], self.g.nodes[producer]
         if isinstance(src, (FromValue, FromInput)):  # passed on: the layer is a via
-            return _via(r, _label(node))
+            return with_via(r, layer_label(node))
         return r
 
     def _given(self, src: Src, shown: str, depth: int) -> Related:
@@ -167,7 +171,7 @@ class Explainer:
         """Explain dim ``j`` of parameter ``key``: declared, or inferred (and from what)."""
         spec = self.g.params[key]
         value = self.res.param_dims[key][j]
-        shown = _one(value)
+        shown = one_dim(value)
         if spec.shape[j] is not None:
             note = spec.note(j) or f"{key} dim {j} = {spec.shape[j]}"
             head, sep, tail = note.partition(", ")  # "in_units=20, inferred from ..."
@@ -247,89 +251,6 @@ class Explainer:
             column=span[0] if span else None, width=span[1] if span else 0,
             input_shapes=self.shapes(node.inputs),
             output_shapes=() if failed else self.shapes(node.outputs))
-
-
-def source_span(location: str | None, call: str, arg: str = "") -> tuple[int, int] | None:
-    """(1-based column, width) of ``arg`` inside the layer call ``call`` on the source
-    line of ``location`` (the call itself without ``arg``); None when it is not there
-    or not there once: several layers on one line are told apart by their arguments."""
-    if not location or ":" not in location:
-        return None
-    path, _, line = location.rpartition(":")
-    text = linecache.getline(path, int(line)) if line.isdigit() else ""
-    start = text.find(call) if call.endswith(("(", ")")) and text.count(call) == 1 else -1
-    if start < 0:
-        return None
-    if call.endswith("("):  # the call's own parenthesis closes it
-        call = text[start:_closing(text, start + len(call) - 1) + 1]
-    if arg:
-        at = text.find(arg, start, start + len(call))
-        if at >= 0:
-            return at + 1, len(arg)
-    return start + 1, len(call)
-
-
-def _one(d: Dim) -> str:
-    """One dim as text, its unknowns told apart (``?1*?2``)."""
-    return show_dims([d])[0]
-
-
-def _closing(text: str, at: int) -> int:
-    """Where the parenthesis opened at ``at`` closes (the line's end when it does not)."""
-    depth = 0
-    for i in range(at, len(text)):
-        depth += {"(": 1, ")": -1}.get(text[i], 0)
-        if depth == 0:
-            return i
-    return len(text.rstrip()) - 1
-
-
-def _label(node: Node) -> str:
-    """How a via names a layer: its path and kind (```3` Conv2D``); an op of its own
-    (a functional ``relu`` in ``forward``) by its op."""
-    kind = node.prov.kind if node.prov.kind not in ("Block", "") else node.op
-    return f"`{node.prov.display_path}` {kind}"
-
-
-def _computed(what: str, node: Node, depth: int) -> str:
-    """The text of a computed step; deeper steps are brief (``MaxPool2D output size =
-    (in - 2)//2 + 1 at layer `9```): the layer's full arguments are on its own line."""
-    head, sep, formula = what.partition(" = ")
-    if depth <= 2 or not sep:
-        return f"{what}, computed by layer {node.describe()}"
-    return f"{head.partition(' along ')[0]} = {formula} at layer `{node.prov.display_path}`"
-
-
-def _via(r: Related, *labels: str) -> Related:
-    """``r`` reached through the layers ``labels`` (outermost first), each named once."""
-    out: list[str] = []
-    for label in (*labels, *r.via):
-        if not out or out[-1] != label:
-            out.append(label)
-    if len(out) > _MAX_VIA:  # keep the ends: the layers next to the value and the origin
-        out = [*out[:2], f"... {len(out) - 3} more", out[-1]]
-    return replace(r, via=tuple(out))
-
-
-def cap_depth(r: Related, keep: int = _SHOWN_DEPTH) -> Related:
-    """A chain of single-part steps deeper than ``keep`` levels: the first ``keep - 1``
-    steps, a line counting the elided ones, and the origin at the end of the chain."""
-    chain = [r]
-    while len(chain[-1].parts) == 1:
-        chain.append(chain[-1].parts[0])
-    if len(chain) <= keep + 1:
-        return replace(r, parts=tuple(cap_depth(p, keep) for p in r.parts))
-    if len(chain) == 1:
-        return r
-    head, hidden, leaf = chain[:keep - 1], chain[keep - 1:-1], chain[-1]
-    layers = [m.group(1) for h in hidden for m in [_LAYER.search(h.text)] if m]
-    span = f" (layers {layers[-1]} to {layers[0]})" if len(set(layers)) > 1 else ""
-    elided = Related("...", f"{len(hidden)} more step{'s' if len(hidden) != 1 else ''} "
-                     f"elided{span}", parts=(leaf,))
-    out = elided
-    for step in reversed(head):
-        out = replace(step, parts=(out,))
-    return out
 
 
 def _attr_elem(node: Node, name: str) -> Dim | None:
@@ -452,7 +373,7 @@ def _fail_diag(ex: Explainer, c: _Conflict,
                retry: Callable[[dict[tuple[str, int], int]], bool] | None) -> Diagnostic:
     assert c.fail is not None and c.node is not None
     node = ex.g.nodes[c.node]
-    related = [replace(ex.at(c.node, src, value), value=f"{label} = {_one(value)}")
+    related = [replace(ex.at(c.node, src, value), value=f"{label} = {one_dim(value)}")
                for label, value, src in c.fail.involved]
     return ex.frame(node, c.fail.code, c.fail.message, related,
                     _fail_help(ex, node, c.fail, retry))
