@@ -225,3 +225,13 @@ def test_a_window_that_fails_still_checks_the_channels() -> None:
     assert codes(diags) == ["SG201", "SG204"]
     assert all(d.path == "0" and "this looks like NHWC" in d.help for d in diags)
     golden("nhwc_first_layer", text(diags))
+
+
+def test_doctests_of_the_chain_text_and_the_unknown_names() -> None:
+    import doctest
+
+    import shapegraph.core.diagnostics
+    import shapegraph.infer.chains
+
+    for mod in (shapegraph.infer.chains, shapegraph.core.diagnostics):
+        assert doctest.testmod(mod).failed == 0
