@@ -92,7 +92,7 @@ def test_origin_chain_elides_steps_and_stays_short() -> None:
     rendered = text(check(m.vgg11(), "batch", 3, 16, 16))
     assert "output size = in," not in rendered  # steps that change nothing are vias
     # was 13 levels and lines over 200 characters
-    assert max(len(line) for line in rendered.splitlines()) <= 125, rendered
+    assert max(len(line) for line in rendered.splitlines()) <= 115, rendered
     deep = check(m.deep_convs(), "batch", 3, 17, 17)
     assert codes(deep) == ["SG204"]
     rendered = text(deep)

@@ -392,7 +392,7 @@ def _fail_help(ex: Explainer, node: Node, fail: Fail,
             return f"{note}; otherwise {fail.help}"
         fix = min_input_fix(ex.res, node, j, retry) if retry is not None else None
         if fix is not None:
-            return f"{fix}; or {fail.help.replace('feed a larger input, or ', '')}"
+            return f"{fix}; or pad more / downsample less on the way"
     return fix if fix is not None else fail.help
 
 
