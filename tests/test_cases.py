@@ -266,7 +266,10 @@ def test_cli_json() -> None:
     assert sorted((d["code"], d["path"]) for d in doc["diagnostics"]) == sorted(c.expect)
     d = doc["diagnostics"][0]
     assert set(d) == {"code", "severity", "title", "message", "path", "layer", "location",
-                      "signature", "related", "help"}
+                      "file", "line", "column", "signature", "input_shapes", "output_shapes",
+                      "related", "help"}
+    assert isinstance(d["line"], int) and d["file"].endswith("two_conflicts.py")
+    assert all(isinstance(n, (int, str)) for shape in d["input_shapes"] for n in shape)
     assert set(d["related"][0]) == {"value", "origin", "location", "via", "parts"}
     assert {tuple(sorted(row)) for row in doc["layers"]} == {
         ("inputs", "layer", "op", "outputs", "params", "path")}

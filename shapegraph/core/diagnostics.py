@@ -9,12 +9,18 @@ Each code has a section in ``docs/errors.md`` (``shapegraph explain SG201`` prin
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["CODES", "Code", "Diagnostic", "Related", "Severity", "warn_user"]
+from shapegraph.core.dims import Dim, Hole, Sym, dim_str, substitute
+from shapegraph.core.types import TensorType
+
+__all__ = ["CODES", "Code", "Diagnostic", "Related", "Severity", "show_dims", "show_types",
+           "warn_user"]
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # shapegraph/
 
@@ -29,6 +35,46 @@ def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> 
     warnings.warn(message, category, stacklevel=level)
 
 Severity = Literal["error", "warning", "note"]
+
+_MARK = re.compile(r"\?#(\d+)#")
+
+
+def show_dims(dims: Sequence[Dim]) -> list[str]:
+    """The dims as text, read together: one unknown is ``?``; several different ones are
+    numbered left to right (``?1*?2``), so that two of them never look the same.
+
+    >>> from shapegraph.core.dims import Hole, mul
+    >>> a, b = Hole.fresh(), Hole.fresh()
+    >>> show_dims([a, mul(a, b)]), show_dims([a, 4])
+    (['?1', '?1*?2'], ['?', '4'])
+    """
+    def mark(atom: Sym | Hole) -> Dim | None:
+        return Sym(f"?#{atom.id}#") if isinstance(atom, Hole) else None
+
+    texts = [dim_str(d) if type(d) is int else dim_str(substitute(d, mark)) for d in dims]
+    order: dict[str, int] = {}
+    for t in texts:
+        for m in _MARK.finditer(t):
+            order.setdefault(m.group(1), len(order) + 1)
+    if len(order) <= 1:
+        return [_MARK.sub("?", t) for t in texts]
+    return [_MARK.sub(lambda m: f"?{order[m.group(1)]}", t) for t in texts]
+
+
+def show_types(types: Sequence[TensorType | None]) -> list[str]:
+    """``f32[?1,?2*?3]``: types read together, their unknowns told apart (see
+    :func:`show_dims`); None is ``(not computed)``."""
+    known = [t for t in types if t is not None]
+    texts = iter(show_dims([d for t in known for d in t.shape]))
+    out = []
+    for t in types:
+        if t is None:
+            out.append("(not computed)")
+            continue
+        dims = ",".join(next(texts) for _ in t.shape)
+        out.append(f"{str(t).partition('[')[0]}[{dims}]")
+    return out
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +155,11 @@ class Diagnostic:
     related: tuple[Related, ...] = ()
     help: str = ""
     severity: Severity = field(default="error")
+    column: int | None = None  # 1-based, on the line of ``location``: the argument to fix
+    width: int = 0  # characters from ``column`` that the caret underlines
+    # the node's input and output shapes: ints, symbol names, ``?`` (None: not computed)
+    input_shapes: tuple[tuple[int | str, ...] | None, ...] = ()
+    output_shapes: tuple[tuple[int | str, ...] | None, ...] = ()
 
     @staticmethod
     def make(code: str, message: str, **kw: Any) -> Diagnostic:
@@ -118,6 +169,17 @@ class Diagnostic:
     @property
     def title(self) -> str:
         return CODES[self.code].title
+
+    @property
+    def file(self) -> str | None:
+        """The source file of ``location`` (``model.py``)."""
+        return self.location.rpartition(":")[0] or self.location if self.location else None
+
+    @property
+    def line(self) -> int | None:
+        """The source line of ``location``, or None."""
+        tail = self.location.rpartition(":")[2] if self.location else ""
+        return int(tail) if tail.isdigit() else None
 
     @property
     def is_error(self) -> bool:
@@ -132,7 +194,12 @@ class Diagnostic:
             "path": self.path,
             "layer": self.layer,
             "location": self.location,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
             "signature": self.signature,
+            "input_shapes": [list(t) if t is not None else None for t in self.input_shapes],
+            "output_shapes": [list(t) if t is not None else None for t in self.output_shapes],
             "related": [r.to_dict() for r in self.related],
             "help": self.help,
         }

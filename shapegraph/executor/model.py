@@ -141,6 +141,10 @@ class CompiledModel:
         if not res.ok or mismatch:
             given = ", ".join(f"{n} {s}" for n, s in shapes.items())
             what = "the network" if not res.ok else "the compiled input types"
+            # a size the compiled type fixes and the network rejects: the network's finding
+            # says what and where, and SG211's "compile with a symbol" would be wrong advice
+            if not res.ok and mismatch is not None and "compiled for" in mismatch.message:
+                mismatch = None
             raise ShapeError([*res.errors, *([mismatch] if mismatch else [])],
                              headline=f"the input shapes ({given}) do not fit {what}")
         return res

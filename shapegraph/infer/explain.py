@@ -8,17 +8,44 @@ input. Inferred dims go on through the unifier's record of who bound them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from shapegraph.core.diagnostics import Diagnostic, Related
+from shapegraph.core.diagnostics import Diagnostic, Related, show_dims, show_types
 from shapegraph.core.dims import Dim, Hole, dim_str, holes, syms
 from shapegraph.core.graph import Node, Provenance
+from shapegraph.infer.chains import (
+    cap_depth,
+    computed,
+    layer_label,
+    one_dim,
+    source_span,
+    with_via,
+)
+from shapegraph.infer.fixes import (
+    axis_fix,
+    flatten_fix,
+    given_origin,
+    min_input_fix,
+    nhwc_note,
+    padding_fix,
+    shortcut_fix,
+)
 from shapegraph.infer.unify import Outcome
-from shapegraph.opset.base import Derived, Eq, FromAttr, FromInput, FromParam, GivenInput, Src
+from shapegraph.opset.base import (
+    Derived,
+    Eq,
+    Fail,
+    FromAttr,
+    FromInput,
+    FromParam,
+    GivenInput,
+    Src,
+)
 from shapegraph.opset.values import FromValue, is_size
 
 if TYPE_CHECKING:
@@ -57,7 +84,7 @@ class Explainer:
 
     def at(self, nid: int, src: Src, value: Dim | None, depth: int = 0) -> Related:
         """Explain ``src`` as seen from node ``nid``."""
-        shown = "?" if value is None else dim_str(value)
+        shown = "?" if value is None else one_dim(value)
         node = self.g.nodes[nid]
         if depth > _MAX_DEPTH:
             return Related(shown, f"(origin chain continues at layer {node.describe()})")
@@ -72,8 +99,11 @@ class Explainer:
         if isinstance(src, Derived):
             parts = tuple(self.at(nid, p, self.value_of(nid, p), depth + 1)
                           for p in src.parts[:_MAX_PARTS])
-            return Related(shown, f"{src.what}, computed by layer {node.describe()}",
-                           node.prov.location, parts=parts)
+            if len(parts) == 1 and len(src.parts) == 1 and parts[0].value == shown:
+                # a step that changes nothing ("Conv2D output size = in"): the layer is a via
+                return with_via(parts[0], layer_label(node))
+            return Related(shown, computed(src.what, node, depth), node.prov.location,
+                           parts=parts)
         return self._given(src, shown, depth)
 
     def value_dim(self, v: int, j: int, depth: int = 0) -> Related:
@@ -85,18 +115,22 @@ class Explainer:
             producer = self.g.values[v].producer
             srcs = self.res.srcs[v]
             if srcs is None or j >= len(srcs):
-                return Related("?" if value is None else dim_str(value), "not computed")
+                return Related("?" if value is None else one_dim(value), "not computed")
             src = srcs[j]
             if producer is None or not isinstance(src, FromInput):
                 break
-            node = self.g.nodes[producer]
-            label = f"`{node.prov.display_path}` {node.op}"
+            label = layer_label(self.g.nodes[producer])
             if not via or via[-1] != label:
                 via.append(label)
-            v, j = node.inputs[src.i], src.j
-        r = (self._given(src, dim_str(value) if value is not None else "?", depth)
-             if producer is None else self.at(producer, src, value, depth + 1))
-        return replace(r, via=tuple(via) + r.via) if via else r
+            v, j = self.g.nodes[producer].inputs[src.i], src.j
+        if producer is None:
+            r = self._given(src, one_dim(value) if value is not None else "?", depth)
+        else:
+            r = self.at(producer, src, value, depth + 1)
+            own = f"`{self.g.nodes[producer].prov.display_path}` "
+            while via and via[-1].startswith(own):  # the origin's own layer: named already
+                via.pop()
+        return with_via(r, *via) if via else r
 
     def value_elem(self, v: int, k: int, shown: str, depth: int = 0) -> Related:
         """Explain element ``k`` of the value of ``v`` (a shape vector, a constant)."""
@@ -108,7 +142,7 @@ class Explainer:
         r = self.at(producer, val.srcs[k], value, depth + 1)  # type: ignore[arg-type]
         src, node = val.srcs[k], self.g.nodes[producer]
         if isinstance(src, (FromValue, FromInput)):  # passed on: the layer is a via
-            return replace(r, via=(f"`{node.prov.display_path}` {node.op}", *r.via))
+            return with_via(r, layer_label(node))
         return r
 
     def _given(self, src: Src, shown: str, depth: int) -> Related:
@@ -137,7 +171,7 @@ class Explainer:
         """Explain dim ``j`` of parameter ``key``: declared, or inferred (and from what)."""
         spec = self.g.params[key]
         value = self.res.param_dims[key][j]
-        shown = dim_str(value)
+        shown = one_dim(value)
         if spec.shape[j] is not None:
             note = spec.note(j) or f"{key} dim {j} = {spec.shape[j]}"
             head, sep, tail = note.partition(", ")  # "in_units=20, inferred from ..."
@@ -183,21 +217,40 @@ class Explainer:
     # ------------------------------------------------------------------ frames
 
     def signature(self, node: Node) -> str:
-        def show(v: int) -> str:
-            t = self.res.types[v]
-            return str(t) if t is not None else "(not computed)"
-
-        ins = ", ".join(show(v) for v in node.inputs)
-        outs = "(failed)" if node.id in self.res.failed else ", ".join(
-            show(v) for v in node.outputs)
+        failed = node.id in self.res.failed
+        values = node.inputs if failed else (*node.inputs, *node.outputs)
+        shown = show_types([self.res.types[v] for v in values])
+        ins = ", ".join(shown[:len(node.inputs)])
+        outs = "(failed)" if failed else ", ".join(shown[len(node.inputs):])
         return f"{node.op}({ins}) -> {outs}"
 
+    def shapes(self, values: Sequence[int]) -> tuple[tuple[int | str, ...] | None, ...]:
+        """The types of ``values`` as dims (ints, symbol names, ``?``), None if unknown."""
+        types = (self.res.types[v] for v in values)
+        return tuple(None if t is None else tuple(d if type(d) is int else n
+                                                  for d, n in zip(t.shape, show_dims(t.shape),
+                                                                  strict=True))
+                     for t in types)
+
     def frame(self, node: Node, code: str, message: str, related: Sequence[Related],
-              help: str) -> Diagnostic:
+              help: str, arg: str = "") -> Diagnostic:
+        prov = node.prov
+        # the argument to point at: one the layer declared and the finding names
+        args = [m.group(1) for r in related
+                for m in [re.match(rf"(\w+=\S+) declared on layer `{re.escape(prov.display_path)}`",
+                                   r.text)] if m]
+        call = prov.detail or prov.kind
+        if call.endswith(" in forward"):  # an op written in forward: its call, ``concat(``
+            call = node.op + "("
+        span = source_span(prov.location, call, arg or (args[0] if args else ""))
+        failed = node.id in self.res.failed
         return Diagnostic.make(
-            code, message, path=node.prov.path, location=node.prov.location,
-            layer=node.prov.detail or node.prov.kind, signature=self.signature(node),
-            related=tuple(related), help=help)
+            code, message, path=prov.path, location=prov.location,
+            layer=prov.detail or prov.kind, signature=self.signature(node),
+            related=tuple(related), help=help,
+            column=span[0] if span else None, width=span[1] if span else 0,
+            input_shapes=self.shapes(node.inputs),
+            output_shapes=() if failed else self.shapes(node.outputs))
 
 
 def _attr_elem(node: Node, name: str) -> Dim | None:
@@ -213,30 +266,142 @@ def _attr_elem(node: Node, name: str) -> Dim | None:
 
 
 def build_diagnostics(res: Resolution, conflicts: Sequence[_Conflict],
-                      input_errors: Sequence[tuple[str, str]]) -> list[Diagnostic]:
-    """Every finding of the pass as a Diagnostic, in graph order, without duplicates."""
+                      input_errors: Sequence[tuple[str, str]],
+                      retry: Callable[[dict[tuple[str, int], int]], bool] | None = None,
+                      ) -> list[Diagnostic]:
+    """Every finding of the pass as a Diagnostic, in graph order, without duplicates.
+
+    ``retry`` propagates again with some input dims changed and says whether no window
+    is larger than its input then (it finds the smallest input that works)."""
     ex = Explainer(res)
     out = [Diagnostic.make("SG211", msg, path=f"input `{name}`",
                            help="pass inputs with the names and ranks the network takes")
            for name, msg in input_errors]
     said: set[tuple[str, str, str]] = set()
-    for c in conflicts:
-        d = _fail_diag(ex, c) if c.fail is not None else _eq_diag(ex, c)
+    for group in _joined(conflicts):
+        c = group[0]
+        d = (_fail_diag(ex, c, retry) if c.fail is not None else
+             _eq_diag(ex, c) if len(group) == 1 and not _is_join(ex, c) else
+             _join_diag(ex, group))
         # the same finding twice (a re-run node, one layer called twice): say it once
         if (d.code, d.path, d.message) not in said:
             said.add((d.code, d.path, d.message))
             out.append(d)
     out.extend(_symbolic_param_diags(ex))
     out.extend(_unresolved_notes(ex, {c.node for c in conflicts}))
-    return out
+    return [replace(d, related=tuple(cap_depth(r) for r in d.related)) for d in out]
 
 
-def _fail_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
+def _pair(c: _Conflict) -> tuple[int, int] | None:
+    """(input, input) when ``c`` is two inputs of one node that must agree on a dim."""
+    if c.fail is not None or c.eq is None or c.outcome is not Outcome.MISMATCH:
+        return None
+    lhs, rhs = c.eq.lhs_src, c.eq.rhs_src
+    if isinstance(lhs, FromInput) and isinstance(rhs, FromInput) and lhs.i != rhs.i:
+        return lhs.i, rhs.i
+    return None
+
+
+def _is_join(ex: Explainer, c: _Conflict) -> bool:
+    return _pair(c) is not None and c.node is not None and "axis" in ex.g.nodes[c.node].attrs
+
+
+def _joined(conflicts: Sequence[_Conflict]) -> list[list[_Conflict]]:
+    """The conflicts, with the dims of one pair of inputs of one node in one group: one
+    mistake (a branch that lost 4 pixels each way) is one diagnostic, not one per axis."""
+    groups: list[list[_Conflict]] = []
+    where: dict[tuple[int | None, tuple[int, int]], list[_Conflict]] = {}
+    for c in conflicts:
+        pair = _pair(c)
+        key = (c.node, pair) if pair is not None else None
+        if key is not None and key in where:
+            where[key].append(c)
+            continue
+        groups.append([c])
+        if key is not None:
+            where[key] = groups[-1]
+    return groups
+
+
+def _join_diag(ex: Explainer, group: list[_Conflict]) -> Diagnostic:
+    """Two inputs of a node (a concat's branches) that differ on one or more axes."""
+    c0 = group[0]
+    assert c0.node is not None and c0.eq is not None
+    node = ex.g.nodes[c0.node]
+    i, k = _pair(c0)  # type: ignore[misc]
+    axes = [c.eq.lhs_src.j for c in group]  # type: ignore[union-attr]
+    related: list[Related] = []
+    for c in group:
+        assert c.eq is not None
+        related += [replace(ex.at(c0.node, c.eq.lhs_src, c.a), value=f"{c.eq.lhs_label} = {c.a}"),
+                    replace(ex.at(c0.node, c.eq.rhs_src, c.b), value=f"{c.eq.rhs_label} = {c.b}")]
+    if len(group) == 1:
+        msg = f"{c0.eq.lhs_label} = {dim_str(c0.a)}, but {c0.eq.rhs_label} = {dim_str(c0.b)}"
+    else:
+        t_i, t_k = ex.res.types[node.inputs[i]], ex.res.types[node.inputs[k]]
+        diffs = " and ".join(f"dim {j} ({dim_str(c.a)} vs {dim_str(c.b)})"
+                             for j, c in zip(axes, group, strict=True))
+        msg = f"input {i} ({t_i}) and input {k} ({t_k}) differ in {diffs}"
+    help = _join_help(ex, node, group, axes)
+    axis = node.attrs.get("axis")
+    arg = f"dim={axis}" if help.startswith("did you mean dim=") else ""
+    return ex.frame(node, "SG201", msg, related, help, arg)
+
+
+def _join_help(ex: Explainer, node: Node, group: list[_Conflict], axes: list[int]) -> str:
+    c0 = group[0]
+    i, k = _pair(c0)  # type: ignore[misc]
+    if all(type(c.a) is int and type(c.b) is int for c in group):
+        small, big = (k, i) if c0.b < c0.a else (i, k)  # type: ignore[operator]
+        same = all((c.b < c.a) == (c0.b < c0.a) for c in group)  # type: ignore[operator]
+        target = max(c0.a, c0.b)  # type: ignore[type-var]
+        fix = (padding_fix(ex.res, node.inputs[small], axes, target)
+               if same and len({max(c.a, c.b) for c in group}) == 1 else None)  # type: ignore[type-var]
+        if fix is not None:
+            return (f"{fix}, so that input {small} comes out "
+                    f"{'x'.join([dim_str(target)] * len(axes))} like input {big}")
+    shapes = [ex.res.types[v] for v in node.inputs]
+    if all(t is not None for t in shapes):
+        fix = axis_fix(node, shapes)  # type: ignore[arg-type]
+        if fix is not None:
+            return fix
+    assert c0.eq is not None
+    return _suggest(ex, c0.node, c0.eq, c0.a, c0.b)  # type: ignore[arg-type]
+
+
+def _fail_diag(ex: Explainer, c: _Conflict,
+               retry: Callable[[dict[tuple[str, int], int]], bool] | None) -> Diagnostic:
     assert c.fail is not None and c.node is not None
     node = ex.g.nodes[c.node]
-    related = [replace(ex.at(c.node, src, value), value=f"{label} = {dim_str(value)}")
+    related = [replace(ex.at(c.node, src, value), value=f"{label} = {one_dim(value)}")
                for label, value, src in c.fail.involved]
-    return ex.frame(node, c.fail.code, c.fail.message, related, c.fail.help)
+    return ex.frame(node, c.fail.code, c.fail.message, related,
+                    _fail_help(ex, node, c.fail, retry))
+
+
+def _fail_help(ex: Explainer, node: Node, fail: Fail,
+               retry: Callable[[dict[tuple[str, int], int]], bool] | None) -> str:
+    """A failed rule's own help, or a sharper one when the graph shows the cause."""
+    fix: str | None = None
+    if fail.code == "SG206":
+        fix = shortcut_fix(ex.res, node)
+    elif fail.code == "SG204" and fail.involved and isinstance(fail.involved[0][2], FromInput):
+        j = fail.involved[0][2].j
+        note = _nhwc(ex, node.inputs[0], j)
+        if note is not None:
+            return f"{note}; otherwise {fail.help}"
+        fix = min_input_fix(ex.res, node, j, retry) if retry is not None else None
+        if fix is not None:
+            return f"{fix}; or pad more / downsample less on the way"
+    return fix if fix is not None else fail.help
+
+
+def _nhwc(ex: Explainer, v: int, j: int) -> str | None:
+    """The NHWC note when dim ``j`` of ``v`` comes from a graph input that looks NHWC."""
+    origin = given_origin(ex.res, v, j)
+    if origin is None:
+        return None
+    return nhwc_note(ex.res.raw_inputs.get(origin[0]))
 
 
 def _eq_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
@@ -264,6 +429,14 @@ def _eq_diag(ex: Explainer, c: _Conflict) -> Diagnostic:
         return ex.frame(node, "SG209", msg, related, help)
     msg = f"{eq.lhs_label} = {a}, but {eq.rhs_label} = {b}"
     help = _suggest(ex, c.node, eq, c.a, c.b)
+    if isinstance(eq.lhs_src, Derived) and "flattened" in eq.lhs_src.what:
+        flat = flatten_fix(ex.res.types[node.inputs[0]], c.b)
+        if flat is not None:
+            return ex.frame(node, "SG201", msg, related, flat)
+    nhwc = _nhwc(ex, node.inputs[0], 1) if isinstance(eq.lhs_src, FromInput) and \
+        eq.lhs_src.j == 1 and eq.lhs_src.i == 0 else None
+    if nhwc is not None:
+        help = f"{nhwc}; otherwise {help}"
     return ex.frame(node, "SG201", msg, related, f"{eq.hint}; or {help}" if eq.hint else help)
 
 
@@ -271,11 +444,11 @@ def _factored(ex: Explainer, nid: int, src: Src, value: Dim) -> str:
     """A symbolic product (a flatten size) as the product of its factors, which reads
     better than its expanded canonical form: ``16*(h//2 - 2)*(w//2 - 2)``."""
     if type(value) is int or not isinstance(src, Derived) or "flatten" not in src.what:
-        return dim_str(value)
+        return show_dims([value])[0]
     parts = [ex.value_of(nid, p) for p in src.parts]
     if any(p is None for p in parts):
-        return dim_str(value)
-    shown = [dim_str(p) for p in parts]  # type: ignore[arg-type]
+        return show_dims([value])[0]
+    shown = show_dims(parts)  # type: ignore[arg-type]
     return "*".join(f"({s})" if " " in s else s for s in shown)
 
 
@@ -344,7 +517,7 @@ def _symbolic_param_diags(ex: Explainer) -> list[Diagnostic]:
         if not bad:
             continue
         spec = ex.g.params[key]
-        shape = ", ".join(dim_str(d) for d in dims)
+        shape = ", ".join(show_dims(dims))
         names = sorted({s.name for j in bad for s in syms(dims[j])})
         args = sorted({spec.declare[j] for j in bad if spec.declare[j]})
         out.append(Diagnostic.make(

@@ -22,7 +22,7 @@ so that nothing downstream of it is reported again.
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,6 +235,8 @@ class _Pass:
         r = rule(tuple(ins), params, attrs)
         if r.__class__ is Fail:
             if not self._from_poison(node, ins):
+                for eq in r.eqs:
+                    self.require(node.id, eq)
                 self.conflicts.append(_Conflict(node.id, None, fail=r))
             self.pending.discard(node.id)
             self._fallback(node, ins)
@@ -245,7 +247,7 @@ class _Pass:
                 progress |= self._run_value_rule(node, vr, ins, attrs)  # type: ignore[arg-type]
             return progress
         bind_fresh = self.u.bind_fresh
-        for eq in r.eqs:  # type: ignore[union-attr]
+        for eq in r.eqs:
             a, b = eq[0], eq[2]
             if a.__class__ is int:
                 if b.__class__ is int and a == b:
@@ -455,6 +457,23 @@ class Resolution:
         return Explainer(self).param(key, j)
 
 
+def _retry(graph: Graph, given: Mapping[str, TensorType]
+           ) -> Callable[[dict[tuple[str, int], int]], bool]:
+    """Propagate again with some input dims changed: no window larger than its input?"""
+    def run(sizes: dict[tuple[str, int], int]) -> bool:
+        inputs: dict[str, InputSpec] = {}
+        for name, t in given.items():
+            dims: list[Any] = [None if isinstance(d, Hole) else d for d in t.shape]
+            for (n, j), size in sizes.items():
+                if n == name:
+                    dims[j] = size
+            inputs[name] = dims
+        p = _Pass(graph, inputs)
+        p.run()
+        return not any(c.fail is not None and c.fail.code == "SG204" for c in p.conflicts)
+    return run
+
+
 def propagate(graph: Graph, inputs: Mapping[str, InputSpec] | None = None) -> Resolution:
     """Resolve every type of ``graph`` from ``inputs`` (ints, symbol names, None) and the
     declared parameter dims; see the module docstring for an example."""
@@ -465,7 +484,8 @@ def propagate(graph: Graph, inputs: Mapping[str, InputSpec] | None = None) -> Re
         p = _Pass(graph, inputs or {})
         p.run()
         res = Resolution(p, [])
-        res.diagnostics = tuple(build_diagnostics(res, p.conflicts, p.input_errors))
+        res.diagnostics = tuple(build_diagnostics(res, p.conflicts, p.input_errors,
+                                                  _retry(graph, p.raw_inputs)))
     finally:
         if paused:
             gc.enable()

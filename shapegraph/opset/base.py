@@ -147,6 +147,9 @@ class Fail:
     message: str
     help: str
     involved: tuple[tuple[str, Dim, Src], ...] = ()
+    # requirements that do not depend on what failed (a conv's channels when its window
+    # does not fit): the pass still checks them, so a second mistake is not hidden
+    eqs: tuple[Eq, ...] = ()
 
 
 RuleResult: TypeAlias = Out | Fail

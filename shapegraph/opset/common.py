@@ -49,7 +49,7 @@ def broadcast(
     dims: list[Dim] = []
     srcs: list[Src] = []
     pending = False
-    certain: int | None = None
+    certain: list[int] = []  # every axis that certainly mismatches: all are reported
     uncertain: int | None = None
     for k in range(rank):
         cur: Dim | None = None
@@ -69,30 +69,38 @@ def broadcast(
             else:
                 verdict = compare(d, cur)
                 if verdict is Truth.NO:
-                    certain = k
+                    if not certain or certain[-1] != k:
+                        certain.append(k)
                 elif verdict is Truth.UNKNOWN:
                     uncertain = k
         assert cur is not None and cur_src is not None
         dims.append(cur)
         srcs.append(cur_src)
-    bad = certain if certain is not None else uncertain
-    if bad is not None:
+    bad = certain or ([uncertain] if uncertain is not None else [])
+    if bad:
         return _broadcast_fail(shapes, bad, rank, what)
     return tuple(dims), tuple(srcs), pending
 
 
-def _broadcast_fail(shapes: Sequence[TensorType], k: int, rank: int, what: str) -> Fail:
+def _broadcast_fail(shapes: Sequence[TensorType], axes: Sequence[int], rank: int,
+                    what: str) -> Fail:
+    """Every mismatching axis in one failure: the sizes per axis, and each input's dim."""
     involved = []
-    for i, s in enumerate(shapes):
-        j = s.rank - rank + k
-        if j >= 0:
-            involved.append((f"input {i} dim {j}", s.shape[j], inp(i, j)))
-    sizes = " vs ".join(dim_str(d) for _, d, _ in involved)
+    sizes = []
+    for k in axes:
+        dims = []
+        for i, s in enumerate(shapes):
+            j = s.rank - rank + k
+            if j >= 0:
+                involved.append((f"input {i} dim {j}", s.shape[j], inp(i, j)))
+                dims.append(dim_str(s.shape[j]))
+        sizes.append(" vs ".join(dims))
     types = ", ".join(str(s) for s in shapes)
+    where = ", ".join(str(k - rank) for k in axes)
     return Fail(
         SG_BROADCAST,
-        f"{what}: cannot broadcast {types}: sizes {sizes} at aligned axis {k - rank} "
-        "are neither equal nor 1",
+        f"{what}: cannot broadcast {types}: sizes {', '.join(sizes)} at aligned "
+        f"ax{'is' if len(axes) == 1 else 'es'} {where} are neither equal nor 1",
         "make the sizes equal, or 1 where the values should be repeated",
         tuple(involved),
     )

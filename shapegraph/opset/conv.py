@@ -7,6 +7,7 @@ floor mode pooling, ``ceil`` instead of ``floor`` for ``ceil_mode`` pooling.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -136,17 +137,17 @@ def _window_dims(
         out = window_out(size, ks[a], ss[a], ps[a], ds[a], ceil, pe[a], drop)
         formula = window_formula(ks[a], ss[a], ps[a], ds[a], ceil, pe[a])
         eff = ds[a] * (ks[a] - 1) + 1
-        padded = (f"padded by {ps[a]} on each side" if ps[a] == pe[a] else
-                  f"padded by {ps[a]} before and {pe[a]} after")
+        padded = ("" if ps[a] == pe[a] == 0 else f" padded by {ps[a]} on each side"
+                  if ps[a] == pe[a] else f" padded by {ps[a]} before and {pe[a]} after")
+        window = f"window {eff}" + (f" (kernel {ks[a]}, dilation {ds[a]})" if ds[a] != 1 else "")
         # the window must fit in the padded input (in ceil mode too, as in MXNet: there
         # ceil((n + 2p - k) / s) + 1 can be 1 for a window that does not fit)
         if (type(out) is int and out <= 0) or (type(size) is int
                                                and eff > size + ps[a] + pe[a]):
             return Fail(
                 SG_NONPOSITIVE,
-                f"{what}: output size {dim_str(out)} along dim {j}: window {eff} "
-                f"(kernel {ks[a]}, dilation {ds[a]}) is larger than the input size "
-                f"{dim_str(size)} {padded}",
+                f"{what}: output size {dim_str(out)} along dim {j}: {window} is larger "
+                f"than the input size {dim_str(size)}{padded}",
                 f"feed a larger input, or use a smaller kernel / more padding for dim {j}",
                 ((f"input dim {j}", size, inp(0, j)),),
             )
@@ -192,15 +193,15 @@ def _conv_rule(
     if attrs["channels"] % groups:
         return Fail(SG_CONFIG, f"{name}: channels={attrs['channels']} is not divisible by "
                     f"groups={groups}", "make channels a multiple of groups")
-    win = _window_dims(x, nd, attrs, name)
-    if isinstance(win, Fail):
-        return win
-    dims, srcs, pending = win
     rhs: Dim = mul(groups, w[1])
     rhs_src: Src = w_src(1)
     if groups > 1:
         rhs_src = Derived(f"groups={groups} x weight in-channels per group", (rhs_src,))
     eqs = [Eq(x.shape[1], inp(0, 1), rhs, rhs_src, "input channels", "in_channels")]
+    win = _window_dims(x, nd, attrs, name)
+    if isinstance(win, Fail):  # the channels are checked all the same
+        return replace(win, eqs=(*win.eqs, *eqs))
+    dims, srcs, pending = win
     if len(ins) > 2:
         eqs.append(Eq(ins[2].shape[0], inp(2, 0), w[0], w_src(0), "bias size", "channels"))
     out = TensorType((x.shape[0], w[0], *dims), x.dtype)

@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 JSON_SCHEMA_VERSION = 1
+WIDTH = 100  # an origin line longer than this names the layers it went through briefly
 
 _Seg = tuple[str, str]  # (text, rich style)
 _SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
@@ -38,6 +39,17 @@ def _source_line(location: str | None) -> tuple[int, str] | None:
     return (int(line), text.rstrip()) if text.strip() else None
 
 
+def _vias(via: Sequence[str]) -> list[str]:
+    """``, via `3` relu, `2` Conv2D``, then the layer paths alone, then a count: the
+    layers a value passed through unchanged, from the fullest form to the shortest."""
+    if not via:
+        return [""]
+    paths = [v.split(" ", 1)[0] if v.startswith("`") else v for v in via]
+    n = sum(1 for v in via if v.startswith("`"))
+    return [f", via {', '.join(via)}", f", via {', '.join(paths)}",
+            f", via {n} layer{'s' if n != 1 else ''}"]
+
+
 def _related_lines(r: Related, gutter: str, depth: int) -> list[list[_Seg]]:
     if depth == 0:
         head: list[_Seg] = [(f"{gutter}= ", "blue"), (r.value, "bold"), (": ", "")]
@@ -46,9 +58,11 @@ def _related_lines(r: Related, gutter: str, depth: int) -> list[list[_Seg]]:
     tail = r.text
     if r.location:
         tail += f" ({r.location})"
-    if r.via:
-        tail += f", via {', '.join(r.via)}"
-    lines = [[*head, (tail, "")]]
+    # the layers passed through, as briefly as the line needs; their paths at least
+    width = sum(len(t) for t, _ in head) + len(tail)
+    forms = _vias(r.via)
+    via = next((v for v in forms if width + len(v) <= WIDTH), forms[min(1, len(forms) - 1)])
+    lines = [[*head, (tail + via, "")]]
     for p in r.parts:
         lines.extend(_related_lines(p, gutter, depth + 1))
     return lines
@@ -65,8 +79,11 @@ def _frame(d: Diagnostic) -> list[list[_Seg]]:
     if src:
         lines.append([(f"{gutter}|", "blue")])
         lines.append([(f"{src[0]:>{width}} | ", "blue"), (src[1], "")])
-        lines.append([(f"{gutter}|", "blue")])
-    where = f"in layer `{d.path or '<root>'}`" + (f" {d.layer}" if d.layer else "")
+        caret = (" " * (d.column - 1) + "^" * max(d.width, 1)) if d.column else ""
+        lines.append([(f"{gutter}|" + (" " if caret else ""), "blue"),
+                      (caret, _SEVERITY_STYLE[d.severity])])
+    where = (d.path if d.path.startswith("input `") else  # an input is not a layer
+             f"in layer `{d.path or '<root>'}`" + (f" {d.layer}" if d.layer else ""))
     if d.signature:
         where += f": {d.signature}"
     lines.append([(f"{gutter}= ", "blue"), (where, "")])
@@ -75,6 +92,7 @@ def _frame(d: Diagnostic) -> list[list[_Seg]]:
     if d.help:
         lines.append([(f"{gutter}= ", "blue"), ("help", "bold green"), (f": {d.help}", "")])
     return lines
+
 
 
 def _all_lines(diags: Iterable[Diagnostic]) -> list[list[_Seg]]:
@@ -129,13 +147,14 @@ def render_json(diags: Iterable[Diagnostic], **extra: Any) -> str:
 def layer_rows(res: Any) -> list[dict[str, Any]]:
     """One row per node of a :class:`~shapegraph.infer.propagate.Resolution`: layer path, layer,
     op, input and output types, parameter shapes (``?`` where unknown)."""
+    from shapegraph.core.diagnostics import show_types
     from shapegraph.core.dims import dim_str
 
     rows = []
     for node in res.graph.nodes:
         def show(v: int) -> str:
             t = res.types[v]
-            return str(t) if t is not None else "-"
+            return show_types([t])[0] if t is not None else "-"
 
         params = {key: "(" + ", ".join(dim_str(d) for d in res.param_dims[key]) + ")"
                   for _, key in node.params}

@@ -1,8 +1,9 @@
 # input: x=batch,3,32,32
 # expect: SG201 at <root>
-# expect: SG201 at <root>
+# says: differ in dim 2 (32 vs 30) and dim 3 (32 vs 30)
+# says: add padding=1 to layer `right` (kernel 3)
 """Two branches concatenated along the channels: one keeps 32x32 (padding=1), the other
-shrinks to 30x30 (no padding), so dims 2 and 3 disagree."""
+shrinks to 30x30 (no padding), so dims 2 and 3 disagree: one mistake, one diagnostic."""
 
 from shapegraph import nn, ops
 
