@@ -165,8 +165,15 @@ def _problems(report: Report, graph: Graph, bad: dict[int, set[int]]) -> dict[in
 
 
 def _problem_line(d: Diagnostic) -> str:
-    values = " vs ".join(r.value for r in d.related if r.value)
-    return f"{d.code}: {values}" if values else f"{d.code}: {d.message[:60]}"
+    """``SG201: 32 vs 28``: the values in conflict, each pair once (a diagnostic of several
+    axes relates ``input 0 dim 2 = 32``, ``input 2 dim 2 = 28``, ``input 0 dim 3 = 32``...)."""
+    values = [r.value.rsplit("= ", 1)[-1] for r in d.related if r.value]
+    if len(values) > 2 and len(values) % 2 == 0:
+        pairs = [f"{a} vs {b}" for a, b in zip(values[::2], values[1::2], strict=True)]
+        text = ", ".join(dict.fromkeys(pairs))
+    else:
+        text = " vs ".join(values)
+    return f"{d.code}: {text}" if text else f"{d.code}: {d.message[:60]}"
 
 
 # --------------------------------------------------------------------------- DOT

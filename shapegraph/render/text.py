@@ -170,15 +170,22 @@ def layer_rows(res: Any) -> list[dict[str, Any]]:
 
 
 def render_table(rows: Sequence[dict[str, Any]]) -> str:
-    """The rows of :func:`layer_rows` as an aligned plain-text table."""
-    header = ("layer", "kind", "op", "input", "output", "parameters")
-    body = [(r["path"], r["layer"], r["op"], ", ".join(r["inputs"]), ", ".join(r["outputs"]),
-             "  ".join(f"{k.rsplit('.', 1)[-1]}{v}" for k, v in r["params"].items()))
-            for r in rows]
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
-              for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)).rstrip()
-              for b in body]
-    return "\n".join(lines)
+    """The rows of :func:`layer_rows` as a plain-text table (rich lays it out)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="",
+                  collapse_padding=True)
+    for h in ("layer", "kind", "op", "input", "output", "parameters"):
+        table.add_column(h, no_wrap=True)
+    for r in rows:
+        table.add_row(r["path"], r["layer"], r["op"], ", ".join(r["inputs"]),
+                      ", ".join(r["outputs"]),
+                      "  ".join(f"{k.rsplit('.', 1)[-1]}{v}" for k, v in r["params"].items()),
+                      )
+    console = Console(width=100_000, color_system=None, force_terminal=False,
+                      highlight=False, emoji=False, markup=False)
+    with console.capture() as capture:
+        console.print(table)
+    return "\n".join(line.rstrip() for line in capture.get().splitlines() if line.strip())
