@@ -589,22 +589,31 @@ def avgpool2d(
     ``count_include_pad``, else inside the input (at least 1), as ``pool_reference`` does."""
     n_dim, c_dim, h, w = x.shape
     oh_dim, ow_dim = out.shape[2], out.shape[3]
+    cols = np.empty(ow_dim, np.int64)  # each output column's window width, once
+    for j in range(ow_dim):
+        _, _, wp, wn = _window(j, sw, pw, kw, w)
+        cols[j] = wp if count_include_pad else wn
     for n in range(n_dim):
         for c in range(c_dim):
             for i in range(oh_dim):
                 h0, h1, hp, hn = _window(i, sh, ph, kh, h)
+                rows = hp if count_include_pad else hn
                 orow = out[n, c, i]
                 orow[:] = 0.0
                 for r in range(h0, h1):
                     xr = x[n, c, r]
                     for q in range(kw):
                         lo, hi = _col_range(q, sw, pw, w, ow_dim)
-                        for j in range(lo, hi):
-                            orow[j] += xr[j * sw - pw + q]
+                        if sw == 1:  # contiguous: vectorized even when the stride is not a
+                            src = xr[lo - pw + q:]  # compile-time constant (a call from
+                            dst = orow[lo:]  # Python passes plain ints)
+                            for t in range(hi - lo):
+                                dst[t] += src[t]
+                        else:
+                            for j in range(lo, hi):
+                                orow[j] += xr[j * sw - pw + q]
                 for j in range(ow_dim):
-                    _, _, wp, wn = _window(j, sw, pw, kw, w)
-                    cnt = hp * wp if count_include_pad else hn * wn
-                    orow[j] = orow[j] / max(cnt, 1)
+                    orow[j] = orow[j] / max(rows * cols[j], 1)
 
 
 @_kernel

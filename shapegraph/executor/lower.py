@@ -309,7 +309,12 @@ class _Lowerer:
         return True
 
     def op_pool(self, n: Node) -> bool:
-        if n.attrs["pads_end"] != n.attrs["padding"]:
+        # the 2-D kernels clip windows to the input and take the output size from the
+        # output: end padding only changes that size, except in an average's divisor
+        # when padding counts (Inception v2's max pools pad [0, 0, 1, 1])
+        a = n.attrs
+        if a["pads_end"] != a["padding"] and (
+                a["ndim"] == 3 or (a["kind"] == "avg" and a["count_include_pad"])):
             return self.decline(n, _ASYMMETRIC)
         if n.attrs["auto_pad"] != "NOTSET":
             return self.decline(n, _AUTO_PAD)
