@@ -33,6 +33,9 @@ CASES: list[tuple[str, dict[str, Any], tuple[int, ...], tuple[int, ...]]] = [
      (2, 2, 5), (2, 2, 3)),
     ("pool", {"kind": "avg", "kernel": (3, 3), "strides": (2, 2), "pads_end": (1, 1),
               "count_include_pad": True}, (1, 2, 13, 13), (1, 2, 6, 6)),
+    # a window as wide as the input, but end padding makes two of them: not a global pool
+    ("pool", {"kind": "max", "kernel": (3,), "strides": (1,), "pads_end": (1,)}, (1, 2, 3),
+     (1, 2, 2)),
 ]
 IDS = [f"{op}-{i}" for i, (op, *_) in enumerate(CASES)]
 
