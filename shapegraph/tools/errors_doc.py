@@ -120,6 +120,7 @@ def _show(renderable: Any) -> None:
     if console.is_terminal:
         console.print(renderable)
         return
+    console.width = 120  # not rich's 80 columns: the examples' lines are up to 100 long
     with console.capture() as captured:
         console.print(renderable)
     print("\n".join(line.rstrip() for line in captured.get().splitlines()))
