@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from goldens import check_golden
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,7 +48,6 @@ from shapegraph.tools.cli import _parser, main
 from shapegraph.tools.workloads import ONNX_WORKLOADS
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT / "tests" / "golden"
 
 # two workloads' rows as the harness makes them (µs per round), and a skipped one
 ROWS: list[dict[str, Any]] = [
@@ -68,12 +67,6 @@ ROWS: list[dict[str, Any]] = [
 PEAKS = {2: 200.0}
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text + "\n", encoding="utf-8")
-    assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1"
-    assert text + "\n" == path.read_text(encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------- the table

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_render import check_golden
+from goldens import check_golden
 
 import shapegraph as sg
 from shapegraph import nn

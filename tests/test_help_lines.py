@@ -7,7 +7,6 @@ The models are in tests/help_models.py (the frames show their source lines).
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import help_models as m
 import numpy as np
 import pytest
+from goldens import check_golden
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +23,6 @@ from shapegraph import nn
 from shapegraph.core.diagnostics import Diagnostic
 from shapegraph.render.text import render_text
 
-GOLDEN = Path(__file__).parent / "golden"
 HERE = Path(m.__file__).resolve()
 
 
@@ -42,11 +41,7 @@ def text(diags: list[Diagnostic]) -> str:
 
 
 def golden(name: str, rendered: str) -> None:
-    path = GOLDEN / f"help_{name}.txt"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(rendered + "\n", encoding="utf-8")
-    assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1"
-    assert rendered + "\n" == path.read_text(encoding="utf-8")
+    check_golden(f"help_{name}.txt", rendered)
 
 
 def codes(diags: list[Diagnostic]) -> list[str]:

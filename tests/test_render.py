@@ -6,18 +6,17 @@ Regenerate after an intended change with ``UPDATE_GOLDEN=1 pytest tests/test_ren
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from goldens import check_golden
 from graphs import lenet, seed_mlp
 
 from shapegraph.infer.propagate import propagate
 from shapegraph.render.text import JSON_SCHEMA_VERSION, render_json, render_text
 
-GOLDEN = Path(__file__).parent / "golden"
 CASES = {
     "seed_wrong_in_units": lambda: propagate(seed_mlp(in1=300), {"x": (2, 20)}),
     "seed_data_contradicts": lambda: propagate(seed_mlp(in0=30), {"x": (2, 20)}),
@@ -27,12 +26,6 @@ CASES = {
 }
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text + "\n", encoding="utf-8")
-    assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1"
-    assert text + "\n" == path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

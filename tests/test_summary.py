@@ -7,12 +7,12 @@ the command's exit codes."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from goldens import check_golden
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,17 +20,6 @@ import shapegraph as sg
 from shapegraph import nn, ops
 from shapegraph.tools.cli import main
 from shapegraph.tools.workloads import WORKLOADS, light_model_path
-
-GOLDEN = Path(__file__).parent / "golden"
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text + "\n", encoding="utf-8")
-    assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1"
-    assert text + "\n" == path.read_text(encoding="utf-8")
-
 
 # --------------------------------------------------------------------------- models
 

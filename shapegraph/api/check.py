@@ -141,7 +141,7 @@ def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
     """Check ``net`` for ``inputs`` (``sg.Input`` specs, shape tuples such as ``("batch",
     3, 32, 32)``, or sample arrays), or, with none,
     for what its declarations determine. Never raises for shape problems."""
-    from shapegraph.api.compile import _input_types, _renamed, dtype_problems
+    from shapegraph.api.compile import _input_types, dtype_problems
     from shapegraph.frontend.root import (
         best_trial,
         input_names,
@@ -194,7 +194,7 @@ def check(net: Block, *inputs: Input | Any, target: str = "") -> Report:
                 help="give the input shapes to check them for yours, e.g. --input x=batch,20"),)
     except Exception as e:
         return Report(target, shown, (_trace_failure(e),))
-    graph = _renamed(graph, names)
+    graph = graph.with_input_names(names)
     if types:
         graph = graph.with_input_dtypes([t.dtype for t in types])
         notes = (*dtype_problems(graph), *notes)

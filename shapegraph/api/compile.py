@@ -104,7 +104,7 @@ def compile(net: Block, *inputs: Input | np.ndarray, debug: bool = False) -> Com
                         "sample arrays")
     names, types = _input_types(net, inputs)
     graph, _, params = trace(net, [t.rank for t in types])
-    graph = _renamed(graph, names).with_input_dtypes([t.dtype for t in types])
+    graph = graph.with_input_names(names).with_input_dtypes([t.dtype for t in types])
     specs = param_specs(params)
     graph = graph.with_params({k: specs[k] for k in graph.params})
     res = propagate(graph, dict(zip(names, types, strict=True)))
@@ -144,19 +144,3 @@ def dtype_problems(graph: Graph) -> list[Diagnostic]:
                 help=f"give `{gi.name}` as float32, or feed it to an Embedding: only an "
                 "embedding takes integer token ids"))
     return out
-
-
-def _renamed(graph: Graph, names: Sequence[str]) -> Graph:
-    """The graph with its inputs named as the caller named them."""
-    from dataclasses import replace
-
-    from shapegraph.core.graph import GraphInput, Value
-
-    if list(graph.input_names) == list(names):
-        return graph
-    values = list(graph.values)
-    new_inputs = []
-    for gi, name in zip(graph.inputs, names, strict=True):
-        values[gi.value] = Value(gi.value, name, None)
-        new_inputs.append(GraphInput(name, gi.value, gi.rank, gi.dtype))
-    return replace(graph, values=tuple(values), inputs=tuple(new_inputs))

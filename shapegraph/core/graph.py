@@ -158,6 +158,19 @@ class Graph:
         return Graph(self.values, self.nodes, inputs, self.outputs, self.params,
                      self.consumers, self.users)
 
+    def with_input_names(self, names: Sequence[str]) -> Graph:
+        """The same graph with its inputs named as the caller named them
+        (``sg.Input("img", ...)``)."""
+        if list(self.input_names) == list(names):
+            return self
+        values = list(self.values)
+        inputs = []
+        for gi, name in zip(self.inputs, names, strict=True):
+            values[gi.value] = Value(gi.value, name, None)
+            inputs.append(GraphInput(name, gi.value, gi.rank, gi.dtype))
+        return Graph(tuple(values), self.nodes, tuple(inputs), self.outputs, self.params,
+                     self.consumers, self.users)
+
     def with_params(self, params: Mapping[str, ParamSpec]) -> Graph:
         """The same graph with other parameter specs (a rewrite returns a new record)."""
         return Graph(self.values, self.nodes, self.inputs, self.outputs,

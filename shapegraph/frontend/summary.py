@@ -106,7 +106,7 @@ def summarize_block(net: Block, inputs: Sequence[Any] = (), dims: Mapping[str, i
                         f"{', '.join(input_names(net, None))}; {len(inputs)} inputs given")
     graph, tr, params = _traced(net, types)
     if types:
-        graph = _named(graph, names).with_input_dtypes([t.dtype for t in types])
+        graph = graph.with_input_names(names).with_input_dtypes([t.dtype for t in types])
     specs = param_specs(params)
     graph = graph.with_params({k: specs[k] for k in graph.params})
     res = propagate(graph, dict(zip(graph.input_names, types, strict=False)))
@@ -115,22 +115,6 @@ def summarize_block(net: Block, inputs: Sequence[Any] = (), dims: Mapping[str, i
     unused = [unused_diagnostic(path, b) for path, b in unused_layers(net, tr)]
     return summarize(res, target or type(net).__name__, kinds, frozen,
                      {**sizes, **(dims or {})}, unused)
-
-
-def _named(graph: Graph, names: Sequence[str]) -> Graph:
-    """The graph with its inputs named as the caller named them (``sg.Input("img", ...)``)."""
-    from dataclasses import replace
-
-    from shapegraph.core.graph import GraphInput, Value
-
-    if list(graph.input_names) == list(names):
-        return graph
-    values = list(graph.values)
-    ins = []
-    for gi, name in zip(graph.inputs, names, strict=True):
-        values[gi.value] = Value(gi.value, name, None)
-        ins.append(GraphInput(name, gi.value, gi.rank, gi.dtype))
-    return replace(graph, values=tuple(values), inputs=tuple(ins))
 
 
 def show_summary(s: Summary) -> None:
