@@ -22,7 +22,7 @@ from shapegraph.core.graph import Graph
 from shapegraph.executor.codegen import Generated, generate, large_steps
 from shapegraph.executor.lower import lower
 from shapegraph.executor.plan import Plan, plan_memory
-from shapegraph.infer.cost import graph_macs
+from shapegraph.infer.cost import node_macs
 from shapegraph.infer.interpret import run_reference
 from shapegraph.infer.propagate import Resolution
 from shapegraph.opset.registry import get_op
@@ -183,6 +183,6 @@ def build_runner(graph: Graph, res: Resolution, params: dict[str, np.ndarray],
     reuse = others[0].lowered.weights if others else ()
     lowered = lower(graph, types, params, specialize=compiled, consts=consts, reuse=reuse)
     plan = plan_memory(graph, types, lowered, others)
-    gen = generate(plan, graph, params, debug=not compiled,
-                   from_python=large_steps(plan, as_int(graph_macs(res))))
+    macs = sum(as_int(m) for n in graph.nodes if (m := node_macs(n, res)) is not None)
+    gen = generate(plan, graph, params, debug=not compiled, from_python=large_steps(plan, macs))
     return Runner(plan, gen, _index_checks(graph, plan, params))
