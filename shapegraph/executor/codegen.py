@@ -261,7 +261,7 @@ def generate(plan: Plan, graph: Graph, params: Mapping[str, Any],
 # multiply-adds per sample per kernel step from which a plan's steps are called from Python:
 # at 50-100 GFLOP/s such a step takes 0.5-1 ms a sample, its call from Python a few
 # microseconds. Measured at batch 1, one thread, against compiled segments: ResNet-50
-# (72 million a step) and AlexNet (51) as fast, Inception v1 (21) 1.3% and v2 (16) 4.6%
+# (72 million a step) and AlexNet (47) as fast, Inception v1 (13) 1.3% and v2 (16) 4.6%
 # slower (a call from Python passes plain ints where a segment passes literals)
 STEP_MIN_MACS = 25_000_000
 
