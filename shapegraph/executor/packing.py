@@ -30,7 +30,8 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     convolutions, where the direct kernels reach 15-35 GFLOP/s and sgemm 50-80 on one
     core (ResNet-50's shapes, benchmarks/README.md); ``wino_gemm`` (Winograd F(2x2, 3x3)
     with sgemm: 110-170 GFLOP/s-equivalent) for stride-1 3x3 convolutions with at least
-    96 inputs, 64 outputs and a 14x14 plane (with fewer channels its transforms cost more
+    96 inputs, 64 outputs and a 14x14 to 56x56 plane, and enough tiles for its transformed
+    weights (``WINO_WEIGHT_BYTES_PER_TILE``; with fewer channels its transforms cost more
     than it saves, and on 7x7 planes the products are too small); otherwise the algorithm
     of the specialized template (``templates.conv2d_config``: Winograd or direct, 90-105
     GFLOP/s on stride-1 3x3). Grouped convolutions with few channels per group stay
@@ -40,10 +41,23 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     if cg * kh * kw >= 16 and og >= 8 and (kh * kw == 1 or sh * sw > 1):
         return "gemm"
     oh, ow = cfg[2] + 2 * cfg[9] - 2, cfg[3] + 2 * cfg[10] - 2
+    tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
     if ((kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1) and c >= 96
-            and o >= 64 and oh * ow >= 196):
+            and o >= 64 and 196 <= oh * ow <= WINO_MAX_PLANE
+            and 16 * 4 * c * o <= WINO_WEIGHT_BYTES_PER_TILE * tiles):
         return "wino_gemm"
     return conv2d_config(*cfg).algo
+
+
+# Winograd's transformed weights (16 x C x M floats) are read once per block of tiles: with
+# few tiles for them (512 channels on a 14x14 plane: 342 KB a tile) the direct kernel wins
+# (1.11x ONNX Runtime's time against 1.30x), with more it loses (256 channels at 14x14,
+# 85 KB a tile: 0.85x against 1.13x; 512 at 28x28, 85 KB: 0.98x against 1.11x). On the
+# largest planes (VGG's 128 channels at 112x112) the direct kernel also wins (1.18x
+# against 1.47x), while at 56x56 Winograd does (0.91x against 1.22x). One thread, one
+# convolution alone, benchmarks/bench_conv_shapes.py's setup.
+WINO_WEIGHT_BYTES_PER_TILE = 128 * 1024
+WINO_MAX_PLANE = 56 * 56
 
 
 def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
