@@ -31,12 +31,9 @@ def seed_mlp() -> nn.Sequential:
 
 
 def lenet() -> nn.Sequential:
-    net = nn.Sequential()
-    net.add(nn.Conv2D(6, kernel_size=5, padding=2, activation="relu"),
-            nn.MaxPool2D(pool_size=2, strides=2),
-            nn.Conv2D(16, kernel_size=5, activation="relu"),
-            nn.MaxPool2D(pool_size=2, strides=2),
-            nn.Dense(120, activation="relu"), nn.Dense(84, activation="relu"), nn.Dense(10))
+    """The benchmark's LeNet (the same network ``shapegraph bench`` times)."""
+    (wl,) = [w for w in WORKLOADS if w.name == "LeNet"]
+    net: nn.Sequential = wl.build()
     return net
 
 

@@ -129,8 +129,8 @@ class CompiledModel:
         from shapegraph.executor.runtime import Runner, build_runner
 
         res = self.resolve(key)
-        others = [r.plan for r in self._runners.values() if isinstance(r, Runner)]
-        return build_runner(self.graph, res, self.params, self.compiled, others)
+        previous = next((r.plan for r in self._runners.values() if isinstance(r, Runner)), None)
+        return build_runner(self.graph, res, self.params, self.compiled, previous)
 
     def resolve(self, key: Sequence[tuple[int, ...]]) -> Resolution:
         """Propagate concrete input shapes; ShapeError (nothing cached) when they do not fit

@@ -130,10 +130,11 @@ class _Arena:
 
 
 def plan_memory(graph: Graph, types: Mapping[int, TensorType], lowered: Lowered,
-                others: Sequence[Plan] = ()) -> Plan:
+                previous: Plan | None = None) -> Plan:
     """Assign storage to every base value of ``lowered`` (see the module docstring).
-    ``others``: the model's plans for other input shapes; one whose packed weights are
-    these (a new batch size lowers the same weights) lends them instead of a new copy."""
+    ``previous``: the model's plan for another input shape, whose weights ``lowered`` was
+    given to reuse; when it kept every one (a new batch size lowers the same weights),
+    that plan's packed array serves this one too instead of a new copy."""
     shapes = {v: tuple(as_int(d) for d in t.shape) for v, t in types.items() if t is not None}
     plan = Plan(lowered, {}, shapes, 0, 0)
     for k, gi in enumerate(graph.inputs):
@@ -143,7 +144,7 @@ def plan_memory(graph: Graph, types: Mapping[int, TensorType], lowered: Lowered,
         plan.storage[v] = Storage("weight", slot, prod(shapes[v]))
     _assign_outputs(graph, plan)
     _assign_arena(plan)
-    if not any(_share_weights(plan, other) for other in others):
+    if previous is None or not _share_weights(plan, previous):
         _pack_weights(plan)
     return plan
 

@@ -172,17 +172,17 @@ class EmptyRunner:
 
 
 def build_runner(graph: Graph, res: Resolution, params: dict[str, np.ndarray],
-                 compiled: bool = True, others: Sequence[Plan] = ()) -> Runner | EmptyRunner:
-    """Lower, plan and generate code for one concrete resolution of ``graph``; ``others``
-    are the plans already built for other input shapes (their packed weights are shared
-    when equal)."""
+                 compiled: bool = True, previous: Plan | None = None) -> Runner | EmptyRunner:
+    """Lower, plan and generate code for one concrete resolution of ``graph``; ``previous``
+    is a plan already built for another input shape (its packed weights are shared when
+    equal)."""
     types = {v: t for v, t in enumerate(res.types) if t is not None}
     if any(0 in t.shape for t in types.values()):
         return EmptyRunner(graph, params)
     consts = {v: val.to_array() for v, val in res.vals.items() if val.is_concrete}
-    reuse = others[0].lowered.weights if others else ()
+    reuse = previous.lowered.weights if previous is not None else ()
     lowered = lower(graph, types, params, specialize=compiled, consts=consts, reuse=reuse)
-    plan = plan_memory(graph, types, lowered, others)
+    plan = plan_memory(graph, types, lowered, previous)
     macs = sum(as_int(m) for n in graph.nodes if (m := node_macs(n, res)) is not None)
     gen = generate(plan, graph, params, debug=not compiled, from_python=large_steps(plan, macs))
     return Runner(plan, gen, _index_checks(graph, plan, params))
