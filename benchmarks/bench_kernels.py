@@ -38,7 +38,8 @@ from shapegraph.executor import kernels as K
 from shapegraph.executor import templates as T
 
 HEADER = ("import numpy as np\nfrom numba import njit, prange\n"
-          "from shapegraph.executor.kernels import *  # noqa: F403\n\n\n")
+          "from shapegraph.executor.kernels import *  # noqa: F403\n"
+          "from shapegraph.executor.kernels_pool import *  # noqa: F403\n\n\n")
 
 
 def median_us(fn: Callable[[], Any], budget_s: float = 0.4, min_runs: int = 5) -> float:

@@ -17,6 +17,7 @@ from numba import njit, prange
 
 from shapegraph.executor import kernels as K
 from shapegraph.executor import kernels_gemm as KG
+from shapegraph.executor import kernels_pool as KP
 from shapegraph.executor import templates as T
 from shapegraph.executor.blas import single_threaded_blas
 from shapegraph.executor.packing import pack_wino_gemm
@@ -205,6 +206,8 @@ def _as2d(a: tuple[int, ...], nd: int, one: int) -> tuple[int, int]:
 @given(pool_config(), st.integers(1, 2), st.integers(1, 3), st.integers(0, 2**32 - 1))
 def test_pool(cfg: dict[str, Any], n: int, c: int, seed: int) -> None:
     x = rand(np.random.default_rng(seed), n, c, *cfg["sizes"])
+    if seed % 3 == 0:  # NaN propagates (a max) or spreads (an average) as in the reference
+        x.flat[seed % x.size] = np.nan
     want = pool_reference(x, cfg)
     nd = cfg["ndim"]
     kh, kw = _as2d(cfg["kernel"], nd, 1)
@@ -213,9 +216,9 @@ def test_pool(cfg: dict[str, Any], n: int, c: int, seed: int) -> None:
     x4 = x.reshape(n, c, -1, x.shape[-1])
     out = np.empty((n, c, *(want.shape[2:] if nd == 2 else (1, want.shape[2]))), np.float32)
     if cfg["kind"] == "max":
-        K.maxpool2d(x4, kh, kw, sh, sw, ph, pw, out)
+        KP.maxpool2d(x4, kh, kw, sh, sw, ph, pw, out)
     else:
-        K.avgpool2d(x4, kh, kw, sh, sw, ph, pw, cfg["count_include_pad"], out)
+        KP.avgpool2d(x4, kh, kw, sh, sw, ph, pw, cfg["count_include_pad"], out)
     close(out.reshape(want.shape), want)
 
 
@@ -227,7 +230,7 @@ def test_global_pool(n: int, c: int, s: int, is_max: bool, seed: int) -> None:
     (want,) = reference("global_pool", [x], {}, {"kind": "max" if is_max else "avg",
                                                         "ndim": 1})
     out = np.empty((n, c), np.float32)
-    K.global_pool(x, is_max, out)
+    KP.global_pool(x, is_max, out)
     close(out, want[..., 0])
 
 
@@ -410,6 +413,7 @@ def compile_template(source: str, name: str) -> Callable[..., None]:
     the kernels' names); caching is off because exec'd code has no file to cache against."""
     ns: dict[str, Any] = {"np": np, "njit": _no_cache_njit, "prange": prange}
     ns.update({k: getattr(K, k) for k in K.__all__})
+    ns.update({k: getattr(KP, k) for k in KP.__all__})
     exec(compile(source, f"<template {name}>", "exec"), ns)
     fn: Callable[..., None] = ns[name]
     return fn
@@ -570,6 +574,9 @@ def test_maxpool_template_lenet() -> None:
     x = rand(np.random.default_rng(5), 3, 6, 28, 28)
     src, name = T.maxpool2d_source(3, 6, 28, 28, 2, 2, 2, 2, 0, 0, 14, 14)
     assert "maxpool2d(x" not in src  # the unrolled kernel, not the generic fallback
+    # longer rows (SqueezeNet's 111 x 111) and padded windows take the generic kernel
+    assert not T.maxpool2d_unrolls(111, 111, 3, 3, 2, 2, 0, 0, 55, 55)
+    assert not T.maxpool2d_unrolls(28, 28, 3, 3, 2, 2, 1, 1, 14, 14)
     out = np.empty((3, 6, 14, 14), np.float32)
     compile_template(src, name)(x, out)
     close(out, x.reshape(3, 6, 14, 2, 14, 2).max(axis=(3, 5)))

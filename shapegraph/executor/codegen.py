@@ -48,6 +48,7 @@ from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import *
 from shapegraph.executor.kernels_gemm import *
 from shapegraph.executor.kernels_nd import *
+from shapegraph.executor.kernels_pool import *
 """
 
 
@@ -65,12 +66,13 @@ def _kernel_fingerprint() -> str:
     import shapegraph.executor.kernels as k
     import shapegraph.executor.kernels_gemm as kg
     import shapegraph.executor.kernels_nd as knd
+    import shapegraph.executor.kernels_pool as kp
     import shapegraph.executor.templates as t
     import shapegraph.opset.elementwise as e
     import shapegraph.opset.reduce as r
 
     h = hashlib.sha256()
-    for mod in (b, k, kg, knd, t, e, r):  # the records hold the kernels' codes
+    for mod in (b, k, kg, knd, kp, t, e, r):  # the records hold the kernels' codes
         h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 

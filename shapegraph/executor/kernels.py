@@ -59,16 +59,13 @@ __all__ = [
     "RED_SUM",
     "act_apply",
     "activation",
-    "avgpool2d",
     "binary",
     "channel_affine",
     "conv2d",
     "copy_block",
     "dense",
     "gather_rows",
-    "global_pool",
     "layernorm",
-    "maxpool2d",
     "prelu",
     "reduce_axis",
     "reduce_strided",
@@ -529,132 +526,6 @@ def reduce_strided(
     count = x.size // out.size if out.size > 0 else 0
     for i in range(out.size):
         out[i] = _reduce_final(acc[i], kind, count)
-
-
-# --------------------------------------------------------------------------- pooling
-
-
-@_inline
-def _window(o: int, s: int, p: int, k: int, n: int) -> tuple[int, int, int, int]:
-    """Window of output position ``o``: (first, last+1) clipped to the input [0, n), and the
-    number of window positions inside the padded input [-p, n + p)."""
-    start = o * s - p
-    stop = start + k
-    lo = max(start, 0)
-    hi = min(stop, n)
-    padded = max(min(stop, n + p) - max(start, -p), 0)
-    return lo, hi, padded, max(hi - lo, 0)
-
-
-@_inline
-def _col_range(q: int, s: int, p: int, w: int, ow: int) -> tuple[int, int]:
-    """Output columns j whose window column q (input column j*s - p + q) is inside [0, w)."""
-    lo = max(0, (p - q + s - 1) // s) if p - q > 0 else 0
-    hi = min(ow, (w - 1 + p - q) // s + 1) if w - 1 + p - q >= 0 else 0
-    return lo, hi
-
-
-@_kernel
-def maxpool2d(
-    x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, out: np.ndarray
-) -> None:
-    """Max pooling x (N, C, H, W) -> out (N, C, OH, OW); OH/OW come from ``out`` (ceil mode
-    allowed); window positions outside the input are ignored (a window with none gives -inf,
-    NaN propagates). Vectorized along output columns, one window offset at a time."""
-    n_dim, c_dim, h, w = x.shape
-    oh_dim, ow_dim = out.shape[2], out.shape[3]
-    for n in range(n_dim):
-        for c in range(c_dim):
-            for i in range(oh_dim):
-                h0, h1, _, _ = _window(i, sh, ph, kh, h)
-                orow = out[n, c, i]
-                orow[:] = -np.inf
-                for r in range(h0, h1):
-                    xr = x[n, c, r]
-                    for q in range(kw):
-                        lo, hi = _col_range(q, sw, pw, w, ow_dim)
-                        for j in range(lo, hi):
-                            v = xr[j * sw - pw + q]
-                            m = orow[j]
-                            orow[j] = v if v > m or v != v else m
-
-
-@_kernel
-def avgpool2d(
-    x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
-    count_include_pad: bool, out: np.ndarray,
-) -> None:
-    """Average pooling x (N, C, H, W) -> out (N, C, OH, OW) (OH/OW from ``out``, ceil mode
-    allowed). The divisor counts window positions inside the padded input when
-    ``count_include_pad``, else inside the input (at least 1), as ``pool_reference`` does."""
-    n_dim, c_dim, h, w = x.shape
-    oh_dim, ow_dim = out.shape[2], out.shape[3]
-    cols = np.empty(ow_dim, np.int64)  # each output column's window width, once
-    for j in range(ow_dim):
-        _, _, wp, wn = _window(j, sw, pw, kw, w)
-        cols[j] = wp if count_include_pad else wn
-    for n in range(n_dim):
-        for c in range(c_dim):
-            for i in range(oh_dim):
-                h0, h1, hp, hn = _window(i, sh, ph, kh, h)
-                rows = hp if count_include_pad else hn
-                orow = out[n, c, i]
-                orow[:] = 0.0
-                for r in range(h0, h1):
-                    xr = x[n, c, r]
-                    for q in range(kw):
-                        lo, hi = _col_range(q, sw, pw, w, ow_dim)
-                        if sw == 1:  # contiguous: vectorized even when the stride is not a
-                            src = xr[lo - pw + q:]  # compile-time constant (a call from
-                            dst = orow[lo:]  # Python passes plain ints)
-                            for t in range(hi - lo):
-                                dst[t] += src[t]
-                        else:
-                            for j in range(lo, hi):
-                                orow[j] += xr[j * sw - pw + q]
-                for j in range(ow_dim):
-                    orow[j] = orow[j] / max(rows * cols[j], 1)
-
-
-@_kernel
-def global_pool(x: np.ndarray, is_max: bool, out: np.ndarray) -> None:
-    """out[n, c] = max or mean of x[n, c, :]; x (N, C, S), out (N, C)."""
-    n_dim, c_dim, s_dim = x.shape
-    for n in range(n_dim):
-        for c in range(c_dim):
-            if is_max:
-                m = -np.inf
-                for s in range(s_dim):
-                    v = x[n, c, s]
-                    if v > m or v != v:
-                        m = v
-                out[n, c] = m
-            else:
-                out[n, c] = _sum_f64(x[n, c]) / s_dim
-
-
-@_jit(cache=True, nogil=True, inline="always")
-def _sum_f64(row: np.ndarray) -> float:
-    """The sum of a float32 row in float64, in eight interleaved partial sums: one running
-    sum is a chain of dependent adds (SqueezeNet's 1000 x 169 average: 0.36 ms; now a
-    tenth of that), and the order stays fixed (no fast-math reassociation)."""
-    n = row.size
-    t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = 0.0
-    k = 0
-    while k + 8 <= n:
-        t0 += row[k]
-        t1 += row[k + 1]
-        t2 += row[k + 2]
-        t3 += row[k + 3]
-        t4 += row[k + 4]
-        t5 += row[k + 5]
-        t6 += row[k + 6]
-        t7 += row[k + 7]
-        k += 8
-    while k < n:
-        t0 += row[k]
-        k += 1
-    return ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7))
 
 
 # --------------------------------------------------------------------------- convolution

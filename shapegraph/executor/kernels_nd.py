@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from shapegraph.executor.jit import prange
-from shapegraph.executor.kernels import _col_range, _jit, _window
+from shapegraph.executor.kernels import _jit
+from shapegraph.executor.kernels_pool import _col_range, _window
 
 __all__ = ["avgpool3d", "conv3d", "lrn", "maxpool3d"]
 
