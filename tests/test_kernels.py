@@ -20,6 +20,7 @@ from shapegraph.executor import kernels_gemm as KG
 from shapegraph.executor import kernels_pool as KP
 from shapegraph.executor import templates as T
 from shapegraph.executor.blas import single_threaded_blas
+from shapegraph.executor.lower import transpose_runs
 from shapegraph.executor.packing import pack_wino_gemm
 from shapegraph.ops import get_op
 from shapegraph.opset.conv import conv_reference, pool_reference, window_out
@@ -542,13 +543,24 @@ def test_transpose(shape: list[int], r: Any, seed: int) -> None:
     axes = list(range(len(shape)))
     r.shuffle(axes)
     (want,) = reference("transpose", [x], {}, {"axes": tuple(axes)})
-    pad = 6 - len(shape)
     elem = [s // 4 for s in x.strides]
-    strides = np.array([0] * pad + [elem[a] for a in axes], np.int64)
-    out_shape = np.array([1] * pad + list(want.shape), np.int64)
-    out = np.empty(want.size, np.float32)
-    K.transpose(x.ravel(), strides, out, out_shape)
-    close(out.reshape(want.shape), want)
+    # as permuted, and with dims merged into runs as the lowering passes them
+    for sizes, x_strides in (([want.shape[k] for k in range(len(axes))], [elem[a] for a in axes]),
+                             transpose_runs(shape, axes)):
+        pad = 6 - len(sizes)
+        out = np.empty(want.size, np.float32)
+        K.transpose(x.ravel(), np.array([0] * pad + list(x_strides), np.int64), out,
+                    np.array([1] * pad + list(sizes), np.int64))
+        close(out.reshape(want.shape), want)
+
+
+def test_transpose_runs_merge_what_stays_together() -> None:
+    # ShuffleNet's channel shuffle: the 14 x 14 plane stays one run
+    assert transpose_runs((1, 4, 68, 14, 14), (0, 2, 1, 3, 4)) == ((68, 4, 196), (196, 13328, 1))
+    assert transpose_runs((2, 3), (0, 1)) == ((6,), (1,))  # the identity: one copy
+    assert transpose_runs((2, 3), (1, 0)) == ((3, 2), (1, 3))
+    assert transpose_runs((1, 1), (1, 0)) == ((1,), (1,))
+    assert transpose_runs((2, 1, 3), (0, 2, 1)) == ((6,), (1,))  # a size-1 dim between
 
 
 @settings(max_examples=6, deadline=None)

@@ -35,6 +35,28 @@ def _shape(types: Mapping[int, TensorType], v: int) -> tuple[int, ...]:
     return tuple(as_int(d) for d in types[v].shape)
 
 
+def transpose_runs(shape: Sequence[int], axes: Sequence[int]
+                   ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The output sizes of ``x.transpose(axes)`` and the input's element strides along
+    them, with size-1 dims dropped and neighbouring output dims that are one run in the
+    input merged: ShuffleNet's channel shuffle (1, 4, 68, 14, 14) by (0, 2, 1, 3, 4) is
+    (68, 4, 196) with strides (196, 13328, 1), so the kernel copies runs of 196 contiguous
+    elements instead of 14."""
+    x_strides = [prod(shape[i + 1:]) for i in range(len(shape))]
+    sizes: list[int] = []
+    strides: list[int] = []
+    for a in axes:
+        if shape[a] == 1:
+            continue
+        if sizes and strides[-1] == x_strides[a] * shape[a]:
+            sizes[-1] *= shape[a]
+            strides[-1] = x_strides[a]
+        else:
+            sizes.append(shape[a])
+            strides.append(x_strides[a])
+    return tuple(sizes) or (1,), tuple(strides) or (1,)
+
+
 class _Lowerer:
     def __init__(self, graph: Graph, types: Mapping[int, TensorType],
                  params: Mapping[str, np.ndarray], specialize: bool,
@@ -402,11 +424,10 @@ class _Lowerer:
                                 "up to rank 6")
         axes = n.attrs["axes"] or tuple(reversed(range(len(xs))))
         axes = [int(norm_axis(a, len(xs))) for a in axes]  # type: ignore[arg-type]
-        strides = [prod(xs[i + 1:]) for i in range(len(xs))]
-        perm = [0] * (6 - len(xs)) + [strides[a] for a in axes]
-        shape6 = (1,) * (6 - len(xs)) + self.shape(y)
-        self.emit(n, "transpose", [self.val(x, (prod(xs),)), Arg("ints", tuple(perm)),
-                                   self.val(y, (prod(xs),)), Arg("ints", shape6)], [x])
+        sizes, strides = transpose_runs(xs, axes)
+        self.emit(n, "transpose", [
+            self.val(x, (prod(xs),)), Arg("ints", (0,) * (6 - len(sizes)) + strides),
+            self.val(y, (prod(xs),)), Arg("ints", (1,) * (6 - len(sizes)) + sizes)], [x])
         return True
 
     def op_matmul(self, n: Node) -> bool:
