@@ -487,6 +487,9 @@ def test_conv2d_template_vectorized_over_channels() -> None:
 @pytest.mark.parametrize(("cfg", "algo"), [
     (dict(WORKLOADS["lenet2"], O=4, groups=2, C=6), "flat"),
     (dict(WORKLOADS["resnet"], N=1, O=12, C=8), "wino"),
+    # vectorized over the output channels: each half is a slice of them (a tail tile too)
+    (dict(WORKLOADS["resnet"], N=1, C=5, H=9, W=11, O=32), "vo"),
+    (dict(WORKLOADS["resnet"], N=3, C=3, H=7, W=10, O=48, SH=2, PH=0, DW=2), "vo"),
 ])
 def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch, cfg: dict[str, int],
                                          algo: str) -> None:
@@ -495,6 +498,15 @@ def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch, cfg: d
     c = T.conv2d_config(*conv_args(cfg))
     assert (c.G, c.algo) == (2, algo)
     run_conv_template(cfg, K.ACT_SIGMOID, True, True, 11)
+    run_conv_template(cfg, K.ACT_RELU, False, False, 12)
+
+
+def test_grouped_vo_convolutions_stay_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(T, "PARALLEL_MIN_FLOPS", 0)
+    cfg = dict(WORKLOADS["resnet"], N=1, C=4, H=9, W=11, O=32, groups=2)
+    assert (T.conv2d_config(*conv_args(cfg)).algo, T.conv2d_config(*conv_args(cfg)).G) == \
+        ("vo", 1)
+    run_conv_template(cfg, K.ACT_RELU, True, True, 13)
 
 
 # --------------------------------------------------------------------------- data movement

@@ -147,7 +147,7 @@ def conv2d_config(
     # items in parallel, and the split into G parts is made for batch 1 (where it counts)
     parallel = 2 * O * OH * OW * (C // groups) * KH * KW >= PARALLEL_MIN_FLOPS
     unit = WINO_MR if algo == "wino" else 1  # output channels a half must be a multiple of
-    G = 2 if parallel and algo != "vo" and O % (2 * unit) == 0 else 1
+    G = 2 if parallel and (algo != "vo" or groups == 1) and O % (2 * unit) == 0 else 1
     og = O // groups
     # two output channels per pass for small kernels (3x3: 1.6x faster than one), one for
     # large ones (5x5: the second channel's weights spill registers, 1.4x slower)
@@ -292,20 +292,22 @@ def _emit_epilogue(e: _Emitter, cfg: ConvConfig, act: Act, has_residual: bool) -
 
 
 def _emit_vo_tile(e: _Emitter, cfg: ConvConfig, jb: int, has_bias: bool) -> None:
-    """One register tile: output row i, columns j0 .. j0+jb-1, all output channels of group
-    g, accumulated over the group's input channels in acc[(i*OW + j)*O + o]."""
+    """One register tile: output row i, columns j0 .. j0+jb-1, the output channels of group
+    g this work item computes (all of them, or the half from o_lo when G = 2, groups = 1),
+    accumulated over the group's input channels in acc[(i*OW + j)*O + o]."""
     o_dim, og, cg, t = cfg.O, cfg.O // cfg.groups, cfg.C // cfg.groups, cfg.KH * cfg.KW
-    hw = cfg.Hp * cfg.Wp
-    e(3, f"tb = (i * {cfg.OW} + j0) * {o_dim} + g * {og}")
-    e(3, f"ta = acc[tb:tb + {(jb - 1) * o_dim + og}]")
-    e(3, f"for o in range({og}):")
-    e(4, f"bv = b[g * {og} + o]" if has_bias else "bv = zero")
+    opi = og // cfg.G  # the item's channels: slices start at o_lo, so indices stay provably
+    hw = cfg.Hp * cfg.Wp  # non-negative (range variables) and the loads stay vectors
+    e(3, f"tb = (i * {cfg.OW} + j0) * {o_dim} + g * {og} + o_lo")
+    e(3, f"ta = acc[tb:tb + {(jb - 1) * o_dim + opi}]")
+    e(3, f"for o in range({opi}):")
+    e(4, f"bv = bs[g * {og} + o]" if has_bias else "bv = zero")
     for jj in range(jb):
         e(4, f"ta[{jj * o_dim} + o] = bv")
     e(3, f"for c in range({cg}):")
     e(4, f"xr = xp[xb0 + (g * {cg} + c) * {hw} + i * {cfg.SH * cfg.Wp} + j0 * {cfg.SW}:]")
-    e(4, f"wc = wp[(g * {cg} + c) * {t * og}:]")
-    e(4, f"for o in range({og}):")
+    e(4, f"wc = wp[(g * {cg} + c) * {t * og} + o_lo:]")
+    e(4, f"for o in range({opi}):")
     for k in range(t):
         e(5, f"w{k} = wc[{k * og} + o]")
     for jj in range(jb):
@@ -322,6 +324,8 @@ def _vo_terms(cfg: ConvConfig, jj: int, xoff: int) -> str:
 def _emit_vo(e: _Emitter, cfg: ConvConfig, has_bias: bool) -> None:
     """Direct convolution vectorized along output channels (weights packed [g][c][k][o])."""
     full = cfg.OW - cfg.OW % cfg.JB
+    e(1, f"o_lo = og * {cfg.O // cfg.G}")
+    e(1, "bs = b[o_lo:]")
     e(1, f"acc = np.empty({cfg.OH * cfg.OW * cfg.O}, np.float32)")
     e(1, f"for g in range({cfg.groups}):")
     e(2, f"for i in range({cfg.OH}):")
@@ -338,13 +342,14 @@ def _emit_vo(e: _Emitter, cfg: ConvConfig, has_bias: bool) -> None:
 def _emit_vo_epilogue(e: _Emitter, cfg: ConvConfig, act: Act, has_residual: bool) -> None:
     """out[n, o] = act(acc[:, o] + residual): the (pixel, channel) tile back to NCHW."""
     ohw = cfg.OH * cfg.OW
-    e(1, f"for o in range({cfg.O}):")
-    e(2, f"ob = (n * {cfg.O} + o) * {ohw}")
+    e(1, "ao = acc[o_lo:]")
+    e(1, f"for o in range({cfg.O // cfg.G}):")
+    e(2, f"ob = (n * {cfg.O} + o_lo + o) * {ohw}")
     e(2, f"op = of[ob:ob + {ohw}]")
     if has_residual:
         e(2, f"rp = rf[ob:ob + {ohw}]")
     e(2, f"for p in range({ohw}):")
-    e(3, f"v = acc[p * {cfg.O} + o] + rp[p]" if has_residual else f"v = acc[p * {cfg.O} + o]")
+    e(3, f"v = ao[p * {cfg.O} + o] + rp[p]" if has_residual else f"v = ao[p * {cfg.O} + o]")
     e(3, f"op[p] = {_act_code('v', act)}")
 
 
