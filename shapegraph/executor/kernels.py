@@ -380,20 +380,25 @@ def _binary_row(
     a: np.ndarray, ai: int, sa: int, b: np.ndarray, bi: int, sb: int,
     out: np.ndarray, oi: int, n: int, op: int,
 ) -> None:
-    """out[oi + i] = a[ai + i*sa] op b[bi + i*sb] for i < n (sa, sb are 0 or 1 mostly)."""
+    """out[oi + i] = a[ai + i*sa] op b[bi + i*sb] for i < n (sa, sb are 0 or 1 mostly).
+    Contiguous rows are views indexed from 0, which numba can prove non-negative (an
+    index from ``oi`` gets a wraparound check that keeps the loop scalar)."""
+    o = out[oi:oi + n]
     if sa == 1 and sb == 1:
-        _binary_flat(a[ai:ai + n], b[bi:bi + n], out[oi:oi + n], op)
-    elif sb == 0:
+        _binary_flat(a[ai:ai + n], b[bi:bi + n], o, op)
+    elif sa == 1 and sb == 0:
+        ar = a[ai:ai + n]
         v = b[bi]
         for i in range(n):
-            out[oi + i] = _binop(a[ai + i * sa], v, op)
-    elif sa == 0:
+            o[i] = _binop(ar[i], v, op)
+    elif sa == 0 and sb == 1:
         u = a[ai]
+        br = b[bi:bi + n]
         for i in range(n):
-            out[oi + i] = _binop(u, b[bi + i * sb], op)
+            o[i] = _binop(u, br[i], op)
     else:
         for i in range(n):
-            out[oi + i] = _binop(a[ai + i * sa], b[bi + i * sb], op)
+            o[i] = _binop(a[ai + i * sa], b[bi + i * sb], op)
 
 
 @_kernel
