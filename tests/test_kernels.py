@@ -334,10 +334,30 @@ def test_conv_gemm_random(cfg: dict[str, int], residual: bool, act: int, threads
      "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 4},
     {"N": 1, "C": 40, "H": 14, "W": 15, "O": 72, "KH": 1, "KW": 1, "SH": 2, "SW": 2,
      "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
+    # 1x1 on planes of PW_MIN_PIXELS or more with few channels: the pointwise kernel, with
+    # input channels left over after blocks of 4 and output rows after blocks of 8
+    {"N": 2, "C": 13, "H": 29, "W": 31, "O": 21, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
+     "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
+    {"N": 1, "C": 24, "H": 28, "W": 28, "O": 36, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
+     "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 3},
+    {"N": 1, "C": 8, "H": 30, "W": 30, "O": 64, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
+     "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
+    # at least PARALLEL_MIN_FLOPS: the work items run in parallel (smaller ones serially)
+    {"N": 1, "C": 64, "H": 32, "W": 32, "O": 96, "KH": 3, "KW": 3, "SH": 2, "SW": 2,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},
+    {"N": 1, "C": 64, "H": 48, "W": 48, "O": 72, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
+     "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
 ])
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
     run_conv_gemm(cfg, K.ACT_RELU, True, 11, threads)
+    run_conv_gemm(cfg, K.ACT_TANH, False, 12, threads)
+
+
+def test_the_pointwise_cases_run_pointwise() -> None:
+    assert KG.runs_pointwise(29 * 31, 13, 21) and KG.runs_pointwise(28 * 28, 8, 12)
+    assert not KG.runs_pointwise(14 * 14, 16, 64)  # small planes: sgemm
+    assert not KG.runs_pointwise(56 * 56, 128, 512)  # many channels both sides: sgemm
 
 
 @given(st.integers(1, 64), st.integers(1, 8), st.integers(1, 20000), st.integers(1, 2048),
@@ -348,6 +368,11 @@ def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg
     COL_BYTES where they can, and split work for the threads when the problem allows."""
     nt, mt = KG.conv_gemm_tiles(batch, groups, pixels, mg, kg, direct, threads)
     assert 1 <= nt <= pixels and 1 <= mt <= mg
+    if direct and KG.runs_pointwise(pixels, kg, mg):  # whole rows, blocks of 8 channels
+        assert nt == pixels and (mt == mg or mt % 8 == 0)
+        items = batch * groups * -(-mg // mt)
+        assert items >= min(2 * threads, batch * groups * max(1, mg // 8)) or mg < 16
+        return
     if not direct and nt > 64:
         assert 4 * kg * nt <= KG.COL_BYTES
     items = batch * groups * -(-pixels // nt) * -(-mg // mt)

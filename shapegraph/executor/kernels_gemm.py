@@ -34,10 +34,14 @@ from shapegraph.executor.blas import sgemm_rm
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _act_inplace, act_apply
 
-__all__ = ["COL_BYTES", "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "wino_gemm",
-           "wino_tile_rows"]
+__all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS", "WINO_BYTES", "conv_gemm",
+           "conv_gemm_tiles", "pointwise", "runs_pointwise", "wino_gemm", "wino_tile_rows"]
 
 COL_BYTES = 1024 * 1024  # an im2col tile's size at most (with its product, within L2)
+# Below this many floating point operations a convolution runs on the calling thread: with
+# OMP_WAIT_POLICY=passive (jit.py) a parallel region costs 40-55 µs here, mostly waking
+# the sleeping thread (templates.PARALLEL_MIN_FLOPS is the same threshold)
+PARALLEL_MIN_FLOPS = 10_000_000
 
 
 @njit(cache=True, nogil=True)
@@ -45,7 +49,16 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
                     threads: int) -> tuple[int, int]:
     """(pixel tile, output-channel tile): im2col tiles of at most ``COL_BYTES``, then
     split further until there are at least two work items per thread (pixels first, while
-    a tile keeps 128 of them; then output channels, while a tile keeps 32)."""
+    a tile keeps 128 of them; then output channels, while a tile keeps 32). The
+    ``pointwise`` kernel's items keep whole rows and split output channels only, in
+    multiples of 8."""
+    if direct and runs_pointwise(pixels, kg, mg):
+        items = batch * groups
+        want = 2 * threads
+        if items >= want or mg < 16:
+            return pixels, mg
+        n_mt = min((want + items - 1) // items, mg // 8)
+        return pixels, min(mg, ((mg + n_mt - 1) // n_mt + 7) // 8 * 8)
     nt = pixels if direct else min(pixels, max(64, COL_BYTES // (4 * kg)))
     n_pt = (pixels + nt - 1) // nt
     want = 2 * threads
@@ -160,16 +173,24 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out:
     direct = (kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
               and x.shape[2] == oh_dim and x.shape[3] == ow_dim)
     has_res = res.size == out.size
-    nt, mt = conv_gemm_tiles(batch, groups, pixels, mg, kg, direct, threads)
+    # a small convolution runs on this thread: waking a sleeping OpenMP thread costs more
+    # than it saves (ShuffleNet's 1x1s, 7 MFLOP)
+    parallel = threads > 1 and 2 * batch * m_dim * pixels * kg >= PARALLEL_MIN_FLOPS
+    nt, mt = conv_gemm_tiles(batch, groups, pixels, mg, kg, direct, threads if parallel else 1)
     n_pt = (pixels + nt - 1) // nt
     n_mt = (mg + mt - 1) // mt
     y3 = out.reshape(batch, m_dim, pixels)
     x3 = x.reshape(batch, c_dim, x.shape[2] * x.shape[3])
     r3 = res.reshape(batch, m_dim, pixels) if has_res else y3
     per_image = groups * n_pt * n_mt
-    for item in prange(batch * per_image):
-        _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, act, nt, mt,
-                        n_pt, n_mt, np.int64(item))
+    if parallel:
+        for item in prange(batch * per_image):
+            _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, act, nt, mt,
+                            n_pt, n_mt, np.int64(item))
+    else:
+        for item in range(batch * per_image):
+            _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, act, nt, mt,
+                            n_pt, n_mt, np.int64(item))
 
 
 @njit(cache=True, nogil=True)
@@ -196,6 +217,9 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
     m0 = g * mg + mi * mt
     nm = min(mt, g * mg + mg - m0)
     yv = y3[bi]
+    if direct and runs_pointwise(pixels, kg, mg):
+        pointwise(w, m0, nm, x3[bi], g * cg, cg, yv, b, r3[bi], has_res, act)
+        return
     if direct:
         sgemm_rm(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
                  pixels, 0.0)
@@ -204,6 +228,118 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
         _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
         sgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, 0.0)
     _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res, act)
+
+
+# --------------------------------------------------------------------------- 1x1 by hand
+
+# 1x1 convolutions on planes of at least this many pixels run ``pointwise`` instead of
+# sgemm when they have few channels on one side (one thread, 1x1 alone, this kernel
+# against sgemm with its epilogue pass: 16 -> 64 channels at 55x55 94 µs against 115; 64
+# -> 16 78 against 125; 24 -> 112 at 56x56 194 against 203; 256 -> 64 at 56x56 1.14 ms
+# against 1.22; with more channels on both sides they are even (64 -> 256: 1.26 against
+# 1.22; 512 -> 128 at 28x28: 1.24 against 1.11), and at 14x14 sgemm wins (1.22 against
+# 1.06))
+PW_MIN_PIXELS = 784
+PW_MAX_CHANNELS = 64  # ... and with at most this many input or output channels (a group's)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def runs_pointwise(pixels: int, kg: int, mg: int) -> bool:
+    """Whether a 1x1 stride-1 convolution's image runs ``pointwise`` (else sgemm)."""
+    return pixels >= PW_MIN_PIXELS and min(kg, mg) <= PW_MAX_CHANNELS
+
+
+@njit(cache=True, nogil=True)
+def pointwise(w: np.ndarray, m0: int, nm: int, x2: np.ndarray, k0: int, kg: int,
+              y2: np.ndarray, b: np.ndarray, r2: np.ndarray, has_res: bool,
+              act: tuple[int, float, float]) -> None:
+    """y2[m0 + m, :] = act(sum_k w[m0 + m, k] * x2[k0 + k, :] + b (+ r2)) for m < nm: a 1x1
+    convolution of one image's plane, ``w`` (M, kg), ``x2`` (C, P), ``y2``/``r2`` (M, P).
+
+    Eight output rows at a time are accumulated over four input channels at a time in
+    registers (one load and store of the accumulator per 32 multiply-adds), vectorized
+    along the pixels; each block's bias, residual and activation are applied while it is
+    still in cache. Rows are indexed from 0 and blocks from range variables, so numba can
+    prove every index non-negative and the loops stay vectors."""
+    full = kg - kg % 4
+    nb = nm // 8
+    for blk in range(nb):
+        r = m0 + 8 * blk
+        _pointwise8(w, r, x2, k0, kg, full, y2, b)
+        _pointwise_finish(y2, r, 8, r2, has_res, act)
+    for r in range(m0 + 8 * nb, m0 + nm):
+        _pointwise1(w, r, x2, k0, kg, full, y2, b)
+        _pointwise_finish(y2, r, 1, r2, has_res, act)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pointwise_finish(y2: np.ndarray, r: int, rows: int, r2: np.ndarray, has_res: bool,
+                      act: tuple[int, float, float]) -> None:
+    """Residual and activation on rows r .. r+rows-1 (the bias was their start)."""
+    for i in range(rows):
+        row = y2[r + i]
+        if has_res:
+            rr = r2[r + i]
+            for p in range(row.size):
+                row[p] += rr[p]
+        _act_inplace(row, act)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pointwise8(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: int,
+                y2: np.ndarray, b: np.ndarray) -> None:
+    """Rows r .. r+7 of ``pointwise``, starting from the bias. (Indexed as 2-D arrays: with
+    a view per row, LLVM's checks that 12 views don't overlap keep the loop scalar.)"""
+    pix = y2.shape[1]
+    for i in range(8):
+        bv = b[r + i]
+        for p in range(pix):
+            y2[r + i, p] = bv
+    for k in range(0, full, 4):
+        c = k0 + k
+        a00, a01, a02, a03 = w[r, k], w[r, k + 1], w[r, k + 2], w[r, k + 3]
+        a10, a11, a12, a13 = w[r + 1, k], w[r + 1, k + 1], w[r + 1, k + 2], w[r + 1, k + 3]
+        a20, a21, a22, a23 = w[r + 2, k], w[r + 2, k + 1], w[r + 2, k + 2], w[r + 2, k + 3]
+        a30, a31, a32, a33 = w[r + 3, k], w[r + 3, k + 1], w[r + 3, k + 2], w[r + 3, k + 3]
+        a40, a41, a42, a43 = w[r + 4, k], w[r + 4, k + 1], w[r + 4, k + 2], w[r + 4, k + 3]
+        a50, a51, a52, a53 = w[r + 5, k], w[r + 5, k + 1], w[r + 5, k + 2], w[r + 5, k + 3]
+        a60, a61, a62, a63 = w[r + 6, k], w[r + 6, k + 1], w[r + 6, k + 2], w[r + 6, k + 3]
+        a70, a71, a72, a73 = w[r + 7, k], w[r + 7, k + 1], w[r + 7, k + 2], w[r + 7, k + 3]
+        for p in range(pix):
+            v0, v1, v2, v3 = x2[c, p], x2[c + 1, p], x2[c + 2, p], x2[c + 3, p]
+            y2[r, p] += a00 * v0 + a01 * v1 + a02 * v2 + a03 * v3
+            y2[r + 1, p] += a10 * v0 + a11 * v1 + a12 * v2 + a13 * v3
+            y2[r + 2, p] += a20 * v0 + a21 * v1 + a22 * v2 + a23 * v3
+            y2[r + 3, p] += a30 * v0 + a31 * v1 + a32 * v2 + a33 * v3
+            y2[r + 4, p] += a40 * v0 + a41 * v1 + a42 * v2 + a43 * v3
+            y2[r + 5, p] += a50 * v0 + a51 * v1 + a52 * v2 + a53 * v3
+            y2[r + 6, p] += a60 * v0 + a61 * v1 + a62 * v2 + a63 * v3
+            y2[r + 7, p] += a70 * v0 + a71 * v1 + a72 * v2 + a73 * v3
+    for k in range(full, kg):
+        for i in range(8):
+            a = w[r + i, k]
+            for p in range(pix):
+                y2[r + i, p] += a * x2[k0 + k, p]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pointwise1(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: int,
+                y2: np.ndarray, b: np.ndarray) -> None:
+    """Row r of ``pointwise`` alone (the rows after the last block of eight)."""
+    pix = y2.shape[1]
+    bv = b[r]
+    for p in range(pix):
+        y2[r, p] = bv
+    for k in range(0, full, 4):
+        c = k0 + k
+        a0, a1, a2, a3 = w[r, k], w[r, k + 1], w[r, k + 2], w[r, k + 3]
+        for p in range(pix):
+            y2[r, p] += (a0 * x2[c, p] + a1 * x2[c + 1, p] + a2 * x2[c + 2, p]
+                         + a3 * x2[c + 3, p])
+    for k in range(full, kg):
+        a = w[r, k]
+        for p in range(pix):
+            y2[r, p] += a * x2[k0 + k, p]
 
 
 # --------------------------------------------------------------------------- Winograd
