@@ -8,6 +8,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +242,24 @@ def test_measure_takes_turns_and_keeps_every_round() -> None:
                         budget_s=0.0, rounds=4)
     assert len(out["a"]) == len(out["b"]) == 4
     assert order[:2] == ["a", "b"]  # warm-ups, then the rounds take turns
+
+
+def test_each_turn_starts_with_untimed_calls() -> None:
+    calls: list[float] = []
+    bench.settle(lambda: calls.append(time.perf_counter()), 0.0)
+    assert len(calls) == 1  # no settling asked: one call
+    calls.clear()
+    bench.settle(lambda: calls.append(time.perf_counter()), 0.02)
+    assert len(calls) > 1 and calls[-1] - calls[0] >= 0.015
+    # a turn of measure() settles for up to SETTLE_S before its timed calls
+    n = {"a": 0}
+
+    def a() -> None:
+        n["a"] += 1
+        time.sleep(0.001)
+
+    bench.measure({"a": a}, budget_s=2 * bench.SETTLE_S, rounds=1)
+    assert n["a"] >= 1 + bench.SETTLE_S / 0.002  # warm-up, settling, then the samples
 
 
 # ----------------------------------------------------------------------------- end to end

@@ -9,8 +9,9 @@ implementation is warmed up first, and shapegraph's first call at each batch siz
 plan and its kernels) is reported separately, as is ONNX Runtime's session creation.
 
 Every time is a median over ``rounds`` rounds, each the median of batches of calls for
-``budget / rounds`` seconds; the implementations take turns within a round, and a ratio
-(shapegraph / ONNX Runtime) is taken round by round. Figures are printed as
+``budget / rounds`` seconds; the implementations take turns within a round (each turn
+after up to 50 ms of untimed calls, ``SETTLE_S``), and a ratio (shapegraph / ONNX
+Runtime) is taken round by round. Figures are printed as
 ``median (min-max over the rounds)``.
 
 Modes: ``--threads 1,2`` runs each workload on each thread count; ``--busy`` measures each
@@ -138,12 +139,29 @@ def measure(impls: dict[str, Callable[[], Any]], budget_s: float, rounds: int,
         fn()  # warm-up (caches, thread pools)
     out: dict[str, list[float]] = {k: [] for k in impls}
     steps = max(rounds * len(impls), 1)
+    turn = budget_s / max(rounds, 1) / max(len(impls), 1)
     for r in range(rounds):
         for i, (k, fn) in enumerate(impls.items()):
             if on_step:
                 on_step(k, r + 1, (r * len(impls) + i) / steps)
-            out[k].append(sample_us(fn, budget_s / max(rounds, 1) / max(len(impls), 1)))
+            settle(fn, min(SETTLE_S, turn))
+            out[k].append(sample_us(fn, turn))
     return out
+
+
+# Each turn starts with this long of untimed calls: on a VM a thread that was idle while
+# the other implementation's threads ran is slow for a while (numba's second thread on
+# SqueezeNet after ONNX Runtime's turn: about 50 ms at 1.5x its time), and a turn of a
+# few calls would time only that
+SETTLE_S = 0.05
+
+
+def settle(fn: Callable[[], Any], seconds: float) -> None:
+    """Call ``fn`` untimed until ``seconds`` have passed (once when that is 0)."""
+    end = time.perf_counter() + seconds
+    fn()
+    while time.perf_counter() < end:
+        fn()
 
 
 def sgemm_peak_gflops(threads: int | None = None) -> float:
