@@ -223,6 +223,33 @@ def test_pool(cfg: dict[str, Any], n: int, c: int, seed: int) -> None:
     close(out.reshape(want.shape), want)
 
 
+@pytest.mark.parametrize(("k", "p", "pe"), [((3, 3), (1, 1), (1, 1)), ((5, 3), (2, 1), (2, 1)),
+                                         ((2, 4), (1, 2), (0, 1)), ((1, 7), (0, 3), (0, 3))])
+@pytest.mark.parametrize(("kind", "include_pad"), [("max", False), ("avg", False),
+                                                   ("avg", True)])
+@pytest.mark.parametrize("hw", [(1, 1), (2, 9), (13, 13), (6, 30)])
+def test_pool_that_keeps_the_size(k: tuple[int, int], p: tuple[int, int],
+                                  pe: tuple[int, int], kind: str, include_pad: bool,
+                                  hw: tuple[int, int]) -> None:
+    """Stride 1, output the input's size (Inception's 3x3 pad-1 pools): the whole-plane
+    path, with the row ends recomputed; NaN included."""
+    if include_pad and p != pe:
+        return  # (the lowering declines it: the divisor would need the end padding)
+    cfg = {"ndim": 2, "kernel": k, "strides": (1, 1), "padding": p, "pads_end": pe,
+           "sizes": hw, "ceil_mode": False, "count_include_pad": include_pad,
+           "ceil_drop_last": False, "kind": kind}
+    x = rand(np.random.default_rng(3), 2, 3, *hw)
+    x[1, 2].flat[0] = np.nan
+    want = pool_reference(x, cfg)
+    assert want.shape == x.shape
+    out = np.full_like(x, -7.0)
+    if kind == "max":
+        KP.maxpool2d(x, *k, 1, 1, *p, out)
+    else:
+        KP.avgpool2d(x, *k, 1, 1, *p, include_pad, out)
+    close(out, want)
+
+
 @FEW
 @given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 70), st.booleans(),
        st.integers(0, 2**32 - 1))

@@ -94,10 +94,87 @@ def _reduce_columns(buf: np.ndarray, phases: np.ndarray, sw: int, kw: int, is_ma
 
 
 @_inline
+def _combine(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int,
+             is_max: bool) -> None:
+    """dst[d0 + t] = dst[d0 + t] op src[s0 + t] for t < n, on views from d0 and s0."""
+    dv = dst[d0:d0 + n]
+    sv = src[s0:s0 + n]
+    if is_max:
+        for t in range(n):
+            v = sv[t]
+            m = dv[t]
+            dv[t] = v if v > m or v != v else m
+    else:
+        for t in range(n):
+            dv[t] += sv[t]
+
+
+@_inline
+def _pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
+               count_include_pad: bool, out: np.ndarray) -> None:
+    """A stride-1 pool whose output has the input's size (Inception's 3x3 pad-1 pools),
+    one whole plane at a time: each window row is one shifted add (or max) over the flat
+    plane, and so is each window column, whose few elements that wrap into the next row
+    are then computed again at the row ends. Rows of 13 or 27 columns are too short to
+    vectorize one at a time (512 x 13 x 13: 0.31 ms row by row)."""
+    n_dim, c_dim, h, w = x.shape
+    hw = h * w
+    xf = x.reshape(x.size)
+    of = out.reshape(out.size)
+    v = np.empty(hw, np.float32)
+    div = np.empty(hw, np.float32)  # the average's divisor for each output position
+    for i in range(h):
+        _, _, rp, rn = _window(i, 1, ph, kh, h)
+        for j in range(w):
+            _, _, cp, cn = _window(j, 1, pw, kw, w)
+            div[i * w + j] = max(rp * cp if count_include_pad else rn * cn, 1)
+    right = kw - 1 - pw  # window columns right of the centre
+    for plane in range(n_dim * c_dim):
+        xp = xf[plane * hw:(plane + 1) * hw]
+        op = of[plane * hw:(plane + 1) * hw]
+        for t in range(hw):  # window row ph: the row itself (ph < kh)
+            v[t] = xp[t]
+        for r in range(kh):
+            d = r - ph  # output row i reads input row i + d
+            if d < 0:
+                _combine(v, -d * w, xp, 0, (h + d) * w, is_max)
+            elif d > 0:
+                _combine(v, 0, xp, d * w, (h - d) * w, is_max)
+        for t in range(hw):
+            op[t] = v[t]
+        for q in range(kw):
+            e = q - pw
+            if e < 0:
+                _combine(op, -e, v, 0, hw + e, is_max)
+            elif e > 0:
+                _combine(op, 0, v, e, hw - e, is_max)
+        for i in range(h):  # the columns whose window crosses a row end, again
+            for jj in range(pw + right):
+                j = jj if jj < pw else w - right + (jj - pw)
+                if j < 0 or j >= w:
+                    continue
+                lo, hi, _, _ = _window(j, 1, pw, kw, w)
+                acc = v[i * w + lo]
+                for t in range(lo + 1, hi):
+                    u = v[i * w + t]
+                    if is_max:
+                        acc = u if u > acc or u != u else acc
+                    else:
+                        acc += u
+                op[i * w + j] = acc
+        if not is_max:
+            for t in range(hw):
+                op[t] = op[t] / div[t]
+
+
+@_inline
 def _pool2d(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
             is_max: bool, count_include_pad: bool, out: np.ndarray) -> None:
     n_dim, c_dim, h, w = x.shape
     oh_dim, ow_dim = out.shape[2], out.shape[3]
+    if sh == 1 and sw == 1 and oh_dim == h and ow_dim == w and ph < kh and pw < kw:
+        _pool_same(x, kh, kw, ph, pw, is_max, count_include_pad, out)
+        return
     bw = (ow_dim - 1) * sw + kw  # buffer column b is input column b - pw
     wn = max(min(w, bw - pw), 0)  # the input columns some window covers
     init = np.float32(-np.inf) if is_max else np.float32(0.0)
