@@ -123,7 +123,7 @@ def _pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
     one whole plane at a time: each window row is one shifted add (or max) over the flat
     plane, and so is each window column, whose few elements that wrap into the next row
     are then computed again at the row ends. Rows of 13 or 27 columns are too short to
-    vectorize one at a time (512 x 13 x 13: 0.31 ms row by row)."""
+    vectorize one at a time (512 x 13 x 13 max: 0.28 ms row by row, 0.11 whole)."""
     n_dim, c_dim, h, w = x.shape
     hw = h * w
     xf = x.reshape(x.size)
