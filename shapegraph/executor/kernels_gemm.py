@@ -142,8 +142,8 @@ def _epilogue(yv: np.ndarray, m0: int, nm: int, p0: int, np_: int, b: np.ndarray
               rv: np.ndarray, has_res: bool, act: tuple[int, float, float]) -> None:
     """yv[m0:m0+nm, p0:p0+np_] = act(yv + bias[m] (+ residual)). The rows are views from
     p0, indexed from 0: an index numba can't prove non-negative gets a wraparound check
-    that keeps the loop from vectorizing (this pass took a quarter of a 1x1 convolution's
-    time)."""
+    that keeps the loop from vectorizing (it cost a 64x56x56 -> 256 1x1 convolution 0.2
+    ms of its 1.4)."""
     for m in range(m0, m0 + nm):
         row = yv[m, p0:p0 + np_]
         bm = b[m]
