@@ -89,21 +89,14 @@ def _reduce_columns(buf: np.ndarray, phases: np.ndarray, sw: int, kw: int, is_ma
         orow[j] = src[j]
     for q in range(1, kw):
         a = q // sw
-        b = src[(q - a * sw) * pitch + a:]
-        if is_max:
-            for j in range(ow):
-                v = b[j]
-                m = orow[j]
-                orow[j] = v if v > m or v != v else m
-        else:
-            for j in range(ow):
-                orow[j] += b[j]
+        _combine(orow, 0, src, (q - a * sw) * pitch + a, ow, is_max)
 
 
 @_inline
 def _combine(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int,
              is_max: bool) -> None:
-    """dst[d0 + t] = dst[d0 + t] op src[s0 + t] for t < n, on views from d0 and s0."""
+    """dst[d0 + t] = dst[d0 + t] op src[s0 + t] for t < n, on views from d0 and s0 (max:
+    NaN propagates like np.maximum)."""
     dv = dst[d0:d0 + n]
     sv = src[s0:s0 + n]
     if is_max:
@@ -217,15 +210,7 @@ def _pool_rows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: i
                 for t in range(wn):
                     mid[t] = r0[t]
                 for r in range(h0 + 1, h1):
-                    xr = xp[r * w:r * w + wn]
-                    if is_max:
-                        for t in range(wn):
-                            v = xr[t]
-                            m = mid[t]
-                            mid[t] = v if v > m or v != v else m  # NaN propagates like np.maximum
-                    else:
-                        for t in range(wn):
-                            mid[t] += xr[t]
+                    _combine(mid, 0, xp, r * w, wn, is_max)
             o0 = (plane * oh_dim + i) * ow_dim
             orow = of[o0:o0 + ow_dim]
             _reduce_columns(buf, phases, sw, kw, is_max, orow)
