@@ -122,8 +122,8 @@ def _pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
     xf = x.reshape(x.size)
     of = out.reshape(out.size)
     v = np.empty(hw, np.float32)
-    div = np.empty(hw, np.float32)  # the average's divisor for each output position
-    for i in range(h):
+    div = np.empty(0 if is_max else hw, np.float32)  # an average's divisor, by position
+    for i in range(h if not is_max else 0):
         _, _, rp, rn = _window(i, 1, ph, kh, h)
         for j in range(w):
             _, _, cp, cn = _window(j, 1, pw, kw, w)
