@@ -57,8 +57,9 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
         want = 2 * threads
         if items >= want or mg < 16:
             return pixels, mg
-        n_mt = min((want + items - 1) // items, mg // 8)
-        return pixels, min(mg, ((mg + n_mt - 1) // n_mt + 7) // 8 * 8)
+        blocks = (mg + 7) // 8
+        n_mt = min((want + items - 1) // items, blocks)
+        return pixels, min(mg, 8 * max(1, blocks // n_mt))  # at least n_mt tiles
     nt = pixels if direct else min(pixels, max(64, COL_BYTES // (4 * kg)))
     n_pt = (pixels + nt - 1) // nt
     want = 2 * threads
