@@ -15,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit, prange
 
+import shapegraph as sg
+from shapegraph import nn
 from shapegraph.executor import kernels as K
 from shapegraph.executor import kernels_gemm as KG
 from shapegraph.executor import kernels_pool as KP
@@ -248,6 +250,32 @@ def test_pool_that_keeps_the_size(k: tuple[int, int], p: tuple[int, int],
     else:
         KP.avgpool2d(x, *k, 1, 1, *p, include_pad, out)
     close(out, want)
+
+
+@pytest.mark.parametrize(("kind", "k", "s", "p", "hw", "kernel"), [
+    ("max", 3, 1, 1, (13, 13), "pool_same"),
+    ("avg", 3, 1, 1, (13, 13), "pool_same"),
+    ("avg", 3, 1, 1, (40, 40), "pool_rows"),  # an average over a large plane: row by row
+    ("max", 3, 2, 1, (15, 15), "pool_rows"),
+    ("max", 3, 2, 0, (27, 27), "pool_rows"),
+    ("max", 2, 2, 0, (28, 28), "maxpool2d_c3_28x28_k2x2_s2x2_p0x0_o14x14")])
+def test_the_lowering_picks_a_pool_path(kind: str, k: int, s: int, p: int,
+                                        hw: tuple[int, int], kernel: str) -> None:
+    """Each pool step calls the one path it runs (``runs_same``), so that a model compiles
+    only the paths it needs (the plan says which); every path gives the reference's
+    numbers."""
+    net = nn.Sequential()
+    net.add((nn.MaxPool2D if kind == "max" else nn.AvgPool2D)(k, s, p))
+    x = rand(np.random.default_rng(2), 2, 3, *hw)
+    model = sg.compile(net, sg.Input("x", x.shape))
+    got = model(x)
+    (runner,) = model._runners.values()
+    assert [step.kernel for step in runner.plan.lowered.steps] == [kernel]
+    assert runner.plan.lowered.steps[0].algo in model.memory_plan()
+    cfg = {"ndim": 2, "kernel": (k, k), "strides": (s, s), "padding": (p, p),
+           "pads_end": (p, p), "ceil_mode": False, "count_include_pad": True,
+           "ceil_drop_last": False, "kind": kind}
+    close(got, pool_reference(x, cfg))
 
 
 @FEW
@@ -653,6 +681,8 @@ def test_maxpool_template_lenet() -> None:
     # longer rows (SqueezeNet's 111 x 111) and padded windows take the generic kernel
     assert not T.maxpool2d_unrolls(111, 111, 3, 3, 2, 2, 0, 0, 55, 55)
     assert not T.maxpool2d_unrolls(28, 28, 3, 3, 2, 2, 1, 1, 14, 14)
+    assert not T.maxpool2d_unrolls(27, 27, 3, 3, 2, 2, 0, 0, 13, 13)  # 3x3: generic wins
+    assert T.maxpool2d_unrolls(13, 13, 2, 2, 2, 2, 0, 0, 6, 6)
     out = np.empty((3, 6, 14, 14), np.float32)
     compile_template(src, name)(x, out)
     close(out, x.reshape(3, 6, 14, 2, 14, 2).max(axis=(3, 5)))

@@ -15,8 +15,9 @@ into its stride phases, so that each window column is a contiguous slice too: Sq
 3x3 stride-2 max pool over 64 x 111 x 111 went from 1.45 ms (windows read element by
 element) to 0.3 ms. A stride-1 pool that keeps the size (Inception's 3x3 pad-1 pools)
 works on whole planes instead, since its rows (13 or 27 columns) are too short to
-vectorize one by one (``_pool_same``). Generated plans see these names through the header
-of :mod:`shapegraph.executor.codegen`.
+vectorize one by one (``pool_same``). The lowering picks the path for each step
+(``runs_same``); ``maxpool2d`` and ``avgpool2d`` pick it at run time. Generated plans see
+these names through the header of :mod:`shapegraph.executor.codegen`.
 
 >>> import numpy as np
 >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
@@ -33,7 +34,7 @@ import numpy as np
 
 from shapegraph.executor.kernels import _jit
 
-__all__ = ["avgpool2d", "global_pool", "maxpool2d"]
+__all__ = ["avgpool2d", "global_pool", "maxpool2d", "pool_rows", "pool_same", "runs_same"]
 
 _kernel = _jit(cache=True, nogil=True)
 _inline = _jit(inline="always")
@@ -110,7 +111,7 @@ def _combine(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int,
 
 
 @_kernel
-def _pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
+def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
                count_include_pad: bool, out: np.ndarray) -> None:
     """A stride-1 pool whose output has the input's size (Inception's 3x3 pad-1 pools),
     one whole plane at a time: each window row is one shifted add (or max) over the flat
@@ -167,21 +168,33 @@ def _pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
                 op[t] = op[t] / div[t]
 
 
+def runs_same(h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
+              oh: int, ow: int, is_max: bool) -> bool:
+    """Whether a 2-D pool over (h, w) planes runs ``pool_same`` (else ``pool_rows``). The
+    lowering asks this once per step and emits the one kernel, so that a model compiles
+    only the paths it runs (ResNet-50's pools took 5.8 s of its cold compile with both
+    paths behind every call)."""
+    return (sh == 1 and sw == 1 and oh == h and ow == w and ph < kh and pw < kw
+            and (is_max or h * w <= SAME_AVG_MAX_PLANE))
+
+
+_runs_same = _inline(runs_same)
+
+
 @_inline
 def _pool2d(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
             is_max: bool, count_include_pad: bool, out: np.ndarray) -> None:
-    """The two paths are kernels of their own, compiled once for both the max and the
-    average (inlined into both, they took twice as long to compile cold: 4.2 s each)."""
-    h, w = x.shape[2], x.shape[3]
-    if (sh == 1 and sw == 1 and out.shape[2] == h and out.shape[3] == w and ph < kh
-            and pw < kw and (is_max or h * w <= SAME_AVG_MAX_PLANE)):
-        _pool_same(x, kh, kw, ph, pw, is_max, count_include_pad, out)
+    """Either path, chosen at run time (``maxpool2d`` and ``avgpool2d``; plans call the
+    path their step needs directly)."""
+    if _runs_same(x.shape[2], x.shape[3], kh, kw, sh, sw, ph, pw, out.shape[2],
+                  out.shape[3], is_max):
+        pool_same(x, kh, kw, ph, pw, is_max, count_include_pad, out)
     else:
-        _pool_rows(x, kh, kw, sh, sw, ph, pw, is_max, count_include_pad, out)
+        pool_rows(x, kh, kw, sh, sw, ph, pw, is_max, count_include_pad, out)
 
 
 @_kernel
-def _pool_rows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
+def pool_rows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
                is_max: bool, count_include_pad: bool, out: np.ndarray) -> None:
     """Any 2-D pool, one output row at a time (the module docstring's separable scheme)."""
     n_dim, c_dim, h, w = x.shape

@@ -23,6 +23,7 @@ from shapegraph.core.dims import as_int
 from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
 from shapegraph.executor.fusion import bn_affine, channel_affine, try_fuse
+from shapegraph.executor.kernels_pool import runs_same
 from shapegraph.executor.packing import pack
 from shapegraph.executor.steps import NO_ACT, Act, Arg, Lowered, Step, act_arg
 from shapegraph.opset.common import norm_axis
@@ -352,11 +353,17 @@ class _Lowerer:
         if (not any(p) and not any(a["pads_end"]) and k == _as_4d(self.shape(x), nd)[2:]
                 and prod(_as_4d(self.shape(y), nd)[2:]) == 1):  # one window: the whole plane
             return self.op_global_pool(n)  # (ResNet-50's 7x7 average: 0.41 ms, now 0.03)
-        args = [self.val(x, _as_4d(self.shape(x), nd)), *(Arg("lit", v) for v in (*k, *s, *p))]
-        if n.attrs["kind"] == "avg":
-            args.append(Arg("lit", n.attrs["count_include_pad"]))
-        args.append(self.val(y, _as_4d(self.shape(y), nd)))
-        self.emit(n, "maxpool2d" if n.attrs["kind"] == "max" else "avgpool2d", args, [x])
+        xs, ys = _as_4d(self.shape(x), nd), _as_4d(self.shape(y), nd)
+        is_max = n.attrs["kind"] == "max"
+        flags = [Arg("lit", is_max), Arg("lit", not is_max and n.attrs["count_include_pad"])]
+        if runs_same(*xs[2:], *k, *s, *p, *ys[2:], is_max):
+            self.emit(n, "pool_same", [self.val(x, xs), *(Arg("lit", v) for v in (*k, *p)),
+                                       *flags, self.val(y, ys)], [x],
+                      algo="whole planes, one shifted pass per window row and column")
+        else:
+            self.emit(n, "pool_rows", [self.val(x, xs), *(Arg("lit", v) for v in (*k, *s, *p)),
+                                       *flags, self.val(y, ys)], [x],
+                      algo="separable: window rows into a row buffer, then its columns")
         return True
 
     # 3-D convolution and pooling, LRN: the kernels of ``kernels_nd`` (the generic conv3d

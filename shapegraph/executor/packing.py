@@ -111,11 +111,13 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 step.kernel = "conv2d"
                 step.args = [x, Arg("slot", out.slot(wf)), bias,
                              *(Arg("lit", v) for v in (*cfg[7:13], cfg[13])), act_arg(step.act), y]
-        elif step.kernel == "maxpool2d" and specialize and maxpool2d_unrolls(
-                *(x := step.args[0]).shape[2:], *(k := [a.ref for a in step.args[1:7]]),
-                *(y := step.args[-1]).shape[2:]):  # k: kh, kw, sh, sw, ph, pw
+        elif (step.kernel == "pool_rows" and step.args[7].ref and specialize
+              and maxpool2d_unrolls(*(x := step.args[0]).shape[2:],
+                                    *(k := [a.ref for a in step.args[1:7]]),
+                                    *(y := step.args[-1]).shape[2:])):  # k: kh, kw, sh, sw, ph, pw
             src, name = maxpool2d_source(*x.shape, *k, *y.shape[2:])
             step.source, step.kernel, step.args = (src, name), name, [x, y]
+            step.algo = "max pool with the window unrolled"
         else:
             for i, arg in enumerate(step.args):
                 if arg.kind == "w":
