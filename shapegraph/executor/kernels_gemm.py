@@ -44,7 +44,7 @@ COL_BYTES = 1024 * 1024  # an im2col tile's size at most (with its product, with
 PARALLEL_MIN_FLOPS = 10_000_000
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, direct: bool,
                     threads: int) -> tuple[int, int]:
     """(pixel tile, output-channel tile): im2col tiles of at most ``COL_BYTES``, then
@@ -346,7 +346,7 @@ def _pointwise1(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: i
 # --------------------------------------------------------------------------- Winograd
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def wino_tile_rows(th: int, tw: int, c_dim: int, m_dim: int, batch: int,
                    threads: int) -> int:
     """Tile rows per work item of ``wino_gemm``: its transformed input and products
