@@ -560,16 +560,16 @@ def maxpool2d_source(
 ) -> tuple[str, str]:
     """Source and name of ``f(x, out)``: max pooling x (N, C, H, W) -> out (N, C, OH, OW).
 
-    Where ``maxpool2d_unrolls`` (the LeNet case), the kernel has the window unrolled; any
-    other configuration calls the generic ``maxpool2d`` kernel.
+    The kernel has the window unrolled; only for the configurations ``maxpool2d_unrolls``
+    accepts (the LeNet case: the lowering gives any other the generic ``pool_rows``).
     """
+    if not maxpool2d_unrolls(H, W, KH, KW, SH, SW, PH, PW, OH, OW):
+        raise ValueError(f"maxpool2d_source: a {KH}x{KW} window, stride {SH}x{SW}, padding "
+                         f"{PH}x{PW} over {H}x{W} is not unrolled (maxpool2d_unrolls)")
     name = f"maxpool2d_c{C}_{H}x{W}_k{KH}x{KW}_s{SH}x{SW}_p{PH}x{PW}_o{OH}x{OW}"
     e = _Emitter()
     e(0, "@njit(cache=True, nogil=True)")
     e(0, f"def {name}(x, out):")
-    if not maxpool2d_unrolls(H, W, KH, KW, SH, SW, PH, PW, OH, OW):
-        e(1, f"maxpool2d(x, {KH}, {KW}, {SH}, {SW}, {PH}, {PW}, out)")
-        return e.source(), name
     e(1, "owrt = out.shape[3]")  # runtime bound: a literal one is unrolled into gathers
     e(1, "xf = x.reshape(x.size)")  # the batch is a run-time size
     e(1, "of = out.reshape(out.size)")
