@@ -415,6 +415,9 @@ def test_the_pointwise_cases_run_pointwise() -> None:
     assert not KG.runs_pointwise(56 * 56, 128, 512)  # many channels both sides: sgemm
 
 
+# the first example compiles the function (0.2-0.4 s cold): no deadline, as for every test
+# of a jitted function here
+@settings(deadline=None)
 @given(st.integers(1, 64), st.integers(1, 8), st.integers(1, 20000), st.integers(1, 2048),
        st.integers(1, 5000), st.booleans(), st.integers(1, 8))
 def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg: int,
@@ -475,6 +478,7 @@ def test_wino_gemm_workloads(cfg: dict[str, int]) -> None:
     run_wino_gemm(cfg, K.ACT_RELU, True, 12, 2)
 
 
+@settings(deadline=None)  # (the first example compiles the function)
 @given(st.integers(1, 128), st.integers(1, 128), st.integers(1, 1024), st.integers(1, 1024),
        st.integers(1, 16), st.integers(1, 8))
 def test_wino_tile_rows(th: int, tw: int, c: int, m: int, batch: int, threads: int) -> None:
