@@ -38,6 +38,8 @@ PRODUCERS: dict[str, tuple[tuple[int, ...], Callable[[], nn.Block]]] = {
     "conv2d_gemm_strided": ((1, 8, 11, 9), lambda: nn.Conv2D(16, 3, strides=2, padding=1)),
     # large enough for Winograd with sgemm (kernels_gemm.wino_gemm)
     "conv2d_wino_gemm": ((1, 96, 15, 14), lambda: nn.Conv2D(64, 3, padding=1)),
+    # a 1x1 on a plane of 784+ pixels with few channels (kernels_gemm.pointwise)
+    "conv2d_pointwise": ((1, 16, 28, 28), lambda: nn.Conv2D(24, 1)),
 }
 
 # consumer name -> factory of the layers that follow the producer
@@ -176,6 +178,73 @@ def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
             "conv2d_gemm_strided": "GEMM on im2col tiles",
             "conv2d_wino_gemm": "Winograd F(2x2, 3x3) with sgemm"}[producer]
     assert model.memory_plan().count(want) == 2  # the plan says which algorithm runs
+
+
+class SelfResidual(nn.Block):
+    """``pool(conv(h) + h)`` for ``h = relu(x)``: the convolution's input is its own
+    residual (and the sum is not the graph's output, so it lives in the arena)."""
+
+    def __init__(self, conv: nn.Block) -> None:
+        super().__init__()
+        self.a = nn.Activation("relu")
+        self.c = conv
+        self.p = nn.MaxPool2D(1, 1)
+
+    def forward(self, x: Any) -> Any:
+        h = self.a(x)
+        return self.p(self.c(h) + h)
+
+
+def _residual_step(model: sg.CompiledModel) -> tuple[Any, Any, Any]:
+    """The plan, its one step with a fused residual, and that step's kernel name."""
+    (runner,) = model._runners.values()
+    (step,) = [s for s in runner.plan.lowered.steps
+               if len(s.args) > 4 and getattr(s.args[3], "kind", "") == "val"
+               and s.args[3].shape == s.args[4].shape]
+    return runner.plan, step, step.kernel
+
+
+@pytest.mark.parametrize(("producer", "kernel"), [
+    ("conv2d", "conv2d_c3_6x7"), ("conv2d_strided", "conv2d_c3_9x8"),
+    ("conv2d_gemm_1x1", "conv_gemm"), ("conv2d_gemm_strided", "conv_gemm"),
+    ("conv2d_pointwise", "conv_gemm"), ("conv2d_wino_gemm", "wino_gemm")])
+def test_a_residual_sum_is_written_over_its_shortcut(producer: str, kernel: str) -> None:
+    """Where the shortcut dies at the add, the memory plan gives the sum the shortcut's
+    buffer, and every convolution kernel computes it there (``conv_gemm``: sgemm adds
+    its products to the shortcut, ``pointwise`` starts from it)."""
+    shape, make = PRODUCERS[producer]
+    net = nn.Sequential()  # (a pool after the sum keeps it in the arena)
+    net.add(Residual(make(), make(), CONSUMERS["bn"]()), nn.MaxPool2D(1, 1))
+    net.initialize()
+    x = np.random.default_rng(6).standard_normal(shape).astype(np.float32)
+    net(x)
+    _randomize_norms(net, np.random.default_rng(0))
+    model = sg.compile(net, sg.Input("x", shape))
+    want = run_reference(model.graph, model.params, {"x": x})[0]
+    np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
+    plan, step, name = _residual_step(model)
+    assert name.startswith(kernel), name
+    over, mine = (plan.storage[plan.base(v)] for v in (step.args[3].ref, step.writes))
+    assert over.kind == mine.kind == "arena" and over.index == mine.index
+
+
+@pytest.mark.parametrize("producer", ["conv2d", "conv2d_gemm_1x1", "conv2d_pointwise"])
+def test_a_convolution_never_writes_over_its_own_input(producer: str) -> None:
+    """``conv(h) + h``: the residual is also the convolution's input, so the sum gets a
+    buffer of its own even though ``h`` dies there."""
+    shape, _ = PRODUCERS[producer]
+    c = shape[1]
+    net = SelfResidual(nn.Conv2D(c, 1) if "conv2d_" in producer else
+                       nn.Conv2D(c, 3, padding=1))
+    net.initialize()
+    x = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
+    model = sg.compile(net, sg.Input("x", shape))
+    want = run_reference(model.graph, model.params, {"x": x})[0]
+    np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
+    plan, step, _ = _residual_step(model)
+    assert plan.base(step.args[3].ref) == plan.base(step.args[0].ref)
+    mine, theirs = (plan.storage[plan.base(v)] for v in (step.writes, step.args[0].ref))
+    assert mine.kind == theirs.kind == "arena" and mine.index != theirs.index
 
 
 class ChannelConstant(nn.Block):

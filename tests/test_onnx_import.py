@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from plan_checks import arena_conflicts
 
 import shapegraph as sg
 from shapegraph.onnx.importer import OnnxError, load_onnx
@@ -199,6 +200,7 @@ def test_each_model_runs_and_matches_its_reference_and_onnx_runtime(name: str) -
     x = np.random.default_rng(0).standard_normal([int(d) for d in t.shape]).astype(np.float32)
     compiled = sg.compile(model, debug=True)
     got = compiled(x)
+    assert arena_conflicts(next(iter(compiled._runners.values())).plan) == []
     want = numpy_helper.to_array(onnx.load_tensor(str(LIGHT / f"light_{name}_output_0.pb")))
     np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-4, atol=1e-6)
     sess = ort.InferenceSession(path(name), providers=["CPUExecutionProvider"])

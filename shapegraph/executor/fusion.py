@@ -86,9 +86,13 @@ def _residual_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
 
 
 def _residual(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
+    """The skip value becomes the step's residual; the memory plan may write the output
+    over it where it dies here (every convolution kernel reads a residual element only to
+    write the output element at the same place; ``conv_gemm`` adds its products to it)."""
     skip = n.inputs[1 - port]
     step.args[3] = lw.val(skip, step.args[4].shape)
     step.reads.append(skip)
+    step.inplace = skip
     _absorb(lw, n, step, port)
 
 

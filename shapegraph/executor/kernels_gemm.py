@@ -164,7 +164,12 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out:
     """out (N, M, OH, OW) = act(conv(x (N, C, H, W)) + b (+ res)); ``w`` is (M, C/groups *
     KH * KW) (``pack_conv_gemm``), ``res`` an empty 4-d array or out's shape, ``cfg`` =
     (KH, KW, SH, SW, PH, PW, DH, DW, groups); ``threads`` the number of numba threads (the
-    caller's ``numba.get_num_threads()``: a kernel that asked itself could not be cached)."""
+    caller's ``numba.get_num_threads()``: a kernel that asked itself could not be cached).
+
+    ``res`` may be ``out`` itself (the memory plan writes a residual block's sum over its
+    shortcut where the shortcut dies: ResNet-50's arena at batch 8, 61 MiB to 37): each
+    product is then added to it (sgemm's beta = 1) and the epilogue adds the bias only.
+    (``x`` is never ``out``.)"""
     kh, kw, sh, sw, ph, pw, groups = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[8]
     batch, c_dim = x.shape[0], x.shape[1]
     m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
@@ -174,6 +179,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out:
     direct = (kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
               and x.shape[2] == oh_dim and x.shape[3] == ow_dim)
     has_res = res.size == out.size
+    in_place = has_res and res.ctypes.data == out.ctypes.data
     # a small convolution runs on this thread: waking a sleeping OpenMP thread costs more
     # than it saves (ShuffleNet's 1x1s, 7 MFLOP)
     parallel = threads > 1 and 2 * batch * m_dim * pixels * kg >= PARALLEL_MIN_FLOPS
@@ -186,19 +192,20 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out:
     per_image = groups * n_pt * n_mt
     if parallel:
         for item in prange(batch * per_image):
-            _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, act, nt, mt,
-                            n_pt, n_mt, np.int64(item))
+            _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, in_place,
+                            act, nt, mt, n_pt, n_mt, np.int64(item))
     else:
         for item in range(batch * per_image):
-            _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, act, nt, mt,
-                            n_pt, n_mt, np.int64(item))
+            _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, in_place,
+                            act, nt, mt, n_pt, n_mt, np.int64(item))
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
                     r3: np.ndarray, y3: np.ndarray, cfg: np.ndarray, ow_dim: int,
-                    direct: bool, has_res: bool, act: tuple[int, float, float], nt: int,
-                    mt: int, n_pt: int, n_mt: int, item: np.int64) -> None:
+                    direct: bool, has_res: bool, in_place: bool,
+                    act: tuple[int, float, float], nt: int, mt: int, n_pt: int, n_mt: int,
+                    item: np.int64) -> None:
     """One work item of ``conv_gemm``, inlined into its parallel and its serial loop. (As a
     function of its own it was compiled, then linked and optimized again in the parallel
     loop's function and again in ``conv_gemm``: ResNet-50's cold first call 20.0-20.4 s,
@@ -223,14 +230,15 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
     if direct and runs_pointwise(pixels, kg, mg):
         pointwise(w, m0, nm, x3[bi], g * cg, cg, yv, b, r3[bi], has_res, act)
         return
+    beta = 1.0 if in_place else 0.0  # in place: the product is added to the residual
     if direct:
         sgemm_rm(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
-                 pixels, 0.0)
+                 pixels, beta)
     else:
         col = np.empty((kg, np_), np.float32)
         _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
-        sgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, 0.0)
-    _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res, act)
+        sgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, beta)
+    _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res and not in_place, act)
 
 
 # --------------------------------------------------------------------------- 1x1 by hand
@@ -263,16 +271,19 @@ def pointwise(w: np.ndarray, m0: int, nm: int, x2: np.ndarray, k0: int, kg: int,
     registers (one load and store of the accumulator per 32 multiply-adds), vectorized
     along the pixels; each block's bias, residual and activation are applied while it is
     still in cache. Rows are indexed from 0 and blocks from range variables, so numba can
-    prove every index non-negative and the loops stay vectors."""
+    prove every index non-negative and the loops stay vectors. ``r2`` may be ``y2`` itself
+    (an in-place residual, see ``conv_gemm``): the rows then start from it plus the bias."""
     full = kg - kg % 4
     nb = nm // 8
+    in_place = has_res and r2.ctypes.data == y2.ctypes.data
+    add_res = has_res and not in_place
     for blk in range(nb):
         r = m0 + 8 * blk
-        _pointwise8(w, r, x2, k0, kg, full, y2, b)
-        _pointwise_finish(y2, r, 8, r2, has_res, act)
+        _pointwise8(w, r, x2, k0, kg, full, y2, b, in_place)
+        _pointwise_finish(y2, r, 8, r2, add_res, act)
     for r in range(m0 + 8 * nb, m0 + nm):
-        _pointwise1(w, r, x2, k0, kg, full, y2, b)
-        _pointwise_finish(y2, r, 1, r2, has_res, act)
+        _pointwise1(w, r, x2, k0, kg, full, y2, b, in_place)
+        _pointwise_finish(y2, r, 1, r2, add_res, act)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -289,15 +300,26 @@ def _pointwise_finish(y2: np.ndarray, r: int, rows: int, r2: np.ndarray, has_res
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _start_row(y2: np.ndarray, r: int, bv: float, keep: bool) -> None:
+    """y2[r] = bv, or y2[r] += bv (``keep``: an in-place residual is the start)."""
+    row = y2[r]
+    if keep:
+        for p in range(row.size):
+            row[p] += bv
+    else:
+        for p in range(row.size):
+            row[p] = bv
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _pointwise8(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: int,
-                y2: np.ndarray, b: np.ndarray) -> None:
-    """Rows r .. r+7 of ``pointwise``, starting from the bias. (Indexed as 2-D arrays: with
-    a view per row, LLVM's checks that 12 views don't overlap keep the loop scalar.)"""
+                y2: np.ndarray, b: np.ndarray, keep: bool) -> None:
+    """Rows r .. r+7 of ``pointwise``, starting from the bias (``keep``: from the rows plus
+    the bias). (Indexed as 2-D arrays: with a view per row, LLVM's checks that 12 views
+    don't overlap keep the loop scalar.)"""
     pix = y2.shape[1]
     for i in range(8):
-        bv = b[r + i]
-        for p in range(pix):
-            y2[r + i, p] = bv
+        _start_row(y2, r + i, b[r + i], keep)
     for k in range(0, full, 4):
         c = k0 + k
         a00, a01, a02, a03 = w[r, k], w[r, k + 1], w[r, k + 2], w[r, k + 3]
@@ -327,12 +349,10 @@ def _pointwise8(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: i
 
 @njit(cache=True, nogil=True, inline="always")
 def _pointwise1(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: int,
-                y2: np.ndarray, b: np.ndarray) -> None:
+                y2: np.ndarray, b: np.ndarray, keep: bool) -> None:
     """Row r of ``pointwise`` alone (the rows after the last block of eight)."""
     pix = y2.shape[1]
-    bv = b[r]
-    for p in range(pix):
-        y2[r, p] = bv
+    _start_row(y2, r, b[r], keep)
     for k in range(0, full, 4):
         c = k0 + k
         a0, a1, a2, a3 = w[r, k], w[r, k + 1], w[r, k + 2], w[r, k + 3]

@@ -1,10 +1,11 @@
 """The memory plan: where every value lives, reusing activation memory by liveness.
 
 Values live in one of: a graph input array, an output array (handed to the caller), the
-packed weight array, or the activation *arena*, one float32 array per plan. Arena space is
-assigned in step order, first fit, and released after a value's last use; an elementwise
-step writes over its input when that input dies there (in place). The plan reports its
-peak arena size next to what giving every value its own buffer would take.
+packed weight array, or the activation *arena*, one float32 array per plan. A value holds
+its arena space from the step that writes it to its last use; an elementwise step (or a
+convolution's residual sum) writes over an input that dies there (in place). Space is
+placed once every lifetime is known, largest values first (``_place``). The plan reports
+its arena size next to what giving every value its own buffer would take.
 """
 
 from __future__ import annotations
@@ -94,39 +95,29 @@ def _aligned(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
-class _Arena:
-    """First-fit allocation of aligned blocks; ``peak`` is the arena size needed."""
-
-    def __init__(self) -> None:
-        self.free: list[tuple[int, int]] = []  # (offset, size), sorted by offset
-        self.peak = 0
-
-    def alloc(self, size: int) -> int:
-        size = _aligned(max(size, 1))
-        for i, (off, sz) in enumerate(self.free):
-            if sz >= size:
-                if sz == size:
-                    self.free.pop(i)
-                else:
-                    self.free[i] = (off + size, sz - size)
-                return off
-        off = self.peak
-        # grow over a free block that ends at the top
-        if self.free and self.free[-1][0] + self.free[-1][1] == self.peak:
-            off = self.free.pop()[0]
-        self.peak = off + size
-        return off
-
-    def release(self, off: int, size: int) -> None:
-        self.free.append((off, _aligned(max(size, 1))))
-        self.free.sort()
-        merged: list[tuple[int, int]] = []
-        for o, s in self.free:
-            if merged and merged[-1][0] + merged[-1][1] == o:
-                merged[-1] = (merged[-1][0], merged[-1][1] + s)
-            else:
-                merged.append((o, s))
-        self.free = merged
+def _place(blocks: list[tuple[int, int, int]]) -> tuple[list[int], int]:
+    """Offsets for ``blocks`` (size, first step, last step): two blocks whose step
+    intervals meet never overlap in memory. Greedy by size, largest first, each at the
+    lowest offset free of the blocks already placed that live at the same time (TFLite's
+    "greedy by size"). Step order with first fit left holes a large value could not use:
+    ResNet-50's arena at batch 8 was 55.1 MiB where its largest live set is 36.8."""
+    order = sorted(range(len(blocks)), key=lambda k: (-blocks[k][0], blocks[k][1]))
+    offsets = [0] * len(blocks)
+    placed: list[int] = []
+    peak = 0
+    for k in order:
+        size, start, stop = blocks[k]
+        busy = sorted((offsets[q], offsets[q] + blocks[q][0]) for q in placed
+                      if blocks[q][1] <= stop and start <= blocks[q][2])
+        off = 0
+        for lo, hi in busy:
+            if off + size <= lo:
+                break
+            off = max(off, hi)
+        offsets[k] = off
+        placed.append(k)
+        peak = max(peak, off + size)
+    return offsets, peak
 
 
 def plan_memory(graph: Graph, types: Mapping[int, TensorType], lowered: Lowered,
@@ -161,32 +152,42 @@ def _assign_outputs(graph: Graph, plan: Plan) -> None:
 
 
 def _assign_arena(plan: Plan) -> None:
+    """Each arena value's lifetime, from the step that first writes it to the last that
+    reads it; an elementwise step (or a convolution's residual) writes over an input that
+    dies there, as one block with it. Then the blocks are placed (``_place``)."""
     steps = plan.lowered.steps
     last: dict[int, int] = {}
     for i, s in enumerate(steps):
         for v in s.reads:
             last[plan.base(v)] = i
-    arena = _Arena()
-    live: dict[int, int] = {}  # base value -> offset
+    block_of: dict[int, int] = {}  # base value -> its block
+    blocks: list[list[int]] = []  # [size, first step, last step]
+    members: list[list[int]] = []
     for i, s in enumerate(steps):
         b = plan.base(s.writes)
-        if b not in plan.storage:
-            size = prod(plan.shapes[b])
-            plan.separate_size += _aligned(size)
-            src = plan.base(s.inplace) if s.inplace is not None else None
-            if (src is not None and src in live and last.get(src) == i
-                    and prod(plan.shapes[src]) == size):
-                off = live.pop(src)  # write over the input that dies here
-            else:
-                off = arena.alloc(size)
-            plan.storage[b] = Storage("arena", off, size)
-            live[b] = off
-            if b not in last:  # written, never read (an unused branch): free at once
-                last[b] = i
-        for v in {plan.base(r) for r in s.reads} | {b}:
-            if last.get(v) == i and v in live:
-                arena.release(live.pop(v), plan.storage[v].size)
-    plan.arena_size = arena.peak
+        if b in plan.storage:
+            continue
+        size = prod(plan.shapes[b])
+        plan.separate_size += _aligned(size)
+        plan.storage[b] = Storage("arena", -1, size)  # placed below
+        src = plan.base(s.inplace) if s.inplace is not None else None
+        # (never over a value the step reads in another role too: a convolution's
+        # input that is also its residual)
+        if (src is not None and src in block_of and last.get(src) == i
+                and prod(plan.shapes[src]) == size
+                and sum(plan.base(r) == src for r in s.reads) == 1):
+            k = block_of[src]  # write over the input that dies here
+        else:
+            k = len(blocks)
+            blocks.append([_aligned(max(size, 1)), i, i])
+            members.append([])
+        block_of[b] = k
+        members[k].append(b)
+        blocks[k][2] = max(blocks[k][2], last.get(b, i))  # (never read: free at once)
+    offsets, plan.arena_size = _place([(sz, a, z) for sz, a, z in blocks])
+    for k, bases in enumerate(members):
+        for b in bases:
+            plan.storage[b] = Storage("arena", offsets[k], plan.storage[b].size)
 
 
 def _share_weights(plan: Plan, other: Plan) -> bool:

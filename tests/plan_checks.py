@@ -1,0 +1,37 @@
+"""A check of memory plans, independent of the planner's own bookkeeping."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+
+def arena_conflicts(plan: Any) -> list[str]:
+    """Pairs of arena values that share memory while both are live. A value lives from
+    the first step that writes it to the last that reads it (the step that writes it,
+    when none does); the one pair allowed is a step's output written over an input that
+    dies at that step and that it names as its ``inplace`` input."""
+    steps = plan.lowered.steps
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for i, s in enumerate(steps):
+        first.setdefault(plan.base(s.writes), i)
+        for r in s.reads:
+            last[plan.base(r)] = i
+    arena = [b for b, st in plan.storage.items() if st.kind == "arena"]
+    out = []
+    for a, b in itertools.combinations(arena, 2):
+        sa, sb = plan.storage[a], plan.storage[b]
+        if not (sa.index < sb.index + sb.size and sb.index < sa.index + sa.size):
+            continue  # apart in memory
+        (fa, la), (fb, lb) = ((first[v], last.get(v, first[v])) for v in (a, b))
+        if la < fb or lb < fa:
+            continue  # apart in time
+        over = [(x, y) for x, y in ((a, b), (b, a))
+                if last.get(x) == first[y] and steps[first[y]].inplace is not None
+                and plan.base(steps[first[y]].inplace) == x
+                and sum(plan.base(r) == x for r in steps[first[y]].reads) == 1]
+        if not over:
+            out.append(f"values {a} (steps {fa}-{la}) and {b} (steps {fb}-{lb}) share "
+                       f"arena memory at {max(sa.index, sb.index)}")
+    return out
