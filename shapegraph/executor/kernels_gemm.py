@@ -167,9 +167,8 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out:
     caller's ``numba.get_num_threads()``: a kernel that asked itself could not be cached).
 
     ``res`` may be ``out`` itself (the memory plan writes a residual block's sum over its
-    shortcut where the shortcut dies: ResNet-50's arena at batch 8, 61 MiB to 37): each
-    product is then added to it (sgemm's beta = 1) and the epilogue adds the bias only.
-    (``x`` is never ``out``.)"""
+    shortcut where the shortcut dies): each product is then added to it (sgemm's beta =
+    1) and the epilogue adds the bias only. (``x`` is never ``out``.)"""
     kh, kw, sh, sw, ph, pw, groups = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[8]
     batch, c_dim = x.shape[0], x.shape[1]
     m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
