@@ -282,6 +282,23 @@ def test_the_arena_places_the_largest_values_first() -> None:
                 assert oa + sa <= ob or ob + sb <= oa  # alive together: apart in memory
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 64), st.integers(0, 40), st.integers(0, 12)),
+                max_size=80))
+def test_placed_blocks_alive_together_never_overlap(spans: list[tuple[int, int, int]]
+                                                    ) -> None:
+    blocks = [(size, a, a + d) for size, a, d in spans]
+    offsets, peak = _place(blocks)
+    for i, ((si, ai, zi), oi) in enumerate(zip(blocks, offsets, strict=True)):
+        assert oi >= 0
+        for (sj, aj, zj), oj in zip(blocks[i + 1:], offsets[i + 1:], strict=True):
+            if ai <= zj and aj <= zi:
+                assert oi + si <= oj or oj + sj <= oi
+    assert peak == max((o + b[0] for o, b in zip(offsets, blocks, strict=True)), default=0)
+    assert peak >= max((sum(b[0] for b in blocks if b[1] <= t <= b[2]) for t in range(53)),
+                       default=0)
+
+
 def test_elementwise_steps_write_in_place() -> None:
     net = nn.Sequential()
     net.add(nn.Dense(8), nn.BatchNorm(), nn.Activation("tanh"), nn.Activation("sigmoid"))

@@ -100,24 +100,25 @@ def _place(blocks: list[tuple[int, int, int]]) -> tuple[list[int], int]:
     intervals meet never overlap in memory. Greedy by size, largest first, each at the
     lowest offset free of the blocks already placed that live at the same time (TFLite's
     "greedy by size"). Step order with first fit left holes a large value could not use:
-    ResNet-50's arena at batch 8 was 55.1 MiB where its largest live set is 36.8."""
-    order = sorted(range(len(blocks)), key=lambda k: (-blocks[k][0], blocks[k][1]))
-    offsets = [0] * len(blocks)
-    placed: list[int] = []
-    peak = 0
-    for k in order:
-        size, start, stop = blocks[k]
-        busy = sorted((offsets[q], offsets[q] + blocks[q][0]) for q in placed
-                      if blocks[q][1] <= stop and start <= blocks[q][2])
+    ResNet-50's arena at batch 8 was 55.1 MiB, placed by size 39.8."""
+    n = len(blocks)
+    size = np.array([b[0] for b in blocks], np.int64)
+    start = np.array([b[1] for b in blocks], np.int64)
+    stop = np.array([b[2] for b in blocks], np.int64)
+    offsets = np.zeros(n, np.int64)
+    placed = np.zeros(n, bool)
+    for k in sorted(range(n), key=lambda q: (-blocks[q][0], blocks[q][1])):
+        # the placed blocks alive at the same time (a few: the live set), by offset
+        near = np.flatnonzero(placed & (start <= stop[k]) & (stop >= start[k]))
         off = 0
-        for lo, hi in busy:
-            if off + size <= lo:
+        for q in near[np.argsort(offsets[near], kind="stable")]:
+            if off + size[k] <= offsets[q]:
                 break
-            off = max(off, hi)
+            off = max(off, int(offsets[q] + size[q]))
         offsets[k] = off
-        placed.append(k)
-        peak = max(peak, off + size)
-    return offsets, peak
+        placed[k] = True
+    peak = int((offsets + size).max()) if n else 0
+    return [int(o) for o in offsets], peak
 
 
 def plan_memory(graph: Graph, types: Mapping[int, TensorType], lowered: Lowered,
