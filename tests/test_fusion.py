@@ -38,9 +38,10 @@ PRODUCERS: dict[str, tuple[tuple[int, ...], Callable[[], nn.Block]]] = {
     "conv2d_gemm_strided": ((1, 8, 11, 9), lambda: nn.Conv2D(16, 3, strides=2, padding=1)),
     # large enough for Winograd with sgemm (kernels_gemm.wino_gemm)
     "conv2d_wino_gemm": ((1, 96, 15, 14), lambda: nn.Conv2D(64, 3, padding=1)),
-    # a 1x1 on a plane of 784+ pixels with few channels (kernels_gemm.pointwise)
-    "conv2d_pointwise": ((1, 16, 28, 28), lambda: nn.Conv2D(24, 1)),
 }
+# a 1x1 on a plane of 784+ pixels with few channels (kernels_gemm.pointwise): for the
+# in-place residual tests only (the folds are the kernel's bias and weights, tested above)
+IN_PLACE = {**PRODUCERS, "conv2d_pointwise": ((1, 16, 28, 28), lambda: nn.Conv2D(24, 1))}
 
 # consumer name -> factory of the layers that follow the producer
 CONSUMERS: dict[str, Callable[[], list[nn.Block]]] = {
@@ -212,7 +213,7 @@ def test_a_residual_sum_is_written_over_its_shortcut(producer: str, kernel: str)
     """Where the shortcut dies at the add, the memory plan gives the sum the shortcut's
     buffer, and every convolution kernel computes it there (``conv_gemm``: sgemm adds
     its products to the shortcut, ``pointwise`` starts from it)."""
-    shape, make = PRODUCERS[producer]
+    shape, make = IN_PLACE[producer]
     net = nn.Sequential()  # (a pool after the sum keeps it in the arena)
     net.add(Residual(make(), make(), CONSUMERS["bn"]()), nn.MaxPool2D(1, 1))
     net.initialize()
@@ -232,7 +233,7 @@ def test_a_residual_sum_is_written_over_its_shortcut(producer: str, kernel: str)
 def test_a_convolution_never_writes_over_its_own_input(producer: str) -> None:
     """``conv(h) + h``: the residual is also the convolution's input, so the sum gets a
     buffer of its own even though ``h`` dies there."""
-    shape, _ = PRODUCERS[producer]
+    shape, _ = IN_PLACE[producer]
     c = shape[1]
     net = SelfResidual(nn.Conv2D(c, 1) if "conv2d_" in producer else
                        nn.Conv2D(c, 3, padding=1))
