@@ -268,11 +268,11 @@ def test_no_two_live_values_share_arena_memory(make: Any) -> None:
 
 
 def test_the_arena_places_the_largest_values_first() -> None:
-    """ResNet-50's stem in units of 1.5 MiB at batch 8 (size, first step, last step): the
-    stem conv's output, the pool's, the two 64-channel convs', and the 256-channel one.
-    In step order with first fit the last could not use the holes the others left (54
-    units); placed by size it goes where the stem's output was (36: the most alive at
-    once is p + c2 + c3 = 36, so no placement does better)."""
+    """ResNet-50's first steps at batch 8, sizes in MiB rounded (size, first step, last
+    step): the stem conv's output, the pool's, the two 64-channel convs', and the
+    256-channel one. In step order with first fit the last could not use the holes the
+    others left (54); placed by size it goes where the stem's output was (36: the most
+    alive at once is p + c2 + c3 = 36, so no placement does better)."""
     blocks = [(24, 0, 1), (6, 1, 5), (6, 2, 3), (6, 3, 4), (24, 4, 5)]
     offsets, peak = _place(blocks)
     assert peak == 36
