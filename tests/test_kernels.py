@@ -571,9 +571,12 @@ def test_conv2d_template_vectorized_over_channels() -> None:
 
 @pytest.mark.parametrize(("cfg", "algo", "plain"), [
     (dict(WORKLOADS["lenet2"], O=4, groups=2, C=6), "flat", False),
-    (dict(WORKLOADS["resnet"], N=1, O=12, C=8), "wino", False),
+    # (the two costliest compiles, 10 and 16 s cold, run with the slow set in CI)
+    pytest.param(dict(WORKLOADS["resnet"], N=1, O=12, C=8), "wino", False,
+                 marks=pytest.mark.slow),
     # vectorized over the output channels: each half is a slice of them (a tail tile too)
-    (dict(WORKLOADS["resnet"], N=1, C=5, H=9, W=11, O=32), "vo", True),
+    pytest.param(dict(WORKLOADS["resnet"], N=1, C=5, H=9, W=11, O=32), "vo", True,
+                 marks=pytest.mark.slow),
     (dict(WORKLOADS["resnet"], N=3, C=3, H=7, W=10, O=48, SH=2, PH=0, DW=2), "vo", False),
 ])
 def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch, cfg: dict[str, int],
