@@ -112,7 +112,7 @@ def _combine(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int,
 
 @_kernel
 def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
-               count_include_pad: bool, out: np.ndarray) -> None:
+              count_include_pad: bool, out: np.ndarray) -> None:
     """A stride-1 pool whose output has the input's size (Inception's 3x3 pad-1 pools),
     one whole plane at a time: each window row is one shifted add (or max) over the flat
     plane, and so is each window column, whose few elements that wrap into the next row
@@ -195,7 +195,7 @@ def _pool2d(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
 
 @_kernel
 def pool_rows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
-               is_max: bool, count_include_pad: bool, out: np.ndarray) -> None:
+              is_max: bool, count_include_pad: bool, out: np.ndarray) -> None:
     """Any 2-D pool, one output row at a time (the module docstring's separable scheme)."""
     n_dim, c_dim, h, w = x.shape
     oh_dim, ow_dim = out.shape[2], out.shape[3]

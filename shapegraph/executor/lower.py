@@ -356,14 +356,15 @@ class _Lowerer:
         xs, ys = _as_4d(self.shape(x), nd), _as_4d(self.shape(y), nd)
         is_max = n.attrs["kind"] == "max"
         flags = [Arg("lit", is_max), Arg("lit", not is_max and n.attrs["count_include_pad"])]
-        if runs_same(*xs[2:], *k, *s, *p, *ys[2:], is_max):
-            self.emit(n, "pool_same", [self.val(x, xs), *(Arg("lit", v) for v in (*k, *p)),
-                                       *flags, self.val(y, ys)], [x],
-                      algo="whole planes, one shifted pass per window row and column")
+        sizes: tuple[int, ...]
+        if runs_same(*xs[2:], *k, *s, *p, *ys[2:], is_max):  # (stride 1: not an argument)
+            kernel, sizes = "pool_same", (*k, *p)
+            algo = "whole planes, one shifted pass per window row and column"
         else:
-            self.emit(n, "pool_rows", [self.val(x, xs), *(Arg("lit", v) for v in (*k, *s, *p)),
-                                       *flags, self.val(y, ys)], [x],
-                      algo="separable: window rows into a row buffer, then its columns")
+            kernel, sizes = "pool_rows", (*k, *s, *p)
+            algo = "separable: window rows into a row buffer, then its columns"
+        self.emit(n, kernel, [self.val(x, xs), *(Arg("lit", v) for v in sizes), *flags,
+                              self.val(y, ys)], [x], algo=algo)
         return True
 
     # 3-D convolution and pooling, LRN: the kernels of ``kernels_nd`` (the generic conv3d
