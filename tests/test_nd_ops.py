@@ -306,14 +306,31 @@ def test_maxpool3d_kernel_propagates_nan() -> None:
 @FEW
 @given(st.integers(1, 3), st.integers(1, 9), st.lists(st.integers(1, 4), min_size=1,
                                                        max_size=3),
-       st.integers(1, 7), st.floats(1e-4, 2.0), st.floats(0.1, 1.5), st.floats(0.5, 3.0))
+       st.integers(1, 7), st.floats(1e-4, 2.0),
+       st.one_of(st.sampled_from([0.5, 0.75, 1.0]), st.floats(0.1, 1.5)), st.floats(0.5, 3.0))
 def test_lrn_kernel(n: int, c: int, spatial: list[int], size: int, alpha: float, beta: float,
                     bias: float) -> None:
+    """Any beta, and the three the kernel computes with square roots instead of a power
+    (0.75 is AlexNet's and Inception's)."""
     x = rand(n, c, *spatial) * 3
     want = lrn_reference(x, {"size": size, "alpha": alpha, "beta": beta, "bias": bias})
     out = np.empty((n, c, int(np.prod(spatial))), np.float32)
     KND.lrn(x.reshape(out.shape), size, alpha, beta, bias, out)
     np.testing.assert_allclose(out.reshape(x.shape), want, rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("beta", [0.5, 0.75, 1.0, 0.6])
+@pytest.mark.parametrize("bias", [0.0, -1.0, 1.0])
+def test_lrn_kernel_special_values(beta: float, bias: float) -> None:
+    """Zero and negative bases (bias 0 with zero inputs, a negative bias), infinities and
+    NaN: the square-root forms give what the power gives (NaN, inf or a finite number)."""
+    x = np.array([0.0, 1.0, -2.0, np.inf, -np.inf, np.nan, 1e30, 3e-20], np.float32)
+    x = np.stack([x, x[::-1], np.roll(x, 3)]).reshape(1, 3, 8)
+    with np.errstate(all="ignore"):
+        want = lrn_reference(x, {"size": 3, "alpha": 0.5, "beta": beta, "bias": bias})
+    out = np.empty_like(x)
+    KND.lrn(x, 3, 0.5, beta, bias, out)
+    np.testing.assert_allclose(out, want, rtol=2e-6, atol=0, equal_nan=True)
 
 
 # ----------------------------------------------------------------------------- networks

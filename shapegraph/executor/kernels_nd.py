@@ -159,5 +159,16 @@ def lrn(x: np.ndarray, size: int, alpha: float, beta: float, bias: float,
                 acc[s] += v * v
         xc = x[n, c]
         oc = out[n, c]
-        for s in range(s_dim):
-            oc[s] = xc[s] / (bias + scale * acc[s]) ** beta
+        if beta == 0.75:  # d**0.75 = sqrt(d) * sqrt(sqrt(d)): sqrt vectorizes, pow does not
+            for s in range(s_dim):
+                r = np.sqrt(bias + scale * acc[s])
+                oc[s] = xc[s] / (r * np.sqrt(r))
+        elif beta == 0.5:
+            for s in range(s_dim):
+                oc[s] = xc[s] / np.sqrt(bias + scale * acc[s])
+        elif beta == 1.0:
+            for s in range(s_dim):
+                oc[s] = xc[s] / (bias + scale * acc[s])
+        else:
+            for s in range(s_dim):
+                oc[s] = xc[s] / (bias + scale * acc[s]) ** beta

@@ -35,16 +35,20 @@ __all__ = ["LRN", "lrn_reference"]
 
 
 def lrn_reference(x: np.ndarray, attrs: Attrs) -> np.ndarray:
-    """LRN in numpy (float64 inside): a cumulative sum of squares over the channels, the
-    window of channel c being [c - (size-1)//2, c + size - 1 - (size-1)//2]."""
+    """LRN in numpy (float64 inside): the sum of squares over the window of channel c,
+    [c - (size-1)//2, c + size - 1 - (size-1)//2] clipped to the channels, as a sum of
+    ``size`` shifted copies of the zero-padded squares. (A cumulative sum over the
+    channels, the earlier form, let an inf or NaN in one channel turn every later
+    channel's output into NaN, windows that do not contain it included.)"""
     size, alpha, beta, bias = (attrs[k] for k in ("size", "alpha", "beta", "bias"))
     sq = np.square(x.astype(np.float64))
     channels = x.shape[1]
     before = (size - 1) // 2
-    csum = np.concatenate([np.zeros_like(sq[:, :1]), np.cumsum(sq, axis=1)], axis=1)
-    lo = np.clip(np.arange(channels) - before, 0, channels)
-    hi = np.clip(np.arange(channels) + size - before, 0, channels)
-    total = csum[:, hi] - csum[:, lo]
+    pads = [(0, 0), (before, size - 1 - before)] + [(0, 0)] * (x.ndim - 2)
+    padded = np.pad(sq, pads)
+    total = np.zeros_like(sq)
+    for k in range(size):
+        total += padded[:, k:k + channels]
     y: np.ndarray = x / (bias + alpha / size * total) ** beta
     return y.astype(x.dtype)
 
