@@ -243,23 +243,27 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
 # --------------------------------------------------------------------------- 1x1 by hand
 
 # 1x1 convolutions on planes of at least this many pixels run ``pointwise`` instead of
-# sgemm when they have few channels on one side (one thread, 1x1 alone, this kernel
-# against sgemm with its epilogue pass: 16 -> 64 channels at 55x55 94 µs against 115; 64
-# -> 16 78 against 125; 24 -> 112 at 56x56 194 against 203; 256 -> 64 at 56x56 1.14 ms
-# against 1.22; with more channels on both sides they are even (64 -> 256: 1.26 against
-# 1.22; 512 -> 128 at 28x28: 1.24 against 1.11), and at 14x14 sgemm wins (1.22 against
-# 1.06))
+# sgemm when they have few channels on one side, or a small weight matrix (one thread, 1x1
+# alone, this kernel against sgemm without its epilogue pass, 2026-12-05: 16 -> 64
+# channels at 55x55 75 µs against 142; 96 -> 128 at 56x56 0.73 ms against 0.91; 256 ->
+# 128 at 56x56 1.95 against 2.22; 128 -> 512 at 28x28 1.01 against 1.10; 512 -> 128 1.05
+# against 1.08; with larger weights sgemm wins at 28x28 (256 -> 512: 2.16 against 2.06;
+# 1024 -> 256: 4.38 against 4.14) and on every plane of 14x14 (1024 -> 256: 1.31 against
+# 1.05)); on planes of PW_ALL_PIXELS or more it never lost
 PW_MIN_PIXELS = 784
 PW_MAX_CHANNELS = 64  # ... and with at most this many input or output channels (a group's)
+PW_MAX_WEIGHTS = 128 * 512  # ... or at most this many weights (a group's)
+PW_ALL_PIXELS = 3136
 
 
 @njit(cache=True, nogil=True, inline="always")
 def runs_pointwise(pixels: int, kg: int, mg: int) -> bool:
     """Whether a 1x1 stride-1 convolution's image runs ``pointwise`` (else sgemm)."""
-    return pixels >= PW_MIN_PIXELS and min(kg, mg) <= PW_MAX_CHANNELS
+    return pixels >= PW_ALL_PIXELS or (pixels >= PW_MIN_PIXELS and (
+        min(kg, mg) <= PW_MAX_CHANNELS or kg * mg <= PW_MAX_WEIGHTS))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def pointwise(w: np.ndarray, m0: int, nm: int, x2: np.ndarray, k0: int, kg: int,
               y2: np.ndarray, b: np.ndarray, r2: np.ndarray, has_res: bool,
               act: tuple[int, float, float]) -> None:
@@ -267,11 +271,13 @@ def pointwise(w: np.ndarray, m0: int, nm: int, x2: np.ndarray, k0: int, kg: int,
     convolution of one image's plane, ``w`` (M, kg), ``x2`` (C, P), ``y2``/``r2`` (M, P).
 
     Eight output rows at a time are accumulated over four input channels at a time in
-    registers (one load and store of the accumulator per 32 multiply-adds), vectorized
-    along the pixels; each block's bias, residual and activation are applied while it is
-    still in cache. Rows are indexed from 0 and blocks from range variables, so numba can
-    prove every index non-negative and the loops stay vectors. ``r2`` may be ``y2`` itself
-    (an in-place residual, see ``conv_gemm``): the rows then start from it plus the bias."""
+    registers (one load and store of the accumulator per 32 multiply-adds), vectorized along
+    the pixels, with fused multiply-adds (``contract``, as in the generated kernels: 5-10%
+    faster, and each sum is rounded fewer times); each block's bias, residual and activation
+    are applied while it is still in cache. Rows are indexed from 0 and blocks from range
+    variables, so numba can prove every index non-negative and the loops stay vectors.
+    ``r2`` may be ``y2`` itself (an in-place residual, see ``conv_gemm``): the rows then
+    start from it plus the bias."""
     full = kg - kg % 4
     nb = nm // 8
     in_place = has_res and r2.ctypes.data == y2.ctypes.data
