@@ -256,14 +256,16 @@ def test_pool_that_keeps_the_size(k: tuple[int, int], p: tuple[int, int],
     ("max", 3, 1, 1, (13, 13), "pool_same"),
     ("avg", 3, 1, 1, (13, 13), "pool_same"),
     ("avg", 3, 1, 1, (40, 40), "pool_rows"),  # an average over a large plane: row by row
-    ("max", 3, 2, 1, (15, 15), "pool_rows"),
-    ("max", 3, 2, 0, (27, 27), "pool_rows"),
+    ("max", 3, 2, 1, (15, 15), "pool_rows"),  # padded windows
+    ("max", 3, 2, 0, (60, 60), "pool_rows"),  # a plane over PLANE_MAX_PIXELS
+    ("max", 3, 2, 0, (27, 27), "pool_plane"),
+    ("avg", 2, 2, 0, (14, 14), "pool_plane"),
     ("max", 2, 2, 0, (28, 28), "maxpool2d_c3_28x28_k2x2_s2x2_p0x0_o14x14")])
 def test_the_lowering_picks_a_pool_path(kind: str, k: int, s: int, p: int,
                                         hw: tuple[int, int], kernel: str) -> None:
-    """Each pool step calls the one path it runs (``runs_same``), so that a model compiles
-    only the paths it needs (the plan says which); every path gives the reference's
-    numbers. (Step by step, debug=True, but for the unrolled template, which only
+    """Each pool step calls the one path it runs (``runs_plane``, ``runs_same``), so that
+    a model compiles only the paths it needs (the plan says which); every path gives the
+    reference's numbers. (Step by step, debug=True, but for the unrolled template, which only
     compiled plans generate: a compiled segment per case would cost a compile each.)"""
     net = nn.Sequential()
     net.add((nn.MaxPool2D if kind == "max" else nn.AvgPool2D)(k, s, p))
@@ -277,6 +279,30 @@ def test_the_lowering_picks_a_pool_path(kind: str, k: int, s: int, p: int,
            "pads_end": (p, p), "ceil_mode": False, "count_include_pad": True,
            "ceil_drop_last": False, "kind": kind}
     close(got, pool_reference(x, cfg))
+
+
+@SOME
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(1, 3),
+       st.integers(0, 12), st.integers(0, 12), st.integers(1, 80), st.booleans(),
+       st.integers(0, 2**32 - 1))
+def test_pool_plane(kh: int, kw: int, sh: int, sw: int, eh: int, ew: int, planes: int,
+                    is_max: bool, seed: int) -> None:
+    """Windows inside the planes, in chunks of planes (up to 80 planes of up to 16 x 16:
+    several chunks of PLANE_CHUNK floats and a last partial one); a NaN in some planes.
+    Windows crossing a row or plane end must give values no output picks."""
+    h, w = kh + eh, kw + ew
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    assert KP.runs_plane(h, w, kh, kw, sh, sw, 0, 0, oh, ow)
+    x = rand(np.random.default_rng(seed), 1, planes, h, w)
+    if seed % 3 == 0:
+        x.flat[seed % x.size] = np.nan
+    cfg = {"ndim": 2, "kernel": (kh, kw), "strides": (sh, sw), "padding": (0, 0),
+           "pads_end": (0, 0), "ceil_mode": False, "count_include_pad": False,
+           "ceil_drop_last": False, "kind": "max" if is_max else "avg"}
+    want = pool_reference(x, cfg)
+    out = np.full((1, planes, oh, ow), -7.0, np.float32)
+    KP.pool_plane(x, kh, kw, sh, sw, is_max, out)
+    close(out, want)
 
 
 @FEW

@@ -23,7 +23,7 @@ from shapegraph.core.dims import as_int
 from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
 from shapegraph.executor.fusion import bn_affine, channel_affine, try_fuse
-from shapegraph.executor.kernels_pool import runs_same
+from shapegraph.executor.kernels_pool import runs_plane, runs_same
 from shapegraph.executor.packing import pack
 from shapegraph.executor.steps import NO_ACT, Act, Arg, Lowered, Step, act_arg
 from shapegraph.opset.common import norm_axis
@@ -357,7 +357,11 @@ class _Lowerer:
         is_max = n.attrs["kind"] == "max"
         flags = [Arg("lit", is_max), Arg("lit", not is_max and n.attrs["count_include_pad"])]
         sizes: tuple[int, ...]
-        if runs_same(*xs[2:], *k, *s, *p, *ys[2:], is_max):  # (stride 1: not an argument)
+        if runs_plane(*xs[2:], *k, *s, *p, *ys[2:]):  # (no padding: not an argument)
+            kernel, sizes = "pool_plane", (*k, *s)
+            flags = flags[:1]  # (an average's divisor is the window's size)
+            algo = "chunks of whole planes: flat passes along the rows, the columns, then picks"
+        elif runs_same(*xs[2:], *k, *s, *p, *ys[2:], is_max):  # (stride 1: not an argument)
             kernel, sizes = "pool_same", (*k, *p)
             algo = "whole planes, one shifted pass per window row and column"
         else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shapegraph.executor.steps import Arg, Lowered, act_arg, has_residual
+from shapegraph.executor.steps import Arg, Lowered, Step, act_arg, has_residual
 from shapegraph.executor.templates import (
     ConvArgs,
     conv2d_config,
@@ -111,9 +111,9 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 step.kernel = "conv2d"
                 step.args = [x, Arg("slot", out.slot(wf)), bias,
                              *(Arg("lit", v) for v in (*cfg[7:13], cfg[13])), act_arg(step.act), y]
-        elif (step.kernel == "pool_rows" and step.args[7].ref and specialize
-              and maxpool2d_unrolls(*(x := step.args[0]).shape[2:],
-                                    *(k := [a.ref for a in step.args[1:7]]),
+        elif (step.kernel in ("pool_rows", "pool_plane") and specialize
+              and (k := _pool_window(step)) is not None
+              and maxpool2d_unrolls(*(x := step.args[0]).shape[2:], *k,
                                     *(y := step.args[-1]).shape[2:])):  # k: kh, kw, sh, sw, ph, pw
             src, name = maxpool2d_source(*x.shape, *k, *y.shape[2:])
             step.source, step.kernel, step.args = (src, name), name, [x, y]
@@ -123,6 +123,14 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 if arg.kind == "w":
                     step.args[i] = Arg("slot", out.slot(arg.ref))
     return out
+
+
+def _pool_window(step: Step) -> list[int] | None:
+    """A max pool step's (kh, kw, sh, sw, ph, pw); None for an average. (``pool_plane``
+    takes no padding: its windows lie inside the input.)"""
+    if step.kernel == "pool_plane":
+        return [a.ref for a in step.args[1:5]] + [0, 0] if step.args[5].ref else None
+    return [a.ref for a in step.args[1:7]] if step.args[7].ref else None
 
 
 def pack_wino_gemm(w: np.ndarray) -> np.ndarray:
