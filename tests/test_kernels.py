@@ -401,13 +401,40 @@ def test_conv_gemm_random(cfg: dict[str, int], residual: bool, act: int, threads
     run_conv_gemm(cfg, act, residual, seed, threads)
 
 
+@SOME
+@given(conv_config(max_c=8), st.integers(0, 2**32 - 1), st.data())
+def test_im2col_gather_matches_the_row_copies(cfg: dict[str, int], seed: int,
+                                              data: st.DataObject) -> None:
+    """The two im2col paths (gathered through an index table, rows copied) build the same
+    tile, bit for bit, for any pixel range of any group: padding, strides, dilation."""
+    x, _, _, res = conv_inputs(cfg, seed)
+    oh, ow = res.shape[2], res.shape[3]
+    p0 = data.draw(st.integers(0, oh * ow - 1))
+    np_ = data.draw(st.integers(1, oh * ow - p0))
+    g = data.draw(st.integers(0, cfg["groups"] - 1))
+    cg = cfg["C"] // cfg["groups"]
+    args = (x[0], g * cg, cg, *(cfg[k] for k in ("KH", "KW", "SH", "SW", "PH", "PW", "DH",
+                                                  "DW")), ow, p0, np_)
+    rows, gathered = (np.full((cg * cfg["KH"] * cfg["KW"], np_), np.nan, np.float32)
+                      for _ in range(2))
+    KG._im2col(*args, rows)
+    KG._im2col_gather(*args, gathered)
+    np.testing.assert_array_equal(gathered, rows)
+
+
 @pytest.mark.parametrize("cfg", [
     # 1x1 stride 1 unpadded: the input plane is multiplied directly, tiled for threads
     {"N": 1, "C": 64, "H": 23, "W": 29, "O": 96, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
      "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
-    # a strided stem: im2col tiles over several output rows, a tail tile
+    # a strided stem: im2col tiles over several output rows, a tail tile; rows of 36
+    # output columns are copied, rows of 24 gathered (GATHER_MAX_OW)
+    {"N": 3, "C": 3, "H": 61, "W": 71, "O": 16, "KH": 7, "KW": 7, "SH": 2, "SW": 2,
+     "PH": 3, "PW": 3, "DH": 1, "DW": 1, "groups": 1},
     {"N": 3, "C": 3, "H": 61, "W": 47, "O": 16, "KH": 7, "KW": 7, "SH": 2, "SW": 2,
      "PH": 3, "PW": 3, "DH": 1, "DW": 1, "groups": 1},
+    # row copies with dilation, column stride and padding (32 output columns)
+    {"N": 1, "C": 5, "H": 20, "W": 64, "O": 16, "KH": 3, "KW": 3, "SH": 1, "SW": 2,
+     "PH": 2, "PW": 2, "DH": 2, "DW": 2, "groups": 1},
     # a small plane with many output channels: split over output channels at batch 1
     {"N": 1, "C": 32, "H": 7, "W": 7, "O": 256, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
      "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},
@@ -455,6 +482,11 @@ def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg
     COL_BYTES where they can, and split work for the threads when the problem allows."""
     nt, mt = KG.conv_gemm_tiles(batch, groups, pixels, mg, kg, direct, threads)
     assert 1 <= nt <= pixels and 1 <= mt <= mg
+    if threads == 1 and not (direct and KG.runs_pointwise(pixels, kg, mg)):
+        # one item per im2col tile: a part of the output channels would build it again
+        assert mt == mg and (nt == pixels if direct else 4 * kg * nt <= KG.COL_BYTES
+                             or nt == min(pixels, 64))
+        return
     if direct and KG.runs_pointwise(pixels, kg, mg):  # whole rows, blocks of 8 channels
         assert nt == pixels and (mt == mg or mt % 8 == 0)
         items = batch * groups * -(-mg // mt)

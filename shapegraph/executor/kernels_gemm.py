@@ -47,10 +47,10 @@ PARALLEL_MIN_FLOPS = 10_000_000
 @njit(cache=True, nogil=True, inline="always")
 def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, direct: bool,
                     threads: int) -> tuple[int, int]:
-    """(pixel tile, output-channel tile): im2col tiles of at most ``COL_BYTES``, then
-    split further until there are at least two work items per thread (pixels first, while
-    a tile keeps 128 of them; then output channels, while a tile keeps 32). The
-    ``pointwise`` kernel's items keep whole rows and split output channels only, in
+    """(pixel tile, output-channel tile): im2col tiles of at most ``COL_BYTES``, then, for
+    more than one thread, split further until there are at least two work items per thread
+    (pixels first, while a tile keeps 128 of them; then output channels, while a tile keeps
+    32). The ``pointwise`` kernel's items keep whole rows and split output channels only, in
     multiples of 8."""
     if direct and runs_pointwise(pixels, kg, mg):
         items = batch * groups
@@ -62,6 +62,8 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
         return pixels, min(mg, 8 * max(1, blocks // n_mt))  # at least n_mt tiles
     nt = pixels if direct else min(pixels, max(64, COL_BYTES // (4 * kg)))
     n_pt = (pixels + nt - 1) // nt
+    if threads == 1:  # (split output channels, and each part builds the same im2col tile)
+        return nt, mg
     want = 2 * threads
     if batch * groups * n_pt < want and pixels >= 256:
         n_pt = max(n_pt, min((want + batch * groups - 1) // (batch * groups), pixels // 128))
@@ -113,6 +115,49 @@ def _im2col(xb: np.ndarray, c0: int, cg: int, kh: int, kw: int, sh: int, sw: int
                                     w_dim)
                 j += cnt
                 p += cnt
+
+
+# Output rows up to this many columns are gathered through an index table
+# (``_im2col_gather``): one thread, ResNet-50's strided 3x3s 512 x 14 x 14 -> 7 x 7 0.63
+# ms to 0.12, 256 x 28 x 28 -> 14 x 14 0.68 to 0.22, 128 x 56 x 56 -> 28 x 28 0.76 to 0.46,
+# its 1x1 stride-2 shortcuts 0.21-0.27 to 0.04-0.14; on longer rows the row copies win (64 x
+# 55 x 55 3x3: 0.64 against 0.92; the 7x7 stride-2 stem 0.56 against 3.1)
+GATHER_MAX_OW = 28
+
+
+@njit(cache=True, nogil=True)
+def _im2col_gather(xb: np.ndarray, c0: int, cg: int, kh: int, kw: int, sh: int, sw: int,
+                   ph: int, pw: int, dh: int, dw: int, ow_dim: int, p0: int, np_: int,
+                   col: np.ndarray) -> None:
+    """``_im2col`` for short output rows, where its row copies are a few elements each: an
+    index table gives, for each kernel position and output pixel, the input element's
+    offset in its channel's plane (the plane's size, pointing at a zero after the plane's
+    copy, where it is padding); each row of ``col`` is then one gather loop."""
+    h_dim, w_dim = xb.shape[1], xb.shape[2]
+    hw = h_dim * w_dim
+    kk = kh * kw
+    tab = np.empty(kk * np_, np.int32)
+    for r in range(kh):
+        for s in range(kw):
+            t = tab[(r * kw + s) * np_:(r * kw + s + 1) * np_]
+            for j in range(np_):
+                p = p0 + j
+                oh = p // ow_dim
+                ih = oh * sh - ph + r * dh
+                iw = (p - oh * ow_dim) * sw - pw + s * dw
+                t[j] = ih * w_dim + iw if 0 <= ih < h_dim and 0 <= iw < w_dim else hw
+    xz = np.empty(hw + 1, np.float32)
+    xz[hw] = 0.0
+    xf = xb.reshape(xb.size)
+    for c in range(cg):
+        xc = xf[(c0 + c) * hw:(c0 + c + 1) * hw]
+        for t_ in range(hw):
+            xz[t_] = xc[t_]
+        for rs in range(kk):
+            row = col[c * kk + rs]
+            t = tab[rs * np_:(rs + 1) * np_]
+            for j in range(np_):
+                row[j] = xz[t[j]]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -235,7 +280,11 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
                  pixels, beta)
     else:
         col = np.empty((kg, np_), np.float32)
-        _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
+        if ow_dim <= GATHER_MAX_OW:
+            _im2col_gather(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0,
+                           np_, col)
+        else:
+            _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
         sgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, beta)
     _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res and not in_place, act)
 
