@@ -485,10 +485,14 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                 dst = strip[c, i]
                 for j in range(pw, min(sw_dim, w_dim + pw)):
                     dst[j] = src[j - pw]
-    v = np.empty((16, c_dim, t_dim), np.float32)
+    # the 16 transformed planes (C, tiles) one row each, a cache line apart beyond their
+    # size: at a multiple of 4 KiB (128 channels x 56 tiles) every transform's 16 stores
+    # fell into one L1 set, and the item ran 3x slower (1.49 ms against 0.53 for 98 tiles)
+    vs = c_dim * t_dim + 16
+    v = np.empty((16, vs), np.float32)
     for c in range(c_dim):
         sc = strip[c]
-        vc = v[:, c]
+        vc = v[:, c * t_dim:(c + 1) * t_dim]
         for r in range(nr):
             a0, a1, a2, a3 = sc[2 * r], sc[2 * r + 1], sc[2 * r + 2], sc[2 * r + 3]
             for tj in range(tw):
@@ -504,22 +508,24 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                 vc[4, t], vc[5, t], vc[6, t], vc[7, t] = _bt(z10, z11, z12, z13)
                 vc[8, t], vc[9, t], vc[10, t], vc[11, t] = _bt(z20, z21, z22, z23)
                 vc[12, t], vc[13, t], vc[14, t], vc[15, t] = _bt(z30, z31, z32, z33)
-    mt = np.empty((16, m_dim, t_dim), np.float32)
+    ms = m_dim * t_dim + 16  # (the products likewise)
+    mt = np.empty((16, ms), np.float32)
     for xi in range(16):
-        sgemm_rm(m_dim, t_dim, c_dim, u[xi], c_dim, v[xi], t_dim, mt[xi], t_dim, 0.0)
+        sgemm_rm(m_dim, t_dim, c_dim, u[xi], c_dim, v[xi:xi + 1], t_dim, mt[xi:xi + 1],
+                 t_dim, 0.0)
     for m in range(m_dim):
         bm = b[m]
         for r in range(nr):
             for tj in range(tw):
-                t = r * tw + tj
+                t = m * t_dim + r * tw + tj
                 # A^T M A for the 2x2 output tile: S = A^T M (2 x 4), then S A
-                p0, p1, p2, p3 = mt[0, m, t], mt[4, m, t], mt[8, m, t], mt[12, m, t]
+                p0, p1, p2, p3 = mt[0, t], mt[4, t], mt[8, t], mt[12, t]
                 s00, s10 = p0 + p1 + p2, p1 - p2 - p3
-                p0, p1, p2, p3 = mt[1, m, t], mt[5, m, t], mt[9, m, t], mt[13, m, t]
+                p0, p1, p2, p3 = mt[1, t], mt[5, t], mt[9, t], mt[13, t]
                 s01, s11 = p0 + p1 + p2, p1 - p2 - p3
-                p0, p1, p2, p3 = mt[2, m, t], mt[6, m, t], mt[10, m, t], mt[14, m, t]
+                p0, p1, p2, p3 = mt[2, t], mt[6, t], mt[10, t], mt[14, t]
                 s02, s12 = p0 + p1 + p2, p1 - p2 - p3
-                p0, p1, p2, p3 = mt[3, m, t], mt[7, m, t], mt[11, m, t], mt[15, m, t]
+                p0, p1, p2, p3 = mt[3, t], mt[7, t], mt[11, t], mt[15, t]
                 s03, s13 = p0 + p1 + p2, p1 - p2 - p3
                 for i in range(2):
                     oi = 2 * (r0 + r) + i
