@@ -30,13 +30,13 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     """``gemm`` (``kernels_gemm.conv_gemm``: BLAS on im2col tiles) for 1x1 and strided
     convolutions, where the direct kernels reach 15-35 GFLOP/s and sgemm 50-80 on one core
     (ResNet-50's shapes, benchmarks/README.md); ``wino_gemm`` (Winograd F(2x2, 3x3) with
-    sgemm: 110-170 GFLOP/s-equivalent) for stride-1 3x3 convolutions with at least 96 inputs
-    and 64 outputs or 64 inputs and 96 outputs, a 14x14 to 56x56 plane, and enough tiles for
-    its transformed weights (``WINO_WEIGHT_BYTES_PER_TILE``; with fewer channels its
-    transforms cost more than it saves, and on 7x7 planes the products are too small);
-    otherwise the algorithm of the specialized template (``templates.conv2d_config``:
-    Winograd or direct, 90-105 GFLOP/s on stride-1 3x3). Grouped convolutions with few
-    channels per group stay direct."""
+    sgemm: 110-170 GFLOP/s-equivalent) for stride-1 3x3 convolutions with at least 64 inputs
+    and 64 outputs (or 128 and 32), on planes of 14x14 or more, with enough tiles for its
+    transformed weights (``WINO_WEIGHT_BYTES_PER_TILE``; with fewer channels its transforms
+    cost more than it saves, and on 7x7 planes the products are too small); otherwise the
+    algorithm of the specialized template (``templates.conv2d_config``: Winograd or direct,
+    90-105 GFLOP/s on stride-1 3x3). Grouped convolutions with few channels per group stay
+    direct."""
     c, o, (kh, kw, sh, sw), groups = cfg[1], cfg[4], cfg[5:9], cfg[13]
     cg, og = c // groups, o // groups
     if cg * kh * kw >= 16 and og >= 8 and (kh * kw == 1 or sh * sw > 1):
@@ -44,28 +44,28 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     oh, ow = cfg[2] + 2 * cfg[9] - 2, cfg[3] + 2 * cfg[10] - 2
     tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
     if ((kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1)
-            and ((c >= 96 and o >= 64) or (c >= 64 and o >= 96))
-            and 196 <= oh * ow <= WINO_MAX_PLANE
+            and ((c >= 64 and o >= 64) or (c >= 128 and o >= 32)) and oh * ow >= 196
             and 16 * 4 * c * o <= WINO_WEIGHT_BYTES_PER_TILE * tiles):
         return "wino_gemm"
     return conv2d_config(*cfg).algo
 
 
-# With 64 inputs Winograd wins from 96 outputs on (one thread, one convolution alone,
-# Winograd against the generated direct kernel: 64 -> 192 at 55x55 5.67 ms against 7.22,
-# ONNX Runtime 5.84; 64 -> 128 at 56x56 3.44 against 4.90; 64 -> 96 at 28x28 0.68 against
-# 1.00; 64 -> 128 at 14x14 0.26 against 0.31), not at 64 outputs (64 -> 64 at 56x56: 4.59
-# against 2.51), nor with 32 inputs or fewer (32 -> 96 at 56x56: 1.89 against 1.86; 16 ->
-# 64 at 55x55: 0.96 against 0.65).
+# Winograd against the generated direct kernel (one thread / two, one convolution alone,
+# 2026-12-05, after wino_gemm's transformed planes stopped sharing an L1 set): 64 -> 64 at
+# 56x56 1.9 / 1.1-1.3 ms against 2.5 / 1.3 (ONNX Runtime 2.05 / 1.04); 64 -> 192 at 55x55
+# 5.7 against 7.2; 128 -> 32 at 56x56 2.06 / 1.14 against 2.54 / 1.33; VGG's 64 -> 64 at
+# 224x224 31.8 / 16.1 against 43 / 26 (ONNX Runtime 35.4 / 17.9) and 128 -> 128 at 112x112
+# 26.7 / 13.3 against 39.4 / 20.2 (33.3 / 16.6): no plane is too large. It is not taken
+# with fewer channels: 64 -> 32 at 56x56 1.15 / 0.8-1.2 against 1.29 / 0.7-0.8, 32 -> 96
+# at 56x56 1.89 against 1.86, 16 -> 64 at 55x55 0.96 against 0.65.
 # Winograd's transformed weights (16 x C x M floats) are read once per block of tiles: with
 # few tiles for them (512 channels on a 14x14 plane: 342 KB a tile) the direct kernel wins
 # (1.11x ONNX Runtime's time against 1.30x), with more it loses (256 channels at 14x14,
-# 85 KB a tile: 0.85x against 1.13x; 512 at 28x28, 85 KB: 0.98x against 1.11x). On the
-# largest planes (VGG's 128 channels at 112x112) the direct kernel also wins (1.18x
-# against 1.47x), while at 56x56 Winograd does (0.91x against 1.22x). One thread, one
-# convolution alone, benchmarks/bench_conv_shapes.py's setup.
+# 85 KB a tile: 0.85x against 1.13x; 512 at 28x28, 85 KB: 0.98x against 1.11x). One
+# thread, one convolution alone, benchmarks/bench_conv_shapes.py's setup. (Measured again
+# after the L1 fix: 512 at 14x14 8.6-9.3 ms against 9.7-9.9 on one thread, but 6.2-7.4
+# against 5.5-5.8 on two.)
 WINO_WEIGHT_BYTES_PER_TILE = 128 * 1024
-WINO_MAX_PLANE = 56 * 56
 
 
 def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
