@@ -20,8 +20,8 @@ vectorize one by one (``pool_same``). Windows that all lie inside planes of up t
 planes at once instead (``pool_plane``): a loop over a row of 13 or 27 output columns runs
 as scalar code, and a flat pass over many planes does not. The lowering picks the path for
 each step (``runs_plane``, ``runs_same``); ``maxpool2d`` and ``avgpool2d`` pick it at run
-time. Generated plans see
-these names through the header of :mod:`shapegraph.executor.codegen`.
+time. Generated plans see these names through the header of
+:mod:`shapegraph.executor.codegen`.
 
 >>> import numpy as np
 >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
