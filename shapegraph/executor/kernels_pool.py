@@ -99,6 +99,12 @@ def _reduce_columns(buf: np.ndarray, phases: np.ndarray, sw: int, kw: int, is_ma
 
 
 @_inline
+def _mx(m: float, v: float) -> float:
+    """max(m, v) with NaN from either side propagating, like ``np.maximum``."""
+    return v if v > m or v != v else m
+
+
+@_inline
 def _combine(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int,
              is_max: bool) -> None:
     """dst[d0 + t] = dst[d0 + t] op src[s0 + t] for t < n, on views from d0 and s0 (max:
@@ -107,9 +113,7 @@ def _combine(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int,
     sv = src[s0:s0 + n]
     if is_max:
         for t in range(n):
-            v = sv[t]
-            m = dv[t]
-            dv[t] = v if v > m or v != v else m
+            dv[t] = _mx(dv[t], sv[t])
     else:
         for t in range(n):
             dv[t] += sv[t]
@@ -164,7 +168,7 @@ def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
                 for t in range(lo + 1, hi):
                     u = v[i * w + t]
                     if is_max:
-                        acc = u if u > acc or u != u else acc
+                        acc = _mx(acc, u)
                     else:
                         acc += u
                 op[i * w + j] = acc
@@ -180,12 +184,6 @@ def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
 # 0.30, its passes leave L1)
 PLANE_MAX_PIXELS = 56 * 56
 PLANE_CHUNK = 4096  # floats of planes per pass of ``pool_plane`` (at least one plane)
-
-
-@_inline
-def _mx(m: float, v: float) -> float:
-    """max(m, v), NaN from either side propagating (as in ``_combine``)."""
-    return v if v > m or v != v else m
 
 
 @_inline
