@@ -8,6 +8,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -260,6 +261,32 @@ def test_each_turn_starts_with_untimed_calls() -> None:
 
     bench.measure({"a": a}, budget_s=2 * bench.SETTLE_S, rounds=1)
     assert n["a"] >= 1 + bench.SETTLE_S / 0.002  # warm-up, settling, then the samples
+
+
+def _spin(seconds: float) -> threading.Thread:
+    """A thread of this process that burns CPU for ``seconds`` (as another
+    implementation's pool does after its turn)."""
+    def burn() -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    t = threading.Thread(target=burn, daemon=True)
+    t.start()
+    return t
+
+
+def test_a_turn_waits_until_no_thread_of_the_process_spins() -> None:
+    assert bench.wait_quiet() < 0.1  # nothing spins: one window or a few
+    t = _spin(0.2)
+    waited = bench.wait_quiet()
+    t.join()
+    assert waited >= 0.12  # the GIL lets the burner run while wait_quiet sleeps
+    t = _spin(2.0)
+    try:
+        assert 0.15 <= bench.wait_quiet(max_s=0.2) < 1.0  # never longer than asked
+    finally:
+        t.join()
 
 
 # ----------------------------------------------------------------------------- end to end

@@ -9,6 +9,7 @@ it, so that ``shapegraph check`` starts fast); ``jit`` does, and sets numba up f
 
 Threading: parallel kernels use numba's OpenMP layer when it is available (it allows
 parallel regions from several threads at once; the runtime serializes calls otherwise),
-and OpenMP's threads sleep after a parallel region (``OMP_WAIT_POLICY=passive``, unless
-set already) so that they do not spin on the cores BLAS's threads need next.
+and OpenMP's threads spin for about a millisecond after a parallel region, then sleep
+(``GOMP_SPINCOUNT``, unless it or ``OMP_WAIT_POLICY`` is set already): a forward call's
+regions then cost microseconds each, and nothing spins long after it.
 """

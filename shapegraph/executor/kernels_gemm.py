@@ -38,10 +38,10 @@ __all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS", "WINO_BYTES", "conv_
            "conv_gemm_tiles", "pointwise", "runs_pointwise", "wino_gemm", "wino_tile_rows"]
 
 COL_BYTES = 1024 * 1024  # an im2col tile's size at most (with its product, within L2)
-# Below this many floating point operations a convolution runs on the calling thread: with
-# OMP_WAIT_POLICY=passive (jit.py) a parallel region costs 40-55 µs here, mostly waking
-# the sleeping thread (templates.PARALLEL_MIN_FLOPS is the same threshold)
-PARALLEL_MIN_FLOPS = 10_000_000
+# Below this many floating point operations a convolution runs on the calling thread: a
+# parallel region costs 2-4 µs while OpenMP's threads spin (jit.py), 40-55 µs to wake
+# them after they slept (templates.PARALLEL_MIN_FLOPS is the same threshold)
+PARALLEL_MIN_FLOPS = 1_000_000
 
 
 @njit(cache=True, nogil=True, inline="always")

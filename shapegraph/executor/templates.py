@@ -72,11 +72,11 @@ ConvArgs: TypeAlias = tuple[int, int, int, int, int, int, int, int, int, int, in
                             int]
 
 # A convolution with fewer floating point operations than this runs on one thread: the
-# parallel region's fork/join costs more than it saves. Measured: about 55 µs per region with
-# OMP_WAIT_POLICY=passive (the executor's setting; a sleeping vCPU is slow to wake), break-even
-# near 8 MFLOP; about 2 µs with spinning waits (e.g. GOMP_SPINCOUNT=30000 and no passive
-# policy), where 1_000_000 is the better threshold (ResNet conv at batch 1: 30 µs, not 45).
-PARALLEL_MIN_FLOPS = 10_000_000
+# parallel region's fork/join costs more than it saves. Measured: 2-4 µs per region while
+# OpenMP's threads spin between regions (jit.py: about 1 ms), 40-55 µs when they sleep (a
+# sleeping vCPU is slow to wake; the threshold was 10 MFLOP then). ResNet blocks (4.7 MFLOP
+# convolutions) at batch 1 on two threads: 318 µs serial, 223-232 with 0.5-2 MFLOP.
+PARALLEL_MIN_FLOPS = 1_000_000
 # Output planes up to this size with at least this many output channels per group are
 # vectorized along the output channels ("vo"): a short flat plane wastes vector lanes.
 VO_MIN_CHANNELS = 16

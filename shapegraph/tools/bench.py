@@ -144,6 +144,7 @@ def measure(impls: dict[str, Callable[[], Any]], budget_s: float, rounds: int,
         for i, (k, fn) in enumerate(impls.items()):
             if on_step:
                 on_step(k, r + 1, (r * len(impls) + i) / steps)
+            wait_quiet()
             settle(fn, min(SETTLE_S, turn))
             out[k].append(sample_us(fn, turn))
     return out
@@ -154,6 +155,37 @@ def measure(impls: dict[str, Callable[[], Any]], budget_s: float, rounds: int,
 # SqueezeNet after ONNX Runtime's turn: about 50 ms at 1.5x its time), and a turn of a
 # few calls would time only that
 SETTLE_S = 0.05
+
+
+# Before each turn the harness waits (up to this long) until the threads of the turn
+# before have stopped: numpy's OpenBLAS (the numpy reference, bare sgemm) spins its
+# worker for about 110 ms after a call and ONNX Runtime's pool spins too; numba's threads
+# sleep. Timed next to a spinning thread, shapegraph's two-thread ResNet blocks at batch
+# 32 took 10-50 ms a call instead of 5 (its first 100 ms after a numpy matmul).
+QUIET_MAX_S = 0.5
+
+
+def wait_quiet(max_s: float = QUIET_MAX_S, window_s: float = 0.01) -> float:
+    """Sleep in windows of ``window_s`` until this process used under a tenth of a window
+    of CPU time during one (no thread of it spins any more), at most ``max_s``; returns
+    the seconds waited. Without ``resource`` (Windows) it sleeps ``max_s``."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Linux or macOS
+        time.sleep(max_s)
+        return max_s
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    start = time.perf_counter()
+    while time.perf_counter() - start < max_s:
+        c = cpu()
+        time.sleep(window_s)
+        if cpu() - c < 0.1 * window_s:
+            break
+    return time.perf_counter() - start
 
 
 def settle(fn: Callable[[], Any], seconds: float) -> None:
