@@ -645,6 +645,7 @@ def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch, cfg: d
     ``plain``: also without bias and residual (each variant is a compile of its own, a few
     seconds cold, and the epilogues are the serial path's, tested there)."""
     monkeypatch.setattr(T, "PARALLEL_MIN_FLOPS", 0)
+    monkeypatch.setattr(T, "PARALLEL_COMPILE_MIN_FLOPS", 0)
     c = T.conv2d_config(*conv_args(cfg))
     assert (c.G, c.algo) == (2, algo)
     run_conv_template(cfg, K.ACT_SIGMOID, True, True, 11)
@@ -654,6 +655,7 @@ def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch, cfg: d
 
 def test_grouped_vo_convolutions_stay_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(T, "PARALLEL_MIN_FLOPS", 0)
+    monkeypatch.setattr(T, "PARALLEL_COMPILE_MIN_FLOPS", 0)
     cfg = dict(WORKLOADS["resnet"], N=1, C=4, H=9, W=11, O=32, groups=2)
     assert (T.conv2d_config(*conv_args(cfg)).algo, T.conv2d_config(*conv_args(cfg)).G) == \
         ("vo", 1)

@@ -12,6 +12,7 @@ compiled model may be called from several threads at once; weights are shared re
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 from shapegraph.core.dims import as_int
 from shapegraph.core.graph import Graph
 from shapegraph.executor.codegen import Generated, generate, large_steps
+from shapegraph.executor.governor import ThreadGovernor
 from shapegraph.executor.lower import lower
 from shapegraph.executor.plan import Plan, plan_memory
 from shapegraph.infer.cost import node_macs
@@ -57,6 +59,8 @@ class Runner:
         self.blas_in_threads = any(
             st.source is not None or any(a.kind == "threads" for a in st.args)
             for st in plan.lowered.steps)
+        # such a plan runs on one thread while the machine is busy (governor.py)
+        self._governors: dict[int, ThreadGovernor] = {}
 
     def arena(self) -> np.ndarray:
         a: np.ndarray | None = getattr(self._local, "arena", None)
@@ -85,8 +89,25 @@ class Runner:
         if not self.blas_in_threads:  # nothing to set up: a small model's call stays short
             self._call(0, arrays, outs)
             return outs
+        threads = self._numba.get_num_threads()
         with self._single_threaded_blas():
-            self._call(self._numba.get_num_threads(), arrays, outs)
+            if threads < 2:
+                self._call(threads, arrays, outs)
+                return outs
+            gov = self._governors.get(threads)
+            if gov is None:
+                gov = self._governors[threads] = ThreadGovernor()
+            start = time.perf_counter()
+            if gov.parallel(start):
+                self._call(threads, arrays, outs)
+                gov.record(True, start, time.perf_counter())
+                return outs
+            self._numba.set_num_threads(1)  # (numba's setting is per calling thread)
+            try:
+                self._call(1, arrays, outs)
+            finally:
+                self._numba.set_num_threads(threads)
+            gov.record(False, start, time.perf_counter())
         return outs
 
     def _call(self, threads: int, arrays: Sequence[np.ndarray], outs: list[np.ndarray]

@@ -77,6 +77,7 @@ ConvArgs: TypeAlias = tuple[int, int, int, int, int, int, int, int, int, int, in
 # sleeping vCPU is slow to wake; the threshold was 10 MFLOP then). ResNet blocks (4.7 MFLOP
 # convolutions) at batch 1 on two threads: 318 µs serial, 223-232 with 0.5-2 MFLOP.
 PARALLEL_MIN_FLOPS = 1_000_000
+PARALLEL_COMPILE_MIN_FLOPS = 10_000_000
 # Output planes up to this size with at least this many output channels per group are
 # vectorized along the output channels ("vo"): a short flat plane wastes vector lanes.
 VO_MIN_CHANNELS = 16
@@ -515,9 +516,9 @@ def conv2d_source(
     e(0, "")
     e(0, "")
     flops = 2 * cfg.O * cfg.OH * cfg.OW * (cfg.C // cfg.groups) * cfg.KH * cfg.KW
-    # a convolution that stays small up to batch 64 gets no parallel loop at all (a
-    # parallel function costs numba a second or two more to compile)
-    may_run_parallel = flops * 64 >= PARALLEL_MIN_FLOPS
+    # a convolution that stays under 10 MFLOP up to batch 64 gets no parallel loop at all
+    # (a parallel function costs numba a second or two more to compile)
+    may_run_parallel = flops * 64 >= PARALLEL_COMPILE_MIN_FLOPS
     e(0, f"@njit(cache=True, nogil=True, parallel={may_run_parallel})")
     e(0, f"def {name}(x, wp, b, res, out):")
     e(1, f"items = x.shape[0] * {cfg.G}")

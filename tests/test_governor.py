@@ -1,0 +1,149 @@
+"""The thread governor: a plan runs on one thread while calls on all threads are slow (a busy
+machine), and goes back when a probe call on all threads beats one thread again."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import shapegraph as sg
+from shapegraph import nn
+from shapegraph.executor import governor as G
+from shapegraph.executor.governor import ThreadGovernor
+
+
+class Clock:
+    """Calls laid end to end on a fake timeline (seconds)."""
+
+    def __init__(self, gov: ThreadGovernor) -> None:
+        self.gov, self.now = gov, 0.0
+
+    def call(self, parallel_s: float, serial_s: float) -> bool:
+        """One call taking ``parallel_s`` on all threads or ``serial_s`` on one, as the
+        governor decides; returns whether it ran on all threads."""
+        par = self.gov.parallel(self.now)
+        end = self.now + (parallel_s if par else serial_s)
+        self.gov.record(par, self.now, end)
+        self.now = end
+        return par
+
+
+def test_slow_calls_in_a_row_switch_to_one_thread_and_a_fast_probe_switches_back() -> None:
+    c = Clock(ThreadGovernor())
+    assert all(c.call(0.001, 0.0018) for _ in range(10))  # quiet: all threads
+    # a busy neighbour: calls on all threads take 8 ms, on one 2 ms
+    ran = [c.call(0.008, 0.002) for _ in range(G.SLOW_CALLS)]
+    assert all(ran) and c.gov.one_thread  # the last slow call switched
+    ran = [c.call(0.008, 0.002) for _ in range(40)]  # 80 ms on one thread
+    assert not any(ran)
+    ran = [c.call(0.008, 0.002) for _ in range(20)]  # past PROBE_S: one probe, slow
+    assert ran.count(True) == 1 and c.gov.one_thread
+    # the neighbour leaves: the next probe (after twice PROBE_S) wins, all threads again
+    ran = [c.call(0.001, 0.0018) for _ in range(int(2 * G.PROBE_S / 0.0018) + 2)]
+    assert ran[-1] and not c.gov.one_thread and c.gov.streak == 0
+
+
+def test_isolated_slow_calls_do_not_switch() -> None:
+    c = Clock(ThreadGovernor())
+    for _ in range(50):  # a hiccup every few calls (an interrupt, a page fault)
+        for _ in range(G.SLOW_CALLS - 1):
+            assert c.call(0.005, 0.002)
+        assert c.call(0.001, 0.002)
+    assert not c.gov.one_thread
+
+
+def test_no_probe_before_one_thread_was_timed() -> None:
+    """Rare calls (further apart than PROBE_S) still get one-thread calls to compare with:
+    a probe comes only after PROBE_AFTER of them."""
+    g = ThreadGovernor()
+    t = 0.0
+    for _ in range(5):
+        g.record(True, t, t + 0.001)
+        t += 1.0
+    for _ in range(G.SLOW_CALLS):
+        assert g.parallel(t)
+        g.record(True, t, t + 0.01)
+        t += 1.0
+    assert g.one_thread
+    for _ in range(G.PROBE_AFTER):
+        assert not g.parallel(t)
+        g.record(False, t, t + 0.002)
+        t += 1.0
+    assert g.parallel(t)  # a probe
+    g.record(True, t, t + 0.01)  # slow: stay
+    assert g.one_thread and not g.parallel(t + 0.01)
+
+
+def test_probes_that_lose_come_less_and_less_often() -> None:
+    c = Clock(ThreadGovernor())
+    c.call(0.001, 0.002)
+    for _ in range(G.SLOW_CALLS):
+        c.call(0.012, 0.002)  # busy from here on: all threads 12 ms, one 2 ms
+    probes = []
+    for _ in range(6000):  # 12 s
+        start = c.now
+        if c.call(0.012, 0.002):
+            probes.append(start)
+    gaps = np.diff(probes)
+    want = [min(G.PROBE_S * 2 ** (k + 1), G.PROBE_MAX_S) for k in range(len(gaps))]
+    np.testing.assert_allclose(gaps, np.array(want) + 0.012, atol=0.0021)
+    assert c.gov.one_thread
+    # the cost of probing stays small: at most 2% of the time went to slow probes
+    assert len(probes) * 0.012 < 0.02 * c.now
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.5, 1.49), min_size=1, max_size=200))
+def test_calls_within_slow_of_the_best_never_switch(scale: list[float]) -> None:
+    c = Clock(ThreadGovernor())
+    c.call(0.001, 0.002)
+    for s in scale:
+        assert c.call(0.001 * s if s >= 1 else 0.001, 0.002)
+    assert not c.gov.one_thread
+
+
+def _net() -> tuple[sg.CompiledModel, np.ndarray]:
+    net = nn.Sequential()
+    net.add(nn.Conv2D(32, 3, padding=1, activation="relu"), nn.Conv2D(32, 3, padding=1),
+            nn.GlobalAvgPool2D(), nn.Dense(5))
+    net.initialize()
+    x = np.random.default_rng(0).standard_normal((4, 16, 24, 24)).astype(np.float32)
+    return sg.compile(net, x), x
+
+
+def test_a_plan_switched_to_one_thread_runs_on_one_and_restores_the_setting(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from shapegraph.executor.jit import numba
+    from shapegraph.executor.runtime import Runner
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two threads")
+    model, x = _net()
+    numba.set_num_threads(2)
+    try:
+        want = model(x)
+        seen: list[tuple[int, int]] = []
+        real_call = Runner._call
+
+        def spy(self: Runner, threads: int, *args: object) -> None:
+            seen.append((threads, numba.get_num_threads()))
+            real_call(self, threads, *args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Runner, "_call", spy)
+        monkeypatch.setattr(ThreadGovernor, "parallel", lambda self, now: False)
+        got = model(x)
+        assert seen == [(1, 1)]  # the kernels were told one thread, and numba too
+        assert numba.get_num_threads() == 2  # the caller's setting, back
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+        def fail(self: Runner, threads: int, *args: object) -> None:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(Runner, "_call", fail)
+        with pytest.raises(RuntimeError, match="boom"):
+            model(x)
+        assert numba.get_num_threads() == 2  # restored on the way out of an error too
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
