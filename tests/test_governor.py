@@ -94,6 +94,47 @@ def test_probes_that_lose_come_less_and_less_often() -> None:
     assert len(probes) * 0.012 < 0.02 * c.now
 
 
+def test_a_probe_is_a_few_calls_as_the_first_after_idle_are_slow() -> None:
+    """LeNet-64 on two threads, measured: 1273, 984, 840, 688 µs after 0.2 s idle, then
+    545; on one thread 890. A probe of one call would lose every time."""
+    g = ThreadGovernor()
+    t = 0.0
+    for took in [0.000545] * 5 + [0.003] * G.SLOW_CALLS * 3:  # settle, then busy
+        g.record(g.parallel(t), t, t + took)
+        t += took
+    assert g.one_thread
+    while not g.parallel(t):  # quiet again: one thread
+        g.record(False, t, t + 0.00089)
+        t += 0.00089
+    for took in (0.001273, 0.000984, 0.000840):
+        assert g.parallel(t)
+        g.record(True, t, t + took)
+        t += took
+    assert not g.one_thread  # the third call beat one thread's 890 µs
+
+
+def test_slow_calls_must_add_up_to_slow_s() -> None:
+    """A short model's hiccups (a few slow 30 µs calls) are not a busy machine."""
+    c = Clock(ThreadGovernor())
+    c.call(0.00002, 0.00003)
+    for _ in range(100):
+        assert c.call(0.00005, 0.00003)  # 5 ms of slow calls in a row: not yet
+    assert not c.gov.one_thread
+    while c.call(0.00005, 0.00003):  # ... until they reach SLOW_S
+        pass
+    assert c.gov.one_thread and c.now >= G.SLOW_S
+
+
+def test_a_large_model_switches_after_one_long_slow_call_and_probes_once() -> None:
+    """ResNet-50 on two threads: 60 ms quiet, 190 ms next to a busy process, 90 ms on one
+    thread. Four slow calls would cost most of a second."""
+    c = Clock(ThreadGovernor())
+    c.call(0.060, 0.090)
+    assert c.call(0.190, 0.090) and c.gov.one_thread  # one call past SLOW_LONG_S
+    ran = [c.call(0.190, 0.090) for _ in range(5)]
+    assert ran == [False, False, True, False, False]  # a probe of one call (PROBE_BURST_S)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.floats(0.5, 1.49), min_size=1, max_size=200))
 def test_calls_within_slow_of_the_best_never_switch(scale: list[float]) -> None:

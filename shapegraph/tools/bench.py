@@ -10,7 +10,8 @@ plan and its kernels) is reported separately, as is ONNX Runtime's session creat
 
 Every time is a median over ``rounds`` rounds, each the median of batches of calls for
 ``budget / rounds`` seconds; the implementations take turns within a round (each turn
-after up to 50 ms of untimed calls, ``SETTLE_S``), and a ratio (shapegraph / ONNX
+once no thread of the process spins any more, :func:`wait_quiet`, and after up to 50 ms of
+untimed calls, ``SETTLE_S``), and a ratio (shapegraph / ONNX
 Runtime) is taken round by round. Figures are printed as
 ``median (min-max over the rounds)``.
 
