@@ -18,12 +18,32 @@ def arena_conflicts(plan: Any) -> list[str]:
         first.setdefault(plan.base(s.writes), i)
         for r in s.reads:
             last[plan.base(r)] = i
+    # a concat part written in place in the concat's output (no copy step): the output
+    # holds the part's data from the part's first write on
+    inside: dict[int, tuple[int, int]] = plan.inside
+
+    def wholes(x: int) -> list[int]:
+        out = []
+        while x in inside:
+            x = inside[x][0]
+            out.append(x)
+        return out
+
+    for part in inside:
+        for w in wholes(part):
+            if part in first:
+                first[w] = min(first.get(w, first[part]), first[part])
     arena = [b for b, st in plan.storage.items() if st.kind == "arena"]
     out = []
     for a, b in itertools.combinations(arena, 2):
         sa, sb = plan.storage[a], plan.storage[b]
         if not (sa.index < sb.index + sb.size and sb.index < sa.index + sa.size):
             continue  # apart in memory
+        if a in wholes(b) or b in wholes(a):
+            (p, sp), (w, sw) = ((b, sb), (a, sa)) if a in wholes(b) else ((a, sa), (b, sb))
+            if not (sw.index <= sp.index and sp.index + sp.size <= sw.index + sw.size):
+                out.append(f"concat part {p} is not within concat {w}")
+            continue  # a part where its concat holds it
         (fa, la), (fb, lb) = ((first[v], last.get(v, first[v])) for v in (a, b))
         if la < fb or lb < fa:
             continue  # apart in time

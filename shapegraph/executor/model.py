@@ -247,8 +247,10 @@ def _plan_report(runner: Any, key: Sequence[tuple[int, ...]], graph: Graph) -> s
             lines.append(f"  step {i} {graph.nodes[s.node].prov.describe()}: {s.algo}")
     for v, st in sorted(plan.storage.items(), key=lambda kv: (kv[1].kind, kv[1].index)):
         if st.kind == "arena":
+            within = f" (written in place in concat value {plan.inside[v][0]})" \
+                if v in plan.inside else ""
             lines.append(f"  value {v} {plan.shapes[v]}: arena offset {st.index * 4} bytes, "
-                         f"{st.size * 4} bytes")
+                         f"{st.size * 4} bytes{within}")
     return "\n".join(lines)
 
 

@@ -3,9 +3,11 @@
 Values live in one of: a graph input array, an output array (handed to the caller), the
 packed weight array, or the activation *arena*, one float32 array per plan. A value holds
 its arena space from the step that writes it to its last use; an elementwise step (or a
-convolution's residual sum) writes over an input that dies there (in place). Space is
-placed once every lifetime is known, largest values first (``_place``). The plan reports
-its arena size next to what giving every value its own buffer would take.
+convolution's residual sum) writes over an input that dies there (in place). A concat whose
+parts are each one contiguous run of its output (batch 1 along the channels) copies
+nothing: each part is written where the concat's output has it (``_concat_parts``). Space
+is placed once every lifetime is known, largest values first (``_place``). The plan
+reports its arena size next to what giving every value its own buffer would take.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Plan:
     output_values: list[int] = field(default_factory=list)
     output_shapes: list[tuple[int, ...]] = field(default_factory=list)
     copies: list[tuple[int, int]] = field(default_factory=list)  # (output k, source value)
+    # a concat's part written in place in the concat's output: part -> (output, offset)
+    inside: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def base(self, v: int) -> int:
         alias = self.lowered.alias
@@ -135,6 +139,7 @@ def plan_memory(graph: Graph, types: Mapping[int, TensorType], lowered: Lowered,
     for v, slot in lowered.weight_values.items():
         plan.storage[v] = Storage("weight", slot, prod(shapes[v]))
     _assign_outputs(graph, plan)
+    plan.inside = _concat_parts(plan)
     _assign_arena(plan)
     if previous is None or not _share_weights(plan, previous):
         _pack_weights(plan)
@@ -152,15 +157,60 @@ def _assign_outputs(graph: Graph, plan: Plan) -> None:
             plan.storage[b] = Storage("output", k, prod(plan.shapes[b]))
 
 
+def _concat_parts(plan: Plan) -> dict[int, tuple[int, int]]:
+    """The concat parts that need no copy: part -> (the concat's output, element offset in
+    it); their ``copy_block`` steps are dropped from the plan. A part qualifies when it is
+    one contiguous run of the output (nothing outside the concat axis but batch 1 before
+    it), both live in the arena (not an input, weight or output array), every step that
+    writes the part comes before the copy, and the part is copied exactly once. Parts of a
+    concat that is itself a part nest (DenseNet's chain of concats: one buffer a block)."""
+    steps = plan.lowered.steps
+    copied: dict[int, int] = {}  # part -> copy steps that read it
+    for s in steps:
+        if s.kernel == "copy_block":
+            b = plan.base(s.reads[0])
+            copied[b] = copied.get(b, 0) + 1
+    written: dict[int, int] = {}  # base -> last step that writes it
+    for i, s in enumerate(steps):
+        written[plan.base(s.writes)] = i
+    inside: dict[int, tuple[int, int]] = {}
+    drop = set()
+    for i, s in enumerate(steps):
+        if s.kernel != "copy_block":
+            continue
+        src, dst, off = s.args
+        part, whole = plan.base(src.ref), plan.base(dst.ref)
+        outer, _, inner = src.shape
+        if (outer == 1 and part != whole and part not in plan.storage
+                and whole not in plan.storage and copied[part] == 1
+                and written.get(part, i) < i and part not in inside):
+            inside[part] = (whole, int(off.ref) * inner)
+            drop.add(i)
+    if drop:
+        plan.lowered.steps = [s for i, s in enumerate(steps) if i not in drop]
+    return inside
+
+
 def _assign_arena(plan: Plan) -> None:
     """Each arena value's lifetime, from the step that first writes it to the last that
     reads it; an elementwise step (or a convolution's residual) writes over an input that
-    dies there, as one block with it. Then the blocks are placed (``_place``)."""
+    dies there, as one block with it. A concat and the parts written in place in it
+    (``plan.inside``) are one block, alive from the first write of any of them to the last
+    read. Then the blocks are placed (``_place``)."""
     steps = plan.lowered.steps
     last: dict[int, int] = {}
     for i, s in enumerate(steps):
         for v in s.reads:
             last[plan.base(v)] = i
+
+    def root(b: int) -> tuple[int, int]:  # (the outermost concat b lies in, offset in it)
+        off = 0
+        while b in plan.inside:
+            b, o = plan.inside[b]
+            off += o
+        return b, off
+
+    grouped = set(plan.inside) | {w for w, _ in plan.inside.values()}
     block_of: dict[int, int] = {}  # base value -> its block
     blocks: list[list[int]] = []  # [size, first step, last step]
     members: list[list[int]] = []
@@ -172,10 +222,17 @@ def _assign_arena(plan: Plan) -> None:
         plan.separate_size += _aligned(size)
         plan.storage[b] = Storage("arena", -1, size)  # placed below
         src = plan.base(s.inplace) if s.inplace is not None else None
+        if b in grouped:
+            top = root(b)[0]
+            if top not in block_of:
+                block_of[top] = len(blocks)
+                blocks.append([_aligned(prod(plan.shapes[top])), i, i])
+                members.append([])
+            k = block_of[top]
         # (never over a value the step reads in another role too: a convolution's
-        # input that is also its residual)
-        if (src is not None and src in block_of and last.get(src) == i
-                and prod(plan.shapes[src]) == size
+        # input that is also its residual; never over a concat or its parts)
+        elif (src is not None and src in block_of and last.get(src) == i
+                and prod(plan.shapes[src]) == size and src not in grouped
                 and sum(plan.base(r) == src for r in s.reads) == 1):
             k = block_of[src]  # write over the input that dies here
         else:
@@ -185,10 +242,18 @@ def _assign_arena(plan: Plan) -> None:
         block_of[b] = k
         members[k].append(b)
         blocks[k][2] = max(blocks[k][2], last.get(b, i))  # (never read: free at once)
+    for b in grouped:  # a concat all of whose parts were written in place is never
+        k = block_of[root(b)[0]]  # written itself; every member keeps the block alive
+        if b not in plan.storage:
+            plan.storage[b] = Storage("arena", -1, prod(plan.shapes[b]))
+            plan.separate_size += _aligned(prod(plan.shapes[b]))
+            members[k].append(b)
+        blocks[k][2] = max(blocks[k][2], last.get(b, blocks[k][2]))
     offsets, plan.arena_size = _place([(sz, a, z) for sz, a, z in blocks])
     for k, bases in enumerate(members):
         for b in bases:
-            plan.storage[b] = Storage("arena", offsets[k], plan.storage[b].size)
+            at = offsets[k] + (root(b)[1] if b in grouped else 0)
+            plan.storage[b] = Storage("arena", at, plan.storage[b].size)
 
 
 def _share_weights(plan: Plan, other: Plan) -> bool:
