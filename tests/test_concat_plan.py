@@ -32,6 +32,18 @@ def _plan(model: sg.CompiledModel) -> Any:
     return next(iter(model._runners.values())).plan
 
 
+def _run(net: nn.Block, shape: tuple[int, ...], seed: int, debug: bool = False,
+         init: bool = True) -> tuple[sg.CompiledModel, Any]:
+    """``net`` initialized (unless ``init`` is false), compiled for ``shape`` and checked
+    against the reference on random data; the model and its plan."""
+    if init:
+        net.initialize()
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    model = sg.compile(net, sg.Input("x", shape), debug=debug)
+    _expect(model, x)
+    return model, _plan(model)
+
+
 def _copies(plan: Any) -> int:
     return sum(s.kernel == "copy_block" for s in plan.lowered.steps)
 
@@ -72,11 +84,7 @@ class Dense(nn.Block):
 def test_fire_concat_copies_nothing_at_batch_1(debug: bool) -> None:
     net = nn.Sequential()
     net.add(Fire(), nn.Conv2D(4, 1))
-    net.initialize()
-    x = np.random.default_rng(1).standard_normal((1, 6, 9, 9)).astype(np.float32)
-    model = sg.compile(net, sg.Input("x", (1, 6, 9, 9)), debug=debug)
-    _expect(model, x)
-    plan = _plan(model)
+    model, plan = _run(net, (1, 6, 9, 9), 1, debug)
     assert _copies(plan) == 0 and len(plan.inside) == 2
     (a, (wa, oa)), (b, (wb, ob)) = sorted(plan.inside.items(), key=lambda kv: kv[1][1])
     assert wa == wb and (oa, ob) == (0, 16 * 81)  # the 1x1's part, then the 3x3's
@@ -87,11 +95,7 @@ def test_fire_concat_copies_nothing_at_batch_1(debug: bool) -> None:
 
 def test_a_chain_of_concats_is_one_buffer_and_smaller() -> None:
     net = Dense()
-    net.initialize()
-    x = np.random.default_rng(2).standard_normal((1, 3, 7, 7)).astype(np.float32)
-    model = sg.compile(net, sg.Input("x", (1, 3, 7, 7)))
-    _expect(model, x)
-    plan = _plan(model)
+    _, plan = _run(net, (1, 3, 7, 7), 2)
     assert _copies(plan) == 0
     wholes = {w for w, _ in plan.inside.values()}
     tops = wholes - set(plan.inside)
@@ -100,11 +104,9 @@ def test_a_chain_of_concats_is_one_buffer_and_smaller() -> None:
     assert plan.shapes[top] == (1, 20, 7, 7)
     assert arena_conflicts(plan) == []
     # at batch 2 a part is two runs of the output: copied as before, same numbers
-    x2 = np.random.default_rng(3).standard_normal((2, 3, 7, 7)).astype(np.float32)
-    model2 = sg.compile(net, sg.Input("x", (2, 3, 7, 7)))
-    _expect(model2, x2)
-    assert _copies(_plan(model2)) == 6 and not _plan(model2).inside
-    assert _plan(model).arena_size < _plan(model2).arena_size / 2
+    _, plan2 = _run(net, (2, 3, 7, 7), 3, init=False)
+    assert _copies(plan2) == 6 and not plan2.inside
+    assert plan.arena_size < plan2.arena_size / 2
 
 
 class Mixed(nn.Block):
@@ -123,12 +125,7 @@ class Mixed(nn.Block):
 
 
 def test_parts_that_must_be_copied_are() -> None:
-    net = Mixed()
-    net.initialize()
-    x = np.random.default_rng(4).standard_normal((1, 3, 5, 5)).astype(np.float32)
-    model = sg.compile(net, sg.Input("x", (1, 3, 5, 5)))
-    _expect(model, x)
-    plan = _plan(model)
+    _, plan = _run(Mixed(), (1, 3, 5, 5), 4)
     inside = {plan.shapes[p]: plan.shapes[w] for p, (w, _) in plan.inside.items()}
     # only relu(h) in u and sigmoid(u) in v are written in place
     assert inside == {(1, 4, 5, 5): (1, 7, 5, 5), (1, 7, 5, 5): (1, 15, 5, 5)}
@@ -171,11 +168,7 @@ class Program(nn.Block):
 @given(concat_graphs())
 def test_random_concat_graphs_match_the_reference(case: Any) -> None:
     prog, out, batch = case
-    net = Program(prog, out)
-    x = np.random.default_rng(5).standard_normal((batch, 2, 3)).astype(np.float32)
-    model = sg.compile(net, sg.Input("x", (batch, 2, 3)), debug=True)
-    _expect(model, x)
-    plan = _plan(model)
+    _, plan = _run(Program(prog, out), (batch, 2, 3), 5, debug=True)
     assert arena_conflicts(plan) == []
     if batch > 1:
         assert not plan.inside

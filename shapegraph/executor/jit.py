@@ -3,7 +3,7 @@
 OpenMP's threads spin for about a millisecond after a parallel region, then sleep
 (``GOMP_SPINCOUNT``, unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set already): the
 regions of one forward call follow each other within microseconds, and waking a sleeping
-thread costs 40-55 µs a region on a VM (3-4 µs when it spins), while a thread that spins
+thread costs 40-55 µs a region on a VM (2-4 µs when it spins), while a thread that spins
 much longer (libgomp's default is about 7 ms here, ONNX Runtime's pool spins tens of ms)
 takes a core from whatever runs next. BLAS stays on one thread while a plan's parallel
 kernels run (:mod:`~shapegraph.executor.blas`). The OpenMP threading layer is preferred (it
