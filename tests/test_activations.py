@@ -244,7 +244,7 @@ def test_layers_and_ops_functions_compile_and_match_the_reference() -> None:
     np.testing.assert_allclose(net(x), want, rtol=1e-4, atol=1e-4)
     assert "not compiled" not in model.memory_plan(batch=4)
     kernels = [s.kernel for s in steps_of(model, (4, 6))]
-    assert kernels[:5] == ["dense"] * 5  # each activation fused into its Dense
+    assert kernels[:5] == ["dense_narrow"] * 5  # each activation fused into its Dense
 
 
 def test_reprs_show_the_call() -> None:

@@ -95,7 +95,8 @@ def test_seed_mlp_compiled_matches_reference(batch: int) -> None:
     check(model, rand(batch, 20))
     runner = next(iter(model._runners.values()))
     assert runner.gen.compiled  # one compiled function for the whole forward
-    assert [s.kernel for s in runner.plan.lowered.steps] == ["dense", "dense"]  # relu fused
+    # relu fused; the 10 outputs keep their weight as it is (dot products)
+    assert [s.kernel for s in runner.plan.lowered.steps] == ["dense", "dense_narrow"]
 
 
 def test_lenet_and_resnet_compiled_match_reference() -> None:
@@ -106,6 +107,32 @@ def test_lenet_and_resnet_compiled_match_reference() -> None:
     kernels = [s.kernel for s in steps]
     assert "channel_affine" not in kernels and "binary" not in kernels  # bn folded, add fused
     assert sum(k.startswith("conv") for k in kernels) == 4
+
+
+def test_the_short_call_path_takes_what_numba_would_and_skips_nothing() -> None:
+    """A one-input model's call goes straight to its compiled code (past numba's
+    dispatcher) only for an aligned, writeable, C-contiguous float32 input: a read-only or
+    unaligned one, or a strided one, takes the checked path, with the same numbers."""
+    model = sg.compile(seed_mlp(), sg.Input("x", ("batch", 20)))
+    x = rand(2, 20, seed=7)
+    want = model(x)  # plans, then runs through the checked path
+    runner = model._by_shape[(2, 20)]
+    assert runner._entry is None
+    np.testing.assert_array_equal(model(x), want)  # the short path, through numba's
+    assert runner._entry is not None  # dispatcher once; from then on past it
+    np.testing.assert_array_equal(model(x), want)
+    ro = x.copy()
+    ro.setflags(write=False)
+    np.testing.assert_array_equal(model(ro), want)
+    raw = np.zeros(x.nbytes + 1, np.uint8)
+    unaligned = raw[1:].view(np.float32).reshape(x.shape)
+    unaligned[...] = x
+    assert not unaligned.flags.aligned
+    np.testing.assert_array_equal(model(unaligned), want)
+    wide = np.zeros((2, 40), np.float32)
+    wide[:, ::2] = x
+    np.testing.assert_array_equal(model(wide[:, ::2]), want)
+    check(model, x)
 
 
 def test_debug_mode_runs_step_by_step_with_the_same_results() -> None:

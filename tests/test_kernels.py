@@ -153,6 +153,40 @@ def test_dense(n: int, k: int, m: int, bias: bool, act: int, seed: int) -> None:
     close(out, act_ref(want.astype(np.float64), act), scale=np.sqrt(k))
 
 
+@SOME
+@given(st.integers(1, 12), st.integers(0, 300), st.integers(1, K.NARROW_UNITS), st.booleans(),
+       ACTS, st.integers(0, 2**32 - 1))
+def test_dense_narrow(n: int, k: int, m: int, bias: bool, act: int, seed: int) -> None:
+    """The weight as it is (M, K): dot products up to GEMV_ROWS rows, sgemm on its
+    transpose beyond; K = 0 gives the bias alone."""
+    rng = np.random.default_rng(seed)
+    x, w, b = rand(rng, n, k), rand(rng, m, k), rand(rng, m)
+    want = x.astype(np.float64) @ w.T.astype(np.float64) + (b if bias else 0.0)
+    out = np.full((n, m), np.nan, np.float32)
+    K.dense_narrow(x, w, b if bias else EMPTY1, kact(act), out)
+    close(out, act_ref(want, act), scale=np.sqrt(max(k, 1)))
+
+
+def test_a_model_with_few_outputs_runs_dense_narrow() -> None:
+    """The seed MLP's last layer (256 -> 10) keeps its weight as it is; 11 outputs of
+    a wider one stay ``dense``; both match the reference at batch 1, 3 and 9."""
+    import shapegraph as sg
+    from shapegraph import init, nn
+    from shapegraph.infer.interpret import run_reference
+
+    net = nn.Sequential()
+    net.add(nn.Dense(256, activation="relu"), nn.Dense(K.NARROW_UNITS + 1), nn.Dense(10))
+    net.initialize(init.Xavier())
+    model = sg.compile(net, sg.Input("x", ("batch", 20)))
+    for batch in (1, 3, 9):
+        x = np.random.default_rng(batch).standard_normal((batch, 20)).astype(np.float32)
+        (want,) = run_reference(model.graph, model.params, {"x": x})
+        assert np.abs(want).max() > 0.1  # not tiny: a relative error shows
+        np.testing.assert_allclose(model(x), want, rtol=1e-4, atol=1e-6)
+    plan = next(iter(model._runners.values())).plan
+    assert [s.kernel for s in plan.lowered.steps] == ["dense", "dense", "dense_narrow"]
+
+
 @FEW
 @given(st.integers(1, 3), st.integers(1, 9), st.integers(1, 50), ACTS,
        st.integers(0, 2**32 - 1))
@@ -801,7 +835,7 @@ def test_single_threaded_blas_holds_one_thread_and_restores_the_callers_setting(
 
 
 @pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaPerformanceWarning")
-@pytest.mark.parametrize("rows", [3, K.GEMV_ROWS + 2])  # row by row sgemv, and sgemm
+@pytest.mark.parametrize("rows", [1, K.GEMV_ROWS + 2])  # sgemv, and sgemm
 def test_dense_on_non_contiguous_views_takes_the_checked_product(rows: int) -> None:
     """sgemm is called straight only on C-contiguous operands; a strided view (which
     plans never pass, but a caller of the kernel may) goes through np.dot."""

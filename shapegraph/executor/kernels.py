@@ -64,6 +64,7 @@ __all__ = [
     "conv2d",
     "copy_block",
     "dense",
+    "dense_narrow",
     "gather_rows",
     "layernorm",
     "prelu",
@@ -247,8 +248,13 @@ def _bias_act_rows(out: np.ndarray, b: np.ndarray, act: tuple[int, float, float]
 
 
 # rows up to which a dense layer is row-by-row sgemv (measured against sgemm on weights of
-# 784 x 1024 to 9216 x 4096: sgemv faster up to 4 rows, even at 8, slower from 16)
+# 784 x 1024 to 9216 x 4096: sgemv faster up to 4 rows, even at 8, slower from 16) ...
 GEMV_ROWS = 4
+# ... unless rows x K x M is at most this, where sgemm needs no packing (OpenBLAS's small
+# kernels) and beats per-row sgemv from 2 rows: 2 x 20 x 256 0.26 µs against 0.34, 2 x 512
+# x 512 14.8 against 22.4, 4 x 784 x 64 3.5 against 10.0; above it sgemm packs the weight:
+# 4 x 512 x 512 95 µs against 44, 2 x 1024 x 512 183 against 48
+GEMM_SMALL_MNK = 524288
 
 
 @_kernel
@@ -258,17 +264,18 @@ def dense(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: tuple[int, float, f
     plan time; an empty ``b`` means no bias. The product is BLAS sgemm (scipy's OpenBLAS,
     about 0.5 µs per call: a hand loop lost at every size measured, even 1x20x256), called
     directly on C-contiguous operands (``np.dot`` checks them first: 0.1 µs a call), then
-    one pass for bias and activation. Up to ``GEMV_ROWS`` rows, each row is one
-    matrix-vector product instead: OpenBLAS's sgemm copies (packs) the whole weight matrix
-    on every call, which a few rows do not pay back (ResNet-50's 2048 x 1000 at batch 1:
-    0.72 ms as sgemm, 0.10 ms as sgemv; the wide MLP's 1024 x 1024: 0.38 ms, 0.055 ms)."""
+    one pass for bias and activation. One row, or up to ``GEMV_ROWS`` rows with a weight
+    too large for OpenBLAS's small-matrix sgemm (``GEMM_SMALL_MNK``), is one
+    matrix-vector product per row instead: sgemm copies (packs) the whole weight matrix on
+    every call, which a few rows do not pay back (ResNet-50's 2048 x 1000 at batch 1: 0.72
+    ms as sgemm, 0.10 ms as sgemv; the wide MLP's 1024 x 1024: 0.38 ms, 0.055 ms)."""
     n, k = x.shape
     m = out.shape[1]
     if n == 0 or m == 0:
         return
     if k == 0:
         out[:, :] = 0.0
-    elif n <= GEMV_ROWS:
+    elif n == 1 or (n <= GEMV_ROWS and n * k * m > GEMM_SMALL_MNK):
         for i in range(n):
             np.dot(x[i], wt, out[i])
     elif x.flags.c_contiguous and wt.flags.c_contiguous and out.flags.c_contiguous:
@@ -277,6 +284,40 @@ def dense(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: tuple[int, float, f
         np.dot(x, wt, out)
     _bias_act_rows(out, b, act)
 
+
+
+# output units up to which a dense layer keeps its weight untransposed (M, K) and, for a few
+# rows, computes each output as one dot product over K (``dense_narrow``)
+NARROW_UNITS = 16
+
+
+@_jit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def dense_narrow(x: np.ndarray, w: np.ndarray, b: np.ndarray,
+                 act: tuple[int, float, float], out: np.ndarray) -> None:
+    """``dense`` for at most ``NARROW_UNITS`` outputs, with the weight as it is, ``w`` (M,
+    K): up to ``GEMV_ROWS`` rows each output is one vectorized dot product; more rows are
+    one sgemm on ``w``'s transpose. OpenBLAS's sgemv is slow for few outputs (the seed
+    MLP's 256 x 10: 0.48 µs, against 0.15 as dot products; 1024 x 10: 1.8 against 0.6).
+    The dot products are summed in any order (``reassoc``: vectorized), as BLAS does."""
+    n, k = x.shape
+    m = out.shape[1]
+    if n == 0 or m == 0:
+        return
+    if k == 0:
+        out[:, :] = 0.0
+    elif n <= GEMV_ROWS:
+        for i in range(n):
+            xi = x[i]
+            oi = out[i]
+            for j in range(m):
+                wj = w[j]
+                acc = np.float32(0.0)
+                for t in range(k):
+                    acc += wj[t] * xi[t]
+                oi[j] = acc
+    else:
+        np.dot(x, w.T, out)
+    _bias_act_rows(out, b, act)
 
 
 # --------------------------------------------------------------------------- normalization

@@ -71,6 +71,8 @@ class CompiledModel:
         self.resolution = resolution
         self.compiled = compiled
         self._runners: dict[tuple[tuple[int, ...], ...], Runner | EmptyRunner] = {}
+        # a one-input model's runners by the input's shape alone (the short call path)
+        self._by_shape: dict[tuple[int, ...], Runner | EmptyRunner] = {}
         self._lock = threading.Lock()
         self._n = len(graph.inputs)
         self._dtypes = [np.dtype(gi.dtype) for gi in graph.inputs]
@@ -79,11 +81,12 @@ class CompiledModel:
     def __call__(self, *args: Any, **named: Any) -> Any:
         if len(args) == 1 and self._n == 1 and not named:  # the common case, kept short
             a = args[0]
-            if a.__class__ is np.ndarray and a.dtype is self._dtypes[0] and \
-                    a.flags.c_contiguous:
-                runner = self._runners.get((a.shape,))
-                if runner is not None:
-                    return runner.run1(a)
+            if a.__class__ is np.ndarray and a.dtype is self._dtypes[0]:
+                f = a.flags
+                if f.c_contiguous:
+                    runner = self._by_shape.get(a.shape)
+                    if runner is not None:
+                        return runner.run1(a, f.aligned and f.writeable)
         if named:
             args = self._bind(args, named)
         if len(args) != self._n:
@@ -123,6 +126,8 @@ class CompiledModel:
             if runner is None:
                 runner = self._build(key)
                 self._runners[key] = runner
+                if len(key) == 1:
+                    self._by_shape[key[0]] = runner
             return runner
 
     def _build(self, key: tuple[tuple[int, ...], ...]) -> Runner | EmptyRunner:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shapegraph.executor.kernels import NARROW_UNITS
 from shapegraph.executor.steps import Arg, Lowered, Step, act_arg, has_residual
 from shapegraph.executor.templates import (
     ConvArgs,
@@ -79,7 +80,11 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             assert scale_shift is not None
             scale, shift = scale_shift
             wt, b = step.args[1].ref, step.args[2].ref
-            step.args[1] = Arg("slot", out.slot(wt * scale[None, :]))
+            if wt.shape[1] <= NARROW_UNITS:  # (M, K) as it came: dot products per output
+                step.kernel = "dense_narrow"
+                step.args[1] = Arg("slot", out.slot((wt * scale[None, :]).T))
+            else:
+                step.args[1] = Arg("slot", out.slot(wt * scale[None, :]))
             step.args[2] = Arg("slot", out.slot(b * scale + shift))
             step.args[3] = act_arg(step.act)
         elif step.kernel == "conv":
