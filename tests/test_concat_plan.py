@@ -94,8 +94,8 @@ def test_fire_concat_copies_nothing_at_batch_1(debug: bool) -> None:
 
 
 def test_a_chain_of_concats_is_one_buffer_and_smaller() -> None:
-    net = Dense()
-    _, plan = _run(net, (1, 3, 7, 7), 2)
+    net = Dense()  # (step by step: the generic kernels, no compile per convolution)
+    _, plan = _run(net, (1, 3, 7, 7), 2, debug=True)
     assert _copies(plan) == 0
     wholes = {w for w, _ in plan.inside.values()}
     tops = wholes - set(plan.inside)
@@ -104,7 +104,7 @@ def test_a_chain_of_concats_is_one_buffer_and_smaller() -> None:
     assert plan.shapes[top] == (1, 20, 7, 7)
     assert arena_conflicts(plan) == []
     # at batch 2 a part is two runs of the output: copied as before, same numbers
-    _, plan2 = _run(net, (2, 3, 7, 7), 3, init=False)
+    _, plan2 = _run(net, (2, 3, 7, 7), 3, debug=True, init=False)
     assert _copies(plan2) == 6 and not plan2.inside
     assert plan.arena_size < plan2.arena_size / 2
 
@@ -125,7 +125,7 @@ class Mixed(nn.Block):
 
 
 def test_parts_that_must_be_copied_are() -> None:
-    _, plan = _run(Mixed(), (1, 3, 5, 5), 4)
+    _, plan = _run(Mixed(), (1, 3, 5, 5), 4, debug=True)
     inside = {plan.shapes[p]: plan.shapes[w] for p, (w, _) in plan.inside.items()}
     # only relu(h) in u and sigmoid(u) in v are written in place
     assert inside == {(1, 4, 5, 5): (1, 7, 5, 5), (1, 7, 5, 5): (1, 15, 5, 5)}
