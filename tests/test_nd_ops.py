@@ -363,7 +363,7 @@ def video_net() -> nn.Sequential:
 def test_video_network_eager_and_compiled() -> None:
     kernels = _run_both(video_net(), rand(2, 3, 5, 7, 9), ("batch", 3, 5, 7, 9))
     assert kernels == ["conv3d", "activation", "maxpool3d", "conv3d", "channel_affine",
-                       "avgpool3d", "global_pool", "dense"]
+                       "avgpool3d", "global_pool", "dense_narrow"]
 
 
 def test_global_avg_pool3d_and_lrn_network() -> None:
