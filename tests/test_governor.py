@@ -146,9 +146,10 @@ def test_calls_within_slow_of_the_best_never_switch(scale: list[float]) -> None:
 
 
 def _net() -> tuple[sg.CompiledModel, np.ndarray]:
+    """1x1 convolutions (``conv_gemm``: parallel, compiled once for every shape)."""
     net = nn.Sequential()
-    net.add(nn.Conv2D(32, 3, padding=1, activation="relu"), nn.Conv2D(32, 3, padding=1),
-            nn.GlobalAvgPool2D(), nn.Dense(5))
+    net.add(nn.Conv2D(32, 1, activation="relu"), nn.Conv2D(32, 1), nn.GlobalAvgPool2D(),
+            nn.Dense(5))
     net.initialize()
     x = np.random.default_rng(0).standard_normal((4, 16, 24, 24)).astype(np.float32)
     return sg.compile(net, x), x
