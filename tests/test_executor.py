@@ -133,6 +133,14 @@ def test_the_short_call_path_takes_what_numba_would_and_skips_nothing() -> None:
     wide[:, ::2] = x
     np.testing.assert_array_equal(model(wide[:, ::2]), want)
     check(model, x)
+    # a plan whose first calls were read-only finds its plain signature among two
+    other = sg.compile(seed_mlp(), sg.Input("x", ("batch", 20)))
+    other.params.update(model.params)
+    other(ro)
+    other(ro)
+    other(x)
+    assert other._by_shape[(2, 20)]._entry is not None
+    np.testing.assert_array_equal(other(x), want)
 
 
 def test_debug_mode_runs_step_by_step_with_the_same_results() -> None:

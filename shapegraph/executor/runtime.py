@@ -135,20 +135,18 @@ class Runner:
 
 
 def _entry_point(fn: Any) -> Any:
-    """The compiled code behind ``fn`` (a numba dispatcher compiled for exactly one
-    signature, the one run1's arguments have: an aligned, writeable, C-contiguous float32
-    input and the plan's own arrays), called without the dispatcher's type lookup (0.18 µs
-    of the seed MLP's 2.3). None when ``fn`` is not such a dispatcher (a chain of segments
-    and reference steps) or its signature is not that one; run1 then calls ``fn``. run1
-    checks the input's flags before each call, and the plan's key its dtype and shape."""
-    sigs = getattr(fn, "signatures", None)
-    if not sigs or len(sigs) != 1:
-        return None
-    x = sigs[0][4]
-    if not (getattr(x, "layout", "") == "C" and getattr(x, "mutable", False)
-            and getattr(x, "aligned", False) and str(getattr(x, "dtype", "")) == "float32"):
-        return None
-    return fn.overloads[sigs[0]].entry_point
+    """The compiled code behind ``fn`` (a numba dispatcher) for the signature run1's
+    arguments have (an aligned, writeable, C-contiguous float32 input and the plan's own
+    arrays), called without the dispatcher's type lookup (0.18 µs of the seed MLP's 2.3).
+    None when ``fn`` is not a dispatcher (a chain of segments and reference steps) or has
+    not compiled that signature; run1 then calls ``fn``. run1 checks the input's flags
+    before each call, and the plan's key its dtype and shape."""
+    for sig in getattr(fn, "signatures", None) or ():
+        x = sig[4]
+        if (getattr(x, "layout", "") == "C" and getattr(x, "mutable", False)
+                and getattr(x, "aligned", False) and str(getattr(x, "dtype", "")) == "float32"):
+            return fn.overloads[sig].entry_point
+    return None
 
 
 _LOCK = threading.Lock()
