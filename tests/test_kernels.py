@@ -466,6 +466,9 @@ def test_im2col_gather_matches_the_row_copies(cfg: dict[str, int], seed: int,
      "PH": 3, "PW": 3, "DH": 1, "DW": 1, "groups": 1},
     {"N": 3, "C": 3, "H": 61, "W": 47, "O": 16, "KH": 7, "KW": 7, "SH": 2, "SW": 2,
      "PH": 3, "PW": 3, "DH": 1, "DW": 1, "groups": 1},
+    # a short product (3 x 3 x 3 = 27 < SHORT_K): tiles of SHORT_K_PIXELS, a tail tile
+    {"N": 2, "C": 3, "H": 61, "W": 63, "O": 24, "KH": 3, "KW": 3, "SH": 2, "SW": 2,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},
     # row copies with dilation, column stride and padding (32 output columns)
     {"N": 1, "C": 5, "H": 20, "W": 64, "O": 16, "KH": 3, "KW": 3, "SH": 1, "SW": 2,
      "PH": 2, "PW": 2, "DH": 2, "DW": 2, "groups": 1},

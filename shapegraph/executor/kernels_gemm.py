@@ -38,6 +38,12 @@ __all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS", "WINO_BYTES", "conv_
            "conv_gemm_tiles", "pointwise", "runs_pointwise", "wino_gemm", "wino_tile_rows"]
 
 COL_BYTES = 1024 * 1024  # an im2col tile's size at most (with its product, within L2)
+# im2col tiles of products shorter than this (stems on 3 input channels: 27 = 3 x 3 x 3)
+# keep at most SHORT_K_PIXELS pixels: with so few multiply-adds per output element, sgemm
+# runs at the speed its output tile is written (SqueezeNet's stem, 64 outputs, one thread:
+# sgemm 568 µs on tiles of 9709 pixels, 430 on tiles of 512)
+SHORT_K = 64
+SHORT_K_PIXELS = 512
 # Below this many floating point operations a convolution runs on the calling thread: a
 # parallel region costs 2-4 µs while OpenMP's threads spin (jit.py), 40-55 µs to wake
 # them after they slept (templates.PARALLEL_MIN_FLOPS is the same threshold)
@@ -61,6 +67,8 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
         n_mt = min((want + items - 1) // items, blocks)
         return pixels, min(mg, 8 * max(1, blocks // n_mt))  # at least n_mt tiles
     nt = pixels if direct else min(pixels, max(64, COL_BYTES // (4 * kg)))
+    if not direct and kg < SHORT_K:  # a short product: keep its output tile in L2
+        nt = min(nt, SHORT_K_PIXELS)
     n_pt = (pixels + nt - 1) // nt
     if threads == 1:  # (split output channels, and each part builds the same im2col tile)
         return nt, mg

@@ -41,7 +41,9 @@ from shapegraph.executor.kernels import _jit
 __all__ = ["avgpool2d", "global_pool", "maxpool2d", "pool_plane", "pool_rows", "pool_same",
            "runs_plane", "runs_same"]
 
-_kernel = _jit(cache=True, nogil=True)
+# numpy's error model: a float division is not checked for a zero divisor (every divisor
+# here is at least 1), so it vectorizes (256 x 28 x 28 average's divisions: 164 µs to 19)
+_kernel = _jit(cache=True, nogil=True, error_model="numpy")
 _inline = _jit(inline="always")
 
 # Averages over larger planes stay row by row (3x3 pad 1, one thread: 576 x 14 x 14 0.38
@@ -158,12 +160,12 @@ def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
                 _combine(op, -e, v, 0, hw + e, is_max)
             elif e > 0:
                 _combine(op, 0, v, e, hw - e, is_max)
-        for i in range(h):  # the columns whose window crosses a row end, again
-            for jj in range(pw + right):
-                j = jj if jj < pw else w - right + (jj - pw)
-                if j < 0 or j >= w:
-                    continue
-                lo, hi, _, _ = _window(j, 1, pw, kw, w)
+        for jj in range(pw + right):  # the columns whose window crosses a row end, again
+            j = jj if jj < pw else w - right + (jj - pw)
+            if j < 0 or j >= w:
+                continue
+            lo, hi, _, _ = _window(j, 1, pw, kw, w)
+            for i in range(h):
                 acc = v[i * w + lo]
                 for t in range(lo + 1, hi):
                     u = v[i * w + t]
