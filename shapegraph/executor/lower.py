@@ -361,7 +361,7 @@ class _Lowerer:
             kernel, sizes = "pool_plane", (*k, *s)
             flags = flags[:1]  # (an average's divisor is the window's size)
             algo = "chunks of whole planes: flat passes along the rows, the columns, then picks"
-        elif runs_same(*xs[2:], *k, *s, *p, *ys[2:], is_max):  # (stride 1: not an argument)
+        elif runs_same(*xs[2:], *k, *s, *p, *ys[2:]):  # (stride 1: not an argument)
             kernel, sizes = "pool_same", (*k, *p)
             algo = "whole planes, one shifted pass per window row and column"
         else:
