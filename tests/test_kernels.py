@@ -187,6 +187,52 @@ def test_a_model_with_few_outputs_runs_dense_narrow() -> None:
     assert [s.kernel for s in plan.lowered.steps] == ["dense", "dense", "dense_narrow"]
 
 
+@SOME
+@given(st.integers(1, 9), st.integers(0, 200), st.integers(1, 120), st.integers(1, 3),
+       st.booleans(), ACTS, st.booleans(), st.integers(0, 2**32 - 1))
+def test_dense_split(n: int, k: int, m: int, threads: int, bias: bool, act: int,
+                     strided: bool, seed: int) -> None:
+    """The output columns in runs, one per thread (up to 3, at least 16 columns each):
+    sgemv on a block of the weight's columns per row up to GEMV_ROWS rows, sgemm beyond;
+    K = 0 gives the bias alone; a strided input is copied first."""
+    rng = np.random.default_rng(seed)
+    x, wt, b = rand(rng, n, 2 * k if strided else k), rand(rng, k, m), rand(rng, m)
+    if strided:
+        x = x[:, ::2]
+    want = x.astype(np.float64) @ wt.astype(np.float64) + (b if bias else 0.0)
+    out = np.full((n, m), np.nan, np.float32)
+    with single_threaded_blas():
+        KG.dense_split(x, wt, b if bias else EMPTY1, kact(act), out, threads)
+    close(out, act_ref(want, act), scale=np.sqrt(max(k, 1)))
+
+
+def test_a_large_dense_layer_runs_dense_split() -> None:
+    """A layer of DENSE_SPLIT_WEIGHTS weights or more (AlexNet's fully connected layers)
+    splits its columns over the threads, at batch 1 and 5, on one and two threads."""
+    import shapegraph as sg
+    from shapegraph import init, nn
+    from shapegraph.executor.jit import numba
+    from shapegraph.infer.interpret import run_reference
+
+    k = KG.DENSE_SPLIT_WEIGHTS // 1000 + 1
+    net = nn.Sequential()
+    net.add(nn.Dense(1000, activation="relu"), nn.Dense(999))
+    net.initialize(init.Xavier())
+    model = sg.compile(net, sg.Input("x", ("batch", k)))
+    before = numba.get_num_threads()
+    try:
+        for threads, batch in ((2, 1), (1, 1), (2, 5)):
+            numba.set_num_threads(threads)
+            x = np.random.default_rng(batch).standard_normal((batch, k)).astype(np.float32)
+            (want,) = run_reference(model.graph, model.params, {"x": x})
+            assert np.abs(want).max() > 0.1  # not tiny: a relative error shows
+            np.testing.assert_allclose(model(x), want, rtol=1e-4, atol=1e-5)
+    finally:
+        numba.set_num_threads(before)
+    plan = next(iter(model._runners.values())).plan
+    assert [s.kernel for s in plan.lowered.steps] == ["dense_split", "dense"]
+
+
 @FEW
 @given(st.integers(1, 3), st.integers(1, 9), st.integers(1, 50), ACTS,
        st.integers(0, 2**32 - 1))
@@ -335,7 +381,37 @@ def test_pool_plane(kh: int, kw: int, sh: int, sw: int, eh: int, ew: int, planes
            "ceil_drop_last": False, "kind": "max" if is_max else "avg"}
     want = pool_reference(x, cfg)
     out = np.full((1, planes, oh, ow), -7.0, np.float32)
-    KP.pool_plane(x, kh, kw, sh, sw, is_max, out)
+    KP.pool_plane(x, kh, kw, sh, sw, is_max, out, 1)
+    close(out, want)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize(("kernel", "k", "s", "p", "hw", "planes"), [
+    ("pool_rows", 3, 2, 1, (70, 70), 7), ("pool_plane", 3, 2, 0, (56, 56), 11),
+    ("pool_same", 3, 1, 1, (56, 56), 11)])
+def test_pools_split_their_planes_over_threads(kernel: str, k: int, s: int, p: int,
+                                               hw: tuple[int, int], planes: int, kind: str,
+                                               threads: int) -> None:
+    """A pool over POOL_PARALLEL_MIN input elements or more runs its planes in runs, one
+    per thread (7 or 11 planes over 2 or 3 items: uneven runs); each path gives the
+    reference's numbers."""
+    assert planes * hw[0] * hw[1] >= KP.POOL_PARALLEL_MIN
+    assert KP._items(planes, hw[0] * hw[1], threads) == threads
+    x = rand(np.random.default_rng(threads), 1, planes, *hw)
+    x[0, planes - 1].flat[5] = np.nan
+    cfg = {"ndim": 2, "kernel": (k, k), "strides": (s, s), "padding": (p, p),
+           "pads_end": (p, p), "ceil_mode": False, "count_include_pad": False,
+           "ceil_drop_last": False, "kind": kind}
+    want = pool_reference(x, cfg)
+    out = np.full(want.shape, -7.0, np.float32)
+    is_max = kind == "max"
+    if kernel == "pool_rows":
+        KP.pool_rows(x, k, k, s, s, p, p, is_max, False, out, threads)
+    elif kernel == "pool_plane":
+        KP.pool_plane(x, k, k, s, s, is_max, out, threads)
+    else:
+        KP.pool_same(x, k, k, p, p, is_max, False, out, threads)
     close(out, want)
 
 

@@ -30,7 +30,7 @@ from numba.np.linalg import ensure_blas
 
 from shapegraph.executor.jit import njit
 
-__all__ = ["blas_threads_controlled", "sgemm_rm", "single_threaded_blas"]
+__all__ = ["blas_threads_controlled", "sgemm_rm", "sgemv_rm", "single_threaded_blas"]
 
 ensure_blas()  # type: ignore[no-untyped-call]  # scipy's BLAS, found by numba's helper
 
@@ -64,6 +64,23 @@ def sgemm_rm(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb
     no = np.int8(110)  # "n": no transpose; "s": single precision
     _XXGEMM(np.int8(115), no, no, n, m, k, _ptr(alpha), _ptr(b), ldb, _ptr(a), lda, _ptr(bet),
             _ptr(c), ldc)
+
+
+# numba's helper around scipy's cython sgemv/dgemv (column-major, unit strides)
+_XXGEMV: Any = types.ExternalFunction("numba_xxgemv", types.intc(
+    types.char, types.char, types.intp, types.intp, types.voidptr, types.voidptr,
+    types.intp, types.voidptr, types.voidptr, types.voidptr))
+
+
+@njit(cache=True, nogil=True)
+def sgemv_rm(n: int, k: int, x: np.ndarray, b: np.ndarray, ldb: int, y: np.ndarray) -> None:
+    """Row-major ``y[n] = x[k] @ B[k, n]``: ``b`` a float32 view whose first element is
+    B[0, 0], rows ``ldb`` elements apart (a block of columns of a wider matrix); ``x`` and
+    ``y`` contiguous. (Column-major BLAS computes y = B^T x with B^T n x k, lda = ldb.)"""
+    alpha = np.ones(1, np.float32)
+    bet = np.zeros(1, np.float32)
+    _XXGEMV(np.int8(115), np.int8(110), n, k, _ptr(alpha), _ptr(b), ldb, _ptr(x), _ptr(bet),
+            _ptr(y))
 
 
 # ------------------------------------------------------------------------- BLAS threads

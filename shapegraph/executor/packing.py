@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from shapegraph.executor.kernels import NARROW_UNITS
+from shapegraph.executor.kernels_gemm import DENSE_SPLIT_WEIGHTS
 from shapegraph.executor.steps import Arg, Lowered, Step, act_arg, has_residual
 from shapegraph.executor.templates import (
     ConvArgs,
@@ -85,6 +86,9 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 step.args[1] = Arg("slot", out.slot((wt * scale[None, :]).T))
             else:
                 step.args[1] = Arg("slot", out.slot(wt * scale[None, :]))
+                if wt.size >= DENSE_SPLIT_WEIGHTS:  # large: its columns split over threads
+                    step.kernel = "dense_split"
+                    step.args.append(Arg("threads", None))
             step.args[2] = Arg("slot", out.slot(b * scale + shift))
             step.args[3] = act_arg(step.act)
         elif step.kernel == "conv":
@@ -126,7 +130,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
         elif (step.kernel in ("pool_rows", "pool_plane") and specialize
               and (k := _pool_window(step)) is not None
               and maxpool2d_unrolls(*(x := step.args[0]).shape[2:], *k,
-                                    *(y := step.args[-1]).shape[2:])):  # k: kh, kw, sh, sw, ph, pw
+                                    *(y := step.args[-2]).shape[2:])):  # k: kh, kw, sh, sw, ph, pw
             src, name = maxpool2d_source(*x.shape, *k, *y.shape[2:])
             step.source, step.kernel, step.args = (src, name), name, [x, y]
             step.algo = "max pool with the window unrolled"
