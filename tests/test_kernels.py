@@ -576,6 +576,22 @@ def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
     run_conv_gemm(cfg, K.ACT_TANH, False, 12, threads)
 
 
+@pytest.mark.parametrize(("cfg", "algo"), [
+    ((1, 96, 26, 26, 256, 5, 5, 1, 1, 2, 2, 1, 1, 2), "gemm"),  # AlexNet's 5x5, groups of 48
+    ((1, 32, 28, 28, 96, 5, 5, 1, 1, 2, 2, 1, 1, 1), "gemm"),  # Inception v1's 32 -> 96
+    ((1, 16, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 1, 1), "vo"),  # 400 products: direct
+    ((64, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1), "vo"),  # LeNet's second convolution
+    ((1, 64, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 1, 1), "flat"),  # fewer than 64 outputs
+    ((1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "vo"),  # 3x3: two channels a pass
+])
+def test_large_kernels_with_many_channels_run_the_gemm(cfg: tuple[int, ...], algo: str
+                                                       ) -> None:
+    """Stride-1 kernels of more than 16 taps take the GEMM from LARGE_KERNEL_MIN_K
+    products per output and 64 output channels (conv_gemm's own tests cover its numbers)."""
+    from shapegraph.executor.packing import conv_algorithm
+    assert conv_algorithm(cfg) == algo  # type: ignore[arg-type]
+
+
 def test_the_pointwise_cases_run_pointwise() -> None:
     assert KG.runs_pointwise(29 * 31, 13, 21) and KG.runs_pointwise(28 * 28, 8, 12)
     assert not KG.runs_pointwise(14 * 14, 16, 64)  # small planes: sgemm

@@ -31,7 +31,8 @@ _TEMPLATE_ALGOS = {"wino": "Winograd F(2x2, 3x3), generated for the shape",
 def conv_algorithm(cfg: ConvArgs) -> str:
     """``gemm`` (``kernels_gemm.conv_gemm``: BLAS on im2col tiles) for 1x1 and strided
     convolutions, where the direct kernels reach 15-35 GFLOP/s and sgemm 50-80 on one core
-    (ResNet-50's shapes, benchmarks/README.md); ``wino_gemm`` (Winograd F(2x2, 3x3) with
+    (ResNet-50's shapes, benchmarks/README.md), and for 5x5 and larger kernels with many
+    channels (``LARGE_KERNEL_MIN_K``); ``wino_gemm`` (Winograd F(2x2, 3x3) with
     sgemm: 110-170 GFLOP/s-equivalent) for stride-1 3x3 convolutions with at least 64 inputs
     and 64 outputs (or 128 and 32), on planes of 14x14 or more, with enough tiles for its
     transformed weights (``WINO_WEIGHT_BYTES_PER_TILE``; with fewer channels its transforms
@@ -43,6 +44,8 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     cg, og = c // groups, o // groups
     if cg * kh * kw >= 16 and og >= 8 and (kh * kw == 1 or sh * sw > 1):
         return "gemm"
+    if kh * kw > 16 and cg * kh * kw >= LARGE_KERNEL_MIN_K and og >= 64:
+        return "gemm"  # 5x5 and larger with many channels: see LARGE_KERNEL_MIN_K
     oh, ow = cfg[2] + 2 * cfg[9] - 2, cfg[3] + 2 * cfg[10] - 2
     tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
     if ((kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1)
@@ -50,6 +53,17 @@ def conv_algorithm(cfg: ConvArgs) -> str:
             and 16 * 4 * c * o <= WINO_WEIGHT_BYTES_PER_TILE * tiles):
         return "wino_gemm"
     return conv2d_config(*cfg).algo
+
+
+# Stride-1 kernels of more than 16 taps (5x5) run the GEMM from this many products per
+# output (input channels of a group x taps), with 64 output channels or more: the direct
+# kernels compute one output channel per pass for them (two would spill registers), and
+# reach 55-60 GFLOP/s. One thread, one convolution alone, against the generated kernel:
+# AlexNet's 5x5 groups of 48 -> 128 at 26x26 5.4 ms against 7.2, Inception v1's 32 -> 96
+# at 28x28 1.66 against 2.04 and 48 -> 128 at 7x7 0.21 against 0.27; with fewer channels
+# the direct kernel wins (16 -> 32 at 14x14 55 µs against 119, LeNet's 6 -> 16 at batch
+# 64 0.35 ms against 1.10)
+LARGE_KERNEL_MIN_K = 800
 
 
 # Winograd against the generated direct kernel (one thread / two, one convolution alone,
