@@ -240,8 +240,23 @@ def test_channel_affine(n: int, c: int, s: int, act: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     x, scale, shift = rand(rng, n, c, s), rand(rng, c), rand(rng, c)
     out = np.empty_like(x)
-    K.channel_affine(x, scale, shift, kact(act), out)
+    K.channel_affine(x, scale, shift, kact(act), out, 1)
     close(out, act_ref(x * scale[:, None] + shift[:, None], act))
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("in_place", [False, True])
+def test_channel_affine_splits_its_planes_over_threads(threads: int, in_place: bool
+                                                      ) -> None:
+    """AFFINE_PARALLEL_MIN elements or more: one run of (n, c) planes per thread (2 x 7
+    planes over 2 or 3 items, uneven), each plane's relu after its affine; in place too."""
+    rng = np.random.default_rng(threads)
+    x, scale, shift = rand(rng, 2, 7, 2500), rand(rng, 7), rand(rng, 7)
+    assert x.size >= K.AFFINE_PARALLEL_MIN
+    want = act_ref(x * scale[:, None] + shift[:, None], K.ACT_RELU)
+    out = x if in_place else np.full_like(x, np.nan)
+    K.channel_affine(x, scale, shift, kact(K.ACT_RELU), out, threads)
+    close(out, want)
 
 
 @FEW

@@ -23,7 +23,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 
 from shapegraph.executor.blas import sgemm_rm
-from shapegraph.executor.jit import njit
+from shapegraph.executor.jit import njit, prange
 from shapegraph.opset.elementwise import BINARY_CODES, UNARY_CODES
 from shapegraph.opset.reduce import REDUCE_CODES
 
@@ -323,22 +323,39 @@ def dense_narrow(x: np.ndarray, w: np.ndarray, b: np.ndarray,
 # --------------------------------------------------------------------------- normalization
 
 
-@_kernel
+# A channel affine over at least this many elements splits its planes over the threads it
+# is given (DenseNet-121's batchnorm + relu before each convolution: 2.2 ms of its 66 on
+# one thread)
+AFFINE_PARALLEL_MIN = 32768
+
+
+@_jit(cache=True, nogil=True, parallel=True)
 def channel_affine(
     x: np.ndarray, scale: np.ndarray, shift: np.ndarray, act: tuple[int, float, float],
-    out: np.ndarray,
+    out: np.ndarray, threads: int,
 ) -> None:
     """out[n, c, :] = act(x[n, c, :] * scale[c] + shift[c]); x/out (N, C, S), e.g. batchnorm
-    with running statistics already folded into scale/shift."""
+    with running statistics already folded into scale/shift; ``out`` may be ``x``. The
+    (n, c) planes run in one run per thread of ``threads`` when there are enough elements,
+    each plane's activation right after its affine, while it is in cache."""
     n_dim, c_dim, s_dim = x.shape
-    for n in range(n_dim):
-        for c in range(c_dim):
+    planes = n_dim * c_dim
+    items = 1 if threads < 2 or planes < 2 or x.size < AFFINE_PARALLEL_MIN \
+        else min(threads, planes)
+    for it in prange(items):
+        lo = np.int64(it) * planes // items
+        hi = (np.int64(it) + 1) * planes // items
+        for p in range(lo, hi):
+            n = p // c_dim
+            c = p - n * c_dim
             a = scale[c]
             b = shift[c]
+            xr = x[n, c]
+            orow = out[n, c]
             for s in range(s_dim):
-                out[n, c, s] = x[n, c, s] * a + b
-    if act[0] != ACT_NONE:
-        _act_inplace(out.reshape(out.size), act)
+                orow[s] = xr[s] * a + b
+            if act[0] != ACT_NONE:
+                _act_inplace(orow, act)
 
 
 @_kernel

@@ -231,7 +231,8 @@ class _Lowerer:
         scale, shift = bn_affine(self, n)
         view = (prod(xs[:axis]), xs[axis], prod(xs[axis + 1:]))
         self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale), Arg("w", shift),
-                                        act_arg(NO_ACT), self.val(y, view)], [x], inplace=x,
+                                        act_arg(NO_ACT), self.val(y, view),
+                                        Arg("threads", None)], [x], inplace=x,
                   channel_axis=axis)
         return True
 
@@ -297,8 +298,8 @@ class _Lowerer:
                 view = (prod(ys[:axis]), ys[axis], prod(ys[axis + 1:]))
                 self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale),
                                                 Arg("w", shift), act_arg(NO_ACT),
-                                                self.val(y, view)], [x], inplace=x,
-                          channel_axis=axis)
+                                                self.val(y, view), Arg("threads", None)],
+                          [x], inplace=x, channel_axis=axis)
                 return True
         if len(ys) > 4:
             return self.decline(n, f"no kernel for rank {len(ys)}: the broadcasting kernel "
