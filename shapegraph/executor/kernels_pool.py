@@ -162,7 +162,7 @@ def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
         _same_planes(xf, of, h, w, kh, kw, ph, pw, is_max, div, lo, hi)
 
 
-@_inline
+@_kernel
 def _same_planes(xf: np.ndarray, of: np.ndarray, h: int, w: int, kh: int, kw: int,
                  ph: int, pw: int, is_max: bool, div: np.ndarray, lo: int, hi: int
                  ) -> None:
@@ -268,7 +268,7 @@ def pool_plane(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, is_max: bool,
         _plane_chunks(x, kh, kw, sh, sw, is_max, out, lo, hi)
 
 
-@_inline
+@_kernel
 def _plane_chunks(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, is_max: bool,
                   out: np.ndarray, lo: int, hi: int) -> None:
     """Planes lo .. hi-1 of ``pool_plane``, a chunk at a time."""
@@ -350,7 +350,7 @@ def pool_rows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: in
                      hi)
 
 
-@_inline
+@_kernel
 def _rows_planes(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
                  is_max: bool, count_include_pad: bool, out: np.ndarray, cols: np.ndarray,
                  lo: int, hi: int) -> None:
