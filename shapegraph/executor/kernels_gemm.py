@@ -39,6 +39,7 @@ from shapegraph.executor.kernels import (
     _act_inplace,
     _bias_act_rows,
     act_apply,
+    no_product,
 )
 
 __all__ = ["COL_BYTES", "DENSE_SPLIT_WEIGHTS", "PW_MAX_CHANNELS", "PW_MIN_PIXELS",
@@ -452,11 +453,7 @@ def dense_split(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: tuple[int, fl
     (sgemv per row up to ``GEMV_ROWS`` rows, else sgemm), in place in ``wt``."""
     n, k = x.shape
     m = out.shape[1]
-    if n == 0 or m == 0:
-        return
-    if k == 0:
-        out[:, :] = 0.0
-    else:
+    if not no_product(x, out):
         xc = np.ascontiguousarray(x)  # (x itself, unless a caller's strided input)
         parts = max(1, min(threads, m // 16))
         for it in prange(parts):

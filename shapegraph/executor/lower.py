@@ -369,7 +369,7 @@ class _Lowerer:
             kernel, sizes = "pool_rows", (*k, *s, *p)
             algo = "separable: window rows into a row buffer, then its columns"
         self.emit(n, kernel, [self.val(x, xs), *(Arg("lit", v) for v in sizes), *flags,
-                              self.val(y, ys), Arg("threads", None)], [x], algo=algo)
+                              self.val(y, ys)], [x], algo=algo)
         return True
 
     # 3-D convolution and pooling, LRN: the kernels of ``kernels_nd`` (the generic conv3d
