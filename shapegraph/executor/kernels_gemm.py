@@ -449,8 +449,8 @@ DENSE_SPLIT_WEIGHTS = 1 << 21
 def dense_split(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: tuple[int, float, float],
                 out: np.ndarray, threads: int) -> None:
     """``kernels.dense`` (out (N, M) = act(x (N, K) @ wt (K, M) + b)) with the output
-    columns split over ``threads`` threads, each product a block of ``wt``'s columns
-    (sgemv per row up to ``GEMV_ROWS`` rows, else sgemm), in place in ``wt``."""
+    columns split over ``threads`` threads, each product on its block of ``wt``'s columns
+    where they lie, no copy (sgemv per row up to ``GEMV_ROWS`` rows, else sgemm)."""
     n, k = x.shape
     m = out.shape[1]
     if not no_product(x, out):
