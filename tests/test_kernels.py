@@ -259,6 +259,28 @@ def test_channel_affine_splits_its_planes_over_threads(threads: int, in_place: b
     close(out, want)
 
 
+def test_a_small_channel_affine_keeps_its_plan_serial() -> None:
+    """A channel affine under AFFINE_PARALLEL_MIN elements is given one thread at plan
+    time: its plan keeps the short call path and BLAS its own threads; a large one gets
+    the plan's threads. Both match the reference."""
+    from shapegraph import init
+    from shapegraph.infer.interpret import run_reference
+
+    for width, threads in ((20, False), (K.AFFINE_PARALLEL_MIN, True)):
+        net = nn.Sequential()
+        net.add(nn.BatchNorm(), nn.Dense(10))
+        net.initialize(init.Xavier())
+        model = sg.compile(net, sg.Input("x", (2, width)), debug=threads)
+        x = np.random.default_rng(width).standard_normal((2, width)).astype(np.float32)
+        (want,) = run_reference(model.graph, model.params, {"x": x})
+        np.testing.assert_allclose(model(x), want, rtol=1e-4, atol=1e-5)
+        (runner,) = model._runners.values()
+        step = runner.plan.lowered.steps[0]
+        assert step.kernel == "channel_affine"
+        assert (step.args[-1].kind == "threads") is threads
+        assert runner.blas_in_threads is threads
+
+
 @FEW
 @given(st.integers(1, 6), st.integers(1, 130), st.integers(0, 2**32 - 1))
 def test_layernorm(r: int, c: int, seed: int) -> None:

@@ -342,24 +342,32 @@ def channel_affine(
     with running statistics already folded into scale/shift; ``out`` may be ``x``. The
     (n, c) planes run in one run per thread of ``threads`` when there are enough elements,
     each plane's activation right after its affine, while it is in cache."""
-    n_dim, c_dim, s_dim = x.shape
-    planes = n_dim * c_dim
-    items = 1 if threads < 2 or planes < 2 or x.size < AFFINE_PARALLEL_MIN \
-        else min(threads, planes)
+    planes = x.shape[0] * x.shape[1]
+    if threads < 2 or planes < 2 or x.size < AFFINE_PARALLEL_MIN:
+        _affine_planes(x, scale, shift, act, out, 0, planes)  # no parallel region at all
+        return
+    items = min(threads, planes)
     for it in prange(items):
-        lo = np.int64(it) * planes // items
-        hi = (np.int64(it) + 1) * planes // items
-        for p in range(lo, hi):
-            n = p // c_dim
-            c = p - n * c_dim
-            a = scale[c]
-            b = shift[c]
-            xr = x[n, c]
-            orow = out[n, c]
-            for s in range(s_dim):
-                orow[s] = xr[s] * a + b
-            if act[0] != ACT_NONE:
-                _act_inplace(orow, act)
+        _affine_planes(x, scale, shift, act, out, np.int64(it) * planes // items,
+                       (np.int64(it) + 1) * planes // items)
+
+
+@_inline
+def _affine_planes(x: np.ndarray, scale: np.ndarray, shift: np.ndarray,
+                   act: tuple[int, float, float], out: np.ndarray, lo: int, hi: int) -> None:
+    """Planes lo .. hi-1 (flat (n, c) indices) of ``channel_affine``."""
+    c_dim, s_dim = x.shape[1], x.shape[2]
+    for p in range(lo, hi):
+        n = p // c_dim
+        c = p - n * c_dim
+        a = scale[c]
+        b = shift[c]
+        xr = x[n, c]
+        orow = out[n, c]
+        for s in range(s_dim):
+            orow[s] = xr[s] * a + b
+        if act[0] != ACT_NONE:
+            _act_inplace(orow, act)
 
 
 @_kernel
