@@ -350,6 +350,7 @@ def test_without_peers_the_rest_runs(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(bench, "sgemm_peak_gflops", lambda n=None: 100.0)
     monkeypatch.setattr(bench, "sample_load", lambda: Load(0.0, 0.0))
     monkeypatch.setattr(bench_machine, "PEERS", bench_machine.PEERS[:2])
+    monkeypatch.delenv("COLUMNS", raising=False)  # pytest-xdist's workers set 80
     out = tmp_path / "b.json"
     assert run_bench(opts=BenchOptions(models=("MLP 20",), batches=(1,), threads=(1,),
                                        rounds=1, budget=0.01, json_path=str(out))) == 0
