@@ -293,10 +293,11 @@ def test_a_turn_waits_until_no_thread_of_the_process_spins() -> None:
 
 
 def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     import os
 
-    env = {**os.environ, **env}
+    # the table's width: pytest-xdist's workers set COLUMNS=80, which would wrap its rows
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update(PYTHONPATH=str(ROOT), PATH="/usr/bin:/bin")
     return subprocess.run([sys.executable, "-m", "shapegraph", "bench", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout, env=env)
 
