@@ -19,9 +19,11 @@ Run: ``python benchmarks/bench_onnx_check.py [--repeat 5]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,11 +58,14 @@ def symbolic_batch(path: Path) -> onnx.ModelProto:
 def ort_symbolic(proto: onnx.ModelProto) -> str:
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
-    try:
-        SymbolicShapeInference.infer_shapes(proto, auto_merge=True)
-        return "ok"
-    except Exception as e:  # it gives up on several of these models
-        return f"failed ({str(e).splitlines()[0][:40]})"
+    # where it gives up, it saves what it inferred as sym_shape_infer_temp.onnx in the
+    # working folder: a temporary one here
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):
+        try:
+            SymbolicShapeInference.infer_shapes(proto, auto_merge=True)
+            return "ok"
+        except Exception as e:  # it gives up on several of these models
+            return f"failed ({str(e).splitlines()[0][:40]})"
 
 
 def row(path: Path, repeat: int) -> str:
