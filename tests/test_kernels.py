@@ -618,10 +618,16 @@ def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg
     COL_BYTES where they can, and split work for the threads when the problem allows."""
     nt, mt = KG.conv_gemm_tiles(batch, groups, pixels, mg, kg, direct, threads)
     assert 1 <= nt <= pixels and 1 <= mt <= mg
+    if not (direct and KG.runs_pointwise(pixels, kg, mg)):
+        # tiles of equal size (the last one short by fewer pixels than there are tiles),
+        # as many as a multiple of the threads unless that takes tiles under 64 pixels
+        n_pt = -(-pixels // nt)
+        assert pixels - (n_pt - 1) * nt > nt - n_pt
+        assert (batch * groups * n_pt) % threads == 0 or nt <= 128
     if threads == 1 and not (direct and KG.runs_pointwise(pixels, kg, mg)):
         # one item per im2col tile: a part of the output channels would build it again
         assert mt == mg and (nt == pixels if direct else 4 * kg * nt <= KG.COL_BYTES
-                             or nt == min(pixels, 64))
+                             or nt <= min(pixels, 64))
         return
     if direct and KG.runs_pointwise(pixels, kg, mg):  # whole rows, blocks of 8 channels
         assert nt == pixels and (mt == mg or mt % 8 == 0)
@@ -789,12 +795,19 @@ def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch, cfg: d
         run_conv_template(cfg, K.ACT_RELU, False, False, 12)
 
 
-def test_grouped_vo_convolutions_stay_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("cfg", "parts"), [
+    # each work item computes half of every group's output channels (a tail tile too)
+    (dict(WORKLOADS["resnet"], N=1, C=4, H=9, W=11, O=32, groups=2), 2),
+    (dict(WORKLOADS["resnet"], N=2, C=6, H=7, W=7, O=48, groups=3), 2),
+    # groups of an odd number of output channels stay whole
+    (dict(WORKLOADS["resnet"], N=1, C=4, H=9, W=11, O=34, groups=2), 1),
+])
+def test_grouped_vo_convolutions_split_each_group(monkeypatch: pytest.MonkeyPatch,
+                                                 cfg: dict[str, int], parts: int) -> None:
     monkeypatch.setattr(T, "PARALLEL_MIN_FLOPS", 0)
     monkeypatch.setattr(T, "PARALLEL_COMPILE_MIN_FLOPS", 0)
-    cfg = dict(WORKLOADS["resnet"], N=1, C=4, H=9, W=11, O=32, groups=2)
-    assert (T.conv2d_config(*conv_args(cfg)).algo, T.conv2d_config(*conv_args(cfg)).G) == \
-        ("vo", 1)
+    c = T.conv2d_config(*conv_args(cfg))
+    assert (c.algo, c.G) == ("vo", parts)
     run_conv_template(cfg, K.ACT_RELU, True, True, 13)
 
 

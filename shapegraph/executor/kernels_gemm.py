@@ -79,13 +79,21 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
     if not direct and kg < SHORT_K:  # a short product: keep its output tile in L2
         nt = min(nt, SHORT_K_PIXELS)
     n_pt = (pixels + nt - 1) // nt
+    want = 2 * threads
+    if threads > 1 and batch * groups * n_pt < want and pixels >= 256:
+        n_pt = max(n_pt, min((want + batch * groups - 1) // (batch * groups), pixels // 128))
+    # tiles of equal size, as many as a multiple of the threads while they keep 64 pixels:
+    # at batch 1 the tiles are the work items, and AlexNet's stem in four tiles of 722
+    # pixels and one of 28 kept one of two threads idle 60% of the time
+    nt = (pixels + n_pt - 1) // n_pt
+    n_pt = (pixels + nt - 1) // nt
+    asked = n_pt
+    while (batch * groups * n_pt) % threads and pixels >= 64 * (asked + 1):
+        asked += 1
+        nt = (pixels + asked - 1) // asked
+        n_pt = (pixels + nt - 1) // nt
     if threads == 1:  # (split output channels, and each part builds the same im2col tile)
         return nt, mg
-    want = 2 * threads
-    if batch * groups * n_pt < want and pixels >= 256:
-        n_pt = max(n_pt, min((want + batch * groups - 1) // (batch * groups), pixels // 128))
-        nt = (pixels + n_pt - 1) // n_pt
-        n_pt = (pixels + nt - 1) // nt
     mt = mg
     items = batch * groups * n_pt
     if items < want and mg >= 64:
