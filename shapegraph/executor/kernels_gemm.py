@@ -82,13 +82,15 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
     want = 2 * threads
     if threads > 1 and batch * groups * n_pt < want and pixels >= 256:
         n_pt = max(n_pt, min((want + batch * groups - 1) // (batch * groups), pixels // 128))
-    # tiles of equal size, as many as a multiple of the threads while they keep 64 pixels:
-    # at batch 1 the tiles are the work items, and AlexNet's stem in four tiles of 722
-    # pixels and one of 28 kept one of two threads idle 60% of the time
+    # tiles of equal size and, when there are as many as the threads, as many as a multiple
+    # of them while they keep 64 pixels: at batch 1 the tiles are the work items, and
+    # AlexNet's stem in four tiles of 722 pixels and one of 28 kept one of two threads
+    # idle 60% of the time. (Fewer tiles than threads: the output channels are split.)
     nt = (pixels + n_pt - 1) // n_pt
     n_pt = (pixels + nt - 1) // nt
     asked = n_pt
-    while (batch * groups * n_pt) % threads and pixels >= 64 * (asked + 1):
+    while batch * groups * n_pt > threads and (batch * groups * n_pt) % threads and \
+            pixels >= 64 * (asked + 1):
         asked += 1
         nt = (pixels + asked - 1) // asked
         n_pt = (pixels + nt - 1) // nt
