@@ -619,9 +619,9 @@ def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg
     nt, mt = KG.conv_gemm_tiles(batch, groups, pixels, mg, kg, direct, threads)
     assert 1 <= nt <= pixels and 1 <= mt <= mg
     if not (direct and KG.runs_pointwise(pixels, kg, mg)):
-        # tiles of equal size (the last one short by fewer pixels than there are tiles),
-        # more of them than threads as many as a multiple of the threads, unless that
-        # takes tiles under 64 pixels
+        # tiles of equal size (the last one short by fewer pixels than there are tiles);
+        # more tiles than threads are a multiple of the threads, unless that would take
+        # tiles under 64 pixels
         n_pt = -(-pixels // nt)
         assert pixels - (n_pt - 1) * nt > nt - n_pt
         tiles = batch * groups * n_pt

@@ -65,8 +65,9 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
     """(pixel tile, output-channel tile): im2col tiles of at most ``COL_BYTES``, then, for
     more than one thread, split further until there are at least two work items per thread
     (pixels first, while a tile keeps 128 of them; then output channels, while a tile keeps
-    32). The ``pointwise`` kernel's items keep whole rows and split output channels only, in
-    multiples of 8."""
+    32). Pixel tiles are of equal size, and more tiles than threads are a multiple of the
+    threads while a tile keeps 64 pixels. The ``pointwise`` kernel's items keep whole rows
+    and split output channels only, in multiples of 8."""
     if direct and runs_pointwise(pixels, kg, mg):
         items = batch * groups
         want = 2 * threads
@@ -82,10 +83,11 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
     want = 2 * threads
     if threads > 1 and batch * groups * n_pt < want and pixels >= 256:
         n_pt = max(n_pt, min((want + batch * groups - 1) // (batch * groups), pixels // 128))
-    # tiles of equal size and, when there are as many as the threads, as many as a multiple
-    # of them while they keep 64 pixels: at batch 1 the tiles are the work items, and
-    # AlexNet's stem in four tiles of 722 pixels and one of 28 kept one of two threads
-    # idle 60% of the time. (Fewer tiles than threads: the output channels are split.)
+    # tiles of equal size and, when there are more of them than threads, as many as a
+    # multiple of the threads while a tile keeps 64 pixels: at batch 1 the tiles are the
+    # work items, and AlexNet's stem in four tiles of 722 pixels and one of 28 kept one of
+    # two threads idle 60% of the time. (Fewer tiles than threads: the output channels
+    # are split below.)
     nt = (pixels + n_pt - 1) // n_pt
     n_pt = (pixels + nt - 1) // nt
     asked = n_pt
