@@ -55,3 +55,36 @@ def arena_conflicts(plan: Any) -> list[str]:
             out.append(f"values {a} (steps {fa}-{la}) and {b} (steps {fb}-{lb}) share "
                        f"arena memory at {max(sa.index, sb.index)}")
     return out
+
+
+def unrecorded_types(model: Any, *arrays: Any) -> list[str]:
+    """After ``model(*arrays)``: the kernel and segment calls that the first-call recorder
+    (``shapegraph.executor.warm``) finds for that plan whose argument types the call itself
+    did not compile or load. Each would be a helper's compile for nothing, and the call
+    would then compile it again. (A compiled segment loaded from the disk cache compiled
+    none of its kernels: they are not asked about.)"""
+    import numpy as np
+
+    from shapegraph.executor.runtime import Runner
+    from shapegraph.executor.warm import kernel_calls, segment_type
+
+    runner = model._runners[tuple(tuple(a.shape) for a in arrays)]
+    if not isinstance(runner, Runner):
+        return []
+    outs = [np.empty(s, np.float32) for s in runner.out_shapes]
+    args = (runner.weights, runner.arena(), 2, runner.ints, [*arrays, *outs])
+    seg = segment_type(*args)
+    missing = []
+    for fn in runner.gen.functions:
+        calls = []
+        if hasattr(fn, "py_func"):
+            calls.append((fn, seg))
+            if fn.stats.cache_hits.get(seg):
+                calls = [(fn, seg)]
+            else:
+                calls += kernel_calls(fn, *args)
+        else:
+            calls = kernel_calls(fn, *args)
+        missing += [f"{d.py_func.__name__}{t} (compiled: {d.signatures})" for d, t in calls
+                    if t not in d.overloads]
+    return missing

@@ -42,6 +42,7 @@ import pytest
 from gluon_networks import ALL_KINDS, cases, layers_of, walk
 from gluon_reference import Layer, Residual, Seq
 from hypothesis import HealthCheck, Phase, assume, given, settings
+from plan_checks import unrecorded_types
 
 import shapegraph as sg
 from shapegraph import init, nn, ops
@@ -213,6 +214,8 @@ def _agrees(net: nn.Block, blocks: dict[int, nn.Block], case: dict[str, Any], ji
     _another_batch(net, spec, np.concatenate([x, x[:1]]), lookup)
     model = sg.compile(net, sg.Input("x", shape), debug=not jit)
     assert_close(model(x), y.astype(np.float64), "sg.compile(...)(x) against net(x)")
+    # what a helper process would compile before a first call is what that call compiled
+    assert not unrecorded_types(model, x), unrecorded_types(model, x)
     try:  # a symbolic batch may leave a broadcast undecidable: then a ShapeError is fair
         model = sg.compile(net, sg.Input("x", ("batch", *shape[1:])), debug=not jit)
     except sg.ShapeError:

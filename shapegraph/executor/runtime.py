@@ -24,6 +24,7 @@ from shapegraph.executor.codegen import Generated, generate, large_steps
 from shapegraph.executor.governor import ThreadGovernor
 from shapegraph.executor.lower import lower
 from shapegraph.executor.plan import Plan, plan_memory
+from shapegraph.executor.warm import precompile
 from shapegraph.infer.cost import node_macs
 from shapegraph.infer.interpret import run_reference
 from shapegraph.infer.propagate import Resolution
@@ -62,6 +63,7 @@ class Runner:
         # such a plan runs on one thread while the machine is busy (governor.py)
         self._governors: dict[int, ThreadGovernor] = {}
         self._entry: Any = None  # run1's way past numba's dispatcher (``_entry_point``)
+        self._warmed = False  # the first call's compile was shared out (warm.py)
         # run1 calls the compiled code itself: no indices to check, no threads, one output
         self._short = not index_checks and not self.blas_in_threads and \
             len(self.out_shapes) == 1
@@ -82,6 +84,8 @@ class Runner:
         if not self._short or _SERIAL[0] is not False:
             outs = self.run([x])
             return outs[0] if len(outs) == 1 else tuple(outs)
+        if not self._warmed:
+            self.warm([x])
         a = getattr(self._local, "arena", None)
         out = np.empty(self.out_shapes[0], np.float32)
         if plain and self._entry is not None:
@@ -93,9 +97,19 @@ class Runner:
             self._entry = _entry_point(self.fn)
         return out
 
+    def warm(self, arrays: Sequence[np.ndarray]) -> None:
+        """Before the first call on inputs like ``arrays``: compile what it would, shared
+        out over helper processes when that is much (``warm.precompile``)."""
+        self._warmed = True
+        outs = [np.empty(s, np.float32) for s in self.out_shapes]
+        precompile(self.gen.functions, self.weights, self.arena(),
+                   self._numba.get_num_threads(), self.ints, [*arrays, *outs])
+
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         for k, rows, path in self.index_checks:
             _check_indices(arrays[k], rows, path)
+        if not self._warmed:
+            self.warm(arrays)
         outs = [np.empty(s, np.float32) for s in self.out_shapes]
         if not self.blas_in_threads:  # nothing to set up: a small model's call stays short
             self._call(0, arrays, outs)

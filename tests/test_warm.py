@@ -1,0 +1,207 @@
+"""A cold first call's compile shared out over helper processes (executor/warm.py).
+
+The tests run with helpers off (``SHAPEGRAPH_COMPILE_WORKERS=0``, conftest.py: the
+pytest-xdist workers have the cores already); the tests here turn them on.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+from plan_checks import unrecorded_types
+
+import shapegraph as sg
+from shapegraph import init, nn, ops
+from shapegraph.executor import warm
+from shapegraph.executor.runtime import Runner
+
+
+def rand(*shape: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def runner_of(model: sg.CompiledModel) -> Runner:
+    (runner,) = model._runners.values()
+    assert isinstance(runner, Runner)
+    return runner
+
+
+def convnet(width: int = 8) -> nn.Sequential:
+    """Convolutions of two generated shapes and the GEMM path, pools, batchnorm, a dense
+    layer: kernels with literal, int and tuple arguments. (Each test that needs a plan
+    nothing has compiled yet in this process gives its own ``width``.)"""
+    net = nn.Sequential()
+    net.add(nn.Conv2D(width, 3, padding=1, activation="relu"), nn.BatchNorm(),
+            nn.MaxPool2D(2), nn.Conv2D(12, 5, padding=2, strides=2, activation="tanh"),
+            nn.Conv2D(6, 1), nn.AvgPool2D(2), nn.Dense(10))
+    net.initialize(init.Xavier())
+    return net
+
+
+class Transposed(nn.Block):
+    """dense -> a rank-7 transpose (a numpy reference step) -> dense: two segments."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.d1 = nn.Dense(width, activation="relu", flatten=False)
+        self.d2 = nn.Dense(4, flatten=False)
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        return ops.softmax(self.d2(ops.transpose(self.d1(x), (0, 2, 1, 3, 4, 5, 6))))
+
+
+@pytest.fixture
+def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Helpers on, every estimate worth one, and a plan cache of its own: the generated
+    module is new, so its segments and generated kernels are compiled nowhere yet."""
+    monkeypatch.setenv("SHAPEGRAPH_CACHE", str(tmp_path))
+    monkeypatch.setenv("SHAPEGRAPH_COMPILE_WORKERS", "1")
+    monkeypatch.setattr(warm, "MIN_PARALLEL_SECONDS", 0.0)
+
+
+def models(width: int) -> list[tuple[Any, tuple[int, ...]]]:
+    net = convnet(width)
+    t = Transposed(width)
+    t.initialize()
+    return [(lambda: sg.compile(net, sg.Input("x", ("b", 3, 12, 12))), (2, 3, 12, 12)),
+            (lambda: sg.compile(net, sg.Input("x", ("b", 3, 12, 12)), debug=True),
+             (1, 3, 12, 12)),
+            (lambda: sg.compile(t, sg.Input("x", ("b", 2, 3, 2, 2, 2, 4))),
+             (3, 2, 3, 2, 2, 2, 4))]
+
+
+@pytest.mark.parametrize("case", range(3), ids=["segments", "debug", "reference step"])
+def test_recorded_types_are_those_the_first_call_compiles(
+        case: int, fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recorder's types for each kernel call are the ones the call compiled (the plan
+    is new, so its segments are compiled here and type their kernels' arguments)."""
+    monkeypatch.setenv("SHAPEGRAPH_COMPILE_WORKERS", "0")
+    make, shape = models(12 + case)[case]
+    model = make()
+    x = rand(*shape)
+    model(x)
+    assert unrecorded_types(model, x) == []
+
+
+def test_large_steps_called_from_python_record_argument_types() -> None:
+    """A plan of large steps calls its kernels from Python: plain ints, not literals."""
+    net = nn.Sequential()
+    net.add(nn.Conv2D(64, 3, padding=1, activation="relu"), nn.Conv2D(64, 3, padding=1))
+    net.initialize(init.Xavier())
+    model = sg.compile(net, sg.Input("x", (1, 64, 112, 112)))
+    x = rand(1, 64, 112, 112)
+    model(x)
+    gen = runner_of(model).gen
+    assert gen.from_python
+    assert unrecorded_types(model, x) == []
+
+
+def test_split_gives_the_longest_first_to_the_least_loaded() -> None:
+    units = [warm.Unit("m", "p", name, (), cost)
+             for name, cost in [("a", 1.0), ("b", 12.0), ("c", 4.0), ("d", 4.0), ("e", 2.0)]]
+    own, helper = warm.split(units, [0.0, 1.0])
+    assert [u.attr for u in own] == ["b"]
+    assert [u.attr for u in helper] == ["c", "d", "e", "a"]
+    assert warm.split([], [0.0, 1.0]) == [[], []]
+
+
+def test_workers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHAPEGRAPH_COMPILE_WORKERS", "2")
+    assert warm.workers() == 2
+    monkeypatch.setenv("SHAPEGRAPH_COMPILE_WORKERS", "0")
+    assert warm.workers() == 0
+    monkeypatch.setenv("SHAPEGRAPH_COMPILE_WORKERS", "two")
+    with pytest.raises(ValueError, match="SHAPEGRAPH_COMPILE_WORKERS must be a whole number"):
+        warm.workers()
+    monkeypatch.delenv("SHAPEGRAPH_COMPILE_WORKERS")
+    assert 0 <= warm.workers() <= 3
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    seen: dict[str, Any] = {"own": [], "stages": None, "helpers": None}
+    stages, compile_, precompile = warm.stages, warm._compile, warm.precompile
+
+    def spy_stages(*a: Any) -> Any:
+        seen["stages"] = stages(*a)
+        return seen["stages"]
+
+    def spy_compile(units: Any) -> None:
+        seen["own"] += list(units)
+        compile_(units)
+
+    def spy_precompile(*a: Any) -> int:
+        seen["helpers"] = precompile(*a)
+        return seen["helpers"]
+
+    monkeypatch.setattr(warm, "stages", spy_stages)
+    monkeypatch.setattr(warm, "_compile", spy_compile)
+    import shapegraph.executor.runtime as runtime
+    monkeypatch.setattr(runtime, "precompile", spy_precompile)
+    return seen
+
+
+def test_a_helper_compiles_its_share_into_the_cache(fresh: None,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _spy(monkeypatch)
+    model = sg.compile(convnet(9), sg.Input("x", ("b", 3, 12, 12)))
+    x = rand(2, 3, 12, 12)
+    got = model(x)
+    assert seen["helpers"] == 1
+    units = [u for stage in seen["stages"] for u in stage]
+    theirs = [u for u in units if u not in seen["own"]]
+    assert theirs, "the helper was given nothing"
+    assert any(u.attr.startswith("seg") for u in units)  # the second stage
+    generated = [u for u in theirs if not u.module.startswith("shapegraph.")]
+    assert generated, [u.attr for u in units]
+    for u in generated:  # compiled by the helper: this process loaded it from the disk
+        disp = warm._dispatcher(u)
+        assert disp.stats.cache_hits.get(u.argtypes), (u.attr, u.argtypes)
+    from shapegraph.infer.interpret import run_reference
+    (want,) = run_reference(model.graph, model.params, {"x": x})
+    np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
+    assert unrecorded_types(model, x) == []
+
+
+def test_a_helper_that_dies_leaves_its_share_to_the_first_call(
+        fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _spy(monkeypatch)
+    monkeypatch.setattr(warm, "HELPER_COMMAND", [sys.executable, "-c", "pass"])
+    model = sg.compile(convnet(10), sg.Input("x", ("b", 3, 12, 12)))
+    x = rand(1, 3, 12, 12)
+    got = model(x)
+    assert seen["helpers"] == 1
+    from shapegraph.infer.interpret import run_reference
+    (want,) = run_reference(model.graph, model.params, {"x": x})
+    np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
+
+
+WARM_AGAIN = """
+import sys
+sys.path.insert(0, {tests!r})
+import numpy as np, shapegraph as sg
+from shapegraph.executor import warm
+from test_warm import convnet, rand
+seen = []
+stages = warm.stages
+warm.stages = lambda *a: seen.append(stages(*a)) or seen[-1]
+warm.MIN_PARALLEL_SECONDS = 0.0
+sg.compile(convnet(11), sg.Input("x", ("b", 3, 12, 12)))(rand(2, 3, 12, 12))
+print(seen)
+"""
+
+
+def test_a_warm_cache_starts_no_helper(fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second process finds everything in the disk cache: nothing to share out."""
+    import subprocess
+    from pathlib import Path
+
+    seen = _spy(monkeypatch)
+    sg.compile(convnet(11), sg.Input("x", ("b", 3, 12, 12)))(rand(2, 3, 12, 12))
+    assert seen["stages"]
+    script = WARM_AGAIN.format(tests=str(Path(__file__).parent))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300, check=True)
+    assert out.stdout.strip() == "[[]]", out.stdout + out.stderr
