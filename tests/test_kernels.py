@@ -281,6 +281,29 @@ def test_a_small_channel_affine_keeps_its_plan_serial() -> None:
         assert runner.blas_in_threads is threads
 
 
+def test_a_small_pool_keeps_its_plan_serial() -> None:
+    """A pool under POOL_PARALLEL_MIN input elements is given one thread at plan time, as a
+    typed int (one compiled kernel serves both): its plan keeps the short call path; a
+    large one gets the plan's threads. Both match the reference."""
+    from shapegraph import init
+    from shapegraph.infer.interpret import run_reference
+
+    for side, threads in ((8, False), (128, True)):
+        net = nn.Sequential()
+        net.add(nn.MaxPool2D(3, strides=2), nn.Dense(10))
+        net.initialize(init.Xavier())
+        model = sg.compile(net, sg.Input("x", (1, 2, side, side)))
+        x = np.random.default_rng(side).standard_normal((1, 2, side, side)).astype(np.float32)
+        (want,) = run_reference(model.graph, model.params, {"x": x})
+        np.testing.assert_allclose(model(x), want, rtol=1e-4, atol=1e-5)
+        (runner,) = model._runners.values()
+        step = runner.plan.lowered.steps[0]
+        assert step.kernel in ("pool_rows", "pool_plane", "pool_same")
+        assert (2 * side * side >= KP.POOL_PARALLEL_MIN) is threads
+        assert step.args[-1].kind == ("threads" if threads else "one")
+        assert runner.blas_in_threads is threads
+
+
 @FEW
 @given(st.integers(1, 6), st.integers(1, 130), st.integers(0, 2**32 - 1))
 def test_layernorm(r: int, c: int, seed: int) -> None:
@@ -418,7 +441,37 @@ def test_pool_plane(kh: int, kw: int, sh: int, sw: int, eh: int, ew: int, planes
            "ceil_drop_last": False, "kind": "max" if is_max else "avg"}
     want = pool_reference(x, cfg)
     out = np.full((1, planes, oh, ow), -7.0, np.float32)
-    KP.pool_plane(x, kh, kw, sh, sw, is_max, out)
+    KP.pool_plane(x, kh, kw, sh, sw, is_max, out, 1)
+    close(out, want)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize(("kernel", "k", "s", "p", "hw", "planes"), [
+    ("pool_rows", 3, 2, 1, (70, 70), 7), ("pool_plane", 3, 2, 0, (56, 56), 11),
+    ("pool_same", 3, 1, 1, (56, 56), 11)])
+def test_pools_split_their_planes_over_threads(kernel: str, k: int, s: int, p: int,
+                                               hw: tuple[int, int], planes: int, kind: str,
+                                               threads: int) -> None:
+    """A pool over POOL_PARALLEL_MIN input elements or more runs its planes in runs, one
+    per thread (7 or 11 planes over 2 or 3 items: uneven runs); each path gives the
+    reference's numbers."""
+    assert planes * hw[0] * hw[1] >= KP.POOL_PARALLEL_MIN
+    assert KP._items(planes, hw[0] * hw[1], threads) == threads
+    x = rand(np.random.default_rng(threads), 1, planes, *hw)
+    x[0, planes - 1].flat[5] = np.nan
+    cfg = {"ndim": 2, "kernel": (k, k), "strides": (s, s), "padding": (p, p),
+           "pads_end": (p, p), "ceil_mode": False, "count_include_pad": False,
+           "ceil_drop_last": False, "kind": kind}
+    want = pool_reference(x, cfg)
+    out = np.full(want.shape, -7.0, np.float32)
+    is_max = kind == "max"
+    if kernel == "pool_rows":
+        KP.pool_rows(x, k, k, s, s, p, p, is_max, False, out, threads)
+    elif kernel == "pool_plane":
+        KP.pool_plane(x, k, k, s, s, is_max, out, threads)
+    else:
+        KP.pool_same(x, k, k, p, p, is_max, False, out, threads)
     close(out, want)
 
 

@@ -123,6 +123,8 @@ class _Writer:
             return "A[0:0].reshape((0, 0, 0, 0))"  # residual is (a global would be read-only)
         if a.kind == "threads":
             return "T"
+        if a.kind == "one":  # one thread, typed as T is (a literal 1 compiles apart)
+            return "np.int64(1)"
         return literal(a.ref)
 
     def step(self, s: Step) -> str:

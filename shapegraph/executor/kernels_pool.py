@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shapegraph.executor.jit import prange
 from shapegraph.executor.kernels import _jit
 
 __all__ = ["avgpool2d", "global_pool", "maxpool2d", "pool_plane", "pool_rows", "pool_same",
@@ -44,7 +45,27 @@ __all__ = ["avgpool2d", "global_pool", "maxpool2d", "pool_plane", "pool_rows", "
 # numpy's error model: a float division is not checked for a zero divisor (every divisor
 # here is at least 1), so it vectorizes (256 x 28 x 28 average's divisions: 164 µs to 19)
 _kernel = _jit(cache=True, nogil=True, error_model="numpy")
+_parallel = _jit(cache=True, nogil=True, error_model="numpy", parallel=True)
 _inline = _jit(inline="always")
+
+# A pool over at least this many input elements splits its planes over the threads it is
+# given (a parallel region costs about 2 µs while OpenMP's threads spin, jit.py; such a
+# pool takes 15 µs or more on one)
+POOL_PARALLEL_MIN = 32768
+
+
+@_inline
+def _items(planes: int, size: int, threads: int) -> int:
+    """Work items (runs of whole planes) of a pool over ``planes`` planes of ``size``."""
+    if threads < 2 or planes < 2 or planes * size < POOL_PARALLEL_MIN:
+        return 1
+    return min(threads, planes)
+
+
+@_inline
+def _span(it: np.int64, items: int, planes: int) -> tuple[int, int]:
+    """The planes of work item ``it``: lo .. hi-1."""
+    return int(it * planes // items), int((it + 1) * planes // items)
 
 
 @_inline
@@ -116,9 +137,9 @@ def _combine(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int,
             dv[t] += sv[t]
 
 
-@_kernel
+@_parallel
 def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
-              count_include_pad: bool, out: np.ndarray) -> None:
+              count_include_pad: bool, out: np.ndarray, threads: int) -> None:
     """A stride-1 pool whose output has the input's size (Inception's 3x3 pad-1 pools),
     one whole plane at a time: each window row is one shifted add (or max) over the flat
     plane, and so is each window column, whose few elements that wrap into the next row
@@ -128,15 +149,28 @@ def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
     hw = h * w
     xf = x.reshape(x.size)
     of = out.reshape(out.size)
-    v = np.empty(hw, np.float32)
     div = np.empty(0 if is_max else hw, np.float32)  # an average's divisor, by position
     for i in range(h if not is_max else 0):
         _, _, rp, rn = _window(i, 1, ph, kh, h)
         for j in range(w):
             _, _, cp, cn = _window(j, 1, pw, kw, w)
             div[i * w + j] = max(rp * cp if count_include_pad else rn * cn, 1)
+    planes = n_dim * c_dim
+    items = _items(planes, hw, threads)
+    for it in prange(items):
+        lo, hi = _span(np.int64(it), items, planes)
+        _same_planes(xf, of, h, w, kh, kw, ph, pw, is_max, div, lo, hi)
+
+
+@_kernel
+def _same_planes(xf: np.ndarray, of: np.ndarray, h: int, w: int, kh: int, kw: int,
+                 ph: int, pw: int, is_max: bool, div: np.ndarray, lo: int, hi: int
+                 ) -> None:
+    """Planes lo .. hi-1 of ``pool_same`` (``xf``, ``of``: the input and output, flat)."""
+    hw = h * w
+    v = np.empty(hw, np.float32)
     right = kw - 1 - pw  # window columns right of the centre
-    for plane in range(n_dim * c_dim):
+    for plane in range(lo, hi):
         xp = xf[plane * hw:(plane + 1) * hw]
         op = of[plane * hw:(plane + 1) * hw]
         for t in range(hw):  # window row ph: the row itself (ph < kh)
@@ -159,10 +193,10 @@ def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
             j = jj if jj < pw else w - right + (jj - pw)
             if j < 0 or j >= w:
                 continue
-            lo, hi, _, _ = _window(j, 1, pw, kw, w)
+            c_lo, c_hi, _, _ = _window(j, 1, pw, kw, w)
             for i in range(h):
-                acc = v[i * w + lo]
-                for t in range(lo + 1, hi):
+                acc = v[i * w + c_lo]
+                for t in range(c_lo + 1, c_hi):
                     u = v[i * w + t]
                     if is_max:
                         acc = _mx(acc, u)
@@ -218,27 +252,38 @@ def runs_plane(h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: 
 _runs_plane = _inline(runs_plane)
 
 
-@_kernel
+@_parallel
 def pool_plane(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, is_max: bool,
-               out: np.ndarray) -> None:
+               out: np.ndarray, threads: int) -> None:
     """A 2-D pool whose windows all lie inside its small planes (``runs_plane``), a chunk
     of whole planes at a time in flat passes, none of them a loop over one row (a vector
     loop over 13 columns runs as scalar code): the windows are reduced along the rows at
     stride 1 over the whole chunk, then along the columns, and every output picks its
     value. Windows that cross a row or plane end give values no output picks."""
     n_dim, c_dim, h, w = x.shape
+    planes = n_dim * c_dim
+    items = _items(planes, h * w, threads)
+    for it in prange(items):
+        lo, hi = _span(np.int64(it), items, planes)
+        _plane_chunks(x, kh, kw, sh, sw, is_max, out, lo, hi)
+
+
+@_kernel
+def _plane_chunks(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, is_max: bool,
+                  out: np.ndarray, lo: int, hi: int) -> None:
+    """Planes lo .. hi-1 of ``pool_plane``, a chunk at a time."""
+    h, w = x.shape[2], x.shape[3]
     oh, ow = out.shape[2], out.shape[3]
     pb = h * w
-    planes = n_dim * c_dim
-    chunk = min(max(PLANE_CHUNK // pb, 1), planes)
+    chunk = min(max(PLANE_CHUNK // pb, 1), hi - lo)
     hz = np.empty(chunk * pb, np.float32)
     vt = np.empty(chunk * pb, np.float32)
     area = np.float32(kh * kw)
     last = (oh - 1) * sh * w + (ow - 1) * sw + 1  # one past a plane's last pick
     xf = x.reshape(x.size)
     of = out.reshape(out.size)
-    for p0 in range(0, planes, chunk):
-        np_ = min(chunk, planes - p0)
+    for p0 in range(lo, hi, chunk):
+        np_ = min(chunk, hi - p0)
         _taps(hz, xf[p0 * pb:(p0 + np_) * pb], kw, 1, np_ * pb - (kw - 1), is_max)
         _taps(vt, hz, kh, w, (np_ - 1) * pb + last, is_max)
         ops = of[p0 * oh * ow:(p0 + np_) * oh * ow]
@@ -279,19 +324,38 @@ def _pool2d(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
     call the path their step needs directly)."""
     if _runs_plane(x.shape[2], x.shape[3], kh, kw, sh, sw, ph, pw, out.shape[2],
                    out.shape[3]):
-        pool_plane(x, kh, kw, sh, sw, is_max, out)
+        pool_plane(x, kh, kw, sh, sw, is_max, out, 1)
     elif _runs_same(x.shape[2], x.shape[3], kh, kw, sh, sw, ph, pw, out.shape[2],
                     out.shape[3]):
-        pool_same(x, kh, kw, ph, pw, is_max, count_include_pad, out)
+        pool_same(x, kh, kw, ph, pw, is_max, count_include_pad, out, 1)
     else:
-        pool_rows(x, kh, kw, sh, sw, ph, pw, is_max, count_include_pad, out)
+        pool_rows(x, kh, kw, sh, sw, ph, pw, is_max, count_include_pad, out, 1)
+
+
+@_parallel
+def pool_rows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
+              is_max: bool, count_include_pad: bool, out: np.ndarray, threads: int) -> None:
+    """Any 2-D pool, one output row at a time (the module docstring's separable scheme)."""
+    n_dim, c_dim, h, w = x.shape
+    ow_dim = out.shape[3]
+    cols = np.empty(ow_dim, np.float32)  # each output column's divisor part, once
+    for j in range(ow_dim):
+        _, _, padded, inside = _window(j, sw, pw, kw, w)
+        cols[j] = padded if count_include_pad else inside
+    planes = n_dim * c_dim
+    items = _items(planes, h * w, threads)
+    for it in prange(items):
+        lo, hi = _span(np.int64(it), items, planes)
+        _rows_planes(x, kh, kw, sh, sw, ph, pw, is_max, count_include_pad, out, cols, lo,
+                     hi)
 
 
 @_kernel
-def pool_rows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
-              is_max: bool, count_include_pad: bool, out: np.ndarray) -> None:
-    """Any 2-D pool, one output row at a time (the module docstring's separable scheme)."""
-    n_dim, c_dim, h, w = x.shape
+def _rows_planes(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
+                 is_max: bool, count_include_pad: bool, out: np.ndarray, cols: np.ndarray,
+                 lo: int, hi: int) -> None:
+    """Planes lo .. hi-1 of ``pool_rows``."""
+    h, w = x.shape[2], x.shape[3]
     oh_dim, ow_dim = out.shape[2], out.shape[3]
     bw = (ow_dim - 1) * sw + kw  # buffer column b is input column b - pw
     wn = max(min(w, bw - pw), 0)  # the input columns some window covers
@@ -299,14 +363,10 @@ def pool_rows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: in
     # the padding columns are never written: they keep the value that ignores them
     buf = np.full(max(bw, pw + wn) + sw, init, np.float32)
     phases = np.empty(buf.size + sw * kw, np.float32)
-    cols = np.empty(ow_dim, np.float32)  # each output column's divisor part, once
-    for j in range(ow_dim):
-        _, _, padded, inside = _window(j, sw, pw, kw, w)
-        cols[j] = padded if count_include_pad else inside
     xf = x.reshape(x.size)
     of = out.reshape(out.size)
     mid = buf[pw:pw + wn]
-    for plane in range(n_dim * c_dim):
+    for plane in range(lo, hi):
         xp = xf[plane * h * w:(plane + 1) * h * w]
         for i in range(oh_dim):
             h0, h1, padded, inside = _window(i, sh, ph, kh, h)

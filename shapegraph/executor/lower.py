@@ -24,7 +24,7 @@ from shapegraph.core.graph import Graph, Node
 from shapegraph.core.types import TensorType
 from shapegraph.executor.fusion import bn_affine, channel_affine, try_fuse
 from shapegraph.executor.kernels import AFFINE_PARALLEL_MIN
-from shapegraph.executor.kernels_pool import runs_plane, runs_same
+from shapegraph.executor.kernels_pool import POOL_PARALLEL_MIN, runs_plane, runs_same
 from shapegraph.executor.packing import pack
 from shapegraph.executor.steps import NO_ACT, Act, Arg, Lowered, Step, act_arg
 from shapegraph.opset.common import norm_axis
@@ -231,10 +231,10 @@ class _Lowerer:
         assert axis is not None
         scale, shift = bn_affine(self, n)
         view = (prod(xs[:axis]), xs[axis], prod(xs[axis + 1:]))
+        threads = _step_threads(prod(view), AFFINE_PARALLEL_MIN)
         self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale), Arg("w", shift),
-                                        act_arg(NO_ACT), self.val(y, view),
-                                        _affine_threads(view)], [x], inplace=x,
-                  channel_axis=axis)
+                                        act_arg(NO_ACT), self.val(y, view), threads],
+                  [x], inplace=x, channel_axis=axis)
         return True
 
     def op_layernorm(self, n: Node) -> bool:
@@ -297,9 +297,10 @@ class _Lowerer:
                 x = n.inputs[port]
                 scale, shift = channel_affine(n.op, vec)
                 view = (prod(ys[:axis]), ys[axis], prod(ys[axis + 1:]))
+                threads = _step_threads(prod(view), AFFINE_PARALLEL_MIN)
                 self.emit(n, "channel_affine", [self.val(x, view), Arg("w", scale),
                                                 Arg("w", shift), act_arg(NO_ACT),
-                                                self.val(y, view), _affine_threads(view)],
+                                                self.val(y, view), threads],
                           [x], inplace=x, channel_axis=axis)
                 return True
         if len(ys) > 4:
@@ -370,7 +371,8 @@ class _Lowerer:
             kernel, sizes = "pool_rows", (*k, *s, *p)
             algo = "separable: window rows into a row buffer, then its columns"
         self.emit(n, kernel, [self.val(x, xs), *(Arg("lit", v) for v in sizes), *flags,
-                              self.val(y, ys)], [x], algo=algo)
+                              self.val(y, ys), _step_threads(prod(xs), POOL_PARALLEL_MIN)],
+                  [x], algo=algo)
         return True
 
     # 3-D convolution and pooling, LRN: the kernels of ``kernels_nd`` (the generic conv3d
@@ -534,9 +536,11 @@ def lower(graph: Graph, types: Mapping[int, TensorType], params: Mapping[str, np
     return lw.finish()
 
 
-def _affine_threads(view: tuple[int, ...]) -> Arg:
-    """A ``channel_affine`` step's thread count: the plan's threads from
-    ``AFFINE_PARALLEL_MIN`` elements, else one. A smaller step keeps its plan serial, so
-    that a small model keeps its short call path and BLAS its own threads (a seed-sized
-    MLP with a batchnorm first: 2.1 µs a call, 8.5 when the step asked for threads)."""
-    return Arg("threads", None) if prod(view) >= AFFINE_PARALLEL_MIN else Arg("lit", 1)
+def _step_threads(elements: int, minimum: int) -> Arg:
+    """A parallel step's thread count: the plan's threads from ``minimum`` elements (the
+    kernel's own bound: ``AFFINE_PARALLEL_MIN``, ``POOL_PARALLEL_MIN``), else one. A
+    smaller step keeps its plan serial, so that a small model keeps its short call path and
+    BLAS its own threads (a seed-sized MLP with a batchnorm first: 2.1 µs a call, 8.5 when
+    the step asked for threads). The one is a typed int ("one"), not a literal, so that
+    both share the kernel's compiled code."""
+    return Arg("threads", None) if elements >= minimum else Arg("one", 1)

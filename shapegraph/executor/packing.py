@@ -144,7 +144,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
         elif (step.kernel in ("pool_rows", "pool_plane") and specialize
               and (k := _pool_window(step)) is not None
               and maxpool2d_unrolls(*(x := step.args[0]).shape[2:], *k,
-                                    *(y := step.args[-1]).shape[2:])):  # k: kh, kw, sh, sw, ph, pw
+                                    *(y := step.args[-2]).shape[2:])):  # k: kh, kw, sh, sw, ph, pw
             src, name = maxpool2d_source(*x.shape, *k, *y.shape[2:])
             step.source, step.kernel, step.args = (src, name), name, [x, y]
             step.algo = "max pool with the window unrolled"

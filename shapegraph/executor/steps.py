@@ -23,7 +23,8 @@ NO_ACT: Act = (0, 0.0, 0.0)
 class Arg:
     """A kernel argument: a value viewed with ``shape`` (kind "val"; "idx" casts it to
     int64 indices), a packed weight slot ("w"), an int64 constant array ("ints"), an
-    activation ``(code, alpha, beta)`` ("act"), or a Python literal ("lit")."""
+    activation ``(code, alpha, beta)`` ("act"), the plan's threads ("threads") or one
+    thread ("one"), or a Python literal ("lit")."""
 
     kind: str
     ref: Any
