@@ -342,7 +342,10 @@ def _serve() -> None:
     """A helper's loop: read a share, compile it, answer ``done``; until stdin closes."""
     import shapegraph.executor.jit  # noqa: F401 (numba set up as in the parent)
 
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    # the answers go to the parent on the original stdout; anything else printed goes
+    # to stderr, so that no stray line can pass for one
+    inp, out = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
     while True:
         head = inp.read(8)
         if len(head) < 8:
