@@ -8,10 +8,15 @@ threads against 0.36 ms on one (0.23 ms on two when the machine is quiet). ONNX 
 pool lets the calling thread take the work of a worker that has not started; numba's
 OpenMP layer cannot, so the runner measures instead.
 
-A :class:`ThreadGovernor` (one per plan and thread count) times each call. ``SLOW_CALLS``
-calls in a row slower than ``SLOW`` times the fastest call seen on all threads, together at
-least ``SLOW_S`` seconds long (or any number of them, ``SLOW_LONG_S`` long: a large
-model's), switch the plan to one thread. On one thread, after ``PROBE_S`` seconds (and at
+A :class:`ThreadGovernor` (one per plan and thread count) times each call. Its call number
+``CALIBRATE_AT`` runs on one thread, once, to have a one-thread time to compare with.
+``SLOW_CALLS`` calls in a row slower than ``SLOW`` times the fastest call seen on all
+threads, or than ``SERIAL_SLOW`` times the fastest on one, together at least ``SLOW_S``
+seconds long (or any number of them, ``SLOW_LONG_S`` long: a large model's), switch the
+plan to one thread. (Without the one-thread time, a machine busy from the first call on
+set the fastest call on all threads at its busy speed, and the plan stayed there: ResNet
+blocks at batch 1 ran 12.3 ms a call on two threads for a whole benchmark measurement,
+0.45 ms on one.) On one thread, after ``PROBE_S`` seconds (and at
 least ``PROBE_AFTER`` calls on one thread, to compare with), up to ``PROBE_CALLS`` calls,
 within about ``PROBE_BURST_S`` seconds, run on all threads again: the first calls after a
 thread sat idle are slow (1.3-2.3x for about five calls, measured), so one short call would
@@ -25,11 +30,13 @@ probe at once. Each probe that loses doubles the wait before the next, up to
 
 from __future__ import annotations
 
-__all__ = ["PROBE_AFTER", "PROBE_BURST_S", "PROBE_CALLS", "PROBE_GIVE_UP", "PROBE_MAX_S",
-           "PROBE_S", "PROBE_WIN", "SLOW", "SLOW_CALLS", "SLOW_LONG_S", "SLOW_S",
-           "ThreadGovernor"]
+__all__ = ["CALIBRATE_AT", "PROBE_AFTER", "PROBE_BURST_S", "PROBE_CALLS", "PROBE_GIVE_UP",
+           "PROBE_MAX_S", "PROBE_S", "PROBE_WIN", "SERIAL_SLOW", "SLOW", "SLOW_CALLS",
+           "SLOW_LONG_S", "SLOW_S", "ThreadGovernor"]
 
 SLOW = 1.5  # a call this much slower than the fastest on all threads counts as slow
+SERIAL_SLOW = 1.2  # ... and so does one this much slower than the fastest on one thread
+CALIBRATE_AT = 3  # the call (from 0) that runs on one thread once (after warm-up calls)
 SLOW_CALLS = 4  # slow calls in a row that switch to one thread ...
 SLOW_S = 0.02  # ... when they took this long together
 SLOW_LONG_S = 0.1  # slow calls in a row that took this long switch, however few
@@ -45,11 +52,14 @@ PROBE_GIVE_UP = 4.0  # a probe call slower than this times it ends the probe
 class ThreadGovernor:
     """Decides, call by call, whether a plan runs on all its threads or on one."""
 
-    __slots__ = ("best", "next_probe", "one_thread", "probe_s", "probe_spent", "probing",
-                 "serial_calls", "serial_time", "streak", "streak_s")
+    __slots__ = ("best", "calls", "next_probe", "one_thread", "probe_s", "probe_spent",
+                 "probing", "serial_best", "serial_calls", "serial_time", "streak",
+                 "streak_s")
 
     def __init__(self) -> None:
+        self.calls = 0  # calls recorded
         self.best = float("inf")  # fastest call on all threads, seconds
+        self.serial_best = float("inf")  # fastest call on one thread
         self.streak = 0  # slow calls in a row on all threads
         self.streak_s = 0.0  # ... and their time
         self.one_thread = False
@@ -63,7 +73,9 @@ class ThreadGovernor:
     def parallel(self, now: float) -> bool:
         """Whether the call starting at ``now`` (``time.perf_counter()``) runs on all
         threads: always, unless the plan was switched to one thread and no probe is due or
-        under way."""
+        under way; and the calibration call (``CALIBRATE_AT``) runs on one."""
+        if self.calls == CALIBRATE_AT:
+            return False
         return not self.one_thread or self.probing > 0 or (
             now >= self.next_probe and self.serial_calls >= PROBE_AFTER)
 
@@ -71,7 +83,11 @@ class ThreadGovernor:
         """Account for a call that ran from ``start`` to ``end`` on all threads
         (``parallel``) or on one."""
         took = end - start
+        self.calls += 1
         if not parallel:
+            self.serial_best = min(self.serial_best, took)
+            if not self.one_thread:  # the calibration call
+                return
             self.serial_time = took if not self.serial_calls else \
                 0.75 * self.serial_time + 0.25 * took
             self.serial_calls += 1
@@ -91,7 +107,7 @@ class ThreadGovernor:
             return
         if took < self.best:
             self.best = took
-        if took > SLOW * self.best:
+        if took > SLOW * self.best or took > SERIAL_SLOW * self.serial_best:
             self.streak += 1
             self.streak_s += took
             if (self.streak >= SLOW_CALLS and self.streak_s >= SLOW_S) or \
