@@ -99,11 +99,12 @@ class Runner:
 
     def warm(self, arrays: Sequence[np.ndarray]) -> None:
         """Before the first call on inputs like ``arrays``: compile what it would, shared
-        out over helper processes when that is much (``warm.precompile``)."""
-        self._warmed = True
+        out over helper processes when that is much (``warm.precompile``). (A malformed
+        ``SHAPEGRAPH_COMPILE_WORKERS`` raises here, on every call until it is mended.)"""
         outs = [np.empty(s, np.float32) for s in self.out_shapes]
         precompile(self.gen.functions, self.weights, self.arena(),
                    self._numba.get_num_threads(), self.ints, [*arrays, *outs])
+        self._warmed = True
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         for k, rows, path in self.index_checks:
