@@ -205,3 +205,17 @@ def test_a_warm_cache_starts_no_helper(fresh: None, monkeypatch: pytest.MonkeyPa
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=300, check=True)
     assert out.stdout.strip() == "[[]]", out.stdout + out.stderr
+
+
+def test_a_malformed_worker_count_is_an_error_on_every_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    model = sg.compile(convnet(), sg.Input("x", ("b", 3, 12, 12)))
+    x = rand(1, 3, 12, 12)
+    monkeypatch.setenv("SHAPEGRAPH_COMPILE_WORKERS", "-")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="SHAPEGRAPH_COMPILE_WORKERS must be a whole"):
+            model(x)
+    monkeypatch.setenv("SHAPEGRAPH_COMPILE_WORKERS", "0")
+    from shapegraph.infer.interpret import run_reference
+    (want,) = run_reference(model.graph, model.params, {"x": x})
+    np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
