@@ -113,9 +113,10 @@ def test_workers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert warm.workers() == 2
     monkeypatch.setenv("SHAPEGRAPH_COMPILE_WORKERS", "0")
     assert warm.workers() == 0
-    monkeypatch.setenv("SHAPEGRAPH_COMPILE_WORKERS", "two")
-    with pytest.raises(ValueError, match="SHAPEGRAPH_COMPILE_WORKERS must be a whole number"):
-        warm.workers()
+    for bad in ("two", "-1", "1.5"):
+        monkeypatch.setenv("SHAPEGRAPH_COMPILE_WORKERS", bad)
+        with pytest.raises(ValueError, match="must be a whole number of helper processes"):
+            warm.workers()
     monkeypatch.delenv("SHAPEGRAPH_COMPILE_WORKERS")
     assert 0 <= warm.workers() <= 3
 

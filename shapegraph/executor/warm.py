@@ -77,10 +77,13 @@ def workers() -> int:
     env = os.environ.get("SHAPEGRAPH_COMPILE_WORKERS")
     if env is not None and env.strip():
         try:
-            return max(0, int(env))
+            n = int(env)
         except ValueError:
+            n = -1
+        if n < 0:
             raise ValueError(f"SHAPEGRAPH_COMPILE_WORKERS must be a whole number of helper "
-                             f"processes, got {env!r}") from None
+                             f"processes (0 for none), got {env!r}")
+        return n
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
