@@ -6,6 +6,7 @@ pytest-xdist workers have the cores already); the tests here turn them on.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -220,3 +221,18 @@ def test_a_malformed_worker_count_is_an_error_on_every_call(
     from shapegraph.infer.interpret import run_reference
     (want,) = run_reference(model.graph, model.params, {"x": x})
     np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
+
+
+def test_a_helper_runs_this_shapegraph_with_this_processs_numba_cache(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from shapegraph.executor.jit import numba
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    env = warm.helper_env()
+    assert env["NUMBA_CACHE_DIR"] == str(tmp_path)
+    root = str(Path(warm.__file__).resolve().parents[2])
+    assert env["PYTHONPATH"].split(os.pathsep) == [root, "/elsewhere"]
+    assert env["SHAPEGRAPH_COMPILE_WORKERS"] == "0"

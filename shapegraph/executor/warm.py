@@ -42,8 +42,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["MIN_PARALLEL_SECONDS", "Unit", "kernel_calls", "precompile", "segment_type",
-           "stages", "workers"]
+__all__ = ["MIN_PARALLEL_SECONDS", "Unit", "helper_env", "kernel_calls", "precompile",
+           "segment_type", "stages", "workers"]
 
 # estimated cold compile seconds of a kernel (this machine, 2026-12-06; what matters is
 # their order and rough size, for the split): a kernel not named DEFAULT_SECONDS, a
@@ -287,13 +287,9 @@ class _Helper:
     """One helper process: sent a share per stage, answers a line when it is compiled."""
 
     def __init__(self) -> None:
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[2])  # shapegraph's own import root
-        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-        env["SHAPEGRAPH_COMPILE_WORKERS"] = "0"
         self.proc = subprocess.Popen(
             HELPER_COMMAND, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=helper_env())
         self.timer = threading.Timer(HELPER_TIMEOUT, self.proc.kill)
         self.timer.daemon = True
         self.timer.start()
@@ -329,6 +325,20 @@ class _Helper:
             self.timer.cancel()
             if self.proc.stdout is not None:
                 self.proc.stdout.close()
+
+
+def helper_env() -> dict[str, str]:
+    """A helper's environment: this process's, with this shapegraph first on its path, no
+    helpers of its own, and numba's cache where this process has it (also when it was set
+    in ``numba.config`` rather than the environment)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])  # shapegraph's own import root
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    env["SHAPEGRAPH_COMPILE_WORKERS"] = "0"
+    cache_dir = _numba().config.CACHE_DIR
+    if cache_dir:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    return env
 
 
 def _start(n: int) -> list[_Helper]:
