@@ -457,7 +457,7 @@ def test_pools_split_their_planes_over_threads(kernel: str, k: int, s: int, p: i
     per thread (7 or 11 planes over 2 or 3 items: uneven runs); each path gives the
     reference's numbers."""
     assert planes * hw[0] * hw[1] >= KP.POOL_PARALLEL_MIN
-    assert KP._items(planes, hw[0] * hw[1], threads) == threads
+    assert K._plane_runs(planes, hw[0] * hw[1], threads, KP.POOL_PARALLEL_MIN) == threads
     x = rand(np.random.default_rng(threads), 1, planes, *hw)
     x[0, planes - 1].flat[5] = np.nan
     cfg = {"ndim": 2, "kernel": (k, k), "strides": (s, s), "padding": (p, p),

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from shapegraph.executor.jit import prange
-from shapegraph.executor.kernels import _jit
+from shapegraph.executor.kernels import _jit, _plane_runs, _plane_span
 
 __all__ = ["avgpool2d", "global_pool", "maxpool2d", "pool_plane", "pool_rows", "pool_same",
            "runs_plane", "runs_same"]
@@ -50,22 +50,8 @@ _inline = _jit(inline="always")
 
 # A pool over at least this many input elements splits its planes over the threads it is
 # given (a parallel region costs about 2 µs while OpenMP's threads spin, jit.py; such a
-# pool takes 15 µs or more on one)
+# pool takes 15 µs or more on one); a smaller one runs no parallel region (_plane_runs)
 POOL_PARALLEL_MIN = 32768
-
-
-@_inline
-def _items(planes: int, size: int, threads: int) -> int:
-    """Work items (runs of whole planes) of a pool over ``planes`` planes of ``size``."""
-    if threads < 2 or planes < 2 or planes * size < POOL_PARALLEL_MIN:
-        return 1
-    return min(threads, planes)
-
-
-@_inline
-def _span(it: np.int64, items: int, planes: int) -> tuple[int, int]:
-    """The planes of work item ``it``: lo .. hi-1."""
-    return int(it * planes // items), int((it + 1) * planes // items)
 
 
 @_inline
@@ -156,9 +142,12 @@ def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
             _, _, cp, cn = _window(j, 1, pw, kw, w)
             div[i * w + j] = max(rp * cp if count_include_pad else rn * cn, 1)
     planes = n_dim * c_dim
-    items = _items(planes, hw, threads)
+    items = _plane_runs(planes, hw, threads, POOL_PARALLEL_MIN)
+    if items == 1:
+        _same_planes(xf, of, h, w, kh, kw, ph, pw, is_max, div, 0, planes)
+        return
     for it in prange(items):
-        lo, hi = _span(np.int64(it), items, planes)
+        lo, hi = _plane_span(np.int64(it), items, planes)
         _same_planes(xf, of, h, w, kh, kw, ph, pw, is_max, div, lo, hi)
 
 
@@ -262,9 +251,12 @@ def pool_plane(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, is_max: bool,
     value. Windows that cross a row or plane end give values no output picks."""
     n_dim, c_dim, h, w = x.shape
     planes = n_dim * c_dim
-    items = _items(planes, h * w, threads)
+    items = _plane_runs(planes, h * w, threads, POOL_PARALLEL_MIN)
+    if items == 1:
+        _plane_chunks(x, kh, kw, sh, sw, is_max, out, 0, planes)
+        return
     for it in prange(items):
-        lo, hi = _span(np.int64(it), items, planes)
+        lo, hi = _plane_span(np.int64(it), items, planes)
         _plane_chunks(x, kh, kw, sh, sw, is_max, out, lo, hi)
 
 
@@ -343,9 +335,13 @@ def pool_rows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: in
         _, _, padded, inside = _window(j, sw, pw, kw, w)
         cols[j] = padded if count_include_pad else inside
     planes = n_dim * c_dim
-    items = _items(planes, h * w, threads)
+    items = _plane_runs(planes, h * w, threads, POOL_PARALLEL_MIN)
+    if items == 1:
+        _rows_planes(x, kh, kw, sh, sw, ph, pw, is_max, count_include_pad, out, cols, 0,
+                     planes)
+        return
     for it in prange(items):
-        lo, hi = _span(np.int64(it), items, planes)
+        lo, hi = _plane_span(np.int64(it), items, planes)
         _rows_planes(x, kh, kw, sh, sw, ph, pw, is_max, count_include_pad, out, cols, lo,
                      hi)
 
