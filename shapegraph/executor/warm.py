@@ -183,7 +183,7 @@ def stages(functions: Sequence[Callable[..., None]], w: np.ndarray, a: np.ndarra
     its kernels)."""
     kernels: list[Unit] = []
     segments: list[Unit] = []
-    seen: set[tuple[int, tuple[Any, ...]]] = set()
+    seen: set[tuple[Any, tuple[Any, ...]]] = set()
     seg_type = segment_type(w, a, threads, ints, arrays)
     for fn in functions:
         compiled = hasattr(fn, "py_func")
@@ -193,9 +193,9 @@ def stages(functions: Sequence[Callable[..., None]], w: np.ndarray, a: np.ndarra
         for disp, argtypes in dict.fromkeys(kernel_calls(fn, w, a, threads, ints, arrays)):
             u = _unit(disp, argtypes)
             links += u.cost if u is not None else DEFAULT_SECONDS
-            if (id(disp), argtypes) in seen:
+            if (disp, argtypes) in seen:
                 continue
-            seen.add((id(disp), argtypes))
+            seen.add((disp, argtypes))
             if u is not None and not _cached(disp, argtypes):
                 kernels.append(u)
         if compiled and (u := _unit(fn, seg_type, SEGMENT_SECONDS + links)) is not None:
@@ -270,17 +270,15 @@ def _compile(units: Sequence[Unit]) -> None:
 
 
 def _dispatcher(u: Unit) -> Any:
-    module = sys.modules.get(u.module)
-    if module is None:
-        if u.module.startswith("shapegraph."):
-            import importlib
+    """The unit's function: imported by name, or a generated plan module loaded from its
+    file (both return the module already loaded, if it is)."""
+    if u.module.startswith("shapegraph."):
+        import importlib
 
-            module = importlib.import_module(u.module)
-        else:
-            from shapegraph.executor.codegen import _load
+        return getattr(importlib.import_module(u.module), u.attr)
+    from shapegraph.executor.codegen import _load
 
-            module = _load(Path(u.path), u.module)
-    return getattr(module, u.attr)
+    return getattr(_load(Path(u.path), u.module), u.attr)
 
 
 class _Helper:
