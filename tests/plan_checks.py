@@ -76,15 +76,10 @@ def unrecorded_types(model: Any, *arrays: Any) -> list[str]:
     seg = segment_type(*args)
     missing = []
     for fn in runner.gen.functions:
-        calls = []
-        if hasattr(fn, "py_func"):
-            calls.append((fn, seg))
-            if fn.stats.cache_hits.get(seg):
-                calls = [(fn, seg)]
-            else:
-                calls += kernel_calls(fn, *args)
-        else:
-            calls = kernel_calls(fn, *args)
+        compiled = hasattr(fn, "py_func")
+        calls = [(fn, seg)] if compiled else []
+        if not (compiled and fn.stats.cache_hits.get(seg)):
+            calls += kernel_calls(fn, *args)
         missing += [f"{d.py_func.__name__}{t} (compiled: {d.signatures})" for d, t in calls
                     if t not in d.overloads]
     return missing
