@@ -41,6 +41,7 @@ from shapegraph.executor.kernels import (
     act_apply,
     no_product,
 )
+from shapegraph.executor.kernels_vgemm import MR, vgemm_rm
 
 __all__ = ["COL_BYTES", "DENSE_SPLIT_WEIGHTS", "PW_MAX_CHANNELS", "PW_MIN_PIXELS",
            "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "dense_split", "pointwise",
@@ -152,6 +153,9 @@ def _im2col(xb: np.ndarray, c0: int, cg: int, kh: int, kw: int, sh: int, sw: int
 # its 1x1 stride-2 shortcuts 0.21-0.27 to 0.04-0.14; on longer rows the row copies win (64 x
 # 55 x 55 3x3: 0.64 against 0.92; the 7x7 stride-2 stem 0.56 against 3.1)
 GATHER_MAX_OW = 28
+
+VGEMM = True
+VGEMM_MIN_K = 64
 
 
 @njit(cache=True, nogil=True)
@@ -305,8 +309,12 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
         return
     beta = 1.0 if in_place else 0.0  # in place: the product is added to the residual
     if direct:
-        sgemm_rm(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
-                 pixels, beta)
+        if uses_vgemm(kg, nm):
+            vgemm_rm(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
+                     pixels, beta)
+        else:
+            sgemm_rm(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
+                     pixels, beta)
     else:
         col = np.empty((kg, np_), np.float32)
         if ow_dim <= GATHER_MAX_OW:
@@ -314,8 +322,18 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
                            np_, col)
         else:
             _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
-        sgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, beta)
+        if uses_vgemm(kg, nm):
+            vgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, beta)
+        else:
+            sgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, beta)
     _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res and not in_place, act)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def uses_vgemm(kg: int, nm: int) -> bool:
+    """Whether a product of ``kg`` terms into ``nm`` output channels runs ``vgemm_rm``
+    (else BLAS sgemm)."""
+    return VGEMM and kg >= VGEMM_MIN_K and nm >= MR
 
 
 # --------------------------------------------------------------------------- 1x1 by hand

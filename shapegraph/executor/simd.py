@@ -1,0 +1,200 @@
+"""Eight-lane float32 vectors in compiled kernels: a numba type and its few operations.
+
+numba has no vector type, and its loop vectorizer keeps a register-blocked product's
+accumulators in memory (or gathers its operands) unless every index is provably affine.
+:class:`F32x8` is LLVM's ``<8 x float>`` as a numba value: a kernel holds each accumulator
+in a local variable, and LLVM keeps them in registers (``vgemm``'s 8 x 24 tile is 24 of
+them). Loads and stores take an array (any view) and an element offset from its first
+element, as BLAS takes a pointer and leading dimensions: strides are the caller's.
+
+Nothing here checks bounds: the caller's indices must stay within the array's memory. On a
+machine without AVX the vectors are split into smaller ones by LLVM: slower, not wrong.
+
+>>> import numpy as np
+>>> from shapegraph.executor.jit import njit
+>>> @njit
+... def axpy8(a, x, y):
+...     vstore(y, 0, vfma(vsplat(a), vload(x, 0), vload(y, 0)))
+>>> y = np.ones(8, np.float32)
+>>> axpy8(np.float32(2.0), np.arange(8, dtype=np.float32), y)
+>>> y.tolist()
+[1.0, 3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from llvmlite import ir  # type: ignore[import-untyped]
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
+
+__all__ = ["LANES", "F32x8", "address", "fload", "fstore", "prefetch", "vfma", "vload",
+           "vput", "vsplat", "vstore", "vzero"]
+
+LANES = 8
+_VT = ir.VectorType(ir.FloatType(), LANES)
+_I32 = ir.IntType(32)
+
+
+class F32x8(types.Type):
+    """numba's type of an ``<8 x float>`` value (one AVX register)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="f32x8")
+
+
+f32x8 = F32x8()
+
+
+@register_model(F32x8)
+class _F32x8Model(models.PrimitiveModel):
+    def __init__(self, dmm: Any, fe_type: Any) -> None:
+        super().__init__(dmm, fe_type, _VT)  # type: ignore[no-untyped-call]
+
+
+def _addr(context: Any, builder: Any, aryty: Any, ary: Any, idx: Any, ty: Any) -> Any:
+    """The address of the element ``idx`` places after the array's first, as ``ty*``."""
+    data = context.make_array(aryty)(context, builder, ary).data
+    return builder.bitcast(builder.gep(data, [idx]), ty.as_pointer())
+
+
+def _check_f32(arr: Any) -> None:
+    if not isinstance(arr, types.Array) or arr.dtype != types.float32:
+        raise TypeError(f"simd: a float32 array is needed, got {arr}")
+
+
+def _vload(typingctx: Any, arr: Any, i: Any) -> Any:
+    _check_f32(arr)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.load(_addr(context, builder, sig.args[0], args[0], args[1], _VT),
+                            align=4)
+    return f32x8(arr, types.intp), codegen
+
+
+def _vstore(typingctx: Any, arr: Any, i: Any, v: Any) -> Any:
+    _check_f32(arr)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        builder.store(args[2], _addr(context, builder, sig.args[0], args[0], args[1], _VT),
+                      align=4)
+        return context.get_dummy_value()
+    return types.none(arr, types.intp, f32x8), codegen
+
+
+def _fload(typingctx: Any, arr: Any, i: Any) -> Any:
+    _check_f32(arr)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.load(_addr(context, builder, sig.args[0], args[0], args[1],
+                                  ir.FloatType()), align=4)
+    return types.float32(arr, types.intp), codegen
+
+
+def _fstore(typingctx: Any, arr: Any, i: Any, x: Any) -> Any:
+    _check_f32(arr)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        builder.store(args[2], _addr(context, builder, sig.args[0], args[0], args[1],
+                                     ir.FloatType()), align=4)
+        return context.get_dummy_value()
+    return types.none(arr, types.intp, types.float32), codegen
+
+
+def _vput(typingctx: Any, addr: Any, i: Any, v: Any, beta: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        base = builder.inttoptr(args[0], ir.FloatType().as_pointer())
+        ptr = builder.bitcast(builder.gep(base, [args[1]]), _VT.as_pointer())
+        b32 = context.cast(builder, args[3], sig.args[3], types.float32)
+        with builder.if_else(builder.fcmp_ordered("==", b32, ir.Constant(ir.FloatType(), 0.0))
+                             ) as (zero, other):
+            with zero:
+                builder.store(args[2], ptr, align=4)
+            with other:
+                old = builder.load(ptr, align=4)
+                builder.store(_fma(builder, _splat(builder, b32), old, args[2]), ptr, align=4)
+        return context.get_dummy_value()
+    return types.none(types.intp, types.intp, f32x8, types.float64), codegen
+
+
+def _prefetch(typingctx: Any, addr: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        i8p = ir.IntType(8).as_pointer()
+        fn = _llvm_function(builder, "llvm.prefetch.p0i8",
+                            ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32]))
+        builder.call(fn, [builder.inttoptr(args[0], i8p), ir.Constant(_I32, 0),
+                          ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
+        return context.get_dummy_value()
+    return types.none(types.intp), codegen
+
+
+def _address(typingctx: Any, arr: Any) -> Any:
+    _check_f32(arr)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        return builder.ptrtoint(data, ir.IntType(64))
+    return types.intp(arr), codegen
+
+
+def _llvm_function(builder: Any, name: str, fnty: Any) -> Any:
+    return cgutils.get_or_insert_function(builder.module, fnty, name)  # type: ignore
+
+
+def _fma(builder: Any, a: Any, b: Any, c: Any) -> Any:
+    """a * b + c with one rounding (LLVM's fma intrinsic: vfmadd where there is one)."""
+    fn = _llvm_function(builder, "llvm.fma.v8f32", ir.FunctionType(_VT, [_VT, _VT, _VT]))
+    return builder.call(fn, [a, b, c])
+
+
+def _splat(builder: Any, x: Any) -> Any:
+    v = builder.insert_element(ir.Constant(_VT, ir.Undefined), x, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(v, ir.Constant(_VT, ir.Undefined),
+                                  ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+
+
+def _vsplat(typingctx: Any, x: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return _splat(builder, args[0])
+    return f32x8(types.float32), codegen
+
+
+def _vzero(typingctx: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return ir.Constant(_VT, [0.0] * LANES)
+    return f32x8(), codegen
+
+
+def _vfma(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return _fma(builder, *args)
+    return f32x8(f32x8, f32x8, f32x8), codegen
+
+
+_F = Callable[..., Any]
+# called in compiled code only (the typing context is numba's)
+vload = cast(_F, intrinsic(_vload))
+"""vload(arr, i): the 8 floats at elements i .. i+7 after ``arr``'s first."""
+vstore = cast(_F, intrinsic(_vstore))
+"""vstore(arr, i, v): write v to elements i .. i+7 after ``arr``'s first."""
+fload = cast(_F, intrinsic(_fload))
+"""fload(arr, i): the float at element i after ``arr``'s first (no strides, no checks)."""
+fstore = cast(_F, intrinsic(_fstore))
+"""fstore(arr, i, x): write the float32 x to element i after ``arr``'s first."""
+address = cast(_F, intrinsic(_address))
+"""address(arr): the address of ``arr``'s first element, as an int (for ``vput``; the
+array must stay alive while it is used)."""
+prefetch = cast(_F, intrinsic(_prefetch))
+"""prefetch(addr): ask for the cache line at address ``addr`` (a hint: never faults)."""
+vput = cast(_F, intrinsic(_vput))
+"""vput(addr, i, v, beta): the 8 floats at element i from address ``addr`` = v + beta *
+them (not read when beta is 0: they may hold anything)."""
+vsplat = cast(_F, intrinsic(_vsplat))
+"""vsplat(x): a float32 in every lane."""
+vzero = cast(_F, intrinsic(_vzero))
+"""vzero(): zeros."""
+vfma = cast(_F, intrinsic(_vfma))
+"""vfma(a, b, c): a * b + c lane by lane, one rounding (``llvm.fma``)."""

@@ -1,0 +1,89 @@
+"""``vgemm_rm`` (register-blocked sgemm in numba) and its vector intrinsics, against numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shapegraph.executor import kernels_vgemm as KV
+from shapegraph.executor.blas import sgemm_rm
+from shapegraph.executor.jit import njit
+from shapegraph.executor.simd import address, fload, fstore, vfma, vload, vput, vsplat, vstore
+
+
+def run(m: int, n: int, k: int, beta: float, pads: tuple[int, int, int, int, int, int],
+        seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """vgemm_rm on views into larger arrays (offsets and leading dimensions of their own);
+    returns (C after the call, what numpy says C must be), both whole arrays: every
+    element outside the product's block must be what it was."""
+    rng = np.random.default_rng(seed)
+    ra, ca, rb, cb, rc, cc = pads
+    a = rng.standard_normal((m + ra, k + ca)).astype(np.float32)
+    b = rng.standard_normal((k + rb, n + cb)).astype(np.float32)
+    c = rng.standard_normal((m + rc, n + cc)).astype(np.float32)
+    want = c.astype(np.float64)
+    av, bv = a[ra:, ca:], b[rb:, cb:]
+    want[rc:, cc:] = av.astype(np.float64) @ bv + beta * want[rc:, cc:]
+    KV.vgemm_rm(m, n, k, av, k + ca, bv, n + cb, c[rc:, cc:], n + cc, beta)
+    return c, want.astype(np.float32)
+
+
+def close(got: np.ndarray, want: np.ndarray, k: int) -> None:
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(k, 1) ** 0.5 * 4)
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.integers(1, 40), st.integers(1, 80), st.integers(0, 70),
+       st.sampled_from([0.0, 1.0, 0.5]), st.tuples(*[st.integers(0, 3)] * 6),
+       st.integers(0, 2**32 - 1))
+def test_vgemm_matches_numpy(m: int, n: int, k: int, beta: float,
+                             pads: tuple[int, int, int, int, int, int], seed: int) -> None:
+    """Any m (fewer than 8 rows, whole blocks of 8, a last block that overlaps the one
+    before), any n (tiles of 24, 16 and 8 columns, a last one through the scratch tile),
+    any k (0 too), beta 0, 1 or other, on views with leading dimensions of their own; and
+    nothing outside the block is written."""
+    got, want = run(m, n, k, beta, pads, seed)
+    close(got, want, k)
+
+
+def test_vgemm_overwrites_nan_when_beta_is_0() -> None:
+    """beta 0: C's old contents are never read (the arena hands out uninitialized memory)."""
+    a = np.ones((13, 5), np.float32)
+    b = np.ones((5, 30), np.float32)
+    c = np.full((13, 30), np.nan, np.float32)
+    KV.vgemm_rm(13, 30, 5, a, 5, b, 30, c, 30, 0.0)
+    assert (c == 5.0).all()
+
+
+def test_vgemm_conv_shapes_agree_with_sgemm() -> None:
+    """The shapes it replaces sgemm on in the CNNs (49, 196 and 784 pixels; 64-4608 terms;
+    an odd 8-row tail): the same numbers as BLAS, to float32 rounding."""
+    rng = np.random.default_rng(5)
+    for m, k, n in [(64, 576, 49), (256, 1024, 196), (128, 128, 784), (100, 300, 61)]:
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        mine, blas = np.empty((m, n), np.float32), np.empty((m, n), np.float32)
+        KV.vgemm_rm(m, n, k, a, k, b, n, mine, n, 0.0)
+        sgemm_rm(m, n, k, a, k, b, n, blas, n, 0.0)
+        close(mine, blas, k)
+
+
+@njit(cache=True)
+def _intrinsics(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
+    vstore(y, 1, vfma(vsplat(np.float32(3.0)), vload(x, 2), vload(y, 1)))
+    fstore(z, 0, fload(x, 9))
+    vput(address(z), 1, vload(x, 0), 0.0)  # overwrite
+    vput(address(z), 9, vload(x, 0), 2.0)  # z = x + 2 z
+    return fload(y, 0)
+
+
+def test_vector_intrinsics() -> None:
+    """Offsets count elements from the first; vput reads its target only for beta != 0."""
+    x = np.arange(12, dtype=np.float32)
+    y = np.ones(10, np.float32)
+    z = np.zeros(17, np.float32)
+    z[9:] = 1.0
+    assert _intrinsics(x, y, z) == 1.0
+    np.testing.assert_array_equal(y, [1] + [1 + 3 * v for v in range(2, 10)] + [1])
+    np.testing.assert_array_equal(z, [9] + list(range(8)) + [2 + v for v in range(8)])
