@@ -571,6 +571,36 @@ def test_conv_gemm_random(cfg: dict[str, int], residual: bool, act: int, threads
     run_conv_gemm(cfg, act, residual, seed, threads)
 
 
+@st.composite
+def vgemm_conv_config(draw: Any) -> dict[str, int]:
+    """Convolutions whose products take ``vgemm_rm`` (KG.uses_vgemm: 128 terms or more,
+    8 output channels or more a group): 1x1 on the plane, strided and padded kernels
+    through im2col; output channels and pixels with tails after the 8 x 24 tiles."""
+    g = draw(st.sampled_from([1, 1, 2]))
+    kh = draw(st.sampled_from([1, 1, 3]))
+    kw = kh if draw(st.booleans()) else draw(st.integers(1, 3))
+    cg = draw(st.integers(-(-KG.VGEMM_MIN_K // (kh * kw)), 160 // (kh * kw) + 2))
+    d = {"N": draw(st.integers(1, 2)), "groups": g, "C": g * cg,
+         "O": g * draw(st.integers(KG.MR, 30)), "KH": kh, "KW": kw,
+         "SH": draw(st.integers(1, 2)), "SW": draw(st.integers(1, 2)),
+         "PH": draw(st.integers(0, 1)), "PW": draw(st.integers(0, 1)), "DH": 1, "DW": 1}
+    d["H"] = draw(st.integers(max(1, kh - 2 * d["PH"]), 11))
+    d["W"] = draw(st.integers(max(1, kw - 2 * d["PW"]), 30))
+    return d
+
+
+@SOME
+@given(vgemm_conv_config(), st.booleans(), ACTS, st.sampled_from([1, 2]),
+       st.integers(0, 2**32 - 1))
+def test_conv_gemm_random_vgemm(cfg: dict[str, int], residual: bool, act: int, threads: int,
+                                seed: int) -> None:
+    """conv_gemm on the products ``vgemm_rm`` takes (the random convolutions above have too
+    few channels for it)."""
+    assert KG.uses_vgemm(cfg["C"] // cfg["groups"] * cfg["KH"] * cfg["KW"],
+                         cfg["O"] // cfg["groups"])
+    run_conv_gemm(cfg, act, residual, seed, threads)
+
+
 @SOME
 @given(conv_config(max_c=8), st.integers(0, 2**32 - 1), st.data())
 def test_im2col_gather_matches_the_row_copies(cfg: dict[str, int], seed: int,
@@ -714,6 +744,18 @@ def run_wino_gemm(cfg: dict[str, int], act: int, residual: bool, seed: int,
         KG.wino_gemm(x, pack_wino_gemm(w), b, res if residual else EMPTY4, out,
                      np.array([cfg["PH"], cfg["PW"]], np.int64), kact(act), threads)
     close(out, conv_want(x, w, b, cfg, res if residual else None, act), scale=3)
+
+
+@pytest.mark.parametrize(("c", "o", "h", "w"), [(128, 8, 9, 9), (130, 21, 7, 12),
+                                                (KG.VGEMM_MIN_K, 64, 14, 14)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_wino_gemm_vgemm(c: int, o: int, h: int, w: int, threads: int) -> None:
+    """Winograd's 16 products with 128 input channels or more run ``vgemm_rm``."""
+    assert KG.uses_vgemm(c, o)
+    cfg = {"N": 1, "groups": 1, "C": c, "O": o, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+           "PH": 1, "PW": 1, "DH": 1, "DW": 1, "H": h, "W": w}
+    run_wino_gemm(cfg, K.ACT_RELU, True, 3, threads)
+    run_wino_gemm(cfg, K.ACT_NONE, False, 4, threads)
 
 
 @SOME

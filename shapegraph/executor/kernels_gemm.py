@@ -155,7 +155,7 @@ def _im2col(xb: np.ndarray, c0: int, cg: int, kh: int, kw: int, sh: int, sw: int
 GATHER_MAX_OW = 28
 
 VGEMM = True
-VGEMM_MIN_K = 64
+VGEMM_MIN_K = 128
 
 
 @njit(cache=True, nogil=True)
@@ -589,8 +589,12 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     ms = m_dim * t_dim + 16  # (the products likewise)
     mt = np.empty((16, ms), np.float32)
     for xi in range(16):
-        sgemm_rm(m_dim, t_dim, c_dim, u[xi], c_dim, v[xi:xi + 1], t_dim, mt[xi:xi + 1],
-                 t_dim, 0.0)
+        if uses_vgemm(c_dim, m_dim):
+            vgemm_rm(m_dim, t_dim, c_dim, u[xi], c_dim, v[xi:xi + 1], t_dim, mt[xi:xi + 1],
+                     t_dim, 0.0)
+        else:
+            sgemm_rm(m_dim, t_dim, c_dim, u[xi], c_dim, v[xi:xi + 1], t_dim, mt[xi:xi + 1],
+                     t_dim, 0.0)
     for m in range(m_dim):
         bm = b[m]
         for r in range(nr):
