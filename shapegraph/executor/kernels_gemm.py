@@ -156,6 +156,7 @@ GATHER_MAX_OW = 28
 
 VGEMM = True
 VGEMM_MIN_K = 128
+VGEMM_MIN_M = 64
 
 
 @njit(cache=True, nogil=True)
@@ -333,7 +334,7 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
 def uses_vgemm(kg: int, nm: int) -> bool:
     """Whether a product of ``kg`` terms into ``nm`` output channels runs ``vgemm_rm``
     (else BLAS sgemm)."""
-    return VGEMM and kg >= VGEMM_MIN_K and nm >= MR
+    return VGEMM and kg >= VGEMM_MIN_K and nm >= VGEMM_MIN_M
 
 
 # --------------------------------------------------------------------------- 1x1 by hand
