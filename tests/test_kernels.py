@@ -20,8 +20,10 @@ from shapegraph import nn
 from shapegraph.executor import kernels as K
 from shapegraph.executor import kernels_gemm as KG
 from shapegraph.executor import kernels_pool as KP
+from shapegraph.executor import kernels_vconv as KV
 from shapegraph.executor import templates as T
 from shapegraph.executor.blas import single_threaded_blas
+from shapegraph.executor.kernels_vgemm import MR
 from shapegraph.executor.lower import transpose_runs
 from shapegraph.executor.packing import pack_wino_gemm
 from shapegraph.ops import get_op
@@ -550,15 +552,18 @@ def test_conv1d_generic_as_2d() -> None:
 
 
 def run_conv_gemm(cfg: dict[str, int], act: int, residual: bool, seed: int,
-                  threads: int) -> None:
+                  threads: int, kernel: Any = KG.conv_gemm, in_place: bool = False) -> None:
+    """``kernel`` (conv_gemm or vconv: the same arguments) against the reference; with
+    ``in_place`` the residual is the output array itself, as the memory plan may give."""
     x, w, b, res = conv_inputs(cfg, seed)
-    out = np.full_like(res, np.nan)
+    out = res.copy() if in_place else np.full_like(res, np.nan)
     args = np.array([cfg[k] for k in ("KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
                                       "groups")], np.int64)
     with single_threaded_blas():
-        KG.conv_gemm(x, np.ascontiguousarray(w.reshape(w.shape[0], -1)), b,
-                     res if residual else EMPTY4, out, args, kact(act), threads)
-    close(out, conv_want(x, w, b, cfg, res if residual else None, act), scale=3)
+        kernel(x, np.ascontiguousarray(w.reshape(w.shape[0], -1)), b,
+               out if in_place else res if residual else EMPTY4, out, args, kact(act),
+               threads)
+    close(out, conv_want(x, w, b, cfg, res if residual or in_place else None, act), scale=3)
 
 
 @SOME
@@ -575,13 +580,14 @@ def test_conv_gemm_random(cfg: dict[str, int], residual: bool, act: int, threads
 def vgemm_conv_config(draw: Any) -> dict[str, int]:
     """Convolutions whose products take ``vgemm_rm`` (KG.uses_vgemm: 128 terms or more,
     8 output channels or more a group): 1x1 on the plane, strided and padded kernels
-    through im2col; output channels and pixels with tails after the 8 x 24 tiles."""
+    through im2col; output channels and pixels with tails after the 8 x 24 tiles (at least
+    VGEMM_MIN_M outputs a group)."""
     g = draw(st.sampled_from([1, 1, 2]))
     kh = draw(st.sampled_from([1, 1, 3]))
     kw = kh if draw(st.booleans()) else draw(st.integers(1, 3))
     cg = draw(st.integers(-(-KG.VGEMM_MIN_K // (kh * kw)), 160 // (kh * kw) + 2))
     d = {"N": draw(st.integers(1, 2)), "groups": g, "C": g * cg,
-         "O": g * draw(st.integers(KG.MR, 30)), "KH": kh, "KW": kw,
+         "O": g * draw(st.integers(KG.VGEMM_MIN_M, KG.VGEMM_MIN_M + 12)), "KH": kh, "KW": kw,
          "SH": draw(st.integers(1, 2)), "SW": draw(st.integers(1, 2)),
          "PH": draw(st.integers(0, 1)), "PW": draw(st.integers(0, 1)), "DH": 1, "DW": 1}
     d["H"] = draw(st.integers(max(1, kh - 2 * d["PH"]), 11))
@@ -599,6 +605,67 @@ def test_conv_gemm_random_vgemm(cfg: dict[str, int], residual: bool, act: int, t
     assert KG.uses_vgemm(cfg["C"] // cfg["groups"] * cfg["KH"] * cfg["KW"],
                          cfg["O"] // cfg["groups"])
     run_conv_gemm(cfg, act, residual, seed, threads)
+
+
+@st.composite
+def vconv_config(draw: Any) -> dict[str, int]:
+    """Any kernel, stride, padding, dilation and groups, 8 to 20 output channels a group
+    (vconv's register tile has 8 rows); rows of any length (strips of 24, 16 and 8
+    pixels, tails through the scratch tile)."""
+    d = draw(conv_config(max_c=8))
+    d["O"] = d["groups"] * draw(st.integers(MR, 20))
+    d["W"] = draw(st.integers(d["W"], 60))
+    return d
+
+
+@SOME
+@given(vconv_config(), st.sampled_from(["none", "residual", "in place"]), ACTS,
+       st.sampled_from([1, 2]), st.integers(0, 2**32 - 1))
+def test_vconv_random(cfg: dict[str, int], residual: str, act: int, threads: int,
+                      seed: int) -> None:
+    """The implicit GEMM against the reference: column phases for any stride, taps
+    shifted by dilation, padding on every side, groups; a residual read or written over."""
+    run_conv_gemm(cfg, act, residual == "residual", seed, threads, KV.vconv,
+                  residual == "in place")
+
+
+@pytest.mark.parametrize("cfg", [
+    # ResNet-50's stem: 7x7 stride 2 on 3 channels, rows of 112 pixels
+    {"N": 1, "C": 3, "H": 224, "W": 224, "O": 64, "KH": 7, "KW": 7, "SH": 2, "SW": 2,
+     "PH": 3, "PW": 3, "DH": 1, "DW": 1, "groups": 1},
+    # AlexNet's 11x11 stride 4, 21 output channels: a last block overlapping the one before
+    {"N": 2, "C": 3, "H": 67, "W": 71, "O": 21, "KH": 11, "KW": 11, "SH": 4, "SW": 4,
+     "PH": 2, "PW": 2, "DH": 1, "DW": 1, "groups": 1},
+    # 5x5 on 28x28 in two groups
+    {"N": 1, "C": 32, "H": 28, "W": 28, "O": 48, "KH": 5, "KW": 5, "SH": 1, "SW": 1,
+     "PH": 2, "PW": 2, "DH": 1, "DW": 1, "groups": 2},
+])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_vconv_workloads(cfg: dict[str, int], threads: int) -> None:
+    run_conv_gemm(cfg, K.ACT_RELU, True, 11, threads, KV.vconv)
+    run_conv_gemm(cfg, K.ACT_NONE, False, 12, threads, KV.vconv, in_place=True)
+
+
+def test_vconv_refuses_groups_of_fewer_than_8_outputs() -> None:
+    x = np.ones((1, 2, 5, 5), np.float32)
+    with pytest.raises(ValueError, match="8 output channels"):
+        KV.vconv(x, np.ones((4, 18), np.float32), np.zeros(4, np.float32), EMPTY4,
+                 np.empty((1, 4, 3, 3), np.float32),
+                 np.array([3, 3, 1, 1, 0, 0, 1, 1, 1], np.int64), kact(K.ACT_NONE), 1)
+
+
+@pytest.mark.parametrize(("cfg", "algo"), [
+    ((1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, 1, 1), "vconv"),  # the stems
+    ((1, 3, 224, 224, 96, 11, 11, 4, 4, 2, 2, 1, 1, 1), "vconv"),
+    ((1, 3, 224, 224, 64, 3, 3, 2, 2, 0, 0, 1, 1, 1), "gemm"),  # 27 products
+    ((1, 128, 56, 56, 128, 3, 3, 2, 2, 1, 1, 1, 1, 1), "gemm"),  # 590 KB of weights
+    ((1, 256, 28, 28, 256, 3, 3, 2, 2, 1, 1, 1, 1, 1), "gemm"),  # rows of 14
+    ((1, 32, 28, 28, 96, 5, 5, 1, 1, 2, 2, 1, 1, 1), "vconv"),  # 5x5, 300 KB
+    ((1, 256, 14, 14, 512, 1, 1, 2, 2, 0, 0, 1, 1, 1), "gemm"),  # 1x1: one tap
+])
+def test_vconv_takes_the_convolutions_it_wins(cfg: tuple[int, ...], algo: str) -> None:
+    from shapegraph.executor.packing import conv_algorithm
+    assert conv_algorithm(cfg) == algo  # type: ignore[arg-type]
 
 
 @SOME
@@ -668,7 +735,7 @@ def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
 
 @pytest.mark.parametrize(("cfg", "algo"), [
     ((1, 96, 26, 26, 256, 5, 5, 1, 1, 2, 2, 1, 1, 2), "gemm"),  # AlexNet's 5x5, groups of 48
-    ((1, 32, 28, 28, 96, 5, 5, 1, 1, 2, 2, 1, 1, 1), "gemm"),  # Inception v1's 32 -> 96
+    ((1, 32, 28, 28, 96, 5, 5, 1, 1, 2, 2, 1, 1, 1), "vconv"),  # Inception v1's 32 -> 96
     ((1, 16, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 1, 1), "vo"),  # 400 products: direct
     ((64, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1), "vo"),  # LeNet's second convolution
     ((1, 64, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 1, 1), "flat"),  # fewer than 64 outputs
@@ -677,7 +744,8 @@ def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
 def test_large_kernels_with_many_channels_run_the_gemm(cfg: tuple[int, ...], algo: str
                                                        ) -> None:
     """Stride-1 kernels of more than 16 taps take the GEMM from LARGE_KERNEL_MIN_K
-    products per output and 64 output channels (conv_gemm's own tests cover its numbers)."""
+    products per output and 64 output channels, im2col's or the implicit one where that
+    wins (the kernels' own tests cover their numbers)."""
     from shapegraph.executor.packing import conv_algorithm
     assert conv_algorithm(cfg) == algo  # type: ignore[arg-type]
 
@@ -746,8 +814,8 @@ def run_wino_gemm(cfg: dict[str, int], act: int, residual: bool, seed: int,
     close(out, conv_want(x, w, b, cfg, res if residual else None, act), scale=3)
 
 
-@pytest.mark.parametrize(("c", "o", "h", "w"), [(128, 8, 9, 9), (130, 21, 7, 12),
-                                                (KG.VGEMM_MIN_K, 64, 14, 14)])
+@pytest.mark.parametrize(("c", "o", "h", "w"), [(128, 64, 9, 9), (130, 70, 7, 12),
+                                                (KG.VGEMM_MIN_K, KG.VGEMM_MIN_M, 14, 14)])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_wino_gemm_vgemm(c: int, o: int, h: int, w: int, threads: int) -> None:
     """Winograd's 16 products with 128 input channels or more run ``vgemm_rm``."""

@@ -49,6 +49,7 @@ from shapegraph.executor.kernels import *
 from shapegraph.executor.kernels_gemm import *
 from shapegraph.executor.kernels_nd import *
 from shapegraph.executor.kernels_pool import *
+from shapegraph.executor.kernels_vconv import *
 """
 
 
@@ -67,12 +68,15 @@ def _kernel_fingerprint() -> str:
     import shapegraph.executor.kernels_gemm as kg
     import shapegraph.executor.kernels_nd as knd
     import shapegraph.executor.kernels_pool as kp
+    import shapegraph.executor.kernels_vconv as kv
+    import shapegraph.executor.kernels_vgemm as kvg
+    import shapegraph.executor.simd as sd
     import shapegraph.executor.templates as t
     import shapegraph.opset.elementwise as e
     import shapegraph.opset.reduce as r
 
     h = hashlib.sha256()
-    for mod in (b, k, kg, knd, kp, t, e, r):  # the records hold the kernels' codes
+    for mod in (b, k, kg, knd, kp, kv, kvg, sd, t, e, r):  # (records: the kernels' codes)
         h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 

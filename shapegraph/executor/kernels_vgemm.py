@@ -60,6 +60,7 @@ def vgemm_rm(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb
         _small(m, n, k, a, lda, b, ldb, c, ldc, beta)
         return
     xs = np.zeros(max(k, 1) * NR, np.float32)  # B's strip, padded with zeros
+    offs = np.arange(k) * NR  # where each of its rows starts
     tmp = np.empty(MR * NR, np.float32)  # a tile C cannot hold
     a_at, c_at, tmp_at = address(a), address(c), address(tmp)
     for s0 in range(0, n, NR):
@@ -72,9 +73,10 @@ def vgemm_rm(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb
             # A's next 8 rows, fetched into the cache while these are multiplied
             nxt = a_at + 4 * lda * (rr + MR if rr + MR < m else 0)
             if rr == r0 and w == nv * 8:
-                _tile(nv, a, rr * lda, lda, xs, k, c_at + 4 * (rr * ldc + s0), ldc, beta, nxt)
+                _tile(nv, a, rr * lda, lda, xs, 0, offs, k, c_at + 4 * (rr * ldc + s0), ldc,
+                      beta, nxt)
             else:
-                _tile(nv, a, rr * lda, lda, xs, k, tmp_at, NR, 0.0, nxt)
+                _tile(nv, a, rr * lda, lda, xs, 0, offs, k, tmp_at, NR, 0.0, nxt)
                 _put(tmp, r0 - rr, c, r0 * ldc + s0, ldc, min(MR, m - r0), w, beta)
 
 
@@ -127,24 +129,26 @@ def _put(tmp: np.ndarray, t0: int, c: np.ndarray, co: int, ldc: int, rows: int,
 
 
 @njit(cache=True, nogil=True)
-def _tile(nv: int, a: np.ndarray, ao: int, lda: int, xs: np.ndarray, k: int, dst: int,
-          ld: int, beta: float, nxt: int) -> None:
+def _tile(nv: int, a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int,
+          offs: np.ndarray, k: int, dst: int, ld: int, beta: float, nxt: int) -> None:
     """The 8 x 8nv floats at address ``dst`` (rows ``ld`` floats apart) = A[8, k] (rows of
-    ``a`` from element ao, lda apart) @ the strip ``xs`` (k x NR) (+ beta * them); nv is
-    3, 2 or 1. Each kernel has this one call site, so LLVM inlines each of them once."""
+    ``a`` from element ao, lda apart) @ B[k, 8nv] (+ beta * them), where B's row j is the
+    8nv floats of ``b`` from element bo + offs[j] (a packed strip, or an input row under a
+    kernel tap); nv is 3, 2 or 1. Each kernel has this one call site, so LLVM inlines each
+    of them once. ``nxt`` is the address of A's next rows, prefetched on the way."""
     if nv == 3:
-        _tile24(a, ao, lda, xs, k, dst, ld, beta, nxt)
+        _tile24(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt)
     elif nv == 2:
-        _tile16(a, ao, lda, xs, k, dst, ld, beta, nxt)
+        _tile16(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt)
     else:
-        _tile8(a, ao, lda, xs, k, dst, ld, beta, nxt)
+        _tile8(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt)
 
 
 # The register tiles, written out: numba has no loop over variables, and each accumulator
 # must be a variable of its own for LLVM to keep it in a register.
 @njit(cache=True, nogil=True)
-def _tile24(a: np.ndarray, ao: int, lda: int, xs: np.ndarray, k: int, dst: int, ld: int,
-            beta: float, nxt: int) -> None:
+def _tile24(a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int, offs: np.ndarray,
+            k: int, dst: int, ld: int, beta: float, nxt: int) -> None:
     c00 = vzero(); c01 = vzero(); c02 = vzero()  # noqa: E702
     c10 = vzero(); c11 = vzero(); c12 = vzero()  # noqa: E702
     c20 = vzero(); c21 = vzero(); c22 = vzero()  # noqa: E702
@@ -154,9 +158,10 @@ def _tile24(a: np.ndarray, ao: int, lda: int, xs: np.ndarray, k: int, dst: int, 
     c60 = vzero(); c61 = vzero(); c62 = vzero()  # noqa: E702
     c70 = vzero(); c71 = vzero(); c72 = vzero()  # noqa: E702
     for j in range(k):
-        x0 = vload(xs, j * NR)
-        x1 = vload(xs, j * NR + 8)
-        x2 = vload(xs, j * NR + 16)
+        bj = bo + offs[j]
+        x0 = vload(b, bj)
+        x1 = vload(b, bj + 8)
+        x2 = vload(b, bj + 16)
         prefetch(nxt + 32 * j)  # 8 x k floats of A's next rows over the k steps
         o = ao + j
         w = vsplat(fload(a, o))
@@ -194,8 +199,8 @@ def _tile24(a: np.ndarray, ao: int, lda: int, xs: np.ndarray, k: int, dst: int, 
 
 
 @njit(cache=True, nogil=True)
-def _tile16(a: np.ndarray, ao: int, lda: int, xs: np.ndarray, k: int, dst: int, ld: int,
-            beta: float, nxt: int) -> None:
+def _tile16(a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int, offs: np.ndarray,
+            k: int, dst: int, ld: int, beta: float, nxt: int) -> None:
     c00 = vzero(); c01 = vzero()  # noqa: E702
     c10 = vzero(); c11 = vzero()  # noqa: E702
     c20 = vzero(); c21 = vzero()  # noqa: E702
@@ -205,8 +210,9 @@ def _tile16(a: np.ndarray, ao: int, lda: int, xs: np.ndarray, k: int, dst: int, 
     c60 = vzero(); c61 = vzero()  # noqa: E702
     c70 = vzero(); c71 = vzero()  # noqa: E702
     for j in range(k):
-        x0 = vload(xs, j * NR)
-        x1 = vload(xs, j * NR + 8)
+        bj = bo + offs[j]
+        x0 = vload(b, bj)
+        x1 = vload(b, bj + 8)
         prefetch(nxt + 32 * j)  # 8 x k floats of A's next rows over the k steps
         o = ao + j
         w = vsplat(fload(a, o))
@@ -236,8 +242,8 @@ def _tile16(a: np.ndarray, ao: int, lda: int, xs: np.ndarray, k: int, dst: int, 
 
 
 @njit(cache=True, nogil=True)
-def _tile8(a: np.ndarray, ao: int, lda: int, xs: np.ndarray, k: int, dst: int, ld: int,
-           beta: float, nxt: int) -> None:
+def _tile8(a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int, offs: np.ndarray,
+           k: int, dst: int, ld: int, beta: float, nxt: int) -> None:
     c00 = vzero()
     c10 = vzero()
     c20 = vzero()
@@ -247,7 +253,8 @@ def _tile8(a: np.ndarray, ao: int, lda: int, xs: np.ndarray, k: int, dst: int, l
     c60 = vzero()
     c70 = vzero()
     for j in range(k):
-        x0 = vload(xs, j * NR)
+        bj = bo + offs[j]
+        x0 = vload(b, bj)
         prefetch(nxt + 32 * j)  # 8 x k floats of A's next rows over the k steps
         o = ao + j
         w = vsplat(fload(a, o))

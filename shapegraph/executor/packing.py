@@ -29,23 +29,26 @@ _TEMPLATE_ALGOS = {"wino": "Winograd F(2x2, 3x3), generated for the shape",
 
 
 def conv_algorithm(cfg: ConvArgs) -> str:
-    """``gemm`` (``kernels_gemm.conv_gemm``: BLAS on im2col tiles) for 1x1 and strided
-    convolutions, where the direct kernels reach 15-35 GFLOP/s and sgemm 50-80 on one core
-    (ResNet-50's shapes, benchmarks/README.md), and for 5x5 and larger kernels with many
-    channels (``LARGE_KERNEL_MIN_K``); ``wino_gemm`` (Winograd F(2x2, 3x3) with
-    sgemm: 110-170 GFLOP/s-equivalent) for stride-1 3x3 convolutions with at least 64 inputs
-    and 64 outputs (or 128 and 32), on planes of 14x14 or more, with enough tiles for its
-    transformed weights (``WINO_WEIGHT_BYTES_PER_TILE``; with fewer channels its transforms
-    cost more than it saves, and on 7x7 planes the products are too small); otherwise the
-    algorithm of the specialized template (``templates.conv2d_config``: Winograd or direct,
-    90-105 GFLOP/s on stride-1 3x3). Grouped convolutions with few channels per group stay
+    """``gemm`` (``kernels_gemm.conv_gemm``: sgemm or ``vgemm`` on im2col tiles) for 1x1 and
+    strided convolutions, where the direct kernels reach 15-35 GFLOP/s and sgemm 50-80 on
+    one core (ResNet-50's shapes, benchmarks/README.md), and for 5x5 and larger kernels with
+    many channels (``LARGE_KERNEL_MIN_K``); of those, ``vconv`` (the implicit GEMM, no
+    im2col) where it wins (``_vconv_wins``: the stems, 5x5s on wide rows); ``wino_gemm``
+    (Winograd F(2x2, 3x3) with sgemm: 110-170 GFLOP/s-equivalent) for stride-1 3x3
+    convolutions with at least 64 inputs and 64 outputs (or 128 and 32), on planes of
+    14x14 or more, with enough tiles for its transformed weights
+    (``WINO_WEIGHT_BYTES_PER_TILE``; with fewer channels its transforms cost more than it
+    saves, and on 7x7 planes the products are too small); otherwise the algorithm of the
+    specialized template (``templates.conv2d_config``: Winograd or direct, 90-105
+    GFLOP/s on stride-1 3x3). Grouped convolutions with few channels per group stay
     direct."""
     c, o, (kh, kw, sh, sw), groups = cfg[1], cfg[4], cfg[5:9], cfg[13]
     cg, og = c // groups, o // groups
     if cg * kh * kw >= 16 and og >= 8 and (kh * kw == 1 or sh * sw > 1):
-        return "gemm"
+        return "vconv" if _vconv_wins(cfg) else "gemm"
     if kh * kw > 16 and cg * kh * kw >= LARGE_KERNEL_MIN_K and og >= 64:
-        return "gemm"  # 5x5 and larger with many channels: see LARGE_KERNEL_MIN_K
+        # 5x5 and larger with many channels: see LARGE_KERNEL_MIN_K
+        return "vconv" if _vconv_wins(cfg) else "gemm"
     oh, ow = cfg[2] + 2 * cfg[9] - 2, cfg[3] + 2 * cfg[10] - 2
     tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
     if ((kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1)
@@ -53,6 +56,31 @@ def conv_algorithm(cfg: ConvArgs) -> str:
             and 16 * 4 * c * o <= WINO_WEIGHT_BYTES_PER_TILE * tiles):
         return "wino_gemm"
     return conv2d_config(*cfg).algo
+
+
+def _vconv_wins(cfg: ConvArgs) -> bool:
+    """Whether a convolution that would take ``conv_gemm``'s im2col runs ``vconv`` (the
+    implicit GEMM) instead: a kernel of more than one tap, 64 products per output or more
+    (fewer: the register tile's start and end cost more than an im2col tile), 8 output
+    channels a group, output rows of VCONV_MIN_OW pixels or more (shorter rows waste most of
+    a 24-pixel strip), and a group's weights within VCONV_MAX_WEIGHT_BYTES (each output row
+    reads all of them again)."""
+    c, w, o, groups = cfg[1], cfg[3], cfg[4], cfg[13]
+    kh, kw, sw, pw, dw = cfg[5], cfg[6], cfg[8], cfg[10], cfg[12]
+    cg, og = c // groups, o // groups
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    return (kh * kw > 1 and cg * kh * kw >= 64 and og >= 8 and ow >= VCONV_MIN_OW
+            and 4 * og * cg * kh * kw <= VCONV_MAX_WEIGHT_BYTES)
+
+
+# vconv against conv_gemm (vgemm on im2col tiles), one convolution alone, one thread,
+# 2026-12-06 (benchmarks/README.md, "Stop 25"): the 7x7 stride-2 stems 3->64 at 224x224
+# 3.16 ms against 3.88, AlexNet's 11x11 stride 4 1.83 against 2.34, 5x5 32->96 at 28x28
+# 1.56 against 1.79; but on output rows of 13 or 7 pixels 1.3-1.4x slower (a strip of 24
+# pixels mostly empty), with 27 products (3x3 on 3 channels) 1.7x slower, and with
+# ResNet-50's strided 3x3s' 0.6-9 MB of weights, read again for every output row, 1.2-1.7x
+VCONV_MIN_OW = 24
+VCONV_MAX_WEIGHT_BYTES = 512 * 1024
 
 
 # Stride-1 kernels of more than 16 taps (5x5) run the GEMM from this many products per
@@ -120,11 +148,12 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 step.args = [x, Arg("slot", out.slot(pack_wino_gemm(wf))), bias, res, y,
                              Arg("ints", (cfg[9], cfg[10])), act_arg(step.act),
                              Arg("threads", None)]
-            elif algo == "gemm":
+            elif algo in ("gemm", "vconv"):
                 x, res, y = step.args[0], step.args[3], step.args[4]
-                step.kernel = "conv_gemm"
+                step.kernel = "conv_gemm" if algo == "gemm" else "vconv"
                 direct = cfg[5:11] == (1, 1, 1, 1, 0, 0)
-                step.algo = ("GEMM on the input plane (1x1)" if direct
+                step.algo = ("implicit GEMM on the padded input" if algo == "vconv"
+                             else "GEMM on the input plane (1x1)" if direct
                              else "GEMM on im2col tiles")
                 step.args = [x, Arg("slot", out.slot(wf.reshape(wf.shape[0], -1))), bias, res,
                              y, Arg("ints", (*cfg[5:13], cfg[13])), act_arg(step.act),
