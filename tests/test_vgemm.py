@@ -40,7 +40,7 @@ def close(got: np.ndarray, want: np.ndarray, k: int) -> None:
 def test_vgemm_matches_numpy(m: int, n: int, k: int, beta: float,
                              pads: tuple[int, int, int, int, int, int], seed: int) -> None:
     """Any m (fewer than 8 rows, whole blocks of 8, a last block that overlaps the one
-    before), any n (tiles of 24, 16 and 8 columns, a last one through the scratch tile),
+    before), any n (tiles of 24 and 8 columns, a last one through the scratch tile),
     any k (0 too), beta 0, 1 or other, on views with leading dimensions of their own; and
     nothing outside the block is written."""
     got, want = run(m, n, k, beta, pads, seed)

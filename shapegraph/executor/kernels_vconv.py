@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from shapegraph.executor.jit import njit, prange
-from shapegraph.executor.kernels_gemm import PARALLEL_MIN_FLOPS, _epilogue
+from shapegraph.executor.kernels_gemm import _epilogue
 from shapegraph.executor.kernels_vgemm import MR, NR, _put, _tile
 from shapegraph.executor.simd import address
 
@@ -63,16 +63,14 @@ def vconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.
     kg = cg * kh * kw
     hp, wq = vconv_layout(h_dim, w_dim, oh_dim, ow_dim, kh, kw, sh, sw, dh, dw)
     plane = hp * wq  # one phase of one channel
-    parallel = threads > 1 and 2 * batch * m_dim * oh_dim * ow_dim * kg >= PARALLEL_MIN_FLOPS
     # (zeroed by _phases: np.zeros here, in a parallel function, becomes a parallel loop of
     # its own, and after a plan's first call that ran 5500 page faults a call, 2.8 -> 30 ms)
     xq = np.empty(batch * c_dim * sw * plane, np.float32)
-    if parallel:
-        for nc in prange(batch * c_dim):
-            _phases(x, nc, ph, pw, sw, hp, wq, xq)
-    else:
-        for nc in range(batch * c_dim):
-            _phases(x, nc, ph, pw, sw, hp, wq, xq)
+    # one parallel loop each, also on one thread (unlike conv_gemm, no serial twin: the
+    # convolutions this takes are of several MFLOP, where a parallel region's few µs do not
+    # count, and the twin doubled its compile time)
+    for nc in prange(batch * c_dim):
+        _phases(x, nc, ph, pw, sw, hp, wq, xq)
     # where each tap's row of B starts, from a row's first pixel (w's column order)
     offs = np.empty(kg, np.int64)
     for c in range(cg):
@@ -84,15 +82,9 @@ def vconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.
     in_place = has_res and res.ctypes.data == out.ctypes.data
     y3 = out.reshape(batch, m_dim, oh_dim * ow_dim)
     r3 = res.reshape(batch, m_dim, oh_dim * ow_dim) if has_res else y3
-    rows = batch * groups * oh_dim
-    if parallel:
-        for item in prange(rows):
-            _vconv_row(xq, w, b, r3, y3, offs, cg, mg, kg, sh, sw, plane, wq, groups,
-                       oh_dim, ow_dim, has_res, in_place, act, np.int64(item))
-    else:
-        for item in range(rows):
-            _vconv_row(xq, w, b, r3, y3, offs, cg, mg, kg, sh, sw, plane, wq, groups,
-                       oh_dim, ow_dim, has_res, in_place, act, np.int64(item))
+    for item in prange(batch * groups * oh_dim):
+        _vconv_row(xq, w, b, r3, y3, offs, cg, mg, kg, sh, sw, plane, wq, groups, oh_dim,
+                   ow_dim, has_res, in_place, act, np.int64(item))
 
 
 @njit(cache=True, nogil=True)
@@ -122,7 +114,7 @@ def _vconv_row(xq: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
                has_res: bool, in_place: bool, act: tuple[int, float, float],
                item: np.int64) -> None:
     """Output row ``oh`` of group ``g`` of image ``n`` (item = (n * groups + g) * OH +
-    oh): its strips of 24 pixels (16 or 8 at the end), 8 output channels at a time."""
+    oh): its strips of 24 pixels (a last one of 8 or fewer: 8), 8 output channels at a time."""
     per_image = groups * oh_dim
     n = int(item // per_image)
     g = int(item - n * per_image) // oh_dim
@@ -130,6 +122,7 @@ def _vconv_row(xq: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
     pixels = oh_dim * ow_dim
     tmp = np.empty(MR * NR, np.float32)
     w_at, y_at, tmp_at = address(w), address(y3), address(tmp)
+    x_at, offs_at = address(xq), address(offs)
     beta = 1.0 if in_place else 0.0  # in place: the products are added to the residual
     c0 = (n * groups + g) * cg  # the group's first input channel, among all images'
     xbase = c0 * sw * plane + oh * sh * wq
@@ -137,17 +130,18 @@ def _vconv_row(xq: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
     m_first = g * mg
     for s0 in range(0, ow_dim, NR):
         wd = min(NR, ow_dim - s0)
-        nv = (wd + 7) // 8
+        nv = 1 if wd <= 8 else 3  # vectors the tile computes (16 columns: 24, through tmp)
         for r0 in range(0, mg, MR):
             rr = min(r0, mg - MR)  # the last block ends at the group's last channel
             m = m_first + rr
             nxt = w_at + 4 * kg * (m + MR if rr + MR < mg else m_first)
             if rr == r0 and wd == nv * 8:
-                _tile(nv, w, m * kg, kg, xq, xbase + s0, offs, kg,
+                _tile(nv, w_at, m * kg, kg, x_at, xbase + s0, offs_at, kg,
                       y_at + 4 * (ybase + m * pixels + s0), pixels, beta, nxt)
             else:
-                _tile(nv, w, m * kg, kg, xq, xbase + s0, offs, kg, tmp_at, NR, 0.0, nxt)
-                _put(tmp, r0 - rr, y3, ybase + (m_first + r0) * pixels + s0, pixels,
+                _tile(nv, w_at, m * kg, kg, x_at, xbase + s0, offs_at, kg, tmp_at, NR, 0.0,
+                      nxt)
+                _put(tmp, r0 - rr, y_at, ybase + (m_first + r0) * pixels + s0, pixels,
                      min(MR, mg - r0), wd, beta)
     _epilogue(y3[n], m_first, mg, oh * ow_dim, ow_dim, b, r3[n], has_res and not in_place,
               act)

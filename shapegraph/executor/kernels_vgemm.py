@@ -9,11 +9,19 @@ call). There OpenBLAS packs both operands on every call and runs at 65-93 GFLOP/
 The scheme is MLAS's: a tile of 8 rows of C by 24 columns (three 8-lane vectors) lives in
 24 registers through the whole K loop. Each step loads 24 floats of B (from a strip of B,
 K x 24, copied once per strip to be contiguous) and broadcasts 8 floats of A, read in
-place from A's rows, for 24 fused multiply-adds. A strip is shared by all of A's row
-blocks, so A streams through in long sequential rows, which the hardware prefetches.
-Columns left over after the 24-wide tiles take a tile of 16 or 8 (the strip is padded
-with zeros); rows left over after the 8-row blocks take a zero-padded copy of them. Each
-element of C is one chain of fused multiply-adds over k in order.
+place from A's rows, for 24 fused multiply-adds, and asks for the cache lines of A's next
+8 rows on the way. A strip is shared by all of A's row blocks, so A streams through in
+long sequential rows. A last strip of 8 columns or fewer takes a tile of 8, any other a
+tile of 24 (the strip is padded with zeros, the tile stored through a scratch tile); the
+last block of rows is the 8 that end at row m (stored from where the blocks before it
+stopped), and fewer than 8 rows are done one at a time. Each element of C is one chain of
+fused multiply-adds over k in order.
+
+The register tiles and the product are C functions (numba ``cfunc``, compiled once and
+cached), called by name from compiled kernels as numba calls BLAS: inlined, they were
+compiled, linked and optimized again in every kernel calling them, twice in those with a
+parallel and a serial loop, and again in every plan segment calling those (ResNet-50's
+cold first call 14.6 -> 26.8 s; as C functions, 21-23 s).
 
 >>> import numpy as np
 >>> a = np.arange(6, dtype=np.float32).reshape(2, 3); b = np.ones((3, 5), np.float32)
@@ -25,13 +33,18 @@ element of C is one chain of fused multiply-adds over k in order.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from llvmlite import binding as _llvm  # type: ignore[import-untyped]
+from numba import cfunc, types
 
 from shapegraph.executor.jit import njit
 from shapegraph.executor.simd import (
     address,
     fload,
     fstore,
+    iload,
     prefetch,
     vfma,
     vload,
@@ -44,50 +57,60 @@ from shapegraph.executor.simd import (
 __all__ = ["MR", "NR", "vgemm_rm"]
 
 MR = 8  # rows of C in a register tile
-NR = 24  # columns of C in a register tile (three vectors); 16 and 8 for the last ones
+NR = 24  # columns of C in a register tile (three vectors); 8 for a last one of 8 or fewer
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def vgemm_rm(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb: int,
              c: np.ndarray, ldc: int, beta: float) -> None:
     """Row-major ``C[m, n] = A[m, k] @ B[k, n] + beta * C``, as ``blas.sgemm_rm``: ``a``,
     ``b``, ``c`` are float32 arrays or views whose first element is the operand's [0, 0],
     rows ``lda``/``ldb``/``ldc`` elements apart. ``beta`` 0 overwrites C (it may hold
-    anything), else C is read."""
+    anything), else C is read. (A call of the C function ``_vgemm_c``.)"""
+    _vgemm_ext(m, n, k, address(a), lda, address(b), ldb, address(c), ldc, beta)
+
+
+@njit(cache=True, nogil=True)
+def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, ldc: int,
+           beta: float) -> None:
+    """``vgemm_rm`` on the operands' addresses."""
     if m <= 0 or n <= 0:
         return
     if m < MR:
         _small(m, n, k, a, lda, b, ldb, c, ldc, beta)
         return
-    xs = np.zeros(max(k, 1) * NR, np.float32)  # B's strip, padded with zeros
-    offs = np.arange(k) * NR  # where each of its rows starts
+    xs = np.empty(max(k, 1) * NR, np.float32)  # B's strip (_pack_strip pads it with zeros)
+    offs = np.empty(max(k, 1), np.int64)  # where each of its rows starts
+    for j in range(k):
+        offs[j] = j * NR
     tmp = np.empty(MR * NR, np.float32)  # a tile C cannot hold
-    a_at, c_at, tmp_at = address(a), address(c), address(tmp)
+    tmp_at, xs_at, offs_at = address(tmp), address(xs), address(offs)
     for s0 in range(0, n, NR):
         w = min(NR, n - s0)
         _pack_strip(b, ldb, s0, w, k, xs)
-        nv = (w + 7) // 8  # vectors the tile needs
+        nv = 1 if w <= 8 else 3  # vectors the tile computes (16 columns: 24, through tmp)
         for r0 in range(0, m, MR):
             # the last rows: the 8 rows that end at m, stored from r0 on (through tmp)
             rr = min(r0, m - MR)
             # A's next 8 rows, fetched into the cache while these are multiplied
-            nxt = a_at + 4 * lda * (rr + MR if rr + MR < m else 0)
+            nxt = a + 4 * lda * (rr + MR if rr + MR < m else 0)
             if rr == r0 and w == nv * 8:
-                _tile(nv, a, rr * lda, lda, xs, 0, offs, k, c_at + 4 * (rr * ldc + s0), ldc,
+                _tile(nv, a, rr * lda, lda, xs_at, 0, offs_at, k, c + 4 * (rr * ldc + s0), ldc,
                       beta, nxt)
             else:
-                _tile(nv, a, rr * lda, lda, xs, 0, offs, k, tmp_at, NR, 0.0, nxt)
+                _tile(nv, a, rr * lda, lda, xs_at, 0, offs_at, k, tmp_at, NR, 0.0, nxt)
                 _put(tmp, r0 - rr, c, r0 * ldc + s0, ldc, min(MR, m - r0), w, beta)
 
 
 @njit(cache=True, nogil=True)
-def _small(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb: int,
-           c: np.ndarray, ldc: int, beta: float) -> None:
+def _small(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, ldc: int,
+           beta: float) -> None:
     """``vgemm_rm`` for fewer than 8 rows, one row at a time (each element one chain of
     fused multiply-adds, as in the tiles)."""
     acc = np.empty(n, np.float32)
     for i in range(m):
-        acc[:] = 0.0
+        for t in range(n):
+            acc[t] = 0.0
         for j in range(k):
             av = fload(a, i * lda + j)
             for t in range(n):
@@ -100,7 +123,7 @@ def _small(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb: 
 
 
 @njit(cache=True, nogil=True)
-def _pack_strip(b: np.ndarray, ldb: int, s0: int, w: int, k: int, xs: np.ndarray) -> None:
+def _pack_strip(b: int, ldb: int, s0: int, w: int, k: int, xs: np.ndarray) -> None:
     """xs[j * NR + t] = B[j, s0 + t] for t < w, 0 for w <= t < NR."""
     if w == NR:
         for j in range(k):
@@ -117,9 +140,10 @@ def _pack_strip(b: np.ndarray, ldb: int, s0: int, w: int, k: int, xs: np.ndarray
 
 
 @njit(cache=True, nogil=True)
-def _put(tmp: np.ndarray, t0: int, c: np.ndarray, co: int, ldc: int, rows: int,
-         cols: int, beta: float) -> None:
-    """C's rows x cols block at offset co = tmp's from its row t0 (+ beta * C)."""
+def _put(tmp: np.ndarray, t0: int, c: int, co: int, ldc: int, rows: int, cols: int,
+         beta: float) -> None:
+    """C's rows x cols block at element co from address ``c`` = tmp's from its row t0 (+
+    beta * C)."""
     for i in range(rows):
         for t in range(cols):
             v = tmp[(t0 + i) * NR + t]
@@ -128,27 +152,11 @@ def _put(tmp: np.ndarray, t0: int, c: np.ndarray, co: int, ldc: int, rows: int,
             fstore(c, co + i * ldc + t, v)
 
 
-@njit(cache=True, nogil=True)
-def _tile(nv: int, a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int,
-          offs: np.ndarray, k: int, dst: int, ld: int, beta: float, nxt: int) -> None:
-    """The 8 x 8nv floats at address ``dst`` (rows ``ld`` floats apart) = A[8, k] (rows of
-    ``a`` from element ao, lda apart) @ B[k, 8nv] (+ beta * them), where B's row j is the
-    8nv floats of ``b`` from element bo + offs[j] (a packed strip, or an input row under a
-    kernel tap); nv is 3, 2 or 1. Each kernel has this one call site, so LLVM inlines each
-    of them once. ``nxt`` is the address of A's next rows, prefetched on the way."""
-    if nv == 3:
-        _tile24(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt)
-    elif nv == 2:
-        _tile16(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt)
-    else:
-        _tile8(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt)
-
-
 # The register tiles, written out: numba has no loop over variables, and each accumulator
 # must be a variable of its own for LLVM to keep it in a register.
 @njit(cache=True, nogil=True)
-def _tile24(a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int, offs: np.ndarray,
-            k: int, dst: int, ld: int, beta: float, nxt: int) -> None:
+def _tile24(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: int,
+            ld: int, beta: float, nxt: int) -> None:
     c00 = vzero(); c01 = vzero(); c02 = vzero()  # noqa: E702
     c10 = vzero(); c11 = vzero(); c12 = vzero()  # noqa: E702
     c20 = vzero(); c21 = vzero(); c22 = vzero()  # noqa: E702
@@ -158,7 +166,7 @@ def _tile24(a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int, offs: np.n
     c60 = vzero(); c61 = vzero(); c62 = vzero()  # noqa: E702
     c70 = vzero(); c71 = vzero(); c72 = vzero()  # noqa: E702
     for j in range(k):
-        bj = bo + offs[j]
+        bj = bo + iload(offs, j)
         x0 = vload(b, bj)
         x1 = vload(b, bj + 8)
         x2 = vload(b, bj + 16)
@@ -199,51 +207,8 @@ def _tile24(a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int, offs: np.n
 
 
 @njit(cache=True, nogil=True)
-def _tile16(a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int, offs: np.ndarray,
-            k: int, dst: int, ld: int, beta: float, nxt: int) -> None:
-    c00 = vzero(); c01 = vzero()  # noqa: E702
-    c10 = vzero(); c11 = vzero()  # noqa: E702
-    c20 = vzero(); c21 = vzero()  # noqa: E702
-    c30 = vzero(); c31 = vzero()  # noqa: E702
-    c40 = vzero(); c41 = vzero()  # noqa: E702
-    c50 = vzero(); c51 = vzero()  # noqa: E702
-    c60 = vzero(); c61 = vzero()  # noqa: E702
-    c70 = vzero(); c71 = vzero()  # noqa: E702
-    for j in range(k):
-        bj = bo + offs[j]
-        x0 = vload(b, bj)
-        x1 = vload(b, bj + 8)
-        prefetch(nxt + 32 * j)  # 8 x k floats of A's next rows over the k steps
-        o = ao + j
-        w = vsplat(fload(a, o))
-        c00 = vfma(w, x0, c00); c01 = vfma(w, x1, c01)  # noqa: E702
-        w = vsplat(fload(a, o + lda))
-        c10 = vfma(w, x0, c10); c11 = vfma(w, x1, c11)  # noqa: E702
-        w = vsplat(fload(a, o + 2 * lda))
-        c20 = vfma(w, x0, c20); c21 = vfma(w, x1, c21)  # noqa: E702
-        w = vsplat(fload(a, o + 3 * lda))
-        c30 = vfma(w, x0, c30); c31 = vfma(w, x1, c31)  # noqa: E702
-        w = vsplat(fload(a, o + 4 * lda))
-        c40 = vfma(w, x0, c40); c41 = vfma(w, x1, c41)  # noqa: E702
-        w = vsplat(fload(a, o + 5 * lda))
-        c50 = vfma(w, x0, c50); c51 = vfma(w, x1, c51)  # noqa: E702
-        w = vsplat(fload(a, o + 6 * lda))
-        c60 = vfma(w, x0, c60); c61 = vfma(w, x1, c61)  # noqa: E702
-        w = vsplat(fload(a, o + 7 * lda))
-        c70 = vfma(w, x0, c70); c71 = vfma(w, x1, c71)  # noqa: E702
-    vput(dst, 0, c00, beta); vput(dst, 8, c01, beta)  # noqa: E702
-    vput(dst, ld, c10, beta); vput(dst, ld + 8, c11, beta)  # noqa: E702
-    vput(dst, 2 * ld, c20, beta); vput(dst, 2 * ld + 8, c21, beta)  # noqa: E702
-    vput(dst, 3 * ld, c30, beta); vput(dst, 3 * ld + 8, c31, beta)  # noqa: E702
-    vput(dst, 4 * ld, c40, beta); vput(dst, 4 * ld + 8, c41, beta)  # noqa: E702
-    vput(dst, 5 * ld, c50, beta); vput(dst, 5 * ld + 8, c51, beta)  # noqa: E702
-    vput(dst, 6 * ld, c60, beta); vput(dst, 6 * ld + 8, c61, beta)  # noqa: E702
-    vput(dst, 7 * ld, c70, beta); vput(dst, 7 * ld + 8, c71, beta)  # noqa: E702
-
-
-@njit(cache=True, nogil=True)
-def _tile8(a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int, offs: np.ndarray,
-           k: int, dst: int, ld: int, beta: float, nxt: int) -> None:
+def _tile8(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: int,
+           ld: int, beta: float, nxt: int) -> None:
     c00 = vzero()
     c10 = vzero()
     c20 = vzero()
@@ -253,7 +218,7 @@ def _tile8(a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int, offs: np.nd
     c60 = vzero()
     c70 = vzero()
     for j in range(k):
-        bj = bo + offs[j]
+        bj = bo + iload(offs, j)
         x0 = vload(b, bj)
         prefetch(nxt + 32 * j)  # 8 x k floats of A's next rows over the k steps
         o = ao + j
@@ -281,3 +246,44 @@ def _tile8(a: np.ndarray, ao: int, lda: int, b: np.ndarray, bo: int, offs: np.nd
     vput(dst, 5 * ld, c50, beta)
     vput(dst, 6 * ld, c60, beta)
     vput(dst, 7 * ld, c70, beta)
+
+
+_TILE_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.intp,
+                       types.intp, types.intp, types.intp, types.intp, types.intp,
+                       types.float64, types.intp)
+
+
+@cfunc(_TILE_SIG, cache=True)
+def _tile_c(nv: int, a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int,
+            dst: int, ld: int, beta: float, nxt: int) -> None:
+    """The 8 x 8nv floats at address ``dst`` (rows ``ld`` floats apart) = A[8, k] (rows
+    at address ``a`` from element ao, lda apart) @ B[k, 8nv] (+ beta * them), where B's row
+    j is the 8nv floats at address ``b`` from element bo + offs[j] (``offs`` the address of
+    k int64s: a packed strip's rows, or an input row under each kernel tap); nv is 3 or 1.
+    ``nxt`` is the address of A's next rows, prefetched on the way."""
+    if nv == 1:
+        _tile8(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt)
+    else:  # (16 columns too: a third tile kernel cost 0.3 s of compile for 2% of strips)
+        _tile24(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt)
+
+
+_TILE_SYMBOL = "shapegraph_vgemm_tile"
+_llvm.add_symbol(_TILE_SYMBOL, _tile_c.address)
+# called from compiled code by name, as numba's own BLAS helpers are: the calling kernels
+# stay cacheable on disk (the name is resolved when they load)
+_tile: Any = types.ExternalFunction(_TILE_SYMBOL, _TILE_SIG)
+
+
+_VGEMM_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.intp,
+                        types.intp, types.intp, types.intp, types.intp, types.float64)
+
+
+@cfunc(_VGEMM_SIG, cache=True)
+def _vgemm_c(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, ldc: int,
+             beta: float) -> None:
+    _vgemm(m, n, k, a, lda, b, ldb, c, ldc, beta)
+
+
+_VGEMM_SYMBOL = "shapegraph_vgemm"
+_llvm.add_symbol(_VGEMM_SYMBOL, _vgemm_c.address)
+_vgemm_ext: Any = types.ExternalFunction(_VGEMM_SYMBOL, _VGEMM_SIG)

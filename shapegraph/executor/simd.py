@@ -5,7 +5,8 @@ accumulators in memory (or gathers its operands) unless every index is provably 
 :class:`F32x8` is LLVM's ``<8 x float>`` as a numba value: a kernel holds each accumulator
 in a local variable, and LLVM keeps them in registers (``vgemm``'s 8 x 24 tile is 24 of
 them). Loads and stores take an array (any view) and an element offset from its first
-element, as BLAS takes a pointer and leading dimensions: strides are the caller's.
+element (or an address, an integer, and an offset from it), as BLAS takes a pointer and
+leading dimensions: strides are the caller's.
 
 Nothing here checks bounds: the caller's indices must stay within the array's memory. On a
 machine without AVX the vectors are split into smaller ones by LLVM: slower, not wrong.
@@ -31,7 +32,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["LANES", "F32x8", "address", "fload", "fstore", "prefetch", "vfma", "vload",
+__all__ = ["LANES", "F32x8", "address", "fload", "fstore", "iload", "prefetch", "vfma", "vload",
            "vput", "vsplat", "vstore", "vzero"]
 
 LANES = 8
@@ -56,14 +57,21 @@ class _F32x8Model(models.PrimitiveModel):
 
 
 def _addr(context: Any, builder: Any, aryty: Any, ary: Any, idx: Any, ty: Any) -> Any:
-    """The address of the element ``idx`` places after the array's first, as ``ty*``."""
+    """The address of the element ``idx`` places after the array's first (or after the
+    address ``ary``, an integer), as ``ty*``."""
+    if isinstance(aryty, types.Integer):  # elements of ty's scalar type from there
+        elem = ty.element if isinstance(ty, ir.VectorType) else ty
+        return builder.bitcast(builder.gep(builder.inttoptr(ary, elem.as_pointer()), [idx]),
+                               ty.as_pointer())
     data = context.make_array(aryty)(context, builder, ary).data
     return builder.bitcast(builder.gep(data, [idx]), ty.as_pointer())
 
 
 def _check_f32(arr: Any) -> None:
+    if isinstance(arr, types.Integer):  # an address
+        return
     if not isinstance(arr, types.Array) or arr.dtype != types.float32:
-        raise TypeError(f"simd: a float32 array is needed, got {arr}")
+        raise TypeError(f"simd: a float32 array or an address is needed, got {arr}")
 
 
 def _vload(typingctx: Any, arr: Any, i: Any) -> Any:
@@ -92,6 +100,13 @@ def _fload(typingctx: Any, arr: Any, i: Any) -> Any:
         return builder.load(_addr(context, builder, sig.args[0], args[0], args[1],
                                   ir.FloatType()), align=4)
     return types.float32(arr, types.intp), codegen
+
+
+def _iload(typingctx: Any, addr: Any, i: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.load(_addr(context, builder, sig.args[0], args[0], args[1],
+                                  ir.IntType(64)), align=8)
+    return types.int64(types.intp, types.intp), codegen
 
 
 def _fstore(typingctx: Any, arr: Any, i: Any, x: Any) -> Any:
@@ -132,7 +147,8 @@ def _prefetch(typingctx: Any, addr: Any) -> Any:
 
 
 def _address(typingctx: Any, arr: Any) -> Any:
-    _check_f32(arr)
+    if not isinstance(arr, types.Array):
+        raise TypeError(f"simd.address: an array is needed, got {arr}")
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
@@ -182,10 +198,13 @@ vstore = cast(_F, intrinsic(_vstore))
 """vstore(arr, i, v): write v to elements i .. i+7 after ``arr``'s first."""
 fload = cast(_F, intrinsic(_fload))
 """fload(arr, i): the float at element i after ``arr``'s first (no strides, no checks)."""
+iload = cast(_F, intrinsic(_iload))
+"""iload(addr, i): the int64 at element i from address ``addr``."""
 fstore = cast(_F, intrinsic(_fstore))
 """fstore(arr, i, x): write the float32 x to element i after ``arr``'s first."""
 address = cast(_F, intrinsic(_address))
-"""address(arr): the address of ``arr``'s first element, as an int (for ``vput``; the
+"""address(arr): the address of ``arr``'s first element, as an int (for ``vput`` and the
+other operations' address forms; the
 array must stay alive while it is used)."""
 prefetch = cast(_F, intrinsic(_prefetch))
 """prefetch(addr): ask for the cache line at address ``addr`` (a hint: never faults)."""
