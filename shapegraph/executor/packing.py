@@ -99,7 +99,7 @@ VCONV_MAX_WEIGHT_BYTES = 512 * 1024
 # prefetched, where the direct kernel reads them once per output channel pair. One thread,
 # each convolution's best of 20 calls in its model, against the template: ResNet-50's
 # 512 -> 512 3x3 at 7x7 2.73 ms against 3.06-3.43, Inception v1's 3x3s on 13x13 and 6x6
-# 4-14% faster (160 -> 320 at 13x13 1.63 against 1.69; 192 -> 384 at 6x6 0.57 against
+# 3-14% faster (160 -> 320 at 13x13 1.63 against 1.69; 192 -> 384 at 6x6 0.57 against
 # 0.65). Not VGG-19's 512 -> 512 at 14x14 (10.9 against 10.1 ms), nor SqueezeNet's 3x3s
 # with 0.4-0.6 MB of weights (64 -> 256 at 13x13 0.63 against 0.54). It also spares the
 # compile of a generated kernel (about 4 s each, cold).
