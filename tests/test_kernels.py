@@ -1092,7 +1092,9 @@ def test_maxpool_template_lenet() -> None:
 def test_docstring_examples() -> None:
     import doctest
 
-    for mod in (K, T, KG):
+    from shapegraph.executor import kernels_vgemm, simd
+
+    for mod in (K, T, KG, KV, kernels_vgemm, simd):
         assert doctest.testmod(mod).failed == 0
 
 
