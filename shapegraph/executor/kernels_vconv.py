@@ -52,7 +52,8 @@ def vconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.
     """out (N, M, OH, OW) = act(conv(x (N, C, H, W)) + b (+ res)), as ``conv_gemm`` (the
     same arguments: ``w`` (M, C/groups * KH * KW), ``cfg`` = (KH, KW, SH, SW, PH, PW, DH,
     DW, groups), ``res`` empty, out's shape, or ``out`` itself), for groups of at least 8
-    output channels (``MR``)."""
+    output channels (``MR``). ``threads`` is taken for the same call as ``conv_gemm`` and
+    not used: the rows are always a parallel loop over numba's threads."""
     kh, kw, sh, sw, ph, pw, dh, dw, groups = (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4],
                                               cfg[5], cfg[6], cfg[7], cfg[8])
     batch, c_dim, h_dim, w_dim = x.shape[0], x.shape[1], x.shape[2], x.shape[3]

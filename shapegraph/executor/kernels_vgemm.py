@@ -105,8 +105,8 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
 @njit(cache=True, nogil=True)
 def _small(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, ldc: int,
            beta: float) -> None:
-    """``vgemm_rm`` for fewer than 8 rows, one row at a time (each element one chain of
-    fused multiply-adds, as in the tiles)."""
+    """``vgemm_rm`` for fewer than 8 rows, one row at a time (in the order of k, as the
+    tiles; a multiply and an add each, where the tiles fuse them)."""
     acc = np.empty(n, np.float32)
     for i in range(m):
         for t in range(n):

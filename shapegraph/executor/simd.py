@@ -193,7 +193,8 @@ def _vfma(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
 _F = Callable[..., Any]
 # called in compiled code only (the typing context is numba's)
 vload = cast(_F, intrinsic(_vload))
-"""vload(arr, i): the 8 floats at elements i .. i+7 after ``arr``'s first."""
+"""vload(arr, i): the 8 floats at elements i .. i+7 after ``arr``'s first (``arr`` an
+array, or an address: an int from ``address``; so for ``vstore``, ``fload``, ``fstore``)."""
 vstore = cast(_F, intrinsic(_vstore))
 """vstore(arr, i, v): write v to elements i .. i+7 after ``arr``'s first."""
 fload = cast(_F, intrinsic(_fload))
@@ -204,8 +205,7 @@ fstore = cast(_F, intrinsic(_fstore))
 """fstore(arr, i, x): write the float32 x to element i after ``arr``'s first."""
 address = cast(_F, intrinsic(_address))
 """address(arr): the address of ``arr``'s first element, as an int (for ``vput`` and the
-other operations' address forms; the
-array must stay alive while it is used)."""
+other operations' address forms; the array must stay alive while it is used)."""
 prefetch = cast(_F, intrinsic(_prefetch))
 """prefetch(addr): ask for the cache line at address ``addr`` (a hint: never faults)."""
 vput = cast(_F, intrinsic(_vput))
