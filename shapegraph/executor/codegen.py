@@ -76,7 +76,8 @@ def _kernel_fingerprint() -> str:
     import shapegraph.opset.reduce as r
 
     h = hashlib.sha256()
-    for mod in (b, k, kg, knd, kp, kv, kvg, sd, t, e, r):  # (records: the kernels' codes)
+    # the kernels' modules, and the records (they hold the kernels' codes)
+    for mod in (b, k, kg, knd, kp, kv, kvg, sd, t, e, r):
         h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 

@@ -157,7 +157,6 @@ def _im2col(xb: np.ndarray, c0: int, cg: int, kh: int, kw: int, sh: int, sw: int
 # 55 x 55 3x3: 0.64 against 0.92; the 7x7 stride-2 stem 0.56 against 3.1)
 GATHER_MAX_OW = 28
 
-VGEMM = True  # (False: every product on BLAS sgemm, for comparisons)
 VGEMM_MIN_K = 128
 VGEMM_MIN_M = 64
 
@@ -313,12 +312,8 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
         return
     beta = 1.0 if in_place else 0.0  # in place: the product is added to the residual
     if direct:
-        if uses_vgemm(kg, nm):
-            vgemm_rm(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
-                     pixels, beta)
-        else:
-            sgemm_rm(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
-                     pixels, beta)
+        _product(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
+                 pixels, beta)
     else:
         col = np.empty((kg, np_), np.float32)
         if ow_dim <= GATHER_MAX_OW:
@@ -326,10 +321,7 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
                            np_, col)
         else:
             _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
-        if uses_vgemm(kg, nm):
-            vgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, beta)
-        else:
-            sgemm_rm(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, beta)
+        _product(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, beta)
     _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res and not in_place, act)
 
 
@@ -340,7 +332,20 @@ def uses_vgemm(kg: int, nm: int) -> bool:
     outputs each strip of B it copies serves too few tiles (one thread, in the models:
     DenseNet-121's Winograd products with 32 outputs 14.5 ms against sgemm's 12.5, 64
     input channels 9% slower; ResNet-50's with 128-2048 terms 4-27% faster)."""
-    return VGEMM and kg >= VGEMM_MIN_K and nm >= VGEMM_MIN_M
+    return kg >= VGEMM_MIN_K and nm >= VGEMM_MIN_M
+
+
+@njit(cache=True, nogil=True)
+def _product(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb: int,
+             c: np.ndarray, ldc: int, beta: float) -> None:
+    """``C[m, n] = A[m, k] @ B[k, n] + beta * C`` (``sgemm_rm``'s arguments): ``vgemm_rm``
+    where ``uses_vgemm``, else BLAS sgemm. (Not inlined: inlined into the inlined work
+    items, with ``vgemm_rm`` inlined into it, numba passed it wrong operands, and the
+    conv_gemm tests failed.)"""
+    if uses_vgemm(k, m):
+        vgemm_rm(m, n, k, a, lda, b, ldb, c, ldc, beta)
+    else:
+        sgemm_rm(m, n, k, a, lda, b, ldb, c, ldc, beta)
 
 
 # --------------------------------------------------------------------------- 1x1 by hand
@@ -596,12 +601,8 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     ms = m_dim * t_dim + 16  # (the products likewise)
     mt = np.empty((16, ms), np.float32)
     for xi in range(16):
-        if uses_vgemm(c_dim, m_dim):
-            vgemm_rm(m_dim, t_dim, c_dim, u[xi], c_dim, v[xi:xi + 1], t_dim, mt[xi:xi + 1],
-                     t_dim, 0.0)
-        else:
-            sgemm_rm(m_dim, t_dim, c_dim, u[xi], c_dim, v[xi:xi + 1], t_dim, mt[xi:xi + 1],
-                     t_dim, 0.0)
+        _product(m_dim, t_dim, c_dim, u[xi], c_dim, v[xi:xi + 1], t_dim, mt[xi:xi + 1],
+                 t_dim, 0.0)
     for m in range(m_dim):
         bm = b[m]
         for r in range(nr):

@@ -12,6 +12,7 @@ from shapegraph.executor.kernels_gemm import DENSE_SPLIT_WEIGHTS
 from shapegraph.executor.steps import Arg, Lowered, Step, act_arg, has_residual
 from shapegraph.executor.templates import (
     ConvArgs,
+    _out_size,
     conv2d_config,
     conv2d_source,
     maxpool2d_source,
@@ -49,23 +50,22 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     if kh * kw > 16 and cg * kh * kw >= LARGE_KERNEL_MIN_K and og >= 64:
         # 5x5 and larger with many channels: see LARGE_KERNEL_MIN_K
         return "vconv" if _vconv_wins(cfg) else "gemm"
-    oh, ow = cfg[2] + 2 * cfg[9] - 2, cfg[3] + 2 * cfg[10] - 2
+    oh, ow = _out_hw(cfg)  # (for the 3x3s Winograd takes: H + 2 PH - 2)
     tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
     if ((kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1)
             and ((c >= 64 and o >= 64) or (c >= 128 and o >= 32)) and oh * ow >= 196
             and 16 * 4 * c * o <= WINO_WEIGHT_BYTES_PER_TILE * tiles):
         return "wino_gemm"
-    if (kh * kw > 1 and og >= 64 and _out_pixels(cfg) <= GEMM_MAX_PIXELS
+    if (kh * kw > 1 and og >= 64 and oh * ow <= GEMM_MAX_PIXELS
             and 4 * og * cg * kh * kw >= GEMM_MIN_WEIGHT_BYTES):
         return "gemm"  # small planes, large weights: see GEMM_MAX_PIXELS
     return conv2d_config(*cfg).algo
 
 
-def _out_pixels(cfg: ConvArgs) -> int:
-    """A convolution's output plane size (its padding taken as symmetric)."""
+def _out_hw(cfg: ConvArgs) -> tuple[int, int]:
+    """A convolution's output plane (its padding taken as symmetric)."""
     h, w, (kh, kw, sh, sw, ph, pw, dh, dw) = cfg[2], cfg[3], cfg[5:13]
-    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    return oh * ((w + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+    return _out_size(h, kh, sh, ph, dh), _out_size(w, kw, sw, pw, dw)
 
 
 def _vconv_wins(cfg: ConvArgs) -> bool:
@@ -75,11 +75,9 @@ def _vconv_wins(cfg: ConvArgs) -> bool:
     channels a group, output rows of VCONV_MIN_OW pixels or more (shorter rows waste most of
     a 24-pixel strip), and a group's weights within VCONV_MAX_WEIGHT_BYTES (each output row
     reads all of them again)."""
-    c, w, o, groups = cfg[1], cfg[3], cfg[4], cfg[13]
-    kh, kw, sw, pw, dw = cfg[5], cfg[6], cfg[8], cfg[10], cfg[12]
+    c, o, kh, kw, groups = cfg[1], cfg[4], cfg[5], cfg[6], cfg[13]
     cg, og = c // groups, o // groups
-    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    return (kh * kw > 1 and cg * kh * kw >= 64 and og >= 8 and ow >= VCONV_MIN_OW
+    return (kh * kw > 1 and cg * kh * kw >= 64 and og >= 8 and _out_hw(cfg)[1] >= VCONV_MIN_OW
             and 4 * og * cg * kh * kw <= VCONV_MAX_WEIGHT_BYTES)
 
 
