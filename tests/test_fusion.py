@@ -35,15 +35,18 @@ PRODUCERS: dict[str, tuple[tuple[int, ...], Callable[[], nn.Block]]] = {
     "conv2d_strided": ((2, 3, 9, 8), lambda: nn.Conv2D(4, 3, strides=2, padding=1)),
     # large enough for the GEMM algorithm (kernels_gemm.conv_gemm): 1x1 and strided
     "conv2d_gemm_1x1": ((2, 16, 5, 6), lambda: nn.Conv2D(24, 1)),
-    "conv2d_gemm_strided": ((1, 8, 11, 9), lambda: nn.Conv2D(16, 3, strides=2, padding=1)),
+    # (a strided 3x3 of fewer than 64 products: 6 channels)
+    "conv2d_gemm_strided": ((1, 6, 11, 9), lambda: nn.Conv2D(16, 3, strides=2, padding=1)),
     # large enough for Winograd with sgemm (kernels_gemm.wino_gemm)
     "conv2d_wino_gemm": ((1, 96, 15, 14), lambda: nn.Conv2D(64, 3, padding=1)),
-    # conv_gemm's products on vgemm (128+ products, 64+ outputs): a 1x1, and a 3x3 on a
-    # small plane with 1 MB of weights (packing.GEMM_MAX_PIXELS)
+    # conv_gemm's products on vgemm (128+ products, 64+ outputs): a 1x1
     "conv2d_gemm_vgemm": ((1, 128, 5, 6), lambda: nn.Conv2D(72, 1)),
-    "conv2d_gemm_small_plane": ((1, 256, 7, 6), lambda: nn.Conv2D(128, 3, padding=1)),
-    # a stem for the implicit GEMM (kernels_vconv.vconv): rows of 26 output pixels
-    "conv2d_vconv": ((1, 3, 13, 52), lambda: nn.Conv2D(16, 7, strides=2, padding=3)),
+    # the implicit GEMM over output channels (kernels_oconv.oconv): a 3x3 on a small plane
+    # (42 pixels), a stem (3 channels, two strips of 16), a strided 3x3 of 36 outputs
+    # (strips of 24 and 16 lanes, 12 of these stored)
+    "conv2d_oconv": ((1, 256, 7, 6), lambda: nn.Conv2D(128, 3, padding=1)),
+    "conv2d_oconv_stem": ((1, 3, 13, 52), lambda: nn.Conv2D(32, 7, strides=2, padding=3)),
+    "conv2d_oconv_tail": ((2, 8, 11, 9), lambda: nn.Conv2D(36, 3, strides=2, padding=1)),
 }
 # a 1x1 on a plane of 784+ pixels with few channels (kernels_gemm.pointwise): for the
 # in-place residual tests only (the folds are the kernel's bias and weights, tested above)
@@ -168,9 +171,10 @@ def test_batchnorm_after_dense_flatten_false_folds_nothing_wrong() -> None:
 
 @pytest.mark.parametrize("producer", ["conv2d_gemm_1x1", "conv2d_gemm_strided",
                                       "conv2d_wino_gemm", "conv2d_gemm_vgemm",
-                                      "conv2d_gemm_small_plane", "conv2d_vconv"])
+                                      "conv2d_oconv", "conv2d_oconv_stem",
+                                      "conv2d_oconv_tail"])
 def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
-    """The GEMM-sized producers above do run ``conv_gemm``, ``wino_gemm`` or ``vconv``
+    """The GEMM-sized producers above do run ``conv_gemm``, ``wino_gemm`` or ``oconv``
     (with batchnorm, relu and the residual fused into it), so the fusion tests cover those
     kernels' epilogues."""
     shape, make = PRODUCERS[producer]
@@ -181,14 +185,15 @@ def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
     model(x)
     (runner,) = model._runners.values()
     kernels = [s.kernel for s in runner.plan.lowered.steps]
-    kernel = ("wino_gemm" if "wino" in producer else "vconv" if "vconv" in producer
+    kernel = ("wino_gemm" if "wino" in producer else "oconv" if "oconv" in producer
               else "conv_gemm")
     assert kernels == [kernel, kernel], kernels
     want = {"conv2d_gemm_1x1": "GEMM on the input plane (1x1)",
             "conv2d_gemm_vgemm": "GEMM on the input plane (1x1)",
             "conv2d_gemm_strided": "GEMM on im2col tiles",
-            "conv2d_gemm_small_plane": "GEMM on im2col tiles",
-            "conv2d_vconv": "implicit GEMM on the padded input",
+            "conv2d_oconv": "implicit GEMM over output channels",
+            "conv2d_oconv_stem": "implicit GEMM over output channels",
+            "conv2d_oconv_tail": "implicit GEMM over output channels",
             "conv2d_wino_gemm": "Winograd F(2x2, 3x3) with sgemm"}[producer]
     assert model.memory_plan().count(want) == 2  # the plan says which algorithm runs
 
@@ -221,8 +226,8 @@ def _residual_step(model: sg.CompiledModel) -> tuple[Any, Any, Any]:
     ("conv2d", "conv2d_c3_6x7"), ("conv2d_strided", "conv2d_c3_9x8"),
     ("conv2d_gemm_1x1", "conv_gemm"), ("conv2d_gemm_strided", "conv_gemm"),
     ("conv2d_pointwise", "conv_gemm"), ("conv2d_wino_gemm", "wino_gemm"),
-    ("conv2d_gemm_vgemm", "conv_gemm"), ("conv2d_gemm_small_plane", "conv_gemm"),
-    ("conv2d_vconv", "vconv")])
+    ("conv2d_gemm_vgemm", "conv_gemm"), ("conv2d_oconv", "oconv"),
+    ("conv2d_oconv_stem", "oconv"), ("conv2d_oconv_tail", "oconv")])
 def test_a_residual_sum_is_written_over_its_shortcut(producer: str, kernel: str) -> None:
     """Where the shortcut dies at the add, the memory plan gives the sum the shortcut's
     buffer, and every convolution kernel computes it there (``conv_gemm``: sgemm adds

@@ -19,11 +19,10 @@ import shapegraph as sg
 from shapegraph import nn
 from shapegraph.executor import kernels as K
 from shapegraph.executor import kernels_gemm as KG
+from shapegraph.executor import kernels_oconv as KO
 from shapegraph.executor import kernels_pool as KP
-from shapegraph.executor import kernels_vconv as KV
 from shapegraph.executor import templates as T
 from shapegraph.executor.blas import single_threaded_blas
-from shapegraph.executor.kernels_vgemm import MR
 from shapegraph.executor.lower import transpose_runs
 from shapegraph.executor.packing import pack_wino_gemm
 from shapegraph.ops import get_op
@@ -553,14 +552,17 @@ def test_conv1d_generic_as_2d() -> None:
 
 def run_conv_gemm(cfg: dict[str, int], act: int, residual: bool, seed: int,
                   threads: int, kernel: Any = KG.conv_gemm, in_place: bool = False) -> None:
-    """``kernel`` (conv_gemm or vconv: the same arguments) against the reference; with
-    ``in_place`` the residual is the output array itself, as the memory plan may give."""
+    """``kernel`` (conv_gemm, vconv or oconv: the same arguments, oconv's weights packed
+    by ``pack_oconv``) against the reference; with ``in_place`` the residual is the output
+    array itself, as the memory plan may give."""
     x, w, b, res = conv_inputs(cfg, seed)
     out = res.copy() if in_place else np.full_like(res, np.nan)
     args = np.array([cfg[k] for k in ("KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
                                       "groups")], np.int64)
+    wk = (KO.pack_oconv(w, cfg["groups"]) if kernel is KO.oconv
+          else np.ascontiguousarray(w.reshape(w.shape[0], -1)))
     with single_threaded_blas():
-        kernel(x, np.ascontiguousarray(w.reshape(w.shape[0], -1)), b,
+        kernel(x, wk, b,
                out if in_place else res if residual else EMPTY4, out, args, kact(act),
                threads)
     close(out, conv_want(x, w, b, cfg, res if residual or in_place else None, act), scale=3)
@@ -608,64 +610,74 @@ def test_conv_gemm_random_vgemm(cfg: dict[str, int], residual: bool, act: int, t
 
 
 @st.composite
-def vconv_config(draw: Any) -> dict[str, int]:
-    """Any kernel, stride, padding, dilation and groups, 8 to 20 output channels a group
-    (vconv's register tile has 8 rows); rows of any length (strips of 24 and 8
-    pixels, tails through the scratch tile)."""
+def oconv_config(draw: Any) -> dict[str, int]:
+    """Any kernel, stride, padding, dilation and groups, 8 to 56 output channels a group
+    (strips of 24 and a last one of 8, 16 or 24 lanes, not all of them channels); planes
+    of any size, fewer than 8 pixels too (a tile's 8 pixels are any 8 of the plane)."""
     d = draw(conv_config(max_c=8))
-    d["O"] = d["groups"] * draw(st.integers(MR, 20))
-    d["W"] = draw(st.integers(d["W"], 60))
+    d["O"] = d["groups"] * draw(st.integers(8, 56))
     return d
 
 
 @SOME
-@given(vconv_config(), st.sampled_from(["none", "residual", "in place"]), ACTS,
+@given(oconv_config(), st.sampled_from(["none", "residual", "in place"]), ACTS,
        st.sampled_from([1, 2]), st.integers(0, 2**32 - 1))
-def test_vconv_random(cfg: dict[str, int], residual: str, act: int, threads: int,
+def test_oconv_random(cfg: dict[str, int], residual: str, act: int, threads: int,
                       seed: int) -> None:
-    """The implicit GEMM against the reference: column phases for any stride, taps
-    shifted by dilation, padding on every side, groups; a residual read or written over."""
-    run_conv_gemm(cfg, act, residual == "residual", seed, threads, KV.vconv,
+    """The implicit GEMM over output channels against the reference: padding on every
+    side, strides, dilation, groups; a residual read or written over."""
+    run_conv_gemm(cfg, act, residual == "residual", seed, threads, KO.oconv,
                   residual == "in place")
 
 
 @pytest.mark.parametrize("cfg", [
-    # ResNet-50's stem: 7x7 stride 2 on 3 channels, rows of 112 pixels
+    # ResNet-50's stem: 7x7 stride 2 on 3 channels (blocks of 3 channels)
     {"N": 1, "C": 3, "H": 224, "W": 224, "O": 64, "KH": 7, "KW": 7, "SH": 2, "SW": 2,
      "PH": 3, "PW": 3, "DH": 1, "DW": 1, "groups": 1},
-    # AlexNet's 11x11 stride 4, 21 output channels: a last block overlapping the one before
+    # AlexNet's 11x11 stride 4, 21 output channels: 24 lanes, 21 of them stored
     {"N": 2, "C": 3, "H": 67, "W": 71, "O": 21, "KH": 11, "KW": 11, "SH": 4, "SW": 4,
      "PH": 2, "PW": 2, "DH": 1, "DW": 1, "groups": 1},
-    # 5x5 on 28x28 in two groups
+    # 5x5 in two groups of 16 input channels (two blocks of 8) and 24 outputs
     {"N": 1, "C": 32, "H": 28, "W": 28, "O": 48, "KH": 5, "KW": 5, "SH": 1, "SW": 1,
      "PH": 2, "PW": 2, "DH": 1, "DW": 1, "groups": 2},
+    # ResNet-50's 3x3 at 7x7: 49 pixels, 6 tiles and one overlapping the one before
+    {"N": 1, "C": 512, "H": 7, "W": 7, "O": 512, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},
+    # a strided 3x3 (batch 2: 196 pixels an image, two work items of pixels)
+    {"N": 2, "C": 64, "H": 28, "W": 28, "O": 64, "KH": 3, "KW": 3, "SH": 2, "SW": 2,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},
+    # SqueezeNet's expand at 13x13, 1x1 read in place (no padding), 36 outputs a group
+    {"N": 1, "C": 64, "H": 13, "W": 13, "O": 256, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},
+    {"N": 1, "C": 96, "H": 13, "W": 13, "O": 72, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
+     "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 2},
 ])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_vconv_workloads(cfg: dict[str, int], threads: int) -> None:
-    run_conv_gemm(cfg, K.ACT_RELU, True, 11, threads, KV.vconv)
-    run_conv_gemm(cfg, K.ACT_NONE, False, 12, threads, KV.vconv, in_place=True)
+def test_oconv_workloads(cfg: dict[str, int], threads: int) -> None:
+    run_conv_gemm(cfg, K.ACT_RELU, True, 11, threads, KO.oconv)
+    run_conv_gemm(cfg, K.ACT_NONE, False, 12, threads, KO.oconv, in_place=True)
 
 
-def test_vconv_refuses_groups_of_fewer_than_8_outputs() -> None:
+def test_oconv_refuses_groups_of_fewer_than_8_outputs() -> None:
     x = np.ones((1, 2, 5, 5), np.float32)
     with pytest.raises(ValueError, match="8 output channels"):
-        KV.vconv(x, np.ones((4, 18), np.float32), np.zeros(4, np.float32), EMPTY4,
-                 np.empty((1, 4, 3, 3), np.float32),
+        KO.oconv(x, KO.pack_oconv(np.ones((4, 2, 3, 3), np.float32), 1),
+                 np.zeros(4, np.float32), EMPTY4, np.empty((1, 4, 3, 3), np.float32),
                  np.array([3, 3, 1, 1, 0, 0, 1, 1, 1], np.int64), kact(K.ACT_NONE), 1)
 
 
-@pytest.mark.parametrize(("cfg", "algo"), [
-    ((1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, 1, 1), "vconv"),  # the stems
-    ((1, 3, 224, 224, 96, 11, 11, 4, 4, 2, 2, 1, 1, 1), "vconv"),
-    ((1, 3, 224, 224, 64, 3, 3, 2, 2, 0, 0, 1, 1, 1), "gemm"),  # 27 products
-    ((1, 128, 56, 56, 128, 3, 3, 2, 2, 1, 1, 1, 1, 1), "gemm"),  # 590 KB of weights
-    ((1, 256, 28, 28, 256, 3, 3, 2, 2, 1, 1, 1, 1, 1), "gemm"),  # rows of 14
-    ((1, 32, 28, 28, 96, 5, 5, 1, 1, 2, 2, 1, 1, 1), "vconv"),  # 5x5, 300 KB
-    ((1, 256, 14, 14, 512, 1, 1, 2, 2, 0, 0, 1, 1, 1), "gemm"),  # 1x1: one tap
-])
-def test_vconv_takes_the_convolutions_it_wins(cfg: tuple[int, ...], algo: str) -> None:
-    from shapegraph.executor.packing import conv_algorithm
-    assert conv_algorithm(cfg) == algo  # type: ignore[arg-type]
+def test_pack_oconv_layout() -> None:
+    """Each group's channels in strips of 24 (the last zero-filled to a multiple of 8),
+    each strip K x width."""
+    w = np.arange(2 * 20 * 3, dtype=np.float32).reshape(40, 3, 1, 1)  # 2 groups of 20
+    p = KO.pack_oconv(w, 2)
+    assert p.shape == (2 * 24 * 3,)
+    g1 = p[72:].reshape(3, 24)  # group 1: one strip of 24 lanes, 20 of them channels
+    assert (g1[:, :20] == w[20:, :, 0, 0].T).all() and (g1[:, 20:] == 0).all()
+    w2 = np.arange(40 * 2, dtype=np.float32).reshape(40, 2, 1, 1)
+    p2 = KO.pack_oconv(w2, 1)  # strips of 24 and 16
+    assert (p2[:48].reshape(2, 24) == w2[:24, :, 0, 0].T).all()
+    assert (p2[48:].reshape(2, 16) == w2[24:, :, 0, 0].T).all()
 
 
 @SOME
@@ -734,22 +746,32 @@ def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
 
 
 @pytest.mark.parametrize(("cfg", "algo"), [
-    ((1, 96, 26, 26, 256, 5, 5, 1, 1, 2, 2, 1, 1, 2), "gemm"),  # AlexNet's 5x5, groups of 48
-    ((1, 32, 28, 28, 96, 5, 5, 1, 1, 2, 2, 1, 1, 1), "vconv"),  # Inception v1's 32 -> 96
-    ((1, 16, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 1, 1), "vo"),  # 400 products: direct
-    ((64, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1), "vo"),  # LeNet's second convolution
-    ((1, 64, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 1, 1), "flat"),  # fewer than 64 outputs
-    # 3x3 on small planes with a group's weights of 1 MB or more: the GEMM (GEMM_MAX_PIXELS)
-    ((1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "gemm"),  # ResNet-50's, 9.4 MB
-    ((1, 160, 13, 13, 320, 3, 3, 1, 1, 1, 1, 1, 1, 1), "gemm"),  # Inception v1's, 1.8 MB
-    ((1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "vo"),  # VGG-19's: 196 pixels
-    ((1, 64, 13, 13, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "vo"),  # SqueezeNet's: 0.6 MB
+    # (N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups)
+    ((1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, 1, 1), "oconv"),  # the stems
+    ((1, 3, 224, 224, 96, 11, 11, 4, 4, 2, 2, 1, 1, 1), "oconv"),
+    ((1, 3, 224, 224, 64, 3, 3, 2, 2, 0, 0, 1, 1, 1), "gemm"),  # 27 products: im2col
+    ((1, 128, 56, 56, 128, 3, 3, 2, 2, 1, 1, 1, 1, 1), "oconv"),  # strided 3x3s
+    ((1, 512, 14, 14, 512, 3, 3, 2, 2, 1, 1, 1, 1, 1), "oconv"),
+    ((1, 256, 14, 14, 512, 1, 1, 2, 2, 0, 0, 1, 1, 1), "gemm"),  # 1x1s: the GEMM
+    ((1, 64, 56, 56, 256, 1, 1, 1, 1, 0, 0, 1, 1, 1), "gemm"),
+    ((1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # small planes
+    ((1, 160, 13, 13, 320, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),
+    ((1, 64, 13, 13, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # SqueezeNet's expand
+    ((1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # VGG-19's at 14x14
+    ((1, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # ResNet-50's
+    ((1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),
+    ((1, 128, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), "vo"),  # DenseNet-121's: 32 outputs
+    ((1, 96, 26, 26, 256, 5, 5, 1, 1, 2, 2, 1, 1, 2), "oconv"),  # AlexNet's 5x5, groups
+    ((1, 32, 28, 28, 96, 5, 5, 1, 1, 2, 2, 1, 1, 1), "oconv"),  # Inception v1's
+    ((64, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1), "vo"),  # LeNet's second: 16 outputs
+    ((1, 16, 27, 27, 32, 5, 5, 1, 1, 2, 2, 1, 1, 1), "oconv"),  # Inception v1's: 32
+    ((1, 16, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # 144 products, 64 outputs
+    ((1, 6, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "vo"),  # 54 products: direct
+    ((1, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 32), "flat"),  # depthwise: direct
 ])
-def test_large_kernels_with_many_channels_run_the_gemm(cfg: tuple[int, ...], algo: str
-                                                       ) -> None:
-    """Stride-1 kernels of more than 16 taps take the GEMM from LARGE_KERNEL_MIN_K
-    products per output and 64 output channels, im2col's or the implicit one where that
-    wins (the kernels' own tests cover their numbers)."""
+def test_algorithm_choices(cfg: tuple[int, ...], algo: str) -> None:
+    """packing.conv_algorithm on the networks' convolutions (the kernels' own tests cover
+    their numbers; OCONV_MEASURED in packing.py says why each is chosen)."""
     from shapegraph.executor.packing import conv_algorithm
     assert conv_algorithm(cfg) == algo  # type: ignore[arg-type]
 
@@ -1094,7 +1116,7 @@ def test_docstring_examples() -> None:
 
     from shapegraph.executor import kernels_vgemm, simd
 
-    for mod in (K, T, KG, KV, kernels_vgemm, simd):
+    for mod in (K, T, KG, KO, kernels_vgemm, simd):
         assert doctest.testmod(mod).failed == 0
 
 

@@ -9,7 +9,17 @@ from hypothesis import strategies as st
 from shapegraph.executor import kernels_vgemm as KV
 from shapegraph.executor.blas import sgemm_rm
 from shapegraph.executor.jit import njit
-from shapegraph.executor.simd import address, fload, fstore, vfma, vload, vput, vsplat, vstore
+from shapegraph.executor.simd import (
+    address,
+    fload,
+    fstore,
+    vfma,
+    vload,
+    vput,
+    vsplat,
+    vstore,
+    vtranspose8,
+)
 
 
 def run(m: int, n: int, k: int, beta: float, pads: tuple[int, int, int, int, int, int],
@@ -87,3 +97,19 @@ def test_vector_intrinsics() -> None:
     assert _intrinsics(x, y, z) == 1.0
     np.testing.assert_array_equal(y, [1] + [1 + 3 * v for v in range(2, 10)] + [1])
     np.testing.assert_array_equal(z, [9] + list(range(8)) + [2 + v for v in range(8)])
+
+
+@njit(cache=True)
+def _transpose(a: np.ndarray, o: np.ndarray) -> None:
+    cols = vtranspose8(vload(a, 0), vload(a, 8), vload(a, 16), vload(a, 24), vload(a, 32),
+                       vload(a, 40), vload(a, 48), vload(a, 56))
+    for j in range(8):
+        vstore(o, 8 * j, cols[j])
+
+
+def test_vtranspose8() -> None:
+    """Eight vectors as the rows of a matrix: their transpose's rows, bit for bit."""
+    a = np.random.default_rng(0).standard_normal(64).astype(np.float32)
+    o = np.empty(64, np.float32)
+    _transpose(a, o)
+    np.testing.assert_array_equal(o.reshape(8, 8), a.reshape(8, 8).T)

@@ -48,8 +48,8 @@ from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import *
 from shapegraph.executor.kernels_gemm import *
 from shapegraph.executor.kernels_nd import *
+from shapegraph.executor.kernels_oconv import *
 from shapegraph.executor.kernels_pool import *
-from shapegraph.executor.kernels_vconv import *
 """
 
 
@@ -67,8 +67,8 @@ def _kernel_fingerprint() -> str:
     import shapegraph.executor.kernels as k
     import shapegraph.executor.kernels_gemm as kg
     import shapegraph.executor.kernels_nd as knd
+    import shapegraph.executor.kernels_oconv as ko
     import shapegraph.executor.kernels_pool as kp
-    import shapegraph.executor.kernels_vconv as kv
     import shapegraph.executor.kernels_vgemm as kvg
     import shapegraph.executor.simd as sd
     import shapegraph.executor.templates as t
@@ -77,7 +77,7 @@ def _kernel_fingerprint() -> str:
 
     h = hashlib.sha256()
     # the kernels' modules, and the records (they hold the kernels' codes)
-    for mod in (b, k, kg, knd, kp, kv, kvg, sd, t, e, r):
+    for mod in (b, k, kg, knd, ko, kp, kvg, sd, t, e, r):
         h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 

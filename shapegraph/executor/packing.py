@@ -9,6 +9,7 @@ import numpy as np
 
 from shapegraph.executor.kernels import NARROW_UNITS
 from shapegraph.executor.kernels_gemm import DENSE_SPLIT_WEIGHTS
+from shapegraph.executor.kernels_oconv import pack_oconv
 from shapegraph.executor.steps import Arg, Lowered, Step, act_arg, has_residual
 from shapegraph.executor.templates import (
     ConvArgs,
@@ -30,35 +31,35 @@ _TEMPLATE_ALGOS = {"wino": "Winograd F(2x2, 3x3), generated for the shape",
 
 
 def conv_algorithm(cfg: ConvArgs) -> str:
-    """``gemm`` (``kernels_gemm.conv_gemm``: sgemm or ``vgemm`` on im2col tiles) for 1x1 and
-    strided convolutions, where the direct kernels reach 15-35 GFLOP/s and sgemm 50-80 on
-    one core (ResNet-50's shapes, benchmarks/README.md), and for 5x5 and larger kernels with
-    many channels (``LARGE_KERNEL_MIN_K``); of those, ``vconv`` (the implicit GEMM, no
-    im2col) where it wins (``_vconv_wins``: the stems, 5x5s on wide rows); ``wino_gemm``
-    (Winograd F(2x2, 3x3) with sgemm: 110-170 GFLOP/s-equivalent) for stride-1 3x3
-    convolutions with at least 64 inputs and 64 outputs (or 128 and 32), on planes of
-    14x14 or more, with enough tiles for its transformed weights
-    (``WINO_WEIGHT_BYTES_PER_TILE``; with fewer channels its transforms cost more than it
-    saves, and on 7x7 planes the products are too small); otherwise the algorithm of the
-    specialized template (``templates.conv2d_config``: Winograd or direct, 90-105
-    GFLOP/s on stride-1 3x3). Grouped convolutions with few channels per group stay
-    direct."""
+    """``gemm`` (``kernels_gemm.conv_gemm``: sgemm or ``vgemm`` on the input plane or on
+    im2col tiles) for 1x1 convolutions; ``wino_gemm`` (Winograd F(2x2, 3x3) with sgemm or
+    vgemm: 110-170 GFLOP/s-equivalent) for stride-1 3x3 convolutions with at least 64
+    inputs and 64 outputs (or 128 and 32), on planes of 14x14 or more, with enough tiles
+    for its transformed weights (``WINO_WEIGHT_BYTES_PER_TILE``; with fewer channels its
+    transforms cost more than it saves, and on 7x7 planes the products are too small);
+    ``oconv`` (``kernels_oconv``: the implicit GEMM vectorized over output channels) for
+    the other kernels of more than one tap with OCONV_MIN_K products per output (input
+    channels of a group x taps) and OCONV_MIN_OUTPUTS outputs a group, but stride-1 3x3s
+    with fewer than OCONV_MIN_3X3_OUTPUTS; ``gemm`` (im2col) for the strided ones left
+    with 16 products or more; otherwise the algorithm of the specialized template
+    (``templates.conv2d_config``: Winograd or direct). Grouped convolutions with few
+    channels per group stay direct."""
     c, o, (kh, kw, sh, sw), groups = cfg[1], cfg[4], cfg[5:9], cfg[13]
     cg, og = c // groups, o // groups
-    if cg * kh * kw >= 16 and og >= 8 and (kh * kw == 1 or sh * sw > 1):
-        return "vconv" if _vconv_wins(cfg) else "gemm"
-    if kh * kw > 16 and cg * kh * kw >= LARGE_KERNEL_MIN_K and og >= 64:
-        # 5x5 and larger with many channels: see LARGE_KERNEL_MIN_K
-        return "vconv" if _vconv_wins(cfg) else "gemm"
+    k = cg * kh * kw
+    if kh * kw == 1:
+        return "gemm" if k >= 16 and og >= 8 else conv2d_config(*cfg).algo
     oh, ow = _out_hw(cfg)  # (for the 3x3s Winograd takes: H + 2 PH - 2)
     tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
     if ((kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1)
             and ((c >= 64 and o >= 64) or (c >= 128 and o >= 32)) and oh * ow >= 196
             and 16 * 4 * c * o <= WINO_WEIGHT_BYTES_PER_TILE * tiles):
         return "wino_gemm"
-    if (kh * kw > 1 and og >= 64 and oh * ow <= GEMM_MAX_PIXELS
-            and 4 * og * cg * kh * kw >= GEMM_MIN_WEIGHT_BYTES):
-        return "gemm"  # small planes, large weights: see GEMM_MAX_PIXELS
+    if (k >= OCONV_MIN_K and og >= OCONV_MIN_OUTPUTS
+            and not ((kh, kw, sh, sw) == (3, 3, 1, 1) and og < OCONV_MIN_3X3_OUTPUTS)):
+        return "oconv"
+    if k >= 16 and og >= 8 and sh * sw > 1:
+        return "gemm"
     return conv2d_config(*cfg).algo
 
 
@@ -68,52 +69,32 @@ def _out_hw(cfg: ConvArgs) -> tuple[int, int]:
     return _out_size(h, kh, sh, ph, dh), _out_size(w, kw, sw, pw, dw)
 
 
-def _vconv_wins(cfg: ConvArgs) -> bool:
-    """Whether a convolution that would take ``conv_gemm``'s im2col runs ``vconv`` (the
-    implicit GEMM) instead: a kernel of more than one tap, 64 products per output or more
-    (fewer: the register tile's start and end cost more than an im2col tile), 8 output
-    channels a group, output rows of VCONV_MIN_OW pixels or more (shorter rows waste most of
-    a 24-pixel strip), and a group's weights within VCONV_MAX_WEIGHT_BYTES (each output row
-    reads all of them again)."""
-    c, o, kh, kw, groups = cfg[1], cfg[4], cfg[5], cfg[6], cfg[13]
-    cg, og = c // groups, o // groups
-    return (kh * kw > 1 and cg * kh * kw >= 64 and og >= 8 and _out_hw(cfg)[1] >= VCONV_MIN_OW
-            and 4 * og * cg * kh * kw <= VCONV_MAX_WEIGHT_BYTES)
-
-
-# vconv against conv_gemm (vgemm on im2col tiles), one convolution alone, one thread,
-# 2026-12-06 (benchmarks/README.md, "Stop 25"): the 7x7 stride-2 stems 3->64 at 224x224
-# 3.16 ms against 3.88, AlexNet's 11x11 stride 4 1.83 against 2.34, 5x5 32->96 at 28x28
-# 1.56 against 1.79; but on output rows of 13 or 7 pixels 1.3-1.4x slower (a strip of 24
-# pixels mostly empty), with 27 products (3x3 on 3 channels) 1.7x slower, and with
-# ResNet-50's strided 3x3s' 0.6-9 MB of weights, read again for every output row, 1.2-1.7x
-VCONV_MIN_OW = 24
-VCONV_MAX_WEIGHT_BYTES = 512 * 1024
-
-
-# Stride-1 kernels on output planes of at most this many pixels (13x13) with a group's
-# weights of GEMM_MIN_WEIGHT_BYTES or more (and 64 outputs) run conv_gemm (vgemm on im2col
-# tiles) rather than the generated direct kernel: the product streams its weights once,
-# prefetched, where the direct kernel reads them once per output channel pair. One thread,
-# each convolution's best of 20 calls in its model, against the template: ResNet-50's
-# 512 -> 512 3x3 at 7x7 2.73 ms against 3.06-3.43, Inception v1's 3x3s on 13x13 and 6x6
-# 3-14% faster (160 -> 320 at 13x13 1.63 against 1.69; 192 -> 384 at 6x6 0.57 against
-# 0.65). Not VGG-19's 512 -> 512 at 14x14 (10.9 against 10.1 ms), nor SqueezeNet's 3x3s
-# with 0.4-0.6 MB of weights (64 -> 256 at 13x13 0.63 against 0.54). It also spares the
-# compile of a generated kernel (about 4 s each, cold).
-GEMM_MAX_PIXELS = 169
-GEMM_MIN_WEIGHT_BYTES = 1024 * 1024
-
-
-# Stride-1 kernels of more than 16 taps (5x5) run the GEMM from this many products per
-# output (input channels of a group x taps), with 64 output channels or more: the direct
-# kernels compute one output channel per pass for them (two would spill registers), and
-# reach 55-60 GFLOP/s. One thread, one convolution alone, against the generated kernel:
-# AlexNet's 5x5 groups of 48 -> 128 at 26x26 5.4 ms against 7.2, Inception v1's 32 -> 96
-# at 28x28 1.66 against 2.04 and 48 -> 128 at 7x7 0.21 against 0.27; with fewer channels
-# the direct kernel wins (16 -> 32 at 14x14 55 µs against 119, LeNet's 6 -> 16 at batch
-# 64 0.35 ms against 1.10)
-LARGE_KERNEL_MIN_K = 800
+# oconv against what each convolution ran before it (stop 26, 2026-12-06; one thread, each
+# convolution's best of 20 calls in its model, ONNX Runtime's in the same process in
+# brackets; benchmarks/README.md "Stop 26"):
+# - the 7x7 stride-2 stems (were stop 25's vconv, now removed): ResNet-50's 3.13 -> 2.82
+#   ms [2.14], DenseNet-121's, Inception v1's and v2's 2.98-3.13 -> 2.65-2.79;
+# - strided 3x3s (were im2col + vgemm): ResNet-50's 128 -> 128 at 56 -> 28 2.86 -> 2.71
+#   [2.03], 256 at 28 -> 14 2.56 -> 2.51, 512 at 14 -> 7 2.69 -> 2.74; Inception v2's
+#   2-14% slower (128 -> 160 at 28 -> 14 0.81 -> 0.85 [0.68]);
+# - 3x3s on 7x7 and 13x13 planes with 1 MB of weights or more (were im2col + vgemm):
+#   ResNet-50's 512 at 7x7 5.38 -> 5.17 for two [4.68], Inception v1's 3-13% faster;
+# - 5x5s (were vconv, im2col + vgemm or a generated kernel): Inception v1's 32 -> 96 at
+#   27x27 1.39 -> 1.07, 16 -> 32 at 27x27 0.49 -> 0.22, 24 -> 64 at 13x13 0.61 -> 0.31;
+# - 3x3s a generated kernel ran: Inception v1's 96 -> 208 at 13x13 0.77 -> 0.64,
+#   SqueezeNet's expands within 3% either way (and four generated kernels fewer to compile,
+#   about 4 s each, cold), but DenseNet-121's 128 -> 32 at 7x7, sixteen of them, 0.88 ->
+#   1.28 ms (fixed costs: the input's copy, two parallel loops) [0.77]: so stride-1 3x3s
+#   need OCONV_MIN_3X3_OUTPUTS.
+# With 27 products (3x3 on 3 channels: SqueezeNet's stem) 0.70 -> 0.90: OCONV_MIN_K. With
+# 16 outputs (LeNet's 6 -> 16 5x5 on 10x10 planes, a generated kernel) the whole LeNet took
+# 28.0 µs against 21.1 at batch 1 and 1065 against 880 at batch 64: OCONV_MIN_OUTPUTS.
+# Whole models, ours / ONNX Runtime in alternating turns, before -> after: DenseNet-121
+# 1.03 -> 0.99, Inception v1 0.69 -> 0.66, VGG-19 0.81 -> 0.75, AlexNet 0.74 -> 0.69,
+# ZFNet-512 0.65 -> 0.61; ResNet-50, Inception v2, SqueezeNet, ShuffleNet unchanged.
+OCONV_MIN_K = 64
+OCONV_MIN_OUTPUTS = 32
+OCONV_MIN_3X3_OUTPUTS = 64
 
 
 # Winograd against the generated direct kernel (one thread / two, one convolution alone,
@@ -170,15 +151,18 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 step.args = [x, Arg("slot", out.slot(pack_wino_gemm(wf))), bias, res, y,
                              Arg("ints", (cfg[9], cfg[10])), act_arg(step.act),
                              Arg("threads", None)]
-            elif algo in ("gemm", "vconv"):
+            elif algo in ("gemm", "oconv"):  # the same arguments, their own weight layouts
                 x, res, y = step.args[0], step.args[3], step.args[4]
-                step.kernel = "conv_gemm" if algo == "gemm" else "vconv"
-                direct = cfg[5:11] == (1, 1, 1, 1, 0, 0)
-                step.algo = ("implicit GEMM on the padded input" if algo == "vconv"
-                             else "GEMM on the input plane (1x1)" if direct
-                             else "GEMM on im2col tiles")
-                step.args = [x, Arg("slot", out.slot(wf.reshape(wf.shape[0], -1))), bias, res,
-                             y, Arg("ints", (*cfg[5:13], cfg[13])), act_arg(step.act),
+                if algo == "oconv":
+                    step.kernel, step.algo = "oconv", "implicit GEMM over output channels"
+                    wk = pack_oconv(wf, cfg[13])
+                else:
+                    step.kernel = "conv_gemm"
+                    step.algo = ("GEMM on the input plane (1x1)"
+                                 if cfg[5:11] == (1, 1, 1, 1, 0, 0) else "GEMM on im2col tiles")
+                    wk = wf.reshape(wf.shape[0], -1)
+                step.args = [x, Arg("slot", out.slot(wk)), bias, res, y,
+                             Arg("ints", (*cfg[5:13], cfg[13])), act_arg(step.act),
                              Arg("threads", None)]
             elif specialize:
                 step.algo = _TEMPLATE_ALGOS[conv2d_config(*cfg).algo]

@@ -33,7 +33,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "F32x8", "address", "fload", "fstore", "iload", "prefetch", "vfma", "vload",
-           "vput", "vsplat", "vstore", "vzero"]
+           "vput", "vsplat", "vstore", "vtranspose8", "vzero"]
 
 LANES = 8
 _VT = ir.VectorType(ir.FloatType(), LANES)
@@ -156,6 +156,28 @@ def _address(typingctx: Any, arr: Any) -> Any:
     return types.intp(arr), codegen
 
 
+def _vtranspose8(typingctx: Any, r0: Any, r1: Any, r2: Any, r3: Any, r4: Any, r5: Any,
+                 r6: Any, r7: Any) -> Any:
+    vs = (r0, r1, r2, r3, r4, r5, r6, r7)
+    if any(v != f32x8 for v in vs):
+        raise TypeError("simd.vtranspose8: eight f32x8 vectors are needed")
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        def shuf(a: Any, b: Any, idx: list[int]) -> Any:
+            return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_I32, LANES), idx))
+        lo, hi = [0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15]
+        t = [shuf(args[i & ~1], args[i | 1], lo if i % 2 == 0 else hi) for i in range(LANES)]
+        lo2, hi2 = [0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]
+        # s[4h + j] (rows 4h .. 4h+3, j < 4): their columns j and j + 4
+        s = [shuf(t[4 * (i // 4) + (i % 4) // 2], t[4 * (i // 4) + 2 + (i % 4) // 2],
+                  lo2 if i % 2 == 0 else hi2) for i in range(LANES)]
+        out = [shuf(s[r % 4], s[4 + r % 4],
+                    [0, 1, 2, 3, 8, 9, 10, 11] if r < 4 else [4, 5, 6, 7, 12, 13, 14, 15])
+               for r in range(LANES)]
+        return context.make_tuple(builder, sig.return_type, out)
+    return types.UniTuple(f32x8, LANES)(*vs), codegen  # type: ignore[no-untyped-call]
+
+
 def _llvm_function(builder: Any, name: str, fnty: Any) -> Any:
     return cgutils.get_or_insert_function(builder.module, fnty, name)  # type: ignore
 
@@ -213,6 +235,9 @@ vput = cast(_F, intrinsic(_vput))
 them (not read when beta is 0: they may hold anything)."""
 vsplat = cast(_F, intrinsic(_vsplat))
 """vsplat(x): a float32 in every lane."""
+vtranspose8 = cast(_F, intrinsic(_vtranspose8))
+"""vtranspose8(r0, ..., r7): the 8 x 8 matrix of rows r0 .. r7, transposed: a tuple of its
+8 columns (lane i of column j is lane j of r_i)."""
 vzero = cast(_F, intrinsic(_vzero))
 """vzero(): zeros."""
 vfma = cast(_F, intrinsic(_vfma))

@@ -1,0 +1,383 @@
+"""``oconv``: a convolution as an implicit GEMM vectorized over output channels.
+
+``conv_gemm`` copies each tile of im2col (the pixels under every kernel tap) before its
+product, and its products vectorize over output pixels: on the small planes of a
+network's later layers (7x7, 13x13) most of a vector of 24 pixels is empty. Here the lanes
+hold output channels, as ONNX Runtime's blocked-channel (NCHWc) kernels do: a register tile
+of 8 output pixels (any 8: they need not share a row) by 24 output channels (three
+vectors; two tiles of 16 for a group's last channels where a tile of 8 would be left)
+accumulates over the products ``(block, i, t, c)`` of input channels and kernel taps in 24
+registers. Each step loads 24 weights (the plan packs each group's weights as strips of
+output channels, K x 24 contiguous: ``pack_oconv``) and broadcasts the 8 pixels' input
+values. The input is copied once a call, zero-padded, into blocks of 8 channels
+interleaved along the pixels (``xp[n, g, block, r, j, c]``): a pixel's 8 channels under a
+tap are one 32-byte read, and a tile's reads move along rows as the taps do. The tile is
+transposed in registers (``simd.vtranspose8``) and stored as 8 consecutive pixels of each
+of its channels' rows of the NCHW output; bias, residual and activation follow as in
+``conv_gemm`` (``_epilogue``).
+
+Only the weights are laid out by the plan: input and output stay NCHW, so the kernel
+mixes with every other step. Any stride, padding, dilation and group count; 8 output
+channels a group or more. Work items are (image, group, strip of channels, block of 128
+pixels), spread over numba's threads; every size is a runtime value (one compiled kernel
+for every layer and batch size), and the tiles are C functions compiled once (as
+``kernels_vgemm``'s).
+
+>>> import numpy as np
+>>> x = np.ones((1, 1, 4, 4), np.float32); w = np.ones((8, 1, 3, 3), np.float32)
+>>> out = np.empty((1, 8, 4, 4), np.float32); e = np.empty((0, 0, 0, 0), np.float32)
+>>> cfg = np.array([3, 3, 1, 1, 1, 1, 1, 1, 1], np.int64)
+>>> oconv(x, pack_oconv(w, 1), np.zeros(8, np.float32), e, out, cfg, (0, 0.0, 0.0), 1)
+>>> out[0, 7, 0].tolist()
+[4.0, 6.0, 6.0, 4.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from llvmlite import binding as _llvm  # type: ignore[import-untyped]
+from numba import cfunc, types
+
+from shapegraph.executor.jit import njit, prange
+from shapegraph.executor.kernels_gemm import _epilogue
+from shapegraph.executor.simd import (
+    address,
+    fload,
+    iload,
+    vfma,
+    vload,
+    vput,
+    vsplat,
+    vtranspose8,
+    vzero,
+)
+
+__all__ = ["OC_PIXELS", "channel_block", "oconv", "pack_oconv", "strip", "strips_of"]
+
+PIXELS = 8  # output pixels in a register tile
+LANES = 24  # output channels in a register tile (a group's last: 8 or 16)
+OC_PIXELS = 128  # output pixels of a work item
+
+
+@njit(cache=True, nogil=True)
+def strips_of(og: int) -> int:
+    """How many strips of output channels a group of ``og`` has (``strip``)."""
+    q, r = divmod((og + 7) // 8 * 8, LANES)
+    return q + 1 if r > 0 else q
+
+
+@njit(cache=True, nogil=True)
+def strip(og: int, s: int) -> tuple[int, int]:
+    """(first lane, lanes) of strip s of a group of ``og`` output channels: 24 lanes each,
+    the last 8 or 16 (past og: zero weights, not stored), but two of 16 where a last of 8
+    would follow one of 24 (a tile of 8 lanes loads as much as one of 24)."""
+    og8 = (og + 7) // 8 * 8
+    q, r = divmod(og8, LANES)
+    if r == 8 and q >= 1 and s >= q - 1:
+        return LANES * (q - 1) + 16 * (s - q + 1), 16
+    return LANES * s, min(LANES, og8 - LANES * s)
+
+
+def channel_block(cg: int) -> int:
+    """Input channels a block of ``oconv``'s copy holds: 8, or all of a group's fewer."""
+    return min(8, cg)
+
+
+def pack_oconv(w: np.ndarray, groups: int) -> np.ndarray:
+    """The weights (M, C/groups, KH, KW) as ``oconv`` reads them: for each group, its
+    output channels in strips (``strip``: of 24 lanes, the last 8 or 16, zero-filled past
+    the group's last channel), each strip K x lanes, flat. K runs over the group's input channels in
+    blocks (``channel_block``: its last zero-filled), then the taps, then the channels of a
+    block."""
+    m, cg, kh, kw = w.shape
+    og = m // groups
+    og8 = -(-og // 8) * 8
+    cb = channel_block(cg)
+    cgp = -(-cg // cb) * cb
+    wg = np.zeros((groups, og8, cgp // cb, cb, kh, kw), np.float32)
+    wg.reshape(groups, og8, cgp, kh, kw)[:, :og, :cg] = w.reshape(groups, og, cg, kh, kw)
+    k = cgp * kh * kw
+    wk = wg.transpose(0, 1, 2, 4, 5, 3).reshape(groups, og8, k)  # (block, i, t, channel)
+    lanes = [strip(og, s) for s in range(strips_of(og))]
+    strips = [np.ascontiguousarray(wk[:, a:a + n].transpose(0, 2, 1)).reshape(groups, -1)
+              for a, n in lanes]
+    return np.ascontiguousarray(np.concatenate(strips, axis=1).reshape(-1))
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def oconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.ndarray,
+          cfg: np.ndarray, act: tuple[int, float, float], threads: int) -> None:
+    """out (N, M, OH, OW) = act(conv(x (N, C, H, W)) + b (+ res)), as ``conv_gemm`` (the
+    same arguments, ``w`` packed by ``pack_oconv``; ``cfg`` = (KH, KW, SH, SW, PH, PW, DH,
+    DW, groups), ``res`` empty, out's shape, or ``out`` itself), for groups of at least 8
+    output channels. ``threads`` is taken for the same call as ``conv_gemm`` and not used:
+    the work items are always a parallel loop over numba's threads."""
+    kh, kw, sh, sw, ph, pw, dh, dw, groups = (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4],
+                                              cfg[5], cfg[6], cfg[7], cfg[8])
+    batch, c_dim = x.shape[0], x.shape[1]
+    m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
+    cg, mg = c_dim // groups, m_dim // groups
+    if mg < PIXELS:
+        raise ValueError("oconv: fewer than 8 output channels a group")
+    pixels = oh_dim * ow_dim
+    if pixels == 0:
+        return
+    cb = min(8, cg)  # channel_block
+    nb = (cg + cb - 1) // cb  # blocks a group
+    kg = nb * cb * kh * kw
+    # the input, zero-padded, each group's channels in blocks of cb: xp[n, g, block, r, j,
+    # c] = x[n, g * cg + block * cb + c, r - PH, j - PW] (0 outside x and past cg), so
+    # that a pixel's channels under a tap are consecutive floats
+    hp = max((oh_dim - 1) * sh + (kh - 1) * dh + 1, 1)
+    wp = max((ow_dim - 1) * sw + (kw - 1) * dw + 1, 1)
+    plane = hp * wp * cb
+    # (np.empty: np.zeros in a parallel function is a parallel loop of its own; _block
+    # writes every float)
+    xp = np.empty(batch * groups * nb * plane, np.float32)
+    for item in prange(batch * groups * nb * hp):
+        _block(x, item, cg, cb, nb, ph, pw, hp, wp, xp)
+    # each product's offset from its pixel's first (pack_oconv's order), each pixel's first
+    offs = np.empty(kg, np.int64)
+    for blk in range(nb):
+        for i in range(kh):
+            for t in range(kw):
+                for c in range(cb):
+                    offs[((blk * kh + i) * kw + t) * cb + c] = (
+                        blk * plane + ((i * dh) * wp + t * dw) * cb + c)
+    pix = np.empty(max(pixels, PIXELS), np.int64)  # (a plane of fewer than 8 pixels: the
+    for p in range(pixels):                         # last one again, computed, not stored)
+        pix[p] = ((p // ow_dim) * sh * wp + (p % ow_dim) * sw) * cb
+    for p in range(pixels, PIXELS):
+        pix[p] = pix[pixels - 1]
+    has_res = res.size == out.size
+    in_place = has_res and res.ctypes.data == out.ctypes.data
+    y3 = out.reshape(batch, m_dim, pixels)
+    r3 = res.reshape(batch, m_dim, pixels) if has_res else y3
+    strips = strips_of(mg)
+    blocks = (pixels + OC_PIXELS - 1) // OC_PIXELS
+    for item in prange(batch * groups * strips * blocks):
+        _oconv_item(xp, w, b, r3, y3, offs, pix, mg, kg, nb * plane, groups, strips, blocks,
+                    has_res, in_place, act, np.int64(item))
+
+
+@njit(cache=True, nogil=True)
+def _block(x: np.ndarray, item: int, cg: int, cb: int, nb: int, ph: int, pw: int, hp: int,
+           wp: int, xp: np.ndarray) -> None:
+    """Row r of channel block ``blk`` of group g of image n into ``xp`` (item = ((n * groups
+    + g) * nb + blk) * hp + r): xp[..., r, j, c] = x[n, g * cg + blk * cb + c, r - ph, j -
+    pw], 0 outside x and past the group's channels."""
+    h_dim, w_dim = x.shape[2], x.shape[3]
+    groups = x.shape[1] // cg
+    r = item % hp
+    blk = item // hp % nb
+    g = item // (hp * nb) % groups
+    n = item // (hp * nb * groups)
+    row = xp[item * wp * cb:(item + 1) * wp * cb]
+    row[:] = 0.0
+    if r < ph or r - ph >= h_dim:
+        return
+    j0, j1 = max(pw, 0), min(w_dim + pw, wp)
+    for c in range(min(cb, cg - blk * cb)):
+        src = x[n, g * cg + blk * cb + c, r - ph]
+        for j in range(j0, j1):
+            row[j * cb + c] = src[j - pw]
+
+
+@njit(cache=True, nogil=True)
+def _oconv_item(xp: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
+                y3: np.ndarray, offs: np.ndarray, pix: np.ndarray, mg: int, kg: int,
+                group_floats: int, groups: int, strips: int, blocks: int, has_res: bool,
+                in_place: bool, act: tuple[int, float, float], item: np.int64) -> None:
+    """Work item ``item`` = ((n * groups + g) * strips + s) * blocks + q: the output
+    channels of strip s of group g of image n at pixels 128q .. 128q+127, tile by tile."""
+    q = int(item % blocks)
+    s = int(item // blocks % strips)
+    g = int(item // (blocks * strips) % groups)
+    n = int(item // (blocks * strips * groups))
+    pixels = y3.shape[2]
+    og8 = (mg + 7) // 8 * 8
+    lane0, width = strip(mg, s)
+    nm = min(width, mg - lane0)  # its channels
+    m0 = g * mg + lane0
+    tmp = np.empty(LANES * PIXELS, np.float32)  # a tile the output cannot hold
+    x_at = address(xp) + 4 * ((n * groups + g) * group_floats)
+    w_at, pix_at, offs_at, tmp_at = address(w), address(pix), address(offs), address(tmp)
+    bo = (g * og8 + lane0) * kg
+    beta = 1.0 if in_place else 0.0  # in place: the products are added to the residual
+    yv = y3[n]
+    y_at = address(yv) + 4 * m0 * pixels  # out[n, m0, 0]
+    p_first = q * OC_PIXELS
+    p_end = min(pixels, p_first + OC_PIXELS)
+    nv = width // 8
+    for p0 in range(p_first, p_end, PIXELS):
+        if p0 + PIXELS <= pixels and nm == width:
+            _otile(nv, x_at, pix_at + 8 * p0, kg, offs_at, w_at, bo, y_at + 4 * p0, pixels,
+                   beta)
+            continue
+        # the last tile: the 8 pixels that end at the plane's last (stored from p0 on)
+        pp = max(min(p0, pixels - PIXELS), 0)
+        _otile(nv, x_at, pix_at + 8 * pp, kg, offs_at, w_at, bo, tmp_at, PIXELS, 0.0)
+        for t in range(nm):
+            row = yv[m0 + t]
+            for i in range(p0 - pp, min(PIXELS, p_end - pp)):
+                v = tmp[t * PIXELS + i]
+                if beta != 0.0:
+                    v += row[pp + i]
+                row[pp + i] = v
+    _epilogue(yv, m0, nm, p_first, p_end - p_first, b, r3[n], has_res and not in_place, act)
+
+
+# The register tiles, written out (see kernels_vgemm): each accumulator a variable of its
+# own, 8 pixels' bases held in registers through the loop over the products.
+@njit(cache=True, nogil=True, inline="always")
+def _store8(rows: Any, dst: int, o: int, ld: int, beta: float) -> None:
+    """The 8 vectors ``rows`` at address ``dst`` from element o, ``ld`` apart (+ beta *
+    what was there)."""
+    vput(dst, o, rows[0], beta)
+    vput(dst, o + ld, rows[1], beta)
+    vput(dst, o + 2 * ld, rows[2], beta)
+    vput(dst, o + 3 * ld, rows[3], beta)
+    vput(dst, o + 4 * ld, rows[4], beta)
+    vput(dst, o + 5 * ld, rows[5], beta)
+    vput(dst, o + 6 * ld, rows[6], beta)
+    vput(dst, o + 7 * ld, rows[7], beta)
+
+
+@njit(cache=True, nogil=True)
+def _otile24(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld: int,
+             beta: float) -> None:
+    p0 = iload(pix, 0); p1 = iload(pix, 1); p2 = iload(pix, 2); p3 = iload(pix, 3)  # noqa: E702
+    p4 = iload(pix, 4); p5 = iload(pix, 5); p6 = iload(pix, 6); p7 = iload(pix, 7)  # noqa: E702
+    c00 = vzero(); c01 = vzero(); c02 = vzero()  # noqa: E702
+    c10 = vzero(); c11 = vzero(); c12 = vzero()  # noqa: E702
+    c20 = vzero(); c21 = vzero(); c22 = vzero()  # noqa: E702
+    c30 = vzero(); c31 = vzero(); c32 = vzero()  # noqa: E702
+    c40 = vzero(); c41 = vzero(); c42 = vzero()  # noqa: E702
+    c50 = vzero(); c51 = vzero(); c52 = vzero()  # noqa: E702
+    c60 = vzero(); c61 = vzero(); c62 = vzero()  # noqa: E702
+    c70 = vzero(); c71 = vzero(); c72 = vzero()  # noqa: E702
+    for j in range(k):
+        o = iload(offs, j)
+        bj = bo + 24 * j
+        w0 = vload(b, bj)
+        w1 = vload(b, bj + 8)
+        w2 = vload(b, bj + 16)
+        a = vsplat(fload(x, p0 + o))
+        c00 = vfma(a, w0, c00); c01 = vfma(a, w1, c01); c02 = vfma(a, w2, c02)  # noqa: E702
+        a = vsplat(fload(x, p1 + o))
+        c10 = vfma(a, w0, c10); c11 = vfma(a, w1, c11); c12 = vfma(a, w2, c12)  # noqa: E702
+        a = vsplat(fload(x, p2 + o))
+        c20 = vfma(a, w0, c20); c21 = vfma(a, w1, c21); c22 = vfma(a, w2, c22)  # noqa: E702
+        a = vsplat(fload(x, p3 + o))
+        c30 = vfma(a, w0, c30); c31 = vfma(a, w1, c31); c32 = vfma(a, w2, c32)  # noqa: E702
+        a = vsplat(fload(x, p4 + o))
+        c40 = vfma(a, w0, c40); c41 = vfma(a, w1, c41); c42 = vfma(a, w2, c42)  # noqa: E702
+        a = vsplat(fload(x, p5 + o))
+        c50 = vfma(a, w0, c50); c51 = vfma(a, w1, c51); c52 = vfma(a, w2, c52)  # noqa: E702
+        a = vsplat(fload(x, p6 + o))
+        c60 = vfma(a, w0, c60); c61 = vfma(a, w1, c61); c62 = vfma(a, w2, c62)  # noqa: E702
+        a = vsplat(fload(x, p7 + o))
+        c70 = vfma(a, w0, c70); c71 = vfma(a, w1, c71); c72 = vfma(a, w2, c72)  # noqa: E702
+    _store8(vtranspose8(c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ld, beta)
+    _store8(vtranspose8(c01, c11, c21, c31, c41, c51, c61, c71), dst, 8 * ld, ld, beta)
+    _store8(vtranspose8(c02, c12, c22, c32, c42, c52, c62, c72), dst, 16 * ld, ld, beta)
+
+
+@njit(cache=True, nogil=True)
+def _otile16(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld: int,
+             beta: float) -> None:
+    p0 = iload(pix, 0); p1 = iload(pix, 1); p2 = iload(pix, 2); p3 = iload(pix, 3)  # noqa: E702
+    p4 = iload(pix, 4); p5 = iload(pix, 5); p6 = iload(pix, 6); p7 = iload(pix, 7)  # noqa: E702
+    c00 = vzero(); c01 = vzero()  # noqa: E702
+    c10 = vzero(); c11 = vzero()  # noqa: E702
+    c20 = vzero(); c21 = vzero()  # noqa: E702
+    c30 = vzero(); c31 = vzero()  # noqa: E702
+    c40 = vzero(); c41 = vzero()  # noqa: E702
+    c50 = vzero(); c51 = vzero()  # noqa: E702
+    c60 = vzero(); c61 = vzero()  # noqa: E702
+    c70 = vzero(); c71 = vzero()  # noqa: E702
+    for j in range(k):
+        o = iload(offs, j)
+        bj = bo + 16 * j
+        w0 = vload(b, bj)
+        w1 = vload(b, bj + 8)
+        a = vsplat(fload(x, p0 + o))
+        c00 = vfma(a, w0, c00); c01 = vfma(a, w1, c01)  # noqa: E702
+        a = vsplat(fload(x, p1 + o))
+        c10 = vfma(a, w0, c10); c11 = vfma(a, w1, c11)  # noqa: E702
+        a = vsplat(fload(x, p2 + o))
+        c20 = vfma(a, w0, c20); c21 = vfma(a, w1, c21)  # noqa: E702
+        a = vsplat(fload(x, p3 + o))
+        c30 = vfma(a, w0, c30); c31 = vfma(a, w1, c31)  # noqa: E702
+        a = vsplat(fload(x, p4 + o))
+        c40 = vfma(a, w0, c40); c41 = vfma(a, w1, c41)  # noqa: E702
+        a = vsplat(fload(x, p5 + o))
+        c50 = vfma(a, w0, c50); c51 = vfma(a, w1, c51)  # noqa: E702
+        a = vsplat(fload(x, p6 + o))
+        c60 = vfma(a, w0, c60); c61 = vfma(a, w1, c61)  # noqa: E702
+        a = vsplat(fload(x, p7 + o))
+        c70 = vfma(a, w0, c70); c71 = vfma(a, w1, c71)  # noqa: E702
+    _store8(vtranspose8(c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ld, beta)
+    _store8(vtranspose8(c01, c11, c21, c31, c41, c51, c61, c71), dst, 8 * ld, ld, beta)
+
+
+@njit(cache=True, nogil=True)
+def _otile8(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld: int,
+            beta: float) -> None:
+    p0 = iload(pix, 0); p1 = iload(pix, 1); p2 = iload(pix, 2); p3 = iload(pix, 3)  # noqa: E702
+    p4 = iload(pix, 4); p5 = iload(pix, 5); p6 = iload(pix, 6); p7 = iload(pix, 7)  # noqa: E702
+    c00 = vzero()
+    c10 = vzero()
+    c20 = vzero()
+    c30 = vzero()
+    c40 = vzero()
+    c50 = vzero()
+    c60 = vzero()
+    c70 = vzero()
+    for j in range(k):
+        o = iload(offs, j)
+        bj = bo + 8 * j
+        w0 = vload(b, bj)
+        a = vsplat(fload(x, p0 + o))
+        c00 = vfma(a, w0, c00)
+        a = vsplat(fload(x, p1 + o))
+        c10 = vfma(a, w0, c10)
+        a = vsplat(fload(x, p2 + o))
+        c20 = vfma(a, w0, c20)
+        a = vsplat(fload(x, p3 + o))
+        c30 = vfma(a, w0, c30)
+        a = vsplat(fload(x, p4 + o))
+        c40 = vfma(a, w0, c40)
+        a = vsplat(fload(x, p5 + o))
+        c50 = vfma(a, w0, c50)
+        a = vsplat(fload(x, p6 + o))
+        c60 = vfma(a, w0, c60)
+        a = vsplat(fload(x, p7 + o))
+        c70 = vfma(a, w0, c70)
+    _store8(vtranspose8(c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ld, beta)
+
+
+_OTILE_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.intp,
+                        types.intp, types.intp, types.intp, types.intp, types.float64)
+
+
+@cfunc(_OTILE_SIG, cache=True)
+def _otile_c(nv: int, x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int,
+             ld: int, beta: float) -> None:
+    """C[8nv, 8] = (A[8, k] @ B[k, 8nv])^T (+ beta * C), C the floats at address ``dst``,
+    rows ``ld`` apart: A[i, j] is the float at address ``x`` plus pix[i] + offs[j]
+    elements (``pix``, ``offs``: the addresses of 8 and k int64s), B the k x 8nv floats
+    at address ``b`` from element bo, rows 8nv apart; nv is 3, 2 or 1."""
+    if nv == 3:
+        _otile24(x, pix, k, offs, b, bo, dst, ld, beta)
+    elif nv == 2:
+        _otile16(x, pix, k, offs, b, bo, dst, ld, beta)
+    else:
+        _otile8(x, pix, k, offs, b, bo, dst, ld, beta)
+
+
+_OTILE_SYMBOL = "shapegraph_oconv_tile"
+_llvm.add_symbol(_OTILE_SYMBOL, _otile_c.address)
+_otile: Any = types.ExternalFunction(_OTILE_SYMBOL, _OTILE_SIG)
