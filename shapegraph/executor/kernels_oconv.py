@@ -100,7 +100,8 @@ def pack_oconv(w: np.ndarray, groups: int) -> np.ndarray:
     wg.reshape(groups, og8, cgp, kh, kw)[:, :og, :cg] = w.reshape(groups, og, cg, kh, kw)
     k = cgp * kh * kw
     wk = wg.transpose(0, 1, 2, 4, 5, 3).reshape(groups, og8, k)  # (block, i, t, channel)
-    lanes = [strip(og, s) for s in range(strips_of(og))]
+    # (their Python functions: compiling them would cost a cold first call 0.3 s)
+    lanes = [strip.py_func(og, s) for s in range(strips_of.py_func(og))]
     strips = [np.ascontiguousarray(wk[:, a:a + n].transpose(0, 2, 1)).reshape(groups, -1)
               for a, n in lanes]
     return np.ascontiguousarray(np.concatenate(strips, axis=1).reshape(-1))
