@@ -552,7 +552,7 @@ def test_conv1d_generic_as_2d() -> None:
 
 def run_conv_gemm(cfg: dict[str, int], act: int, residual: bool, seed: int,
                   threads: int, kernel: Any = KG.conv_gemm, in_place: bool = False) -> None:
-    """``kernel`` (conv_gemm, vconv or oconv: the same arguments, oconv's weights packed
+    """``kernel`` (conv_gemm or oconv: the same arguments, oconv's weights packed
     by ``pack_oconv``) against the reference; with ``in_place`` the residual is the output
     array itself, as the memory plan may give."""
     x, w, b, res = conv_inputs(cfg, seed)
