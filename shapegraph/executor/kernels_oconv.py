@@ -88,9 +88,9 @@ def channel_block(cg: int) -> int:
 def pack_oconv(w: np.ndarray, groups: int) -> np.ndarray:
     """The weights (M, C/groups, KH, KW) as ``oconv`` reads them: for each group, its
     output channels in strips (``strip``: of 24 lanes, the last 8 or 16, zero-filled past
-    the group's last channel), each strip K x lanes, flat. K runs over the group's input channels in
-    blocks (``channel_block``: its last zero-filled), then the taps, then the channels of a
-    block."""
+    the group's last channel), each strip K x lanes, flat. K runs over the group's input
+    channels in blocks (``channel_block``: its last zero-filled), then the taps, then the
+    channels of a block."""
     m, cg, kh, kw = w.shape
     og = m // groups
     og8 = -(-og // 8) * 8

@@ -165,6 +165,8 @@ def _vtranspose8(typingctx: Any, r0: Any, r1: Any, r2: Any, r3: Any, r4: Any, r5
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         def shuf(a: Any, b: Any, idx: list[int]) -> Any:
             return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_I32, LANES), idx))
+        # t[2u + e]: rows 2u and 2u + 1 interleaved, their lanes 0, 1, 4, 5 (e = 0) or
+        # 2, 3, 6, 7 (e = 1); then pairs of those, then halves (the AVX 8x8 transpose)
         lo, hi = [0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15]
         t = [shuf(args[i & ~1], args[i | 1], lo if i % 2 == 0 else hi) for i in range(LANES)]
         lo2, hi2 = [0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]
