@@ -39,8 +39,10 @@ PRODUCERS: dict[str, tuple[tuple[int, ...], Callable[[], nn.Block]]] = {
     "conv2d_gemm_strided": ((1, 6, 11, 9), lambda: nn.Conv2D(16, 3, strides=2, padding=1)),
     # large enough for Winograd with sgemm (kernels_gemm.wino_gemm)
     "conv2d_wino_gemm": ((1, 96, 15, 14), lambda: nn.Conv2D(64, 3, padding=1)),
-    # conv_gemm's products on vgemm (128+ products, 64+ outputs): a 1x1
+    # conv_gemm's products on vgemm (128+ products, 64+ outputs): a 1x1 on the plane, and a
+    # 1x1 stride 2 (ResNet's shortcut) through im2col
     "conv2d_gemm_vgemm": ((1, 128, 5, 6), lambda: nn.Conv2D(72, 1)),
+    "conv2d_gemm_vgemm_strided": ((1, 128, 9, 10), lambda: nn.Conv2D(72, 1, strides=2)),
     # the implicit GEMM over output channels (kernels_oconv.oconv): a 3x3 on a small plane
     # (42 pixels), a stem (3 channels, two strips of 16), a strided 3x3 of 36 outputs
     # (strips of 24 and 16 lanes, 12 of these stored)
@@ -171,7 +173,8 @@ def test_batchnorm_after_dense_flatten_false_folds_nothing_wrong() -> None:
 
 @pytest.mark.parametrize("producer", ["conv2d_gemm_1x1", "conv2d_gemm_strided",
                                       "conv2d_wino_gemm", "conv2d_gemm_vgemm",
-                                      "conv2d_oconv", "conv2d_oconv_stem",
+                                      "conv2d_gemm_vgemm_strided", "conv2d_oconv",
+                                      "conv2d_oconv_stem",
                                       "conv2d_oconv_tail"])
 def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
     """The GEMM-sized producers above do run ``conv_gemm``, ``wino_gemm`` or ``oconv``
@@ -190,6 +193,7 @@ def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
     assert kernels == [kernel, kernel], kernels
     want = {"conv2d_gemm_1x1": "GEMM on the input plane (1x1)",
             "conv2d_gemm_vgemm": "GEMM on the input plane (1x1)",
+            "conv2d_gemm_vgemm_strided": "GEMM on im2col tiles",
             "conv2d_gemm_strided": "GEMM on im2col tiles",
             "conv2d_oconv": "implicit GEMM over output channels",
             "conv2d_oconv_stem": "implicit GEMM over output channels",
@@ -226,7 +230,8 @@ def _residual_step(model: sg.CompiledModel) -> tuple[Any, Any, Any]:
     ("conv2d", "conv2d_c3_6x7"), ("conv2d_strided", "conv2d_c3_9x8"),
     ("conv2d_gemm_1x1", "conv_gemm"), ("conv2d_gemm_strided", "conv_gemm"),
     ("conv2d_pointwise", "conv_gemm"), ("conv2d_wino_gemm", "wino_gemm"),
-    ("conv2d_gemm_vgemm", "conv_gemm"), ("conv2d_oconv", "oconv"),
+    ("conv2d_gemm_vgemm", "conv_gemm"), ("conv2d_gemm_vgemm_strided", "conv_gemm"),
+    ("conv2d_oconv", "oconv"),
     ("conv2d_oconv_stem", "oconv"), ("conv2d_oconv_tail", "oconv")])
 def test_a_residual_sum_is_written_over_its_shortcut(producer: str, kernel: str) -> None:
     """Where the shortcut dies at the add, the memory plan gives the sum the shortcut's
