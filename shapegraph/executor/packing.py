@@ -76,7 +76,7 @@ def _out_hw(cfg: ConvArgs) -> tuple[int, int]:
 #   ms [2.14], DenseNet-121's, Inception v1's and v2's 2.98-3.13 -> 2.65-2.79;
 # - strided 3x3s (were im2col + vgemm): ResNet-50's 128 -> 128 at 56 -> 28 2.86 -> 2.71
 #   [2.03], 256 at 28 -> 14 2.56 -> 2.51, 512 at 14 -> 7 2.69 -> 2.74; Inception v2's
-#   2-14% slower (128 -> 160 at 28 -> 14 0.81 -> 0.85 [0.68]);
+#   4-13% slower (128 -> 160 at 28 -> 14 0.81 -> 0.85 [0.68]);
 # - 3x3s on 7x7 and 13x13 planes with 1 MB of weights or more (were im2col + vgemm):
 #   ResNet-50's 512 at 7x7 5.38 -> 5.17 for two [4.68], Inception v1's 3-13% faster;
 # - 5x5s (were vconv, im2col + vgemm or a generated kernel): Inception v1's 32 -> 96 at
