@@ -42,6 +42,7 @@ from numba import cfunc, types
 
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels_gemm import _epilogue
+from shapegraph.executor.kernels_vgemm import NR, _put
 from shapegraph.executor.simd import (
     address,
     fload,
@@ -203,7 +204,8 @@ def _oconv_item(xp: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
     lane0, width = strip(mg, s)
     nm = min(width, mg - lane0)  # its channels
     m0 = g * mg + lane0
-    tmp = np.empty(LANES * PIXELS, np.float32)  # a tile the output cannot hold
+    tmp = np.empty(LANES * NR, np.float32)  # a tile the output cannot hold (rows NR apart,
+    # as kernels_vgemm._put reads them)
     x_at = address(xp) + 4 * g * group_floats
     w_at, pix_at, offs_at, tmp_at = address(w), address(pix), address(offs), address(tmp)
     bo = (g * og8 + lane0) * kg
@@ -220,14 +222,9 @@ def _oconv_item(xp: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
             continue
         # the last tile: the 8 pixels that end at the plane's last (stored from p0 on)
         pp = max(min(p0, pixels - PIXELS), 0)
-        _otile(nv, x_at, pix_at + 8 * pp, kg, offs_at, w_at, bo, tmp_at, PIXELS, 0.0)
-        for t in range(nm):
-            row = yv[m0 + t]
-            for i in range(p0 - pp, min(PIXELS, p_end - pp)):
-                v = tmp[t * PIXELS + i]
-                if beta != 0.0:
-                    v += row[pp + i]
-                row[pp + i] = v
+        _otile(nv, x_at, pix_at + 8 * pp, kg, offs_at, w_at, bo, tmp_at, NR, 0.0)
+        _put(tmp[p0 - pp:], 0, y_at, p0, pixels, nm, min(PIXELS, p_end - pp) - (p0 - pp),
+             beta)
     _epilogue(yv, m0, nm, p_first, p_end - p_first, b, r3[n], has_res and not in_place, act)
 
 
