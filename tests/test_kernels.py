@@ -189,40 +189,84 @@ def test_a_model_with_few_outputs_runs_dense_narrow() -> None:
 
 
 @SOME
-@given(st.integers(1, 9), st.integers(0, 200), st.integers(1, 120), st.integers(1, 3),
+@given(st.integers(1, 80), st.integers(0, 200), st.integers(1, 120), st.integers(1, 3),
        st.booleans(), ACTS, st.booleans(), st.integers(0, 2**32 - 1))
-def test_dense_split(n: int, k: int, m: int, threads: int, bias: bool, act: int,
+def test_dense_tiled(n: int, k: int, m: int, threads: int, bias: bool, act: int,
                      strided: bool, seed: int) -> None:
-    """The output columns in runs, one per thread (up to 3, at least 16 columns each):
-    sgemv on a block of the weight's columns per row up to GEMV_ROWS rows, sgemm beyond;
-    K = 0 gives the bias alone; a strided input is copied first."""
+    """Register tiles of 8 rows x 24 columns on the packed strips (``pack_dense``) from 8
+    rows, the last tile of fewer rows through a scratch tile; rows in pairs below 8, a last
+    single row as two halves of K (odd K: one term more); columns past M computed, not
+    stored; K = 0 gives the bias alone; a strided input is copied first; work items on up
+    to 3 threads."""
     rng = np.random.default_rng(seed)
     x, wt, b = rand(rng, n, 2 * k if strided else k), rand(rng, k, m), rand(rng, m)
     if strided:
         x = x[:, ::2]
     want = x.astype(np.float64) @ wt.astype(np.float64) + (b if bias else 0.0)
     out = np.full((n, m), np.nan, np.float32)
-    with single_threaded_blas():
-        KG.dense_split(x, wt, b if bias else EMPTY1, kact(act), out, threads)
+    KO.dense_tiled(x, KO.pack_dense(wt), b if bias else EMPTY1, kact(act), out, threads)
     close(out, act_ref(want, act), scale=np.sqrt(max(k, 1)))
 
 
-def test_a_large_dense_layer_runs_dense_split() -> None:
-    """A layer of DENSE_SPLIT_WEIGHTS weights or more (AlexNet's fully connected layers)
-    splits its columns over the threads, at batch 1 and 5, on one and two threads."""
+def test_dense_tiled_spreads_large_products_over_threads() -> None:
+    """From DENSE_PARALLEL_MACS multiply-adds the strips (and row blocks) are work items
+    of a parallel loop, at 1 row (rows path) and at 70 rows (tiles); the same numbers on
+    one thread and on two."""
+    from shapegraph.executor.jit import numba
+
+    rng = np.random.default_rng(3)
+    k, m = 700, 1500  # 1.05M multiply-adds a row
+    assert k * m >= KO.DENSE_PARALLEL_MACS
+    wt, b = rand(rng, k, m), rand(rng, m)
+    wp = KO.pack_dense(wt)
+    before = numba.get_num_threads()
+    try:
+        for n in (1, 70):
+            x = rand(rng, n, k)
+            outs = []
+            for threads in (1, 2):
+                numba.set_num_threads(threads)
+                out = np.full((n, m), np.nan, np.float32)
+                KO.dense_tiled(x, wp, b, kact(K.ACT_NONE), out, threads)
+                outs.append(out)
+            np.testing.assert_array_equal(outs[0], outs[1])
+            close(outs[0], x.astype(np.float64) @ wt + b, scale=np.sqrt(k))
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_pack_dense_layout() -> None:
+    """Strips of 24 columns (two of 16 where a last of 8 would follow one of 24), each K
+    x lanes row-major, zero past M."""
+    wt = np.arange(3 * 40, dtype=np.float32).reshape(3, 40)
+    wp = KO.pack_dense(wt)
+    assert wp.size == 3 * 40
+    np.testing.assert_array_equal(wp[:72].reshape(3, 24), wt[:, :24])
+    np.testing.assert_array_equal(wp[72:].reshape(3, 16), wt[:, 24:])
+    wp = KO.pack_dense(wt[:, :35])  # 35 -> 40 lanes: 24 + 16, the last 5 zero
+    tail = wp[72:].reshape(3, 16)
+    np.testing.assert_array_equal(tail[:, :11], wt[:, 24:35])
+    assert not tail[:, 11:].any()
+    assert KO.pack_dense(wt[:, :32]).size == 3 * 32  # 32: two strips of 16
+
+
+def test_a_large_dense_layer_runs_dense_tiled() -> None:
+    """A layer of DENSE_TILED_WEIGHTS weights or more (the wide MLP's, AlexNet's fully
+    connected layers) runs ``dense_tiled``, a smaller one BLAS; both match the reference
+    at batch 1, 5 and 19, on one and two threads."""
     import shapegraph as sg
     from shapegraph import init, nn
     from shapegraph.executor.jit import numba
     from shapegraph.infer.interpret import run_reference
 
-    k = KG.DENSE_SPLIT_WEIGHTS // 1000 + 1
+    k = KO.DENSE_TILED_WEIGHTS // 300 + 1
     net = nn.Sequential()
-    net.add(nn.Dense(1000, activation="relu"), nn.Dense(999))
+    net.add(nn.Dense(300, activation="relu"), nn.Dense(299))
     net.initialize(init.Xavier())
     model = sg.compile(net, sg.Input("x", ("batch", k)))
     before = numba.get_num_threads()
     try:
-        for threads, batch in ((2, 1), (1, 1), (2, 5)):
+        for threads, batch in ((2, 1), (1, 1), (2, 5), (1, 19), (2, 19)):
             numba.set_num_threads(threads)
             x = np.random.default_rng(batch).standard_normal((batch, k)).astype(np.float32)
             (want,) = run_reference(model.graph, model.params, {"x": x})
@@ -231,7 +275,7 @@ def test_a_large_dense_layer_runs_dense_split() -> None:
     finally:
         numba.set_num_threads(before)
     plan = next(iter(model._runners.values())).plan
-    assert [s.kernel for s in plan.lowered.steps] == ["dense_split", "dense"]
+    assert [s.kernel for s in plan.lowered.steps] == ["dense_tiled", "dense"]
 
 
 @FEW

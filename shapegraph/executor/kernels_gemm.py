@@ -33,21 +33,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from shapegraph.executor.blas import sgemm_rm, sgemv_rm
+from shapegraph.executor.blas import sgemm_rm
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import (
     ACT_NONE,
     ACT_RELU,
-    GEMV_ROWS,
     _act_inplace,
-    _bias_act_rows,
     act_apply,
-    no_product,
 )
 from shapegraph.executor.kernels_vgemm import vgemm_rm
 
-__all__ = ["COL_BYTES", "DENSE_SPLIT_WEIGHTS", "PW_MAX_CHANNELS", "PW_MIN_PIXELS",
-           "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "dense_split", "pointwise",
+__all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS",
+           "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "pointwise",
            "runs_pointwise", "wino_gemm", "wino_tile_rows"]
 
 COL_BYTES = 1024 * 1024  # an im2col tile's size at most (with its product, within L2)
@@ -476,37 +473,6 @@ def _pointwise1(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: i
         a = w[r, k]
         for p in range(pix):
             y2[r, p] += a * x2[k0 + k, p]
-
-
-# --------------------------------------------------------------------------- dense, split
-
-# Dense layers with at least this many weights run ``dense_split``: at a few rows they
-# stream their weights from memory (AlexNet's 9216 x 4096: 151 MB), which one core cannot
-# do at the machine's bandwidth, and BLAS keeps to one thread while a plan's parallel
-# kernels run (blas.py)
-DENSE_SPLIT_WEIGHTS = 1 << 21
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def dense_split(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: tuple[int, float, float],
-                out: np.ndarray, threads: int) -> None:
-    """``kernels.dense`` (out (N, M) = act(x (N, K) @ wt (K, M) + b)) with the output
-    columns split over ``threads`` threads, each product on its block of ``wt``'s columns
-    where they lie, no copy (sgemv per row up to ``GEMV_ROWS`` rows, else sgemm)."""
-    n, k = x.shape
-    m = out.shape[1]
-    if not no_product(x, out):
-        xc = np.ascontiguousarray(x)  # (x itself, unless a caller's strided input)
-        parts = max(1, min(threads, m // 16))
-        for it in prange(parts):
-            m0 = np.int64(it) * m // parts
-            mc = (np.int64(it) + 1) * m // parts - m0
-            if n <= GEMV_ROWS:
-                for i in range(n):
-                    sgemv_rm(mc, k, xc[i], wt[0:, m0:], m, out[i, m0:])
-            else:
-                sgemm_rm(n, mc, k, xc, k, wt[0:, m0:], m, out[0:, m0:], m, 0.0)
-    _bias_act_rows(out, b, act)
 
 
 # --------------------------------------------------------------------------- Winograd

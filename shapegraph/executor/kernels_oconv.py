@@ -23,6 +23,10 @@ block of 128 pixels) are spread over numba's threads; every size is a runtime va
 compiled kernel for every layer and batch size), and the tiles are C functions compiled
 once (as ``kernels_vgemm``'s).
 
+A dense layer is the same product with the rows as its pixels (``dense_tiled``): the tile
+broadcasts 8 rows' inputs against a row of 24 weights of a strip (``pack_dense``) and
+stores its 8 x 24 results as they lie in the output's rows.
+
 >>> import numpy as np
 >>> x = np.ones((1, 1, 4, 4), np.float32); w = np.ones((8, 1, 3, 3), np.float32)
 >>> out = np.empty((1, 8, 4, 4), np.float32); e = np.empty((0, 0, 0, 0), np.float32)
@@ -30,6 +34,11 @@ once (as ``kernels_vgemm``'s).
 >>> oconv(x, pack_oconv(w, 1), np.zeros(8, np.float32), e, out, cfg, (0, 0.0, 0.0), 1)
 >>> out[0, 7, 0].tolist()
 [4.0, 6.0, 6.0, 4.0]
+>>> y = np.empty((9, 30), np.float32)
+>>> dense_tiled(np.ones((9, 2), np.float32), pack_dense(np.ones((2, 30), np.float32)),
+...             np.full(30, 0.5, np.float32), (0, 0.0, 0.0), y, 1)
+>>> float(y.min()), float(y.max())
+(2.5, 2.5)
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from llvmlite import binding as _llvm  # type: ignore[import-untyped]
 from numba import cfunc, types
 
 from shapegraph.executor.jit import njit, prange
+from shapegraph.executor.kernels import _bias_act_rows
 from shapegraph.executor.kernels_gemm import _epilogue
 from shapegraph.executor.kernels_vgemm import NR, _put
 from shapegraph.executor.simd import (
@@ -55,7 +65,8 @@ from shapegraph.executor.simd import (
     vzero,
 )
 
-__all__ = ["OC_PIXELS", "channel_block", "oconv", "pack_oconv", "strip", "strips_of"]
+__all__ = ["DENSE_TILED_WEIGHTS", "OC_PIXELS", "channel_block", "dense_tiled", "oconv",
+           "pack_dense", "pack_oconv", "strip", "strips_of"]
 
 PIXELS = 8  # output pixels in a register tile
 LANES = 24  # output channels in a register tile (a group's last: 8 or 16)
@@ -218,11 +229,11 @@ def _oconv_item(xp: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
     for p0 in range(p_first, p_end, PIXELS):
         if p0 + PIXELS <= pixels and nm == width:
             _otile(nv, x_at, pix_at + 8 * p0, kg, offs_at, w_at, bo, y_at + 4 * p0, pixels,
-                   beta)
+                   beta, 0)
             continue
         # the last tile: the 8 pixels that end at the plane's last (stored from p0 on)
         pp = max(min(p0, pixels - PIXELS), 0)
-        _otile(nv, x_at, pix_at + 8 * pp, kg, offs_at, w_at, bo, tmp_at, NR, 0.0)
+        _otile(nv, x_at, pix_at + 8 * pp, kg, offs_at, w_at, bo, tmp_at, NR, 0.0, 0)
         _put(tmp[p0 - pp:], 0, y_at, p0, pixels, nm, min(PIXELS, p_end - pp) - (p0 - pp),
              beta)
     _epilogue(yv, m0, nm, p_first, p_end - p_first, b, r3[n], has_res and not in_place, act)
@@ -230,6 +241,181 @@ def _oconv_item(xp: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
 
 # The register tiles, written out (see kernels_vgemm): each accumulator a variable of its
 # own, 8 pixels' bases held in registers through the loop over the products.
+# --------------------------------------------------------------------------- dense
+
+
+def pack_dense(wt: np.ndarray) -> np.ndarray:
+    """A dense layer's weight ``wt`` (K, M) as ``dense_tiled`` reads it: its columns in
+    strips (``strip``: 24 lanes, the last 8 or 16, zero-filled past M), each strip K x
+    lanes row by row, one after the other (strip s from element lane0 * K)."""
+    k, m = wt.shape
+    m8 = -(-m // 8) * 8
+    wz = np.zeros((k, m8), np.float32)
+    wz[:, :m] = wt
+    lanes = [strip.py_func(m, s) for s in range(strips_of.py_func(m))]
+    return np.ascontiguousarray(np.concatenate(
+        [wz[:, a:a + n].reshape(-1) for a, n in lanes]) if lanes else np.zeros(0, np.float32))
+
+
+# Dense layers of at least this many weights run ``dense_tiled`` (else ``kernels.dense``:
+# BLAS, whose small-matrix kernels win below it). One thread, the layer alone, µs, against
+# ``dense`` (2026-12-06): 64 x 784 x 1024 932 against 1283, 64 x 1024 x 1024 1384 against
+# 1927, 8 x 2048 x 1000 550 against 1617, 2 x 784 x 1024 60 against 80, 8 x 512 x 512 55
+# against 158; 1 row within 3% either way; 2 rows of 512 x 512 26 against 20 (OpenBLAS's
+# small kernels), 64 x 120 x 84 15 against 13. Two threads, against stop 26's
+# ``dense_split`` (both on numba's threads): 8 x 9216 x 4096 6.5 ms against 19.1, 1 x 9216
+# x 4096 4.1 against 4.4, 64 x 784 x 1024 0.50 against 0.72.
+DENSE_TILED_WEIGHTS = 1 << 18
+DENSE_TILE_ROWS = 8  # from this many rows, register tiles of 8 rows (else row by row)
+DENSE_ITEM_ROWS = 64  # rows of a work item (a strip's weights are read once for them)
+DENSE_PARALLEL_MACS = 1 << 18  # multiply-adds from which the work items are spread
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def dense_tiled(x: np.ndarray, wp: np.ndarray, b: np.ndarray, act: tuple[int, float, float],
+                out: np.ndarray, threads: int) -> None:
+    """out (N, M) = act(x (N, K) @ wt (K, M) + b), ``wp`` = ``pack_dense(wt)``: the
+    implicit GEMM of ``oconv`` with the rows as its pixels and the columns as its output
+    channels (8 rows x 24 columns a register tile, the weights read in strips as packed,
+    nothing copied at run time). Fewer than ``DENSE_TILE_ROWS`` rows: each row against
+    each strip in three vector accumulators. Work items (a strip x up to 64 rows) are spread
+    over the threads from ``DENSE_PARALLEL_MACS`` multiply-adds when ``threads`` > 1."""
+    n, k = x.shape
+    m = out.shape[1]
+    if n == 0 or m == 0:
+        return
+    if k == 0:
+        out[:] = 0.0
+    else:
+        xc = x if x.flags.c_contiguous else np.ascontiguousarray(x)  # (a caller's view)
+        strips = strips_of(m)
+        spread = threads > 1 and n * k * m >= DENSE_PARALLEL_MACS
+        if n < DENSE_TILE_ROWS:
+            if spread:
+                for s in prange(strips):
+                    _dense_rows(xc, wp, out, s, np.empty(2 * LANES, np.float32))
+            else:
+                tmp = np.empty(2 * LANES, np.float32)
+                for s in range(strips):
+                    _dense_rows(xc, wp, out, s, tmp)
+        else:
+            pix = np.empty(n, np.int64)
+            for i in range(n):
+                pix[i] = i * k
+            offs = np.empty(k, np.int64)
+            for j in range(k):
+                offs[j] = j
+            chunks = (n + DENSE_ITEM_ROWS - 1) // DENSE_ITEM_ROWS
+            if spread:
+                for item in prange(strips * chunks):
+                    _dense_item(xc, wp, out, pix, offs, np.int64(item))
+            else:
+                for item in range(strips * chunks):
+                    _dense_item(xc, wp, out, pix, offs, np.int64(item))
+    _bias_act_rows(out, b, act)
+
+
+@njit(cache=True, nogil=True)
+def _dense_item(x: np.ndarray, wp: np.ndarray, out: np.ndarray, pix: np.ndarray,
+                offs: np.ndarray, item: np.int64) -> None:
+    """Strip s of the output's columns at rows 64q .. 64q + 63 (item = q * strips + s),
+    8 rows a tile; a last tile of fewer rows is the last 8 rows, through a scratch tile."""
+    n, k = x.shape
+    m = out.shape[1]
+    strips = strips_of(m)
+    s = int(item % strips)
+    q = int(item // strips)
+    lane0, width = strip(m, s)
+    nm = min(width, m - lane0)
+    nv = width // 8
+    tmp = np.empty(PIXELS * LANES, np.float32)
+    x_at, w_at, pix_at, offs_at = address(x), address(wp), address(pix), address(offs)
+    out_at, tmp_at = address(out), address(tmp)
+    bo = lane0 * k
+    r_end = min(n, (q + 1) * DENSE_ITEM_ROWS)
+    for r0 in range(q * DENSE_ITEM_ROWS, r_end, PIXELS):
+        if r0 + PIXELS <= n and nm == width:
+            _otile(nv, x_at, pix_at + 8 * r0, k, offs_at, w_at, bo,
+                   out_at + 4 * (r0 * m + lane0), 8, 0.0, m)
+            continue
+        rr = min(r0, n - PIXELS)
+        _otile(nv, x_at, pix_at + 8 * rr, k, offs_at, w_at, bo, tmp_at, 8, 0.0, LANES)
+        for i in range(r0, min(r0 + PIXELS, r_end)):
+            for lane in range(nm):
+                out[i, lane0 + lane] = tmp[(i - rr) * LANES + lane]
+
+
+@njit(cache=True, nogil=True)
+def _dense_rows(x: np.ndarray, wp: np.ndarray, out: np.ndarray, s: int,
+                tmp: np.ndarray) -> None:
+    """Strip s of every row of out, two rows at a time (``_pair``); a last single row as
+    two halves of its K, summed, so that the products still form twice as many chains of
+    vector multiply-adds as the strip has vectors (one chain a vector would wait on the
+    multiply-add's latency: 2x400x120 took 5.3 µs against OpenBLAS's 4.1). ``tmp``: 48
+    floats of scratch."""
+    n, k = x.shape
+    m = out.shape[1]
+    lane0, width = strip(m, s)
+    nm = min(width, m - lane0)
+    w_at, x_at, tmp_at = address(wp) + 4 * lane0 * k, address(x), address(tmp)
+    for i in range(0, n - 1, 2):
+        _pair(width, x_at + 4 * i * k, x_at + 4 * (i + 1) * k, w_at, w_at, k, tmp_at)
+        for lane in range(nm):
+            out[i, lane0 + lane] = tmp[lane]
+            out[i + 1, lane0 + lane] = tmp[LANES + lane]
+    if n % 2:
+        i = n - 1
+        half = k // 2
+        row = x_at + 4 * i * k
+        _pair(width, row, row + 4 * half, w_at, w_at + 4 * half * width, half, tmp_at)
+        for lane in range(nm):
+            v = tmp[lane] + tmp[LANES + lane]
+            for j in range(2 * half, k):  # (an odd K's last term)
+                v += x[i, j] * wp[lane0 * k + j * width + lane]
+            out[i, lane0 + lane] = v
+
+
+@njit(cache=True, nogil=True)
+def _pair(width: int, x0: int, x1: int, w0: int, w1: int, k: int, dst: int) -> None:
+    """At address dst, the ``width`` (24, 16 or 8) floats of sum_j x0[j] w0[j, :] and 24
+    floats later those of sum_j x1[j] w1[j, :], j < k (x0, x1: addresses of k floats; w0,
+    w1: of k rows of ``width`` floats)."""
+    a0 = vzero()
+    a1 = vzero()
+    a2 = vzero()
+    b0 = vzero()
+    b1 = vzero()
+    b2 = vzero()
+    if width == 24:
+        for j in range(k):
+            u = vsplat(fload(x0, j))
+            v = vsplat(fload(x1, j))
+            a0 = vfma(u, vload(w0, 24 * j), a0)
+            a1 = vfma(u, vload(w0, 24 * j + 8), a1)
+            a2 = vfma(u, vload(w0, 24 * j + 16), a2)
+            b0 = vfma(v, vload(w1, 24 * j), b0)
+            b1 = vfma(v, vload(w1, 24 * j + 8), b1)
+            b2 = vfma(v, vload(w1, 24 * j + 16), b2)
+    elif width == 16:
+        for j in range(k):
+            u = vsplat(fload(x0, j))
+            v = vsplat(fload(x1, j))
+            a0 = vfma(u, vload(w0, 16 * j), a0)
+            a1 = vfma(u, vload(w0, 16 * j + 8), a1)
+            b0 = vfma(v, vload(w1, 16 * j), b0)
+            b1 = vfma(v, vload(w1, 16 * j + 8), b1)
+    else:
+        for j in range(k):
+            a0 = vfma(vsplat(fload(x0, j)), vload(w0, 8 * j), a0)
+            b0 = vfma(vsplat(fload(x1, j)), vload(w1, 8 * j), b0)
+    vput(dst, 0, a0, 0.0)
+    vput(dst, 8, a1, 0.0)
+    vput(dst, 16, a2, 0.0)
+    vput(dst, LANES, b0, 0.0)
+    vput(dst, LANES + 8, b1, 0.0)
+    vput(dst, LANES + 16, b2, 0.0)
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _store8(rows: Any, dst: int, o: int, ld: int, beta: float) -> None:
     """The 8 vectors ``rows`` at address ``dst`` from element o, ``ld`` apart (+ beta *
@@ -246,7 +432,7 @@ def _store8(rows: Any, dst: int, o: int, ld: int, beta: float) -> None:
 
 @njit(cache=True, nogil=True)
 def _otile24(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld: int,
-             beta: float) -> None:
+             beta: float, ldp: int) -> None:
     p0 = iload(pix, 0); p1 = iload(pix, 1); p2 = iload(pix, 2); p3 = iload(pix, 3)  # noqa: E702
     p4 = iload(pix, 4); p5 = iload(pix, 5); p6 = iload(pix, 6); p7 = iload(pix, 7)  # noqa: E702
     c00 = vzero(); c01 = vzero(); c02 = vzero()  # noqa: E702
@@ -279,14 +465,19 @@ def _otile24(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld:
         c60 = vfma(a, w0, c60); c61 = vfma(a, w1, c61); c62 = vfma(a, w2, c62)  # noqa: E702
         a = vsplat(fload(x, p7 + o))
         c70 = vfma(a, w0, c70); c71 = vfma(a, w1, c71); c72 = vfma(a, w2, c72)  # noqa: E702
-    _store8(vtranspose8(c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ld, beta)
-    _store8(vtranspose8(c01, c11, c21, c31, c41, c51, c61, c71), dst, 8 * ld, ld, beta)
-    _store8(vtranspose8(c02, c12, c22, c32, c42, c52, c62, c72), dst, 16 * ld, ld, beta)
+    if ldp:  # pixel i's vector v at dst + i ldp + v ld
+        _store8((c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ldp, beta)
+        _store8((c01, c11, c21, c31, c41, c51, c61, c71), dst, 1 * ld, ldp, beta)
+        _store8((c02, c12, c22, c32, c42, c52, c62, c72), dst, 2 * ld, ldp, beta)
+    else:  # channel 8 v + r's row at dst + (8 v + r) ld
+        _store8(vtranspose8(c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ld, beta)
+        _store8(vtranspose8(c01, c11, c21, c31, c41, c51, c61, c71), dst, 8 * ld, ld, beta)
+        _store8(vtranspose8(c02, c12, c22, c32, c42, c52, c62, c72), dst, 16 * ld, ld, beta)
 
 
 @njit(cache=True, nogil=True)
 def _otile16(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld: int,
-             beta: float) -> None:
+             beta: float, ldp: int) -> None:
     p0 = iload(pix, 0); p1 = iload(pix, 1); p2 = iload(pix, 2); p3 = iload(pix, 3)  # noqa: E702
     p4 = iload(pix, 4); p5 = iload(pix, 5); p6 = iload(pix, 6); p7 = iload(pix, 7)  # noqa: E702
     c00 = vzero(); c01 = vzero()  # noqa: E702
@@ -318,13 +509,17 @@ def _otile16(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld:
         c60 = vfma(a, w0, c60); c61 = vfma(a, w1, c61)  # noqa: E702
         a = vsplat(fload(x, p7 + o))
         c70 = vfma(a, w0, c70); c71 = vfma(a, w1, c71)  # noqa: E702
-    _store8(vtranspose8(c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ld, beta)
-    _store8(vtranspose8(c01, c11, c21, c31, c41, c51, c61, c71), dst, 8 * ld, ld, beta)
+    if ldp:  # pixel i's vector v at dst + i ldp + v ld
+        _store8((c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ldp, beta)
+        _store8((c01, c11, c21, c31, c41, c51, c61, c71), dst, 1 * ld, ldp, beta)
+    else:  # channel 8 v + r's row at dst + (8 v + r) ld
+        _store8(vtranspose8(c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ld, beta)
+        _store8(vtranspose8(c01, c11, c21, c31, c41, c51, c61, c71), dst, 8 * ld, ld, beta)
 
 
 @njit(cache=True, nogil=True)
 def _otile8(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld: int,
-            beta: float) -> None:
+            beta: float, ldp: int) -> None:
     p0 = iload(pix, 0); p1 = iload(pix, 1); p2 = iload(pix, 2); p3 = iload(pix, 3)  # noqa: E702
     p4 = iload(pix, 4); p5 = iload(pix, 5); p6 = iload(pix, 6); p7 = iload(pix, 7)  # noqa: E702
     c00 = vzero()
@@ -355,26 +550,32 @@ def _otile8(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld: 
         c60 = vfma(a, w0, c60)
         a = vsplat(fload(x, p7 + o))
         c70 = vfma(a, w0, c70)
-    _store8(vtranspose8(c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ld, beta)
+    if ldp:  # pixel i's vector v at dst + i ldp + v ld
+        _store8((c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ldp, beta)
+    else:  # channel 8 v + r's row at dst + (8 v + r) ld
+        _store8(vtranspose8(c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ld, beta)
 
 
 _OTILE_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.intp,
-                        types.intp, types.intp, types.intp, types.intp, types.float64)
+                        types.intp, types.intp, types.intp, types.intp, types.float64,
+                        types.intp)
 
 
 @cfunc(_OTILE_SIG, cache=True)
 def _otile_c(nv: int, x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int,
-             ld: int, beta: float) -> None:
+             ld: int, beta: float, ldp: int) -> None:
     """C[8nv, 8] = (A[8, k] @ B[k, 8nv])^T (+ beta * C), C the floats at address ``dst``,
-    rows ``ld`` apart: A[i, j] is the float at address ``x`` plus pix[i] + offs[j]
-    elements (``pix``, ``offs``: the addresses of 8 and k int64s), B the k x 8nv floats
-    at address ``b`` from element bo, rows 8nv apart; nv is 3, 2 or 1."""
+    rows ``ld`` apart (with ``ldp`` not 0, C^T instead: its row i (8nv floats) at element
+    i ldp, each of the row's vectors of 8 ``ld`` after the one before): A[i, j] is the
+    float at address ``x`` plus pix[i] + offs[j] elements (``pix``, ``offs``: the
+    addresses of 8 and k int64s), B the k x 8nv floats at address ``b`` from element bo,
+    rows 8nv apart; nv is 3, 2 or 1."""
     if nv == 3:
-        _otile24(x, pix, k, offs, b, bo, dst, ld, beta)
+        _otile24(x, pix, k, offs, b, bo, dst, ld, beta, ldp)
     elif nv == 2:
-        _otile16(x, pix, k, offs, b, bo, dst, ld, beta)
+        _otile16(x, pix, k, offs, b, bo, dst, ld, beta, ldp)
     else:
-        _otile8(x, pix, k, offs, b, bo, dst, ld, beta)
+        _otile8(x, pix, k, offs, b, bo, dst, ld, beta, ldp)
 
 
 _OTILE_SYMBOL = "shapegraph_oconv_tile"

@@ -8,8 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from shapegraph.executor.kernels import NARROW_UNITS
-from shapegraph.executor.kernels_gemm import DENSE_SPLIT_WEIGHTS
-from shapegraph.executor.kernels_oconv import pack_oconv
+from shapegraph.executor.kernels_oconv import DENSE_TILED_WEIGHTS, pack_dense, pack_oconv
 from shapegraph.executor.steps import Arg, Lowered, Step, act_arg, has_residual
 from shapegraph.executor.templates import (
     ConvArgs,
@@ -129,11 +128,12 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             if wt.shape[1] <= NARROW_UNITS:  # (M, K) as it came: dot products per output
                 step.kernel = "dense_narrow"
                 step.args[1] = Arg("slot", out.slot((wt * scale[None, :]).T))
+            elif wt.size >= DENSE_TILED_WEIGHTS:  # large: register tiles on packed strips
+                step.kernel, step.algo = "dense_tiled", "register tiles on packed column strips"
+                step.args[1] = Arg("slot", out.slot(pack_dense(wt * scale[None, :])))
+                step.args.append(Arg("threads", None))
             else:
                 step.args[1] = Arg("slot", out.slot(wt * scale[None, :]))
-                if wt.size >= DENSE_SPLIT_WEIGHTS:  # large: its columns split over threads
-                    step.kernel = "dense_split"
-                    step.args.append(Arg("threads", None))
             step.args[2] = Arg("slot", out.slot(b * scale + shift))
             step.args[3] = act_arg(step.act)
         elif step.kernel == "conv":
