@@ -189,34 +189,31 @@ def test_a_model_with_few_outputs_runs_dense_narrow() -> None:
 
 
 @SOME
-@given(st.integers(1, 80), st.integers(0, 200), st.integers(1, 120), st.integers(1, 3),
-       st.booleans(), ACTS, st.booleans(), st.integers(0, 2**32 - 1))
-def test_dense_tiled(n: int, k: int, m: int, threads: int, bias: bool, act: int,
-                     strided: bool, seed: int) -> None:
+@given(st.integers(1, 80), st.integers(0, 200), st.integers(1, 120), st.booleans(), ACTS,
+       st.booleans(), st.integers(0, 2**32 - 1))
+def test_dense_tiled(n: int, k: int, m: int, bias: bool, act: int, strided: bool,
+                     seed: int) -> None:
     """Register tiles of 8 rows x 24 columns on the packed strips (``pack_dense``) from 8
     rows, the last tile of fewer rows through a scratch tile; rows in pairs below 8, a last
     single row as two halves of K (odd K: one term more); columns past M computed, not
-    stored; K = 0 gives the bias alone; a strided input is copied first; work items on up
-    to 3 threads."""
+    stored; K = 0 gives the bias alone; a strided input is copied first."""
     rng = np.random.default_rng(seed)
     x, wt, b = rand(rng, n, 2 * k if strided else k), rand(rng, k, m), rand(rng, m)
     if strided:
         x = x[:, ::2]
     want = x.astype(np.float64) @ wt.astype(np.float64) + (b if bias else 0.0)
     out = np.full((n, m), np.nan, np.float32)
-    KO.dense_tiled(x, KO.pack_dense(wt), b if bias else EMPTY1, kact(act), out, threads)
+    KO.dense_tiled(x, KO.pack_dense(wt), b if bias else EMPTY1, kact(act), out, 1)
     close(out, act_ref(want, act), scale=np.sqrt(max(k, 1)))
 
 
-def test_dense_tiled_spreads_large_products_over_threads() -> None:
-    """From DENSE_PARALLEL_MACS multiply-adds the strips (and row blocks) are work items
-    of a parallel loop, at 1 row (rows path) and at 70 rows (tiles); the same numbers on
-    one thread and on two."""
+def test_dense_tiled_on_one_thread_and_two() -> None:
+    """The work items (strips, and blocks of 64 rows) on numba's threads: the same numbers
+    on one thread and on two, at 1 row (rows path) and at 70 rows (tiles)."""
     from shapegraph.executor.jit import numba
 
     rng = np.random.default_rng(3)
-    k, m = 700, 1500  # 1.05M multiply-adds a row
-    assert k * m >= KO.DENSE_PARALLEL_MACS
+    k, m = 700, 1500
     wt, b = rand(rng, k, m), rand(rng, m)
     wp = KO.pack_dense(wt)
     before = numba.get_num_threads()

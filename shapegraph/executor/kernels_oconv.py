@@ -268,7 +268,6 @@ def pack_dense(wt: np.ndarray) -> np.ndarray:
 DENSE_TILED_WEIGHTS = 1 << 18
 DENSE_TILE_ROWS = 8  # from this many rows, register tiles of 8 rows (else row by row)
 DENSE_ITEM_ROWS = 64  # rows of a work item (a strip's weights are read once for them)
-DENSE_PARALLEL_MACS = 1 << 18  # multiply-adds from which the work items are spread
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -278,8 +277,10 @@ def dense_tiled(x: np.ndarray, wp: np.ndarray, b: np.ndarray, act: tuple[int, fl
     implicit GEMM of ``oconv`` with the rows as its pixels and the columns as its output
     channels (8 rows x 24 columns a register tile, the weights read in strips as packed,
     nothing copied at run time). Fewer than ``DENSE_TILE_ROWS`` rows: each row against
-    each strip in three vector accumulators. Work items (a strip x up to 64 rows) are spread
-    over the threads from ``DENSE_PARALLEL_MACS`` multiply-adds when ``threads`` > 1."""
+    each strip in vector accumulators (``_dense_rows``). The work items (a strip x up to
+    64 rows) are a parallel loop over numba's threads (a layer of ``DENSE_TILED_WEIGHTS``
+    has enough work for two at one row); ``threads`` is taken for the same call as
+    ``kernels.dense`` and not used."""
     n, k = x.shape
     m = out.shape[1]
     if n == 0 or m == 0:
@@ -289,57 +290,47 @@ def dense_tiled(x: np.ndarray, wp: np.ndarray, b: np.ndarray, act: tuple[int, fl
     else:
         xc = x if x.flags.c_contiguous else np.ascontiguousarray(x)  # (a caller's view)
         strips = strips_of(m)
-        spread = threads > 1 and n * k * m >= DENSE_PARALLEL_MACS
-        if n < DENSE_TILE_ROWS:
-            if spread:
-                for s in prange(strips):
-                    _dense_rows(xc, wp, out, s, np.empty(2 * LANES, np.float32))
-            else:
-                tmp = np.empty(2 * LANES, np.float32)
-                for s in range(strips):
-                    _dense_rows(xc, wp, out, s, tmp)
-        else:
-            pix = np.empty(n, np.int64)
-            for i in range(n):
-                pix[i] = i * k
-            offs = np.empty(k, np.int64)
-            for j in range(k):
-                offs[j] = j
-            chunks = (n + DENSE_ITEM_ROWS - 1) // DENSE_ITEM_ROWS
-            if spread:
-                for item in prange(strips * chunks):
-                    _dense_item(xc, wp, out, pix, offs, np.int64(item))
-            else:
-                for item in range(strips * chunks):
-                    _dense_item(xc, wp, out, pix, offs, np.int64(item))
+        chunks = 1 if n < DENSE_TILE_ROWS else (n + DENSE_ITEM_ROWS - 1) // DENSE_ITEM_ROWS
+        offs = np.arange(k)  # (the tiles' K terms, one apart)
+        for item in prange(strips * chunks):
+            _dense_item(xc, wp, out, offs, np.int64(item))
     _bias_act_rows(out, b, act)
 
 
 @njit(cache=True, nogil=True)
-def _dense_item(x: np.ndarray, wp: np.ndarray, out: np.ndarray, pix: np.ndarray,
-                offs: np.ndarray, item: np.int64) -> None:
+def _dense_item(x: np.ndarray, wp: np.ndarray, out: np.ndarray, offs: np.ndarray,
+                item: np.int64) -> None:
     """Strip s of the output's columns at rows 64q .. 64q + 63 (item = q * strips + s),
-    8 rows a tile; a last tile of fewer rows is the last 8 rows, through a scratch tile."""
+    8 rows a tile; a last tile of fewer rows is the last 8 rows, through a scratch tile.
+    Fewer than 8 rows in all: ``_dense_rows``."""
     n, k = x.shape
     m = out.shape[1]
     strips = strips_of(m)
     s = int(item % strips)
     q = int(item // strips)
+    tmp = np.empty(PIXELS * LANES, np.float32)
+    if n < DENSE_TILE_ROWS:
+        _dense_rows(x, wp, out, s, tmp)
+        return
     lane0, width = strip(m, s)
     nm = min(width, m - lane0)
     nv = width // 8
-    tmp = np.empty(PIXELS * LANES, np.float32)
+    r_first = q * DENSE_ITEM_ROWS
+    r_end = min(n, r_first + DENSE_ITEM_ROWS)
+    pix = np.empty(PIXELS, np.int64)  # the tile's rows, K apart
     x_at, w_at, pix_at, offs_at = address(x), address(wp), address(pix), address(offs)
     out_at, tmp_at = address(out), address(tmp)
     bo = lane0 * k
-    r_end = min(n, (q + 1) * DENSE_ITEM_ROWS)
-    for r0 in range(q * DENSE_ITEM_ROWS, r_end, PIXELS):
-        if r0 + PIXELS <= n and nm == width:
-            _otile(nv, x_at, pix_at + 8 * r0, k, offs_at, w_at, bo,
-                   out_at + 4 * (r0 * m + lane0), 8, 0.0, m)
+    for r0 in range(r_first, r_end, PIXELS):
+        full = r0 + PIXELS <= n and nm == width
+        rr = r0 if full else min(r0, n - PIXELS)
+        for i in range(PIXELS):
+            pix[i] = (rr + i) * k
+        if full:
+            _otile(nv, x_at, pix_at, k, offs_at, w_at, bo, out_at + 4 * (r0 * m + lane0), 8,
+                   0.0, m)
             continue
-        rr = min(r0, n - PIXELS)
-        _otile(nv, x_at, pix_at + 8 * rr, k, offs_at, w_at, bo, tmp_at, 8, 0.0, LANES)
+        _otile(nv, x_at, pix_at, k, offs_at, w_at, bo, tmp_at, 8, 0.0, LANES)
         for i in range(r0, min(r0 + PIXELS, r_end)):
             for lane in range(nm):
                 out[i, lane0 + lane] = tmp[(i - rr) * LANES + lane]
