@@ -821,8 +821,9 @@ def test_the_pointwise_cases_run_pointwise() -> None:
     assert KG.runs_pointwise(29 * 31, 13, 21) and KG.runs_pointwise(28 * 28, 8, 12)
     assert not KG.runs_pointwise(14 * 14, 16, 64)  # small planes: sgemm
     assert KG.runs_pointwise(56 * 56, 128, 512)  # planes of 56x56 or more: always
-    assert KG.runs_pointwise(28 * 28, 512, 128)  # a small weight matrix
-    assert not KG.runs_pointwise(28 * 28, 256, 512)  # many weights: sgemm
+    assert KG.runs_pointwise(28 * 28, 96, 128)  # a small weight matrix, on sgemm else
+    assert not KG.runs_pointwise(28 * 28, 512, 128)  # ... but vgemm wins below 56x56
+    assert not KG.runs_pointwise(28 * 28, 256, 512)  # many weights: vgemm
 
 
 # the first example compiles the function (0.2-0.4 s cold): no deadline, as for every test

@@ -354,7 +354,11 @@ def _product(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb
 # 128 at 56x56 1.95 against 2.22; 128 -> 512 at 28x28 1.01 against 1.10; 512 -> 128 1.05
 # against 1.08; with larger weights sgemm wins at 28x28 (256 -> 512: 2.16 against 2.06;
 # 1024 -> 256: 4.38 against 4.14) and on every plane of 14x14 (1024 -> 256: 1.31 against
-# 1.05)); on planes of PW_ALL_PIXELS or more it never lost
+# 1.05)); on planes of PW_ALL_PIXELS or more it never lost. Against ``vgemm`` (from 128
+# inputs and 64 outputs, ``uses_vgemm``) it loses below PW_ALL_PIXELS (2026-12-06, one
+# thread, with a residual, best of 3 runs: 128 -> 512 at 28x28 1087 µs against 1023, 512
+# -> 128 1029 against 981, 256 -> 256 1066 against 998, 128 -> 256 540 against 524), and
+# wins from it (256 -> 128 at 56x56 1988 against 2165, 256 -> 64 1024 against 1066)
 PW_MIN_PIXELS = 784
 PW_MAX_CHANNELS = 64  # ... and with at most this many input or output channels (a group's)
 PW_MAX_WEIGHTS = 128 * 512  # ... or at most this many weights (a group's)
@@ -363,9 +367,11 @@ PW_ALL_PIXELS = 3136
 
 @njit(cache=True, nogil=True, inline="always")
 def runs_pointwise(pixels: int, kg: int, mg: int) -> bool:
-    """Whether a 1x1 stride-1 convolution's image runs ``pointwise`` (else sgemm)."""
-    return pixels >= PW_ALL_PIXELS or (pixels >= PW_MIN_PIXELS and (
-        min(kg, mg) <= PW_MAX_CHANNELS or kg * mg <= PW_MAX_WEIGHTS))
+    """Whether a 1x1 stride-1 convolution's image runs ``pointwise`` (else ``_product``:
+    vgemm or sgemm)."""
+    return pixels >= PW_ALL_PIXELS or (pixels >= PW_MIN_PIXELS and not uses_vgemm(kg, mg)
+                                       and (min(kg, mg) <= PW_MAX_CHANNELS
+                                            or kg * mg <= PW_MAX_WEIGHTS))
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
