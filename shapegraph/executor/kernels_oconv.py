@@ -182,20 +182,45 @@ def _block(x: np.ndarray, n: int, item: int, cg: int, cb: int, nb: int, ph: int,
            hp: int, wp: int, xp: np.ndarray) -> None:
     """Row r of channel block ``blk`` of group g of image n into ``xp`` (item = (g * nb +
     blk) * hp + r): xp[g, blk, r, j, c] = x[n, g * cg + blk * cb + c, r - ph, j - pw], 0
-    outside x and past the group's channels."""
+    outside x and past the group's channels. A block of 8 channels goes 8 pixels at a
+    time: 8 vectors of 8 pixels (one per channel) transposed in registers into 8 vectors
+    of 8 channels (one per pixel), stored as they lie (ResNet-50's 128-channel input at
+    56x56: 0.34 ms a call a float at a time)."""
     h_dim, w_dim = x.shape[2], x.shape[3]
     r = item % hp
     blk = item // hp % nb
     g = item // (hp * nb)
     row = xp[item * wp * cb:(item + 1) * wp * cb]
-    row[:] = 0.0
     if r < ph or r - ph >= h_dim:
+        row[:] = 0.0
         return
     j0, j1 = max(pw, 0), min(w_dim + pw, wp)
-    for c in range(min(cb, cg - blk * cb)):
-        src = x[n, g * cg + blk * cb + c, r - ph]
-        for j in range(j0, j1):
-            row[j * cb + c] = src[j - pw]
+    row[:j0 * cb] = 0.0
+    row[j1 * cb:] = 0.0
+    nc = min(cb, cg - blk * cb)  # the block's channels (the rest of its lanes are 0)
+    c0 = g * cg + blk * cb
+    j = j0
+    if nc == 8 and x.strides[3] == 4:
+        at = address(row)
+        a0 = address(x[n, c0, r - ph]) - 4 * pw  # (element j: column j - pw)
+        a1 = address(x[n, c0 + 1, r - ph]) - 4 * pw
+        a2 = address(x[n, c0 + 2, r - ph]) - 4 * pw
+        a3 = address(x[n, c0 + 3, r - ph]) - 4 * pw
+        a4 = address(x[n, c0 + 4, r - ph]) - 4 * pw
+        a5 = address(x[n, c0 + 5, r - ph]) - 4 * pw
+        a6 = address(x[n, c0 + 6, r - ph]) - 4 * pw
+        a7 = address(x[n, c0 + 7, r - ph]) - 4 * pw
+        while j + 8 <= j1:
+            _store8(vtranspose8(vload(a0, j), vload(a1, j), vload(a2, j), vload(a3, j),
+                                vload(a4, j), vload(a5, j), vload(a6, j), vload(a7, j)),
+                    at, 8 * j, 8, 0.0)
+            j += 8
+    elif nc < cb:
+        row[j0 * cb:j1 * cb] = 0.0
+    for c in range(nc):
+        src = x[n, c0 + c, r - ph]
+        for jj in range(j, j1):
+            row[jj * cb + c] = src[jj - pw]
 
 
 @njit(cache=True, nogil=True)
