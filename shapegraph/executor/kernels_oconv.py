@@ -293,6 +293,7 @@ def pack_dense(wt: np.ndarray) -> np.ndarray:
 DENSE_TILED_WEIGHTS = 1 << 18
 DENSE_TILE_ROWS = 8  # from this many rows, register tiles of 8 rows (else row by row)
 DENSE_ITEM_ROWS = 64  # rows of a work item (a strip's weights are read once for them)
+DENSE_PARTS = 4  # runs of work items a thread, from 8 rows (for the balance under load)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -303,9 +304,11 @@ def dense_tiled(x: np.ndarray, wp: np.ndarray, b: np.ndarray, act: tuple[int, fl
     channels (8 rows x 24 columns a register tile, the weights read in strips as packed,
     nothing copied at run time). Fewer than ``DENSE_TILE_ROWS`` rows: each row against
     each strip in vector accumulators (``_dense_rows``). The work items (a strip x up to
-    64 rows) are a parallel loop over numba's threads (a layer of ``DENSE_TILED_WEIGHTS``
-    has enough work for two at one row); ``threads`` is taken for the same call as
-    ``kernels.dense`` and not used."""
+    64 rows) go in ``threads`` runs (``DENSE_PARTS`` runs a thread from 8 rows) over a
+    parallel loop: the plan's parallel loops hand out one iteration at a time, which cost
+    1.5-2 µs each, and a run a strip (43 of them) took the wide MLP at batch 1 from 0.10
+    to 0.28 ms. (A layer of ``DENSE_TILED_WEIGHTS`` has enough work for two threads at
+    one row.)"""
     n, k = x.shape
     m = out.shape[1]
     if n == 0 or m == 0:
@@ -316,15 +319,21 @@ def dense_tiled(x: np.ndarray, wp: np.ndarray, b: np.ndarray, act: tuple[int, fl
         xc = x if x.flags.c_contiguous else np.ascontiguousarray(x)  # (a caller's view)
         strips = strips_of(m)
         chunks = 1 if n < DENSE_TILE_ROWS else (n + DENSE_ITEM_ROWS - 1) // DENSE_ITEM_ROWS
-        offs = np.arange(k)  # (the tiles' K terms, one apart)
-        for item in prange(strips * chunks):
-            _dense_item(xc, wp, out, offs, np.int64(item))
+        offs = np.empty(k, np.int64)  # the tiles' K terms, one apart (a loop: np.arange
+        for j in range(k):  # would be a parallel loop of its own here, of k iterations,
+            offs[j] = j  # one at a time as the plans hand them out: 60 µs at K = 784)
+        items = strips * chunks
+        parts = max(1, min(items, threads * (1 if n < DENSE_TILE_ROWS else DENSE_PARTS)))
+        for part in prange(parts):
+            tmp = np.empty(PIXELS * LANES, np.float32)
+            for item in range(part * items // parts, (part + 1) * items // parts):
+                _dense_item(xc, wp, out, offs, tmp, np.int64(item))
     _bias_act_rows(out, b, act)
 
 
 @njit(cache=True, nogil=True)
 def _dense_item(x: np.ndarray, wp: np.ndarray, out: np.ndarray, offs: np.ndarray,
-                item: np.int64) -> None:
+                tmp: np.ndarray, item: np.int64) -> None:
     """Strip s of the output's columns at rows 64q .. 64q + 63 (item = q * strips + s),
     8 rows a tile; a last tile of fewer rows is the last 8 rows, through a scratch tile.
     Fewer than 8 rows in all: ``_dense_rows``."""
@@ -333,7 +342,6 @@ def _dense_item(x: np.ndarray, wp: np.ndarray, out: np.ndarray, offs: np.ndarray
     strips = strips_of(m)
     s = int(item % strips)
     q = int(item // strips)
-    tmp = np.empty(PIXELS * LANES, np.float32)
     if n < DENSE_TILE_ROWS:
         _dense_rows(x, wp, out, s, tmp)
         return
