@@ -112,9 +112,17 @@ def pack_oconv(w: np.ndarray, groups: int) -> np.ndarray:
     wg.reshape(groups, og8, cgp, kh, kw)[:, :og, :cg] = w.reshape(groups, og, cg, kh, kw)
     k = cgp * kh * kw
     wk = wg.transpose(0, 1, 2, 4, 5, 3).reshape(groups, og8, k)  # (block, i, t, channel)
+    return _in_strips(wk, og)
+
+
+def _in_strips(wk: np.ndarray, og: int) -> np.ndarray:
+    """``wk`` (groups, og8, K), a group's rows padded to a multiple of 8, as the tiles read
+    it: each group's rows in strips (``strip``), each strip K x lanes, flat."""
     # (their Python functions: compiling them would cost a cold first call 0.3 s)
     lanes = [strip.py_func(og, s) for s in range(strips_of.py_func(og))]
-    strips = [np.ascontiguousarray(wk[:, a:a + n].transpose(0, 2, 1)).reshape(groups, -1)
+    if not lanes:
+        return np.zeros(0, np.float32)
+    strips = [np.ascontiguousarray(wk[:, a:a + n].transpose(0, 2, 1)).reshape(len(wk), -1)
               for a, n in lanes]
     return np.ascontiguousarray(np.concatenate(strips, axis=1).reshape(-1))
 
@@ -272,12 +280,9 @@ def pack_dense(wt: np.ndarray) -> np.ndarray:
     strips (``strip``: 24 lanes, the last 8 or 16, zero-filled past M), each strip K x
     lanes row by row, one after the other (strip s from element lane0 * K)."""
     k, m = wt.shape
-    m8 = -(-m // 8) * 8
-    wz = np.zeros((k, m8), np.float32)
-    wz[:, :m] = wt
-    lanes = [strip.py_func(m, s) for s in range(strips_of.py_func(m))]
-    return np.ascontiguousarray(np.concatenate(
-        [wz[:, a:a + n].reshape(-1) for a, n in lanes]) if lanes else np.zeros(0, np.float32))
+    wz = np.zeros((1, -(-m // 8) * 8, k), np.float32)
+    wz[0, :m] = wt.T
+    return _in_strips(wz, m)
 
 
 # Dense layers of at least this many weights run ``dense_tiled`` (else ``kernels.dense``:
@@ -312,7 +317,9 @@ def dense_tiled(x: np.ndarray, wp: np.ndarray, b: np.ndarray, act: tuple[int, fl
     if n == 0 or m == 0:
         return
     if k == 0:
-        out[:] = 0.0
+        for i in range(n):  # (loops: an array assignment here is a parallel loop)
+            for j in range(m):
+                out[i, j] = 0.0
     else:
         xc = x if x.flags.c_contiguous else np.ascontiguousarray(x)  # (a caller's view)
         strips = strips_of(m)
@@ -361,10 +368,9 @@ def _dense_item(x: np.ndarray, wp: np.ndarray, out: np.ndarray, offs: np.ndarray
             _otile(nv, x_at, pix_at, k, offs_at, w_at, bo, out_at + 4 * (r0 * m + lane0), 8,
                    0.0, m)
             continue
-        _otile(nv, x_at, pix_at, k, offs_at, w_at, bo, tmp_at, 8, 0.0, LANES)
-        for i in range(r0, min(r0 + PIXELS, r_end)):
-            for lane in range(nm):
-                out[i, lane0 + lane] = tmp[(i - rr) * LANES + lane]
+        _otile(nv, x_at, pix_at, k, offs_at, w_at, bo, tmp_at, 8, 0.0, NR)  # (rows NR apart,
+        _put(tmp, r0 - rr, out_at, r0 * m + lane0, m, min(r0 + PIXELS, r_end) - r0, nm,
+             0.0)  # as _put reads them)
 
 
 @njit(cache=True, nogil=True)
@@ -382,16 +388,14 @@ def _dense_rows(x: np.ndarray, wp: np.ndarray, out: np.ndarray, s: int,
     w_at, x_at, tmp_at = address(wp) + 4 * lane0 * k, address(x), address(tmp)
     for i in range(0, n - 1, 2):
         _pair(width, x_at + 4 * i * k, x_at + 4 * (i + 1) * k, w_at, w_at, k, tmp_at)
-        for lane in range(nm):
-            out[i, lane0 + lane] = tmp[lane]
-            out[i + 1, lane0 + lane] = tmp[LANES + lane]
+        _put(tmp, 0, address(out), i * m + lane0, m, 2, nm, 0.0)
     if n % 2:
         i = n - 1
         half = k // 2
         row = x_at + 4 * i * k
         _pair(width, row, row + 4 * half, w_at, w_at + 4 * half * width, half, tmp_at)
         for lane in range(nm):
-            v = tmp[lane] + tmp[LANES + lane]
+            v = tmp[lane] + tmp[NR + lane]
             for j in range(2 * half, k):  # (an odd K's last term)
                 v += x[i, j] * wp[lane0 * k + j * width + lane]
             out[i, lane0 + lane] = v
@@ -399,9 +403,9 @@ def _dense_rows(x: np.ndarray, wp: np.ndarray, out: np.ndarray, s: int,
 
 @njit(cache=True, nogil=True)
 def _pair(width: int, x0: int, x1: int, w0: int, w1: int, k: int, dst: int) -> None:
-    """At address dst, the ``width`` (24, 16 or 8) floats of sum_j x0[j] w0[j, :] and 24
-    floats later those of sum_j x1[j] w1[j, :], j < k (x0, x1: addresses of k floats; w0,
-    w1: of k rows of ``width`` floats)."""
+    """At address dst, the ``width`` (24, 16 or 8) floats of sum_j x0[j] w0[j, :] and NR
+    floats later (as ``_put`` reads rows) those of sum_j x1[j] w1[j, :], j < k (x0, x1:
+    addresses of k floats; w0, w1: of k rows of ``width`` floats)."""
     a0 = vzero()
     a1 = vzero()
     a2 = vzero()
@@ -433,9 +437,9 @@ def _pair(width: int, x0: int, x1: int, w0: int, w1: int, k: int, dst: int) -> N
     vput(dst, 0, a0, 0.0)
     vput(dst, 8, a1, 0.0)
     vput(dst, 16, a2, 0.0)
-    vput(dst, LANES, b0, 0.0)
-    vput(dst, LANES + 8, b1, 0.0)
-    vput(dst, LANES + 16, b2, 0.0)
+    vput(dst, NR, b0, 0.0)
+    vput(dst, NR + 8, b1, 0.0)
+    vput(dst, NR + 16, b2, 0.0)
 
 
 # The register tiles, written out (see kernels_vgemm): each accumulator a variable of its
