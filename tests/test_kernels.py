@@ -21,6 +21,8 @@ from shapegraph.executor import kernels as K
 from shapegraph.executor import kernels_gemm as KG
 from shapegraph.executor import kernels_oconv as KO
 from shapegraph.executor import kernels_pool as KP
+from shapegraph.executor import kernels_vgemm as KVG
+from shapegraph.executor import simd as SIMD
 from shapegraph.executor import templates as T
 from shapegraph.executor.blas import single_threaded_blas
 from shapegraph.executor.lower import transpose_runs
@@ -935,6 +937,7 @@ def compile_template(source: str, name: str) -> Callable[..., None]:
     ns: dict[str, Any] = {"np": np, "njit": _no_cache_njit, "prange": prange}
     ns.update({k: getattr(K, k) for k in K.__all__})
     ns.update({k: getattr(KP, k) for k in KP.__all__})
+    ns.update({k: getattr(SIMD, k) for k in SIMD.__all__}, vgemm_tile=KVG.vgemm_tile)
     exec(compile(source, f"<template {name}>", "exec"), ns)
     fn: Callable[..., None] = ns[name]
     return fn
@@ -950,14 +953,16 @@ def conv_args(cfg: dict[str, int]) -> T.ConvArgs:
 
 
 def run_conv_template(cfg: dict[str, int], act: int, bias: bool, residual: bool,
-                      seed: int) -> None:
+                      seed: int, in_place: bool = False) -> None:
+    """The template's kernel against the reference; ``in_place``: the output is written
+    over the residual (as the memory plan does where the residual dies there)."""
     x, w, b, res = conv_inputs(cfg, seed)
     args = conv_args(cfg)
     fn = compile_template(*T.conv2d_source(*args, kact(act), bias, residual))
-    out = np.full_like(res, np.nan)
+    want = conv_want(x, w, b if bias else None, cfg, res if residual else None, act)
+    out = res if in_place else np.full_like(res, np.nan)
     fn(x, T.pack_conv2d_weight(w, *args), b if bias else EMPTY1,
        res if residual else EMPTY4, out)
-    want = conv_want(x, w, b if bias else None, cfg, res if residual else None, act)
     close(out, want, scale=3)
 
 
@@ -996,6 +1001,31 @@ def test_conv2d_template_winograd(cfg: dict[str, int], act: int, bias: bool,
     run_conv_template(cfg, act, bias, residual, 5)
 
 
+@st.composite
+def template_wino_config(draw: Any) -> dict[str, int]:
+    """Convolutions the template's Winograd takes: 8, 16, 24 or 32 tiles a row (8 and 24:
+    a strip of 8 tiles in the GEMM), any even number of output rows (a last block of fewer
+    tile rows), any padding (odd widths: a tail of columns split one at a time), output
+    channels not a multiple of 8 (the GEMM's last rows computed twice)."""
+    d = {"N": draw(st.integers(1, 3)), "groups": 1, "C": draw(st.integers(8, 20)),
+         "O": draw(st.integers(8, 27)), "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+         "PH": draw(st.integers(0, 2)), "PW": draw(st.integers(0, 2)), "DH": 1, "DW": 1}
+    oh, ow = 2 * draw(st.integers(1, 20)), draw(st.sampled_from([16, 32, 48, 64]))
+    d["H"], d["W"] = oh + 2 - 2 * d["PH"], ow + 2 - 2 * d["PW"]
+    return d
+
+
+@settings(max_examples=4, deadline=None)
+@given(template_wino_config(), st.booleans(), st.booleans(), ACTS,
+       st.integers(0, 2**32 - 1))
+def test_conv2d_template_winograd_random(cfg: dict[str, int], bias: bool, in_place: bool,
+                                         act: int, seed: int) -> None:
+    """The template's Winograd (a kernel compiled per example, about 2 s): the blocks of
+    tile rows, the padding and tails, and a residual read where the output is written."""
+    assert T.conv2d_config(*conv_args(cfg)).algo == "wino"
+    run_conv_template(cfg, act, bias, True, seed, in_place=in_place)
+
+
 def test_conv2d_template_vectorized_over_channels() -> None:
     """The "vo" algorithm with groups, strides, dilation, asymmetric kernel and a tail tile."""
     cfg = {"N": 2, "C": 4, "H": 9, "W": 23, "O": 32, "KH": 3, "KW": 2, "SH": 2, "SW": 1,
@@ -1022,7 +1052,8 @@ def test_conv2d_template_parallel_batch1(monkeypatch: pytest.MonkeyPatch, cfg: d
     monkeypatch.setattr(T, "PARALLEL_MIN_FLOPS", 0)
     monkeypatch.setattr(T, "PARALLEL_COMPILE_MIN_FLOPS", 0)
     c = T.conv2d_config(*conv_args(cfg))
-    assert (c.G, c.algo) == (2, algo)
+    # (Winograd's work items are blocks of 3 tile rows: 16 rows in 6)
+    assert (c.G, c.algo) == (6 if algo == "wino" else 2, algo)
     run_conv_template(cfg, K.ACT_SIGMOID, True, True, 11)
     if plain:
         run_conv_template(cfg, K.ACT_RELU, False, False, 12)

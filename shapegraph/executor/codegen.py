@@ -50,6 +50,8 @@ from shapegraph.executor.kernels_gemm import *
 from shapegraph.executor.kernels_nd import *
 from shapegraph.executor.kernels_oconv import *
 from shapegraph.executor.kernels_pool import *
+from shapegraph.executor.kernels_vgemm import vgemm_tile
+from shapegraph.executor.simd import *
 """
 
 

@@ -54,7 +54,7 @@ from shapegraph.executor.simd import (
     vzero,
 )
 
-__all__ = ["MR", "NR", "vgemm_rm"]
+__all__ = ["MR", "NR", "vgemm_rm", "vgemm_tile"]
 
 MR = 8  # rows of C in a register tile
 NR = 24  # columns of C in a register tile (three vectors); 8 for a last one of 8 or fewer
@@ -272,6 +272,8 @@ _llvm.add_symbol(_TILE_SYMBOL, _tile_c.address)
 # called from compiled code by name, as numba's own BLAS helpers are: the calling kernels
 # stay cacheable on disk (the name is resolved when they load)
 _tile: Any = types.ExternalFunction(_TILE_SYMBOL, _TILE_SIG)
+vgemm_tile = _tile
+"""The register tile (``_tile_c``) for compiled callers: the generated Winograd kernels."""
 
 
 _VGEMM_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.intp,

@@ -32,8 +32,9 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["LANES", "F32x8", "address", "fload", "fstore", "iload", "prefetch", "vfma", "vload",
-           "vput", "vsplat", "vstore", "vtranspose8", "vzero"]
+__all__ = ["LANES", "F32x8", "address", "fload", "fstore", "iload", "prefetch", "vadd", "vfma",
+           "vload", "vput", "vrelu", "vsplat", "vstore", "vsub", "vtranspose8", "vunzip",
+           "vzero", "vzip"]
 
 LANES = 8
 _VT = ir.VectorType(ir.FloatType(), LANES)
@@ -214,6 +215,38 @@ def _vfma(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
     return f32x8(f32x8, f32x8, f32x8), codegen
 
 
+def _vadd(typingctx: Any, a: Any, b: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.fadd(args[0], args[1])
+    return f32x8(f32x8, f32x8), codegen
+
+
+def _vsub(typingctx: Any, a: Any, b: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.fsub(args[0], args[1])
+    return f32x8(f32x8, f32x8), codegen
+
+
+def _vrelu(typingctx: Any, a: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        zero = ir.Constant(_VT, [0.0] * LANES)
+        return builder.select(builder.fcmp_ordered("<", args[0], zero), zero, args[0])
+    return f32x8(f32x8), codegen
+
+
+def _shuffle_pair(name: str, lo: list[int], hi: list[int]) -> Any:
+    def typer(typingctx: Any, a: Any, b: Any) -> Any:
+        if a != f32x8 or b != f32x8:
+            raise TypeError(f"simd.{name}: two f32x8 vectors are needed")
+
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            idx = [ir.Constant(ir.VectorType(_I32, LANES), v) for v in (lo, hi)]
+            out = [builder.shuffle_vector(args[0], args[1], i) for i in idx]
+            return context.make_tuple(builder, sig.return_type, out)
+        return types.UniTuple(f32x8, 2)(a, b), codegen  # type: ignore[no-untyped-call]
+    return typer
+
+
 _F = Callable[..., Any]
 # called in compiled code only (the typing context is numba's)
 vload = cast(_F, intrinsic(_vload))
@@ -244,3 +277,18 @@ vzero = cast(_F, intrinsic(_vzero))
 """vzero(): zeros."""
 vfma = cast(_F, intrinsic(_vfma))
 """vfma(a, b, c): a * b + c lane by lane, one rounding (``llvm.fma``)."""
+vadd = cast(_F, intrinsic(_vadd))
+"""vadd(a, b): a + b lane by lane."""
+vsub = cast(_F, intrinsic(_vsub))
+"""vsub(a, b): a - b lane by lane."""
+vrelu = cast(_F, intrinsic(_vrelu))
+"""vrelu(a): 0 in the lanes below 0, the lane itself elsewhere (NaN stays NaN), as the
+scalar kernels' ``zero if v < zero else v``."""
+vzip = cast(_F, intrinsic(_shuffle_pair("vzip", [0, 8, 1, 9, 2, 10, 3, 11],
+                                        [4, 12, 5, 13, 6, 14, 7, 15])))
+"""vzip(a, b): the lanes of a and b interleaved, as two vectors: (a0 b0 a1 b1 .. a3 b3,
+a4 b4 .. a7 b7)."""
+vunzip = cast(_F, intrinsic(_shuffle_pair("vunzip", [0, 2, 4, 6, 8, 10, 12, 14],
+                                          [1, 3, 5, 7, 9, 11, 13, 15])))
+"""vunzip(a, b): the 16 lanes of a then b split into the even ones and the odd ones (the
+inverse of ``vzip``)."""

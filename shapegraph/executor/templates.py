@@ -5,17 +5,21 @@ Each ``*_source`` function returns ``(source, function_name)``: the source of on
 size, stride, padding, dilation, groups, spatial sizes, activation, bias/residual flags)
 inlined as a literal, so LLVM can unroll and vectorize. The batch is not one of them: it is
 read from the arrays at run time, so a new batch size compiles nothing. The source relies
-only on ``np``, ``njit``, ``prange`` and the names of :mod:`shapegraph.executor.kernels`.
+only on ``np``, ``njit``, ``prange``, the names of :mod:`shapegraph.executor.kernels` and
+:mod:`shapegraph.executor.simd`, and ``kernels_vgemm.vgemm_tile``.
 Each template has a packing function (numpy, run once at plan time) that lays the parameters
 out for the kernel.
 
 Convolution algorithms (``conv2d_source`` picks one per shape; all work on a zero-padded copy
-of one image per work item and fuse bias, residual and activation into the output pass):
+of (part of) one image per work item and fuse bias, residual and activation into the
+output pass):
 
-* ``wino``: Winograd F(2x2, 3x3) for stride-1 3x3 convolutions whose transformed image fits
-  L2 (``WINO_MAX_BYTES``) with rows of 16k output tiles (ResNet's 16 channels at 32x32):
-  input transform vectorized along a row of tiles, 16 small GEMMs vectorized along tiles,
-  inverse transform + epilogue. 2.25x fewer multiplies than direct; float32 error ~1e-5.
+* ``wino``: Winograd F(2x2, 3x3) for stride-1 3x3 convolutions with rows of 8k output
+  tiles and 8+ input and output channels (ResNet's 16 channels at 32x32), in work items of
+  a block of tile rows: its input rows split into even and odd columns, the input
+  transform on 8-lane vectors (``simd``) along a row of tiles, 16 small GEMMs on ``vgemm``'s
+  register tile, the inverse transform + epilogue. 2.25x fewer multiplies than direct;
+  float32 error ~1e-5.
 * ``vo``: direct, vectorized along the output channels of a group (>= 16) with a register
   tile of up to 8 output columns; for small output planes (<= 256 pixels, LeNet's conv2)
   whose flattened plane would waste vector lanes. Weights packed [g][c][kh][kw][o].
@@ -83,10 +87,8 @@ PARALLEL_COMPILE_MIN_FLOPS = 10_000_000
 VO_MIN_CHANNELS = 16
 VO_MAX_PLANE = 256
 WINO_M = 2  # Winograd output tile
-# The transformed input and output of one image must stay in L2: measured 1.1-6x slower than
-# direct beyond it (64x64 planes, or 32 channels at 32x32), 1.2x faster within (ResNet 16ch).
-WINO_MAX_BYTES = 600_000
-WINO_MR = 2  # output channels per pass of the Winograd GEMM (2: 8% faster than 4)
+WINO_ROW_TILES = 8  # tiles a row must be a multiple of (vectors of 8 tiles)
+WINO_BLOCK_TILES = 48  # tiles per work item of "wino" (at least; rows of tiles)
 FLAT_MR = 2  # "flat"/"rows": output channels per pass over the input
 VO_JB = 8  # output columns per register tile (accumulators: JB vectors)
 
@@ -113,7 +115,7 @@ class ConvConfig(NamedTuple):
     Hp: int
     Wp: int
     MR: int  # output channels computed per pass over the input
-    G: int  # output-channel parts per image (work items = N * G)
+    G: int  # parts per image (work items = N * G): output channels, or "wino"'s tile rows
     parallel: bool  # one image is worth a parallel region (more images: decided at run time)
     algo: str  # "wino", "vo", "flat" or "rows" (see the module docstring)
     JB: int  # "vo": output columns per register tile; "wino": output tile size m
@@ -127,10 +129,9 @@ def _algo(C: int, H: int, W: int, O: int, KH: int, KW: int, SH: int, SW: int, PH
           PW: int, DH: int, DW: int, groups: int) -> str:
     """Which direct/Winograd variant suits the shape (see the module docstring)."""
     OH, OW = _out_size(H, KH, SH, PH, DH), _out_size(W, KW, SW, PW, DW)
-    tiles = (OH // WINO_M) * (OW // WINO_M)
+    tw = OW // WINO_M  # tiles a row
     if (KH == KW == 3 and SH == SW == DH == DW == 1 and groups == 1 and OH % WINO_M == 0
-            and (OW // WINO_M) % 16 == 0 and C >= 8 and O % WINO_MR == 0
-            and 4 * (WINO_M + 2) ** 2 * tiles * (C + O) <= WINO_MAX_BYTES):
+            and tw > 0 and tw % WINO_ROW_TILES == 0 and C >= 8 and O >= 8):
         return "wino"
     if O // groups >= VO_MIN_CHANNELS and OH * OW <= VO_MAX_PLANE:
         return "vo"
@@ -147,17 +148,16 @@ def conv2d_config(
     # one image's work; the kernel decides at run time (from the batch) whether to run its
     # items in parallel, and the split into G parts is made for batch 1 (where it counts)
     parallel = 2 * O * OH * OW * (C // groups) * KH * KW >= PARALLEL_MIN_FLOPS
-    unit = WINO_MR if algo == "wino" else 1  # output channels a half must be a multiple of
     # "vo" splits each group's output channels in halves (AlexNet's 3x3s in two groups on
     # 12x12 planes, two threads: 2.38 -> 1.2 ms); the others split all output channels
     halved = O // groups if algo == "vo" else O
-    G = 2 if parallel and halved % (2 * unit) == 0 else 1
+    G = 2 if parallel and halved % 2 == 0 else 1
+    if algo == "wino":  # blocks of tile rows (each transforms only its own input rows)
+        G = -(-(OH // WINO_M) // _wino_rows(OH // WINO_M, OW // WINO_M))
     og = O // groups
     # two output channels per pass for small kernels (3x3: 1.6x faster than one), one for
     # large ones (5x5: the second channel's weights spill registers, 1.4x slower)
     mr = FLAT_MR if og % FLAT_MR == 0 and (O // G) % FLAT_MR == 0 and KH * KW <= 16 else 1
-    if algo == "wino":
-        mr = WINO_MR
     jb = WINO_M if algo == "wino" else min(OW, VO_JB)
     return ConvConfig(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups, OH, OW,
                       H + 2 * PH, W + 2 * PW, mr, G, parallel, algo, jb)
@@ -368,9 +368,8 @@ def _emit_vo_epilogue(e: _Emitter, cfg: ConvConfig, act: Act, has_residual: bool
 # --------------------------------------------------------------------------- Winograd
 
 # F(m x m, 3 x 3) transforms (Lavin & Gray): input tile d (a x a, a = m + 2) -> BT d BT^T,
-# weight g -> G g G^T, output M -> AT M AT^T. Only m = 2: with F(4x4, 3x3) a 32-wide image
-# has 8 tiles per row, too few for LLVM to vectorize the transforms along the row (measured
-# 4x slower), and its float32 error is 10x larger.
+# weight g -> G g G^T, output M -> AT M AT^T. Only m = 2: its input and output transforms
+# are additions alone, and F(4x4, 3x3)'s float32 error is 10x larger.
 _WINO: dict[int, tuple[list[list[float]], list[list[float]], list[list[float]]]] = {
     2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
         [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
@@ -378,101 +377,142 @@ _WINO: dict[int, tuple[list[list[float]], list[list[float]], list[list[float]]]]
 }
 
 
-def _lin(coeffs: list[float], names: list[str]) -> str:
-    """sum(c * name) without the zero terms; constants are float32 locals k<c>."""
-    terms = []
-    for c, v in zip(coeffs, names, strict=True):
-        if c == 0:
-            continue
-        mag = abs(c)
-        term = v if mag == 1 else f"{_kname(mag)} * {v}"
-        terms.append(("- " if c < 0 else "+ ") + term)
-    text = " ".join(terms)
-    return text[2:] if text.startswith("+ ") else "-" + text[2:]
+def _wino_rows(th: int, tw: int) -> int:
+    """Tile rows per work item of "wino": a multiple of 3 (so that 16 or 32 tiles a row make
+    whole strips of 24 for the GEMM's register tile) holding ``WINO_BLOCK_TILES`` tiles or
+    more, or all ``th`` rows."""
+    rows = 3
+    while rows * tw < WINO_BLOCK_TILES:
+        rows += 3
+    return min(rows, th)
 
 
-def _kname(c: float) -> str:
-    return "k" + f"{c:g}".replace(".", "_")
+def _vlin(coeffs: list[float], names: list[str]) -> str:
+    """sum(c * name) for coefficients 0 and +-1 (the F(2x2, 3x3) transforms) as vadd/vsub
+    calls on vectors: from the first positive term, then the others in order."""
+    terms = [(c, v) for c, v in zip(coeffs, names, strict=True) if c != 0]
+    assert all(abs(c) == 1 for c, _ in terms) and any(c == 1 for c, _ in terms), coeffs
+    first = next(k for k, (c, _) in enumerate(terms) if c == 1)
+    text = terms.pop(first)[1]
+    for c, v in terms:
+        text = f"{'vadd' if c > 0 else 'vsub'}({text}, {v})"
+    return text
 
 
-def _emit_consts(e: _Emitter, m: int) -> None:
-    bt, _, at = _WINO[m]
-    consts = {abs(c) for row in bt + at for c in row} - {0, 1}
-    for c in sorted(consts):
-        e(1, f"{_kname(c)} = np.float32({c!r})")
-
-
-def _emit_transform(e: _Emitter, depth: int, mat: list[list[float]], src: str, dst: str,
-                    n_in: int) -> None:
-    """dst[i][j] = (mat src mat^T)[i][j] for an n_in x n_in block of locals src<a>_<b>."""
+def _emit_vtransform(e: _Emitter, depth: int, mat: list[list[float]], src: str, dst: str,
+                     n_in: int) -> None:
+    """dst[i][j] = (mat src mat^T)[i][j] for an n_in x n_in block of vectors src<a>_<b>."""
     rows = len(mat)
     for i in range(rows):
         for b in range(n_in):
-            e(depth, f"t{i}_{b} = " + _lin(mat[i], [f"{src}{a}_{b}" for a in range(n_in)]))
+            e(depth, f"t{i}_{b} = " + _vlin(mat[i], [f"{src}{a}_{b}" for a in range(n_in)]))
     for i in range(rows):
         for j in range(rows):
-            e(depth, f"{dst}{i}_{j} = " + _lin(mat[j], [f"t{i}_{b}" for b in range(n_in)]))
+            e(depth, f"{dst}{i}_{j} = " + _vlin(mat[j], [f"t{i}_{b}" for b in range(n_in)]))
 
 
 def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
                has_residual: bool) -> None:
-    """Winograd F(m x m, 3 x 3): transform tiles (vectorized along a row of tiles), one small
-    GEMM per transform position (vectorized along tiles), inverse transform + epilogue."""
+    """Winograd F(2x2, 3x3) on a block of tile rows of one image (work item ``og`` of image
+    ``n``), on 8-lane vectors (``simd``) along a row of tiles:
+
+    1. the block's padded input rows, split into even and odd columns, so that the 4x4
+       inputs of 8 neighbouring tiles are 16 unit-stride vector loads;
+    2. the input transform, V[xi][c][tile] for the 16 transform positions xi;
+    3. per position, M[xi] = U[xi] @ V[xi] (outputs x channels times channels x tiles) by
+       ``vgemm``'s 8 x 24 register tile, reading V's rows where they lie;
+    4. the inverse transform, bias, residual and activation, the two columns of each output
+       row interleaved back in registers.
+
+    A block holds ``WINO_BLOCK_TILES`` tiles or more (rows in threes: whole strips of 24),
+    so what it touches stays in L2, and no work item repeats another's transform. The
+    output may be the residual (in place): each vector of it is read before it is
+    written."""
     m, c_dim, o_dim = cfg.JB, cfg.C, cfg.O
-    opi = o_dim // cfg.G  # output channels of this work item: og*opi .. og*opi + opi - 1
     bt, _, at = _WINO[m]
     a = m + 2
     th, tw = cfg.OH // m, cfg.OW // m
-    t, hw = th * tw, cfg.Hp * cfg.Wp
-    e(1, f"vt = np.empty({a * a * c_dim * t}, np.float32)")
+    tb = _wino_rows(th, tw)  # tile rows of a block (the last may have fewer)
+    tmax = tb * tw  # tiles of a block: the row pitch of V and M
+    rmax = m * tb + 2  # padded input rows a block reads
+    wh = (cfg.Wp + 1) // 2  # a padded row as its even columns then its odd ones, wh each
+    pr, pw = cfg.PW % 2, cfg.PW // 2
+    hw, wv = cfg.H * cfg.W, cfg.W // 16 * 16
+    e(1, f"tbb = min({tb}, {th} - og * {tb})")  # tile rows of this block
+    e(1, f"tt = tbb * {tw}")
+    e(1, f"r0 = og * {m * tb}")  # its first padded row
+    e(1, f"xd = np.zeros({c_dim * rmax * 2 * wh}, np.float32)")
+    e(1, f"xn = xf[n * {c_dim * hw}:(n + 1) * {c_dim * hw}]")
+    e(1, f"i_lo = max(r0, {cfg.PH})")  # the padded rows that hold input rows
+    e(1, f"i_hi = min(r0 + 2 * tbb + 2, {cfg.H + cfg.PH})")
     e(1, f"for c in range({c_dim}):")
-    e(2, f"for ti in range({th}):")
-    e(3, f"xr = xp[xb0 + c * {hw} + ti * {m * cfg.Wp}:]")
-    e(3, f"vb = vt[c * {t} + ti * {tw}:]")
-    e(3, f"for tj in range({tw}):")
+    e(2, "for ip in range(i_lo, i_hi):")
+    e(3, f"src = xn[c * {hw} + (ip - {cfg.PH}) * {cfg.W}:]")
+    e(3, f"dst = xd[(c * {rmax} + ip - r0) * {2 * wh}:]")
+    # input column j is padded column q = j + PW: parity q % 2, index q // 2
+    e(3, f"for s in range({wv // 16}):")
+    e(4, "ev, od = vunzip(vload(src, 16 * s), vload(src, 16 * s + 8))")
+    e(4, f"vstore(dst, {pr * wh + pw} + 8 * s, ev)")
+    e(4, f"vstore(dst, {(1 - pr) * wh + pw + pr} + 8 * s, od)")
+    if wv < cfg.W:
+        e(3, f"for j in range({wv}, {cfg.W}):")
+        e(4, f"q = j + {cfg.PW}")
+        e(4, f"dst[(q % 2) * {wh} + q // 2] = src[j]")
+    e(1, f"vt = np.empty({a * a * c_dim * tmax}, np.float32)")
+    e(1, f"for c in range({c_dim}):")
+    e(2, "for ti in range(tbb):")
+    e(3, f"xr = (c * {rmax} + ti * {m}) * {2 * wh}")
+    e(3, f"vr = c * {tmax} + ti * {tw}")
+    e(3, f"for tj in range(0, {tw}, 8):")
     for i in range(a):
         for j in range(a):
-            e(4, f"d{i}_{j} = xr[{i * cfg.Wp + j} + tj * {m}]")
-    _emit_transform(e, 4, bt, "d", "v", a)
+            e(4, f"d{i}_{j} = vload(xd, xr + {i * 2 * wh + (j % 2) * wh + j // 2} + tj)")
+    _emit_vtransform(e, 4, bt, "d", "v", a)
     for i in range(a):
         for j in range(a):
-            e(4, f"vb[{(i * a + j) * c_dim * t} + tj] = v{i}_{j}")
-    e(1, f"mt = np.empty({a * a * opi * t}, np.float32)")
+            e(4, f"vstore(vt, vr + {(i * a + j) * c_dim * tmax} + tj, v{i}_{j})")
+    e(1, f"mt = np.empty({a * a * o_dim * tmax}, np.float32)")
+    e(1, f"offs = np.empty({c_dim}, np.int64)")  # V's rows, for the tile
+    e(1, f"for c in range({c_dim}):")
+    e(2, f"offs[c] = c * {tmax}")
+    e(1, "wa, va, ma, oa = address(wp), address(vt), address(mt), address(offs)")
     e(1, f"for xi in range({a * a}):")
-    e(2, f"vx = vt[xi * {c_dim * t}:(xi + 1) * {c_dim * t}]")
-    e(2, f"ux = wp[xi * {o_dim * c_dim}:(xi + 1) * {o_dim * c_dim}]")
-    e(2, f"for ob in range({opi // cfg.MR}):")
-    e(3, f"mb = mt[(xi * {opi} + ob * {cfg.MR}) * {t}:]")
-    e(3, f"ub = ux[(og * {opi} + ob * {cfg.MR}) * {c_dim}:]")
-    for r in range(cfg.MR):
-        for c in range(c_dim):
-            e(3, f"u{r}_{c} = ub[{r * c_dim + c}]")
-    e(3, f"for p in range({t}):")
-    for c in range(c_dim):
-        e(4, f"x{c} = vx[{c * t} + p]")
-    for r in range(cfg.MR):
-        e(4, f"mb[{r * t} + p] = " + " + ".join(f"u{r}_{c} * x{c}" for c in range(c_dim)))
-    ohw = cfg.OH * cfg.OW
-    e(1, f"for ol in range({opi}):")
-    e(2, f"o = og * {opi} + ol")
-    e(2, "bo = b[o]" if has_bias else "bo = zero")
-    e(2, f"for ti in range({th}):")
-    e(3, f"ob = (n * {o_dim} + o) * {ohw} + ti * {m * cfg.OW}")
-    e(3, f"op = of[ob:ob + {m * cfg.OW}]")
-    if has_residual:
-        e(3, f"rp = rf[ob:ob + {m * cfg.OW}]")
-    e(3, f"mr = mt[ol * {t} + ti * {tw}:]")
-    e(3, f"for tj in range({tw}):")
+    e(2, "s0 = 0")
+    e(2, "while s0 < tt:")
+    e(3, "nv = 3 if s0 + 24 <= tt else 1")  # strips of 24 tiles, the rest in strips of 8
+    e(3, f"for r in range(0, {o_dim}, 8):")
+    e(4, f"rr = min(r, {o_dim - 8})")  # the last 8 rows (those before them computed twice)
+    e(4, f"vgemm_tile(nv, wa, (xi * {o_dim} + rr) * {c_dim}, {c_dim}, va, "
+         f"xi * {c_dim * tmax} + s0, oa, {c_dim}, ma + 4 * ((xi * {o_dim} + rr) * {tmax} + s0), "
+         f"{tmax}, 0.0, wa)")
+    e(3, "s0 += 8 * nv")
+    ohw, span = cfg.OH * cfg.OW, m * tb * cfg.OW
+    e(1, f"for o in range({o_dim}):")
+    e(2, "bo = vsplat(b[o])" if has_bias else "bo = vzero()")
+    e(2, f"ob = (n * {o_dim} + o) * {ohw} + og * {span}")
+    e(2, "for ti in range(tbb):")
+    e(3, f"mr = o * {tmax} + ti * {tw}")
+    e(3, f"orow = ob + ti * {m * cfg.OW}")
+    e(3, f"for tj in range(0, {tw}, 8):")
     for i in range(a):
         for j in range(a):
-            e(4, f"g{i}_{j} = mr[{(i * a + j) * opi * t} + tj]")
-    _emit_transform(e, 4, at, "g", "y", a)
+            e(4, f"g{i}_{j} = vload(mt, mr + {(i * a + j) * o_dim * tmax} + tj)")
+    _emit_vtransform(e, 4, at, "g", "y", a)
     for i in range(m):
-        for j in range(m):
-            pos = f"{i * cfg.OW + j} + tj * {m}"
-            v = f"y{i}_{j} + bo" + (f" + rp[{pos}]" if has_residual else "")
-            e(4, f"v = {v}")
-            e(4, f"op[{pos}] = {_act_code('v', act)}")
+        e(4, f"lo, hi = vzip(vadd(y{i}_0, bo), vadd(y{i}_1, bo))")
+        e(4, f"pos = orow + {i * cfg.OW} + 2 * tj")
+        if has_residual:
+            e(4, "lo = vadd(lo, vload(rf, pos))")
+            e(4, "hi = vadd(hi, vload(rf, pos + 8))")
+        if act[0] == ACT_RELU:
+            e(4, "lo = vrelu(lo)")
+            e(4, "hi = vrelu(hi)")
+        e(4, "vstore(of, pos, lo)")
+        e(4, "vstore(of, pos + 8, hi)")
+    if act[0] not in (ACT_NONE, ACT_RELU):  # the others element by element, afterwards
+        e(2, f"for q in range(tbb * {m * cfg.OW}):")
+        e(3, "v = of[ob + q]")
+        e(3, f"of[ob + q] = {_act_code('v', act)}")
 
 
 def _pack_wino(w: np.ndarray, m: int) -> np.ndarray:
@@ -511,14 +551,14 @@ def conv2d_source(
         e(1, "rf = res.reshape(res.size)")
     e(1, f"n = it // {cfg.G}")
     e(1, f"og = it - n * {cfg.G}")
-    _emit_pad(e, cfg)
-    if cfg.algo == "wino":
-        _emit_consts(e, cfg.JB)
+    if cfg.algo == "wino":  # (it copies the rows it reads, split in even and odd columns)
         _emit_wino(e, cfg, act, has_bias, has_residual)
     elif cfg.algo == "vo":
+        _emit_pad(e, cfg)
         _emit_vo(e, cfg, has_bias)
         _emit_vo_epilogue(e, cfg, act, has_residual)
     else:
+        _emit_pad(e, cfg)
         e(1, f"acc = np.empty({opi * plane}, np.float32)")
         e(1, f"for ob in range({opi // cfg.MR}):")
         e(2, f"ol0 = ob * {cfg.MR}")
