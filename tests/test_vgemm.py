@@ -13,12 +13,17 @@ from shapegraph.executor.simd import (
     address,
     fload,
     fstore,
+    vadd,
     vfma,
     vload,
     vput,
+    vrelu,
     vsplat,
     vstore,
+    vsub,
     vtranspose8,
+    vunzip,
+    vzip,
 )
 
 
@@ -113,3 +118,36 @@ def test_vtranspose8() -> None:
     o = np.empty(64, np.float32)
     _transpose(a, o)
     np.testing.assert_array_equal(o.reshape(8, 8), a.reshape(8, 8).T)
+
+
+@njit(cache=True)
+def _lanewise(a: np.ndarray, b: np.ndarray, o: np.ndarray) -> None:
+    x, y = vload(a, 0), vload(b, 0)
+    vstore(o, 0, vadd(x, y))
+    vstore(o, 8, vsub(x, y))
+    vstore(o, 16, vrelu(x))
+    lo, hi = vzip(x, y)
+    vstore(o, 24, lo)
+    vstore(o, 32, hi)
+    ev, od = vunzip(vload(a, 0), vload(b, 0))
+    vstore(o, 40, ev)
+    vstore(o, 48, od)
+
+
+def test_lanewise_intrinsics() -> None:
+    """vadd, vsub, vrelu (NaN and -0.0 kept, as the scalar ``zero if v < zero else v``),
+    vzip and vunzip against numpy, bit for bit."""
+    a = np.random.default_rng(1).standard_normal(8).astype(np.float32)
+    a[:3] = [np.nan, -0.0, -np.inf]
+    b = np.random.default_rng(2).standard_normal(8).astype(np.float32)
+    o = np.empty(56, np.float32)
+    _lanewise(a, b, o)
+    np.testing.assert_array_equal(o[:8], a + b)
+    np.testing.assert_array_equal(o[8:16], a - b)
+    relu = np.where(a < 0, np.float32(0), a)
+    np.testing.assert_array_equal(o[16:24], relu)
+    assert np.signbit(o[17])  # -0.0 is not below 0
+    np.testing.assert_array_equal(o[24:40], np.stack([a, b], axis=1).reshape(16))
+    ab = np.concatenate([a, b])
+    np.testing.assert_array_equal(o[40:48], ab[0::2])
+    np.testing.assert_array_equal(o[48:56], ab[1::2])
