@@ -37,7 +37,7 @@ PRODUCERS: dict[str, tuple[tuple[int, ...], Callable[[], nn.Block]]] = {
     "conv2d_gemm_1x1": ((2, 16, 5, 6), lambda: nn.Conv2D(24, 1)),
     # (a strided 3x3 of fewer than 64 products: 6 channels)
     "conv2d_gemm_strided": ((1, 6, 11, 9), lambda: nn.Conv2D(16, 3, strides=2, padding=1)),
-    # large enough for Winograd with sgemm (kernels_gemm.wino_gemm)
+    # large enough for wino_gemm (Winograd F(2x2, 3x3), kernels_gemm)
     "conv2d_wino_gemm": ((1, 96, 15, 14), lambda: nn.Conv2D(64, 3, padding=1)),
     # conv_gemm's products on vgemm (128+ products, 64+ outputs): a 1x1 on the plane, and a
     # 1x1 stride 2 (ResNet's shortcut) through im2col
@@ -198,7 +198,7 @@ def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
             "conv2d_oconv": "implicit GEMM over output channels",
             "conv2d_oconv_stem": "implicit GEMM over output channels",
             "conv2d_oconv_tail": "implicit GEMM over output channels",
-            "conv2d_wino_gemm": "Winograd F(2x2, 3x3) with sgemm"}[producer]
+            "conv2d_wino_gemm": "Winograd F(2x2, 3x3), register-tiled"}[producer]
     assert model.memory_plan().count(want) == 2  # the plan says which algorithm runs
 
 

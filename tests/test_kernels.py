@@ -797,12 +797,18 @@ def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
     ((1, 512, 14, 14, 512, 3, 3, 2, 2, 1, 1, 1, 1, 1), "oconv"),
     ((1, 256, 14, 14, 512, 1, 1, 2, 2, 0, 0, 1, 1, 1), "gemm"),  # 1x1s: the GEMM
     ((1, 64, 56, 56, 256, 1, 1, 1, 1, 0, 0, 1, 1, 1), "gemm"),
-    ((1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # small planes
-    ((1, 160, 13, 13, 320, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),
-    ((1, 64, 13, 13, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # SqueezeNet's expand
-    ((1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # VGG-19's at 14x14
+    ((1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # 7x7 and 6x6 planes
+    ((1, 160, 6, 6, 320, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),
+    ((1, 160, 13, 13, 320, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # Inception v1's
+    ((1, 64, 13, 13, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # SqueezeNet's expands
+    ((1, 32, 27, 27, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),
+    ((1, 16, 55, 55, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # 16 inputs: even
+    ((1, 512, 12, 12, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # ZFNet-512's
+    ((1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # VGG-19's at 14x14
     ((1, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # ResNet-50's
     ((1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),
+    ((1, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino"),  # the ResNet blocks'
+    ((1, 32, 48, 48, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino"),
     ((1, 128, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), "vo"),  # DenseNet-121's: 32 outputs
     ((1, 96, 26, 26, 256, 5, 5, 1, 1, 2, 2, 1, 1, 2), "oconv"),  # AlexNet's 5x5, groups
     ((1, 32, 28, 28, 96, 5, 5, 1, 1, 2, 2, 1, 1, 1), "oconv"),  # Inception v1's
@@ -870,18 +876,20 @@ def wino_config(draw: Any) -> dict[str, int]:
          "O": draw(st.integers(1, 24)), "KH": 3, "KW": 3, "SH": 1, "SW": 1,
          "PH": draw(st.integers(0, 2)), "PW": draw(st.integers(0, 2)), "DH": 1, "DW": 1}
     d["H"] = draw(st.integers(max(1, 3 - 2 * d["PH"]), 30))
-    d["W"] = draw(st.integers(max(1, 3 - 2 * d["PW"]), 30))
+    d["W"] = draw(st.integers(max(1, 3 - 2 * d["PW"]), 70))  # (rows of 1-5 vectors of tiles)
     return d
 
 
 def run_wino_gemm(cfg: dict[str, int], act: int, residual: bool, seed: int,
-                  threads: int) -> None:
+                  threads: int, in_place: bool = False) -> None:
+    """``in_place``: the output written over the residual, as the memory plan may."""
     x, w, b, res = conv_inputs(cfg, seed)
-    out = np.full_like(res, np.nan)
+    want = conv_want(x, w, b, cfg, res if residual else None, act)
+    out = res if in_place and residual else np.full_like(res, np.nan)
     with single_threaded_blas():
         KG.wino_gemm(x, pack_wino_gemm(w), b, res if residual else EMPTY4, out,
                      np.array([cfg["PH"], cfg["PW"]], np.int64), kact(act), threads)
-    close(out, conv_want(x, w, b, cfg, res if residual else None, act), scale=3)
+    close(out, want, scale=3)
 
 
 @pytest.mark.parametrize(("c", "o", "h", "w"), [(128, 64, 9, 9), (130, 70, 7, 12),
@@ -898,12 +906,24 @@ def test_wino_gemm_vgemm(c: int, o: int, h: int, w: int, threads: int) -> None:
 
 @SOME
 @given(wino_config(), st.booleans(), ACTS, st.sampled_from([1, 2, 3]),
-       st.integers(0, 2**32 - 1))
+       st.integers(0, 2**32 - 1), st.booleans())
 def test_wino_gemm_random(cfg: dict[str, int], residual: bool, act: int, threads: int,
-                          seed: int) -> None:
-    """Winograd F(2x2, 3x3) with sgemm: any padding, odd sizes (partial edge tiles),
-    batch 1-3 and any thread count, with one compiled kernel."""
-    run_wino_gemm(cfg, act, residual, seed, threads)
+                          seed: int, in_place: bool) -> None:
+    """Winograd F(2x2, 3x3): any padding, odd sizes (partial edge tiles and vectors), fewer
+    than 8 outputs, batch 1-3 and any thread count, the output over the residual or not,
+    with one compiled kernel."""
+    run_wino_gemm(cfg, act, residual, seed, threads, in_place)
+
+
+@pytest.mark.parametrize("w", [14, 15, 16, 17, 29, 30, 31, 32, 33, 47])
+@pytest.mark.parametrize("act", [K.ACT_NONE, K.ACT_RELU])
+def test_wino_gemm_row_ends(w: int, act: int) -> None:
+    """Output rows ending anywhere in a vector of 8 tiles (16 columns): the full vectors
+    stored from registers, a partial last one element by element, never past the row."""
+    cfg = {"N": 2, "groups": 1, "C": 5, "O": 9, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+           "PH": 1, "PW": 1, "DH": 1, "DW": 1, "H": 5, "W": w}
+    run_wino_gemm(cfg, act, True, w, 1, in_place=True)
+    run_wino_gemm(cfg, act, False, w + 1, 2)
 
 
 @pytest.mark.parametrize("cfg", [

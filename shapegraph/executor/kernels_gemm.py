@@ -16,9 +16,10 @@ Every size is a runtime value, so one compiled kernel serves every layer, batch 
 nothing is compiled again for a new batch size.
 
 ``wino_gemm`` is Winograd F(2x2, 3x3) for stride-1 3x3 convolutions the same way: each
-work item (an image's block of tile rows) transforms its input strip, does the 16
-products ``U[xi] (M, C) @ V[xi] (C, tiles)`` as sgemm calls, and applies the inverse
-transform with bias, residual and activation: 2.25x fewer multiplications.
+work item (an image's block of tile rows) transforms its input strip on 8-lane vectors
+(``simd``), does the 16 products ``U[xi] (M, C) @ V[xi] (C, tiles)`` on ``vgemm``'s
+register tile, and applies the inverse transform with bias, residual and activation:
+2.25x fewer multiplications.
 
 >>> import numpy as np
 >>> x = np.ones((1, 1, 4, 4), np.float32); w = np.ones((2, 9), np.float32)
@@ -41,7 +42,21 @@ from shapegraph.executor.kernels import (
     _act_inplace,
     act_apply,
 )
-from shapegraph.executor.kernels_vgemm import vgemm_rm
+from shapegraph.executor.kernels_vgemm import vgemm_rm, vgemm_tile
+from shapegraph.executor.simd import (
+    F32x8,
+    address,
+    vadd,
+    vload,
+    vloadn,
+    vrelu,
+    vsplat,
+    vstore,
+    vstoren,
+    vsub,
+    vunzip,
+    vzip,
+)
 
 __all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS",
            "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "pointwise",
@@ -487,19 +502,23 @@ def _pointwise1(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: i
 @njit(cache=True, nogil=True, inline="always")
 def wino_tile_rows(th: int, tw: int, c_dim: int, m_dim: int, batch: int,
                    threads: int) -> int:
-    """Tile rows per work item of ``wino_gemm``: its transformed input and products
-    (16 * (C + M) floats per tile) within ``WINO_BYTES`` while there are 64 tiles or more,
-    then fewer rows until there are two work items per thread."""
+    """Tile rows per work item of ``wino_gemm`` (``tw`` tiles a row, rounded up to whole
+    vectors): ``WINO_BLOCK_TILES`` tiles or more, and one for each 4 KB of the transformed
+    weights (every block reads all of them: ResNet-50's 11 Winograd steps, best times
+    summed, took 17.6 ms in blocks of 48 tiles, 14.9 so), fewer where their transformed
+    input and products (16 * (C + M) floats a tile) would pass ``WINO_BYTES``, and fewer
+    again until there are two work items per thread."""
     per_tile = 16 * (c_dim + m_dim) * 4
-    rows = max(1, min(th, WINO_BYTES // (per_tile * tw)))
-    while rows * tw < 64 and rows < th:
-        rows += 1
+    # each block reads all of U (16 C M floats): a tile for each 4 KB of it at least
+    tiles = max(WINO_BLOCK_TILES, 16 * c_dim * m_dim // 1024)
+    rows = max(1, min(th, WINO_BYTES // (per_tile * tw), -(-tiles // tw)))
     while rows > 1 and batch * ((th + rows - 1) // rows) < 2 * threads:
         rows -= 1
     return rows
 
 
 WINO_BYTES = 1024 * 1024
+WINO_BLOCK_TILES = 48  # (ResNet blocks' 16 -> 16 at 32x32: 37 µs in blocks of 48, 52 in 256)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -507,14 +526,15 @@ def wino_gemm(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray, out:
               cfg: np.ndarray, act: tuple[int, float, float], threads: int) -> None:
     """out (N, M, OH, OW) = act(conv3x3(x (N, C, H, W)) + b (+ res)), stride 1, no dilation,
     by Winograd F(2x2, 3x3): each 2x2 output tile is A^T [U . (B^T d B)] A, the 16 products
-    of all tiles of a block done as 16 sgemm calls [M, C] x [C, tiles] on ``u`` (16, M, C),
-    the transformed weights (``packing.pack_wino_gemm``). ``cfg`` = (PH, PW). 2.25x fewer
-    multiplications than direct convolution."""
+    of all tiles of a block done as ``U[xi] (M, C) @ V[xi] (C, tiles)`` on ``u`` (16, M8,
+    C), the transformed weights (``packing.pack_wino_gemm``, M8 = max(M, 8)). ``cfg`` =
+    (PH, PW). 2.25x fewer multiplications than direct convolution. ``x``, ``res`` and
+    ``out`` are C-contiguous; ``out`` may be ``res`` (in place)."""
     ph, pw = cfg[0], cfg[1]
     batch, c_dim = x.shape[0], x.shape[1]
     m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
     th, tw = (oh_dim + 1) // 2, (ow_dim + 1) // 2
-    rows = wino_tile_rows(th, tw, c_dim, m_dim, batch, threads)
+    rows = wino_tile_rows(th, (tw + 7) // 8 * 8, c_dim, m_dim, batch, threads)
     blocks = (th + rows - 1) // rows
     has_res = res.size == out.size
     for item in prange(batch * blocks):
@@ -526,92 +546,178 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                out: np.ndarray, ph: int, pw: int, has_res: bool,
                act: tuple[int, float, float], rows: int, blocks: int,
                item: np.int64) -> None:
-    """Tile rows ``r0`` .. of image ``n``: pad the input strip, transform, 16 products,
-    inverse transform with bias, residual and activation."""
+    """Tile rows ``r0`` .. of image ``n``, on 8-lane vectors along each row of tiles (its
+    length rounded up to whole vectors, the tiles past the image on zeros):
+
+    1. the input strip under these tiles, zero-padded, each row split into its even and
+       odd columns, so that the 4x4 inputs of 8 neighbouring tiles are 16 unit-stride loads;
+    2. the input transform, V[xi][c][tile] for the 16 transform positions xi;
+    3. per position, M[xi] = U[xi] @ V[xi] on ``vgemm``'s 8 x 24 register tile, reading V's
+       rows where they lie (strips of 24 tiles, then of 8);
+    4. the inverse transform, bias, residual and activation; each output row's two columns
+       interleaved back in registers (a row's last, partial vector through a scratch)."""
     c_dim, h_dim, w_dim = x.shape[1], x.shape[2], x.shape[3]
     m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
+    m8 = u.shape[1]  # U's rows: M, at least 8 (the register tile's)
     th, tw = (oh_dim + 1) // 2, (ow_dim + 1) // 2
+    twp = (tw + 7) // 8 * 8
     n = item // blocks
     r0 = (item - n * blocks) * rows
     nr = min(rows, th - r0)
-    t_dim = nr * tw
-    # the input strip under these tiles, zero-padded: rows 2*r0 - ph .. + 2*nr + 2
-    sh_dim, sw_dim = 2 * nr + 2, 2 * tw + 2
-    strip = np.zeros((c_dim, sh_dim, sw_dim), np.float32)
+    tt, tmax = nr * twp, rows * twp  # tiles of this block; V's and M's row pitch
+    # 1. the strip: rows 2*r0 - ph .. + 2*nr + 2, each as its even columns then its odd ones,
+    # wh each and room for the zeros a last vector stores past them
+    wh = twp + 1
+    jn = min(w_dim, 2 * wh - pw)  # the input columns under the tiles
+    pr, pw2 = pw % 2, pw // 2  # input column j is padded column q = j + pw
+    vecs = (jn + 15) // 16  # 16 input columns a step: 8 even and 8 odd ones
+    whs = max(wh, pw2 + pr + 8 * vecs)
+    e_at, o_at = pr * whs + pw2, (1 - pr) * whs + pw2 + pr  # where even and odd j go
+    sh = 2 * nr + 2
+    strip = np.zeros(c_dim * sh * 2 * whs, np.float32)
     i0 = 2 * r0 - ph
+    xf = x.reshape(x.size)
     for c in range(c_dim):
-        for i in range(sh_dim):
+        for i in range(sh):
             ii = i0 + i
             if 0 <= ii < h_dim:
-                src = x[n, c, ii]
-                dst = strip[c, i]
-                for j in range(pw, min(sw_dim, w_dim + pw)):
-                    dst[j] = src[j - pw]
-    # the 16 transformed planes (C, tiles) one row each, a cache line apart beyond their
-    # size: at a multiple of 4 KiB (128 channels x 56 tiles) every transform's 16 stores
-    # fell into one L1 set, and the item ran 3x slower (1.49 ms against 0.53 for 98 tiles)
-    vs = c_dim * t_dim + 16
-    v = np.empty((16, vs), np.float32)
+                src = ((n * c_dim + c) * h_dim + ii) * w_dim
+                dst = (c * sh + i) * 2 * whs
+                for s in range(vecs):
+                    k = jn - 16 * s
+                    if k >= 16:
+                        a0, a1 = vload(xf, src + 16 * s), vload(xf, src + 16 * s + 8)
+                    else:  # (the lanes past the row's end load as zeros)
+                        a0 = vloadn(xf, src + 16 * s, min(8, k))
+                        a1 = vloadn(xf, src + 16 * s + 8, max(0, k - 8))
+                    ev, od = vunzip(a0, a1)
+                    vstore(strip, dst + e_at + 8 * s, ev)
+                    vstore(strip, dst + o_at + 8 * s, od)
+    # 2. V[xi] at xi * vp, a cache line apart beyond their size: at a multiple of 4 KiB
+    # every transform's 16 stores fell into one L1 set (3x slower, 128 channels x 56 tiles)
+    vp = c_dim * tmax + 16
+    vt = np.empty(16 * vp, np.float32)
+    rp = 2 * whs  # the strip's row pitch
     for c in range(c_dim):
-        sc = strip[c]
-        vc = v[:, c * t_dim:(c + 1) * t_dim]
         for r in range(nr):
-            a0, a1, a2, a3 = sc[2 * r], sc[2 * r + 1], sc[2 * r + 2], sc[2 * r + 3]
-            for tj in range(tw):
-                t = r * tw + tj
-                j = 2 * tj
-                # Z = B^T d (rows combined), one column k at a time
-                z00, z10, z20, z30 = _bt(a0[j], a1[j], a2[j], a3[j])
-                z01, z11, z21, z31 = _bt(a0[j + 1], a1[j + 1], a2[j + 1], a3[j + 1])
-                z02, z12, z22, z32 = _bt(a0[j + 2], a1[j + 2], a2[j + 2], a3[j + 2])
-                z03, z13, z23, z33 = _bt(a0[j + 3], a1[j + 3], a2[j + 3], a3[j + 3])
-                # V = Z B (columns combined), row i to v[4*i .. 4*i + 3]
-                vc[0, t], vc[1, t], vc[2, t], vc[3, t] = _bt(z00, z01, z02, z03)
-                vc[4, t], vc[5, t], vc[6, t], vc[7, t] = _bt(z10, z11, z12, z13)
-                vc[8, t], vc[9, t], vc[10, t], vc[11, t] = _bt(z20, z21, z22, z23)
-                vc[12, t], vc[13, t], vc[14, t], vc[15, t] = _bt(z30, z31, z32, z33)
-    ms = m_dim * t_dim + 16  # (the products likewise)
-    mt = np.empty((16, ms), np.float32)
+            xr = (c * sh + 2 * r) * 2 * whs
+            vr = c * tmax + r * twp
+            for tj in range(0, twp, 8):
+                p = xr + tj
+                # Z = B^T d: the four input rows combined, for each of the 4 columns
+                z00, z10, z20, z30 = _vbt(vload(strip, p), vload(strip, p + rp),
+                                          vload(strip, p + 2 * rp), vload(strip, p + 3 * rp))
+                q = p + whs
+                z01, z11, z21, z31 = _vbt(vload(strip, q), vload(strip, q + rp),
+                                          vload(strip, q + 2 * rp), vload(strip, q + 3 * rp))
+                q = p + 1
+                z02, z12, z22, z32 = _vbt(vload(strip, q), vload(strip, q + rp),
+                                          vload(strip, q + 2 * rp), vload(strip, q + 3 * rp))
+                q = p + whs + 1
+                z03, z13, z23, z33 = _vbt(vload(strip, q), vload(strip, q + rp),
+                                          vload(strip, q + 2 * rp), vload(strip, q + 3 * rp))
+                # V = Z B: each row's columns combined, row i to positions 4i .. 4i + 3
+                o = vr + tj
+                _vbt_store(vt, o, vp, z00, z01, z02, z03)
+                _vbt_store(vt, o + 4 * vp, vp, z10, z11, z12, z13)
+                _vbt_store(vt, o + 8 * vp, vp, z20, z21, z22, z23)
+                _vbt_store(vt, o + 12 * vp, vp, z30, z31, z32, z33)
+    # 3. the products, M[xi] (m8 x tiles) at xi * mp
+    mp = m8 * tmax + 16
+    mt = np.empty(16 * mp, np.float32)
+    offs = np.empty(max(c_dim, 1), np.int64)  # V's rows, for the tile
+    for c in range(c_dim):
+        offs[c] = c * tmax
+    ua, va, ma, oa = address(u), address(vt), address(mt), address(offs)
     for xi in range(16):
-        _product(m_dim, t_dim, c_dim, u[xi], c_dim, v[xi:xi + 1], t_dim, mt[xi:xi + 1],
-                 t_dim, 0.0)
+        for r8 in range(0, m8, 8):  # 8 rows of U[xi] (in L1) against all strips of V[xi]
+            rr = min(r8, m8 - 8)  # the last 8 rows (those before them computed twice)
+            ao = (xi * m8 + rr) * c_dim
+            nxt = ua + 4 * (ao + 8 * c_dim)  # U's next 8 rows, fetched on the way
+            s0 = 0
+            while s0 < tt:
+                nv = 3 if s0 + 24 <= tt else 1
+                vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, oa, c_dim,
+                           ma + 4 * (xi * mp + rr * tmax + s0), tmax, 0.0, nxt)
+                s0 += 8 * nv
+    # 4. the inverse transform and the epilogue
+    of = out.reshape(out.size)
+    rf = res.reshape(res.size)
     for m in range(m_dim):
-        bm = b[m]
+        bm = vsplat(b[m])
         for r in range(nr):
-            for tj in range(tw):
-                t = m * t_dim + r * tw + tj
-                # A^T M A for the 2x2 output tile: S = A^T M (2 x 4), then S A
-                p0, p1, p2, p3 = mt[0, t], mt[4, t], mt[8, t], mt[12, t]
-                s00, s10 = p0 + p1 + p2, p1 - p2 - p3
-                p0, p1, p2, p3 = mt[1, t], mt[5, t], mt[9, t], mt[13, t]
-                s01, s11 = p0 + p1 + p2, p1 - p2 - p3
-                p0, p1, p2, p3 = mt[2, t], mt[6, t], mt[10, t], mt[14, t]
-                s02, s12 = p0 + p1 + p2, p1 - p2 - p3
-                p0, p1, p2, p3 = mt[3, t], mt[7, t], mt[11, t], mt[15, t]
-                s03, s13 = p0 + p1 + p2, p1 - p2 - p3
-                for i in range(2):
-                    oi = 2 * (r0 + r) + i
-                    if oi >= oh_dim:
-                        break
-                    if i == 0:
-                        g0, g1, g2, g3 = s00, s01, s02, s03
-                    else:
-                        g0, g1, g2, g3 = s10, s11, s12, s13
-                    for jj in range(2):
-                        oj = 2 * tj + jj
-                        if oj >= ow_dim:
-                            break
-                        val = (g0 + g1 + g2 if jj == 0 else g1 - g2 - g3) + bm
-                        if has_res:
-                            val += res[n, m, oi, oj]
-                        if act[0] == ACT_RELU:
-                            val = 0.0 if val < 0.0 else val
-                        elif act[0] != ACT_NONE:
-                            val = act_apply(val, act)
-                        out[n, m, oi, oj] = val
+            oi0 = 2 * (r0 + r)
+            pos0 = ((n * m_dim + m) * oh_dim + oi0) * ow_dim
+            for tj in range(0, twp, 8):
+                cols = min(16, ow_dim - 2 * tj)  # output columns of these 8 tiles
+                if cols <= 0:
+                    break
+                p = m * tmax + r * twp + tj
+                # S = A^T M: the four rows of positions combined, for each column
+                s00, s10 = _vat(vload(mt, p), vload(mt, p + 4 * mp), vload(mt, p + 8 * mp),
+                                vload(mt, p + 12 * mp))
+                s01, s11 = _vat(vload(mt, p + mp), vload(mt, p + 5 * mp),
+                                vload(mt, p + 9 * mp), vload(mt, p + 13 * mp))
+                s02, s12 = _vat(vload(mt, p + 2 * mp), vload(mt, p + 6 * mp),
+                                vload(mt, p + 10 * mp), vload(mt, p + 14 * mp))
+                s03, s13 = _vat(vload(mt, p + 3 * mp), vload(mt, p + 7 * mp),
+                                vload(mt, p + 11 * mp), vload(mt, p + 15 * mp))
+                y0, y1 = _vat(s00, s01, s02, s03)
+                _wino_put(of, rf, pos0 + 2 * tj, y0, y1, bm, cols, has_res, act)
+                if oi0 + 1 < oh_dim:  # (an odd last row of tiles has one output row)
+                    y0, y1 = _vat(s10, s11, s12, s13)
+                    _wino_put(of, rf, pos0 + ow_dim + 2 * tj, y0, y1, bm, cols, has_res, act)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bt(d0: float, d1: float, d2: float, d3: float) -> tuple[float, float, float, float]:
-    """B^T applied to (d0, d1, d2, d3): F(2, 3)'s input transform of one line."""
-    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+def _wino_put(of: np.ndarray, rf: np.ndarray, pos: int, y0: F32x8, y1: F32x8, bm: F32x8,
+              cols: int, has_res: bool, act: tuple[int, float, float]) -> None:
+    """Output columns 0 .. cols - 1 (16 at most) from ``pos``: the even ones y0 + bm, the odd
+    ones y1 + bm, plus the residual, through the activation. Past ``cols`` nothing is read
+    or written (masked loads and stores); the residual is read before the output is
+    written (``of`` may be ``rf``)."""
+    lo, hi = vzip(vadd(y0, bm), vadd(y1, bm))
+    if cols >= 16:
+        if has_res:
+            lo = vadd(lo, vload(rf, pos))
+            hi = vadd(hi, vload(rf, pos + 8))
+        if act[0] == ACT_RELU:
+            lo = vrelu(lo)
+            hi = vrelu(hi)
+        vstore(of, pos, lo)
+        vstore(of, pos + 8, hi)
+    else:
+        nlo, nhi = min(8, cols), max(0, cols - 8)
+        if has_res:
+            lo = vadd(lo, vloadn(rf, pos, nlo))
+            hi = vadd(hi, vloadn(rf, pos + 8, nhi))
+        if act[0] == ACT_RELU:
+            lo = vrelu(lo)
+            hi = vrelu(hi)
+        vstoren(of, pos, lo, nlo)
+        vstoren(of, pos + 8, hi, nhi)
+    if act[0] != ACT_NONE and act[0] != ACT_RELU:  # the others element by element
+        for j in range(min(cols, 16)):
+            of[pos + j] = act_apply(of[pos + j], act)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _vbt(d0: F32x8, d1: F32x8, d2: F32x8, d3: F32x8) -> tuple[F32x8, F32x8, F32x8, F32x8]:
+    """B^T applied to (d0, d1, d2, d3), lane by lane: F(2, 3)'s input transform of a line."""
+    return vsub(d0, d2), vadd(d1, d2), vsub(d2, d1), vsub(d1, d3)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _vbt_store(vt: np.ndarray, o: int, vp: int, z0: F32x8, z1: F32x8, z2: F32x8,
+               z3: F32x8) -> None:
+    """B^T applied to (z0, .., z3) into vt at o, o + vp, o + 2 vp, o + 3 vp."""
+    vstore(vt, o, vsub(z0, z2))
+    vstore(vt, o + vp, vadd(z1, z2))
+    vstore(vt, o + 2 * vp, vsub(z2, z1))
+    vstore(vt, o + 3 * vp, vsub(z1, z3))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _vat(p0: F32x8, p1: F32x8, p2: F32x8, p3: F32x8) -> tuple[F32x8, F32x8]:
+    """A^T applied to (p0, .., p3), lane by lane: F(2, 3)'s output transform of a line."""
+    return vadd(vadd(p0, p1), p2), vsub(vsub(p1, p2), p3)

@@ -31,11 +31,11 @@ _TEMPLATE_ALGOS = {"wino": "Winograd F(2x2, 3x3), generated for the shape",
 
 def conv_algorithm(cfg: ConvArgs) -> str:
     """``gemm`` (``kernels_gemm.conv_gemm``: sgemm or ``vgemm`` on the input plane or on
-    im2col tiles) for 1x1 convolutions; ``wino_gemm`` (Winograd F(2x2, 3x3) with sgemm or
-    vgemm: 110-170 GFLOP/s-equivalent) for stride-1 3x3 convolutions with at least 64
-    inputs and 64 outputs (or 128 and 32), on planes of 14x14 or more, with enough tiles
-    for its transformed weights (``WINO_WEIGHT_BYTES_PER_TILE``; with fewer channels its
-    transforms cost more than it saves, and on 7x7 planes the products are too small);
+    im2col tiles) for 1x1 convolutions; ``wino_gemm`` (Winograd F(2x2, 3x3) on ``vgemm``'s
+    register tile: 100-185 GFLOP/s-equivalent on one thread) for stride-1 3x3
+    convolutions with at least 32 inputs and 64 outputs (or 128 and 32), on planes of
+    ``WINO_MIN_WIDTH`` columns or more (with fewer channels its transforms cost more than
+    it saves, and on 7x7 planes half its vector lanes are padding);
     ``oconv`` (``kernels_oconv``: the implicit GEMM vectorized over output channels) for
     the other kernels of more than one tap with OCONV_MIN_K products per output (input
     channels of a group x taps) and OCONV_MIN_OUTPUTS outputs a group, but stride-1 3x3s
@@ -48,11 +48,9 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     k = cg * kh * kw
     if kh * kw == 1:
         return "gemm" if k >= 16 and og >= 8 else conv2d_config(*cfg).algo
-    oh, ow = _out_hw(cfg)  # (for the 3x3s Winograd takes: H + 2 PH - 2)
-    tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
+    _, ow = _out_hw(cfg)  # (for the 3x3s Winograd takes: W + 2 PW - 2)
     if ((kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1)
-            and ((c >= 64 and o >= 64) or (c >= 128 and o >= 32)) and oh * ow >= 196
-            and 16 * 4 * c * o <= WINO_WEIGHT_BYTES_PER_TILE * tiles):
+            and ((c >= 32 and o >= 64) or (c >= 128 and o >= 32)) and ow >= WINO_MIN_WIDTH):
         return "wino_gemm"
     if (k >= OCONV_MIN_K and og >= OCONV_MIN_OUTPUTS
             and not ((kh, kw, sh, sw) == (3, 3, 1, 1) and og < OCONV_MIN_3X3_OUTPUTS)):
@@ -96,22 +94,19 @@ OCONV_MIN_OUTPUTS = 32
 OCONV_MIN_3X3_OUTPUTS = 64
 
 
-# Winograd against the generated direct kernel (one thread / two, one convolution alone,
-# 2026-12-05, after wino_gemm's transformed planes stopped sharing an L1 set): 64 -> 64 at
-# 56x56 1.9 / 1.1-1.3 ms against 2.5 / 1.3 (ONNX Runtime 2.05 / 1.04); 64 -> 192 at 55x55
-# 5.7 against 7.2; 128 -> 32 at 56x56 2.06 / 1.14 against 2.54 / 1.33; VGG's 64 -> 64 at
-# 224x224 31.8 / 16.1 against 43 / 26 (ONNX Runtime 35.4 / 17.9) and 128 -> 128 at 112x112
-# 26.7 / 13.3 against 39.4 / 20.2 (33.3 / 16.6): no plane is too large. It is not taken
-# with fewer channels: 64 -> 32 at 56x56 1.15 / 0.8-1.2 against 1.29 / 0.7-0.8, 32 -> 96
-# at 56x56 1.89 against 1.86, 16 -> 64 at 55x55 0.96 against 0.65.
-# Winograd's transformed weights (16 x C x M floats) are read once per block of tiles: with
-# few tiles for them (512 channels on a 14x14 plane: 342 KB a tile) the direct kernel wins
-# (1.11x ONNX Runtime's time against 1.30x), with more it loses (256 channels at 14x14,
-# 85 KB a tile: 0.85x against 1.13x; 512 at 28x28, 85 KB: 0.98x against 1.11x). One
-# thread, one convolution alone, benchmarks/bench_conv_shapes.py's setup. (Measured again
-# after the L1 fix: 512 at 14x14 8.6-9.3 ms against 9.7-9.9 on one thread, but 6.2-7.4
-# against 5.5-5.8 on two.)
-WINO_WEIGHT_BYTES_PER_TILE = 128 * 1024
+# wino_gemm (on 8-lane vectors since stop 28) against oconv, one convolution alone with
+# bias and ReLU, µs, one thread / two (2026-12-06, /tmp measurements in benchmarks/README.md
+# "Stop 28"): every 3x3 on planes of 12x12 and more with 32+ inputs and 64+ outputs is
+# faster: SqueezeNet's 32 -> 128 at 27x27 398 / 260 against 548 / 309, 64 -> 256 at 13x13
+# 343 / 252 against 489 / 271; Inception v1's 160 -> 320 at 13x13 962 / 687 against 1491 /
+# 787; AlexNet's 256 -> 384 at 13x13 1817 / 1318 against 2803 / 1427; VGG-19's 512 -> 512
+# at 14x14 7190 / 3746 against 8820 / 4484; ZFNet's 512 -> 512 at 12x12 5560 / 3124
+# against 6371 / 3236. On 7x7 and 6x6 planes it is slower (4 tiles a row fill half a
+# vector): 224 -> 224 at 7x7 562 / 345 against 477 / 261, 512 -> 512 at 7x7 3797 against
+# 2497. 16 -> 64 at 55x55 is even (562 / 360 against 602 / 348): left to oconv.
+# (Before stop 28 its transforms were scalar loops: 16 -> 64 at 55x55 0.96 ms against the
+# direct kernel's 0.65, 512 at 14x14 on two threads 6.2-7.4 against 5.5-5.8.)
+WINO_MIN_WIDTH = 11  # output columns at least (6 tiles a row: 3/4 of a vector)
 
 
 def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
@@ -147,7 +142,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             algo = conv_algorithm(cfg) if specialize else ""
             if algo == "wino_gemm":
                 x, res, y = step.args[0], step.args[3], step.args[4]
-                step.kernel, step.algo = "wino_gemm", "Winograd F(2x2, 3x3) with sgemm"
+                step.kernel, step.algo = "wino_gemm", "Winograd F(2x2, 3x3), register-tiled"
                 step.args = [x, Arg("slot", out.slot(pack_wino_gemm(wf))), bias, res, y,
                              Arg("ints", (cfg[9], cfg[10])), act_arg(step.act),
                              Arg("threads", None)]
@@ -200,7 +195,10 @@ def _pool_window(step: Step) -> list[int] | None:
 
 def pack_wino_gemm(w: np.ndarray) -> np.ndarray:
     """The weights (M, C, 3, 3) transformed for ``wino_gemm``: U[i*4 + j, m, c] =
-    (G w[m, c] G^T)[i, j], computed in float64."""
+    (G w[m, c] G^T)[i, j], computed in float64; zero rows up to M = 8 (the register tile's
+    rows)."""
     g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
-    u = np.einsum("ik,mckl,jl->ijmc", g, w.astype(np.float64), g)
-    return np.ascontiguousarray(u.reshape(16, w.shape[0], w.shape[1]), dtype=np.float32)
+    u = np.einsum("ik,mckl,jl->ijmc", g, w.astype(np.float64), g).reshape(16, *w.shape[:2])
+    u8 = np.zeros((16, max(w.shape[0], 8), w.shape[1]), np.float32)
+    u8[:, :w.shape[0]] = u
+    return u8

@@ -33,8 +33,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "F32x8", "address", "fload", "fstore", "iload", "prefetch", "vadd", "vfma",
-           "vload", "vput", "vrelu", "vsplat", "vstore", "vsub", "vtranspose8", "vunzip",
-           "vzero", "vzip"]
+           "vload", "vloadn", "vput", "vrelu", "vsplat", "vstore", "vstoren", "vsub",
+           "vtranspose8", "vunzip", "vzero", "vzip"]
 
 LANES = 8
 _VT = ir.VectorType(ir.FloatType(), LANES)
@@ -215,6 +215,45 @@ def _vfma(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
     return f32x8(f32x8, f32x8, f32x8), codegen
 
 
+def _lanes_below(builder: Any, n: Any) -> Any:
+    """The mask of the lanes i < n (n an integer of any width)."""
+    n32 = builder.trunc(n, _I32) if n.type.width > 32 else n
+    splat = builder.shuffle_vector(
+        builder.insert_element(ir.Constant(ir.VectorType(_I32, LANES), ir.Undefined), n32,
+                               ir.Constant(_I32, 0)),
+        ir.Constant(ir.VectorType(_I32, LANES), ir.Undefined),
+        ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+    return builder.icmp_signed("<", ir.Constant(ir.VectorType(_I32, LANES), list(range(LANES))),
+                               splat)
+
+
+_MASK = ir.VectorType(ir.IntType(1), LANES)
+
+
+def _vloadn(typingctx: Any, arr: Any, i: Any, n: Any) -> Any:
+    _check_f32(arr)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        ptr = _addr(context, builder, sig.args[0], args[0], args[1], _VT)
+        fn = _llvm_function(builder, "llvm.masked.load.v8f32.p0",
+                            ir.FunctionType(_VT, [ptr.type, _I32, _MASK, _VT]))
+        return builder.call(fn, [ptr, ir.Constant(_I32, 4), _lanes_below(builder, args[2]),
+                                 ir.Constant(_VT, [0.0] * LANES)])
+    return f32x8(arr, types.intp, types.intp), codegen
+
+
+def _vstoren(typingctx: Any, arr: Any, i: Any, v: Any, n: Any) -> Any:
+    _check_f32(arr)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        ptr = _addr(context, builder, sig.args[0], args[0], args[1], _VT)
+        fn = _llvm_function(builder, "llvm.masked.store.v8f32.p0",
+                            ir.FunctionType(ir.VoidType(), [_VT, ptr.type, _I32, _MASK]))
+        builder.call(fn, [args[2], ptr, ir.Constant(_I32, 4), _lanes_below(builder, args[3])])
+        return context.get_dummy_value()
+    return types.none(arr, types.intp, f32x8, types.intp), codegen
+
+
 def _vadd(typingctx: Any, a: Any, b: Any) -> Any:
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         return builder.fadd(args[0], args[1])
@@ -277,6 +316,12 @@ vzero = cast(_F, intrinsic(_vzero))
 """vzero(): zeros."""
 vfma = cast(_F, intrinsic(_vfma))
 """vfma(a, b, c): a * b + c lane by lane, one rounding (``llvm.fma``)."""
+vloadn = cast(_F, intrinsic(_vloadn))
+"""vloadn(arr, i, n): ``vload`` of the first n lanes (0 <= n <= 8), zeros in the others;
+memory past them is not touched."""
+vstoren = cast(_F, intrinsic(_vstoren))
+"""vstoren(arr, i, v, n): ``vstore`` of v's first n lanes (0 <= n <= 8); memory past them
+is not touched."""
 vadd = cast(_F, intrinsic(_vadd))
 """vadd(a, b): a + b lane by lane."""
 vsub = cast(_F, intrinsic(_vsub))
