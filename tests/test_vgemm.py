@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,10 +17,12 @@ from shapegraph.executor.simd import (
     vadd,
     vfma,
     vload,
+    vloadn,
     vput,
     vrelu,
     vsplat,
     vstore,
+    vstoren,
     vsub,
     vtranspose8,
     vunzip,
@@ -151,3 +154,18 @@ def test_lanewise_intrinsics() -> None:
     ab = np.concatenate([a, b])
     np.testing.assert_array_equal(o[40:48], ab[0::2])
     np.testing.assert_array_equal(o[48:56], ab[1::2])
+
+
+@njit(cache=True)
+def _masked(a: np.ndarray, o: np.ndarray, n: int) -> None:
+    vstoren(o, 1, vloadn(a, 2, n), n)
+
+
+@pytest.mark.parametrize("n", range(9))
+def test_masked_load_and_store(n: int) -> None:
+    """vloadn/vstoren move the first n lanes and touch nothing past them: a load ending at
+    the array's last element, a store whose neighbours keep their values."""
+    a = np.arange(2 + n, dtype=np.float32) + 1  # nothing after the n lanes loaded
+    o = np.full(12, -1.0, np.float32)
+    _masked(a, o, n)
+    np.testing.assert_array_equal(o, [-1] + list(range(3, 3 + n)) + [-1] * (11 - n))
