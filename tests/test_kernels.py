@@ -342,7 +342,7 @@ def test_a_small_pool_keeps_its_plan_serial() -> None:
         np.testing.assert_allclose(model(x), want, rtol=1e-4, atol=1e-5)
         (runner,) = model._runners.values()
         step = runner.plan.lowered.steps[0]
-        assert step.kernel in ("pool_rows", "pool_plane", "pool_same")
+        assert step.kernel in ("pool_rows", "pool_plane", "pool_same", "maxpool_s2")
         assert (2 * side * side >= KP.POOL_PARALLEL_MIN) is threads
         assert step.args[-1].kind == ("threads" if threads else "one")
         assert runner.blas_in_threads is threads
@@ -441,8 +441,10 @@ def test_pool_that_keeps_the_size(k: tuple[int, int], p: tuple[int, int],
     ("avg", 3, 1, 1, (13, 13), "pool_same"),
     ("avg", 3, 1, 1, (40, 40), "pool_same"),  # a large plane too
     ("max", 3, 2, 1, (15, 15), "pool_rows"),  # padded windows
-    ("max", 3, 2, 0, (60, 60), "pool_rows"),  # a plane over PLANE_MAX_PIXELS
-    ("max", 3, 2, 0, (27, 27), "pool_plane"),
+    ("avg", 3, 2, 0, (60, 60), "pool_rows"),  # a plane over PLANE_MAX_PIXELS
+    ("max", 3, 2, 0, (60, 60), "maxpool_s2"),  # stride 2, rows of 8 outputs or more
+    ("max", 3, 2, 0, (27, 27), "maxpool_s2"),
+    ("max", 3, 2, 0, (13, 13), "pool_plane"),  # rows of 6 outputs
     ("avg", 2, 2, 0, (14, 14), "pool_plane"),
     ("max", 2, 2, 0, (28, 28), "maxpool2d_c3_28x28_k2x2_s2x2_p0x0_o14x14")])
 def test_the_lowering_picks_a_pool_path(kind: str, k: int, s: int, p: int,
@@ -487,6 +489,29 @@ def test_pool_plane(kh: int, kw: int, sh: int, sw: int, eh: int, ew: int, planes
     out = np.full((1, planes, oh, ow), -7.0, np.float32)
     KP.pool_plane(x, kh, kw, sh, sw, is_max, out, 1)
     close(out, want)
+
+
+@SOME
+@given(st.integers(1, 3), st.integers(2, 3), st.integers(0, 40), st.integers(0, 40),
+       st.integers(1, 9), st.sampled_from([1, 2, 3]), st.integers(0, 2**32 - 1))
+def test_maxpool_s2(kh: int, kw: int, eh: int, ew: int, planes: int, threads: int,
+                    seed: int) -> None:
+    """Stride-2 max pools on vectors: rows of 8 outputs or more ending anywhere in a vector
+    (the input's last part vector loaded masked, the output's stored masked), windows of
+    1-3 rows and 2-3 columns, input columns past the last window, NaN anywhere."""
+    h, w = kh + eh, kw + 14 + ew
+    oh, ow = (h - kh) // 2 + 1, (w - kw) // 2 + 1
+    assert KP.runs_s2(h, w, kh, kw, 2, 2, 0, 0, oh, ow)
+    x = rand(np.random.default_rng(seed), 1, planes, h, w)
+    if seed % 2 == 0:
+        x.flat[seed % x.size] = np.nan
+    cfg = {"ndim": 2, "kernel": (kh, kw), "strides": (2, 2), "padding": (0, 0),
+           "pads_end": (0, 0), "ceil_mode": False, "count_include_pad": False,
+           "ceil_drop_last": False, "kind": "max"}
+    want = pool_reference(x, cfg)
+    out = np.full((1, planes, oh, ow), -7.0, np.float32)
+    KP.maxpool_s2(x, kh, kw, out, threads)
+    np.testing.assert_array_equal(out, want)  # (a maximum is exact)
 
 
 @pytest.mark.parametrize("threads", [2, 3])

@@ -18,8 +18,10 @@ works on whole planes instead, since its rows (13 or 27 columns) are too short t
 vectorize one by one (``pool_same``). Windows that all lie inside planes of up to 56x56
 (most strided pools of the light models but their stems) are reduced over chunks of whole
 planes at once instead (``pool_plane``): a loop over a row of 13 or 27 output columns runs
-as scalar code, and a flat pass over many planes does not. The lowering picks the path for
-each step (``runs_plane``, ``runs_same``); ``maxpool2d`` and ``avgpool2d`` pick it at run
+as scalar code, and a flat pass over many planes does not. Stride-2 max pools of up to
+3x3 with their windows inside and rows of 8 outputs or more run ``maxpool_s2`` instead, on
+8-lane vectors (``simd``). The lowering picks the path for each step (``runs_s2``,
+``runs_plane``, ``runs_same``); ``maxpool2d`` and ``avgpool2d`` pick it at run
 time. Generated plans see these names through the header of
 :mod:`shapegraph.executor.codegen`.
 
@@ -38,9 +40,10 @@ import numpy as np
 
 from shapegraph.executor.jit import prange
 from shapegraph.executor.kernels import _jit, _plane_runs, _plane_span
+from shapegraph.executor.simd import vload, vloadn, vmax, vstore, vstoren, vunzip
 
-__all__ = ["avgpool2d", "global_pool", "maxpool2d", "pool_plane", "pool_rows", "pool_same",
-           "runs_plane", "runs_same"]
+__all__ = ["avgpool2d", "global_pool", "maxpool2d", "maxpool_s2", "pool_plane", "pool_rows",
+           "pool_same", "runs_plane", "runs_s2", "runs_same"]
 
 # numpy's error model: a float division is not checked for a zero divisor (every divisor
 # here is at least 1), so it vectorizes (256 x 28 x 28 average's divisions: 164 µs to 19)
@@ -295,6 +298,69 @@ def _plane_chunks(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, is_max: boo
                     v += pb - oh * sh * w
 
 
+def runs_s2(h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
+            oh: int, ow: int) -> bool:
+    """Whether a max pool runs ``maxpool_s2`` (the caller knows it is a max): stride 2, a
+    window of at most 3 x 3 (2 or 3 columns) inside the input, output rows of 8 columns or
+    more (SqueezeNet's three 3x3 pools, one thread, against ``pool_rows`` over 64 x 111 x
+    111 and ``pool_plane`` over 128 x 55 x 55 and 256 x 27 x 27, in benchmarks/README.md
+    "Stop 28")."""
+    return (sh == 2 and sw == 2 and ph == 0 and pw == 0 and 1 <= kh <= 3 and 2 <= kw <= 3
+            and (oh - 1) * 2 + kh <= h and (ow - 1) * 2 + kw <= w and ow >= 8)
+
+
+@_parallel
+def maxpool_s2(x: np.ndarray, kh: int, kw: int, out: np.ndarray, threads: int) -> None:
+    """A stride-2 max pool whose windows lie inside the input (``runs_s2``), one output row
+    at a time on 8-lane vectors: its window rows' maximum, then each output's 2 or 3
+    columns of it, split into even and odd columns in registers (``simd.vunzip``)."""
+    n_dim, c_dim, h, w = x.shape
+    planes = n_dim * c_dim
+    items = _plane_runs(planes, h * w, threads, POOL_PARALLEL_MIN)
+    if items == 1:
+        _s2_planes(x, kh, kw, out, 0, planes)
+        return
+    for it in prange(items):
+        lo, hi = _plane_span(np.int64(it), items, planes)
+        _s2_planes(x, kh, kw, out, lo, hi)
+
+
+@_kernel
+def _s2_planes(x: np.ndarray, kh: int, kw: int, out: np.ndarray, lo: int, hi: int) -> None:
+    """Planes lo .. hi-1 of ``maxpool_s2``."""
+    h, w = x.shape[2], x.shape[3]
+    oh, ow = out.shape[2], out.shape[3]
+    m = np.empty(w + 24, np.float32)  # a window's rows' maximum (room for whole vectors)
+    xf = x.reshape(x.size)
+    of = out.reshape(out.size)
+    for plane in range(lo, hi):
+        for i in range(oh):
+            r0 = (plane * h + 2 * i) * w
+            for t in range(0, w - 7, 8):  # m = the window rows' maximum, column by column
+                v = vload(xf, r0 + t)
+                for r in range(1, kh):
+                    v = vmax(v, vload(xf, r0 + r * w + t))
+                vstore(m, t, v)
+            t = w // 8 * 8
+            if t < w:  # (a last part vector: nothing past the row is read)
+                v = vloadn(xf, r0 + t, w - t)
+                for r in range(1, kh):
+                    v = vmax(v, vloadn(xf, r0 + r * w + t, w - t))
+                vstore(m, t, v)
+            o0 = (plane * oh + i) * ow
+            for j in range(0, ow, 8):  # out[j] = max(m[2j], m[2j + 1] (, m[2j + 2]))
+                ev, od = vunzip(vload(m, 2 * j), vload(m, 2 * j + 8))
+                v = vmax(ev, od)
+                if kw == 3:
+                    ev2, _ = vunzip(vload(m, 2 * j + 2), vload(m, 2 * j + 10))
+                    v = vmax(v, ev2)
+                n = min(8, ow - j)
+                if n == 8:
+                    vstore(of, o0 + j, v)
+                else:
+                    vstoren(of, o0 + j, v, n)
+
+
 def runs_same(h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
               oh: int, ow: int) -> bool:
     """Whether a 2-D pool over (h, w) planes runs ``pool_same`` (else ``pool_rows``). The
@@ -307,6 +373,7 @@ def runs_same(h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: i
 
 
 _runs_same = _inline(runs_same)
+_runs_s2 = _inline(runs_s2)
 
 
 @_inline
@@ -314,8 +381,11 @@ def _pool2d(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
             is_max: bool, count_include_pad: bool, out: np.ndarray) -> None:
     """Any of the three paths, chosen at run time (``maxpool2d`` and ``avgpool2d``; plans
     call the path their step needs directly)."""
-    if _runs_plane(x.shape[2], x.shape[3], kh, kw, sh, sw, ph, pw, out.shape[2],
-                   out.shape[3]):
+    if is_max and _runs_s2(x.shape[2], x.shape[3], kh, kw, sh, sw, ph, pw, out.shape[2],
+                           out.shape[3]):
+        maxpool_s2(x, kh, kw, out, 1)
+    elif _runs_plane(x.shape[2], x.shape[3], kh, kw, sh, sw, ph, pw, out.shape[2],
+                     out.shape[3]):
         pool_plane(x, kh, kw, sh, sw, is_max, out, 1)
     elif _runs_same(x.shape[2], x.shape[3], kh, kw, sh, sw, ph, pw, out.shape[2],
                     out.shape[3]):

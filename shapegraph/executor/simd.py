@@ -33,7 +33,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "F32x8", "address", "fload", "fstore", "iload", "prefetch", "vadd", "vfma",
-           "vload", "vloadn", "vput", "vrelu", "vsplat", "vstore", "vstoren", "vsub",
+           "vload", "vloadn", "vmax", "vput", "vrelu", "vsplat", "vstore", "vstoren", "vsub",
            "vtranspose8", "vunzip", "vzero", "vzip"]
 
 LANES = 8
@@ -266,6 +266,15 @@ def _vsub(typingctx: Any, a: Any, b: Any) -> Any:
     return f32x8(f32x8, f32x8), codegen
 
 
+def _vmax(typingctx: Any, m: Any, v: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        m_, v_ = args
+        take = builder.or_(builder.fcmp_ordered(">", v_, m_),
+                           builder.fcmp_unordered("uno", v_, v_))
+        return builder.select(take, v_, m_)
+    return f32x8(f32x8, f32x8), codegen
+
+
 def _vrelu(typingctx: Any, a: Any) -> Any:
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         zero = ir.Constant(_VT, [0.0] * LANES)
@@ -326,6 +335,9 @@ vadd = cast(_F, intrinsic(_vadd))
 """vadd(a, b): a + b lane by lane."""
 vsub = cast(_F, intrinsic(_vsub))
 """vsub(a, b): a - b lane by lane."""
+vmax = cast(_F, intrinsic(_vmax))
+"""vmax(m, v): lane by lane v where v > m or v is NaN, else m: a NaN on either side
+propagates, as the scalar kernels' ``v if v > m or v != v else m`` (``np.maximum``)."""
 vrelu = cast(_F, intrinsic(_vrelu))
 """vrelu(a): 0 in the lanes below 0, the lane itself elsewhere (NaN stays NaN), as the
 scalar kernels' ``zero if v < zero else v``."""
