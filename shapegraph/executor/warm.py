@@ -51,7 +51,8 @@ __all__ = ["MIN_PARALLEL_SECONDS", "Unit", "helper_env", "kernel_calls", "precom
 # segment links the code of every kernel it calls and optimizes it all again: SEGMENT_SECONDS
 # plus its kernels' estimates (Inception v1's first segment: 50 s)
 KERNEL_SECONDS = {"conv_gemm": 12.0, "oconv": 5.0, "wino_gemm": 5.5, "pool_rows": 1.5,
-                  "pool_same": 1.5, "pool_plane": 1.5, "dense_tiled": 4.5, "dense": 0.7,
+                  "pool_same": 1.5, "pool_plane": 1.5, "maxpool_s2": 1.5, "dense_tiled": 4.5,
+                  "dense": 0.7,
                   "softmax": 0.4}
 DEFAULT_SECONDS = 0.3
 TEMPLATE_SECONDS = 4.0
