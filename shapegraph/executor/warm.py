@@ -52,8 +52,7 @@ __all__ = ["MIN_PARALLEL_SECONDS", "Unit", "helper_env", "kernel_calls", "precom
 # plus its kernels' estimates (Inception v1's first segment: 50 s)
 KERNEL_SECONDS = {"conv_gemm": 12.0, "oconv": 5.0, "wino_gemm": 5.5, "pool_rows": 1.5,
                   "pool_same": 1.5, "pool_plane": 1.5, "maxpool_s2": 1.5, "dense_tiled": 4.5,
-                  "dense": 0.7,
-                  "softmax": 0.4}
+                  "dense": 0.7, "softmax": 0.4}
 DEFAULT_SECONDS = 0.3
 TEMPLATE_SECONDS = 4.0
 SEGMENT_SECONDS = 1.0
