@@ -95,17 +95,19 @@ OCONV_MIN_3X3_OUTPUTS = 64
 
 
 # wino_gemm (on 8-lane vectors since stop 28) against oconv, one convolution alone with
-# bias and ReLU, µs, one thread / two (2026-12-06, /tmp measurements in benchmarks/README.md
-# "Stop 28"): every 3x3 on planes of 12x12 and more with 32+ inputs and 64+ outputs is
-# faster: SqueezeNet's 32 -> 128 at 27x27 398 / 260 against 548 / 309, 64 -> 256 at 13x13
-# 343 / 252 against 489 / 271; Inception v1's 160 -> 320 at 13x13 962 / 687 against 1491 /
-# 787; AlexNet's 256 -> 384 at 13x13 1817 / 1318 against 2803 / 1427; VGG-19's 512 -> 512
-# at 14x14 7190 / 3746 against 8820 / 4484; ZFNet's 512 -> 512 at 12x12 5560 / 3124
-# against 6371 / 3236. On 7x7 and 6x6 planes it is slower (4 tiles a row fill half a
-# vector): 224 -> 224 at 7x7 562 / 345 against 477 / 261, 512 -> 512 at 7x7 3797 against
-# 2497. 16 -> 64 at 55x55 is even (562 / 360 against 602 / 348): left to oconv.
-# (Before stop 28 its transforms were scalar loops: 16 -> 64 at 55x55 0.96 ms against the
-# direct kernel's 0.65, 512 at 14x14 on two threads 6.2-7.4 against 5.5-5.8.)
+# bias and ReLU, µs, one thread / two (2026-12-06, benchmarks/README.md "Stop 28"): the 3x3s
+# on planes of 12x12 and more with 32+ inputs and 64+ outputs are faster: SqueezeNet's 32
+# -> 128 at 27x27 419 / 249 against 545 / 312, 64 -> 256 at 13x13 347 / 252 against 490 /
+# 271; Inception v1's 160 -> 320 at 13x13 960 / 668 against 1494 / 788; AlexNet's 256 -> 384
+# at 13x13 1799 / 1311 against 2808 / 1427; VGG-19's 512 -> 512 at 14x14 6313 / 3376
+# against 8850 / 4436; ZFNet's 512 -> 512 at 12x12 5208 / 2504 against 6356 / 3207; but
+# SqueezeNet's 48 -> 192 at 13x13 on two threads 157 against 148 (210 against 280 on one).
+# On 7x7 and 6x6 planes it is slower (4 or 3 tiles a row fill half a vector or less): 224
+# -> 224 at 7x7 554 / 338 against 477 / 262, 512 -> 512 at 7x7 3668 against 2520. 16 -> 64
+# at 55x55 read 562 / 289 against 602 / 353, but 1.04x oconv's time on two threads in an
+# earlier run: left to oconv. (Before stop 28 its transforms were scalar loops: 16 -> 64
+# at 55x55 0.96 ms against the direct kernel's 0.65, 512 at 14x14 on two threads 6.2-7.4
+# against 5.5-5.8.)
 WINO_MIN_WIDTH = 11  # output columns at least (6 tiles a row: 3/4 of a vector)
 
 
