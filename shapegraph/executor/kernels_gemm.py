@@ -555,7 +555,8 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     3. per position, M[xi] = U[xi] @ V[xi] on ``vgemm``'s 8 x 24 register tile, reading V's
        rows where they lie (strips of 24 tiles, then of 8);
     4. the inverse transform, bias, residual and activation; each output row's two columns
-       interleaved back in registers (a row's last, partial vector through a scratch)."""
+       interleaved back in registers (a row's last, partial vector by masked loads and
+       stores)."""
     c_dim, h_dim, w_dim = x.shape[1], x.shape[2], x.shape[3]
     m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
     m8 = u.shape[1]  # U's rows: M, at least 8 (the register tile's)
