@@ -60,7 +60,7 @@ from shapegraph.executor.simd import (
 
 __all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS",
            "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "pointwise",
-           "runs_pointwise", "wino_gemm", "wino_tile_rows"]
+           "runs_pointwise", "wino_gemm", "wino_in8", "wino_out8", "wino_put", "wino_tile_rows"]
 
 COL_BYTES = 1024 * 1024  # an im2col tile's size at most (with its product, within L2)
 # im2col tiles of products shorter than this (stems on 3 input channels: 27 = 3 x 3 x 3)
@@ -604,25 +604,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
             xr = (c * sh + 2 * r) * 2 * whs
             vr = c * tmax + r * twp
             for tj in range(0, twp, 8):
-                p = xr + tj
-                # Z = B^T d: the four input rows combined, for each of the 4 columns
-                z00, z10, z20, z30 = _vbt(vload(strip, p), vload(strip, p + rp),
-                                          vload(strip, p + 2 * rp), vload(strip, p + 3 * rp))
-                q = p + whs
-                z01, z11, z21, z31 = _vbt(vload(strip, q), vload(strip, q + rp),
-                                          vload(strip, q + 2 * rp), vload(strip, q + 3 * rp))
-                q = p + 1
-                z02, z12, z22, z32 = _vbt(vload(strip, q), vload(strip, q + rp),
-                                          vload(strip, q + 2 * rp), vload(strip, q + 3 * rp))
-                q = p + whs + 1
-                z03, z13, z23, z33 = _vbt(vload(strip, q), vload(strip, q + rp),
-                                          vload(strip, q + 2 * rp), vload(strip, q + 3 * rp))
-                # V = Z B: each row's columns combined, row i to positions 4i .. 4i + 3
-                o = vr + tj
-                _vbt_store(vt, o, vp, z00, z01, z02, z03)
-                _vbt_store(vt, o + 4 * vp, vp, z10, z11, z12, z13)
-                _vbt_store(vt, o + 8 * vp, vp, z20, z21, z22, z23)
-                _vbt_store(vt, o + 12 * vp, vp, z30, z31, z32, z33)
+                wino_in8(strip, xr + tj, whs, rp, vt, vr + tj, vp)
     # 3. the products, M[xi] (m8 x tiles) at xi * mp
     mp = m8 * tmax + 16
     mt = np.empty(16 * mp, np.float32)
@@ -653,25 +635,59 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                 cols = min(16, ow_dim - 2 * tj)  # output columns of these 8 tiles
                 if cols <= 0:
                     break
-                p = m * tmax + r * twp + tj
-                # S = A^T M: the four rows of positions combined, for each column
-                s00, s10 = _vat(vload(mt, p), vload(mt, p + 4 * mp), vload(mt, p + 8 * mp),
-                                vload(mt, p + 12 * mp))
-                s01, s11 = _vat(vload(mt, p + mp), vload(mt, p + 5 * mp),
-                                vload(mt, p + 9 * mp), vload(mt, p + 13 * mp))
-                s02, s12 = _vat(vload(mt, p + 2 * mp), vload(mt, p + 6 * mp),
-                                vload(mt, p + 10 * mp), vload(mt, p + 14 * mp))
-                s03, s13 = _vat(vload(mt, p + 3 * mp), vload(mt, p + 7 * mp),
-                                vload(mt, p + 11 * mp), vload(mt, p + 15 * mp))
-                y0, y1 = _vat(s00, s01, s02, s03)
-                _wino_put(of, rf, pos0 + 2 * tj, y0, y1, bm, cols, has_res, act)
+                y00, y01, y10, y11 = wino_out8(mt, m * tmax + r * twp + tj, mp)
+                wino_put(of, rf, pos0 + 2 * tj, y00, y01, bm, cols, has_res, act)
                 if oi0 + 1 < oh_dim:  # (an odd last row of tiles has one output row)
-                    y0, y1 = _vat(s10, s11, s12, s13)
-                    _wino_put(of, rf, pos0 + ow_dim + 2 * tj, y0, y1, bm, cols, has_res, act)
+                    wino_put(of, rf, pos0 + ow_dim + 2 * tj, y10, y11, bm, cols, has_res, act)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _wino_put(of: np.ndarray, rf: np.ndarray, pos: int, y0: F32x8, y1: F32x8, bm: F32x8,
+def wino_in8(src: np.ndarray, p: int, half: int, rp: int, vt: np.ndarray, o: int,
+             vp: int) -> None:
+    """The input transform of 8 neighbouring tiles (in a row): their 4x4 inputs read from
+    rows split into even and odd columns (input row i's even columns of the 8 tiles at
+    ``src`` element p + i rp, its odd ones ``half`` on), V = B^T d B stored as 16 vectors,
+    position xi at element o + xi vp of ``vt``."""
+    # Z = B^T d: the four input rows combined, for each of the 4 columns
+    z00, z10, z20, z30 = _vbt(vload(src, p), vload(src, p + rp), vload(src, p + 2 * rp),
+                              vload(src, p + 3 * rp))
+    q = p + half
+    z01, z11, z21, z31 = _vbt(vload(src, q), vload(src, q + rp), vload(src, q + 2 * rp),
+                              vload(src, q + 3 * rp))
+    q = p + 1
+    z02, z12, z22, z32 = _vbt(vload(src, q), vload(src, q + rp), vload(src, q + 2 * rp),
+                              vload(src, q + 3 * rp))
+    q = p + half + 1
+    z03, z13, z23, z33 = _vbt(vload(src, q), vload(src, q + rp), vload(src, q + 2 * rp),
+                              vload(src, q + 3 * rp))
+    # V = Z B: each row's columns combined, row i to positions 4i .. 4i + 3
+    _vbt_store(vt, o, vp, z00, z01, z02, z03)
+    _vbt_store(vt, o + 4 * vp, vp, z10, z11, z12, z13)
+    _vbt_store(vt, o + 8 * vp, vp, z20, z21, z22, z23)
+    _vbt_store(vt, o + 12 * vp, vp, z30, z31, z32, z33)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def wino_out8(mt: np.ndarray, p: int, mp: int) -> tuple[F32x8, F32x8, F32x8, F32x8]:
+    """The inverse transform of 8 neighbouring tiles: A^T M A from their 16 products
+    (position xi at element p + xi mp of ``mt``), as output row 0's even and odd columns
+    and output row 1's."""
+    # S = A^T M: the four rows of positions combined, for each column
+    s00, s10 = _vat(vload(mt, p), vload(mt, p + 4 * mp), vload(mt, p + 8 * mp),
+                    vload(mt, p + 12 * mp))
+    s01, s11 = _vat(vload(mt, p + mp), vload(mt, p + 5 * mp), vload(mt, p + 9 * mp),
+                    vload(mt, p + 13 * mp))
+    s02, s12 = _vat(vload(mt, p + 2 * mp), vload(mt, p + 6 * mp), vload(mt, p + 10 * mp),
+                    vload(mt, p + 14 * mp))
+    s03, s13 = _vat(vload(mt, p + 3 * mp), vload(mt, p + 7 * mp), vload(mt, p + 11 * mp),
+                    vload(mt, p + 15 * mp))
+    y00, y01 = _vat(s00, s01, s02, s03)
+    y10, y11 = _vat(s10, s11, s12, s13)
+    return y00, y01, y10, y11
+
+
+@njit(cache=True, nogil=True, inline="always")
+def wino_put(of: np.ndarray, rf: np.ndarray, pos: int, y0: F32x8, y1: F32x8, bm: F32x8,
               cols: int, has_res: bool, act: tuple[int, float, float]) -> None:
     """Output columns 0 .. cols - 1 (16 at most) from ``pos``: the even ones y0 + bm, the odd
     ones y1 + bm, plus the residual, through the activation. Past ``cols`` nothing is read

@@ -5,8 +5,9 @@ Each ``*_source`` function returns ``(source, function_name)``: the source of on
 size, stride, padding, dilation, groups, spatial sizes, activation, bias/residual flags)
 inlined as a literal, so LLVM can unroll and vectorize. The batch is not one of them: it is
 read from the arrays at run time, so a new batch size compiles nothing. The source relies
-only on ``np``, ``njit``, ``prange``, the names of :mod:`shapegraph.executor.kernels` and
-:mod:`shapegraph.executor.simd`, and ``kernels_vgemm.vgemm_tile``.
+only on ``np``, ``njit``, ``prange``, the names of :mod:`shapegraph.executor.kernels`,
+:mod:`shapegraph.executor.kernels_gemm` and :mod:`shapegraph.executor.simd`, and
+``kernels_vgemm.vgemm_tile``.
 Each template has a packing function (numpy, run once at plan time) that lays the parameters
 out for the kernel.
 
@@ -172,8 +173,10 @@ def pack_conv2d_weight(
     for the "flat"/"rows" algorithms, (((g*Cg + c)*KH + kh)*KW + kw)*Og + o for "vo"."""
     cfg = conv2d_config(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups)
     w = np.asarray(w, dtype=np.float32)
-    if cfg.algo == "wino":
-        return _pack_wino(w, cfg.JB)
+    if cfg.algo == "wino":  # (O >= 8: no rows of padding)
+        from shapegraph.executor.packing import pack_wino_gemm  # (packing imports this)
+
+        return pack_wino_gemm(w).reshape(-1)
     if cfg.algo == "vo":  # [g][c][kh][kw][o in group]
         og = O // groups
         w = w.reshape(groups, og, C // groups, KH * KW).transpose(0, 2, 3, 1)
@@ -367,16 +370,6 @@ def _emit_vo_epilogue(e: _Emitter, cfg: ConvConfig, act: Act, has_residual: bool
 
 # --------------------------------------------------------------------------- Winograd
 
-# F(m x m, 3 x 3) transforms (Lavin & Gray): input tile d (a x a, a = m + 2) -> BT d BT^T,
-# weight g -> G g G^T, output M -> AT M AT^T. Only m = 2: its input and output transforms
-# are additions alone, and F(4x4, 3x3)'s float32 error is 10x larger.
-_WINO: dict[int, tuple[list[list[float]], list[list[float]], list[list[float]]]] = {
-    2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
-        [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
-        [[1, 1, 1, 0], [0, 1, -1, -1]]),
-}
-
-
 def _wino_rows(th: int, tw: int) -> int:
     """Tile rows per work item of "wino": a multiple of 3 (so that 16 or 32 tiles a row make
     whole strips of 24 for the GEMM's register tile) holding ``WINO_BLOCK_TILES`` tiles or
@@ -385,30 +378,6 @@ def _wino_rows(th: int, tw: int) -> int:
     while rows * tw < WINO_BLOCK_TILES:
         rows += 3
     return min(rows, th)
-
-
-def _vlin(coeffs: list[float], names: list[str]) -> str:
-    """sum(c * name) for coefficients 0 and +-1 (the F(2x2, 3x3) transforms) as vadd/vsub
-    calls on vectors: from the first positive term, then the others in order."""
-    terms = [(c, v) for c, v in zip(coeffs, names, strict=True) if c != 0]
-    assert all(abs(c) == 1 for c, _ in terms) and any(c == 1 for c, _ in terms), coeffs
-    first = next(k for k, (c, _) in enumerate(terms) if c == 1)
-    text = terms.pop(first)[1]
-    for c, v in terms:
-        text = f"{'vadd' if c > 0 else 'vsub'}({text}, {v})"
-    return text
-
-
-def _emit_vtransform(e: _Emitter, depth: int, mat: list[list[float]], src: str, dst: str,
-                     n_in: int) -> None:
-    """dst[i][j] = (mat src mat^T)[i][j] for an n_in x n_in block of vectors src<a>_<b>."""
-    rows = len(mat)
-    for i in range(rows):
-        for b in range(n_in):
-            e(depth, f"t{i}_{b} = " + _vlin(mat[i], [f"{src}{a}_{b}" for a in range(n_in)]))
-    for i in range(rows):
-        for j in range(rows):
-            e(depth, f"{dst}{i}_{j} = " + _vlin(mat[j], [f"t{i}_{b}" for b in range(n_in)]))
 
 
 def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
@@ -429,7 +398,6 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
     output may be the residual (in place): each vector of it is read before it is
     written."""
     m, c_dim, o_dim = cfg.JB, cfg.C, cfg.O
-    bt, _, at = _WINO[m]
     a = m + 2
     th, tw = cfg.OH // m, cfg.OW // m
     tb = _wino_rows(th, tw)  # tile rows of a block (the last may have fewer)
@@ -464,13 +432,7 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
     e(3, f"xr = (c * {rmax} + ti * {m}) * {2 * wh}")
     e(3, f"vr = c * {tmax} + ti * {tw}")
     e(3, f"for tj in range(0, {tw}, 8):")
-    for i in range(a):
-        for j in range(a):
-            e(4, f"d{i}_{j} = vload(xd, xr + {i * 2 * wh + (j % 2) * wh + j // 2} + tj)")
-    _emit_vtransform(e, 4, bt, "d", "v", a)
-    for i in range(a):
-        for j in range(a):
-            e(4, f"vstore(vt, vr + {(i * a + j) * c_dim * tmax} + tj, v{i}_{j})")
+    e(4, f"wino_in8(xd, xr + tj, {wh}, {2 * wh}, vt, vr + tj, {c_dim * tmax})")
     e(1, f"mt = np.empty({a * a * o_dim * tmax}, np.float32)")
     e(1, f"offs = np.empty({c_dim}, np.int64)")  # V's rows, for the tile
     e(1, f"for c in range({c_dim}):")
@@ -494,32 +456,12 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
     e(3, f"mr = o * {tmax} + ti * {tw}")
     e(3, f"orow = ob + ti * {m * cfg.OW}")
     e(3, f"for tj in range(0, {tw}, 8):")
-    for i in range(a):
-        for j in range(a):
-            e(4, f"g{i}_{j} = vload(mt, mr + {(i * a + j) * o_dim * tmax} + tj)")
-    _emit_vtransform(e, 4, at, "g", "y", a)
-    for i in range(m):
-        e(4, f"lo, hi = vzip(vadd(y{i}_0, bo), vadd(y{i}_1, bo))")
-        e(4, f"pos = orow + {i * cfg.OW} + 2 * tj")
-        if has_residual:
-            e(4, "lo = vadd(lo, vload(rf, pos))")
-            e(4, "hi = vadd(hi, vload(rf, pos + 8))")
-        if act[0] == ACT_RELU:
-            e(4, "lo = vrelu(lo)")
-            e(4, "hi = vrelu(hi)")
-        e(4, "vstore(of, pos, lo)")
-        e(4, "vstore(of, pos + 8, hi)")
-    if act[0] not in (ACT_NONE, ACT_RELU):  # the others element by element, afterwards
-        e(2, f"for q in range(tbb * {m * cfg.OW}):")
-        e(3, "v = of[ob + q]")
-        e(3, f"of[ob + q] = {_act_code('v', act)}")
-
-
-def _pack_wino(w: np.ndarray, m: int) -> np.ndarray:
-    """U[xi][o][c] = (G w[o, c] G^T) flattened at xi = i*a + j, computed in float64."""
-    g = np.array(_WINO[m][1], dtype=np.float64)
-    u = np.einsum("ik,ockl,jl->ijoc", g, w.astype(np.float64), g)
-    return np.ascontiguousarray(u.reshape(-1), dtype=np.float32)
+    e(4, f"y00, y01, y10, y11 = wino_out8(mt, mr + tj, {o_dim * tmax})")
+    # (the literal flags and activation fold wino_put's branches away)
+    put = f"bo, 16, {has_residual}, {literal((int(act[0]), float(act[1]), float(act[2])))})"
+    rf = "rf" if has_residual else "of"
+    e(4, f"wino_put(of, {rf}, orow + 2 * tj, y00, y01, {put}")
+    e(4, f"wino_put(of, {rf}, orow + {cfg.OW} + 2 * tj, y10, y11, {put}")
 
 
 def conv2d_source(
