@@ -527,7 +527,7 @@ def wino_gemm(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray, out:
     """out (N, M, OH, OW) = act(conv3x3(x (N, C, H, W)) + b (+ res)), stride 1, no dilation,
     by Winograd F(2x2, 3x3): each 2x2 output tile is A^T [U . (B^T d B)] A, the 16 products
     of all tiles of a block done as ``U[xi] (M, C) @ V[xi] (C, tiles)`` on ``u`` (16, M8,
-    C), the transformed weights (``packing.pack_wino_gemm``, M8 = max(M, 8)). ``cfg`` =
+    C), the transformed weights (``templates.pack_wino_gemm``, M8 = max(M, 8)). ``cfg`` =
     (PH, PW). 2.25x fewer multiplications than direct convolution. ``x``, ``res`` and
     ``out`` are C-contiguous; ``out`` may be ``res`` (in place)."""
     ph, pw = cfg[0], cfg[1]

@@ -18,6 +18,7 @@ from shapegraph.executor.templates import (
     maxpool2d_source,
     maxpool2d_unrolls,
     pack_conv2d_weight,
+    pack_wino_gemm,
 )
 
 __all__ = ["conv_algorithm", "pack", "pack_wino_gemm"]
@@ -193,14 +194,3 @@ def _pool_window(step: Step) -> list[int] | None:
     if step.kernel == "pool_plane":
         return [a.ref for a in step.args[1:5]] + [0, 0] if step.args[5].ref else None
     return [a.ref for a in step.args[1:7]] if step.args[7].ref else None
-
-
-def pack_wino_gemm(w: np.ndarray) -> np.ndarray:
-    """The weights (M, C, 3, 3) transformed for ``wino_gemm``: U[i*4 + j, m, c] =
-    (G w[m, c] G^T)[i, j], computed in float64; zero rows up to M = 8 (the register tile's
-    rows)."""
-    g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
-    u = np.einsum("ik,mckl,jl->ijmc", g, w.astype(np.float64), g).reshape(16, *w.shape[:2])
-    u8 = np.zeros((16, max(w.shape[0], 8), w.shape[1]), np.float32)
-    u8[:, :w.shape[0]] = u
-    return u8

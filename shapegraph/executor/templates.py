@@ -69,6 +69,7 @@ __all__ = [
     "maxpool2d_source",
     "maxpool2d_unrolls",
     "pack_conv2d_weight",
+    "pack_wino_gemm",
 ]
 
 # (N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups): annotate a splatted configuration
@@ -174,13 +175,22 @@ def pack_conv2d_weight(
     cfg = conv2d_config(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups)
     w = np.asarray(w, dtype=np.float32)
     if cfg.algo == "wino":  # (O >= 8: no rows of padding)
-        from shapegraph.executor.packing import pack_wino_gemm  # (packing imports this)
-
         return pack_wino_gemm(w).reshape(-1)
     if cfg.algo == "vo":  # [g][c][kh][kw][o in group]
         og = O // groups
         w = w.reshape(groups, og, C // groups, KH * KW).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(w).reshape(-1).copy()
+
+
+def pack_wino_gemm(w: np.ndarray) -> np.ndarray:
+    """The weights (M, C, 3, 3) transformed for ``wino_gemm``: U[i*4 + j, m, c] =
+    (G w[m, c] G^T)[i, j], computed in float64; zero rows up to M = 8 (the register tile's
+    rows)."""
+    g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
+    u = np.einsum("ik,mckl,jl->ijmc", g, w.astype(np.float64), g).reshape(16, *w.shape[:2])
+    u8 = np.zeros((16, max(w.shape[0], 8), w.shape[1]), np.float32)
+    u8[:, :w.shape[0]] = u
+    return u8
 
 
 def _name(cfg: ConvConfig, act: Act, has_bias: bool, has_residual: bool) -> str:
