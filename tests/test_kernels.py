@@ -649,19 +649,23 @@ def test_conv_gemm_random(cfg: dict[str, int], residual: bool, act: int, threads
 @st.composite
 def vgemm_conv_config(draw: Any) -> dict[str, int]:
     """Convolutions whose products take ``vgemm_rm`` (KG.uses_vgemm: 128 terms or more,
-    8 output channels or more a group): 1x1 on the plane, strided and padded kernels
-    through im2col; output channels and pixels with tails after the 8 x 24 tiles (at least
-    VGEMM_MIN_M outputs a group)."""
+    VGEMM_MIN_M output channels a group, or VGEMM_FEW_M on 64 pixels or more): 1x1 on the
+    plane, strided and padded kernels through im2col; output channels and pixels with
+    tails after the 8 x 24 tiles."""
     g = draw(st.sampled_from([1, 1, 2]))
     kh = draw(st.sampled_from([1, 1, 3]))
     kw = kh if draw(st.booleans()) else draw(st.integers(1, 3))
     cg = draw(st.integers(-(-KG.VGEMM_MIN_K // (kh * kw)), 160 // (kh * kw) + 2))
     d = {"N": draw(st.integers(1, 2)), "groups": g, "C": g * cg,
-         "O": g * draw(st.integers(KG.VGEMM_MIN_M, KG.VGEMM_MIN_M + 12)), "KH": kh, "KW": kw,
-         "SH": draw(st.integers(1, 2)), "SW": draw(st.integers(1, 2)),
+         "KH": kh, "KW": kw, "SH": draw(st.integers(1, 2)), "SW": draw(st.integers(1, 2)),
          "PH": draw(st.integers(0, 1)), "PW": draw(st.integers(0, 1)), "DH": 1, "DW": 1}
     d["H"] = draw(st.integers(max(1, kh - 2 * d["PH"]), 11))
     d["W"] = draw(st.integers(max(1, kw - 2 * d["PW"]), 30))
+    pixels = (((d["H"] + 2 * d["PH"] - kh) // d["SH"] + 1)
+              * ((d["W"] + 2 * d["PW"] - kw) // d["SW"] + 1))
+    few = pixels >= 64 * 2  # (two threads split the pixels in tiles of 64 or more)
+    d["O"] = g * draw(st.integers(KG.VGEMM_FEW_M if few else KG.VGEMM_MIN_M,
+                                  KG.VGEMM_MIN_M + 12))
     return d
 
 
@@ -672,8 +676,10 @@ def test_conv_gemm_random_vgemm(cfg: dict[str, int], residual: bool, act: int, t
                                 seed: int) -> None:
     """conv_gemm on the products ``vgemm_rm`` takes (the random convolutions above have too
     few channels for it)."""
+    oh = (cfg["H"] + 2 * cfg["PH"] - cfg["KH"]) // cfg["SH"] + 1
+    ow = (cfg["W"] + 2 * cfg["PW"] - cfg["KW"]) // cfg["SW"] + 1
     assert KG.uses_vgemm(cfg["C"] // cfg["groups"] * cfg["KH"] * cfg["KW"],
-                         cfg["O"] // cfg["groups"])
+                         cfg["O"] // cfg["groups"], oh * ow)
     run_conv_gemm(cfg, act, residual, seed, threads)
 
 
@@ -857,6 +863,9 @@ def test_the_pointwise_cases_run_pointwise() -> None:
     assert KG.runs_pointwise(28 * 28, 96, 128)  # a small weight matrix, on sgemm else
     assert not KG.runs_pointwise(28 * 28, 512, 128)  # ... but vgemm wins below 56x56
     assert not KG.runs_pointwise(28 * 28, 256, 512)  # many weights: vgemm
+    assert not KG.runs_pointwise(27 * 27, 256, 32)  # vgemm: 16 outputs are enough
+    # rows 4 KB apart (64x64 planes): pointwise's 12 rows share the cache's sets
+    assert not KG.runs_pointwise(64 * 64, 64, 256) and not KG.runs_pointwise(32 * 64, 16, 8)
 
 
 # the first example compiles the function (0.2-0.4 s cold): no deadline, as for every test
@@ -918,11 +927,10 @@ def run_wino_gemm(cfg: dict[str, int], act: int, residual: bool, seed: int,
 
 
 @pytest.mark.parametrize(("c", "o", "h", "w"), [(128, 64, 9, 9), (130, 70, 7, 12),
-                                                (KG.VGEMM_MIN_K, KG.VGEMM_MIN_M, 14, 14)])
+                                                (128, 64, 14, 14)])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_wino_gemm_vgemm(c: int, o: int, h: int, w: int, threads: int) -> None:
-    """Winograd's 16 products with 128 input channels or more run ``vgemm_rm``."""
-    assert KG.uses_vgemm(c, o)
+def test_wino_gemm_many_channels(c: int, o: int, h: int, w: int, threads: int) -> None:
+    """Winograd with 128 input channels or more (U's rows longer than a block of V's)."""
     cfg = {"N": 1, "groups": 1, "C": c, "O": o, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
            "PH": 1, "PW": 1, "DH": 1, "DW": 1, "H": h, "W": w}
     run_wino_gemm(cfg, K.ACT_RELU, True, 3, threads)

@@ -33,9 +33,10 @@ from shapegraph.executor.simd import (
 
 def run(m: int, n: int, k: int, beta: float, pads: tuple[int, int, int, int, int, int],
         seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """vgemm_rm on views into larger arrays (offsets and leading dimensions of their own);
-    returns (C after the call, what numpy says C must be), both whole arrays: every
-    element outside the product's block must be what it was."""
+    """vgemm_rm on views into larger arrays (offsets and leading dimensions of their own,
+    NaN around A's and B's blocks: B's strips are read where they lie); returns (C after
+    the call, what numpy says C must be), both whole arrays: every element outside the
+    product's block must be what it was."""
     rng = np.random.default_rng(seed)
     ra, ca, rb, cb, rc, cc = pads
     a = rng.standard_normal((m + ra, k + ca)).astype(np.float32)
@@ -43,6 +44,7 @@ def run(m: int, n: int, k: int, beta: float, pads: tuple[int, int, int, int, int
     c = rng.standard_normal((m + rc, n + cc)).astype(np.float32)
     want = c.astype(np.float64)
     av, bv = a[ra:, ca:], b[rb:, cb:]
+    a[:ra], a[:, :ca], b[:rb], b[:, :cb] = np.nan, np.nan, np.nan, np.nan  # never read
     want[rc:, cc:] = av.astype(np.float64) @ bv + beta * want[rc:, cc:]
     KV.vgemm_rm(m, n, k, av, k + ca, bv, n + cb, c[rc:, cc:], n + cc, beta)
     return c, want.astype(np.float32)

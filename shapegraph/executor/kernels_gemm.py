@@ -1,7 +1,8 @@
 """Convolution as GEMM: matrix products on pre-packed weights, generic in every size.
 
 The products are ``kernels_vgemm.vgemm_rm`` (register-blocked, in numba) where it wins
-(``uses_vgemm``: 128 products per output and 64 outputs or more), else BLAS sgemm.
+(``uses_vgemm``: 128 products per output and 64 outputs or more, or 16 on 64 pixels or
+more), else BLAS sgemm.
 
 ``conv_gemm`` computes a 2-D convolution (any stride, padding, dilation and groups) as
 ``out[b, g*Mg:(g+1)*Mg, tile] = W_g[Mg, Kg] @ col[Kg, tile]`` for tiles of output pixels,
@@ -171,6 +172,7 @@ GATHER_MAX_OW = 28
 
 VGEMM_MIN_K = 128
 VGEMM_MIN_M = 64
+VGEMM_FEW_M = 16  # ... on 64 pixels or more
 
 
 @njit(cache=True, nogil=True)
@@ -338,13 +340,16 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
 
 
 @njit(cache=True, nogil=True, inline="always")
-def uses_vgemm(kg: int, nm: int) -> bool:
-    """Whether a product of ``kg`` terms into ``nm`` output channels runs ``vgemm_rm``
-    (else BLAS sgemm): with fewer terms its tiles' start and end weigh more, with fewer
-    outputs each strip of B it copies serves too few tiles (one thread, in the models:
-    DenseNet-121's Winograd products with 32 outputs 14.5 ms against sgemm's 12.5, 64
-    input channels 9% slower; ResNet-50's with 128-2048 terms 4-27% faster)."""
-    return kg >= VGEMM_MIN_K and nm >= VGEMM_MIN_M
+def uses_vgemm(kg: int, nm: int, n: int) -> bool:
+    """Whether a product of ``kg`` terms into ``nm`` output channels and ``n`` pixels runs
+    ``vgemm_rm`` (else BLAS sgemm): with fewer terms its tiles' start and end weigh more
+    (one thread, in the models: DenseNet-121's Winograd products of the time with 64
+    input channels 9% slower; ResNet-50's with 128-2048 terms 4-27% faster). Since it reads
+    B where it lies (no strip copies), 16 outputs are enough on 64 pixels or more: 1x1s
+    of 128-528 inputs into 16-48 outputs at 13x13 and 27x27, alone with bias and ReLU,
+    25-45% faster than sgemm; below 64 pixels sgemm is faster with few outputs (832 -> 32
+    at 6x6: 19.7 µs against 24.8)."""
+    return kg >= VGEMM_MIN_K and (nm >= VGEMM_MIN_M or (nm >= VGEMM_FEW_M and n >= 64))
 
 
 @njit(cache=True, nogil=True)
@@ -354,7 +359,7 @@ def _product(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb
     where ``uses_vgemm``, else BLAS sgemm. (Not inlined: inlined into the inlined work
     items, with ``vgemm_rm`` inlined into it, numba passed it wrong operands, and the
     conv_gemm tests failed.)"""
-    if uses_vgemm(k, m):
+    if uses_vgemm(k, m, n):
         vgemm_rm(m, n, k, a, lda, b, ldb, c, ldc, beta)
     else:
         sgemm_rm(m, n, k, a, lda, b, ldb, c, ldc, beta)
@@ -378,15 +383,25 @@ PW_MIN_PIXELS = 784
 PW_MAX_CHANNELS = 64  # ... and with at most this many input or output channels (a group's)
 PW_MAX_WEIGHTS = 128 * 512  # ... or at most this many weights (a group's)
 PW_ALL_PIXELS = 3136
+# Since vgemm reads B where it lies (stop 29) it takes 16-63 outputs on 64 pixels or more
+# (``uses_vgemm``), but pointwise stays 5-10% faster with 16 outputs from PW_MIN_PIXELS
+# (alone, with bias and ReLU: 128 -> 16 at 55x55 132 µs against 145)
+PW_FEW_OUTPUTS = 16
+# Planes of a multiple of this many pixels (rows a multiple of 4 KB apart) never run
+# pointwise: its 8 output rows and 4 input rows then fall into the same cache sets (64 ->
+# 256 at 64x64 5.6-6.7 ms against sgemm's 1.6-1.7 and vgemm's 1.7-1.9)
+PW_ALIASED_PIXELS = 1024
 
 
 @njit(cache=True, nogil=True, inline="always")
 def runs_pointwise(pixels: int, kg: int, mg: int) -> bool:
     """Whether a 1x1 stride-1 convolution's image runs ``pointwise`` (else ``_product``:
     vgemm or sgemm)."""
-    return pixels >= PW_ALL_PIXELS or (pixels >= PW_MIN_PIXELS and not uses_vgemm(kg, mg)
-                                       and (min(kg, mg) <= PW_MAX_CHANNELS
-                                            or kg * mg <= PW_MAX_WEIGHTS))
+    if pixels % PW_ALIASED_PIXELS == 0:
+        return False
+    return pixels >= PW_ALL_PIXELS or (
+        pixels >= PW_MIN_PIXELS and (mg <= PW_FEW_OUTPUTS or not uses_vgemm(kg, mg, pixels))
+        and (min(kg, mg) <= PW_MAX_CHANNELS or kg * mg <= PW_MAX_WEIGHTS))
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})

@@ -7,15 +7,17 @@ call). There OpenBLAS packs both operands on every call and runs at 65-93 GFLOP/
 2-core Zen 4 VM, one thread, while ONNX Runtime's kernels reach 100-115.
 
 The scheme is MLAS's: a tile of 8 rows of C by 24 columns (three 8-lane vectors) lives in
-24 registers through the whole K loop. Each step loads 24 floats of B (from a strip of B,
-K x 24, copied once per strip to be contiguous) and broadcasts 8 floats of A, read in
-place from A's rows, for 24 fused multiply-adds, and asks for the cache lines of A's next
-8 rows on the way. A strip is shared by all of A's row blocks, so A streams through in
-long sequential rows. A last strip of 8 columns or fewer takes a tile of 8, any other a
-tile of 24 (the strip is padded with zeros, the tile stored through a scratch tile); the
-last block of rows is the 8 that end at row m (stored from where the blocks before it
-stopped), and fewer than 8 rows are done one at a time. Each element of C is one chain of
-fused multiply-adds over k in order.
+24 registers through the whole K loop. Each step loads 24 floats of B's row and broadcasts
+8 floats of A, read in place from A's rows, for 24 fused multiply-adds, and asks for the
+cache lines of A's next 8 rows on the way. A strip of B (K x 24) is shared by all of A's
+row blocks, so A streams through in long sequential rows. B's strips are read where they
+lie (until stop 29 each was first copied to be contiguous: the same speed on 256-2048
+channels, and the copy cost small products 10-25%: 256 -> 32 at 27x27 139 µs against 118
+now); after the strips of 24 come strips of 8, and the last columns (fewer than 8) are
+copied, padded with zeros (``vloadn``), and stored through a scratch tile. The last block
+of rows is the 8 that end at row m (stored from where the blocks before it stopped), and
+fewer than 8 rows are done one at a time. Each element of C is one chain of fused
+multiply-adds over k in order.
 
 The register tiles and the product are C functions (numba ``cfunc``, compiled once and
 cached), called by name from compiled kernels as numba calls BLAS: inlined, they were
@@ -48,6 +50,7 @@ from shapegraph.executor.simd import (
     prefetch,
     vfma,
     vload,
+    vloadn,
     vput,
     vsplat,
     vstore,
@@ -79,27 +82,35 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
     if m < MR:
         _small(m, n, k, a, lda, b, ldb, c, ldc, beta)
         return
-    xs = np.empty(max(k, 1) * NR, np.float32)  # B's strip (_pack_strip pads it with zeros)
-    offs = np.empty(max(k, 1), np.int64)  # where each of its rows starts
-    for j in range(k):
-        offs[j] = j * NR
+    xs = np.empty(max(k, 1) * 8, np.float32)  # a last strip of < 8 columns, padded
+    offs = np.empty(max(k, 1), np.int64)  # where each row of the strip starts
     tmp = np.empty(MR * NR, np.float32)  # a tile C cannot hold
     tmp_at, xs_at, offs_at = address(tmp), address(xs), address(offs)
-    for s0 in range(0, n, NR):
+    for j in range(k):
+        offs[j] = j * ldb
+    s0 = 0
+    while s0 < n:
         w = min(NR, n - s0)
-        _pack_strip(b, ldb, s0, w, k, xs)
-        nv = 1 if w <= 8 else 3  # vectors the tile computes (16 columns: 24, through tmp)
+        nv = 3 if w == NR else 1  # vectors the tile computes
+        w = min(w, 8 * nv)
+        bb, bo = b, s0
+        if w < 8:  # the last columns: copied into a strip padded with zeros
+            for j in range(k):
+                offs[j] = 8 * j
+            _pack_strip(b, ldb, s0, w, k, xs)
+            bb, bo = xs_at, 0
         for r0 in range(0, m, MR):
             # the last rows: the 8 rows that end at m, stored from r0 on (through tmp)
             rr = min(r0, m - MR)
             # A's next 8 rows, fetched into the cache while these are multiplied
             nxt = a + 4 * lda * (rr + MR if rr + MR < m else 0)
             if rr == r0 and w == nv * 8:
-                _tile(nv, a, rr * lda, lda, xs_at, 0, offs_at, k, c + 4 * (rr * ldc + s0), ldc,
+                _tile(nv, a, rr * lda, lda, bb, bo, offs_at, k, c + 4 * (rr * ldc + s0), ldc,
                       beta, nxt)
             else:
-                _tile(nv, a, rr * lda, lda, xs_at, 0, offs_at, k, tmp_at, NR, 0.0, nxt)
+                _tile(nv, a, rr * lda, lda, bb, bo, offs_at, k, tmp_at, NR, 0.0, nxt)
                 _put(tmp, r0 - rr, c, r0 * ldc + s0, ldc, min(MR, m - r0), w, beta)
+        s0 += w
 
 
 @njit(cache=True, nogil=True)
@@ -124,19 +135,9 @@ def _small(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
 
 @njit(cache=True, nogil=True)
 def _pack_strip(b: int, ldb: int, s0: int, w: int, k: int, xs: np.ndarray) -> None:
-    """xs[j * NR + t] = B[j, s0 + t] for t < w, 0 for w <= t < NR."""
-    if w == NR:
-        for j in range(k):
-            o = j * ldb + s0
-            vstore(xs, j * NR, vload(b, o))
-            vstore(xs, j * NR + 8, vload(b, o + 8))
-            vstore(xs, j * NR + 16, vload(b, o + 16))
-    else:
-        for j in range(k):
-            for t in range(w):
-                fstore(xs, j * NR + t, fload(b, j * ldb + s0 + t))
-            for t in range(w, NR):
-                fstore(xs, j * NR + t, np.float32(0.0))
+    """xs[8j + t] = B[j, s0 + t] for t < w, 0 for w <= t < 8 (w < 8: B's last columns)."""
+    for j in range(k):
+        vstore(xs, 8 * j, vloadn(b, j * ldb + s0, w))
 
 
 @njit(cache=True, nogil=True)
