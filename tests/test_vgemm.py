@@ -28,6 +28,11 @@ from shapegraph.executor.simd import (
     vtranspose8,
     vunzip,
     vzip,
+    wfma,
+    wload,
+    wput,
+    wsplat,
+    wzero,
 )
 
 
@@ -177,3 +182,38 @@ def test_masked_load_and_store(n: int) -> None:
     o = np.full(12, -1.0, np.float32)
     _masked(a, o, n)
     np.testing.assert_array_equal(o, [-1] + list(range(3, 3 + n)) + [-1] * (11 - n))
+
+
+@njit(cache=True)
+def _wide(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
+    xa, za = address(x), address(z)
+    v = wfma(wsplat(np.float32(3.0)), wload(xa, 2), wzero())  # 3 x[2:18]
+    wput(za, 0, v, 0.0)  # overwritten
+    wput(za, 16, wload(address(y), 0), 2.0)  # z[16:32] = y + 2 z[16:32]
+
+
+def test_wide_intrinsics() -> None:
+    """The 16-lane operations of the wide tiles (``kernels_vgemm.WIDE``) against numpy:
+    offsets in elements from the address, wput's beta as vput's (0: not read)."""
+    x = np.random.default_rng(3).standard_normal(20).astype(np.float32)
+    y = np.random.default_rng(4).standard_normal(16).astype(np.float32)
+    z = np.full(34, np.nan, np.float32)
+    z[16:] = 1.5
+    _wide(x, y, z)
+    np.testing.assert_array_equal(z[:16], np.float32(3.0) * x[2:18])
+    np.testing.assert_allclose(z[16:32], y + np.float32(3.0), rtol=1e-6)
+    np.testing.assert_array_equal(z[32:], [1.5, 1.5])  # nothing past the 16 lanes
+
+
+def test_wide_tiles_where_avx512() -> None:
+    """WIDE follows the machine numba compiles for (AVX-512's 16-lane registers), and the
+    48-column tiles give sgemm's numbers (a product with strips of 48, 24, 8 and a last
+    part, and 8-row blocks with a last overlapping one)."""
+    from llvmlite import binding
+
+    has = bool(binding.get_host_cpu_features().get("avx512f", False))
+    from numba.core import config
+
+    assert (has and (config.CPU_NAME or "host") == "host") == KV.WIDE
+    got, want = run(21, 48 + 24 + 8 + 5, 37, 0.0, (1, 2, 0, 3, 1, 1), 9)
+    close(got, want, 37)

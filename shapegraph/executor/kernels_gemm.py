@@ -43,7 +43,7 @@ from shapegraph.executor.kernels import (
     _act_inplace,
     act_apply,
 )
-from shapegraph.executor.kernels_vgemm import vgemm_rm, vgemm_tile
+from shapegraph.executor.kernels_vgemm import WIDE, WR, vgemm_rm, vgemm_tile
 from shapegraph.executor.simd import (
     F32x8,
     address,
@@ -567,8 +567,8 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     1. the input strip under these tiles, zero-padded, each row split into its even and
        odd columns, so that the 4x4 inputs of 8 neighbouring tiles are 16 unit-stride loads;
     2. the input transform, V[xi][c][tile] for the 16 transform positions xi;
-    3. per position, M[xi] = U[xi] @ V[xi] on ``vgemm``'s 8 x 24 register tile, reading V's
-       rows where they lie (strips of 24 tiles, then of 8);
+    3. per position, M[xi] = U[xi] @ V[xi] on ``vgemm``'s register tile, reading V's rows
+       where they lie (strips of 48 tiles where ``WIDE``, then of 24, then of 8);
     4. the inverse transform, bias, residual and activation; each output row's two columns
        interleaved back in registers (a row's last, partial vector by masked loads and
        stores)."""
@@ -634,7 +634,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
             nxt = ua + 4 * (ao + 8 * c_dim)  # U's next 8 rows, fetched on the way
             s0 = 0
             while s0 < tt:
-                nv = 3 if s0 + 24 <= tt else 1
+                nv = 6 if WIDE and s0 + WR <= tt else 3 if s0 + 24 <= tt else 1
                 vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, oa, c_dim,
                            ma + 4 * (xi * mp + rr * tmax + s0), tmax, 0.0, nxt)
                 s0 += 8 * nv

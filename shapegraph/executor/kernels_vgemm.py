@@ -55,12 +55,37 @@ from shapegraph.executor.simd import (
     vsplat,
     vstore,
     vzero,
+    wfma,
+    wload,
+    wput,
+    wsplat,
+    wzero,
 )
 
-__all__ = ["MR", "NR", "vgemm_rm", "vgemm_tile"]
+__all__ = ["MR", "NR", "WIDE", "WR", "vgemm_rm", "vgemm_tile"]
 
 MR = 8  # rows of C in a register tile
 NR = 24  # columns of C in a register tile (three vectors); 8 for a last one of 8 or fewer
+
+
+def _has_avx512() -> bool:
+    """Whether numba compiles for this machine and it has AVX-512 (its 32 registers of 16
+    floats). (numba's disk cache is kept per CPU and its features, so a kernel compiled
+    with WIDE's value is never loaded on a machine with another.)"""
+    from numba.core import config
+    if (getattr(config, "CPU_NAME", None) or "host") != "host":
+        return False
+    try:
+        return bool(_llvm.get_host_cpu_features().get("avx512f", False))
+    except RuntimeError:  # (no feature list on this platform)
+        return False
+
+
+# Strips of 48 columns on 16-lane vectors where the machine has AVX-512: three registers a
+# row as in the tile of 24, half the loads and broadcasts per multiply-add (one thread,
+# products alone, hot: 105-111 GFLOP/s -> 114-117; 64 x 64 x 3072 95 -> 106)
+WIDE = _has_avx512()
+WR = 48  # columns of a wide tile
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -90,8 +115,8 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
         offs[j] = j * ldb
     s0 = 0
     while s0 < n:
-        w = min(NR, n - s0)
-        nv = 3 if w == NR else 1  # vectors the tile computes
+        w = n - s0
+        nv = 6 if WIDE and w >= WR else 3 if w >= NR else 1  # vectors of 8 the tile computes
         w = min(w, 8 * nv)
         bb, bo = b, s0
         if w < 8:  # the last columns: copied into a strip padded with zeros
@@ -107,9 +132,12 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
             if rr == r0 and w == nv * 8:
                 _tile(nv, a, rr * lda, lda, bb, bo, offs_at, k, c + 4 * (rr * ldc + s0), ldc,
                       beta, nxt)
-            else:
-                _tile(nv, a, rr * lda, lda, bb, bo, offs_at, k, tmp_at, NR, 0.0, nxt)
-                _put(tmp, r0 - rr, c, r0 * ldc + s0, ldc, min(MR, m - r0), w, beta)
+                continue
+            hv = min(nv, 3)  # through tmp: 24 columns (or 8) at a time
+            for h in range(0, w, 8 * hv):
+                _tile(hv, a, rr * lda, lda, bb, bo + h, offs_at, k, tmp_at, NR, 0.0, nxt)
+                _put(tmp, r0 - rr, c, r0 * ldc + s0 + h, ldc, min(MR, m - r0),
+                     min(8 * hv, w - h), beta)
         s0 += w
 
 
@@ -249,6 +277,59 @@ def _tile8(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: i
     vput(dst, 7 * ld, c70, beta)
 
 
+@njit(cache=True, nogil=True)
+def _tile48(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: int,
+            ld: int, beta: float, nxt: int) -> None:
+    """``_tile24`` on 16-lane vectors: 8 rows x 48 columns (``WIDE``)."""
+    c00 = wzero(); c01 = wzero(); c02 = wzero()  # noqa: E702
+    c10 = wzero(); c11 = wzero(); c12 = wzero()  # noqa: E702
+    c20 = wzero(); c21 = wzero(); c22 = wzero()  # noqa: E702
+    c30 = wzero(); c31 = wzero(); c32 = wzero()  # noqa: E702
+    c40 = wzero(); c41 = wzero(); c42 = wzero()  # noqa: E702
+    c50 = wzero(); c51 = wzero(); c52 = wzero()  # noqa: E702
+    c60 = wzero(); c61 = wzero(); c62 = wzero()  # noqa: E702
+    c70 = wzero(); c71 = wzero(); c72 = wzero()  # noqa: E702
+    for j in range(k):
+        bj = bo + iload(offs, j)
+        x0 = wload(b, bj)
+        x1 = wload(b, bj + 16)
+        x2 = wload(b, bj + 32)
+        prefetch(nxt + 32 * j)
+        o = ao + j
+        w = wsplat(fload(a, o))
+        c00 = wfma(w, x0, c00); c01 = wfma(w, x1, c01); c02 = wfma(w, x2, c02)  # noqa: E702
+        w = wsplat(fload(a, o + lda))
+        c10 = wfma(w, x0, c10); c11 = wfma(w, x1, c11); c12 = wfma(w, x2, c12)  # noqa: E702
+        w = wsplat(fload(a, o + 2 * lda))
+        c20 = wfma(w, x0, c20); c21 = wfma(w, x1, c21); c22 = wfma(w, x2, c22)  # noqa: E702
+        w = wsplat(fload(a, o + 3 * lda))
+        c30 = wfma(w, x0, c30); c31 = wfma(w, x1, c31); c32 = wfma(w, x2, c32)  # noqa: E702
+        w = wsplat(fload(a, o + 4 * lda))
+        c40 = wfma(w, x0, c40); c41 = wfma(w, x1, c41); c42 = wfma(w, x2, c42)  # noqa: E702
+        w = wsplat(fload(a, o + 5 * lda))
+        c50 = wfma(w, x0, c50); c51 = wfma(w, x1, c51); c52 = wfma(w, x2, c52)  # noqa: E702
+        w = wsplat(fload(a, o + 6 * lda))
+        c60 = wfma(w, x0, c60); c61 = wfma(w, x1, c61); c62 = wfma(w, x2, c62)  # noqa: E702
+        w = wsplat(fload(a, o + 7 * lda))
+        c70 = wfma(w, x0, c70); c71 = wfma(w, x1, c71); c72 = wfma(w, x2, c72)  # noqa: E702
+    o = 0
+    wput(dst, o, c00, beta); wput(dst, o + 16, c01, beta); wput(dst, o + 32, c02, beta)  # noqa: E702
+    o = ld
+    wput(dst, o, c10, beta); wput(dst, o + 16, c11, beta); wput(dst, o + 32, c12, beta)  # noqa: E702
+    o = 2 * ld
+    wput(dst, o, c20, beta); wput(dst, o + 16, c21, beta); wput(dst, o + 32, c22, beta)  # noqa: E702
+    o = 3 * ld
+    wput(dst, o, c30, beta); wput(dst, o + 16, c31, beta); wput(dst, o + 32, c32, beta)  # noqa: E702
+    o = 4 * ld
+    wput(dst, o, c40, beta); wput(dst, o + 16, c41, beta); wput(dst, o + 32, c42, beta)  # noqa: E702
+    o = 5 * ld
+    wput(dst, o, c50, beta); wput(dst, o + 16, c51, beta); wput(dst, o + 32, c52, beta)  # noqa: E702
+    o = 6 * ld
+    wput(dst, o, c60, beta); wput(dst, o + 16, c61, beta); wput(dst, o + 32, c62, beta)  # noqa: E702
+    o = 7 * ld
+    wput(dst, o, c70, beta); wput(dst, o + 16, c71, beta); wput(dst, o + 32, c72, beta)  # noqa: E702
+
+
 _TILE_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.intp,
                        types.intp, types.intp, types.intp, types.intp, types.intp,
                        types.float64, types.intp)
@@ -260,10 +341,13 @@ def _tile_c(nv: int, a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: i
     """The 8 x 8nv floats at address ``dst`` (rows ``ld`` floats apart) = A[8, k] (rows
     at address ``a`` from element ao, lda apart) @ B[k, 8nv] (+ beta * them), where B's row
     j is the 8nv floats at address ``b`` from element bo + offs[j] (``offs`` the address of
-    k int64s: a packed strip's rows, or an input row under each kernel tap); nv is 3 or 1.
+    k int64s: a packed strip's rows, or an input row under each kernel tap); nv is 1, 3, or
+    6 where ``WIDE`` (16-lane vectors: never call it so elsewhere).
     ``nxt`` is the address of A's next rows, prefetched on the way."""
     if nv == 1:
         _tile8(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt)
+    elif nv == 6:
+        _tile48(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt)
     else:  # (16 columns too: a third tile kernel cost 0.3 s of compile for 2% of strips)
         _tile24(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt)
 

@@ -32,9 +32,10 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["LANES", "F32x8", "address", "fload", "fstore", "iload", "prefetch", "vadd", "vfma",
-           "vload", "vloadn", "vmax", "vput", "vrelu", "vsplat", "vstore", "vstoren", "vsub",
-           "vtranspose8", "vunzip", "vzero", "vzip"]
+__all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "fload", "fstore", "iload",
+           "prefetch", "vadd", "vfma", "vload", "vloadn", "vmax", "vput", "vrelu", "vsplat",
+           "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero", "vzip", "wfma",
+           "wload", "wput", "wsplat", "wzero"]
 
 LANES = 8
 _VT = ir.VectorType(ir.FloatType(), LANES)
@@ -55,6 +56,27 @@ f32x8 = F32x8()
 class _F32x8Model(models.PrimitiveModel):
     def __init__(self, dmm: Any, fe_type: Any) -> None:
         super().__init__(dmm, fe_type, _VT)  # type: ignore[no-untyped-call]
+
+# Sixteen lanes (one AVX-512 register), for the register tiles on machines that have it
+# (``WIDE``): only what a tile needs
+WIDE_LANES = 16
+_WT = ir.VectorType(ir.FloatType(), WIDE_LANES)
+
+
+class F32x16(types.Type):
+    """numba's type of a ``<16 x float>`` value (one AVX-512 register)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="f32x16")
+
+
+f32x16 = F32x16()
+
+
+@register_model(F32x16)
+class _F32x16Model(models.PrimitiveModel):
+    def __init__(self, dmm: Any, fe_type: Any) -> None:
+        super().__init__(dmm, fe_type, _WT)  # type: ignore[no-untyped-call]
 
 
 def _addr(context: Any, builder: Any, aryty: Any, ary: Any, idx: Any, ty: Any) -> Any:
@@ -185,16 +207,16 @@ def _llvm_function(builder: Any, name: str, fnty: Any) -> Any:
     return cgutils.get_or_insert_function(builder.module, fnty, name)  # type: ignore
 
 
-def _fma(builder: Any, a: Any, b: Any, c: Any) -> Any:
+def _fma(builder: Any, a: Any, b: Any, c: Any, vt: Any = _VT) -> Any:
     """a * b + c with one rounding (LLVM's fma intrinsic: vfmadd where there is one)."""
-    fn = _llvm_function(builder, "llvm.fma.v8f32", ir.FunctionType(_VT, [_VT, _VT, _VT]))
+    fn = _llvm_function(builder, f"llvm.fma.v{vt.count}f32", ir.FunctionType(vt, [vt] * 3))
     return builder.call(fn, [a, b, c])
 
 
-def _splat(builder: Any, x: Any) -> Any:
-    v = builder.insert_element(ir.Constant(_VT, ir.Undefined), x, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(v, ir.Constant(_VT, ir.Undefined),
-                                  ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+def _splat(builder: Any, x: Any, vt: Any = _VT) -> Any:
+    v = builder.insert_element(ir.Constant(vt, ir.Undefined), x, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(v, ir.Constant(vt, ir.Undefined),
+                                  ir.Constant(ir.VectorType(_I32, vt.count), [0] * vt.count))
 
 
 def _vsplat(typingctx: Any, x: Any) -> Any:
@@ -213,6 +235,47 @@ def _vfma(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         return _fma(builder, *args)
     return f32x8(f32x8, f32x8, f32x8), codegen
+
+
+def _wload(typingctx: Any, addr: Any, i: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.load(_addr(context, builder, sig.args[0], args[0], args[1], _WT),
+                            align=4)
+    return f32x16(types.intp, types.intp), codegen
+
+
+def _wput(typingctx: Any, addr: Any, i: Any, v: Any, beta: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        ptr = _addr(context, builder, sig.args[0], args[0], args[1], _WT)
+        b32 = context.cast(builder, args[3], sig.args[3], types.float32)
+        with builder.if_else(builder.fcmp_ordered("==", b32, ir.Constant(ir.FloatType(), 0.0))
+                             ) as (zero, other):
+            with zero:
+                builder.store(args[2], ptr, align=4)
+            with other:
+                old = builder.load(ptr, align=4)
+                splat = _splat(builder, b32, _WT)
+                builder.store(_fma(builder, splat, old, args[2], _WT), ptr, align=4)
+        return context.get_dummy_value()
+    return types.none(types.intp, types.intp, f32x16, types.float64), codegen
+
+
+def _wsplat(typingctx: Any, x: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return _splat(builder, args[0], _WT)
+    return f32x16(types.float32), codegen
+
+
+def _wzero(typingctx: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return ir.Constant(_WT, [0.0] * WIDE_LANES)
+    return f32x16(), codegen
+
+
+def _wfma(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return _fma(builder, args[0], args[1], args[2], _WT)
+    return f32x16(f32x16, f32x16, f32x16), codegen
 
 
 def _lanes_below(builder: Any, n: Any) -> Any:
@@ -349,3 +412,13 @@ vunzip = cast(_F, intrinsic(_shuffle_pair("vunzip", [0, 2, 4, 6, 8, 10, 12, 14],
                                           [1, 3, 5, 7, 9, 11, 13, 15])))
 """vunzip(a, b): the 16 lanes of a then b split into the even ones and the odd ones (the
 inverse of ``vzip``)."""
+wload = cast(_F, intrinsic(_wload))
+"""wload(addr, i): the 16 floats at element i from address ``addr`` (an ``f32x16``)."""
+wput = cast(_F, intrinsic(_wput))
+"""wput(addr, i, v, beta): ``vput`` of 16 floats."""
+wsplat = cast(_F, intrinsic(_wsplat))
+"""wsplat(x): a float32 in each of 16 lanes."""
+wzero = cast(_F, intrinsic(_wzero))
+"""wzero(): 16 zeros."""
+wfma = cast(_F, intrinsic(_wfma))
+"""wfma(a, b, c): ``vfma`` on 16 lanes."""

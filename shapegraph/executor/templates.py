@@ -59,6 +59,7 @@ from typing import NamedTuple, TypeAlias
 import numpy as np
 
 from shapegraph.executor.kernels import ACT_NONE, ACT_RELU
+from shapegraph.executor.kernels_vgemm import WIDE
 from shapegraph.executor.steps import Act, literal
 
 __all__ = [
@@ -451,7 +452,9 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
     e(1, f"for xi in range({a * a}):")
     e(2, "s0 = 0")
     e(2, "while s0 < tt:")
-    e(3, "nv = 3 if s0 + 24 <= tt else 1")  # strips of 24 tiles, the rest in strips of 8
+    # strips of 48 tiles where the machine has 16-lane vectors, then of 24, then of 8
+    e(3, "nv = 6 if s0 + 48 <= tt else 3 if s0 + 24 <= tt else 1" if WIDE
+      else "nv = 3 if s0 + 24 <= tt else 1")
     e(3, f"for r in range(0, {o_dim}, 8):")
     e(4, f"rr = min(r, {o_dim - 8})")  # the last 8 rows (those before them computed twice)
     e(4, f"vgemm_tile(nv, wa, (xi * {o_dim} + rr) * {c_dim}, {c_dim}, va, "
