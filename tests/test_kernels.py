@@ -195,10 +195,11 @@ def test_a_model_with_few_outputs_runs_dense_narrow() -> None:
        st.booleans(), st.integers(0, 2**32 - 1))
 def test_dense_tiled(n: int, k: int, m: int, bias: bool, act: int, strided: bool,
                      seed: int) -> None:
-    """Register tiles of 8 rows x 24 columns on the packed strips (``pack_dense``) from 8
-    rows, the last tile of fewer rows through a scratch tile; rows in pairs below 8, a last
-    single row as two halves of K (odd K: one term more); columns past M computed, not
-    stored; K = 0 gives the bias alone; a strided input is copied first."""
+    """Register tiles of 8 rows x 24 columns (48 where KVG.WIDE) on the packed strips
+    (``pack_dense``) from 8 rows, the last tile of fewer rows through a scratch tile;
+    rows in pairs below 8, a last single row as two halves of K (odd K: one term more);
+    columns past M computed, not stored; K = 0 gives the bias alone; a strided input is
+    copied first."""
     rng = np.random.default_rng(seed)
     x, wt, b = rand(rng, n, 2 * k if strided else k), rand(rng, k, m), rand(rng, m)
     if strided:
@@ -685,12 +686,31 @@ def test_conv_gemm_random_vgemm(cfg: dict[str, int], residual: bool, act: int, t
 
 @st.composite
 def oconv_config(draw: Any) -> dict[str, int]:
-    """Any kernel, stride, padding, dilation and groups, 8 to 56 output channels a group
-    (strips of 24 and a last one of 8, 16 or 24 lanes, not all of them channels); planes
-    of any size, fewer than 8 pixels too (a tile's 8 pixels are any 8 of the plane)."""
+    """Any kernel, stride, padding, dilation and groups, 8 to 104 output channels a group
+    (strips of 24 and a last one of 8, 16 or 24 lanes, not all of them channels; where
+    KVG.WIDE strips of 48 and last ones of 8 to 32 or 24 and 16); planes of any size, fewer
+    than 8 pixels too (a tile's 8 pixels are any 8 of the plane)."""
     d = draw(conv_config(max_c=8))
-    d["O"] = d["groups"] * draw(st.integers(8, 56))
+    d["O"] = d["groups"] * draw(st.integers(8, 104))
     return d
+
+
+@pytest.mark.parametrize("og", range(1, 200))
+def test_strips_cover_the_channels(og: int) -> None:
+    """``oconv``'s and ``dense_tiled``'s strips of output channels lie end to end from 0
+    and cover the group's channels rounded up to 8, each as wide as a tile it has: 24, 16
+    or 8 lanes, or where KVG.WIDE 48, 32, 24, 16 or 8 (the compiled functions and the
+    packing's Python ones agree)."""
+    widths = {48, 32, 24, 16, 8} if KVG.WIDE else {24, 16, 8}
+    n = KO.strips_of(og)
+    assert n == KO.strips_of.py_func(og)
+    lane = 0
+    for s in range(n):
+        lane0, width = KO.strip(og, s)
+        assert (lane0, width) == KO.strip.py_func(og, s)
+        assert lane0 == lane and width in widths
+        lane += width
+    assert lane == -(-og // 8) * 8
 
 
 @SOME

@@ -52,7 +52,7 @@ from numba import cfunc, types
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import _bias_act_rows
 from shapegraph.executor.kernels_gemm import _epilogue
-from shapegraph.executor.kernels_vgemm import NR, _put
+from shapegraph.executor.kernels_vgemm import NR, WIDE, WR, _put
 from shapegraph.executor.simd import (
     address,
     fload,
@@ -63,6 +63,13 @@ from shapegraph.executor.simd import (
     vsplat,
     vtranspose8,
     vzero,
+    wfma,
+    whi,
+    wlo,
+    wload,
+    wput,
+    wsplat,
+    wzero,
 )
 
 __all__ = ["DENSE_TILED_WEIGHTS", "OC_PIXELS", "channel_block", "dense_tiled", "oconv",
@@ -70,13 +77,19 @@ __all__ = ["DENSE_TILED_WEIGHTS", "OC_PIXELS", "channel_block", "dense_tiled", "
 
 PIXELS = 8  # output pixels in a register tile
 LANES = 24  # output channels in a register tile (a group's last: 8 or 16)
+WIDE_LANES = WR  # ... 48 where ``WIDE`` (16-lane vectors; a group's last: 8 to 32)
+TMP_ROW = WR  # a scratch tile's row: room for a wide tile's
 OC_PIXELS = 128  # output pixels of a work item
 
 
 @njit(cache=True, nogil=True)
 def strips_of(og: int) -> int:
     """How many strips of output channels a group of ``og`` has (``strip``)."""
-    q, r = divmod((og + 7) // 8 * 8, LANES)
+    og8 = (og + 7) // 8 * 8
+    if WIDE:
+        q, r = divmod(og8, WIDE_LANES)
+        return q + (2 if r == 40 else 1 if r > 0 else 0)
+    q, r = divmod(og8, LANES)
     return q + 1 if r > 0 else q
 
 
@@ -84,8 +97,14 @@ def strips_of(og: int) -> int:
 def strip(og: int, s: int) -> tuple[int, int]:
     """(first lane, lanes) of strip s of a group of ``og`` output channels: 24 lanes each,
     the last 8 or 16 (past og: zero weights, not stored), but two of 16 where a last of 8
-    would follow one of 24 (a tile of 8 lanes loads as much as one of 24)."""
+    would follow one of 24 (a tile of 8 lanes loads as much as one of 24). Where ``WIDE``:
+    48 lanes each, the last 8, 16, 24 or 32, or 24 and 16 for 40."""
     og8 = (og + 7) // 8 * 8
+    if WIDE:
+        q, r = divmod(og8, WIDE_LANES)
+        if r == 40 and s >= q:
+            return WIDE_LANES * q + 24 * (s - q), 24 - 8 * (s - q)
+        return WIDE_LANES * s, min(WIDE_LANES, og8 - WIDE_LANES * s)
     q, r = divmod(og8, LANES)
     if r == 8 and q >= 1 and s >= q - 1:
         return LANES * (q - 1) + 16 * (s - q + 1), 16
@@ -248,8 +267,8 @@ def _oconv_item(xp: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
     lane0, width = strip(mg, s)
     nm = min(width, mg - lane0)  # its channels
     m0 = g * mg + lane0
-    tmp = np.empty(LANES * NR, np.float32)  # a tile the output cannot hold (rows NR apart,
-    # as kernels_vgemm._put reads them)
+    tmp = np.empty(WIDE_LANES * NR, np.float32)  # a tile the output cannot hold (a channel's
+    # 8 pixels a row, rows NR apart)
     x_at = address(xp) + 4 * g * group_floats
     w_at, pix_at, offs_at, tmp_at = address(w), address(pix), address(offs), address(tmp)
     bo = (g * og8 + lane0) * kg
@@ -268,7 +287,7 @@ def _oconv_item(xp: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
         pp = max(min(p0, pixels - PIXELS), 0)
         _otile(nv, x_at, pix_at + 8 * pp, kg, offs_at, w_at, bo, tmp_at, NR, 0.0, 0)
         _put(tmp[p0 - pp:], 0, y_at, p0, pixels, nm, min(PIXELS, p_end - pp) - (p0 - pp),
-             beta)
+             beta, NR)
     _epilogue(yv, m0, nm, p_first, p_end - p_first, b, r3[n], has_res and not in_place, act)
 
 
@@ -330,7 +349,7 @@ def dense_tiled(x: np.ndarray, wp: np.ndarray, b: np.ndarray, act: tuple[int, fl
         items = strips * chunks
         parts = max(1, min(items, threads * (1 if n < DENSE_TILE_ROWS else DENSE_PARTS)))
         for part in prange(parts):
-            tmp = np.empty(PIXELS * LANES, np.float32)
+            tmp = np.empty(PIXELS * TMP_ROW, np.float32)
             for item in range(part * items // parts, (part + 1) * items // parts):
                 _dense_item(xc, wp, out, offs, tmp, np.int64(item))
     _bias_act_rows(out, b, act)
@@ -368,9 +387,9 @@ def _dense_item(x: np.ndarray, wp: np.ndarray, out: np.ndarray, offs: np.ndarray
             _otile(nv, x_at, pix_at, k, offs_at, w_at, bo, out_at + 4 * (r0 * m + lane0), 8,
                    0.0, m)
             continue
-        _otile(nv, x_at, pix_at, k, offs_at, w_at, bo, tmp_at, 8, 0.0, NR)  # (rows NR apart,
+        _otile(nv, x_at, pix_at, k, offs_at, w_at, bo, tmp_at, 8, 0.0, TMP_ROW)
         _put(tmp, r0 - rr, out_at, r0 * m + lane0, m, min(r0 + PIXELS, r_end) - r0, nm,
-             0.0)  # as _put reads them)
+             0.0, TMP_ROW)
 
 
 @njit(cache=True, nogil=True)
@@ -388,14 +407,14 @@ def _dense_rows(x: np.ndarray, wp: np.ndarray, out: np.ndarray, s: int,
     w_at, x_at, tmp_at = address(wp) + 4 * lane0 * k, address(x), address(tmp)
     for i in range(0, n - 1, 2):
         _pair(width, x_at + 4 * i * k, x_at + 4 * (i + 1) * k, w_at, w_at, k, tmp_at)
-        _put(tmp, 0, address(out), i * m + lane0, m, 2, nm, 0.0)
+        _put(tmp, 0, address(out), i * m + lane0, m, 2, nm, 0.0, TMP_ROW)
     if n % 2:
         i = n - 1
         half = k // 2
         row = x_at + 4 * i * k
         _pair(width, row, row + 4 * half, w_at, w_at + 4 * half * width, half, tmp_at)
         for lane in range(nm):
-            v = tmp[lane] + tmp[NR + lane]
+            v = tmp[lane] + tmp[TMP_ROW + lane]
             for j in range(2 * half, k):  # (an odd K's last term)
                 v += x[i, j] * wp[lane0 * k + j * width + lane]
             out[i, lane0 + lane] = v
@@ -403,9 +422,12 @@ def _dense_rows(x: np.ndarray, wp: np.ndarray, out: np.ndarray, s: int,
 
 @njit(cache=True, nogil=True)
 def _pair(width: int, x0: int, x1: int, w0: int, w1: int, k: int, dst: int) -> None:
-    """At address dst, the ``width`` (24, 16 or 8) floats of sum_j x0[j] w0[j, :] and NR
-    floats later (as ``_put`` reads rows) those of sum_j x1[j] w1[j, :], j < k (x0, x1:
-    addresses of k floats; w0, w1: of k rows of ``width`` floats)."""
+    """At address dst, the ``width`` (48, 32, 24, 16 or 8) floats of sum_j x0[j] w0[j, :]
+    and TMP_ROW floats later (as ``_put`` reads rows) those of sum_j x1[j] w1[j, :], j < k
+    (x0, x1: addresses of k floats; w0, w1: of k rows of ``width`` floats)."""
+    if width > 24:
+        _pair_wide(width, x0, x1, w0, w1, k, dst)
+        return
     a0 = vzero()
     a1 = vzero()
     a2 = vzero()
@@ -437,9 +459,44 @@ def _pair(width: int, x0: int, x1: int, w0: int, w1: int, k: int, dst: int) -> N
     vput(dst, 0, a0, 0.0)
     vput(dst, 8, a1, 0.0)
     vput(dst, 16, a2, 0.0)
-    vput(dst, NR, b0, 0.0)
-    vput(dst, NR + 8, b1, 0.0)
-    vput(dst, NR + 16, b2, 0.0)
+    vput(dst, TMP_ROW, b0, 0.0)
+    vput(dst, TMP_ROW + 8, b1, 0.0)
+    vput(dst, TMP_ROW + 16, b2, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _pair_wide(width: int, x0: int, x1: int, w0: int, w1: int, k: int, dst: int) -> None:
+    """``_pair`` of 48 or 32 floats, on 16-lane vectors (``WIDE``'s strips)."""
+    a0 = wzero()
+    a1 = wzero()
+    a2 = wzero()
+    b0 = wzero()
+    b1 = wzero()
+    b2 = wzero()
+    if width == 48:
+        for j in range(k):
+            u = wsplat(fload(x0, j))
+            v = wsplat(fload(x1, j))
+            a0 = wfma(u, wload(w0, 48 * j), a0)
+            a1 = wfma(u, wload(w0, 48 * j + 16), a1)
+            a2 = wfma(u, wload(w0, 48 * j + 32), a2)
+            b0 = wfma(v, wload(w1, 48 * j), b0)
+            b1 = wfma(v, wload(w1, 48 * j + 16), b1)
+            b2 = wfma(v, wload(w1, 48 * j + 32), b2)
+    else:
+        for j in range(k):
+            u = wsplat(fload(x0, j))
+            v = wsplat(fload(x1, j))
+            a0 = wfma(u, wload(w0, 32 * j), a0)
+            a1 = wfma(u, wload(w0, 32 * j + 16), a1)
+            b0 = wfma(v, wload(w1, 32 * j), b0)
+            b1 = wfma(v, wload(w1, 32 * j + 16), b1)
+    wput(dst, 0, a0, 0.0)
+    wput(dst, 16, a1, 0.0)
+    wput(dst, 32, a2, 0.0)
+    wput(dst, TMP_ROW, b0, 0.0)
+    wput(dst, TMP_ROW + 16, b1, 0.0)
+    wput(dst, TMP_ROW + 32, b2, 0.0)
 
 
 # The register tiles, written out (see kernels_vgemm): each accumulator a variable of its
@@ -584,6 +641,137 @@ def _otile8(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld: 
         _store8(vtranspose8(c00, c10, c20, c30, c40, c50, c60, c70), dst, 0 * ld, ld, beta)
 
 
+@njit(cache=True, nogil=True)
+def _otile48(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld: int,
+             beta: float, ldp: int) -> None:
+    """``_otile24`` on 16-lane vectors: 8 pixels x 48 channels (``WIDE``)."""
+    p0 = iload(pix, 0); p1 = iload(pix, 1); p2 = iload(pix, 2); p3 = iload(pix, 3)  # noqa: E702
+    p4 = iload(pix, 4); p5 = iload(pix, 5); p6 = iload(pix, 6); p7 = iload(pix, 7)  # noqa: E702
+    c00 = wzero(); c01 = wzero(); c02 = wzero()  # noqa: E702
+    c10 = wzero(); c11 = wzero(); c12 = wzero()  # noqa: E702
+    c20 = wzero(); c21 = wzero(); c22 = wzero()  # noqa: E702
+    c30 = wzero(); c31 = wzero(); c32 = wzero()  # noqa: E702
+    c40 = wzero(); c41 = wzero(); c42 = wzero()  # noqa: E702
+    c50 = wzero(); c51 = wzero(); c52 = wzero()  # noqa: E702
+    c60 = wzero(); c61 = wzero(); c62 = wzero()  # noqa: E702
+    c70 = wzero(); c71 = wzero(); c72 = wzero()  # noqa: E702
+    for j in range(k):
+        o = iload(offs, j)
+        bj = bo + 48 * j
+        w0 = wload(b, bj)
+        w1 = wload(b, bj + 16)
+        w2 = wload(b, bj + 32)
+        a = wsplat(fload(x, p0 + o))
+        c00 = wfma(a, w0, c00); c01 = wfma(a, w1, c01); c02 = wfma(a, w2, c02)  # noqa: E702
+        a = wsplat(fload(x, p1 + o))
+        c10 = wfma(a, w0, c10); c11 = wfma(a, w1, c11); c12 = wfma(a, w2, c12)  # noqa: E702
+        a = wsplat(fload(x, p2 + o))
+        c20 = wfma(a, w0, c20); c21 = wfma(a, w1, c21); c22 = wfma(a, w2, c22)  # noqa: E702
+        a = wsplat(fload(x, p3 + o))
+        c30 = wfma(a, w0, c30); c31 = wfma(a, w1, c31); c32 = wfma(a, w2, c32)  # noqa: E702
+        a = wsplat(fload(x, p4 + o))
+        c40 = wfma(a, w0, c40); c41 = wfma(a, w1, c41); c42 = wfma(a, w2, c42)  # noqa: E702
+        a = wsplat(fload(x, p5 + o))
+        c50 = wfma(a, w0, c50); c51 = wfma(a, w1, c51); c52 = wfma(a, w2, c52)  # noqa: E702
+        a = wsplat(fload(x, p6 + o))
+        c60 = wfma(a, w0, c60); c61 = wfma(a, w1, c61); c62 = wfma(a, w2, c62)  # noqa: E702
+        a = wsplat(fload(x, p7 + o))
+        c70 = wfma(a, w0, c70); c71 = wfma(a, w1, c71); c72 = wfma(a, w2, c72)  # noqa: E702
+    if ldp:  # pixel i's vector v (16 lanes: two of 8) at dst + i ldp + 2 v ld
+        wput(dst, 0 * ldp + 0 * ld, c00, beta)
+        wput(dst, 0 * ldp + 2 * ld, c01, beta)
+        wput(dst, 0 * ldp + 4 * ld, c02, beta)
+        wput(dst, 1 * ldp + 0 * ld, c10, beta)
+        wput(dst, 1 * ldp + 2 * ld, c11, beta)
+        wput(dst, 1 * ldp + 4 * ld, c12, beta)
+        wput(dst, 2 * ldp + 0 * ld, c20, beta)
+        wput(dst, 2 * ldp + 2 * ld, c21, beta)
+        wput(dst, 2 * ldp + 4 * ld, c22, beta)
+        wput(dst, 3 * ldp + 0 * ld, c30, beta)
+        wput(dst, 3 * ldp + 2 * ld, c31, beta)
+        wput(dst, 3 * ldp + 4 * ld, c32, beta)
+        wput(dst, 4 * ldp + 0 * ld, c40, beta)
+        wput(dst, 4 * ldp + 2 * ld, c41, beta)
+        wput(dst, 4 * ldp + 4 * ld, c42, beta)
+        wput(dst, 5 * ldp + 0 * ld, c50, beta)
+        wput(dst, 5 * ldp + 2 * ld, c51, beta)
+        wput(dst, 5 * ldp + 4 * ld, c52, beta)
+        wput(dst, 6 * ldp + 0 * ld, c60, beta)
+        wput(dst, 6 * ldp + 2 * ld, c61, beta)
+        wput(dst, 6 * ldp + 4 * ld, c62, beta)
+        wput(dst, 7 * ldp + 0 * ld, c70, beta)
+        wput(dst, 7 * ldp + 2 * ld, c71, beta)
+        wput(dst, 7 * ldp + 4 * ld, c72, beta)
+    else:  # channel 16 v + r's row at dst + (16 v + r) ld: each half transposed
+        _store8(vtranspose8(wlo(c00), wlo(c10), wlo(c20), wlo(c30),
+                            wlo(c40), wlo(c50), wlo(c60), wlo(c70)), dst, 0 * ld, ld, beta)
+        _store8(vtranspose8(whi(c00), whi(c10), whi(c20), whi(c30),
+                            whi(c40), whi(c50), whi(c60), whi(c70)), dst, 8 * ld, ld, beta)
+        _store8(vtranspose8(wlo(c01), wlo(c11), wlo(c21), wlo(c31),
+                            wlo(c41), wlo(c51), wlo(c61), wlo(c71)), dst, 16 * ld, ld, beta)
+        _store8(vtranspose8(whi(c01), whi(c11), whi(c21), whi(c31),
+                            whi(c41), whi(c51), whi(c61), whi(c71)), dst, 24 * ld, ld, beta)
+        _store8(vtranspose8(wlo(c02), wlo(c12), wlo(c22), wlo(c32),
+                            wlo(c42), wlo(c52), wlo(c62), wlo(c72)), dst, 32 * ld, ld, beta)
+        _store8(vtranspose8(whi(c02), whi(c12), whi(c22), whi(c32),
+                            whi(c42), whi(c52), whi(c62), whi(c72)), dst, 40 * ld, ld, beta)
+
+
+@njit(cache=True, nogil=True)
+def _otile32(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld: int,
+             beta: float, ldp: int) -> None:
+    """``_otile24`` on 16-lane vectors: 8 pixels x 32 channels (``WIDE``)."""
+    p0 = iload(pix, 0); p1 = iload(pix, 1); p2 = iload(pix, 2); p3 = iload(pix, 3)  # noqa: E702
+    p4 = iload(pix, 4); p5 = iload(pix, 5); p6 = iload(pix, 6); p7 = iload(pix, 7)  # noqa: E702
+    c00 = wzero(); c01 = wzero()  # noqa: E702
+    c10 = wzero(); c11 = wzero()  # noqa: E702
+    c20 = wzero(); c21 = wzero()  # noqa: E702
+    c30 = wzero(); c31 = wzero()  # noqa: E702
+    c40 = wzero(); c41 = wzero()  # noqa: E702
+    c50 = wzero(); c51 = wzero()  # noqa: E702
+    c60 = wzero(); c61 = wzero()  # noqa: E702
+    c70 = wzero(); c71 = wzero()  # noqa: E702
+    for j in range(k):
+        o = iload(offs, j)
+        bj = bo + 32 * j
+        w0 = wload(b, bj)
+        w1 = wload(b, bj + 16)
+        a = wsplat(fload(x, p0 + o))
+        c00 = wfma(a, w0, c00); c01 = wfma(a, w1, c01)  # noqa: E702
+        a = wsplat(fload(x, p1 + o))
+        c10 = wfma(a, w0, c10); c11 = wfma(a, w1, c11)  # noqa: E702
+        a = wsplat(fload(x, p2 + o))
+        c20 = wfma(a, w0, c20); c21 = wfma(a, w1, c21)  # noqa: E702
+        a = wsplat(fload(x, p3 + o))
+        c30 = wfma(a, w0, c30); c31 = wfma(a, w1, c31)  # noqa: E702
+        a = wsplat(fload(x, p4 + o))
+        c40 = wfma(a, w0, c40); c41 = wfma(a, w1, c41)  # noqa: E702
+        a = wsplat(fload(x, p5 + o))
+        c50 = wfma(a, w0, c50); c51 = wfma(a, w1, c51)  # noqa: E702
+        a = wsplat(fload(x, p6 + o))
+        c60 = wfma(a, w0, c60); c61 = wfma(a, w1, c61)  # noqa: E702
+        a = wsplat(fload(x, p7 + o))
+        c70 = wfma(a, w0, c70); c71 = wfma(a, w1, c71)  # noqa: E702
+    if ldp:  # pixel i's vector v (16 lanes: two of 8) at dst + i ldp + 2 v ld
+        wput(dst, 0 * ldp + 0 * ld, c00, beta); wput(dst, 0 * ldp + 2 * ld, c01, beta)  # noqa: E702
+        wput(dst, 1 * ldp + 0 * ld, c10, beta); wput(dst, 1 * ldp + 2 * ld, c11, beta)  # noqa: E702
+        wput(dst, 2 * ldp + 0 * ld, c20, beta); wput(dst, 2 * ldp + 2 * ld, c21, beta)  # noqa: E702
+        wput(dst, 3 * ldp + 0 * ld, c30, beta); wput(dst, 3 * ldp + 2 * ld, c31, beta)  # noqa: E702
+        wput(dst, 4 * ldp + 0 * ld, c40, beta); wput(dst, 4 * ldp + 2 * ld, c41, beta)  # noqa: E702
+        wput(dst, 5 * ldp + 0 * ld, c50, beta); wput(dst, 5 * ldp + 2 * ld, c51, beta)  # noqa: E702
+        wput(dst, 6 * ldp + 0 * ld, c60, beta); wput(dst, 6 * ldp + 2 * ld, c61, beta)  # noqa: E702
+        wput(dst, 7 * ldp + 0 * ld, c70, beta); wput(dst, 7 * ldp + 2 * ld, c71, beta)  # noqa: E702
+    else:  # channel 16 v + r's row at dst + (16 v + r) ld: each half transposed
+        _store8(vtranspose8(wlo(c00), wlo(c10), wlo(c20), wlo(c30),
+                            wlo(c40), wlo(c50), wlo(c60), wlo(c70)), dst, 0 * ld, ld, beta)
+        _store8(vtranspose8(whi(c00), whi(c10), whi(c20), whi(c30),
+                            whi(c40), whi(c50), whi(c60), whi(c70)), dst, 8 * ld, ld, beta)
+        _store8(vtranspose8(wlo(c01), wlo(c11), wlo(c21), wlo(c31),
+                            wlo(c41), wlo(c51), wlo(c61), wlo(c71)), dst, 16 * ld, ld, beta)
+        _store8(vtranspose8(whi(c01), whi(c11), whi(c21), whi(c31),
+                            whi(c41), whi(c51), whi(c61), whi(c71)), dst, 24 * ld, ld, beta)
+
+
 _OTILE_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.intp,
                         types.intp, types.intp, types.intp, types.intp, types.float64,
                         types.intp)
@@ -597,8 +785,12 @@ def _otile_c(nv: int, x: int, pix: int, k: int, offs: int, b: int, bo: int, dst:
     i ldp, each of the row's vectors of 8 ``ld`` after the one before): A[i, j] is the
     float at address ``x`` plus pix[i] + offs[j] elements (``pix``, ``offs``: the
     addresses of 8 and k int64s), B the k x 8nv floats at address ``b`` from element bo,
-    rows 8nv apart; nv is 3, 2 or 1."""
-    if nv == 3:
+    rows 8nv apart; nv is 3, 2 or 1, or 6 or 4 where ``WIDE`` (16-lane vectors)."""
+    if nv == 6:
+        _otile48(x, pix, k, offs, b, bo, dst, ld, beta, ldp)
+    elif nv == 4:
+        _otile32(x, pix, k, offs, b, bo, dst, ld, beta, ldp)
+    elif nv == 3:
         _otile24(x, pix, k, offs, b, bo, dst, ld, beta, ldp)
     elif nv == 2:
         _otile16(x, pix, k, offs, b, bo, dst, ld, beta, ldp)

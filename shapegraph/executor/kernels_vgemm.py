@@ -137,7 +137,7 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
             for h in range(0, w, 8 * hv):
                 _tile(hv, a, rr * lda, lda, bb, bo + h, offs_at, k, tmp_at, NR, 0.0, nxt)
                 _put(tmp, r0 - rr, c, r0 * ldc + s0 + h, ldc, min(MR, m - r0),
-                     min(8 * hv, w - h), beta)
+                     min(8 * hv, w - h), beta, NR)
         s0 += w
 
 
@@ -170,12 +170,12 @@ def _pack_strip(b: int, ldb: int, s0: int, w: int, k: int, xs: np.ndarray) -> No
 
 @njit(cache=True, nogil=True)
 def _put(tmp: np.ndarray, t0: int, c: int, co: int, ldc: int, rows: int, cols: int,
-         beta: float) -> None:
-    """C's rows x cols block at element co from address ``c`` = tmp's from its row t0 (+
-    beta * C)."""
+         beta: float, ldt: int) -> None:
+    """C's rows x cols block at element co from address ``c`` = tmp's from its row t0
+    (rows ``ldt`` apart) (+ beta * C)."""
     for i in range(rows):
         for t in range(cols):
-            v = tmp[(t0 + i) * NR + t]
+            v = tmp[(t0 + i) * ldt + t]
             if beta != 0.0:
                 v += np.float32(beta) * fload(c, co + i * ldc + t)
             fstore(c, co + i * ldc + t, v)

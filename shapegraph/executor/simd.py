@@ -35,7 +35,7 @@ from numba.extending import intrinsic, models, register_model
 __all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "fload", "fstore", "iload",
            "prefetch", "vadd", "vfma", "vload", "vloadn", "vmax", "vput", "vrelu", "vsplat",
            "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero", "vzip", "wfma",
-           "wload", "wput", "wsplat", "wzero"]
+           "whi", "wlo", "wload", "wput", "wsplat", "wzero"]
 
 LANES = 8
 _VT = ir.VectorType(ir.FloatType(), LANES)
@@ -272,6 +272,19 @@ def _wzero(typingctx: Any) -> Any:
     return f32x16(), codegen
 
 
+def _whalf(hi: bool) -> Any:
+    def typer(typingctx: Any, v: Any) -> Any:
+        if v != f32x16:
+            raise TypeError("simd.wlo/whi: an f32x16 vector is needed")
+
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            idx = [i + (LANES if hi else 0) for i in range(LANES)]
+            return builder.shuffle_vector(args[0], ir.Constant(_WT, ir.Undefined),
+                                          ir.Constant(ir.VectorType(_I32, LANES), idx))
+        return f32x8(f32x16), codegen
+    return typer
+
+
 def _wfma(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         return _fma(builder, args[0], args[1], args[2], _WT)
@@ -422,3 +435,7 @@ wzero = cast(_F, intrinsic(_wzero))
 """wzero(): 16 zeros."""
 wfma = cast(_F, intrinsic(_wfma))
 """wfma(a, b, c): ``vfma`` on 16 lanes."""
+wlo = cast(_F, intrinsic(_whalf(False)))
+"""wlo(v): lanes 0-7 of a 16-lane vector, as an ``f32x8``."""
+whi = cast(_F, intrinsic(_whalf(True)))
+"""whi(v): lanes 8-15 of a 16-lane vector, as an ``f32x8``."""
