@@ -879,7 +879,10 @@ def test_algorithm_choices(cfg: tuple[int, ...], algo: str) -> None:
 def test_the_pointwise_cases_run_pointwise() -> None:
     assert KG.runs_pointwise(29 * 31, 13, 21) and KG.runs_pointwise(28 * 28, 8, 12)
     assert not KG.runs_pointwise(14 * 14, 16, 64)  # small planes: sgemm
-    assert KG.runs_pointwise(56 * 56, 128, 512)  # planes of 56x56 or more: always
+    # planes of 56x56 or more: always, but where KVG.WIDE vgemm's wide tiles win from 128
+    # inputs and 64 outputs
+    assert KG.runs_pointwise(56 * 56, 128, 512) != KVG.WIDE
+    assert KG.runs_pointwise(56 * 56, 96, 128) and KG.runs_pointwise(56 * 56, 256, 32)
     assert KG.runs_pointwise(28 * 28, 96, 128)  # a small weight matrix, on sgemm else
     assert not KG.runs_pointwise(28 * 28, 512, 128)  # ... but vgemm wins below 56x56
     assert not KG.runs_pointwise(28 * 28, 256, 512)  # many weights: vgemm

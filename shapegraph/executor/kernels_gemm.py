@@ -387,6 +387,11 @@ PW_ALL_PIXELS = 3136
 # (``uses_vgemm``), but pointwise stays 5-10% faster with 16 outputs from PW_MIN_PIXELS
 # (alone, with bias and ReLU: 128 -> 16 at 55x55 132 µs against 145)
 PW_FEW_OUTPUTS = 16
+# With vgemm's wide tiles (``WIDE``) vgemm wins on the big planes too, from 128 inputs and
+# 64 outputs (one thread, alone with bias and ReLU, caches flushed between calls: 256 -> 64
+# at 56x56 986 µs against 1233, 128 -> 128 1040 against 1321, 256 -> 128 2024 against
+# 2045; with fewer channels pointwise stays ahead: 96 -> 128 842 against sgemm's 897);
+# DenseNet-121 0.86-0.89 -> 0.84-0.85 ONNX Runtime's time, ResNet-50 unchanged.
 # Planes of a multiple of this many pixels (rows a multiple of 4 KB apart) never run
 # pointwise: its 8 output rows and 4 input rows then fall into the same cache sets (64 ->
 # 256 at 64x64 5.6-6.7 ms against sgemm's 1.6-1.7 and vgemm's 1.7-1.9)
@@ -399,8 +404,10 @@ def runs_pointwise(pixels: int, kg: int, mg: int) -> bool:
     vgemm or sgemm)."""
     if pixels % PW_ALIASED_PIXELS == 0:
         return False
-    return pixels >= PW_ALL_PIXELS or (
-        pixels >= PW_MIN_PIXELS and (mg <= PW_FEW_OUTPUTS or not uses_vgemm(kg, mg, pixels))
+    if pixels >= PW_ALL_PIXELS:
+        return not (kg >= VGEMM_MIN_K and mg >= VGEMM_MIN_M and WIDE)
+    return pixels >= PW_MIN_PIXELS and (
+        (mg <= PW_FEW_OUTPUTS or not uses_vgemm(kg, mg, pixels))
         and (min(kg, mg) <= PW_MAX_CHANNELS or kg * mg <= PW_MAX_WEIGHTS))
 
 
