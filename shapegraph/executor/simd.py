@@ -42,41 +42,43 @@ _VT = ir.VectorType(ir.FloatType(), LANES)
 _I32 = ir.IntType(32)
 
 
-class F32x8(types.Type):
-    """numba's type of an ``<8 x float>`` value (one AVX register)."""
+class _F32xN(types.Type):
+    """numba's type of an ``<N x float>`` value (``lanes`` floats in one register)."""
+
+    lanes = 0
 
     def __init__(self) -> None:
-        super().__init__(name="f32x8")
+        super().__init__(name=f"f32x{self.lanes}")
 
 
-f32x8 = F32x8()
+class F32x8(_F32xN):
+    """``<8 x float>``: one AVX register."""
 
+    lanes = LANES
 
-@register_model(F32x8)
-class _F32x8Model(models.PrimitiveModel):
-    def __init__(self, dmm: Any, fe_type: Any) -> None:
-        super().__init__(dmm, fe_type, _VT)  # type: ignore[no-untyped-call]
 
 # Sixteen lanes (one AVX-512 register), for the register tiles on machines that have it
-# (``WIDE``): only what a tile needs
+# (``kernels_vgemm.WIDE``): only what a tile needs
 WIDE_LANES = 16
 _WT = ir.VectorType(ir.FloatType(), WIDE_LANES)
 
 
-class F32x16(types.Type):
-    """numba's type of a ``<16 x float>`` value (one AVX-512 register)."""
+class F32x16(_F32xN):
+    """``<16 x float>``: one AVX-512 register."""
 
-    def __init__(self) -> None:
-        super().__init__(name="f32x16")
-
-
-f32x16 = F32x16()
+    lanes = WIDE_LANES
 
 
-@register_model(F32x16)
-class _F32x16Model(models.PrimitiveModel):
+class _F32xNModel(models.PrimitiveModel):
     def __init__(self, dmm: Any, fe_type: Any) -> None:
-        super().__init__(dmm, fe_type, _WT)  # type: ignore[no-untyped-call]
+        super().__init__(dmm, fe_type,  # type: ignore[no-untyped-call]
+                         ir.VectorType(ir.FloatType(), fe_type.lanes))
+
+
+register_model(F32x8)(_F32xNModel)
+register_model(F32x16)(_F32xNModel)
+f32x8 = F32x8()
+f32x16 = F32x16()
 
 
 def _addr(context: Any, builder: Any, aryty: Any, ary: Any, idx: Any, ty: Any) -> Any:
