@@ -99,15 +99,6 @@ def _check_f32(arr: Any) -> None:
         raise TypeError(f"simd: a float32 array or an address is needed, got {arr}")
 
 
-def _vload(typingctx: Any, arr: Any, i: Any) -> Any:
-    _check_f32(arr)
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return builder.load(_addr(context, builder, sig.args[0], args[0], args[1], _VT),
-                            align=4)
-    return f32x8(arr, types.intp), codegen
-
-
 def _vstore(typingctx: Any, arr: Any, i: Any, v: Any) -> Any:
     _check_f32(arr)
 
@@ -142,22 +133,6 @@ def _fstore(typingctx: Any, arr: Any, i: Any, x: Any) -> Any:
                                      ir.FloatType()), align=4)
         return context.get_dummy_value()
     return types.none(arr, types.intp, types.float32), codegen
-
-
-def _vput(typingctx: Any, addr: Any, i: Any, v: Any, beta: Any) -> Any:
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        base = builder.inttoptr(args[0], ir.FloatType().as_pointer())
-        ptr = builder.bitcast(builder.gep(base, [args[1]]), _VT.as_pointer())
-        b32 = context.cast(builder, args[3], sig.args[3], types.float32)
-        with builder.if_else(builder.fcmp_ordered("==", b32, ir.Constant(ir.FloatType(), 0.0))
-                             ) as (zero, other):
-            with zero:
-                builder.store(args[2], ptr, align=4)
-            with other:
-                old = builder.load(ptr, align=4)
-                builder.store(_fma(builder, _splat(builder, b32), old, args[2]), ptr, align=4)
-        return context.get_dummy_value()
-    return types.none(types.intp, types.intp, f32x8, types.float64), codegen
 
 
 def _prefetch(typingctx: Any, addr: Any) -> Any:
@@ -221,59 +196,6 @@ def _splat(builder: Any, x: Any, vt: Any = _VT) -> Any:
                                   ir.Constant(ir.VectorType(_I32, vt.count), [0] * vt.count))
 
 
-def _vsplat(typingctx: Any, x: Any) -> Any:
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return _splat(builder, args[0])
-    return f32x8(types.float32), codegen
-
-
-def _vzero(typingctx: Any) -> Any:
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return ir.Constant(_VT, [0.0] * LANES)
-    return f32x8(), codegen
-
-
-def _vfma(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return _fma(builder, *args)
-    return f32x8(f32x8, f32x8, f32x8), codegen
-
-
-def _wload(typingctx: Any, addr: Any, i: Any) -> Any:
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return builder.load(_addr(context, builder, sig.args[0], args[0], args[1], _WT),
-                            align=4)
-    return f32x16(types.intp, types.intp), codegen
-
-
-def _wput(typingctx: Any, addr: Any, i: Any, v: Any, beta: Any) -> Any:
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        ptr = _addr(context, builder, sig.args[0], args[0], args[1], _WT)
-        b32 = context.cast(builder, args[3], sig.args[3], types.float32)
-        with builder.if_else(builder.fcmp_ordered("==", b32, ir.Constant(ir.FloatType(), 0.0))
-                             ) as (zero, other):
-            with zero:
-                builder.store(args[2], ptr, align=4)
-            with other:
-                old = builder.load(ptr, align=4)
-                splat = _splat(builder, b32, _WT)
-                builder.store(_fma(builder, splat, old, args[2], _WT), ptr, align=4)
-        return context.get_dummy_value()
-    return types.none(types.intp, types.intp, f32x16, types.float64), codegen
-
-
-def _wsplat(typingctx: Any, x: Any) -> Any:
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return _splat(builder, args[0], _WT)
-    return f32x16(types.float32), codegen
-
-
-def _wzero(typingctx: Any) -> Any:
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return ir.Constant(_WT, [0.0] * WIDE_LANES)
-    return f32x16(), codegen
-
-
 def _whalf(hi: bool) -> Any:
     def typer(typingctx: Any, v: Any) -> Any:
         if v != f32x16:
@@ -287,10 +209,65 @@ def _whalf(hi: bool) -> Any:
     return typer
 
 
-def _wfma(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return _fma(builder, args[0], args[1], args[2], _WT)
-    return f32x16(f32x16, f32x16, f32x16), codegen
+def _vt(ty: Any) -> Any:
+    """The LLVM vector type of a numba vector type (``f32x8``, ``f32x16``)."""
+    return ir.VectorType(ir.FloatType(), ty.lanes)
+
+
+def _load_of(ty: Any) -> Any:
+    """The typer of ``vload``/``wload``: ``ty.lanes`` floats from an array or address."""
+    def typer(typingctx: Any, arr: Any, i: Any) -> Any:
+        _check_f32(arr)
+
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            return builder.load(_addr(context, builder, sig.args[0], args[0], args[1],
+                                      _vt(ty)), align=4)
+        return ty(arr, types.intp), codegen
+    return typer
+
+
+def _put_of(ty: Any) -> Any:
+    """The typer of ``vput``/``wput``: v (+ beta * what was there) at an address."""
+    def typer(typingctx: Any, addr: Any, i: Any, v: Any, beta: Any) -> Any:
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            vt = _vt(ty)
+            ptr = _addr(context, builder, sig.args[0], args[0], args[1], vt)
+            b32 = context.cast(builder, args[3], sig.args[3], types.float32)
+            with builder.if_else(builder.fcmp_ordered(
+                    "==", b32, ir.Constant(ir.FloatType(), 0.0))) as (zero, other):
+                with zero:
+                    builder.store(args[2], ptr, align=4)
+                with other:
+                    old = builder.load(ptr, align=4)
+                    builder.store(_fma(builder, _splat(builder, b32, vt), old, args[2], vt),
+                                  ptr, align=4)
+            return context.get_dummy_value()
+        return types.none(types.intp, types.intp, ty, types.float64), codegen
+    return typer
+
+
+def _splat_of(ty: Any) -> Any:
+    def typer(typingctx: Any, x: Any) -> Any:
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            return _splat(builder, args[0], _vt(ty))
+        return ty(types.float32), codegen
+    return typer
+
+
+def _zero_of(ty: Any) -> Any:
+    def typer(typingctx: Any) -> Any:
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            return ir.Constant(_vt(ty), [0.0] * ty.lanes)
+        return ty(), codegen
+    return typer
+
+
+def _fma_of(ty: Any) -> Any:
+    def typer(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            return _fma(builder, args[0], args[1], args[2], _vt(ty))
+        return ty(ty, ty, ty), codegen
+    return typer
 
 
 def _lanes_below(builder: Any, n: Any) -> Any:
@@ -375,7 +352,7 @@ def _shuffle_pair(name: str, lo: list[int], hi: list[int]) -> Any:
 
 _F = Callable[..., Any]
 # called in compiled code only (the typing context is numba's)
-vload = cast(_F, intrinsic(_vload))
+vload = cast(_F, intrinsic(_load_of(f32x8)))
 """vload(arr, i): the 8 floats at elements i .. i+7 after ``arr``'s first (``arr`` an
 array, or an address: an int from ``address``; so for ``vstore``, ``fload``, ``fstore``)."""
 vstore = cast(_F, intrinsic(_vstore))
@@ -391,17 +368,17 @@ address = cast(_F, intrinsic(_address))
 other operations' address forms; the array must stay alive while it is used)."""
 prefetch = cast(_F, intrinsic(_prefetch))
 """prefetch(addr): ask for the cache line at address ``addr`` (a hint: never faults)."""
-vput = cast(_F, intrinsic(_vput))
+vput = cast(_F, intrinsic(_put_of(f32x8)))
 """vput(addr, i, v, beta): the 8 floats at element i from address ``addr`` = v + beta *
 them (not read when beta is 0: they may hold anything)."""
-vsplat = cast(_F, intrinsic(_vsplat))
+vsplat = cast(_F, intrinsic(_splat_of(f32x8)))
 """vsplat(x): a float32 in every lane."""
 vtranspose8 = cast(_F, intrinsic(_vtranspose8))
 """vtranspose8(r0, ..., r7): the 8 x 8 matrix of rows r0 .. r7, transposed: a tuple of its
 8 columns (lane i of column j is lane j of r_i)."""
-vzero = cast(_F, intrinsic(_vzero))
+vzero = cast(_F, intrinsic(_zero_of(f32x8)))
 """vzero(): zeros."""
-vfma = cast(_F, intrinsic(_vfma))
+vfma = cast(_F, intrinsic(_fma_of(f32x8)))
 """vfma(a, b, c): a * b + c lane by lane, one rounding (``llvm.fma``)."""
 vloadn = cast(_F, intrinsic(_vloadn))
 """vloadn(arr, i, n): ``vload`` of the first n lanes (0 <= n <= 8), zeros in the others;
@@ -427,15 +404,15 @@ vunzip = cast(_F, intrinsic(_shuffle_pair("vunzip", [0, 2, 4, 6, 8, 10, 12, 14],
                                           [1, 3, 5, 7, 9, 11, 13, 15])))
 """vunzip(a, b): the 16 lanes of a then b split into the even ones and the odd ones (the
 inverse of ``vzip``)."""
-wload = cast(_F, intrinsic(_wload))
-"""wload(addr, i): the 16 floats at element i from address ``addr`` (an ``f32x16``)."""
-wput = cast(_F, intrinsic(_wput))
+wload = cast(_F, intrinsic(_load_of(f32x16)))
+"""wload(arr, i): ``vload`` of 16 floats (an ``f32x16``)."""
+wput = cast(_F, intrinsic(_put_of(f32x16)))
 """wput(addr, i, v, beta): ``vput`` of 16 floats."""
-wsplat = cast(_F, intrinsic(_wsplat))
+wsplat = cast(_F, intrinsic(_splat_of(f32x16)))
 """wsplat(x): a float32 in each of 16 lanes."""
-wzero = cast(_F, intrinsic(_wzero))
+wzero = cast(_F, intrinsic(_zero_of(f32x16)))
 """wzero(): 16 zeros."""
-wfma = cast(_F, intrinsic(_wfma))
+wfma = cast(_F, intrinsic(_fma_of(f32x16)))
 """wfma(a, b, c): ``vfma`` on 16 lanes."""
 wlo = cast(_F, intrinsic(_whalf(False)))
 """wlo(v): lanes 0-7 of a 16-lane vector, as an ``f32x8``."""
