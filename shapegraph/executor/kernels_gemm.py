@@ -335,7 +335,8 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
                            np_, col)
         else:
             _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
-        _product(nm, np_, kg, w[m0:], kg, col, np_, yv[m0:, p0:], pixels, beta)
+        # (col as a view of the layout the direct branch passes: one compile of _product)
+        _product(nm, np_, kg, w[m0:], kg, col[:, :np_], np_, yv[m0:, p0:], pixels, beta)
     _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res and not in_place, act)
 
 

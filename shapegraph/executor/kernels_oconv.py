@@ -202,7 +202,7 @@ def oconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.
     blocks = (pixels + OC_PIXELS - 1) // OC_PIXELS
     for n in range(batch):
         for item in prange(groups * nb * hp):
-            _block(x, n, item, cg, cb, nb, ph, pw, hp, wp, xp)
+            _block(x, n, np.int64(item), cg, cb, nb, ph, pw, hp, wp, xp)
         items = groups * strips * blocks
         parts = min(items, OC_PARTS * threads)
         for part in prange(parts):
@@ -293,8 +293,8 @@ def _oconv_item(xp: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
         # the last tile: the 8 pixels that end at the plane's last (stored from p0 on)
         pp = max(min(p0, pixels - PIXELS), 0)
         _otile(nv, x_at, pix_at + 8 * pp, kg, offs_at, w_at, bo, tmp_at, NR, 0.0, 0)
-        _put(tmp[p0 - pp:], 0, y_at, p0, pixels, nm, min(PIXELS, p_end - pp) - (p0 - pp),
-             beta, NR)
+        _put(tmp[p0 - pp:], np.int64(0), y_at, p0, pixels, nm,
+             min(PIXELS, p_end - pp) - (p0 - pp), beta, np.int64(NR))
     _epilogue(yv, m0, nm, p_first, p_end - p_first, b, r3[n], has_res and not in_place, act)
 
 
@@ -396,7 +396,7 @@ def _dense_item(x: np.ndarray, wp: np.ndarray, out: np.ndarray, offs: np.ndarray
             continue
         _otile(nv, x_at, pix_at, k, offs_at, w_at, bo, tmp_at, 8, 0.0, TMP_ROW)
         _put(tmp, r0 - rr, out_at, r0 * m + lane0, m, min(r0 + PIXELS, r_end) - r0, nm,
-             0.0, TMP_ROW)
+             0.0, np.int64(TMP_ROW))
 
 
 @njit(cache=True, nogil=True)
@@ -414,7 +414,8 @@ def _dense_rows(x: np.ndarray, wp: np.ndarray, out: np.ndarray, s: int,
     w_at, x_at, tmp_at = address(wp) + 4 * lane0 * k, address(x), address(tmp)
     for i in range(0, n - 1, 2):
         _pair(width, x_at + 4 * i * k, x_at + 4 * (i + 1) * k, w_at, w_at, k, tmp_at)
-        _put(tmp, 0, address(out), i * m + lane0, m, 2, nm, 0.0, TMP_ROW)
+        _put(tmp, np.int64(0), address(out), i * m + lane0, m, np.int64(2), nm, 0.0,
+             np.int64(TMP_ROW))
     if n % 2:
         i = n - 1
         half = k // 2

@@ -147,7 +147,7 @@ def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
     planes = n_dim * c_dim
     items = _plane_runs(planes, hw, threads, POOL_PARALLEL_MIN)
     if items == 1:
-        _same_planes(xf, of, h, w, kh, kw, ph, pw, is_max, div, 0, planes)
+        _same_planes(xf, of, h, w, kh, kw, ph, pw, is_max, div, np.int64(0), planes)
         return
     for it in prange(items):
         lo, hi = _plane_span(np.int64(it), items, planes)
@@ -256,7 +256,7 @@ def pool_plane(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, is_max: bool,
     planes = n_dim * c_dim
     items = _plane_runs(planes, h * w, threads, POOL_PARALLEL_MIN)
     if items == 1:
-        _plane_chunks(x, kh, kw, sh, sw, is_max, out, 0, planes)
+        _plane_chunks(x, kh, kw, sh, sw, is_max, out, np.int64(0), planes)
         return
     for it in prange(items):
         lo, hi = _plane_span(np.int64(it), items, planes)
@@ -318,7 +318,7 @@ def maxpool_s2(x: np.ndarray, kh: int, kw: int, out: np.ndarray, threads: int) -
     planes = n_dim * c_dim
     items = _plane_runs(planes, h * w, threads, POOL_PARALLEL_MIN)
     if items == 1:
-        _s2_planes(x, kh, kw, out, 0, planes)
+        _s2_planes(x, kh, kw, out, np.int64(0), planes)
         return
     for it in prange(items):
         lo, hi = _plane_span(np.int64(it), items, planes)
@@ -407,8 +407,8 @@ def pool_rows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: in
     planes = n_dim * c_dim
     items = _plane_runs(planes, h * w, threads, POOL_PARALLEL_MIN)
     if items == 1:
-        _rows_planes(x, kh, kw, sh, sw, ph, pw, is_max, count_include_pad, out, cols, 0,
-                     planes)
+        _rows_planes(x, kh, kw, sh, sw, ph, pw, is_max, count_include_pad, out, cols,
+                     np.int64(0), planes)
         return
     for it in prange(items):
         lo, hi = _plane_span(np.int64(it), items, planes)
