@@ -236,3 +236,34 @@ def test_a_helper_runs_this_shapegraph_with_this_processs_numba_cache(
     root = str(Path(warm.__file__).resolve().parents[2])
     assert env["PYTHONPATH"].split(os.pathsep) == [root, "/elsewhere"]
     assert env["SHAPEGRAPH_COMPILE_WORKERS"] == "0"
+
+
+def test_kernels_compile_at_shapegraphs_opt_level_and_leave_numbas_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """shapegraph's njit and cfunc run numba's pipeline at ``jit.OPT`` (read by numba for
+    each library it optimizes), restore numba's own level after, and leave a user's
+    ``NUMBA_OPT`` in force."""
+    import numba.core.config as config
+
+    from shapegraph.executor import jit, kernels_gemm, kernels_vgemm
+
+    seen: list[int] = []
+
+    class Spy(jit.Compiler):  # records the level the pipeline runs at
+        def _compile_bytecode(self) -> Any:
+            seen.append(int(config.OPT))
+            return super()._compile_bytecode()
+
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    monkeypatch.delenv("NUMBA_OPT", raising=False)
+    before = int(config.OPT)
+    assert jit.njit(pipeline_class=Spy)(add)(1, 2) == 3 and seen == [jit.OPT]
+    assert int(config.OPT) == before  # restored
+    monkeypatch.setenv("NUMBA_OPT", "1")  # the user's choice stands
+    seen.clear()
+    assert jit.njit(pipeline_class=Spy)(add)(2, 3) == 5 and seen == [1]
+    # every kernel goes through it: a dispatcher's pipeline class, a C function's compiler
+    assert kernels_gemm.conv_gemm._compiler.pipeline_class is jit.Compiler
+    assert kernels_vgemm._tile_c._compiler.pipeline_class is jit.Compiler

@@ -8,6 +8,12 @@ much longer (libgomp's default is about 7 ms here, ONNX Runtime's pool spins ten
 takes a core from whatever runs next. BLAS stays on one thread while a plan's parallel
 kernels run (:mod:`~shapegraph.executor.blas`). The OpenMP threading layer is preferred (it
 allows parallel regions from several threads at once).
+
+shapegraph's kernels compile at LLVM optimization level :data:`OPT` (2; numba's default is
+3) unless ``NUMBA_OPT`` is set: ResNet-50's cold first call took 29-31 s at level 3 and
+25 s at level 2, and the 40 costliest convolution shapes of the nine light models ran as
+fast (2026-12-06, one thread). Only shapegraph's compilations see the level (its ``njit``
+and ``cfunc`` pass :class:`Compiler`); other numba code in the process keeps its own.
 """
 
 import os
@@ -16,9 +22,65 @@ if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     # libgomp's spins of its wait loop: measured about 25 ns each here (40000: ~1 ms)
     os.environ["GOMP_SPINCOUNT"] = "40000"
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
 import numba
-from numba import njit, prange
+import numba.core.compiler
+from numba import prange
 
 setattr(numba.config, "THREADING_LAYER_PRIORITY", ["omp", "tbb", "workqueue"])  # noqa: B010
 
-__all__ = ["njit", "numba", "prange"]
+__all__ = ["OPT", "Compiler", "cfunc", "njit", "numba", "prange"]
+
+OPT = 2
+"""LLVM's optimization level for shapegraph's kernels (where ``NUMBA_OPT`` is not set)."""
+
+
+@contextmanager
+def _opt_level() -> Iterator[None]:
+    """numba's ``config.OPT`` at :data:`OPT` for the duration (numba reads it for each
+    library it optimizes, under its compiler lock), unless the user set ``NUMBA_OPT``."""
+    if "NUMBA_OPT" in os.environ:
+        yield
+        return
+    config: Any = numba.core.config
+    before = config.OPT
+    config.OPT = config._OptLevel(OPT)
+    try:
+        yield
+    finally:
+        config.OPT = before
+
+
+class Compiler(numba.core.compiler.Compiler):
+    """numba's compiler pipeline, run at :data:`OPT` (nested compilations, such as a
+    parallel loop's body or a callee's first compile, run inside it)."""
+
+    def compile_extra(self, func: Any) -> Any:
+        with _opt_level():
+            return super().compile_extra(func)  # type: ignore[no-untyped-call]
+
+    def compile_ir(self, func_ir: Any, lifted: Any = (), lifted_from: Any = None) -> Any:
+        with _opt_level():
+            return super().compile_ir(  # type: ignore[no-untyped-call]
+                func_ir, lifted, lifted_from)
+
+
+def _njit(*args: Any, **options: Any) -> Any:
+    """``numba.njit`` with shapegraph's :class:`Compiler`."""
+    options.setdefault("pipeline_class", Compiler)
+    return numba.njit(*args, **options)
+
+
+def _cfunc(sig: Any, **options: Any) -> Any:
+    """``numba.cfunc`` with shapegraph's :class:`Compiler`."""
+    options.setdefault("pipeline_class", Compiler)
+    return numba.cfunc(sig, **options)
+
+
+if TYPE_CHECKING:  # (mypy sees numba's own, untyped as they are)
+    from numba import cfunc, njit
+else:
+    njit, cfunc = _njit, _cfunc

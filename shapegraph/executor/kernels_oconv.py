@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 from llvmlite import binding as _llvm  # type: ignore[import-untyped]
-from numba import cfunc, types
+from numba import types
 
-from shapegraph.executor.jit import njit, prange
+from shapegraph.executor.jit import cfunc, njit, prange
 from shapegraph.executor.kernels import _bias_act_rows
 from shapegraph.executor.kernels_gemm import _epilogue
 from shapegraph.executor.kernels_vgemm import NR, WIDE, WR, _put
@@ -212,8 +212,8 @@ def oconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.
 
 
 @njit(cache=True, nogil=True)
-def _block(x: np.ndarray, n: int, item: int, cg: int, cb: int, nb: int, ph: int, pw: int,
-           hp: int, wp: int, xp: np.ndarray) -> None:
+def _block(x: np.ndarray, n: int, item_: int | np.int64, cg: int, cb: int, nb: int, ph: int,
+           pw: int, hp: int, wp: int, xp: np.ndarray) -> None:
     """Row r of channel block ``blk`` of group g of image n into ``xp`` (item = (g * nb +
     blk) * hp + r): xp[g, blk, r, j, c] = x[n, g * cg + blk * cb + c, r - ph, j - pw], 0
     outside x and past the group's channels. A block of 8 channels goes 8 pixels at a
@@ -221,6 +221,7 @@ def _block(x: np.ndarray, n: int, item: int, cg: int, cb: int, nb: int, ph: int,
     of 8 channels (one per pixel), stored as they lie (ResNet-50's 128-channel input at
     56x56: 0.34 ms a call a float at a time)."""
     h_dim, w_dim = x.shape[2], x.shape[3]
+    item = int(item_)
     r = item % hp
     blk = item // hp % nb
     g = item // (hp * nb)

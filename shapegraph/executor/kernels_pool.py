@@ -156,7 +156,7 @@ def pool_same(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, is_max: bool,
 
 @_kernel
 def _same_planes(xf: np.ndarray, of: np.ndarray, h: int, w: int, kh: int, kw: int,
-                 ph: int, pw: int, is_max: bool, div: np.ndarray, lo: int, hi: int
+                 ph: int, pw: int, is_max: bool, div: np.ndarray, lo: int | np.int64, hi: int
                  ) -> None:
     """Planes lo .. hi-1 of ``pool_same`` (``xf``, ``of``: the input and output, flat)."""
     hw = h * w
@@ -265,7 +265,7 @@ def pool_plane(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, is_max: bool,
 
 @_kernel
 def _plane_chunks(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, is_max: bool,
-                  out: np.ndarray, lo: int, hi: int) -> None:
+                  out: np.ndarray, lo: int | np.int64, hi: int) -> None:
     """Planes lo .. hi-1 of ``pool_plane``, a chunk at a time."""
     h, w = x.shape[2], x.shape[3]
     oh, ow = out.shape[2], out.shape[3]
@@ -326,7 +326,8 @@ def maxpool_s2(x: np.ndarray, kh: int, kw: int, out: np.ndarray, threads: int) -
 
 
 @_kernel
-def _s2_planes(x: np.ndarray, kh: int, kw: int, out: np.ndarray, lo: int, hi: int) -> None:
+def _s2_planes(x: np.ndarray, kh: int, kw: int, out: np.ndarray, lo: int | np.int64,
+               hi: int) -> None:
     """Planes lo .. hi-1 of ``maxpool_s2``."""
     h, w = x.shape[2], x.shape[3]
     oh, ow = out.shape[2], out.shape[3]
@@ -419,7 +420,7 @@ def pool_rows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: in
 @_kernel
 def _rows_planes(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
                  is_max: bool, count_include_pad: bool, out: np.ndarray, cols: np.ndarray,
-                 lo: int, hi: int) -> None:
+                 lo: int | np.int64, hi: int) -> None:
     """Planes lo .. hi-1 of ``pool_rows``."""
     h, w = x.shape[2], x.shape[3]
     oh_dim, ow_dim = out.shape[2], out.shape[3]

@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 from llvmlite import binding as _llvm  # type: ignore[import-untyped]
-from numba import cfunc, types
+from numba import types
 
-from shapegraph.executor.jit import njit
+from shapegraph.executor.jit import cfunc, njit
 from shapegraph.executor.simd import (
     address,
     fload,
@@ -175,8 +175,8 @@ def _pack_strip(b: int, ldb: int, s0: int, w: int, k: int, xs: np.ndarray) -> No
 
 
 @njit(cache=True, nogil=True)
-def _put(tmp: np.ndarray, t0: int, c: int, co: int, ldc: int, rows: int, cols: int,
-         beta: float, ldt: int) -> None:
+def _put(tmp: np.ndarray, t0: int | np.int64, c: int, co: int, ldc: int,
+         rows: int | np.int64, cols: int, beta: float, ldt: int | np.int64) -> None:
     """C's rows x cols block at element co from address ``c`` = tmp's from its row t0
     (rows ``ldt`` apart) (+ beta * C)."""
     for i in range(rows):
