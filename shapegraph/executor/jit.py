@@ -9,11 +9,13 @@ takes a core from whatever runs next. BLAS stays on one thread while a plan's pa
 kernels run (:mod:`~shapegraph.executor.blas`). The OpenMP threading layer is preferred (it
 allows parallel regions from several threads at once).
 
-shapegraph's kernels compile at LLVM optimization level :data:`OPT` (2; numba's default is
-3) unless ``NUMBA_OPT`` is set: ResNet-50's cold first call took 29-31 s at level 3 and
-25 s at level 2, and the 40 costliest convolution shapes of the nine light models ran as
-fast (2026-12-06, one thread). Only shapegraph's compilations see the level (its ``njit``
-and ``cfunc`` pass :class:`Compiler`); other numba code in the process keeps its own.
+shapegraph's numba functions compile at LLVM optimization level :data:`OPT` (2; numba's
+default is 3) unless ``NUMBA_OPT`` is set: ResNet-50's cold first call took 28.8-30.4 s at
+level 3 and 22.4-23.8 s at level 2 (with one compile per callee), and the 40 costliest
+convolution shapes of the nine light models ran as fast (2026-12-06, one thread). The
+register tiles, C functions compiled once at import (``cfunc``), keep level 3: the hottest
+loops, and no faster to compile at 2. Only shapegraph's compilations see the level (its
+``njit`` passes :class:`Compiler`); other numba code in the process keeps its own.
 """
 
 import os
@@ -32,7 +34,7 @@ from numba import prange
 
 setattr(numba.config, "THREADING_LAYER_PRIORITY", ["omp", "tbb", "workqueue"])  # noqa: B010
 
-__all__ = ["OPT", "Compiler", "cfunc", "njit", "numba", "prange"]
+__all__ = ["OPT", "Compiler", "njit", "numba", "prange"]
 
 OPT = 2
 """LLVM's optimization level for shapegraph's kernels (where ``NUMBA_OPT`` is not set)."""
@@ -74,13 +76,7 @@ def _njit(*args: Any, **options: Any) -> Any:
     return numba.njit(*args, **options)
 
 
-def _cfunc(sig: Any, **options: Any) -> Any:
-    """``numba.cfunc`` with shapegraph's :class:`Compiler`."""
-    options.setdefault("pipeline_class", Compiler)
-    return numba.cfunc(sig, **options)
-
-
 if TYPE_CHECKING:  # (mypy sees numba's own, untyped as they are)
-    from numba import cfunc, njit
+    from numba import njit
 else:
-    njit, cfunc = _njit, _cfunc
+    njit = _njit

@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 from llvmlite import binding as _llvm  # type: ignore[import-untyped]
-from numba import types
+from numba import cfunc, types
 
-from shapegraph.executor.jit import cfunc, njit, prange
+from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import _bias_act_rows
 from shapegraph.executor.kernels_gemm import _epilogue
 from shapegraph.executor.kernels_vgemm import NR, WIDE, WR, _put

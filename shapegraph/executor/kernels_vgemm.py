@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 from llvmlite import binding as _llvm  # type: ignore[import-untyped]
-from numba import types
+from numba import cfunc, types
 
-from shapegraph.executor.jit import cfunc, njit
+from shapegraph.executor.jit import njit
 from shapegraph.executor.simd import (
     address,
     fload,

@@ -1,7 +1,7 @@
 """Compiling a plan's kernels on more than one core.
 
 A cold first call spends nearly all its time in numba compiling the kernels the plan calls
-(ResNet-50: 22 s on one core, 12 of them ``conv_gemm``). numba compiles on one thread under
+(ResNet-50: about 30 s on one core, 12-14 of them ``conv_gemm``). numba compiles on one thread under
 a process-wide lock, so only another process can use another core. Before a plan's first
 call, :func:`precompile` finds what that call would compile: the kernels its steps call,
 with the exact argument types they will get, and, for compiled segments, the segments.
