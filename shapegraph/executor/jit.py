@@ -13,10 +13,10 @@ shapegraph's numba functions compile at LLVM optimization level :data:`OPT` (2; 
 default is 3) unless ``NUMBA_OPT`` is set: ResNet-50's cold first call took 28.8-30.4 s at
 level 3 and 22.4-28.5 s at level 2 (with one compile per callee; this VM's spread), and
 the 40 costliest convolution shapes of the nine light models ran as fast (2026-12-06, one
-thread). The
-register tiles, C functions compiled once at import (``cfunc``), keep level 3: the hottest
-loops, and no faster to compile at 2. Only shapegraph's compilations see the level (its
-``njit`` passes :class:`Compiler`); other numba code in the process keeps its own.
+thread). The register tiles, C functions compiled once at import (``cfunc``), keep level
+3: they hold the hottest loops and compile no faster at 2. Only shapegraph's compilations
+see the level (its ``njit`` passes :class:`Compiler`); other numba code in the process
+keeps its own.
 """
 
 import os

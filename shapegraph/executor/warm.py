@@ -1,10 +1,11 @@
 """Compiling a plan's kernels on more than one core.
 
 A cold first call spends nearly all its time in numba compiling the kernels the plan calls
-(ResNet-50: about 30 s on one core, 12-14 of them ``conv_gemm``). numba compiles on one thread under
-a process-wide lock, so only another process can use another core. Before a plan's first
-call, :func:`precompile` finds what that call would compile: the kernels its steps call,
-with the exact argument types they will get, and, for compiled segments, the segments.
+(ResNet-50: about 30 s on one core, 12-14 of them ``conv_gemm``). numba compiles on one
+thread under a process-wide lock, so only another process can use another core. Before a
+plan's first call, :func:`precompile` finds what that call would compile: the kernels its
+steps call, with the exact argument types they will get, and, for compiled segments, the
+segments.
 Anything already compiled in this process or in numba's disk cache is left out. The rest is
 split between this process and helper processes (``python -m shapegraph.executor.warm``),
 in two stages with a barrier between them: the kernels, then the segments that link them.
