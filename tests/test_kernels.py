@@ -993,11 +993,41 @@ def test_wino_gemm_workloads(cfg: dict[str, int]) -> None:
 
 
 @settings(deadline=None)  # (the first example compiles the function)
-@given(st.integers(1, 128), st.integers(1, 128), st.integers(1, 1024), st.integers(1, 1024),
+@given(st.integers(1, 128), st.integers(1, 16), st.integers(1, 1024), st.integers(1, 1024),
        st.integers(1, 16), st.integers(1, 8))
-def test_wino_tile_rows(th: int, tw: int, c: int, m: int, batch: int, threads: int) -> None:
-    rows = KG.wino_tile_rows(th, tw, c, m, batch, threads)
-    assert 1 <= rows <= th
+def test_wino_split(th: int, vecs: int, c: int, m: int, batch: int, threads: int) -> None:
+    """Blocks of 1..th tile rows; the output channels split only on several threads, in
+    one part per thread of 16 channels or more; and never an estimate worse than the
+    blocks sized for one thread."""
+    tw = 8 * vecs
+    rows, parts = KG.wino_split(th, tw, c, m, batch, threads)
+    alone, one = KG.wino_split(th, tw, c, m, batch, 1)
+    assert 1 <= rows <= th and 1 <= alone <= th
+    assert one == 1 and parts in (1, threads) and (parts == 1 or m >= 16 * parts)
+    part = 8 * (((m + 7) // 8 + parts - 1) // parts)  # the largest part
+    load = KG.wino_load(th, rows, batch, 1 if parts > 1 else threads, min(part, m), tw)
+    assert load <= KG.wino_load(th, alone, batch, threads, m, tw) + 1e-9
+    if parts > 1:
+        assert rows == alone
+
+
+@pytest.mark.parametrize(("c", "o", "h", "w", "n", "threads"), [
+    (256, 256, 14, 14, 1, 2),  # ResNet-50's 3x3 at 14x14
+    (32, 128, 27, 27, 1, 2),  # SqueezeNet's expand (four blocks: 4, 4, 4 and 2 tile rows)
+    (48, 100, 13, 13, 1, 3),  # parts of 4, 4 and 4.5 groups of 8
+    (24, 36, 5, 30, 1, 2),  # parts of 2 groups of 8 and of 2.5
+    (24, 64, 5, 30, 3, 2),  # three images of two blocks (3 and 2 tile rows)
+])
+def test_wino_gemm_split_output_channels(c: int, o: int, h: int, w: int, n: int,
+                                         threads: int) -> None:
+    """``wino_gemm`` with its output channels split between the threads (each part
+    transforming every block's input), the output over the residual or not."""
+    th, tw = (h + 1) // 2, ((w - 2 + 1) // 2 + 7) // 8 * 8  # (no padding along rows)
+    assert KG.wino_split(th, tw, c, o, n, threads)[1] == threads
+    cfg = {"N": n, "groups": 1, "C": c, "O": o, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+           "PH": 1, "PW": 0, "DH": 1, "DW": 1, "H": h, "W": w}
+    run_wino_gemm(cfg, K.ACT_RELU, True, 5, threads, in_place=True)
+    run_wino_gemm(cfg, K.ACT_NONE, False, 6, threads)
 
 
 # --------------------------------------------------------------------------- templates

@@ -61,7 +61,7 @@ from shapegraph.executor.simd import (
 
 __all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS",
            "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "pointwise",
-           "runs_pointwise", "wino_gemm", "wino_in8", "wino_out8", "wino_put", "wino_tile_rows"]
+           "runs_pointwise", "wino_gemm", "wino_in8", "wino_out8", "wino_put", "wino_split"]
 
 COL_BYTES = 1024 * 1024  # an im2col tile's size at most (with its product, within L2)
 # im2col tiles of products shorter than this (stems on 3 input channels: 27 = 3 x 3 x 3)
@@ -523,25 +523,69 @@ def _pointwise1(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: i
 
 
 @njit(cache=True, nogil=True, inline="always")
-def wino_tile_rows(th: int, tw: int, c_dim: int, m_dim: int, batch: int,
-                   threads: int) -> int:
-    """Tile rows per work item of ``wino_gemm`` (``tw`` tiles a row, rounded up to whole
-    vectors): ``WINO_BLOCK_TILES`` tiles or more, and one for each 4 KB of the transformed
-    weights (every block reads all of them: ResNet-50's 11 Winograd steps, best times
-    summed, took 17.6 ms in blocks of 48 tiles, 14.9 so), fewer where their transformed
-    input and products (16 * (C + M) floats a tile) would pass ``WINO_BYTES``, and fewer
-    again until there are two work items per thread."""
+def wino_split(th: int, tw: int, c_dim: int, m_dim: int, batch: int,
+               threads: int) -> tuple[int, int]:
+    """``wino_gemm``'s work items: (tile rows per block, parts of the output channels).
+
+    A block (``tw`` tiles a row, rounded up to whole vectors) holds ``WINO_BLOCK_TILES``
+    tiles or more, and one for each 4 KB of the transformed weights U (every block reads
+    all of them: ResNet-50's 11 Winograd steps, best times summed, took 17.6 ms in blocks of
+    48 tiles, 14.9 so), fewer where their transformed input and products (16 * (C + M)
+    floats a tile) would pass ``WINO_BYTES``. On several threads, where numba's even runs of
+    these blocks would load the threads unevenly, the cheaper of two other ways by
+    ``wino_load``'s estimate:
+
+    - smaller blocks, until there are two a thread;
+    - the output channels split in ``threads`` parts (whole groups of 8), each thread
+      running every block for its part: it reads only its rows of U but transforms every
+      block's input again. ResNet-50's 256 -> 256 at 14x14 on two threads, in the
+      network: 1010 µs in blocks of 2 tile rows (each reading all 4 MB of U), 700 split
+      (1270 on one thread)."""
     per_tile = 16 * (c_dim + m_dim) * 4
-    # each block reads all of U (16 C M floats): a tile for each 4 KB of it at least
     tiles = max(WINO_BLOCK_TILES, 16 * c_dim * m_dim // 1024)
     rows = max(1, min(th, WINO_BYTES // (per_tile * tw), -(-tiles // tw)))
-    while rows > 1 and batch * ((th + rows - 1) // rows) < 2 * threads:
-        rows -= 1
-    return rows
+    if threads < 2:
+        return rows, 1
+    best, most = rows, wino_load(th, rows, batch, threads, m_dim, tw)
+    if most * threads <= 1.05 * wino_load(th, rows, batch, 1, m_dim, tw):
+        return rows, 1  # even enough
+    small = rows
+    while small > 1 and batch * ((th + small - 1) // small) < 2 * threads:
+        small -= 1
+    if small < rows:
+        load = wino_load(th, small, batch, threads, m_dim, tw)
+        if load < most:
+            best, most = small, load
+    if m_dim >= 16 * threads:
+        part = 8 * (((m_dim + 7) // 8 + threads - 1) // threads)  # the largest part
+        if wino_load(th, rows, batch, 1, min(part, m_dim), tw) < most:
+            return rows, threads
+    return best, 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def wino_load(th: int, rows: int, batch: int, threads: int, m_dim: int, tw: int) -> float:
+    """An estimate of the most work one of ``threads`` threads gets from numba's even runs
+    of the blocks of ``rows`` tile rows (``tw`` tiles each) of ``batch`` images, each block
+    with ``m_dim`` output channels: per tile row ``m_dim`` output channels' products and
+    ``WINO_INPUT`` more for its input's copy and transform, per block its rows of U read
+    (``WINO_READ`` multiply-adds a float)."""
+    blocks = (th + rows - 1) // rows
+    items = batch * blocks
+    most = 0.0
+    for k in range(threads):
+        load = 0.0
+        for i in range(k * items // threads, (k + 1) * items // threads):
+            nr = min(rows, th - (i % blocks) * rows)
+            load += nr * (m_dim + WINO_INPUT) + m_dim * WINO_READ / tw
+        most = max(most, load)
+    return most
 
 
 WINO_BYTES = 1024 * 1024
 WINO_BLOCK_TILES = 48  # (ResNet blocks' 16 -> 16 at 32x32: 37 µs in blocks of 48, 52 in 256)
+WINO_INPUT = 8.0  # a tile row's input copy and transform, in output channels' products
+WINO_READ = 4.0  # a float of U read from memory, in multiply-adds
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -557,20 +601,24 @@ def wino_gemm(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray, out:
     batch, c_dim = x.shape[0], x.shape[1]
     m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
     th, tw = (oh_dim + 1) // 2, (ow_dim + 1) // 2
-    rows = wino_tile_rows(th, (tw + 7) // 8 * 8, c_dim, m_dim, batch, threads)
+    rows, parts = wino_split(th, (tw + 7) // 8 * 8, c_dim, m_dim, batch, threads)
     blocks = (th + rows - 1) // rows
     has_res = res.size == out.size
-    for item in prange(batch * blocks):
-        _wino_item(x, u, b, res, out, ph, pw, has_res, act, rows, blocks, np.int64(item))
+    # the part outermost: a thread's share of the items (numba splits them into equal runs)
+    # is then whole parts, each of every block
+    for item in prange(parts * batch * blocks):
+        _wino_item(x, u, b, res, out, ph, pw, has_res, act, rows, blocks, parts,
+                   np.int64(item))
 
 
 @njit(cache=True, nogil=True)
 def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                out: np.ndarray, ph: int, pw: int, has_res: bool,
-               act: tuple[int, float, float], rows: int, blocks: int,
+               act: tuple[int, float, float], rows: int, blocks: int, parts: int,
                item: np.int64) -> None:
-    """Tile rows ``r0`` .. of image ``n``, on 8-lane vectors along each row of tiles (its
-    length rounded up to whole vectors, the tiles past the image on zeros):
+    """Tile rows ``r0`` .. of image ``n``, output channels ``m0`` .. ``m1`` (part ``part``
+    of ``parts``: whole groups of 8 rows of U), on 8-lane vectors along each row of tiles
+    (its length rounded up to whole vectors, the tiles past the image on zeros):
 
     1. the input strip under these tiles, zero-padded, each row split into its even and
        odd columns, so that the 4x4 inputs of 8 neighbouring tiles are 16 unit-stride loads;
@@ -585,8 +633,14 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     m8 = u.shape[1]  # U's rows: M, at least 8 (the register tile's)
     th, tw = (oh_dim + 1) // 2, (ow_dim + 1) // 2
     twp = (tw + 7) // 8 * 8
-    n = item // blocks
-    r0 = (item - n * blocks) * rows
+    per = x.shape[0] * blocks
+    part = item // per
+    n = (item - part * per) // blocks
+    r0 = (item - part * per - n * blocks) * rows
+    groups = (m8 + 7) // 8
+    m0 = 8 * (part * groups // parts)
+    m1 = m8 if part == parts - 1 else 8 * ((part + 1) * groups // parts)
+    lo = min(m0, m1 - 8)  # U's first row computed: 8 rows at least (the register tile's)
     nr = min(rows, th - r0)
     tt, tmax = nr * twp, rows * twp  # tiles of this block; V's and M's row pitch
     # 1. the strip: rows 2*r0 - ph .. + 2*nr + 2, each as its even columns then its odd ones,
@@ -628,28 +682,28 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
             vr = c * tmax + r * twp
             for tj in range(0, twp, 8):
                 wino_in8(strip, xr + tj, whs, rp, vt, vr + tj, vp)
-    # 3. the products, M[xi] (m8 x tiles) at xi * mp
-    mp = m8 * tmax + 16
+    # 3. the products, M[xi] (rows lo .. m1 x tiles) at xi * mp
+    mp = (m1 - lo) * tmax + 16
     mt = np.empty(16 * mp, np.float32)
     offs = np.empty(max(c_dim, 1), np.int64)  # V's rows, for the tile
     for c in range(c_dim):
         offs[c] = c * tmax
     ua, va, ma, oa = address(u), address(vt), address(mt), address(offs)
     for xi in range(16):
-        for r8 in range(0, m8, 8):  # 8 rows of U[xi] (in L1) against all strips of V[xi]
-            rr = min(r8, m8 - 8)  # the last 8 rows (those before them computed twice)
+        for r8 in range(lo, m1, 8):  # 8 rows of U[xi] (in L1) against all strips of V[xi]
+            rr = min(r8, m1 - 8)  # the last 8 rows (those before them computed twice)
             ao = (xi * m8 + rr) * c_dim
             nxt = ua + 4 * (ao + 8 * c_dim)  # U's next 8 rows, fetched on the way
             s0 = 0
             while s0 < tt:
                 nv = 6 if WIDE and s0 + WR <= tt else 3 if s0 + 24 <= tt else 1
                 vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, oa, c_dim,
-                           ma + 4 * (xi * mp + rr * tmax + s0), tmax, 0.0, nxt)
+                           ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt)
                 s0 += 8 * nv
     # 4. the inverse transform and the epilogue
     of = out.reshape(out.size)
     rf = res.reshape(res.size)
-    for m in range(m_dim):
+    for m in range(m0, min(m1, m_dim)):
         bm = vsplat(b[m])
         for r in range(nr):
             oi0 = 2 * (r0 + r)
@@ -658,7 +712,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                 cols = min(16, ow_dim - 2 * tj)  # output columns of these 8 tiles
                 if cols <= 0:
                     break
-                y00, y01, y10, y11 = wino_out8(mt, m * tmax + r * twp + tj, mp)
+                y00, y01, y10, y11 = wino_out8(mt, (m - lo) * tmax + r * twp + tj, mp)
                 wino_put(of, rf, pos0 + 2 * tj, y00, y01, bm, cols, has_res, act)
                 if oi0 + 1 < oh_dim:  # (an odd last row of tiles has one output row)
                     wino_put(of, rf, pos0 + ow_dim + 2 * tj, y10, y11, bm, cols, has_res, act)
