@@ -853,7 +853,7 @@ def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
     ((1, 160, 13, 13, 320, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # Inception v1's
     ((1, 64, 13, 13, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # SqueezeNet's expands
     ((1, 32, 27, 27, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),
-    ((1, 16, 55, 55, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # 16 inputs: even
+    ((1, 16, 55, 55, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # 16 inputs, wide
     ((1, 512, 12, 12, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # ZFNet-512's
     ((1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # VGG-19's at 14x14
     ((1, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # ResNet-50's

@@ -34,8 +34,9 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     """``gemm`` (``kernels_gemm.conv_gemm``: sgemm or ``vgemm`` on the input plane or on
     im2col tiles) for 1x1 convolutions; ``wino_gemm`` (Winograd F(2x2, 3x3) on ``vgemm``'s
     register tile: 100-185 GFLOP/s-equivalent on one thread) for stride-1 3x3
-    convolutions with at least 32 inputs and 64 outputs (or 128 and 32), on planes of
-    ``WINO_MIN_WIDTH`` columns or more (with fewer channels its transforms cost more than
+    convolutions with at least 32 inputs and 64 outputs (or 128 and 32, or 16 and 64 on
+    planes of ``WINO_16_MIN_WIDTH`` columns or more), on planes of ``WINO_MIN_WIDTH``
+    columns or more (with fewer channels its transforms cost more than
     it saves, and on 7x7 planes half its vector lanes are padding);
     ``oconv`` (``kernels_oconv``: the implicit GEMM vectorized over output channels) for
     the other kernels of more than one tap with OCONV_MIN_K products per output (input
@@ -51,7 +52,9 @@ def conv_algorithm(cfg: ConvArgs) -> str:
         return "gemm" if k >= 16 and og >= 8 else conv2d_config(*cfg).algo
     _, ow = _out_hw(cfg)  # (for the 3x3s Winograd takes: W + 2 PW - 2)
     if ((kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1)
-            and ((c >= 32 and o >= 64) or (c >= 128 and o >= 32)) and ow >= WINO_MIN_WIDTH):
+            and ((c >= 32 and o >= 64) or (c >= 128 and o >= 32)
+                 or (c >= 16 and o >= 64 and ow >= WINO_16_MIN_WIDTH))
+            and ow >= WINO_MIN_WIDTH):
         return "wino_gemm"
     if (k >= OCONV_MIN_K and og >= OCONV_MIN_OUTPUTS
             and not ((kh, kw, sh, sw) == (3, 3, 1, 1) and og < OCONV_MIN_3X3_OUTPUTS)):
@@ -106,10 +109,16 @@ OCONV_MIN_3X3_OUTPUTS = 64
 # On 7x7 and 6x6 planes it is slower (4 or 3 tiles a row fill half a vector or less): 224
 # -> 224 at 7x7 554 / 338 against 477 / 262, 512 -> 512 at 7x7 3668 against 2520. 16 -> 64
 # at 55x55 read 562 / 289 against 602 / 353, but 1.04x oconv's time on two threads in an
-# earlier run: left to oconv. (Before stop 28 its transforms were scalar loops: 16 -> 64
-# at 55x55 0.96 ms against the direct kernel's 0.65, 512 at 14x14 on two threads 6.2-7.4
-# against 5.5-5.8.)
+# earlier run: left to oconv then (taken since stop 31: WINO_16_MIN_WIDTH). (Before stop
+# 28 its transforms were scalar loops: 16 -> 64 at 55x55 0.96 ms against the direct
+# kernel's 0.65, 512 at 14x14 on two threads 6.2-7.4 against 5.5-5.8.)
 WINO_MIN_WIDTH = 11  # output columns at least (6 tiles a row: 3/4 of a vector)
+# 16 -> 64 at 55x55 (SqueezeNet's first two expands), in the model, each step's median of
+# 100 calls, two alternating runs, µs, one thread / two (stop 31): wino_gemm 628 / 277, 568
+# / 356, 582 / 294, 549 / 368 against oconv's 640 / 338, 620 / 366, 657 / 335, 627 / 366;
+# and SqueezeNet then compiles no oconv at all (5 s of a cold first call). On 14x14 planes
+# with 16 inputs oconv stays (not measured against: no network here has one).
+WINO_16_MIN_WIDTH = 28
 
 
 def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
