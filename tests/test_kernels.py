@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numba import njit, prange
 
@@ -832,6 +832,9 @@ def test_im2col_gather_matches_the_row_copies(cfg: dict[str, int], seed: int,
      "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},
     {"N": 1, "C": 64, "H": 48, "W": 48, "O": 72, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
      "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
+    # SqueezeNet's 256 -> 48 at 13x13: one tile of pixels, its 48 channels in parts
+    {"N": 1, "C": 256, "H": 13, "W": 13, "O": 48, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
+     "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
 ])
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
@@ -896,6 +899,7 @@ def test_the_pointwise_cases_run_pointwise() -> None:
 @settings(deadline=None)
 @given(st.integers(1, 64), st.integers(1, 8), st.integers(1, 20000), st.integers(1, 2048),
        st.integers(1, 5000), st.booleans(), st.integers(1, 8))
+@example(1, 1, 169, 48, 256, True, 2)  # SqueezeNet's 256 -> 48 at 13x13: two parts
 def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg: int,
                                         kg: int, direct: bool, threads: int) -> None:
     """Tiles are positive, no larger than their extent, keep im2col tiles within
@@ -923,6 +927,8 @@ def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg
     if not direct and nt > 64:
         assert 4 * kg * nt <= KG.COL_BYTES
     items = batch * groups * -(-pixels // nt) * -(-mg // mt)
+    if batch * groups * -(-pixels // nt) < threads and mg >= max(32, 16 * threads):
+        assert items >= threads  # output channels split: a part a thread at least
     if pixels >= 256 * 2 * threads or mg >= 64 * threads:
         assert items >= min(2 * threads, batch * groups * max(1, pixels // 128) * max(1, mg // 32))
 

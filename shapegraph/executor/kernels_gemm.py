@@ -82,9 +82,9 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
     """(pixel tile, output-channel tile): im2col tiles of at most ``COL_BYTES``, then, for
     more than one thread, split further until there are at least two work items per thread
     (pixels first, while a tile keeps 128 of them; then output channels, while a tile keeps
-    32). Pixel tiles are of equal size, and more tiles than threads are a multiple of the
-    threads while a tile keeps 64 pixels. The ``pointwise`` kernel's items keep whole rows
-    and split output channels only, in multiples of 8."""
+    32, or 16 for one tile a thread). Pixel tiles are of equal size, and more tiles than
+    threads are a multiple of the threads while a tile keeps 64 pixels. The ``pointwise``
+    kernel's items keep whole rows and split output channels only, in multiples of 8."""
     if direct and runs_pointwise(pixels, kg, mg):
         items = batch * groups
         want = 2 * threads
@@ -117,8 +117,10 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
         return nt, mg
     mt = mg
     items = batch * groups * n_pt
-    if items < want and mg >= 64:
-        n_mt = min((want + items - 1) // items, mg // 32)
+    if items < want and mg >= 32:
+        # parts of 32 channels or more; but one part a thread down to 16 channels each
+        # (SqueezeNet's 256 -> 48 at 13x13 ran on one of two threads)
+        n_mt = min((want + items - 1) // items, max(mg // 32, min(threads, mg // 16)))
         mt = (mg + n_mt - 1) // n_mt
     return nt, mt
 
