@@ -1017,6 +1017,18 @@ def test_wino_split(th: int, vecs: int, c: int, m: int, batch: int, threads: int
         assert rows == alone
 
 
+@FEW
+@given(st.integers(8, 64), st.integers(32, 90), st.integers(3, 16), st.integers(3, 40),
+       st.integers(1, 2), st.sampled_from([2, 3]), st.integers(0, 2**32 - 1))
+def test_wino_gemm_random_parts(c: int, o: int, h: int, w: int, n: int, threads: int,
+                                seed: int) -> None:
+    """Small planes of few blocks with 32-90 outputs, on several threads: whichever way
+    ``wino_split`` divides the work (its output channels in parts or not), the numbers."""
+    cfg = {"N": n, "groups": 1, "C": c, "O": o, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+           "PH": 1, "PW": 1, "DH": 1, "DW": 1, "H": h, "W": w}
+    run_wino_gemm(cfg, K.ACT_RELU, True, seed, threads, in_place=seed % 2 == 0)
+
+
 @pytest.mark.parametrize(("c", "o", "h", "w", "n", "threads"), [
     (256, 256, 14, 14, 1, 2),  # ResNet-50's 3x3 at 14x14
     (32, 128, 27, 27, 1, 2),  # SqueezeNet's expand (four blocks: 4, 4, 4 and 2 tile rows)
