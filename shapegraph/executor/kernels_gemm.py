@@ -541,8 +541,8 @@ def wino_split(th: int, tw: int, c_dim: int, m_dim: int, batch: int,
     - the output channels split in ``threads`` parts (whole groups of 8), each thread
       running every block for its part: it reads only its rows of U but transforms every
       block's input again. ResNet-50's 256 -> 256 at 14x14 on two threads, in the
-      network: 1010 µs in blocks of 2 tile rows (each reading all 4 MB of U), 700 split
-      (1270 on one thread)."""
+      network: 1010-1185 µs in blocks of 2 tile rows (each reading all 4 MB of U),
+      690-790 split (1270-1330 on one thread)."""
     per_tile = 16 * (c_dim + m_dim) * 4
     tiles = max(WINO_BLOCK_TILES, 16 * c_dim * m_dim // 1024)
     rows = max(1, min(th, WINO_BYTES // (per_tile * tw), -(-tiles // tw)))

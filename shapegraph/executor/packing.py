@@ -116,8 +116,8 @@ WINO_MIN_WIDTH = 11  # output columns at least (6 tiles a row: 3/4 of a vector)
 # 16 -> 64 at 55x55 (SqueezeNet's first two expands), in the model, each step's median of
 # 100 calls, two alternating runs, µs, one thread / two (stop 31): wino_gemm 628 / 277, 568
 # / 356, 582 / 294, 549 / 368 against oconv's 640 / 338, 620 / 366, 657 / 335, 627 / 366;
-# and SqueezeNet then compiles no oconv at all (5 s of a cold first call). On 14x14 planes
-# with 16 inputs oconv stays (not measured against: no network here has one).
+# and SqueezeNet then compiles no oconv at all (5 s of a cold first call). Narrower planes
+# with 16 inputs stay on oconv: no network here has one to measure.
 WINO_16_MIN_WIDTH = 28
 
 
