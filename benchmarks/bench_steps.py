@@ -12,7 +12,8 @@ order, each with its one-thread / two-thread scaling. The two lists are not matc
 other (ONNX Runtime's graph is rewritten into its blocked layout), but the layer order is
 the same. Calling each step from Python adds a few microseconds a step.
 
-Run: ``python benchmarks/bench_steps.py resnet50 [--calls 30] [--steps]``.
+Run: ``python benchmarks/bench_steps.py resnet50 [--calls 30] [--steps]`` (the model
+named as ``shapegraph bench --models`` names it).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ import numpy as np
 import onnx
 
 import shapegraph as sg
-from shapegraph.tools.workloads import light_model_path, random_weights
+from shapegraph.tools.peers import ort_runner, set_threads
+from shapegraph.tools.workloads import ONNX_WORKLOADS, matches, random_weights
 
 
 def instrument(model: Any) -> list[tuple[str, float]]:
@@ -67,21 +69,23 @@ def step_times(model: Any, rec: list[tuple[str, float]], x: np.ndarray,
 
 def ort_times(proto: onnx.ModelProto, name: str, x: np.ndarray, threads: int,
               calls: int) -> tuple[float, list[tuple[str, str, float]]]:
-    """(median forward seconds, [(node, op, median kernel seconds)] in run order)."""
+    """(median forward seconds, [(node, op, median kernel seconds)] in run order); the
+    forward timed without the profiler, the nodes with it."""
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     data = proto.SerializeToString()
-    sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    run = ort_runner(data, name, threads)
     for _ in range(3):
-        sess.run(None, {name: x})
+        run(x)
     totals = []
     for _ in range(calls):
         t = time.perf_counter()
-        sess.run(None, {name: x})
+        run(x)
         totals.append(time.perf_counter() - t)
     with tempfile.TemporaryDirectory() as tmp:
+        opts = ort.SessionOptions()  # (ort_runner's, with the profiler on)
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        opts.log_severity_level = 3
         opts.enable_profiling = True
         opts.profile_file_prefix = os.path.join(tmp, "ort")
         sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
@@ -109,33 +113,35 @@ def summed(rows: list[tuple[str, float, float]]) -> list[tuple[str, int, float, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("model", help="a light model: alexnet (bvlc_alexnet), densenet121, "
-                    "inception_v1, inception_v2, resnet50, shufflenet, squeezenet, vgg19, "
-                    "zfnet512")
+    ap.add_argument("model", help="one of the light models, named as in `shapegraph bench "
+                    "--models` (alexnet, densenet, inceptionv1, inceptionv2, resnet50, "
+                    "shufflenet, squeezenet, vgg, zfnet)")
     ap.add_argument("--calls", type=int, default=30, help="forward calls per figure")
     ap.add_argument("--steps", action="store_true", help="also every step and node")
     args = ap.parse_args()
-    import numba
-
+    names = [wl.name for wl in ONNX_WORKLOADS]
+    picked = [wl for wl in ONNX_WORKLOADS if matches(wl.name, [args.model], names)]
+    if len(picked) != 1:
+        ap.error(f"model {args.model!r} names {len(picked)} of the light models "
+                 f"({', '.join(names)}); name one")
     import shapegraph.executor.codegen as codegen
 
-    stem = "bvlc_alexnet" if args.model == "alexnet" else args.model
-    proto = random_weights(onnx.load(light_model_path(stem)))
-    inits = {i.name for i in proto.graph.initializer}
-    inp = next(i for i in proto.graph.input if i.name not in inits)
-    shape = [d.dim_value or 1 for d in inp.type.tensor_type.shape.dim]
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    proto = random_weights(onnx.load(picked[0].path()))
     codegen.STEP_MIN_MACS = 0  # every step called from Python, so each can be timed
-    model = sg.compile(sg.load_onnx(proto))
+    loaded = sg.load_onnx(proto)
+    ((name, t),) = loaded.input_types.items()
+    x = np.random.default_rng(0).standard_normal(
+        tuple(int(d) for d in t.shape)).astype(np.float32)
+    model = sg.compile(loaded)
     model(x)  # (compiles)
     rec = instrument(model)
     ours, theirs = {}, {}
-    for t in (1, 2):
-        numba.set_num_threads(t)
-        ours[t] = step_times(model, rec, x, args.calls)
-        theirs[t] = ort_times(proto, inp.name, x, t, args.calls)
+    for threads in (1, 2):
+        set_threads(threads)
+        ours[threads] = step_times(model, rec, x, args.calls)
+        theirs[threads] = ort_times(proto, name, x, threads, args.calls)
     us = 1e6
-    print(f"{args.model}, forward ms, one thread / two: shapegraph "
+    print(f"{picked[0].name}, forward ms, one thread / two: shapegraph "
           f"{ours[1][0] * 1e3:.2f} / {ours[2][0] * 1e3:.2f} (steps summed "
           f"{sum(s for _, s in ours[1][1]) * 1e3:.2f} / "
           f"{sum(s for _, s in ours[2][1]) * 1e3:.2f}), ONNX Runtime "
