@@ -73,6 +73,31 @@ def test_vgemm_matches_numpy(m: int, n: int, k: int, beta: float,
     close(got, want, k)
 
 
+@settings(deadline=None, max_examples=60)
+@given(st.integers(1, 30), st.integers(0, 3), st.integers(1, 7), st.integers(64, 600),
+       st.sampled_from([0.0, 1.0, 0.5]), st.tuples(*[st.integers(0, 3)] * 6),
+       st.integers(0, 2**32 - 1))
+def test_vgemm_last_columns_as_dot_products(m: int, strips: int, tail: int, k: int,
+                                            beta: float,
+                                            pads: tuple[int, int, int, int, int, int],
+                                            seed: int) -> None:
+    """Fewer than 8 last columns on many terms (49- and 196-pixel planes) are dot products
+    (``_dots``): alone, or after strips of 8, 24 or 48, with rows in blocks of 8 and one at
+    a time, terms past the last multiple of 8, on views; the same numbers as numpy."""
+    n = tail + [0, 8, 24, 48][strips]
+    got, want = run(m, n, k, beta, pads, seed)
+    close(got, want, k)
+
+
+def test_dots_take_short_tails_of_long_products() -> None:
+    """``dots_win``: one column from 8 terms on; seven only on long products (a tile of 8
+    columns costs the same for any number of them)."""
+    assert KV.dots_win(1, 8) and KV.dots_win(1, 2048)
+    assert KV.dots_win(7, 2048) and not KV.dots_win(7, 64)
+    assert all(KV.dots_win(w, k) <= KV.dots_win(w - 1, k)
+               for w in range(2, 8) for k in range(1, 700, 13))
+
+
 def test_vgemm_overwrites_nan_when_beta_is_0() -> None:
     """beta 0: C's old contents are never read (the arena hands out uninitialized memory)."""
     a = np.ones((13, 5), np.float32)
