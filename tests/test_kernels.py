@@ -715,11 +715,13 @@ def test_strips_cover_the_channels() -> None:
 
 @SOME
 @given(oconv_config(), st.sampled_from(["none", "residual", "in place"]), ACTS,
-       st.sampled_from([1, 2]), st.integers(0, 2**32 - 1))
+       st.sampled_from([1, 2, 3]), st.integers(0, 2**32 - 1))
 def test_oconv_random(cfg: dict[str, int], residual: str, act: int, threads: int,
                       seed: int) -> None:
     """The implicit GEMM over output channels against the reference: padding on every
-    side, strides, dilation, groups; a residual read or written over."""
+    side, strides, dilation, groups; a residual read or written over; on threads whose
+    equal shares of the work cut work items at a tile (a tile done twice adds its bias or
+    residual twice, one left out is garbage)."""
     run_conv_gemm(cfg, act, residual == "residual", seed, threads, KO.oconv,
                   residual == "in place")
 
@@ -882,10 +884,13 @@ def test_algorithm_choices(cfg: tuple[int, ...], algo: str) -> None:
 def test_the_pointwise_cases_run_pointwise() -> None:
     assert KG.runs_pointwise(29 * 31, 13, 21) and KG.runs_pointwise(28 * 28, 8, 12)
     assert not KG.runs_pointwise(14 * 14, 16, 64)  # small planes: sgemm
-    # planes of 56x56 or more: always, but where KVG.WIDE vgemm's wide tiles win from 128
-    # inputs and 64 outputs
+    # planes of 56x56 or more: always, but where KVG.WIDE vgemm's wide tiles win from 64
+    # inputs and 64 outputs (and take those products on 512 pixels or more)
     assert KG.runs_pointwise(56 * 56, 128, 512) != KVG.WIDE
-    assert KG.runs_pointwise(56 * 56, 96, 128) and KG.runs_pointwise(56 * 56, 256, 32)
+    assert KG.runs_pointwise(56 * 56, 64, 64) != KVG.WIDE
+    assert KG.runs_pointwise(56 * 56, 63, 128) and KG.runs_pointwise(56 * 56, 256, 32)
+    assert KG.uses_vgemm(64, 64, 512) == KVG.WIDE and not KG.uses_vgemm(64, 64, 511)
+    assert not KG.uses_vgemm(63, 64, 3136) and not KG.uses_vgemm(64, 63, 3136)
     assert KG.runs_pointwise(28 * 28, 96, 128)  # a small weight matrix, on sgemm else
     assert not KG.runs_pointwise(28 * 28, 512, 128)  # ... but vgemm wins below 56x56
     assert not KG.runs_pointwise(28 * 28, 256, 512)  # many weights: vgemm

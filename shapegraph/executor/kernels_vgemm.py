@@ -233,8 +233,8 @@ def _dots(r_lo: int, r_hi: int, w: int, k: int, a: int, lda: int, bt: np.ndarray
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _dot_put(v: float | np.float32, a0: int, ao: int, j0: int, k: int, bt: np.ndarray, b0: int, c: int,
-             at: int, beta: float) -> None:
+def _dot_put(v: float | np.float32, a0: int, ao: int, j0: int, k: int, bt: np.ndarray,
+             b0: int, c: int, at: int, beta: float) -> None:
     """C's element ``at`` = v + the terms j0 .. k-1 of a row (at ``a0`` from ``ao``) and
     column (``bt`` from ``b0``) (+ beta * C)."""
     for j in range(j0, k):
