@@ -268,3 +268,56 @@ def test_kernels_compile_at_shapegraphs_opt_level_and_leave_numbas_alone(
     # every kernel goes through it, the tiles through numba's own
     assert kernels_gemm.conv_gemm._compiler.pipeline_class is jit.Compiler
     assert kernels_vgemm._tile_c._compiler.pipeline_class is numba.core.compiler.Compiler
+
+
+def test_import_marks_follow_the_source(tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    """The mark that a module's C functions are cached lies beside numba's cache of the
+    module (``NUMBA_CACHE_DIR``'s here) and names its source as it is: another source,
+    another mark. A file that is not there has none."""
+    from shapegraph.executor import helpers
+    from shapegraph.executor.jit import numba
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "mod.py"
+    src.write_text("x = 1\n")
+    mark = helpers._import_mark(str(src))
+    assert mark is not None and mark.name.startswith("mod.") and mark.suffix == ".imported"
+    assert (tmp_path / "cache") in mark.parents
+    helpers.mark_imported(str(src))
+    assert mark.exists()
+    src.write_text("x = 2\n")
+    assert helpers._import_mark(str(src)) not in (None, mark)
+    assert helpers._import_mark(str(tmp_path / "missing.py")) is None
+
+
+SHARED_IMPORT = """
+import shapegraph.executor.kernels_oconv
+from shapegraph.executor import helpers
+proc = helpers._IMPORTS.get("shapegraph.executor.kernels_vgemm")
+import shapegraph.executor.kernels_vgemm
+print(proc is not None, None if proc is None else proc.returncode, len(helpers._IMPORTS))
+"""
+
+
+def test_a_cold_import_compiles_the_other_tiles_in_a_helper(tmp_path: Any) -> None:
+    """An empty numba cache: importing kernels_oconv starts a helper that imports
+    kernels_vgemm (their C functions compile at once, 2.4 and 3.4 s cold, one after the
+    other before), and importing kernels_vgemm then waits for it and finds them cached;
+    both are marked. A second process, the cache warm, starts none; nor does one with
+    helpers off."""
+    import subprocess
+
+    def run(**env: str) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", SHARED_IMPORT], capture_output=True,
+                             text=True, timeout=300, check=True,
+                             env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), **env})
+        return out.stdout.split()
+
+    assert run(SHAPEGRAPH_COMPILE_WORKERS="1") == ["True", "0", "0"]
+    assert sorted(p.name.split(".")[0] for p in tmp_path.rglob("*.imported")) == [
+        "kernels_oconv", "kernels_vgemm"]
+    assert run(SHAPEGRAPH_COMPILE_WORKERS="1") == ["False", "None", "0"]
+    for mark in tmp_path.rglob("*.imported"):
+        mark.unlink()
+    assert run(SHAPEGRAPH_COMPILE_WORKERS="0") == ["False", "None", "0"]

@@ -231,6 +231,26 @@ def prelu(x: np.ndarray, alpha: np.ndarray, out: np.ndarray) -> None:
 
 
 @_kernel
+def _epilogue(yv: np.ndarray, m0: int, nm: int, p0: int, np_: int, b: np.ndarray,
+              rv: np.ndarray, has_res: bool, act: tuple[int, float, float]) -> None:
+    """yv[m0:m0+nm, p0:p0+np_] = act(yv + bias[m] (+ residual)): a convolution's tile after
+    its product (``conv_gemm``, ``oconv``). The rows are views from p0, indexed from 0: an
+    index numba can't prove non-negative gets a wraparound check that keeps the loop from
+    vectorizing (it cost a 64x56x56 -> 256 1x1 convolution 0.2 ms of its 1.4)."""
+    for m in range(m0, m0 + nm):
+        row = yv[m, p0:p0 + np_]
+        bm = b[m]
+        if has_res:
+            rrow = rv[m, p0:p0 + np_]
+            for j in range(np_):
+                row[j] += bm + rrow[j]
+        elif bm != 0.0:
+            for j in range(np_):
+                row[j] += bm
+        _act_inplace(row, act)
+
+
+@_kernel
 def _bias_act_rows(out: np.ndarray, b: np.ndarray, act: tuple[int, float, float]) -> None:
     """out[i, :] = act(out[i, :] + b) (b may be empty: no bias); relu + bias in one pass."""
     n, m = out.shape

@@ -41,6 +41,7 @@ from shapegraph.executor.kernels import (
     ACT_NONE,
     ACT_RELU,
     _act_inplace,
+    _epilogue,
     act_apply,
 )
 from shapegraph.executor.kernels_vgemm import WIDE, WR, vgemm_rm, vgemm_tile
@@ -243,26 +244,6 @@ def _im2col_run(xr: np.ndarray, phase: np.ndarray, row: np.ndarray, j: int, ow0:
         dst[t] = src[t]
     for t in range(t_hi, cnt):
         row[j + t] = 0.0
-
-
-@njit(cache=True, nogil=True)
-def _epilogue(yv: np.ndarray, m0: int, nm: int, p0: int, np_: int, b: np.ndarray,
-              rv: np.ndarray, has_res: bool, act: tuple[int, float, float]) -> None:
-    """yv[m0:m0+nm, p0:p0+np_] = act(yv + bias[m] (+ residual)). The rows are views from
-    p0, indexed from 0: an index numba can't prove non-negative gets a wraparound check
-    that keeps the loop from vectorizing (it cost a 64x56x56 -> 256 1x1 convolution 0.2
-    ms of its 1.4)."""
-    for m in range(m0, m0 + nm):
-        row = yv[m, p0:p0 + np_]
-        bm = b[m]
-        if has_res:
-            rrow = rv[m, p0:p0 + np_]
-            for j in range(np_):
-                row[j] += bm + rrow[j]
-        elif bm != 0.0:
-            for j in range(np_):
-                row[j] += bm
-        _act_inplace(row, act)
 
 
 @njit(cache=True, nogil=True, parallel=True)

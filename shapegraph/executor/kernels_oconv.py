@@ -49,10 +49,10 @@ import numpy as np
 from llvmlite import binding as _llvm  # type: ignore[import-untyped]
 from numba import cfunc, types
 
+from shapegraph.executor import helpers
 from shapegraph.executor.jit import njit, prange
-from shapegraph.executor.kernels import _bias_act_rows
-from shapegraph.executor.kernels_gemm import _epilogue
-from shapegraph.executor.kernels_vgemm import NR, WIDE, WR, _put
+from shapegraph.executor.kernels import _bias_act_rows, _epilogue
+from shapegraph.executor.regs import NR, WIDE, WR, _put
 from shapegraph.executor.simd import (
     address,
     fload,
@@ -74,6 +74,9 @@ from shapegraph.executor.simd import (
 
 __all__ = ["DENSE_TILED_WEIGHTS", "OC_PIXELS", "channel_block", "dense_tiled", "oconv",
            "pack_dense", "pack_oconv", "strip", "strips_of"]
+
+# (kernels_vgemm's C functions compile in a helper meanwhile, where they are not cached)
+helpers.share_import(__name__, "shapegraph.executor.kernels_vgemm")
 
 PIXELS = 8  # output pixels in a register tile
 LANES = 24  # output channels in a register tile (a group's last: 8 or 16)
@@ -848,3 +851,5 @@ def _otile_c(nv: int, x: int, pix: int, k: int, offs: int, b: int, bo: int, dst:
 _OTILE_SYMBOL = "shapegraph_oconv_tile"
 _llvm.add_symbol(_OTILE_SYMBOL, _otile_c.address)
 _otile: Any = types.ExternalFunction(_OTILE_SYMBOL, _OTILE_SIG)
+
+helpers.mark_imported(__file__)

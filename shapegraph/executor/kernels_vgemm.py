@@ -33,7 +33,8 @@ The register tiles and the product are C functions (numba ``cfunc``, compiled on
 cached), called by name from compiled kernels as numba calls BLAS: inlined, they were
 compiled, linked and optimized again in every kernel calling them, twice in those with a
 parallel and a serial loop, and again in every plan segment calling those (ResNet-50's
-cold first call 14.6 -> 26.8 s; as C functions, 21-23 s).
+cold first call 14.6 -> 26.8 s; as C functions, 21-23 s). Cold, they compile here while a
+helper compiles ``kernels_oconv``'s (``helpers.share_import``).
 
 >>> import numpy as np
 >>> a = np.arange(6, dtype=np.float32).reshape(2, 3); b = np.ones((3, 5), np.float32)
@@ -51,7 +52,9 @@ import numpy as np
 from llvmlite import binding as _llvm  # type: ignore[import-untyped]
 from numba import cfunc, types
 
+from shapegraph.executor import helpers
 from shapegraph.executor.jit import njit
+from shapegraph.executor.regs import MR, NR, WIDE, WR, _put
 from shapegraph.executor.simd import (
     address,
     fload,
@@ -74,29 +77,8 @@ from shapegraph.executor.simd import (
 
 __all__ = ["MR", "NR", "WIDE", "WR", "vgemm_rm", "vgemm_tile"]
 
-MR = 8  # rows of C in a register tile
-NR = 24  # columns of C in a register tile (three vectors); 8 for a last one of 8 or fewer
-
-
-def _has_avx512() -> bool:
-    """Whether numba compiles for this machine and it has AVX-512 (its 32 registers of 16
-    floats). (numba's disk cache is kept per CPU and its features, so a kernel compiled
-    with WIDE's value is never loaded on a machine with another.)"""
-    from numba.core import config
-    if (getattr(config, "CPU_NAME", None) or "host") != "host":
-        return False
-    try:
-        return bool(_llvm.get_host_cpu_features().get("avx512f", False))
-    except RuntimeError:  # (no feature list on this platform)
-        return False
-
-
-# Strips of 48 columns on 16-lane vectors where the machine has AVX-512: three registers a
-# row as in the tile of 24, half the loads and broadcasts per multiply-add (one thread,
-# products alone, hot: 105-111 GFLOP/s -> 114-117; 64 x 64 x 3072 95 -> 106)
-WIDE = _has_avx512()
-WR = 48  # columns of a wide tile
-
+# (kernels_oconv's C functions compile in a helper meanwhile, where they are not cached)
+helpers.share_import(__name__, "shapegraph.executor.kernels_oconv")
 
 @njit(cache=True, nogil=True, inline="always")
 def vgemm_rm(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb: int,
@@ -248,19 +230,6 @@ def _pack_strip(b: int, ldb: int, s0: int, w: int, k: int, xs: np.ndarray) -> No
     """xs[8j + t] = B[j, s0 + t] for t < w, 0 for w <= t < 8 (w < 8: B's last columns)."""
     for j in range(k):
         vstore(xs, 8 * j, vloadn(b, j * ldb + s0, w))
-
-
-@njit(cache=True, nogil=True)
-def _put(tmp: np.ndarray, t0: int | np.int64, c: int, co: int, ldc: int,
-         rows: int | np.int64, cols: int, beta: float, ldt: int | np.int64) -> None:
-    """C's rows x cols block at element co from address ``c`` = tmp's from its row t0
-    (rows ``ldt`` apart) (+ beta * C)."""
-    for i in range(rows):
-        for t in range(cols):
-            v = tmp[(t0 + i) * ldt + t]
-            if beta != 0.0:
-                v += np.float32(beta) * fload(c, co + i * ldc + t)
-            fstore(c, co + i * ldc + t, v)
 
 
 # The register tiles, written out: numba has no loop over variables, and each accumulator
@@ -456,3 +425,5 @@ def _vgemm_c(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int,
 _VGEMM_SYMBOL = "shapegraph_vgemm"
 _llvm.add_symbol(_VGEMM_SYMBOL, _vgemm_c.address)
 _vgemm_ext: Any = types.ExternalFunction(_VGEMM_SYMBOL, _VGEMM_SIG)
+
+helpers.mark_imported(__file__)

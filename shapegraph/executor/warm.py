@@ -43,6 +43,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from shapegraph.executor.helpers import helper_env, workers
+
 __all__ = ["MIN_PARALLEL_SECONDS", "Unit", "helper_env", "kernel_calls", "precompile",
            "segment_type", "stages", "workers"]
 
@@ -72,25 +74,6 @@ class Unit(NamedTuple):
     attr: str
     argtypes: tuple[Any, ...]
     cost: float
-
-
-def workers() -> int:
-    """How many helper processes a cold first call may start."""
-    env = os.environ.get("SHAPEGRAPH_COMPILE_WORKERS")
-    if env is not None and env.strip():
-        try:
-            n = int(env)
-        except ValueError:
-            n = -1
-        if n < 0:
-            raise ValueError(f"SHAPEGRAPH_COMPILE_WORKERS must be a whole number of helper "
-                             f"processes (0 for none), got {env!r}")
-        return n
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(0, min(cores - 1, 3))
 
 
 class _Recorder:
@@ -325,20 +308,6 @@ class _Helper:
             self.timer.cancel()
             if self.proc.stdout is not None:
                 self.proc.stdout.close()
-
-
-def helper_env() -> dict[str, str]:
-    """A helper's environment: this process's, with this shapegraph first on its path, no
-    helpers of its own, and numba's cache where this process has it (also when it was set
-    in ``numba.config`` rather than the environment)."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # shapegraph's own import root
-    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-    env["SHAPEGRAPH_COMPILE_WORKERS"] = "0"
-    cache_dir = _numba().config.CACHE_DIR
-    if cache_dir:
-        env["NUMBA_CACHE_DIR"] = str(cache_dir)
-    return env
 
 
 def _start(n: int) -> list[_Helper]:
