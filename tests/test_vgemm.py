@@ -55,6 +55,37 @@ def run(m: int, n: int, k: int, beta: float, pads: tuple[int, int, int, int, int
     return c, want.astype(np.float32)
 
 
+@njit(cache=True)
+def _vgemm_act(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb: int,
+               c: np.ndarray, ldc: int, beta: float, bias: np.ndarray, relu: bool) -> None:
+    KV.vgemm_rm_act(m, n, k, a, lda, b, ldb, c, ldc, beta, bias, relu)
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.integers(1, 40), st.integers(1, 80), st.sampled_from([0, 3, 40, 300]),
+       st.sampled_from([0.0, 1.0]), st.booleans(), st.tuples(*[st.integers(0, 3)] * 6),
+       st.integers(0, 2**32 - 1))
+def test_vgemm_act_matches_numpy(m: int, n: int, k: int, beta: float, relu: bool,
+                                 pads: tuple[int, int, int, int, int, int],
+                                 seed: int) -> None:
+    """``vgemm_rm_act``: C = relu(A @ B + bias + beta * C), the bias and ReLU applied as
+    the tiles are stored, as the scratch tile's blocks are put, by the dot products of the
+    last columns and in the rows of fewer than 8; on views; nothing outside the block."""
+    rng = np.random.default_rng(seed)
+    ra, ca, rb, cb, rc, cc = pads
+    a = rng.standard_normal((m + ra, k + ca)).astype(np.float32)
+    b = rng.standard_normal((k + rb, n + cb)).astype(np.float32)
+    c = rng.standard_normal((m + rc, n + cc)).astype(np.float32)
+    bias = rng.standard_normal(m + 2).astype(np.float32)
+    want = c.astype(np.float64)
+    av, bv = a[ra:, ca:], b[rb:, cb:]
+    a[:ra], a[:, :ca], b[:rb], b[:, :cb] = np.nan, np.nan, np.nan, np.nan  # never read
+    block = av.astype(np.float64) @ bv + bias[1:m + 1, None] + beta * want[rc:, cc:]
+    want[rc:, cc:] = np.maximum(block, 0.0) if relu else block
+    _vgemm_act(m, n, k, av, k + ca, bv, n + cb, c[rc:, cc:], n + cc, beta, bias[1:], relu)
+    close(c, want.astype(np.float32), k)
+
+
 def close(got: np.ndarray, want: np.ndarray, k: int) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(k, 1) ** 0.5 * 4)
 

@@ -9,7 +9,9 @@ more), else BLAS sgemm.
 ``Kg = C/groups * KH * KW``. A 1x1 stride-1 unpadded convolution multiplies the input
 plane directly (no copy); any other builds ``col`` for one tile at a time (im2col of a few
 hundred pixels, never of the whole image) in a buffer of its work item. Bias, residual and
-activation are applied to each tile right after its product, while it is in cache.
+activation are applied to each tile right after its product, while it is in cache; on
+``vgemm``, bias and ReLU (and a residual summed in place) as its register tiles are stored
+(``vgemm_rm_act``).
 
 Work items (image, group, pixel tile, output-channel tile) are spread over numba's threads;
 each calls single-threaded sgemm (``blas.sgemm_rm``; the runner keeps BLAS on one thread).
@@ -44,7 +46,7 @@ from shapegraph.executor.kernels import (
     _epilogue,
     act_apply,
 )
-from shapegraph.executor.kernels_vgemm import WIDE, WR, vgemm_rm, vgemm_tile
+from shapegraph.executor.kernels_vgemm import WIDE, WR, vgemm_rm, vgemm_rm_act, vgemm_tile
 from shapegraph.executor.simd import (
     F32x8,
     address,
@@ -256,7 +258,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out:
 
     ``res`` may be ``out`` itself (the memory plan writes a residual block's sum over its
     shortcut where the shortcut dies): each product is then added to it (sgemm's beta =
-    1) and the epilogue adds the bias only. (``x`` is never ``out``.)"""
+    1) and the bias after (and the activation). (``x`` is never ``out``.)"""
     kh, kw, sh, sw, ph, pw, groups = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[8]
     batch, c_dim = x.shape[0], x.shape[1]
     m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
@@ -318,9 +320,13 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
         pointwise(w, m0, nm, x3[bi], g * cg, cg, yv, b, r3[bi], has_res, act)
         return
     beta = 1.0 if in_place else 0.0  # in place: the product is added to the residual
+    # bias, ReLU and an in-place residual done as vgemm stores its tiles (not a residual of
+    # its own, or another activation: those stay the epilogue's)
+    fuse = (act[0] == ACT_NONE or act[0] == ACT_RELU) and not (has_res and not in_place)
+    relu = act[0] == ACT_RELU
     if direct:
-        _product(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels, yv[m0:, p0:],
-                 pixels, beta)
+        fused = _product(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels,
+                         yv[m0:, p0:], pixels, beta, b[m0:], relu, fuse)
     else:
         col = np.empty((kg, np_), np.float32)
         if ow_dim <= GATHER_MAX_OW:
@@ -329,8 +335,10 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
         else:
             _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
         # (col as a view of the layout the direct branch passes: one compile of _product)
-        _product(nm, np_, kg, w[m0:], kg, col[:, :np_], np_, yv[m0:, p0:], pixels, beta)
-    _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res and not in_place, act)
+        fused = _product(nm, np_, kg, w[m0:], kg, col[:, :np_], np_, yv[m0:, p0:], pixels,
+                         beta, b[m0:], relu, fuse)
+    if not fused:
+        _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res and not in_place, act)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -355,15 +363,21 @@ def _long_product(kg: int, nm: int, n: int) -> bool:
 
 @njit(cache=True, nogil=True)
 def _product(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb: int,
-             c: np.ndarray, ldc: int, beta: float) -> None:
+             c: np.ndarray, ldc: int, beta: float, bias: np.ndarray, relu: bool,
+             fuse: bool) -> bool:
     """``C[m, n] = A[m, k] @ B[k, n] + beta * C`` (``sgemm_rm``'s arguments): ``vgemm_rm``
-    where ``uses_vgemm``, else BLAS sgemm. (Not inlined: inlined into the inlined work
-    items, with ``vgemm_rm`` inlined into it, numba passed it wrong operands, and the
-    conv_gemm tests failed.)"""
+    where ``uses_vgemm``, else BLAS sgemm; with ``fuse``, on vgemm, C's rows also plus
+    ``bias`` and ReLU'd where ``relu`` (``vgemm_rm_act``). Whether that was done. (Not
+    inlined: inlined into the inlined work items, with ``vgemm_rm`` inlined into it, numba
+    passed it wrong operands, and the conv_gemm tests failed.)"""
     if uses_vgemm(k, m, n):
+        if fuse:
+            vgemm_rm_act(m, n, k, a, lda, b, ldb, c, ldc, beta, bias, relu)
+            return True
         vgemm_rm(m, n, k, a, lda, b, ldb, c, ldc, beta)
-    else:
-        sgemm_rm(m, n, k, a, lda, b, ldb, c, ldc, beta)
+        return False
+    sgemm_rm(m, n, k, a, lda, b, ldb, c, ldc, beta)
+    return False
 
 
 # --------------------------------------------------------------------------- 1x1 by hand
@@ -699,7 +713,8 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
             while s0 < tt:
                 nv = 6 if WIDE and s0 + WR <= tt else 3 if s0 + 24 <= tt else 1
                 vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, oa, c_dim,
-                           ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt)
+                           ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt,
+                           0, 0)
                 s0 += 8 * nv
     # 4. the inverse transform and the epilogue
     of = out.reshape(out.size)

@@ -33,9 +33,9 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "fload", "fstore", "iload",
-           "prefetch", "vadd", "vfma", "vload", "vloadn", "vmax", "vput", "vrelu", "vsplat",
-           "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero", "vzip", "wfma",
-           "whi", "wlo", "wload", "wput", "wsplat", "wzero"]
+           "prefetch", "vadd", "vfma", "vload", "vloadn", "vmax", "vout", "vput", "vrelu",
+           "vsplat", "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero", "vzip",
+           "wfma", "whi", "wlo", "wload", "wout", "wput", "wsplat", "wzero"]
 
 LANES = 8
 _VT = ir.VectorType(ir.FloatType(), LANES)
@@ -246,6 +246,38 @@ def _put_of(ty: Any) -> Any:
     return typer
 
 
+def _out_of(ty: Any) -> Any:
+    """The typer of ``vout``/``wout``: an accumulator finished and stored at an address:
+    plus a bias, plus beta times what was there, ReLU'd."""
+    def typer(typingctx: Any, addr: Any, i: Any, v: Any, beta: Any, bias: Any,
+              relu: Any) -> Any:
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            vt = _vt(ty)
+            ptr = _addr(context, builder, sig.args[0], args[0], args[1], vt)
+            b32 = context.cast(builder, args[3], sig.args[3], types.float32)
+            bias32 = context.cast(builder, args[4], sig.args[4], types.float32)
+            v = builder.fadd(args[2], _splat(builder, bias32, vt))
+            with builder.if_else(builder.fcmp_ordered(
+                    "==", b32, ir.Constant(ir.FloatType(), 0.0))) as (zero, other):
+                with zero:
+                    at_zero = builder.basic_block
+                with other:
+                    added = _fma(builder, _splat(builder, b32, vt),
+                                 builder.load(ptr, align=4), v, vt)
+                    at_other = builder.basic_block
+            out = builder.phi(vt)
+            out.add_incoming(v, at_zero)
+            out.add_incoming(added, at_other)
+            zero_v = ir.Constant(vt, [0.0] * ty.lanes)
+            relu_v = builder.select(builder.fcmp_ordered("<", out, zero_v), zero_v, out)
+            flag = context.cast(builder, args[5], sig.args[5], types.boolean)
+            builder.store(builder.select(flag, relu_v, out), ptr, align=4)
+            return context.get_dummy_value()
+        return types.none(types.intp, types.intp, ty, types.float64, types.float32,
+                          types.intp), codegen
+    return typer
+
+
 def _splat_of(ty: Any) -> Any:
     def typer(typingctx: Any, x: Any) -> Any:
         def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
@@ -371,6 +403,10 @@ prefetch = cast(_F, intrinsic(_prefetch))
 vput = cast(_F, intrinsic(_put_of(f32x8)))
 """vput(addr, i, v, beta): the 8 floats at element i from address ``addr`` = v + beta *
 them (not read when beta is 0: they may hold anything)."""
+vout = cast(_F, intrinsic(_out_of(f32x8)))
+"""vout(addr, i, v, beta, bias, relu): the 8 floats at element i from address ``addr`` = v +
+bias + beta * them (not read when beta is 0), then ReLU'd where ``relu`` is not 0 (as
+``vrelu``): a register tile's row finished as it is stored."""
 vsplat = cast(_F, intrinsic(_splat_of(f32x8)))
 """vsplat(x): a float32 in every lane."""
 vtranspose8 = cast(_F, intrinsic(_vtranspose8))
@@ -408,6 +444,8 @@ wload = cast(_F, intrinsic(_load_of(f32x16)))
 """wload(arr, i): ``vload`` of 16 floats (an ``f32x16``)."""
 wput = cast(_F, intrinsic(_put_of(f32x16)))
 """wput(addr, i, v, beta): ``vput`` of 16 floats."""
+wout = cast(_F, intrinsic(_out_of(f32x16)))
+"""wout(addr, i, v, beta, bias, relu): ``vout`` of 16 floats."""
 wsplat = cast(_F, intrinsic(_splat_of(f32x16)))
 """wsplat(x): a float32 in each of 16 lanes."""
 wzero = cast(_F, intrinsic(_zero_of(f32x16)))
