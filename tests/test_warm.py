@@ -321,3 +321,23 @@ def test_a_cold_import_compiles_the_other_tiles_in_a_helper(tmp_path: Any) -> No
     for mark in tmp_path.rglob("*.imported"):
         mark.unlink()
     assert run(SHAPEGRAPH_COMPILE_WORKERS="0") == ["False", "None", "0"]
+
+
+def test_generated_modules_are_named_by_every_compiled_modules_source() -> None:
+    """A plan's generated module links the kernels' compiled code into its segments, and
+    numba's cache of it knows only its own file: so its name hashes the source of every
+    module of shapegraph's with compiled code (a change there, a new module)."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    from shapegraph.executor import codegen
+
+    fingerprinted = {node.name for node in ast.walk(ast.parse(inspect.getsource(
+        codegen._kernel_fingerprint))) if isinstance(node, ast.alias)}
+    compiled = {f"shapegraph.{p.parent.name}.{p.stem}"
+                for p in Path(codegen.__file__).parents[1].glob("*/*.py")
+                if p.name != "codegen.py" and any(
+                    mark in p.read_text()
+                    for mark in ("@njit", "@cfunc", "intrinsic(", "_jit(cache="))}
+    assert compiled <= fingerprinted, compiled - fingerprinted

@@ -72,6 +72,7 @@ def _kernel_fingerprint() -> str:
     import shapegraph.executor.kernels_oconv as ko
     import shapegraph.executor.kernels_pool as kp
     import shapegraph.executor.kernels_vgemm as kvg
+    import shapegraph.executor.regs as rg
     import shapegraph.executor.simd as sd
     import shapegraph.executor.templates as t
     import shapegraph.opset.elementwise as e
@@ -79,7 +80,7 @@ def _kernel_fingerprint() -> str:
 
     h = hashlib.sha256()
     # the kernels' modules, and the records (they hold the kernels' codes)
-    for mod in (b, k, kg, knd, ko, kp, kvg, sd, t, e, r):
+    for mod in (b, k, kg, knd, ko, kp, kvg, rg, sd, t, e, r):
         h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 
