@@ -19,6 +19,7 @@ from shapegraph.executor.simd import (
     vload,
     vloadn,
     vmax,
+    vout,
     vput,
     vrelu,
     vsplat,
@@ -30,6 +31,7 @@ from shapegraph.executor.simd import (
     vzip,
     wfma,
     wload,
+    wout,
     wput,
     wsplat,
     wzero,
@@ -273,3 +275,29 @@ def test_wide_tiles_where_avx512() -> None:
     assert (has and (config.CPU_NAME or "host") == "host") == KV.WIDE
     got, want = run(21, 48 + 24 + 8 + 5, 37, 0.0, (1, 2, 0, 3, 1, 1), 9)
     close(got, want, 37)
+
+
+@njit(cache=True)
+def _outs(x: np.ndarray, z: np.ndarray, bias: float) -> None:
+    za = address(z)
+    vout(za, 0, vload(x, 0), 0.0, np.float32(bias), 0)  # z[0:8] = x + bias, not read
+    vout(za, 8, vload(x, 0), 2.0, np.float32(bias), 1)  # relu(x + bias + 2 z[8:16])
+    wout(za, 16, wload(address(x), 0), 0.0, np.float32(bias), 1)  # relu(x + bias), 16
+
+
+def test_vout_finishes_a_row_as_it_stores() -> None:
+    """vout/wout (the tiles' stores of ``vgemm_rm_act``): plus the bias, plus beta times
+    the target (not read for beta 0: NaN there stays out), ReLU where asked, as ``vrelu``
+    (NaN stays NaN); against numpy, to float32 rounding."""
+    x = np.random.default_rng(5).standard_normal(16).astype(np.float32)
+    x[3] = np.nan
+    z = np.full(32, np.nan, np.float32)
+    z[8:16] = np.random.default_rng(6).standard_normal(8).astype(np.float32)
+    old = z[8:16].copy()
+    _outs(x, z, 0.25)
+    b = np.float32(0.25)
+    np.testing.assert_array_equal(z[:8], x[:8] + b)
+    mid = x[:8] + b + 2 * old
+    np.testing.assert_allclose(z[8:16], np.where(mid < 0, 0, mid), rtol=1e-6)
+    assert np.isnan(z[11]) and np.isnan(z[19])
+    np.testing.assert_array_equal(z[16:32], np.where(x + b < 0, np.float32(0), x + b))
