@@ -203,9 +203,12 @@ def oconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.
     r3 = res.reshape(batch, m_dim, pixels) if has_res else y3
     strips = strips_of(mg)
     blocks = (pixels + OC_PIXELS - 1) // OC_PIXELS
-    # the work of a tile of strip s: its lanes and OC_TILE_COST (its broadcasts)
-    work = groups * (pixels + PIXELS - 1) // PIXELS * (
-        OC_TILE_COST * strips + (mg + 7) // 8 * 8 + _strip_padding(mg))
+    # the work of a tile of strip s: its lanes and OC_TILE_COST (its broadcasts), as
+    # _oconv_part counts it
+    strip_work = 0
+    for s in range(strips):
+        strip_work += OC_TILE_COST + strip(mg, s)[1]
+    work = groups * (pixels + PIXELS - 1) // PIXELS * strip_work
     parts = max(1, min(threads, work // (OC_TILE_COST + 8)))
     for n in range(batch):
         for item in prange(groups * nb * hp):
@@ -261,16 +264,6 @@ def _block(x: np.ndarray, n: int, item_: int | np.int64, cg: int, cb: int, nb: i
         src = x[n, c0 + c, r - ph]
         for jj in range(j, j1):
             row[jj * cb + c] = src[jj - pw]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _strip_padding(og: int) -> int:
-    """Lanes past a group's channels rounded up to 8 that its strips compute (0 but where
-    ``strip`` takes two of 16 for a last 8, or 24 and 16 for 40)."""
-    total = 0
-    for s in range(strips_of(og)):
-        total += strip(og, s)[1]
-    return total - (og + 7) // 8 * 8
 
 
 @njit(cache=True, nogil=True)
