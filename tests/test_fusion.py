@@ -49,6 +49,8 @@ PRODUCERS: dict[str, tuple[tuple[int, ...], Callable[[], nn.Block]]] = {
     "conv2d_oconv": ((1, 256, 7, 6), lambda: nn.Conv2D(128, 3, padding=1)),
     "conv2d_oconv_stem": ((1, 3, 13, 52), lambda: nn.Conv2D(32, 7, strides=2, padding=3)),
     "conv2d_oconv_tail": ((2, 8, 11, 9), lambda: nn.Conv2D(36, 3, strides=2, padding=1)),
+    # a depthwise 3x3 (kernels_dw.dwconv), two outputs an input
+    "conv2d_dwconv": ((2, 6, 11, 9), lambda: nn.Conv2D(12, 3, padding=1, groups=6)),
 }
 # a 1x1 on a plane of 784+ pixels with few channels (kernels_gemm.pointwise): for the
 # in-place residual tests only (the folds are the kernel's bias and weights, tested above)
@@ -175,7 +177,7 @@ def test_batchnorm_after_dense_flatten_false_folds_nothing_wrong() -> None:
                                       "conv2d_wino_gemm", "conv2d_gemm_vgemm",
                                       "conv2d_gemm_vgemm_strided", "conv2d_oconv",
                                       "conv2d_oconv_stem",
-                                      "conv2d_oconv_tail"])
+                                      "conv2d_oconv_tail", "conv2d_dwconv"])
 def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
     """The GEMM-sized producers above do run ``conv_gemm``, ``wino_gemm`` or ``oconv``
     (with batchnorm, relu and the residual fused into it), so the fusion tests cover those
@@ -189,7 +191,7 @@ def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
     (runner,) = model._runners.values()
     kernels = [s.kernel for s in runner.plan.lowered.steps]
     kernel = ("wino_gemm" if "wino" in producer else "oconv" if "oconv" in producer
-              else "conv_gemm")
+              else "dwconv" if "dwconv" in producer else "conv_gemm")
     assert kernels == [kernel, kernel], kernels
     want = {"conv2d_gemm_1x1": "GEMM on the input plane (1x1)",
             "conv2d_gemm_vgemm": "GEMM on the input plane (1x1)",
@@ -198,6 +200,7 @@ def test_gemm_producers_run_the_gemm_kernel(producer: str) -> None:
             "conv2d_oconv": "implicit GEMM over output channels",
             "conv2d_oconv_stem": "implicit GEMM over output channels",
             "conv2d_oconv_tail": "implicit GEMM over output channels",
+            "conv2d_dwconv": "depthwise, vectorized along rows",
             "conv2d_wino_gemm": "Winograd F(2x2, 3x3), register-tiled"}[producer]
     assert model.memory_plan().count(want) == 2  # the plan says which algorithm runs
 
@@ -232,7 +235,8 @@ def _residual_step(model: sg.CompiledModel) -> tuple[Any, Any, Any]:
     ("conv2d_pointwise", "conv_gemm"), ("conv2d_wino_gemm", "wino_gemm"),
     ("conv2d_gemm_vgemm", "conv_gemm"), ("conv2d_gemm_vgemm_strided", "conv_gemm"),
     ("conv2d_oconv", "oconv"),
-    ("conv2d_oconv_stem", "oconv"), ("conv2d_oconv_tail", "oconv")])
+    ("conv2d_oconv_stem", "oconv"), ("conv2d_oconv_tail", "oconv"),
+    ("conv2d_dwconv", "dwconv")])
 def test_a_residual_sum_is_written_over_its_shortcut(producer: str, kernel: str) -> None:
     """Where the shortcut dies at the add, the memory plan gives the sum the shortcut's
     buffer, and every convolution kernel computes it there (``conv_gemm``: sgemm adds

@@ -18,6 +18,7 @@ from numba import njit, prange
 import shapegraph as sg
 from shapegraph import nn
 from shapegraph.executor import kernels as K
+from shapegraph.executor import kernels_dw as KD
 from shapegraph.executor import kernels_gemm as KG
 from shapegraph.executor import kernels_oconv as KO
 from shapegraph.executor import kernels_pool as KP
@@ -754,6 +755,76 @@ def test_oconv_workloads(cfg: dict[str, int], threads: int) -> None:
     run_conv_gemm(cfg, K.ACT_NONE, False, 12, threads, KO.oconv, in_place=True)
 
 
+@st.composite
+def dw_config(draw: Any) -> dict[str, int]:
+    """Depthwise convolutions (groups = input channels), 1-3 outputs an input; planes up to
+    70 columns (blocks of 8 vectors along a row, or of several rows of fewer vectors),
+    every stride (1 and 2 copy the rows with vectors, 3 a float at a time), padding and
+    dilation."""
+    c = draw(st.integers(1, 6))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    d = {"N": draw(st.integers(1, 2)), "groups": c, "C": c,
+         "O": c * draw(st.sampled_from([1, 1, 2, 3])),
+         "KH": kh, "KW": kw, "SH": draw(st.integers(1, 3)), "SW": draw(st.integers(1, 3)),
+         "PH": draw(st.integers(0, 2)), "PW": draw(st.integers(0, 2)),
+         "DH": draw(st.integers(1, 2)), "DW": draw(st.integers(1, 2))}
+    d["H"] = draw(st.integers(max(1, d["DH"] * (kh - 1) + 1 - 2 * d["PH"]), 20))
+    d["W"] = draw(st.integers(max(1, d["DW"] * (kw - 1) + 1 - 2 * d["PW"]), 70))
+    return d
+
+
+@SOME
+@given(dw_config(), st.sampled_from(["none", "residual", "in place"]), ACTS,
+       st.sampled_from([1, 2, 3]), st.integers(0, 2**32 - 1))
+def test_dwconv_random(cfg: dict[str, int], residual: str, act: int, threads: int,
+                       seed: int) -> None:
+    """The depthwise kernel against the reference: a row's last vector stored in part,
+    rows and vectors of a block past the plane left out, a residual read or written
+    over (each output read before it is written)."""
+    run_conv_gemm(cfg, act, residual == "residual", seed, threads, KD.dwconv,
+                  residual == "in place")
+
+
+@pytest.mark.parametrize("cfg", [
+    # ShuffleNet's: 3x3 at 14x14 (blocks of 4 rows x 2 vectors), 28x28 (2 x 4), 7x7 (8
+    # rows of one vector), stride 2 from 56x56 (vectors split into even and odd columns)
+    {"N": 1, "C": 272, "H": 14, "W": 14, "O": 272, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 272},
+    {"N": 2, "C": 136, "H": 28, "W": 28, "O": 136, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 136},
+    {"N": 1, "C": 544, "H": 7, "W": 7, "O": 544, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 544},
+    {"N": 1, "C": 112, "H": 56, "W": 56, "O": 112, "KH": 3, "KW": 3, "SH": 2, "SW": 2,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 112},
+    # MobileNet's first: 112 columns (a row in two blocks), 5x5 with 2 outputs an input
+    {"N": 1, "C": 32, "H": 112, "W": 112, "O": 32, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+     "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 32},
+    {"N": 1, "C": 24, "H": 33, "W": 37, "O": 48, "KH": 5, "KW": 5, "SH": 2, "SW": 1,
+     "PH": 2, "PW": 2, "DH": 1, "DW": 2, "groups": 24},
+])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_dwconv_workloads(cfg: dict[str, int], threads: int) -> None:
+    """Planes large enough to run in parallel (threads take runs of planes)."""
+    assert (2 * cfg["N"] * cfg["O"] * cfg["H"] * cfg["W"] * 9 // cfg["SH"] // cfg["SW"]
+            >= KD.DW_PARALLEL_MIN_FLOPS)
+    run_conv_gemm(cfg, K.ACT_RELU, True, 11, threads, KD.dwconv)
+    run_conv_gemm(cfg, K.ACT_NONE, False, 12, threads, KD.dwconv, in_place=True)
+    run_conv_gemm(cfg, K.ACT_TANH, False, 13, threads, KD.dwconv)
+
+
+def test_dwconv_refuses_other_convolutions() -> None:
+    x = np.ones((1, 4, 5, 5), np.float32)
+    out = np.empty((1, 4, 3, 3), np.float32)
+    cfg = np.array([3, 3, 1, 1, 0, 0, 1, 1, 2], np.int64)  # 2 inputs a group
+    with pytest.raises(ValueError, match="depthwise"):
+        KD.dwconv(x, np.ones((4, 9), np.float32), np.zeros(4, np.float32), EMPTY4, out, cfg,
+                  kact(K.ACT_NONE), 1)
+    cfg[8] = 4
+    with pytest.raises(ValueError, match="weight"):
+        KD.dwconv(x, np.ones((4, 8), np.float32), np.zeros(4, np.float32), EMPTY4, out, cfg,
+                  kact(K.ACT_NONE), 1)
+
+
 def test_oconv_refuses_groups_of_fewer_than_8_outputs() -> None:
     x = np.ones((1, 2, 5, 5), np.float32)
     with pytest.raises(ValueError, match="8 output channels"):
@@ -872,7 +943,11 @@ def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
     ((1, 16, 27, 27, 32, 5, 5, 1, 1, 2, 2, 1, 1, 1), "oconv"),  # Inception v1's: 32
     ((1, 16, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # 144 products, 64 outputs
     ((1, 6, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "vo"),  # 54 products: direct
-    ((1, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 32), "flat"),  # depthwise: direct
+    ((1, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 32), "dwconv"),  # depthwise
+    ((1, 112, 56, 56, 112, 3, 3, 2, 2, 1, 1, 1, 1, 112), "dwconv"),  # ShuffleNet's
+    ((1, 16, 14, 14, 48, 5, 5, 1, 1, 2, 2, 1, 1, 16), "dwconv"),  # 3 outputs an input
+    ((1, 32, 14, 14, 32, 1, 1, 1, 1, 0, 0, 1, 1, 32), "flat"),  # a 1x1 depthwise: a scale
+    ((1, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 16), "flat"),  # 2 inputs a group
 ])
 def test_algorithm_choices(cfg: tuple[int, ...], algo: str) -> None:
     """packing.conv_algorithm on the networks' convolutions (the kernels' own tests cover

@@ -1,0 +1,269 @@
+"""``dwconv``: depthwise convolutions (one input channel a group), vectorized along rows.
+
+A depthwise convolution (ShuffleNet's and MobileNet's 3x3s: groups = input channels, each
+output channel reading one input channel) has no product to speak of: 9 multiply-adds an
+output. What costs is getting the inputs under the taps into vectors. The generated direct
+kernels (``templates``) copy each padded plane, sum the taps a float at a time over the
+flat padded plane (where LLVM vectorizes it) and copy the result out: 2-2.6x ONNX
+Runtime's time on ShuffleNet's.
+
+Here each output plane is done in blocks of 8 vectors of 8 output columns: up to 8
+vectors along a row, or several rows of fewer where the plane is narrow (a 14-wide plane:
+4 rows of 2 vectors; 7-wide: 8 rows of one). The block's 8 accumulators start at the
+bias, and each tap adds its weight (broadcast) times 8 vectors read from a zero-padded copy
+of the input plane: one load and one multiply-add a vector a tap, the accumulators in
+registers. The copy holds every padded input row the plane reads, split by column into
+``SW`` phases (column ``p`` at ``p % SW``, ``p // SW``), so that a strided tap's inputs
+are consecutive floats too. The residual is added, ReLU applied and the lanes inside the
+row stored (masked at the row's end) as the block finishes; other activations follow on
+the plane while it is in the cache.
+
+Any kernel size, stride, padding and dilation, and any channel multiplier (output channel
+``m`` reads input channel ``m // (M / C)``). The planes are spread over numba's threads in
+runs of consecutive ones; every size is a runtime value (one compiled kernel for every
+layer and batch size).
+
+>>> import numpy as np
+>>> x = np.ones((1, 2, 4, 4), np.float32); w = np.ones((2, 9), np.float32)
+>>> out = np.empty((1, 2, 4, 4), np.float32); e = np.empty((0, 0, 0, 0), np.float32)
+>>> cfg = np.array([3, 3, 1, 1, 1, 1, 1, 1, 2], np.int64)
+>>> dwconv(x, w, np.zeros(2, np.float32), e, out, cfg, (0, 0.0, 0.0), 1)
+>>> out[0, 1, 0].tolist()
+[4.0, 6.0, 6.0, 4.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shapegraph.executor.jit import njit, prange
+from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _act_inplace
+from shapegraph.executor.simd import (
+    address,
+    fload,
+    iload,
+    vadd,
+    vfma,
+    vload,
+    vloadn,
+    vrelu,
+    vsplat,
+    vstore,
+    vstoren,
+    vunzip,
+)
+
+__all__ = ["DW_PARALLEL_MIN_FLOPS", "dwconv", "pack_dwconv"]
+
+ACCS = 8  # accumulators (vectors of 8 output columns) a block
+# below this many FLOPs a call runs on its own thread (measured: see docs/executor.md)
+DW_PARALLEL_MIN_FLOPS = 400_000
+
+
+def pack_dwconv(w: np.ndarray) -> np.ndarray:
+    """A depthwise convolution's weight (M, 1, KH, KW) as ``dwconv`` reads it: (M, KH * KW),
+    contiguous float32."""
+    return np.ascontiguousarray(w, dtype=np.float32).reshape(w.shape[0], -1).copy()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def dwconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.ndarray,
+           cfg: np.ndarray, act: tuple[int, float, float], threads: int) -> None:
+    """out (N, M, OH, OW) = act(conv(x (N, C, H, W)) + b (+ res)) for groups = C (``w``
+    from ``pack_dwconv``; the other arguments as ``conv_gemm``'s: ``cfg`` = (KH, KW, SH,
+    SW, PH, PW, DH, DW, groups), ``res`` empty, out's shape, or ``out`` itself). Each
+    thread (``threads``) takes a run of consecutive planes; calls of fewer than
+    DW_PARALLEL_MIN_FLOPS run on this one."""
+    kh, kw, sh, sw, ph, pw, dh, dw, groups = (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4],
+                                              cfg[5], cfg[6], cfg[7], cfg[8])
+    batch, c_dim = x.shape[0], x.shape[1]
+    m_dim, oh, ow = out.shape[1], out.shape[2], out.shape[3]
+    if groups != c_dim or c_dim == 0 or m_dim % c_dim != 0:
+        raise ValueError("dwconv: a depthwise convolution (groups = input channels) "
+                         "is needed")
+    if w.shape[0] != m_dim or w.shape[1] != kh * kw:
+        raise ValueError("dwconv: the weight is not (M, KH * KW)")
+    if not (out.flags.c_contiguous and w.flags.c_contiguous
+            and (res.size != out.size or res.flags.c_contiguous)):
+        raise ValueError("dwconv: the output, residual and weight must be contiguous")
+    planes = batch * m_dim
+    if planes == 0 or oh * ow == 0:
+        return
+    parts = min(threads, planes) if 2 * planes * oh * ow * kh * kw >= DW_PARALLEL_MIN_FLOPS else 1
+    has_res = res.size == out.size
+    if parts == 1:  # (a parallel loop of one item would still wake every thread)
+        _dw_part(x, w, b, res, out, kh, kw, sh, sw, ph, pw, dh, dw, has_res, act, 0, planes)
+        return
+    for part in prange(parts):
+        _dw_part(x, w, b, res, out, kh, kw, sh, sw, ph, pw, dh, dw, has_res, act,
+                 part * planes // parts, (part + 1) * planes // parts)
+
+
+@njit(cache=True, nogil=True)
+def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.ndarray,
+             kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, dh: int, dw: int,
+             has_res: bool, act: tuple[int, float, float], lo: int, hi: int) -> None:
+    """Output planes lo .. hi - 1 (plane q: image q // M, channel q % M). (Every address is
+    computed, no view made: a plane of 14x14 has only 4 blocks to share its fixed costs.)"""
+    c_dim = x.shape[1]
+    m_dim, oh, ow = out.shape[1], out.shape[2], out.shape[3]
+    mult = m_dim // c_dim
+    taps = kh * kw
+    nv = (ow + 7) // 8  # vectors a row
+    vecs = min(nv, ACCS)  # a block: rows x vecs vectors
+    rows = ACCS // vecs
+    last = (nv - 1) * 8  # the first column of a row's last vector
+    # the padded input rows the plane reads, each as sw phase rows of ln floats (long
+    # enough for a vector at `last` under the farthest tap)
+    hp = (oh - 1) * sh + (kh - 1) * dh + 1
+    wp = (ow - 1) * sw + (kw - 1) * dw + 1
+    ln = last + 8 + (kw - 1) * dw // sw
+    rs = sw * ln
+    # two copies: the next input plane is copied while this one's outputs are computed
+    # (loads of floats just stored in pieces wait for the stores: 1.7x the time)
+    sc = np.zeros(2 * hp * rs, np.float32)  # never written outside the input's place: 0
+    toff = np.empty(taps, np.int64)  # each tap's offset in the copy from its output's
+    for i in range(kh):
+        for j in range(kw):
+            toff[i * kw + j] = i * dh * rs + (j * dw) % sw * ln + j * dw // sw
+    # the blocks of a plane, ACCS entries each: an accumulator's first input (rows and
+    # vectors past the plane read the last ones), its output's offset, its lanes to store
+    # (0: none)
+    blocks = (oh + rows - 1) // rows * ((nv + vecs - 1) // vecs)
+    src = np.empty(blocks * ACCS, np.int64)
+    dst = np.empty(blocks * ACCS, np.int64)
+    cnt = np.zeros(blocks * ACCS, np.int64)
+    k = 0
+    for oy0 in range(0, oh, rows):
+        for x0 in range(0, ow, 8 * vecs):
+            for a in range(ACCS):
+                oy, xv = oy0 + a // vecs, x0 + 8 * (a % vecs)
+                src[k] = min(oy, oh - 1) * sh * rs + min(xv, last)
+                dst[k] = oy * ow + xv
+                if a < rows * vecs and oy < oh and xv < ow:
+                    cnt[k] = min(8, ow - xv)
+                k += 1
+    relu = act[0] == ACT_RELU
+    other = act[0] != ACT_NONE and not relu
+    has_bias = b.size == m_dim
+    sc_at, w_at = address(sc), address(w)
+    src_at, dst_at, cnt_at = address(src), address(dst), address(cnt)
+    plane = oh * ow
+    # input plane key = n * C + c: key lo // mult first, and each next one (if any output
+    # plane reads it) as soon as the one before it is taken
+    cur = lo // mult
+    _dw_copy(x, cur, sc, 0, ph, pw, sw, ln, rs, hp, wp)
+    half = 0
+    if (cur + 1) * mult < hi:
+        _dw_copy(x, cur + 1, sc, hp * rs, ph, pw, sw, ln, rs, hp, wp)
+    for q in range(lo, hi):
+        n, m = q // m_dim, q % m_dim
+        if q // mult != cur:
+            cur = q // mult
+            half = hp * rs - half
+            if (cur + 1) * mult < hi:
+                _dw_copy(x, cur + 1, sc, hp * rs - half, ph, pw, sw, ln, rs, hp, wp)
+        bv = vsplat(b[m] if has_bias else np.float32(0.0))
+        wm_at = w_at + 4 * m * taps
+        o_at = address(out) + 4 * q * plane
+        r_at = address(res) + 4 * q * plane if has_res else o_at
+        for k in range(0, blocks * ACCS, ACCS):
+            s0, s1, s2, s3 = (iload(src_at, k), iload(src_at, k + 1), iload(src_at, k + 2),
+                              iload(src_at, k + 3))
+            s4, s5, s6, s7 = (iload(src_at, k + 4), iload(src_at, k + 5),
+                              iload(src_at, k + 6), iload(src_at, k + 7))
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = bv
+            for t in range(taps):
+                wv = vsplat(fload(wm_at, t))
+                o = toff[t]
+                o += half
+                a0 = vfma(wv, vload(sc_at, s0 + o), a0)
+                a1 = vfma(wv, vload(sc_at, s1 + o), a1)
+                a2 = vfma(wv, vload(sc_at, s2 + o), a2)
+                a3 = vfma(wv, vload(sc_at, s3 + o), a3)
+                a4 = vfma(wv, vload(sc_at, s4 + o), a4)
+                a5 = vfma(wv, vload(sc_at, s5 + o), a5)
+                a6 = vfma(wv, vload(sc_at, s6 + o), a6)
+                a7 = vfma(wv, vload(sc_at, s7 + o), a7)
+            _dw_out(o_at, r_at, dst_at, cnt_at, k, a0, has_res, relu)
+            _dw_out(o_at, r_at, dst_at, cnt_at, k + 1, a1, has_res, relu)
+            _dw_out(o_at, r_at, dst_at, cnt_at, k + 2, a2, has_res, relu)
+            _dw_out(o_at, r_at, dst_at, cnt_at, k + 3, a3, has_res, relu)
+            _dw_out(o_at, r_at, dst_at, cnt_at, k + 4, a4, has_res, relu)
+            _dw_out(o_at, r_at, dst_at, cnt_at, k + 5, a5, has_res, relu)
+            _dw_out(o_at, r_at, dst_at, cnt_at, k + 6, a6, has_res, relu)
+            _dw_out(o_at, r_at, dst_at, cnt_at, k + 7, a7, has_res, relu)
+        if other:
+            _act_inplace(out[n, m].reshape(plane), act)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dw_out(o_at: int, r_at: int, dst_at: int, cnt_at: int, k: int, v: Any, has_res: bool,
+            relu: bool) -> None:
+    """Accumulator k of the block tables' (``dst``, ``cnt`` at ``dst_at``, ``cnt_at``):
+    its first cnt[k] lanes stored at element dst[k] of the output plane (at ``o_at``),
+    plus the residual's (at ``r_at``; it may be the output itself: read before it is
+    written), ReLU'd where ``relu``."""
+    n = iload(cnt_at, k)
+    if n == 0:
+        return
+    off = iload(dst_at, k)
+    if has_res:
+        v = vadd(v, vloadn(r_at, off, n))
+    if relu:
+        v = vrelu(v)
+    if n == 8:
+        vstore(o_at, off, v)
+    else:
+        vstoren(o_at, off, v, n)
+
+
+@njit(cache=True, nogil=True)
+def _dw_copy(x: np.ndarray, key: int, sc: np.ndarray, at: int, ph: int, pw: int, sw: int,
+             ln: int, rs: int, hp: int, wp: int) -> None:
+    """Input plane ``key`` (image key // C, channel key % C) into its place in the copy
+    from sc[at]: padded row r = row + ph, column p = column + pw at r * rs + (p % sw) * ln
+    + p // sw, for the rows and columns the output reads (padded columns below ``wp``; the
+    rest stays as it is: zeros)."""
+    n, c = key // x.shape[1], key % x.shape[1]
+    h_dim, w_dim = x.shape[2], x.shape[3]
+    ny = min(h_dim, hp - ph)
+    nx = min(w_dim, wp - pw)
+    if x.strides[3] != 4 or sw > 2:
+        for iy in range(ny):
+            base = at + (iy + ph) * rs
+            for j in range(nx):
+                p = j + pw
+                sc[base + p % sw * ln + p // sw] = x[n, c, iy, j]
+        return
+    row_at = address(x) + n * x.strides[0] + c * x.strides[1]
+    for iy in range(ny):
+        s_at = row_at + iy * x.strides[2]
+        if sw == 1:
+            d_at = address(sc) + 4 * (at + (iy + ph) * rs + pw)
+            j = 0
+            while j + 8 <= nx:
+                vstore(d_at, j, vload(s_at, j))
+                j += 8
+            if j < nx:
+                vstoren(d_at, j, vloadn(s_at, j, nx - j), nx - j)
+            continue
+        # 16 columns j .. j + 15 (j even): the even ones to phase pw % 2 from (j + pw) //
+        # 2, the odd ones to the other phase from (j + pw + 1) // 2
+        base = address(sc) + 4 * (at + (iy + ph) * rs)
+        e_at = base + 4 * (pw % 2 * ln + pw // 2)
+        o_at = base + 4 * ((pw + 1) % 2 * ln + (pw + 1) // 2)
+        j = 0
+        while j + 16 <= nx:
+            ev, od = vunzip(vload(s_at, j), vload(s_at, j + 8))
+            vstore(e_at, j // 2, ev)
+            vstore(o_at, j // 2, od)
+            j += 16
+        if j < nx:
+            left = nx - j
+            ev, od = vunzip(vloadn(s_at, j, min(left, 8)),
+                            vloadn(s_at, j + 8, max(left - 8, 0)))
+            vstoren(e_at, j // 2, ev, (left + 1) // 2)
+            vstoren(o_at, j // 2, od, left // 2)
