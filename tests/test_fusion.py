@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import shapegraph as sg
 from shapegraph import nn
@@ -367,3 +369,58 @@ def test_division_by_a_per_channel_zero_gives_numpys_infinities() -> None:
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(got, want)
     assert np.isinf(got).any() and np.isnan(got).any()
+
+
+class Shuffled(nn.Block):
+    """ShuffleNet's unit, and variants that must not fold: ``conv(pre(x))`` reshaped to
+    (N, g, C/g, H, W), transposed by ``axes``, reshaped back, then ``conv`` (depthwise
+    when it has C groups); ``reuse`` also adds the shuffled value to the result (a second
+    reader: the transpose must stay)."""
+
+    def __init__(self, g: int, cg: int, hw: tuple[int, int], axes: tuple[int, ...],
+                 conv: nn.Block, reuse: bool) -> None:
+        super().__init__()
+        self.g, self.cg, self.hw, self.axes, self.reuse = g, cg, hw, axes, reuse
+        self.pre = nn.Conv2D(g * cg, 1, activation="relu")
+        self.conv = conv
+
+    def forward(self, x: Any) -> Any:
+        y = self.pre(x)
+        z = y.reshape(0, self.g, self.cg, *self.hw).transpose(*self.axes)
+        z = z.reshape(0, self.g * self.cg, *self.hw)
+        out = self.conv(z)
+        return out + z if self.reuse else out
+
+
+@pytest.mark.parametrize("case", ["shuffle", "reuse", "plane", "dense"])
+@settings(max_examples=8, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 2), st.integers(3, 15),
+       st.integers(3, 15), st.sampled_from([1, 2]), st.integers(0, 2**32 - 1))
+def test_a_channel_shuffle_folds_into_the_depthwise_convolution_after_it(
+        case: str, g: int, cg: int, batch: int, h: int, w: int, stride: int,
+        seed: int) -> None:
+    """ShuffleNet's channel shuffle (reshape, transpose, reshape) before a depthwise 3x3
+    is no step of its own: the depthwise kernel reads the shuffle's input in the
+    shuffled order. Where it must not fold (the shuffled value read again, a transpose of
+    the plane's axes, a convolution that is not depthwise) the transpose stays. Always
+    the reference's numbers."""
+    c = g * cg
+    axes = (0, 1, 2, 4, 3) if case == "plane" else (0, 2, 1, 3, 4)
+    if case == "plane":
+        w = h  # (the plane's transpose keeps its shape)
+    groups = 1 if case == "dense" else c
+    conv = nn.Conv2D(c, 3, strides=1 if case == "reuse" else stride, padding=1,
+                     groups=groups)
+    net = Shuffled(g, cg, (h, w), axes, conv, case == "reuse")
+    net.initialize()
+    shape = (batch, 3, h, w)
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    net(x)
+    model = sg.compile(net, sg.Input("x", shape))
+    want = run_reference(model.graph, model.params, {"x": x})[0]
+    np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
+    (runner,) = model._runners.values()
+    kernels = [s.kernel for s in runner.plan.lowered.steps]
+    folds = case == "shuffle" and c > 1
+    assert ("transpose" in kernels) != folds, kernels
+    assert (model.memory_plan().count("through the channel shuffle") == 1) == folds

@@ -58,8 +58,11 @@ from shapegraph.executor.simd import (
 __all__ = ["DW_PARALLEL_MIN_FLOPS", "dwconv", "pack_dwconv"]
 
 ACCS = 8  # accumulators (vectors of 8 output columns) a block
-# below this many FLOPs a call runs on its own thread (measured: see docs/executor.md)
-DW_PARALLEL_MIN_FLOPS = 400_000
+# below this many FLOPs a call runs on its own thread. Two threads against one, alone, µs
+# (2026-12-07): 272 channels at 14x14 stride 2 (0.24 MFLOP) 25 -> 15, 64 at 14x14 (0.23)
+# 11 -> 8, 128 at 7x7 and 32 at 28x28 stride 2 (0.11) 8.7 -> 6.6-6.9: far below conv_gemm's
+# 1 MFLOP (a depthwise FLOP costs more time)
+DW_PARALLEL_MIN_FLOPS = 100_000
 
 
 def pack_dwconv(w: np.ndarray) -> np.ndarray:
@@ -85,6 +88,7 @@ def dwconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np
                          "is needed")
     if w.shape[0] != m_dim or w.shape[1] != kh * kw:
         raise ValueError("dwconv: the weight is not (M, KH * KW)")
+    cmap = _planes(cfg, c_dim)
     if not (out.flags.c_contiguous and w.flags.c_contiguous
             and (res.size != out.size or res.flags.c_contiguous)):
         raise ValueError("dwconv: the output, residual and weight must be contiguous")
@@ -94,17 +98,33 @@ def dwconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np
     parts = min(threads, planes) if 2 * planes * oh * ow * kh * kw >= DW_PARALLEL_MIN_FLOPS else 1
     has_res = res.size == out.size
     if parts == 1:  # (a parallel loop of one item would still wake every thread)
-        _dw_part(x, w, b, res, out, kh, kw, sh, sw, ph, pw, dh, dw, has_res, act, 0, planes)
+        _dw_part(x, w, b, res, out, cmap, kh, kw, sh, sw, ph, pw, dh, dw, has_res, act, 0,
+                 planes)
         return
     for part in prange(parts):
-        _dw_part(x, w, b, res, out, kh, kw, sh, sw, ph, pw, dh, dw, has_res, act,
+        _dw_part(x, w, b, res, out, cmap, kh, kw, sh, sw, ph, pw, dh, dw, has_res, act,
                  part * planes // parts, (part + 1) * planes // parts)
 
 
 @njit(cache=True, nogil=True)
+def _planes(cfg: np.ndarray, c_dim: int) -> np.ndarray:
+    """Input channel c's plane: x[:, c], or x[:, cfg[9 + c]] where cfg holds one for each
+    channel (a channel shuffle before the convolution, folded into it). (Made apart from
+    ``dwconv``: there numba may turn making an array into a parallel loop of its own.)"""
+    if cfg.size != 9 and cfg.size != 9 + c_dim:
+        raise ValueError("dwconv: cfg holds 9 values, or 9 and a plane for each channel")
+    cmap = np.empty(c_dim, np.int64)
+    for c in range(c_dim):
+        cmap[c] = c if cfg.size == 9 else cfg[9 + c]
+        if cmap[c] < 0 or cmap[c] >= c_dim:
+            raise ValueError("dwconv: a channel's plane is outside the input")
+    return cmap
+
+
+@njit(cache=True, nogil=True)
 def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.ndarray,
-             kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, dh: int, dw: int,
-             has_res: bool, act: tuple[int, float, float], lo: int, hi: int) -> None:
+             cmap: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, dh: int,
+             dw: int, has_res: bool, act: tuple[int, float, float], lo: int, hi: int) -> None:
     """Output planes lo .. hi - 1 (plane q: image q // M, channel q % M). (Every address is
     computed, no view made: a plane of 14x14 has only 4 blocks to share its fixed costs.)"""
     c_dim = x.shape[1]
@@ -121,9 +141,7 @@ def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: 
     wp = (ow - 1) * sw + (kw - 1) * dw + 1
     ln = last + 8 + (kw - 1) * dw // sw
     rs = sw * ln
-    # two copies: the next input plane is copied while this one's outputs are computed
-    # (loads of floats just stored in pieces wait for the stores: 1.7x the time)
-    sc = np.zeros(2 * hp * rs, np.float32)  # never written outside the input's place: 0
+    sc = np.zeros(hp * rs, np.float32)  # never written outside the input's place: zeros
     toff = np.empty(taps, np.int64)  # each tap's offset in the copy from its output's
     for i in range(kh):
         for j in range(kw):
@@ -151,20 +169,12 @@ def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: 
     sc_at, w_at = address(sc), address(w)
     src_at, dst_at, cnt_at = address(src), address(dst), address(cnt)
     plane = oh * ow
-    # input plane key = n * C + c: key lo // mult first, and each next one (if any output
-    # plane reads it) as soon as the one before it is taken
-    cur = lo // mult
-    _dw_copy(x, cur, sc, 0, ph, pw, sw, ln, rs, hp, wp)
-    half = 0
-    if (cur + 1) * mult < hi:
-        _dw_copy(x, cur + 1, sc, hp * rs, ph, pw, sw, ln, rs, hp, wp)
+    cur = -1  # the input channel in the copy: n * C + c
     for q in range(lo, hi):
         n, m = q // m_dim, q % m_dim
         if q // mult != cur:
             cur = q // mult
-            half = hp * rs - half
-            if (cur + 1) * mult < hi:
-                _dw_copy(x, cur + 1, sc, hp * rs - half, ph, pw, sw, ln, rs, hp, wp)
+            _dw_copy(x, cmap, cur, sc, ph, pw, sw, ln, rs, hp, wp)
         bv = vsplat(b[m] if has_bias else np.float32(0.0))
         wm_at = w_at + 4 * m * taps
         o_at = address(out) + 4 * q * plane
@@ -178,7 +188,6 @@ def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: 
             for t in range(taps):
                 wv = vsplat(fload(wm_at, t))
                 o = toff[t]
-                o += half
                 a0 = vfma(wv, vload(sc_at, s0 + o), a0)
                 a1 = vfma(wv, vload(sc_at, s1 + o), a1)
                 a2 = vfma(wv, vload(sc_at, s2 + o), a2)
@@ -221,19 +230,19 @@ def _dw_out(o_at: int, r_at: int, dst_at: int, cnt_at: int, k: int, v: Any, has_
 
 
 @njit(cache=True, nogil=True)
-def _dw_copy(x: np.ndarray, key: int, sc: np.ndarray, at: int, ph: int, pw: int, sw: int,
-             ln: int, rs: int, hp: int, wp: int) -> None:
-    """Input plane ``key`` (image key // C, channel key % C) into its place in the copy
-    from sc[at]: padded row r = row + ph, column p = column + pw at r * rs + (p % sw) * ln
-    + p // sw, for the rows and columns the output reads (padded columns below ``wp``; the
-    rest stays as it is: zeros)."""
-    n, c = key // x.shape[1], key % x.shape[1]
+def _dw_copy(x: np.ndarray, cmap: np.ndarray, key: int, sc: np.ndarray, ph: int, pw: int,
+             sw: int, ln: int, rs: int, hp: int, wp: int) -> None:
+    """Input channel ``key`` (image key // C, channel key % C: plane cmap[channel]) into
+    its place in the copy ``sc``: padded row r = row + ph, column p = column + pw at r *
+    rs + (p % sw) * ln + p // sw, for the rows and columns the output reads (padded
+    columns below ``wp``; the rest stays as it is: zeros)."""
+    n, c = key // x.shape[1], cmap[key % x.shape[1]]
     h_dim, w_dim = x.shape[2], x.shape[3]
     ny = min(h_dim, hp - ph)
     nx = min(w_dim, wp - pw)
     if x.strides[3] != 4 or sw > 2:
         for iy in range(ny):
-            base = at + (iy + ph) * rs
+            base = (iy + ph) * rs
             for j in range(nx):
                 p = j + pw
                 sc[base + p % sw * ln + p // sw] = x[n, c, iy, j]
@@ -242,7 +251,7 @@ def _dw_copy(x: np.ndarray, key: int, sc: np.ndarray, at: int, ph: int, pw: int,
     for iy in range(ny):
         s_at = row_at + iy * x.strides[2]
         if sw == 1:
-            d_at = address(sc) + 4 * (at + (iy + ph) * rs + pw)
+            d_at = address(sc) + 4 * ((iy + ph) * rs + pw)
             j = 0
             while j + 8 <= nx:
                 vstore(d_at, j, vload(s_at, j))
@@ -252,7 +261,7 @@ def _dw_copy(x: np.ndarray, key: int, sc: np.ndarray, at: int, ph: int, pw: int,
             continue
         # 16 columns j .. j + 15 (j even): the even ones to phase pw % 2 from (j + pw) //
         # 2, the odd ones to the other phase from (j + pw + 1) // 2
-        base = address(sc) + 4 * (at + (iy + ph) * rs)
+        base = address(sc) + 4 * (iy + ph) * rs
         e_at = base + 4 * (pw % 2 * ln + pw // 2)
         o_at = base + 4 * ((pw + 1) % 2 * ln + (pw + 1) // 2)
         j = 0

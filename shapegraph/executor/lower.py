@@ -25,7 +25,7 @@ from shapegraph.core.types import TensorType
 from shapegraph.executor.fusion import bn_affine, channel_affine, try_fuse
 from shapegraph.executor.kernels import AFFINE_PARALLEL_MIN
 from shapegraph.executor.kernels_pool import POOL_PARALLEL_MIN, runs_plane, runs_s2, runs_same
-from shapegraph.executor.packing import pack
+from shapegraph.executor.packing import is_depthwise, pack
 from shapegraph.executor.steps import NO_ACT, Act, Arg, Lowered, Step, act_arg
 from shapegraph.executor.templates import maxpool2d_unrolls
 from shapegraph.opset.common import norm_axis
@@ -70,6 +70,8 @@ class _Lowerer:
         self.out = Lowered()
         self.producer: dict[int, Step] = {}  # value -> step that writes it (fusable)
         self.folded: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # step id -> (scale, shift)
+        # transpose step id -> (its input's shape, its axes)
+        self.transposes: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self.outputs = set(graph.outputs)
         self.consumers = graph.consumers
         # the lowering kinds of the op records (``OpDef.lowering.kind``) this lowerer has
@@ -204,11 +206,46 @@ class _Lowerer:
                *_pad2(a["dilation"], nd, 1), a["groups"])
         w = self.p(n, "weight").reshape(y4[1], -1, *kern)
         b = self.p(n, "bias") if "bias" in dict(n.params) else np.zeros(y4[1], np.float32)
-        step = self.emit(n, "conv", [self.val(x, x4), Arg("convw", (w, cfg)), Arg("w", b),
-                                     Arg("empty4", None), self.val(y, y4)], [x],
-                         channel_axis=1)
+        src = x
+        planes: tuple[int, ...] = ()
+        shuffle = self._shuffle(x, x4) if self.specialize and is_depthwise(cfg) else None
+        if shuffle is not None:  # the depthwise kernel reads the shuffle's input in its order
+            src, planes, transpose = shuffle
+            self.out.steps.remove(transpose)
+        step = self.emit(n, "conv", [self.val(src, x4), Arg("convw", (w, cfg)), Arg("w", b),
+                                     Arg("empty4", None), self.val(y, y4)], [src],
+                         channel_axis=1, planes=planes)
         self.folded[id(step)] = (np.ones(y4[1], np.float32), np.zeros(y4[1], np.float32))
         return True
+
+    def _shuffle(self, x: int, x4: tuple[int, int, int, int]
+                 ) -> tuple[int, tuple[int, ...], Step] | None:
+        """Whether ``x``, a convolution's input (N, C, H, W), is a channel shuffle read by
+        nothing else (ShuffleNet's: reshape to (N, g, C/g, H, W), transpose (0, 2, 1, 3, 4),
+        reshape back): a transpose that moves only axes which together are C (the batch
+        axis first, the axes after them, H x W, in place), its output seen as x through
+        reshapes only, none of them read elsewhere or a graph output. Then (the transpose's
+        input, the channel of it each of x's channels is, the transpose's step)."""
+        v = x
+        while True:
+            if v in self.outputs or len(self.consumers.get(v, ())) != 1:
+                return None
+            if v not in self.out.alias:
+                break
+            v = self.out.alias[v]
+        step = self.producer.get(v)
+        if step is None or step.kernel != "transpose" or id(step) not in self.transposes:
+            return None
+        shape, axes = self.transposes[id(step)]
+        n, c, h, w = x4
+        if len(shape) < 2 or shape[0] != n or axes[0] != 0:
+            return None
+        for k in range(len(shape), 1, -1):  # axes 1 .. k-1 the channels, k .. the plane
+            if (prod(shape[1:k]) == c and prod(shape[k:]) == h * w
+                    and axes[k:] == tuple(range(k, len(shape)))):
+                order = np.arange(c).reshape(shape[1:k]).transpose([a - 1 for a in axes[1:k]])
+                return step.reads[0], tuple(int(p) for p in order.reshape(-1)), step
+        return None
 
     def op_activation(self, n: Node) -> bool:
         x, y = n.inputs[0], n.outputs[0]
@@ -446,9 +483,10 @@ class _Lowerer:
         axes = n.attrs["axes"] or tuple(reversed(range(len(xs))))
         axes = [int(norm_axis(a, len(xs))) for a in axes]  # type: ignore[arg-type]
         sizes, strides = transpose_runs(xs, axes)
-        self.emit(n, "transpose", [
+        step = self.emit(n, "transpose", [
             self.val(x, (prod(xs),)), Arg("ints", (0,) * (6 - len(sizes)) + strides),
             self.val(y, (prod(xs),)), Arg("ints", (1,) * (6 - len(sizes)) + sizes)], [x])
+        self.transposes[id(step)] = (tuple(xs), tuple(axes))
         return True
 
     def op_matmul(self, n: Node) -> bool:

@@ -22,7 +22,7 @@ from shapegraph.executor.templates import (
     pack_wino_gemm,
 )
 
-__all__ = ["conv_algorithm", "pack", "pack_wino_gemm"]
+__all__ = ["conv_algorithm", "is_depthwise", "pack", "pack_wino_gemm"]
 
 
 _TEMPLATE_ALGOS = {"wino": "Winograd F(2x2, 3x3), generated for the shape",
@@ -52,7 +52,7 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     c, o, (kh, kw, sh, sw), groups = cfg[1], cfg[4], cfg[5:9], cfg[13]
     cg, og = c // groups, o // groups
     k = cg * kh * kw
-    if cg == 1 and groups > 1 and kh * kw > 1:
+    if is_depthwise(cfg):
         return "dwconv"
     if kh * kw == 1:
         return "gemm" if k >= 16 and og >= 8 else conv2d_config(*cfg).algo
@@ -68,6 +68,13 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     if k >= 16 and og >= 8 and sh * sw > 1:
         return "gemm"
     return conv2d_config(*cfg).algo
+
+
+def is_depthwise(cfg: ConvArgs) -> bool:
+    """A depthwise convolution ``dwconv`` takes: one input channel a group (of several),
+    more than one tap."""
+    c, kh, kw, groups = cfg[1], cfg[5], cfg[6], cfg[13]
+    return groups > 1 and c == groups and kh * kw > 1
 
 
 def _out_hw(cfg: ConvArgs) -> tuple[int, int]:
@@ -158,6 +165,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             wf = w * scale.reshape(-1, 1, 1, 1)
             bias = Arg("slot", out.slot(b * scale + shift))
             algo = conv_algorithm(cfg) if specialize else ""
+            assert not step.planes or algo == "dwconv", "a shuffle folded into no dwconv"
             if algo == "wino_gemm":
                 x, res, y = step.args[0], step.args[3], step.args[4]
                 step.kernel, step.algo = "wino_gemm", "Winograd F(2x2, 3x3), register-tiled"
@@ -166,8 +174,12 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                              Arg("threads", None)]
             elif algo in ("gemm", "oconv", "dwconv"):  # the same arguments, their own weights
                 x, res, y = step.args[0], step.args[3], step.args[4]
+                ints: tuple[int, ...] = (*cfg[5:13], cfg[13])
                 if algo == "dwconv":
                     step.kernel, step.algo = "dwconv", "depthwise, vectorized along rows"
+                    if step.planes:  # (lower.py: the shuffle's transpose is gone)
+                        step.algo += ", through the channel shuffle before it"
+                        ints += step.planes
                     wk = pack_dwconv(wf)
                 elif algo == "oconv":
                     step.kernel, step.algo = "oconv", "implicit GEMM over output channels"
@@ -177,9 +189,8 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                     step.algo = ("GEMM on the input plane (1x1)"
                                  if cfg[5:11] == (1, 1, 1, 1, 0, 0) else "GEMM on im2col tiles")
                     wk = wf.reshape(wf.shape[0], -1)
-                step.args = [x, Arg("slot", out.slot(wk)), bias, res, y,
-                             Arg("ints", (*cfg[5:13], cfg[13])), act_arg(step.act),
-                             Arg("threads", None)]
+                step.args = [x, Arg("slot", out.slot(wk)), bias, res, y, Arg("ints", ints),
+                             act_arg(step.act), Arg("threads", None)]
             elif specialize:
                 step.algo = _TEMPLATE_ALGOS[conv2d_config(*cfg).algo]
                 src, name = conv2d_source(*cfg, step.act, True, has_residual(step))

@@ -49,6 +49,9 @@ class Step:
     # the algorithm chosen for this step where there is a choice (convolutions: "gemm",
     # "gemm 1x1", or the template's "wino", "flat", "vo", "rows"); shown by memory_plan()
     algo: str = ""
+    # a depthwise convolution that reads the input of the channel shuffle before it: the
+    # plane of that input each of its input channels is (empty: channel c is plane c)
+    planes: tuple[int, ...] = ()
 
 
 @dataclass
