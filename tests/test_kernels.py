@@ -812,9 +812,24 @@ def test_dwconv_workloads(cfg: dict[str, int], threads: int) -> None:
     run_conv_gemm(cfg, K.ACT_TANH, False, 13, threads, KD.dwconv)
 
 
+@SOME
+@given(dw_config(), st.sampled_from([1, 2, 3]), st.integers(0, 2**32 - 1))
+def test_dwconv_reads_channels_through_a_plane_map(cfg: dict[str, int], threads: int,
+                                                   seed: int) -> None:
+    """With a plane for each input channel after cfg's 9 values (a channel shuffle folded
+    in), channel c is read from x[:, planes[c]]: as the reference on the input permuted."""
+    x, w, b, _ = conv_inputs(cfg, seed)
+    planes = np.random.default_rng(seed).permutation(cfg["C"])
+    args = np.array([cfg[k] for k in ("KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
+                                      "groups")] + planes.tolist(), np.int64)
+    out = np.full(conv_want(x, w, b, cfg, None, K.ACT_NONE).shape, np.nan, np.float32)
+    KD.dwconv(x, KD.pack_dwconv(w), b, EMPTY4, out, args, kact(K.ACT_RELU), threads)
+    close(out, conv_want(x[:, planes], w, b, cfg, None, K.ACT_RELU), scale=3)
+
+
 def test_dwconv_refuses_other_convolutions() -> None:
     x = np.ones((1, 4, 5, 5), np.float32)
-    out = np.empty((1, 4, 3, 3), np.float32)
+    out = np.full((1, 4, 3, 3), np.nan, np.float32)
     cfg = np.array([3, 3, 1, 1, 0, 0, 1, 1, 2], np.int64)  # 2 inputs a group
     with pytest.raises(ValueError, match="depthwise"):
         KD.dwconv(x, np.ones((4, 9), np.float32), np.zeros(4, np.float32), EMPTY4, out, cfg,
@@ -823,6 +838,12 @@ def test_dwconv_refuses_other_convolutions() -> None:
     with pytest.raises(ValueError, match="weight"):
         KD.dwconv(x, np.ones((4, 8), np.float32), np.zeros(4, np.float32), EMPTY4, out, cfg,
                   kact(K.ACT_NONE), 1)
+    for extra, match in (([0, 1, 2], "a plane for each channel"), ([0, 1, 2, 4], "outside"),
+                         ([0, -1, 2, 3], "outside")):
+        with pytest.raises(ValueError, match=match):
+            KD.dwconv(x, np.ones((4, 9), np.float32), np.zeros(4, np.float32), EMPTY4, out,
+                      np.concatenate([cfg, np.array(extra, np.int64)]), kact(K.ACT_NONE), 1)
+    assert np.isnan(out).all()  # refused before anything is written
 
 
 def test_oconv_refuses_groups_of_fewer_than_8_outputs() -> None:
