@@ -443,7 +443,8 @@ def test_pool_that_keeps_the_size(k: tuple[int, int], p: tuple[int, int],
     ("avg", 3, 1, 1, (13, 13), "pool_same"),
     ("avg", 3, 1, 1, (40, 40), "pool_same"),  # a large plane too
     ("max", 3, 2, 1, (15, 15), "pool_rows"),  # padded windows
-    ("avg", 3, 2, 0, (60, 60), "pool_rows"),  # a plane over PLANE_MAX_PIXELS
+    ("avg", 3, 2, 1, (15, 15), "dwpool"),  # an average's: the depthwise kernel's blocks
+    ("avg", 3, 2, 0, (60, 60), "dwpool"),  # a plane over PLANE_MAX_PIXELS
     ("max", 3, 2, 0, (60, 60), "maxpool_s2"),  # stride 2, rows of 8 outputs or more
     ("max", 3, 2, 0, (27, 27), "maxpool_s2"),
     ("max", 3, 2, 0, (13, 13), "pool_plane"),  # rows of 6 outputs
@@ -514,6 +515,52 @@ def test_maxpool_s2(kh: int, kw: int, eh: int, ew: int, planes: int, threads: in
     out = np.full((1, planes, oh, ow), -7.0, np.float32)
     KP.maxpool_s2(x, kh, kw, out, threads)
     np.testing.assert_array_equal(out, want)  # (a maximum is exact)
+
+
+@SOME
+@given(pool_config(), st.integers(1, 2), st.integers(1, 3), st.sampled_from([1, 2, 3]),
+       st.integers(0, 2**32 - 1))
+def test_dwpool(cfg: dict[str, Any], n: int, c: int, threads: int, seed: int) -> None:
+    """Max and average pools on ``dwconv``'s blocks against the reference: padding (-inf
+    for a maximum, 0 and the divisor for an average, with or without the padding counted),
+    strides, ceil-mode windows past the input, NaN, planes run by 1-3 threads."""
+    x = rand(np.random.default_rng(seed), n, c, *cfg["sizes"])
+    if seed % 3 == 0:
+        x.flat[seed % x.size] = np.nan
+    want = pool_reference(x, cfg)
+    nd = cfg["ndim"]
+    k, s, p = (_as2d(cfg[a], nd, one) for a, one in (("kernel", 1), ("strides", 1),
+                                                     ("padding", 0)))
+    x4 = x.reshape(n, c, -1, x.shape[-1])
+    out = np.full((n, c, *(want.shape[2:] if nd == 2 else (1, want.shape[2]))), -7.0,
+                  np.float32)
+    KD.dwpool(x4, out, np.array([*k, *s, *p, cfg["kind"] == "max", cfg["count_include_pad"]],
+                                np.int64), threads)
+    close(out.reshape(want.shape), want)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_dwpool_workloads(kind: str, threads: int) -> None:
+    """ShuffleNet's average pools (3x3 stride 2 pad 1) and a stem's max pool, large enough
+    to split their planes over the threads."""
+    for c, hw in ((136, 28), (24, 56), (8, 112)):
+        assert c * hw * hw >= KP.POOL_PARALLEL_MIN
+        x = rand(np.random.default_rng(c), 1, c, hw, hw)
+        cfg = {"ndim": 2, "kernel": (3, 3), "strides": (2, 2), "padding": (1, 1),
+               "pads_end": (1, 1), "ceil_mode": False, "count_include_pad": False,
+               "ceil_drop_last": False, "kind": kind}
+        want = pool_reference(x, cfg)
+        out = np.full(want.shape, -7.0, np.float32)
+        KD.dwpool(x, out, np.array([3, 3, 2, 2, 1, 1, kind == "max", 0], np.int64), threads)
+        close(out, want)
+
+
+def test_dwpool_refuses_a_wrong_output() -> None:
+    x = np.ones((1, 2, 5, 5), np.float32)
+    with pytest.raises(ValueError, match="batch and channels"):
+        KD.dwpool(x, np.empty((1, 3, 2, 2), np.float32),
+                  np.array([3, 3, 2, 2, 0, 0, 1, 0], np.int64), 1)
 
 
 @pytest.mark.parametrize("threads", [2, 3])

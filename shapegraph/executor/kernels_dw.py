@@ -40,6 +40,7 @@ import numpy as np
 
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _act_inplace
+from shapegraph.executor.kernels_pool import POOL_PARALLEL_MIN, _window
 from shapegraph.executor.simd import (
     address,
     fload,
@@ -48,6 +49,8 @@ from shapegraph.executor.simd import (
     vfma,
     vload,
     vloadn,
+    vmax,
+    vmul,
     vrelu,
     vsplat,
     vstore,
@@ -55,7 +58,7 @@ from shapegraph.executor.simd import (
     vunzip,
 )
 
-__all__ = ["DW_PARALLEL_MIN_FLOPS", "dwconv", "pack_dwconv"]
+__all__ = ["DW_PARALLEL_MIN_FLOPS", "dwconv", "dwpool", "pack_dwconv"]
 
 ACCS = 8  # accumulators (vectors of 8 output columns) a block
 # below this many FLOPs a call runs on its own thread. Two threads against one, alone, µs
@@ -122,33 +125,27 @@ def _planes(cfg: np.ndarray, c_dim: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.ndarray,
-             cmap: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, dh: int,
-             dw: int, has_res: bool, act: tuple[int, float, float], lo: int, hi: int) -> None:
-    """Output planes lo .. hi - 1 (plane q: image q // M, channel q % M). (Every address is
-    computed, no view made: a plane of 14x14 has only 4 blocks to share its fixed costs.)"""
-    c_dim = x.shape[1]
-    m_dim, oh, ow = out.shape[1], out.shape[2], out.shape[3]
-    mult = m_dim // c_dim
-    taps = kh * kw
+def _geometry(oh: int, ow: int, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int
+              ) -> tuple[int, int, int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The copy's and the blocks' layout for output planes (oh, ow): (hp, wp, ln, rs,
+    toff, src, dst, cnt). The copy holds hp padded input rows (wp padded columns read),
+    each as sw phase rows of ln floats (long enough for a vector at a row's last under the
+    farthest tap), rs floats a row; toff is each tap's offset in it from its output's
+    first input. The blocks, ACCS entries each: an accumulator's first input (rows and
+    vectors past the plane read the last ones), its output's offset in the plane, and its
+    lanes to store (0: none)."""
     nv = (ow + 7) // 8  # vectors a row
     vecs = min(nv, ACCS)  # a block: rows x vecs vectors
     rows = ACCS // vecs
     last = (nv - 1) * 8  # the first column of a row's last vector
-    # the padded input rows the plane reads, each as sw phase rows of ln floats (long
-    # enough for a vector at `last` under the farthest tap)
     hp = (oh - 1) * sh + (kh - 1) * dh + 1
     wp = (ow - 1) * sw + (kw - 1) * dw + 1
     ln = last + 8 + (kw - 1) * dw // sw
     rs = sw * ln
-    sc = np.zeros(hp * rs, np.float32)  # never written outside the input's place: zeros
-    toff = np.empty(taps, np.int64)  # each tap's offset in the copy from its output's
+    toff = np.empty(kh * kw, np.int64)
     for i in range(kh):
         for j in range(kw):
             toff[i * kw + j] = i * dh * rs + (j * dw) % sw * ln + j * dw // sw
-    # the blocks of a plane, ACCS entries each: an accumulator's first input (rows and
-    # vectors past the plane read the last ones), its output's offset, its lanes to store
-    # (0: none)
     blocks = (oh + rows - 1) // rows * ((nv + vecs - 1) // vecs)
     src = np.empty(blocks * ACCS, np.int64)
     dst = np.empty(blocks * ACCS, np.int64)
@@ -163,6 +160,22 @@ def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: 
                 if a < rows * vecs and oy < oh and xv < ow:
                     cnt[k] = min(8, ow - xv)
                 k += 1
+    return hp, wp, ln, rs, toff, src, dst, cnt
+
+
+@njit(cache=True, nogil=True)
+def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np.ndarray,
+             cmap: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, dh: int,
+             dw: int, has_res: bool, act: tuple[int, float, float], lo: int, hi: int) -> None:
+    """Output planes lo .. hi - 1 (plane q: image q // M, channel q % M). (Every address is
+    computed, no view made: a plane of 14x14 has only 4 blocks to share its fixed costs.)"""
+    c_dim = x.shape[1]
+    m_dim, oh, ow = out.shape[1], out.shape[2], out.shape[3]
+    mult = m_dim // c_dim
+    taps = kh * kw
+    hp, wp, ln, rs, toff, src, dst, cnt = _geometry(oh, ow, kh, kw, sh, sw, dh, dw)
+    blocks = src.size // ACCS
+    sc = np.zeros(hp * rs, np.float32)  # never written outside the input's place: zeros
     relu = act[0] == ACT_RELU
     other = act[0] != ACT_NONE and not relu
     has_bias = b.size == m_dim
@@ -206,6 +219,126 @@ def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: 
             _dw_out(o_at, r_at, dst_at, cnt_at, k + 7, a7, has_res, relu)
         if other:
             _act_inplace(out[n, m].reshape(plane), act)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def dwpool(x: np.ndarray, out: np.ndarray, cfg: np.ndarray, threads: int) -> None:
+    """2-D max or average pooling x (N, C, H, W) -> out (N, C, OH, OW) on ``dwconv``'s
+    blocks: ``cfg`` = (KH, KW, SH, SW, PH, PW, is_max, count_include_pad); the window's
+    taps reduced by a maximum or a sum (then times each output's 1 / divisor) from the
+    zero-padded (a maximum: -inf-padded) copy of each plane. The semantics are
+    ``kernels_pool``'s (``pool_reference``'s): padding is ignored by a maximum (a window
+    with none gives -inf), NaN propagates as ``np.maximum``; an average divides by the
+    window's positions inside the padded input (``count_include_pad``) or inside the input,
+    at least 1. Planes in runs over the threads from POOL_PARALLEL_MIN input floats."""
+    kh, kw, sh, sw, ph, pw = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5]
+    is_max, include_pad = cfg[6] != 0, cfg[7] != 0
+    planes = x.shape[0] * x.shape[1]
+    oh, ow = out.shape[2], out.shape[3]
+    if out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        raise ValueError("dwpool: the output's batch and channels are not the input's")
+    if not out.flags.c_contiguous:
+        raise ValueError("dwpool: the output must be contiguous")
+    if planes == 0 or oh * ow == 0:
+        return
+    inv = _divisors(x.shape[2], x.shape[3], oh, ow, kh, kw, sh, sw, ph, pw, is_max,
+                    include_pad)
+    parts = min(threads, planes) if planes * x.shape[2] * x.shape[3] >= POOL_PARALLEL_MIN else 1
+    if parts == 1:
+        _pool_part(x, out, inv, kh, kw, sh, sw, ph, pw, is_max, 0, planes)
+        return
+    for part in prange(parts):
+        _pool_part(x, out, inv, kh, kw, sh, sw, ph, pw, is_max, part * planes // parts,
+                   (part + 1) * planes // parts)
+
+
+@njit(cache=True, nogil=True)
+def _divisors(h: int, w: int, oh: int, ow: int, kh: int, kw: int, sh: int, sw: int, ph: int,
+              pw: int, is_max: bool, include_pad: bool) -> np.ndarray:
+    """An average's 1 / divisor for each output position of a plane (a maximum: none)."""
+    inv = np.empty(0 if is_max else oh * ow, np.float32)
+    if is_max:
+        return inv
+    for i in range(oh):
+        _, _, rows_p, rows_in = _window(i, sh, ph, kh, h)
+        for j in range(ow):
+            _, _, cols_p, cols_in = _window(j, sw, pw, kw, w)
+            n = rows_p * cols_p if include_pad else rows_in * cols_in
+            inv[i * ow + j] = np.float32(1.0) / np.float32(max(n, 1))
+    return inv
+
+
+@njit(cache=True, nogil=True)
+def _pool_part(x: np.ndarray, out: np.ndarray, inv: np.ndarray, kh: int, kw: int, sh: int,
+               sw: int, ph: int, pw: int, is_max: bool, lo: int, hi: int) -> None:
+    """Planes lo .. hi - 1 of ``dwpool`` (plane q: image q // C, channel q % C)."""
+    c_dim = x.shape[1]
+    oh, ow = out.shape[2], out.shape[3]
+    taps = kh * kw
+    hp, wp, ln, rs, toff, src, dst, cnt = _geometry(oh, ow, kh, kw, sh, sw, 1, 1)
+    blocks = src.size // ACCS
+    fill = np.float32(-np.inf) if is_max else np.float32(0.0)
+    sc = np.full(hp * rs, fill, np.float32)  # (only the input's place is ever written)
+    cmap = np.arange(c_dim)
+    sc_at, inv_at = address(sc), address(inv)
+    src_at, dst_at, cnt_at = address(src), address(dst), address(cnt)
+    plane = oh * ow
+    for q in range(lo, hi):
+        _dw_copy(x, cmap, q, sc, ph, pw, sw, ln, rs, hp, wp)
+        o_at = address(out) + 4 * q * plane
+        for k in range(0, blocks * ACCS, ACCS):
+            s0, s1, s2, s3 = (iload(src_at, k), iload(src_at, k + 1), iload(src_at, k + 2),
+                              iload(src_at, k + 3))
+            s4, s5, s6, s7 = (iload(src_at, k + 4), iload(src_at, k + 5),
+                              iload(src_at, k + 6), iload(src_at, k + 7))
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = vsplat(fill)
+            if is_max:
+                for t in range(taps):
+                    o = toff[t]
+                    a0 = vmax(a0, vload(sc_at, s0 + o))
+                    a1 = vmax(a1, vload(sc_at, s1 + o))
+                    a2 = vmax(a2, vload(sc_at, s2 + o))
+                    a3 = vmax(a3, vload(sc_at, s3 + o))
+                    a4 = vmax(a4, vload(sc_at, s4 + o))
+                    a5 = vmax(a5, vload(sc_at, s5 + o))
+                    a6 = vmax(a6, vload(sc_at, s6 + o))
+                    a7 = vmax(a7, vload(sc_at, s7 + o))
+            else:
+                for t in range(taps):
+                    o = toff[t]
+                    a0 = vadd(a0, vload(sc_at, s0 + o))
+                    a1 = vadd(a1, vload(sc_at, s1 + o))
+                    a2 = vadd(a2, vload(sc_at, s2 + o))
+                    a3 = vadd(a3, vload(sc_at, s3 + o))
+                    a4 = vadd(a4, vload(sc_at, s4 + o))
+                    a5 = vadd(a5, vload(sc_at, s5 + o))
+                    a6 = vadd(a6, vload(sc_at, s6 + o))
+                    a7 = vadd(a7, vload(sc_at, s7 + o))
+            _pool_out(o_at, inv_at, dst_at, cnt_at, k, a0, is_max)
+            _pool_out(o_at, inv_at, dst_at, cnt_at, k + 1, a1, is_max)
+            _pool_out(o_at, inv_at, dst_at, cnt_at, k + 2, a2, is_max)
+            _pool_out(o_at, inv_at, dst_at, cnt_at, k + 3, a3, is_max)
+            _pool_out(o_at, inv_at, dst_at, cnt_at, k + 4, a4, is_max)
+            _pool_out(o_at, inv_at, dst_at, cnt_at, k + 5, a5, is_max)
+            _pool_out(o_at, inv_at, dst_at, cnt_at, k + 6, a6, is_max)
+            _pool_out(o_at, inv_at, dst_at, cnt_at, k + 7, a7, is_max)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pool_out(o_at: int, inv_at: int, dst_at: int, cnt_at: int, k: int, v: Any,
+              is_max: bool) -> None:
+    """Accumulator k of the block tables stored as ``_dw_out`` does; an average's times
+    its outputs' 1 / divisor (at ``inv_at``, in the plane's order)."""
+    n = iload(cnt_at, k)
+    if n == 0:
+        return
+    off = iload(dst_at, k)
+    if not is_max:
+        v = vmul(v, vloadn(inv_at, off, n))
+    if n == 8:
+        vstore(o_at, off, v)
+    else:
+        vstoren(o_at, off, v, n)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -33,7 +33,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "fload", "fstore", "iload",
-           "prefetch", "vadd", "vfma", "vload", "vloadn", "vmax", "vout", "vput", "vrelu",
+           "prefetch", "vadd", "vfma", "vload", "vloadn", "vmax", "vmul", "vout", "vput", "vrelu",
            "vsplat", "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero", "vzip",
            "wfma", "whi", "wlo", "wload", "wout", "wput", "wsplat", "wzero"]
 
@@ -347,6 +347,12 @@ def _vadd(typingctx: Any, a: Any, b: Any) -> Any:
     return f32x8(f32x8, f32x8), codegen
 
 
+def _vmul(typingctx: Any, a: Any, b: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.fmul(args[0], args[1])
+    return f32x8(f32x8, f32x8), codegen
+
+
 def _vsub(typingctx: Any, a: Any, b: Any) -> Any:
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         return builder.fsub(args[0], args[1])
@@ -426,6 +432,8 @@ vadd = cast(_F, intrinsic(_vadd))
 """vadd(a, b): a + b lane by lane."""
 vsub = cast(_F, intrinsic(_vsub))
 """vsub(a, b): a - b lane by lane."""
+vmul = cast(_F, intrinsic(_vmul))
+"""vmul(a, b): a * b lane by lane."""
 vmax = cast(_F, intrinsic(_vmax))
 """vmax(m, v): lane by lane v where v > m or v is NaN, else m: a NaN on either side
 propagates, as the scalar kernels' ``v if v > m or v != v else m`` (``np.maximum``)."""
