@@ -19,9 +19,14 @@ row stored (masked at the row's end) as the block finishes; other activations fo
 the plane while it is in the cache.
 
 Any kernel size, stride, padding and dilation, and any channel multiplier (output channel
-``m`` reads input channel ``m // (M / C)``). The planes are spread over numba's threads in
-runs of consecutive ones; every size is a runtime value (one compiled kernel for every
-layer and batch size).
+``m`` reads input channel ``m // (M / C)``). An input channel may be read from another
+plane of the input (a plane for each channel after ``cfg``'s 9 values): the plan folds a
+channel shuffle before the convolution into it that way (``lower._shuffle``). The planes
+are spread over numba's threads in runs of consecutive ones; every size is a runtime value
+(one compiled kernel for every layer and batch size).
+
+``dwpool`` is a pool on the same blocks and copies: each tap added (an average, then times
+each output's 1 / divisor) or taken by a maximum (over a -inf-padded copy).
 
 >>> import numpy as np
 >>> x = np.ones((1, 2, 4, 4), np.float32); w = np.ones((2, 9), np.float32)
