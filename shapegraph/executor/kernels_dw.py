@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from shapegraph.executor.jit import njit, prange
-from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _act_inplace
+from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _act_inplace, _plane_runs, _plane_span
 from shapegraph.executor.kernels_pool import POOL_PARALLEL_MIN, _window
 from shapegraph.executor.simd import (
     address,
@@ -103,15 +103,16 @@ def dwconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: np
     planes = batch * m_dim
     if planes == 0 or oh * ow == 0:
         return
-    parts = min(threads, planes) if 2 * planes * oh * ow * kh * kw >= DW_PARALLEL_MIN_FLOPS else 1
+    parts = _plane_runs(planes, 2 * oh * ow * kh * kw, threads, DW_PARALLEL_MIN_FLOPS)
     has_res = res.size == out.size
     if parts == 1:  # (a parallel loop of one item would still wake every thread)
         _dw_part(x, w, b, res, out, cmap, kh, kw, sh, sw, ph, pw, dh, dw, has_res, act, 0,
                  planes)
         return
     for part in prange(parts):
-        _dw_part(x, w, b, res, out, cmap, kh, kw, sh, sw, ph, pw, dh, dw, has_res, act,
-                 part * planes // parts, (part + 1) * planes // parts)
+        lo, hi = _plane_span(np.int64(part), parts, planes)
+        _dw_part(x, w, b, res, out, cmap, kh, kw, sh, sw, ph, pw, dh, dw, has_res, act, lo,
+                 hi)
 
 
 @njit(cache=True, nogil=True)
@@ -179,7 +180,6 @@ def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: 
     mult = m_dim // c_dim
     taps = kh * kw
     hp, wp, ln, rs, toff, src, dst, cnt = _geometry(oh, ow, kh, kw, sh, sw, dh, dw)
-    blocks = src.size // ACCS
     sc = np.zeros(hp * rs, np.float32)  # never written outside the input's place: zeros
     relu = act[0] == ACT_RELU
     other = act[0] != ACT_NONE and not relu
@@ -197,7 +197,7 @@ def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: 
         wm_at = w_at + 4 * m * taps
         o_at = address(out) + 4 * q * plane
         r_at = address(res) + 4 * q * plane if has_res else o_at
-        for k in range(0, blocks * ACCS, ACCS):
+        for k in range(0, src.size, ACCS):  # each block's 8 entries
             s0, s1, s2, s3 = (iload(src_at, k), iload(src_at, k + 1), iload(src_at, k + 2),
                               iload(src_at, k + 3))
             s4, s5, s6, s7 = (iload(src_at, k + 4), iload(src_at, k + 5),
@@ -248,13 +248,13 @@ def dwpool(x: np.ndarray, out: np.ndarray, cfg: np.ndarray, threads: int) -> Non
         return
     inv = _divisors(x.shape[2], x.shape[3], oh, ow, kh, kw, sh, sw, ph, pw, is_max,
                     include_pad)
-    parts = min(threads, planes) if planes * x.shape[2] * x.shape[3] >= POOL_PARALLEL_MIN else 1
+    parts = _plane_runs(planes, x.shape[2] * x.shape[3], threads, POOL_PARALLEL_MIN)
     if parts == 1:
         _pool_part(x, out, inv, kh, kw, sh, sw, ph, pw, is_max, 0, planes)
         return
     for part in prange(parts):
-        _pool_part(x, out, inv, kh, kw, sh, sw, ph, pw, is_max, part * planes // parts,
-                   (part + 1) * planes // parts)
+        lo, hi = _plane_span(np.int64(part), parts, planes)
+        _pool_part(x, out, inv, kh, kw, sh, sw, ph, pw, is_max, lo, hi)
 
 
 @njit(cache=True, nogil=True)
@@ -281,7 +281,6 @@ def _pool_part(x: np.ndarray, out: np.ndarray, inv: np.ndarray, kh: int, kw: int
     oh, ow = out.shape[2], out.shape[3]
     taps = kh * kw
     hp, wp, ln, rs, toff, src, dst, cnt = _geometry(oh, ow, kh, kw, sh, sw, 1, 1)
-    blocks = src.size // ACCS
     fill = np.float32(-np.inf) if is_max else np.float32(0.0)
     sc = np.full(hp * rs, fill, np.float32)  # (only the input's place is ever written)
     cmap = np.arange(c_dim)
@@ -291,7 +290,7 @@ def _pool_part(x: np.ndarray, out: np.ndarray, inv: np.ndarray, kh: int, kw: int
     for q in range(lo, hi):
         _dw_copy(x, cmap, q, sc, ph, pw, sw, ln, rs, hp, wp)
         o_at = address(out) + 4 * q * plane
-        for k in range(0, blocks * ACCS, ACCS):
+        for k in range(0, src.size, ACCS):  # each block's 8 entries
             s0, s1, s2, s3 = (iload(src_at, k), iload(src_at, k + 1), iload(src_at, k + 2),
                               iload(src_at, k + 3))
             s4, s5, s6, s7 = (iload(src_at, k + 4), iload(src_at, k + 5),
