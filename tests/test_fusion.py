@@ -424,3 +424,83 @@ def test_a_channel_shuffle_folds_into_the_depthwise_convolution_after_it(
     folds = case == "shuffle" and c > 1
     assert ("transpose" in kernels) != folds, kernels
     assert (model.memory_plan().count("through the channel shuffle") == 1) == folds
+
+
+class ConvPool(nn.Block):
+    """``pool(conv(x))`` (``pool`` the layers after the convolution), plus
+    ``conv(x).sum()`` when ``reuse`` (a second reader: the pool must stay a step), plus
+    ``skip(x)`` when given (computed first: a residual add the step could take)."""
+
+    def __init__(self, conv: nn.Block, reuse: bool, skip: nn.Block | None) -> None:
+        super().__init__()
+        self.conv, self.reuse, self.skip = conv, reuse, skip
+        self.pool = nn.Sequential()
+
+    def forward(self, x: Any) -> Any:
+        s = self.skip(x) if self.skip is not None else None
+        y = self.conv(x)
+        z = self.pool(y)
+        if self.reuse:
+            z = z + y.sum()
+        return z if s is None else z + s
+
+
+# case -> (whether the pool folds, the layers after the convolution's output)
+CONV_POOL_CASES: dict[str, tuple[bool, Callable[[int, int], list[nn.Block]]]] = {
+    "fold": (True, lambda k, o: [nn.MaxPool2D(k, 2)]),
+    # a batchnorm before the pool folds into the weights, ReLU after it: the pool comes
+    # after both (a max commutes with a negative scale only before it)
+    "bn_relu": (True, lambda k, o: [nn.BatchNorm(), nn.Activation("relu"), nn.MaxPool2D(k, 2)]),
+    # after the pool: an activation joins the step (applied after the pool, as written);
+    # a batchnorm does not (a maximum does not commute with its negative scales), nor a
+    # per-channel scale, nor a residual add (here of another convolution and pool)
+    "act_after": (True, lambda k, o: [nn.MaxPool2D(k, 2), nn.Activation("tanh")]),
+    "bn_after": (True, lambda k, o: [nn.MaxPool2D(k, 2), nn.BatchNorm()]),
+    "scale_after": (True, lambda k, o: [nn.MaxPool2D(k, 2),
+                                        ChannelConstant("mul", (o, 1, 1), 0)]),
+    "average": (False, lambda k, o: [nn.AvgPool2D(k, 2)]),
+    "padded": (False, lambda k, o: [nn.MaxPool2D(3, 2, padding=1)]),
+    "tanh_before": (False, lambda k, o: [nn.Activation("softsign"), nn.MaxPool2D(k, 2)]),
+    "reuse": (False, lambda k, o: [nn.MaxPool2D(k, 2)]),
+    "residual_after": (True, lambda k, o: [nn.MaxPool2D(k, 2)]),
+}
+
+
+@pytest.mark.parametrize("case", list(CONV_POOL_CASES))
+@settings(max_examples=3, deadline=None)  # (each example compiles its plan: 2-6 s)
+@given(st.integers(1, 4), st.integers(8, 20), st.sampled_from([2, 3]),
+       st.integers(1, 2), st.integers(9, 24), st.integers(67, 90), st.sampled_from([2, 3]),
+       st.integers(0, 2**32 - 1))
+def test_a_max_pool_after_a_gemm_convolution_runs_with_it(
+        case: str, c: int, o: int, k: int, batch: int, h: int, w: int, pk: int,
+        seed: int) -> None:
+    """A stride-2 max pool after a strided convolution on im2col tiles (SqueezeNet's stem;
+    rows of more than 32 columns: a 2x2 pool on shorter ones has a template of its own)
+    is no step of its own: ``conv_maxpool`` pools the convolution's rows band by band.
+    Where it must not fold (an average, a padded pool, an activation that may decrease
+    before it, the convolution's output read again) the pool stays. Always the
+    reference's numbers, with batchnorm scales of either sign."""
+    folds, layers = CONV_POOL_CASES[case]
+    c = max(c, -(-16 // (k * k)))  # (16 products or more: conv_gemm's)
+    skip = None
+    if case == "residual_after":  # the same convolution and pool, with weights of its own
+        skip = nn.Sequential()
+        skip.add(nn.Conv2D(o, k, strides=2, padding=1), nn.MaxPool2D(pk, 2))
+    net = ConvPool(nn.Conv2D(o, k, strides=2, padding=1), case == "reuse", skip)
+    net.pool.add(*layers(pk, o))
+    net.initialize()
+    shape = (batch, c, h, w)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    net(x)
+    for key, p in net.collect_params().items():
+        if key.rsplit(".", 1)[-1] in ("gamma", "beta", "running_mean", "c"):
+            p.set_data(rng.uniform(-1.5, 1.5, size=p.shape).astype(np.float32))
+    model = sg.compile(net, sg.Input("x", shape))
+    want = run_reference(model.graph, model.params, {"x": x})[0]
+    np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
+    (runner,) = model._runners.values()
+    kernels = [s.kernel for s in runner.plan.lowered.steps]
+    fused = folds + (case == "residual_after")  # (its skip's pool folds too)
+    assert kernels.count("conv_maxpool") == fused, kernels
+    assert model.memory_plan().count("each max-pooled as it is done") == fused

@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from numba import njit, prange
 
 import shapegraph as sg
 from shapegraph import nn
 from shapegraph.executor import kernels as K
+from shapegraph.executor import kernels_cpool as KCP
 from shapegraph.executor import kernels_dw as KD
 from shapegraph.executor import kernels_gemm as KG
 from shapegraph.executor import kernels_oconv as KO
@@ -893,6 +894,94 @@ def test_dwconv_refuses_other_convolutions() -> None:
     assert np.isnan(out).all()  # refused before anything is written
 
 
+@st.composite
+def conv_pool_config(draw: Any) -> dict[str, int]:
+    """A convolution without groups and the stride-2 max pool after it (``runs_s2``):
+    conv outputs of 17-70 columns (gathered below GATHER_MAX_OW, row copies above; 1-15
+    pooled rows a band), 1-3 window rows (a 3-row window shares a row with the next
+    band's), any convolution stride, padding and dilation."""
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    d = {"N": draw(st.integers(1, 3)), "groups": 1, "C": draw(st.integers(1, 4)),
+         "O": draw(st.integers(1, 20)), "KH": kh, "KW": kw,
+         "SH": draw(st.integers(1, 3)), "SW": draw(st.integers(1, 3)),
+         "PH": draw(st.integers(0, 2)), "PW": draw(st.integers(0, 2)),
+         "DH": draw(st.integers(1, 2)), "DW": draw(st.integers(1, 2)),
+         "PKH": draw(st.integers(1, 3)), "PKW": draw(st.integers(2, 3))}
+    oh = draw(st.integers(d["PKH"], 40))
+    ow = draw(st.integers(d["PKW"] + 14, 70))
+    d["H"] = (oh - 1) * d["SH"] + d["DH"] * (kh - 1) + 1 - 2 * d["PH"] + draw(
+        st.integers(0, d["SH"] - 1))
+    d["W"] = (ow - 1) * d["SW"] + d["DW"] * (kw - 1) + 1 - 2 * d["PW"] + draw(
+        st.integers(0, d["SW"] - 1))
+    assume(d["H"] >= 1 and d["W"] >= 1)
+    return d
+
+
+def run_conv_maxpool(cfg: dict[str, int], act: int, seed: int, threads: int,
+                     nan: bool = False) -> None:
+    """``conv_maxpool`` against act(maxpool(conv + bias)) of the references (for ReLU
+    and none, what a max pool after the activated convolution gives)."""
+    x, w, b, y = conv_inputs(cfg, seed)
+    if nan:
+        x.flat[seed % x.size] = np.nan
+    pool = {"ndim": 2, "kernel": (cfg["PKH"], cfg["PKW"]), "strides": (2, 2),
+            "padding": (0, 0), "pads_end": (0, 0), "ceil_mode": False,
+            "count_include_pad": False, "ceil_drop_last": False, "kind": "max"}
+    want = act_ref(pool_reference(conv_want(x, w, b, cfg, None, K.ACT_NONE), pool), act)
+    assert KP.runs_s2(*y.shape[2:], cfg["PKH"], cfg["PKW"], 2, 2, 0, 0, *want.shape[2:])
+    out = np.full(want.shape, -7.0, np.float32)
+    args = np.array([*(cfg[k] for k in ("KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
+                                        "groups", "PKH", "PKW")), *y.shape[2:]], np.int64)
+    with single_threaded_blas():
+        KCP.conv_maxpool(x, np.ascontiguousarray(w.reshape(w.shape[0], -1)), b, out, args,
+                         kact(act), threads)
+    close(out, want, scale=3)
+
+
+@SOME
+@given(conv_pool_config(), ACTS, st.sampled_from([1, 2, 3]), st.integers(0, 2**32 - 1))
+def test_conv_maxpool_random(cfg: dict[str, int], act: int, threads: int,
+                             seed: int) -> None:
+    """The convolution and the max pool after it, band by band: every activation applied
+    after the pool, NaN anywhere, 1-3 threads (an image's pooled rows in runs)."""
+    run_conv_maxpool(cfg, act, seed, threads, nan=seed % 3 == 0)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize(("batch", "c", "o", "hw", "k", "s", "pk"), [
+    (1, 3, 64, 224, 3, 2, 3),  # SqueezeNet's stem and pool: 111 -> 55, bands of 2 rows
+    (2, 3, 24, 67, 3, 2, 2),  # two images, a 2x2 pool: bands share no row
+    (1, 8, 16, 40, 3, 1, 3),  # a stride-1 3x3 (kernel through the gathered im2col)
+])
+def test_conv_maxpool_workloads(batch: int, c: int, o: int, hw: int, k: int, s: int,
+                                pk: int, threads: int) -> None:
+    cfg = {"N": batch, "groups": 1, "C": c, "O": o, "H": hw, "W": hw, "KH": k, "KW": k,
+           "SH": s, "SW": s, "PH": 0, "PW": 0, "DH": 1, "DW": 1, "PKH": pk, "PKW": pk}
+    run_conv_maxpool(cfg, K.ACT_RELU, 7, threads)
+
+
+def test_conv_maxpool_refuses_what_does_not_fit() -> None:
+    x = np.ones((1, 3, 20, 40), np.float32)  # 3x3 stride 1: 18 x 38, pooled 3x3: 8 x 18
+    good = [3, 3, 1, 1, 0, 0, 1, 1, 1, 3, 3, 18, 38]
+    w, b = np.ones((4, 27), np.float32), np.zeros(4, np.float32)
+    out = np.full((1, 4, 8, 18), np.nan, np.float32)
+    # groups, the convolution's rows and columns, a window too high, one column wide
+    for i, bad in [(8, 2), (11, 19), (12, 37), (9, 4), (10, 1)]:
+        cfg = np.array(good, np.int64)
+        cfg[i] = bad
+        with pytest.raises(ValueError, match="do not fit"):
+            KCP.conv_maxpool(x, w, b, out, cfg, kact(K.ACT_NONE), 1)
+    with pytest.raises(ValueError, match="do not fit"):  # a pooled plane too small
+        KCP.conv_maxpool(x, w, b, np.full((1, 4, 8, 19), np.nan, np.float32),
+                         np.array(good, np.int64), kact(K.ACT_NONE), 1)
+    with pytest.raises(ValueError, match="do not fit"):  # a weight of other products
+        KCP.conv_maxpool(x, np.ones((4, 26), np.float32), b, out, np.array(good, np.int64),
+                         kact(K.ACT_NONE), 1)
+    assert np.isnan(out).all()  # refused before anything is written
+    KCP.conv_maxpool(x, w, b, out, np.array(good, np.int64), kact(K.ACT_NONE), 1)
+    assert (out == 27.0).all()
+
+
 def test_oconv_refuses_groups_of_fewer_than_8_outputs() -> None:
     x = np.ones((1, 2, 5, 5), np.float32)
     with pytest.raises(ValueError, match="8 output channels"):
@@ -1462,7 +1551,7 @@ def test_docstring_examples() -> None:
 
     from shapegraph.executor import kernels_vgemm, simd
 
-    for mod in (K, T, KG, KO, kernels_vgemm, simd):
+    for mod in (K, T, KCP, KD, KG, KO, KP, kernels_vgemm, simd):
         assert doctest.testmod(mod).failed == 0
 
 

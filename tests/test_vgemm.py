@@ -20,6 +20,7 @@ from shapegraph.executor.simd import (
     vloadn,
     vmax,
     vmul,
+    vnext,
     vout,
     vput,
     vrelu,
@@ -205,17 +206,18 @@ def _lanewise(a: np.ndarray, b: np.ndarray, o: np.ndarray) -> None:
     vstore(o, 56, vmax(x, y))
     vstore(o, 64, vmax(y, x))
     vstore(o, 72, vmul(x, y))
+    vstore(o, 80, vnext(x, y))
 
 
 def test_lanewise_intrinsics() -> None:
     """vadd, vsub, vmul, vrelu (NaN and -0.0 kept, as the scalar ``zero if v < zero else
-    v``), vzip, vunzip and vmax (NaN on either side propagates) against numpy, bit for
-    bit."""
+    v``), vzip, vunzip, vmax (NaN on either side propagates) and vnext against numpy, bit
+    for bit."""
     a = np.random.default_rng(1).standard_normal(8).astype(np.float32)
     a[:3] = [np.nan, -0.0, -np.inf]
     b = np.random.default_rng(2).standard_normal(8).astype(np.float32)
     b[3] = np.nan
-    o = np.empty(80, np.float32)
+    o = np.empty(88, np.float32)
     _lanewise(a, b, o)
     np.testing.assert_array_equal(o[:8], a + b)
     np.testing.assert_array_equal(o[8:16], a - b)
@@ -229,6 +231,7 @@ def test_lanewise_intrinsics() -> None:
     np.testing.assert_array_equal(o[56:64], np.maximum(a, b))  # NaN from either side
     np.testing.assert_array_equal(o[64:72], np.maximum(b, a))
     np.testing.assert_array_equal(o[72:80], a * b)
+    np.testing.assert_array_equal(o[80:88], ab[1:9])
 
 
 @njit(cache=True)

@@ -46,6 +46,7 @@ _HEADER = """\
 import numpy as np
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import *
+from shapegraph.executor.kernels_cpool import *
 from shapegraph.executor.kernels_dw import *
 from shapegraph.executor.kernels_gemm import *
 from shapegraph.executor.kernels_nd import *
@@ -68,6 +69,7 @@ def cache_dir() -> Path:
 def _kernel_fingerprint() -> str:
     import shapegraph.executor.blas as b
     import shapegraph.executor.kernels as k
+    import shapegraph.executor.kernels_cpool as kcp
     import shapegraph.executor.kernels_dw as kdw
     import shapegraph.executor.kernels_gemm as kg
     import shapegraph.executor.kernels_nd as knd
@@ -82,7 +84,7 @@ def _kernel_fingerprint() -> str:
 
     h = hashlib.sha256()
     # the kernels' modules, and the records (they hold the kernels' codes)
-    for mod in (b, k, kdw, kg, knd, ko, kp, kvg, rg, sd, t, e, r):
+    for mod in (b, k, kcp, kdw, kg, knd, ko, kp, kvg, rg, sd, t, e, r):
         h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 

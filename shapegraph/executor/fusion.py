@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shapegraph.core.graph import Node
+from shapegraph.executor.kernels_cpool import fuses_maxpool
+from shapegraph.executor.kernels_pool import runs_s2
+from shapegraph.executor.packing import conv_algorithm
 from shapegraph.executor.steps import NO_ACT, Arg, Step, act_arg, has_residual
+from shapegraph.executor.templates import maxpool2d_unrolls
 from shapegraph.opset.common import norm_axis
 from shapegraph.opset.registry import get_op
 
@@ -69,7 +73,7 @@ def _activation(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
 def _bn_on_channel_axis(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
     axis = norm_axis(n.attrs["axis"], len(lw.shape(n.inputs[0])))
     return (axis == step.channel_axis and step.act == NO_ACT and id(step) in lw.folded
-            and not has_residual(step))
+            and not has_residual(step) and not step.pool)
 
 
 def _fold_batchnorm(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
@@ -81,7 +85,7 @@ def _fold_batchnorm(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
 
 def _residual_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
     main, skip = n.inputs[port], n.inputs[1 - port]
-    return (lw.specialize and step.act == NO_ACT and not has_residual(step)
+    return (lw.specialize and step.act == NO_ACT and not has_residual(step) and not step.pool
             and lw.shape(skip) == lw.shape(main) and lw.ready(skip, step))
 
 
@@ -106,7 +110,7 @@ def _channel_constant_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool
     if not np.all(np.isfinite(found[1])) or (n.op == "div" and not np.all(found[1])):
         return False
     return step.kernel == "channel_affine" or (id(step) in lw.folded
-                                                and not has_residual(step))
+                                                and not has_residual(step) and not step.pool)
 
 
 def _fold_channel_constant(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
@@ -126,6 +130,36 @@ def _fold_channel_constant(lw: _Lowerer, n: Node, step: Step, port: int) -> None
     else:
         lw.folded[id(step)] = (s1, t1)
     _absorb(lw, n, step, port)
+
+
+def _maxpool_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
+    """A 2-D max pool that ``maxpool_s2`` would run (stride 2, windows inside the input)
+    after a convolution on im2col tiles without groups (``conv_algorithm`` "gemm", not
+    the 1x1 on the input plane) with no residual, and an activation, if any, that does
+    not decrease (``fuses_maxpool``): the pool may then come first."""
+    a = n.attrs
+    if (not lw.specialize or a["kind"] != "max" or a["ndim"] != 2
+            or a["auto_pad"] != "NOTSET" or any(d != 1 for d in a["dilation"])
+            or any(a["padding"]) or any(a["pads_end"]) or step.pool or step.planes
+            or has_residual(step) or not fuses_maxpool(step.act)):
+        return False
+    cfg = step.args[1].ref[1]
+    if (cfg[13] != 1 or conv_algorithm(cfg) != "gemm"
+            or cfg[5:11] == (1, 1, 1, 1, 0, 0)):  # (the 1x1: GEMM on the input plane)
+        return False
+    window = (*step.args[4].shape[2:], *a["kernel"], *a["strides"], 0, 0,
+              *lw.shape(n.outputs[0])[2:])  # (H, W, KH, KW, SH, SW, PH, PW, OH, OW)
+    return runs_s2(*window) and not maxpool2d_unrolls(*window)
+
+
+def _maxpool(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
+    """The step writes the pool's output (the convolution's is never made)."""
+    y = n.outputs[0]
+    step.pool = (*n.attrs["kernel"], *step.args[4].shape[2:])
+    step.args[4] = lw.val(y)
+    step.writes = y
+    del lw.producer[n.inputs[port]]
+    lw.producer[y] = step
 
 
 def channel_affine(op: str, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -153,6 +187,8 @@ FUSIONS: tuple[Fusion, ...] = (
            ports=(0, 1)),
     Fusion("a residual add in the convolution's output pass (specialized kernels)",
            "binary", ("conv",), _residual_fits, _residual, ops=("add",), ports=(0, 1)),
+    Fusion("a stride-2 max pool computed band by band with the convolution before it "
+           "(specialized kernels)", "pool", ("conv",), _maxpool_fits, _maxpool),
 )
 
 

@@ -166,6 +166,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             bias = Arg("slot", out.slot(b * scale + shift))
             algo = conv_algorithm(cfg) if specialize else ""
             assert not step.planes or algo == "dwconv", "a shuffle folded into no dwconv"
+            assert not step.pool or algo == "gemm", "a max pool folded into no conv_gemm"
             if algo == "wino_gemm":
                 x, res, y = step.args[0], step.args[3], step.args[4]
                 step.kernel, step.algo = "wino_gemm", "Winograd F(2x2, 3x3), register-tiled"
@@ -184,6 +185,12 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 elif algo == "oconv":
                     step.kernel, step.algo = "oconv", "implicit GEMM over output channels"
                     wk = pack_oconv(wf, cfg[13])
+                elif step.pool:  # (fusion.py: the max pool after it is no step)
+                    step.kernel = "conv_maxpool"
+                    step.algo = ("GEMM on im2col tiles of row bands, each max-pooled as it is "
+                                 "done (the stride-2 pool after it)")
+                    wk = wf.reshape(wf.shape[0], -1)
+                    ints += step.pool
                 else:
                     step.kernel = "conv_gemm"
                     step.algo = ("GEMM on the input plane (1x1)"
@@ -191,6 +198,8 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                     wk = wf.reshape(wf.shape[0], -1)
                 step.args = [x, Arg("slot", out.slot(wk)), bias, res, y, Arg("ints", ints),
                              act_arg(step.act), Arg("threads", None)]
+                if step.pool:
+                    del step.args[3]  # (conv_maxpool takes no residual)
             elif specialize:
                 step.algo = _TEMPLATE_ALGOS[conv2d_config(*cfg).algo]
                 src, name = conv2d_source(*cfg, step.act, True, has_residual(step))

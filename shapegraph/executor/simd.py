@@ -33,8 +33,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "fload", "fstore", "iload",
-           "prefetch", "vadd", "vfma", "vload", "vloadn", "vmax", "vmul", "vout", "vput", "vrelu",
-           "vsplat", "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero", "vzip",
+           "prefetch", "vadd", "vfma", "vload", "vloadn", "vmax", "vmul", "vnext", "vout", "vput",
+           "vrelu", "vsplat", "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero", "vzip",
            "wfma", "whi", "wlo", "wload", "wout", "wput", "wsplat", "wzero"]
 
 LANES = 8
@@ -388,6 +388,13 @@ def _shuffle_pair(name: str, lo: list[int], hi: list[int]) -> Any:
     return typer
 
 
+def _vnext(typingctx: Any, a: Any, b: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        idx = ir.Constant(ir.VectorType(_I32, LANES), list(range(1, LANES + 1)))
+        return builder.shuffle_vector(args[0], args[1], idx)
+    return f32x8(f32x8, f32x8), codegen
+
+
 _F = Callable[..., Any]
 # called in compiled code only (the typing context is numba's)
 vload = cast(_F, intrinsic(_load_of(f32x8)))
@@ -440,6 +447,8 @@ propagates, as the scalar kernels' ``v if v > m or v != v else m`` (``np.maximum
 vrelu = cast(_F, intrinsic(_vrelu))
 """vrelu(a): 0 in the lanes below 0, the lane itself elsewhere (NaN stays NaN), as the
 scalar kernels' ``zero if v < zero else v``."""
+vnext = cast(_F, intrinsic(_vnext))
+"""vnext(a, b): a's lanes 1-7, then b's lane 0: a window one lane further along."""
 vzip = cast(_F, intrinsic(_shuffle_pair("vzip", [0, 8, 1, 9, 2, 10, 3, 11],
                                         [4, 12, 5, 13, 6, 14, 7, 15])))
 """vzip(a, b): the lanes of a and b interleaved, as two vectors: (a0 b0 a1 b1 .. a3 b3,
