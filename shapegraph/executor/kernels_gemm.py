@@ -50,6 +50,8 @@ from shapegraph.executor.kernels_vgemm import WIDE, WR, vgemm_rm, vgemm_rm_act, 
 from shapegraph.executor.simd import (
     F32x8,
     address,
+    fload,
+    fstore,
     vadd,
     vload,
     vloadn,
@@ -710,12 +712,17 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     vp = c_dim * tmax + 16
     vt = np.empty(16 * vp, np.float32)
     rp = 2 * whs  # the strip's row pitch
+    # (the inlined helpers get addresses, not arrays: an array argument costs a reference
+    # count taken and dropped at each call, and 8 tiles' transform is a few dozen vector
+    # operations; SqueezeNet's 16 -> 64 at 55x55 alone 584-759 -> 523-669 µs on one thread,
+    # 386-404 -> 336-343 on two)
+    sta, vta = address(strip), address(vt)
     for c in range(c_dim):
         for r in range(nr):
             xr = (c * sh + 2 * r) * 2 * whs
             vr = c * tmax + r * twp
             for tj in range(0, twp, 8):
-                wino_in8(strip, xr + tj, whs, rp, vt, vr + tj, vp)
+                wino_in8(sta, xr + tj, whs, rp, vta, vr + tj, vp)
     # 3. the products, M[xi] (rows lo .. m1 x tiles) at xi * mp
     mp = (m1 - lo) * tmax + 16
     mt = np.empty(16 * mp, np.float32)
@@ -736,8 +743,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                            0, 0)
                 s0 += 8 * nv
     # 4. the inverse transform and the epilogue
-    of = out.reshape(out.size)
-    rf = res.reshape(res.size)
+    ofa, rfa, mta = address(out), address(res), address(mt)
     for m in range(m0, min(m1, m_dim)):
         bm = vsplat(b[m])
         for r in range(nr):
@@ -747,19 +753,20 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                 cols = min(16, ow_dim - 2 * tj)  # output columns of these 8 tiles
                 if cols <= 0:
                     break
-                y00, y01, y10, y11 = wino_out8(mt, (m - lo) * tmax + r * twp + tj, mp)
-                wino_put(of, rf, pos0 + 2 * tj, y00, y01, bm, cols, has_res, act)
+                y00, y01, y10, y11 = wino_out8(mta, (m - lo) * tmax + r * twp + tj, mp)
+                wino_put(ofa, rfa, pos0 + 2 * tj, y00, y01, bm, cols, has_res, act)
                 if oi0 + 1 < oh_dim:  # (an odd last row of tiles has one output row)
-                    wino_put(of, rf, pos0 + ow_dim + 2 * tj, y10, y11, bm, cols, has_res, act)
+                    wino_put(ofa, rfa, pos0 + ow_dim + 2 * tj, y10, y11, bm, cols, has_res,
+                             act)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def wino_in8(src: np.ndarray, p: int, half: int, rp: int, vt: np.ndarray, o: int,
-             vp: int) -> None:
+def wino_in8(src: int, p: int, half: int, rp: int, vt: int, o: int, vp: int) -> None:
     """The input transform of 8 neighbouring tiles (in a row): their 4x4 inputs read from
     rows split into even and odd columns (input row i's even columns of the 8 tiles at
     ``src`` element p + i rp, its odd ones ``half`` on), V = B^T d B stored as 16 vectors,
-    position xi at element o + xi vp of ``vt``."""
+    position xi at element o + xi vp of ``vt`` (``src`` and ``vt`` are addresses:
+    ``simd.address``)."""
     # Z = B^T d: the four input rows combined, for each of the 4 columns
     z00, z10, z20, z30 = _vbt(vload(src, p), vload(src, p + rp), vload(src, p + 2 * rp),
                               vload(src, p + 3 * rp))
@@ -780,10 +787,10 @@ def wino_in8(src: np.ndarray, p: int, half: int, rp: int, vt: np.ndarray, o: int
 
 
 @njit(cache=True, nogil=True, inline="always")
-def wino_out8(mt: np.ndarray, p: int, mp: int) -> tuple[F32x8, F32x8, F32x8, F32x8]:
+def wino_out8(mt: int, p: int, mp: int) -> tuple[F32x8, F32x8, F32x8, F32x8]:
     """The inverse transform of 8 neighbouring tiles: A^T M A from their 16 products
-    (position xi at element p + xi mp of ``mt``), as output row 0's even and odd columns
-    and output row 1's."""
+    (position xi at element p + xi mp of the address ``mt``), as output row 0's even and
+    odd columns and output row 1's."""
     # S = A^T M: the four rows of positions combined, for each column
     s00, s10 = _vat(vload(mt, p), vload(mt, p + 4 * mp), vload(mt, p + 8 * mp),
                     vload(mt, p + 12 * mp))
@@ -799,12 +806,12 @@ def wino_out8(mt: np.ndarray, p: int, mp: int) -> tuple[F32x8, F32x8, F32x8, F32
 
 
 @njit(cache=True, nogil=True, inline="always")
-def wino_put(of: np.ndarray, rf: np.ndarray, pos: int, y0: F32x8, y1: F32x8, bm: F32x8,
-              cols: int, has_res: bool, act: tuple[int, float, float]) -> None:
+def wino_put(of: int, rf: int, pos: int, y0: F32x8, y1: F32x8, bm: F32x8,
+             cols: int, has_res: bool, act: tuple[int, float, float]) -> None:
     """Output columns 0 .. cols - 1 (16 at most) from ``pos``: the even ones y0 + bm, the odd
     ones y1 + bm, plus the residual, through the activation. Past ``cols`` nothing is read
     or written (masked loads and stores); the residual is read before the output is
-    written (``of`` may be ``rf``)."""
+    written (``of`` may be ``rf``; both addresses)."""
     lo, hi = vzip(vadd(y0, bm), vadd(y1, bm))
     if cols >= 16:
         if has_res:
@@ -827,7 +834,7 @@ def wino_put(of: np.ndarray, rf: np.ndarray, pos: int, y0: F32x8, y1: F32x8, bm:
         vstoren(of, pos + 8, hi, nhi)
     if act[0] != ACT_NONE and act[0] != ACT_RELU:  # the others element by element
         for j in range(min(cols, 16)):
-            of[pos + j] = act_apply(of[pos + j], act)
+            fstore(of, pos + j, act_apply(fload(of, pos + j), act))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -837,7 +844,7 @@ def _vbt(d0: F32x8, d1: F32x8, d2: F32x8, d3: F32x8) -> tuple[F32x8, F32x8, F32x
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _vbt_store(vt: np.ndarray, o: int, vp: int, z0: F32x8, z1: F32x8, z2: F32x8,
+def _vbt_store(vt: int, o: int, vp: int, z0: F32x8, z1: F32x8, z2: F32x8,
                z3: F32x8) -> None:
     """B^T applied to (z0, .., z3) into vt at o, o + vp, o + 2 vp, o + 3 vp."""
     vstore(vt, o, vsub(z0, z2))

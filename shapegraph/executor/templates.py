@@ -438,12 +438,15 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
         e(4, f"q = j + {cfg.PW}")
         e(4, f"dst[(q % 2) * {wh} + q // 2] = src[j]")
     e(1, f"vt = np.empty({a * a * c_dim * tmax}, np.float32)")
+    # (addresses for the inlined helpers: an array argument costs a reference count taken
+    # and dropped at each call; kernels_gemm._wino_item says how much)
+    e(1, "xda, vta = address(xd), address(vt)")
     e(1, f"for c in range({c_dim}):")
     e(2, "for ti in range(tbb):")
     e(3, f"xr = (c * {rmax} + ti * {m}) * {2 * wh}")
     e(3, f"vr = c * {tmax} + ti * {tw}")
     e(3, f"for tj in range(0, {tw}, 8):")
-    e(4, f"wino_in8(xd, xr + tj, {wh}, {2 * wh}, vt, vr + tj, {c_dim * tmax})")
+    e(4, f"wino_in8(xda, xr + tj, {wh}, {2 * wh}, vta, vr + tj, {c_dim * tmax})")
     e(1, f"mt = np.empty({a * a * o_dim * tmax}, np.float32)")
     e(1, f"offs = np.empty({c_dim}, np.int64)")  # V's rows, for the tile
     e(1, f"for c in range({c_dim}):")
@@ -462,6 +465,8 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
          f"{tmax}, 0.0, wa, 0, 0)")
     e(3, "s0 += 8 * nv")
     ohw, span = cfg.OH * cfg.OW, m * tb * cfg.OW
+    rf = "rf" if has_residual else "of"
+    e(1, f"ofa, rfa = address(of), address({rf})")
     e(1, f"for o in range({o_dim}):")
     e(2, "bo = vsplat(b[o])" if has_bias else "bo = vzero()")
     e(2, f"ob = (n * {o_dim} + o) * {ohw} + og * {span}")
@@ -469,12 +474,11 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
     e(3, f"mr = o * {tmax} + ti * {tw}")
     e(3, f"orow = ob + ti * {m * cfg.OW}")
     e(3, f"for tj in range(0, {tw}, 8):")
-    e(4, f"y00, y01, y10, y11 = wino_out8(mt, mr + tj, {o_dim * tmax})")
+    e(4, f"y00, y01, y10, y11 = wino_out8(ma, mr + tj, {o_dim * tmax})")
     # (the literal flags and activation fold wino_put's branches away)
     put = f"bo, 16, {has_residual}, {literal((int(act[0]), float(act[1]), float(act[2])))})"
-    rf = "rf" if has_residual else "of"
-    e(4, f"wino_put(of, {rf}, orow + 2 * tj, y00, y01, {put}")
-    e(4, f"wino_put(of, {rf}, orow + {cfg.OW} + 2 * tj, y10, y11, {put}")
+    e(4, f"wino_put(ofa, rfa, orow + 2 * tj, y00, y01, {put}")
+    e(4, f"wino_put(ofa, rfa, orow + {cfg.OW} + 2 * tj, y10, y11, {put}")
 
 
 def conv2d_source(
