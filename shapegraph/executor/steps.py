@@ -52,9 +52,9 @@ class Step:
     # a depthwise convolution that reads the input of the channel shuffle before it: the
     # plane of that input each of its input channels is (empty: channel c is plane c)
     planes: tuple[int, ...] = ()
-    # a max pool folded into the convolution after it (``kernels_cpool.conv_maxpool``): the
-    # pool's window rows and columns and the convolution's output rows and columns (the
-    # step then writes the pool's output); empty: none
+    # a max pool after this convolution, folded into it (``kernels_cpool.conv_maxpool``):
+    # the pool's window rows and columns and the convolution's output rows and columns
+    # (the step then writes the pool's output); empty: none
     pool: tuple[int, ...] = ()
 
 
