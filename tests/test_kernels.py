@@ -952,6 +952,7 @@ def test_conv_maxpool_random(cfg: dict[str, int], act: int, threads: int,
     (1, 3, 64, 224, 3, 2, 3),  # SqueezeNet's stem and pool: 111 -> 55, bands of 2 rows
     (2, 3, 24, 67, 3, 2, 2),  # two images, a 2x2 pool: bands share no row
     (1, 8, 16, 40, 3, 1, 3),  # a stride-1 3x3 (kernel through the gathered im2col)
+    (1, 128, 16, 80, 3, 2, 3),  # 1152 products: bands of 2 rows (im2col within COL_BYTES)
 ])
 def test_conv_maxpool_workloads(batch: int, c: int, o: int, hw: int, k: int, s: int,
                                 pk: int, threads: int) -> None:

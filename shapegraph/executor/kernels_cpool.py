@@ -38,6 +38,7 @@ import numpy as np
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _epilogue
 from shapegraph.executor.kernels_gemm import (
+    COL_BYTES,
     GATHER_MAX_OW,
     PARALLEL_MIN_FLOPS,
     _im2col,
@@ -108,7 +109,9 @@ def _pool_run(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, cfg:
     bi = item // runs
     run = item - bi * runs
     r_lo, r_hi = run * poh // runs, (run + 1) * poh // runs
-    band = max(1, BAND_PIXELS // (2 * ow))  # pooled rows a band
+    # pooled rows a band: about BAND_PIXELS outputs, and an im2col tile of at most
+    # conv_gemm's COL_BYTES (a long product's)
+    band = max(1, min(BAND_PIXELS, COL_BYTES // (4 * kg)) // (2 * ow))
     cap = 2 * (band - 1) + pkh  # convolution rows a band reads
     buf = np.empty((m_dim, cap * ow), np.float32)
     m = np.empty(ow + 48, np.float32)
