@@ -24,6 +24,7 @@ import numpy as np
 
 from shapegraph.executor.blas import sgemm_rm
 from shapegraph.executor.jit import njit, prange
+from shapegraph.executor.simd import vload, vloadn, vstore, vstoren, vunzip
 from shapegraph.opset.elementwise import BINARY_CODES, UNARY_CODES
 from shapegraph.opset.reduce import REDUCE_CODES
 
@@ -368,6 +369,25 @@ def _plane_runs(planes: int, size: int, threads: int, minimum: int) -> int:
 def _plane_span(it: np.int64, items: int, planes: int) -> tuple[int, int]:
     """The planes of work item ``it`` of ``items``: lo .. hi-1."""
     return int(it * planes // items), int((it + 1) * planes // items)
+
+
+@_inline
+def _split_pairs(s_at: int, e_at: int, o_at: int, n: int) -> None:
+    """The ``n`` floats from address ``s_at`` split into their even ones, from ``e_at``,
+    and their odd ones, from ``o_at``: 16 at a time on vectors (``simd.vunzip``), the last
+    part loaded and stored masked (nothing past the row or past either half is touched).
+    The stride-2 copies of im2col and of ``dwconv`` (addresses: no reference counts)."""
+    j = 0
+    while j + 16 <= n:
+        ev, od = vunzip(vload(s_at, j), vload(s_at, j + 8))
+        vstore(e_at, j // 2, ev)
+        vstore(o_at, j // 2, od)
+        j += 16
+    if j < n:
+        left = n - j
+        ev, od = vunzip(vloadn(s_at, j, min(left, 8)), vloadn(s_at, j + 8, max(left - 8, 0)))
+        vstoren(e_at, j // 2, ev, (left + 1) // 2)
+        vstoren(o_at, j // 2, od, left // 2)
 
 
 @_jit(cache=True, nogil=True, parallel=True)

@@ -44,7 +44,14 @@ from typing import Any
 import numpy as np
 
 from shapegraph.executor.jit import njit, prange
-from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _act_inplace, _plane_runs, _plane_span
+from shapegraph.executor.kernels import (
+    ACT_NONE,
+    ACT_RELU,
+    _act_inplace,
+    _plane_runs,
+    _plane_span,
+    _split_pairs,
+)
 from shapegraph.executor.kernels_pool import POOL_PARALLEL_MIN, _window
 from shapegraph.executor.simd import (
     address,
@@ -60,7 +67,6 @@ from shapegraph.executor.simd import (
     vsplat,
     vstore,
     vstoren,
-    vunzip,
 )
 
 __all__ = ["DW_PARALLEL_MIN_FLOPS", "dwconv", "dwpool", "pack_dwconv"]
@@ -399,17 +405,5 @@ def _dw_copy(x: np.ndarray, cmap: np.ndarray, key: int, sc: np.ndarray, ph: int,
         # 16 columns j .. j + 15 (j even): the even ones to phase pw % 2 from (j + pw) //
         # 2, the odd ones to the other phase from (j + pw + 1) // 2
         base = address(sc) + 4 * (iy + ph) * rs
-        e_at = base + 4 * (pw % 2 * ln + pw // 2)
-        o_at = base + 4 * ((pw + 1) % 2 * ln + (pw + 1) // 2)
-        j = 0
-        while j + 16 <= nx:
-            ev, od = vunzip(vload(s_at, j), vload(s_at, j + 8))
-            vstore(e_at, j // 2, ev)
-            vstore(o_at, j // 2, od)
-            j += 16
-        if j < nx:
-            left = nx - j
-            ev, od = vunzip(vloadn(s_at, j, min(left, 8)),
-                            vloadn(s_at, j + 8, max(left - 8, 0)))
-            vstoren(e_at, j // 2, ev, (left + 1) // 2)
-            vstoren(o_at, j // 2, od, left // 2)
+        _split_pairs(s_at, base + 4 * (pw % 2 * ln + pw // 2),
+                     base + 4 * ((pw + 1) % 2 * ln + (pw + 1) // 2), nx)
