@@ -372,6 +372,18 @@ def _plane_span(it: np.int64, items: int, planes: int) -> tuple[int, int]:
 
 
 @_inline
+def _copy_floats(s_at: int, d_at: int, n: int) -> None:
+    """The ``n`` floats from address ``s_at`` to ``d_at`` (not overlapping), 8 at a time,
+    the last part loaded and stored masked."""
+    j = 0
+    while j + 8 <= n:
+        vstore(d_at, j, vload(s_at, j))
+        j += 8
+    if j < n:
+        vstoren(d_at, j, vloadn(s_at, j, n - j), n - j)
+
+
+@_inline
 def _split_pairs(s_at: int, e_at: int, o_at: int, n: int) -> None:
     """The ``n`` floats from address ``s_at`` split into their even ones, from ``e_at``,
     and their odd ones, from ``o_at``: 16 at a time on vectors (``simd.vunzip``), the last

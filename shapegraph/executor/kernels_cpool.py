@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from shapegraph.executor.jit import njit, prange
-from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _epilogue
+from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _copy_floats, _epilogue
 from shapegraph.executor.kernels_gemm import (
     COL_BYTES,
     GATHER_MAX_OW,
@@ -46,7 +46,7 @@ from shapegraph.executor.kernels_gemm import (
     _product,
 )
 from shapegraph.executor.kernels_pool import s2_row
-from shapegraph.executor.simd import address, vload, vloadn, vstore, vstoren
+from shapegraph.executor.simd import address
 
 __all__ = ["BAND_PIXELS", "conv_maxpool", "fuses_maxpool"]
 
@@ -147,9 +147,5 @@ def _move(ba: int, rows: int, stride: int, src: int, n: int) -> None:
     """Each of ``rows`` rows of ``stride`` floats from address ``ba``: its n floats from
     element ``src`` to its start (``src`` >= n: no overlap)."""
     for r in range(rows):
-        o = r * stride
-        for t in range(0, n - 7, 8):
-            vstore(ba, o + t, vload(ba, o + src + t))
-        t = n // 8 * 8
-        if t < n:
-            vstoren(ba, o + t, vloadn(ba, o + src + t, n - t), n - t)
+        o = ba + 4 * r * stride
+        _copy_floats(o + 4 * src, o, n)

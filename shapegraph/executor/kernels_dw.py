@@ -48,6 +48,7 @@ from shapegraph.executor.kernels import (
     ACT_NONE,
     ACT_RELU,
     _act_inplace,
+    _copy_floats,
     _plane_runs,
     _plane_span,
     _split_pairs,
@@ -394,13 +395,7 @@ def _dw_copy(x: np.ndarray, cmap: np.ndarray, key: int, sc: np.ndarray, ph: int,
     for iy in range(ny):
         s_at = row_at + iy * x.strides[2]
         if sw == 1:
-            d_at = address(sc) + 4 * ((iy + ph) * rs + pw)
-            j = 0
-            while j + 8 <= nx:
-                vstore(d_at, j, vload(s_at, j))
-                j += 8
-            if j < nx:
-                vstoren(d_at, j, vloadn(s_at, j, nx - j), nx - j)
+            _copy_floats(s_at, address(sc) + 4 * ((iy + ph) * rs + pw), nx)
             continue
         # 16 columns j .. j + 15 (j even): the even ones to phase pw % 2 from (j + pw) //
         # 2, the odd ones to the other phase from (j + pw + 1) // 2
