@@ -54,9 +54,9 @@ PRODUCERS: dict[str, tuple[tuple[int, ...], Callable[[], nn.Block]]] = {
     # a depthwise 3x3 (kernels_dw.dwconv), two outputs an input
     "conv2d_dwconv": ((2, 6, 11, 9), lambda: nn.Conv2D(12, 3, padding=1, groups=6)),
 }
-# a 1x1 on a plane of 784+ pixels with few channels (kernels_gemm.pointwise): for the
+# a 1x1 on a plane of 3136+ pixels with few channels (kernels_gemm.pointwise): for the
 # in-place residual tests only (the folds are the kernel's bias and weights, tested above)
-IN_PLACE = {**PRODUCERS, "conv2d_pointwise": ((1, 16, 28, 28), lambda: nn.Conv2D(24, 1))}
+IN_PLACE = {**PRODUCERS, "conv2d_pointwise": ((1, 16, 56, 57), lambda: nn.Conv2D(24, 1))}
 
 # consumer name -> factory of the layers that follow the producer
 CONSUMERS: dict[str, Callable[[], list[nn.Block]]] = {

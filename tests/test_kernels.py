@@ -698,24 +698,32 @@ def test_conv_gemm_random(cfg: dict[str, int], residual: bool, act: int, threads
 
 @st.composite
 def vgemm_conv_config(draw: Any) -> dict[str, int]:
-    """Convolutions whose products take ``vgemm_rm`` (KG.uses_vgemm: 128 terms or more,
-    VGEMM_MIN_M output channels a group, or VGEMM_FEW_M on 64 pixels or more): 1x1 on the
-    plane, strided and padded kernels through im2col; output channels and pixels with
-    tails after the 8 x 24 tiles."""
+    """Convolutions whose products take ``vgemm_rm`` (KG.uses_vgemm) on 1 and 2 threads:
+    1x1 on the plane, strided and padded kernels through im2col; output channels and
+    pixels with tails after the register tiles. Without the wide tiles: 128 terms or more
+    into VGEMM_MIN_M output channels a group, or VGEMM_FEW_M on 64 pixels or more; with
+    them, above SMALL_SGEMM_MNK multiply-adds on 32 pixels or more (a plane of 4 x that
+    many pixels at least: two threads split it in up to four tiles)."""
     g = draw(st.sampled_from([1, 1, 2]))
     kh = draw(st.sampled_from([1, 1, 3]))
     kw = kh if draw(st.booleans()) else draw(st.integers(1, 3))
     cg = draw(st.integers(-(-KG.VGEMM_MIN_K // (kh * kw)), 160 // (kh * kw) + 2))
-    d = {"N": draw(st.integers(1, 2)), "groups": g, "C": g * cg,
+    few = draw(st.booleans())
+    mg = draw(st.integers(KG.VGEMM_FEW_M, KG.VGEMM_FEW_M + 12) if few else
+              st.integers(KG.VGEMM_MIN_M, KG.VGEMM_MIN_M + 12))
+    kg = cg * kh * kw
+    if KVG.WIDE:
+        least = 4 * max(KG.VGEMM_WIDE_MIN_N, KG.SMALL_SGEMM_MNK // (mg * kg) + 1)
+    else:
+        least = 2 * 64 if few else 1
+    d = {"N": draw(st.integers(1, 2)), "groups": g, "C": g * cg, "O": g * mg,
          "KH": kh, "KW": kw, "SH": draw(st.integers(1, 2)), "SW": draw(st.integers(1, 2)),
          "PH": draw(st.integers(0, 1)), "PW": draw(st.integers(0, 1)), "DH": 1, "DW": 1}
     d["H"] = draw(st.integers(max(1, kh - 2 * d["PH"]), 11))
-    d["W"] = draw(st.integers(max(1, kw - 2 * d["PW"]), 30))
-    pixels = (((d["H"] + 2 * d["PH"] - kh) // d["SH"] + 1)
-              * ((d["W"] + 2 * d["PW"] - kw) // d["SW"] + 1))
-    few = pixels >= 64 * 2  # (two threads split the pixels in tiles of 64 or more)
-    d["O"] = g * draw(st.integers(KG.VGEMM_FEW_M if few else KG.VGEMM_MIN_M,
-                                  KG.VGEMM_MIN_M + 12))
+    oh = (d["H"] + 2 * d["PH"] - kh) // d["SH"] + 1
+    ow = max(1, -(-least // oh))  # output columns enough for the pixels
+    d["W"] = draw(st.integers(max(1, (ow - 1) * d["SW"] + kw - 2 * d["PW"]),
+                              max(30, (ow + 8) * d["SW"])))
     return d
 
 
@@ -725,11 +733,18 @@ def vgemm_conv_config(draw: Any) -> dict[str, int]:
 def test_conv_gemm_random_vgemm(cfg: dict[str, int], residual: bool, act: int, threads: int,
                                 seed: int) -> None:
     """conv_gemm on the products ``vgemm_rm`` takes (the random convolutions above have too
-    few channels for it)."""
+    few channels for it): its first tile's product does."""
     oh = (cfg["H"] + 2 * cfg["PH"] - cfg["KH"]) // cfg["SH"] + 1
     ow = (cfg["W"] + 2 * cfg["PW"] - cfg["KW"]) // cfg["SW"] + 1
-    assert KG.uses_vgemm(cfg["C"] // cfg["groups"] * cfg["KH"] * cfg["KW"],
-                         cfg["O"] // cfg["groups"], oh * ow)
+    kg = cfg["C"] // cfg["groups"] * cfg["KH"] * cfg["KW"]
+    mg = cfg["O"] // cfg["groups"]
+    direct = (cfg["KH"] == cfg["KW"] == cfg["SH"] == cfg["SW"] == 1
+              and cfg["PH"] == cfg["PW"] == 0)
+    parallel = threads > 1 and 2 * cfg["N"] * cfg["O"] * oh * ow * kg >= KG.PARALLEL_MIN_FLOPS
+    nt, mt = KG.conv_gemm_tiles(cfg["N"], cfg["groups"], oh * ow, mg, kg, direct,
+                                threads if parallel else 1)
+    assert not (direct and KG.runs_pointwise(oh * ow, kg, mg))
+    assert KG.uses_vgemm(kg, mt, nt)
     run_conv_gemm(cfg, act, residual, seed, threads)
 
 
@@ -1050,8 +1065,13 @@ def test_im2col_gather_matches_the_row_copies(cfg: dict[str, int], seed: int,
      "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 4},
     {"N": 1, "C": 40, "H": 14, "W": 15, "O": 72, "KH": 1, "KW": 1, "SH": 2, "SW": 2,
      "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
-    # 1x1 on planes of PW_MIN_PIXELS or more with few channels: the pointwise kernel, with
-    # input channels left over after blocks of 4 and output rows after blocks of 8
+    # 1x1 on planes of PW_MIN_PIXELS or more with few channels: the pointwise kernel (where
+    # KVG.WIDE from PW_ALL_PIXELS: the first three), with input channels left over after
+    # blocks of 4 and output rows after blocks of 8
+    {"N": 2, "C": 13, "H": 57, "W": 59, "O": 21, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
+     "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
+    {"N": 1, "C": 24, "H": 56, "W": 58, "O": 36, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
+     "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 3},
     {"N": 2, "C": 13, "H": 29, "W": 31, "O": 21, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
      "PH": 0, "PW": 0, "DH": 1, "DW": 1, "groups": 1},
     {"N": 1, "C": 24, "H": 28, "W": 28, "O": 36, "KH": 1, "KW": 1, "SH": 1, "SW": 1,
@@ -1115,19 +1135,30 @@ def test_algorithm_choices(cfg: tuple[int, ...], algo: str) -> None:
 
 
 def test_the_pointwise_cases_run_pointwise() -> None:
-    assert KG.runs_pointwise(29 * 31, 13, 21) and KG.runs_pointwise(28 * 28, 8, 12)
+    wide = KVG.WIDE
+    assert KG.runs_pointwise(57 * 59, 13, 21) and KG.runs_pointwise(56 * 58, 8, 12)
+    # below 56x56, where KVG.WIDE never (vgemm or sgemm by the size of the product), else
+    # on planes of 784 pixels or more with few channels
+    assert KG.runs_pointwise(29 * 31, 13, 21) != wide
+    assert KG.runs_pointwise(28 * 28, 8, 12) != wide
     assert not KG.runs_pointwise(14 * 14, 16, 64)  # small planes: sgemm
     # planes of 56x56 or more: always, but where KVG.WIDE vgemm's wide tiles win from 64
-    # inputs and 64 outputs (and take those products on 512 pixels or more)
-    assert KG.runs_pointwise(56 * 56, 128, 512) != KVG.WIDE
-    assert KG.runs_pointwise(56 * 56, 64, 64) != KVG.WIDE
+    # inputs and 64 outputs
+    assert KG.runs_pointwise(56 * 56, 128, 512) != wide
+    assert KG.runs_pointwise(56 * 56, 64, 64) != wide
     assert KG.runs_pointwise(56 * 56, 63, 128) and KG.runs_pointwise(56 * 56, 256, 32)
-    assert KG.uses_vgemm(64, 64, 512) == KVG.WIDE and not KG.uses_vgemm(64, 64, 511)
-    assert not KG.uses_vgemm(63, 64, 3136) and not KG.uses_vgemm(64, 63, 3136)
-    assert KG.runs_pointwise(28 * 28, 96, 128)  # a small weight matrix, on sgemm else
-    assert not KG.runs_pointwise(28 * 28, 512, 128)  # ... but vgemm wins below 56x56
-    assert not KG.runs_pointwise(28 * 28, 256, 512)  # many weights: vgemm
-    assert not KG.runs_pointwise(27 * 27, 256, 32)  # vgemm: 16 outputs are enough
+    # where KVG.WIDE, vgemm above a million multiply-adds (OpenBLAS's small-matrix kernel
+    # up to it) on 32 pixels or more; else from 128 terms and 64 outputs (16 on 64 pixels)
+    assert KG.uses_vgemm(64, 16, 977) == wide and not KG.uses_vgemm(64, 16, 976)
+    assert KG.uses_vgemm(27, 64, 3025) == wide and not KG.uses_vgemm(27, 64, 444)
+    assert KG.uses_vgemm(2048, 512, 32) and KG.uses_vgemm(2048, 512, 31) != wide
+    assert KG.uses_vgemm(128, 64, 100) != wide  # 819 200 multiply-adds
+    assert KG.uses_vgemm(128, 16, 64) != wide and KG.uses_vgemm(127, 64, 3136) == wide
+    if not wide:
+        assert KG.runs_pointwise(28 * 28, 96, 128)  # a small weight matrix, on sgemm else
+        assert not KG.runs_pointwise(28 * 28, 512, 128)  # ... but vgemm wins below 56x56
+        assert not KG.runs_pointwise(28 * 28, 256, 512)  # many weights: vgemm
+        assert not KG.runs_pointwise(27 * 27, 256, 32)  # vgemm: 16 outputs are enough
     # rows 4 KB apart (64x64 planes): pointwise's 12 rows share the cache's sets
     assert not KG.runs_pointwise(64 * 64, 64, 256) and not KG.runs_pointwise(32 * 64, 16, 8)
 

@@ -1,8 +1,9 @@
 """Convolution as GEMM: matrix products on pre-packed weights, generic in every size.
 
 The products are ``kernels_vgemm.vgemm_rm`` (register-blocked, in numba) where it wins
-(``uses_vgemm``: 128 products per output and 64 outputs or more, or 16 on 64 pixels or
-more), else BLAS sgemm.
+(``uses_vgemm``: with its wide tiles, above a million multiply-adds on 32 pixels or more;
+else 128 products per output and 64 outputs or more, or 16 on 64 pixels or more), else
+BLAS sgemm.
 
 ``conv_gemm`` computes a 2-D convolution (any stride, padding, dilation and groups) as
 ``out[b, g*Mg:(g+1)*Mg, tile] = W_g[Mg, Kg] @ col[Kg, tile]`` for tiles of output pixels,
@@ -184,16 +185,24 @@ GATHER_MAX_OW = 28
 VGEMM_MIN_K = 128
 VGEMM_MIN_M = 64
 VGEMM_FEW_M = 16  # ... on 64 pixels or more
-# Where vgemm has its wide tiles (``WIDE``), it takes products of this many terms or more
-# into VGEMM_MIN_M outputs on VGEMM_WIDE_MIN_N pixels or more too, and 1x1s on the planes
-# of PW_ALL_PIXELS from them (were ``pointwise`` there, sgemm on the 784-pixel tiles of two
-# threads). One convolution with bias and ReLU, the old rule and this one called in turns
-# in one process, medians of 60, one thread / two: 64 -> 256 at 56x56 0.92 / 0.90 the
-# time, 64 -> 64 0.90 / 0.88, 96 -> 128 0.93 / 0.78, 64 -> 64 at 55x55 0.89 / 0.85. With
-# fewer terms or pixels sgemm stays ahead: 32 -> 128 at 27x27 1.04 / 1.32, 64 -> 256 at
-# 13x13 1.44 / 1.05, ShuffleNet's 272 -> 272 in 4 groups at 14x14 1.18 / 1.21.
+# Where vgemm has its wide tiles (``WIDE``: AVX-512, where OpenBLAS runs its SkylakeX
+# kernels), the line between the two is the size of the product: OpenBLAS multiplies
+# products of at most SMALL_SGEMM_MNK multiply-adds (m n k) with its small-matrix kernel,
+# which reads the operands where they lie, and beats vgemm there by 5-50%; above it, it
+# packs them, and vgemm takes 0.46-1.00 its time, whatever the shape, from 32 pixels
+# (stop 35: 518 products of 16-256 rows, 16-3025 columns and 16-2048 terms, one thread,
+# alone, hot, vgemm / sgemm: 1.00-1.49 at or under a million but for 49 columns of 256
+# terms or more, 0.85-0.99; 0.46-1.00 above it, with B read where it lies or packed
+# alike; on 16 columns 0.95-1.69).
+# (The rule before it, from 64 terms and 64 outputs on 512 pixels, gave sgemm SqueezeNet's
+# 64 -> 16 at 55x55 and 48 -> 192 at 13x13, and vgemm 128 -> 64 at 10x10.)
+SMALL_SGEMM_MNK = 1_000_000
+VGEMM_WIDE_MIN_N = 32
+# ... and where it has them, 1x1s on planes of PW_ALL_PIXELS or more from this many inputs
+# and VGEMM_MIN_M outputs run vgemm, not ``pointwise`` (one convolution with bias and ReLU,
+# the rule before and this one called in turns in one process, medians of 60, one thread /
+# two: 64 -> 256 at 56x56 0.92 / 0.90 the time, 64 -> 64 0.90 / 0.88, 96 -> 128 0.93 / 0.78)
 VGEMM_WIDE_MIN_K = 64
-VGEMM_WIDE_MIN_N = 512
 
 
 @njit(cache=True, nogil=True)
@@ -350,20 +359,22 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
 @njit(cache=True, nogil=True, inline="always")
 def uses_vgemm(kg: int, nm: int, n: int) -> bool:
     """Whether a product of ``kg`` terms into ``nm`` output channels and ``n`` pixels runs
-    ``vgemm_rm`` (else BLAS sgemm): with fewer terms its tiles' start and end weigh more
-    (one thread, in the models: DenseNet-121's Winograd products of the time with 64
-    input channels 9% slower; ResNet-50's with 128-2048 terms 4-27% faster). Since it reads
-    B where it lies (no strip copies), 16 outputs are enough on 64 pixels or more: 1x1s
-    of 128-528 inputs into 16-48 outputs at 13x13 and 27x27, alone with bias and ReLU,
-    25-45% faster than sgemm; below 64 pixels sgemm is faster with few outputs (832 -> 32
-    at 6x6: 19.7 µs against 24.8)."""
-    return ((WIDE and kg >= VGEMM_WIDE_MIN_K and nm >= VGEMM_MIN_M and n >= VGEMM_WIDE_MIN_N)
-            or _long_product(kg, nm, n))
+    ``vgemm_rm`` (else BLAS sgemm). With the wide tiles: above SMALL_SGEMM_MNK multiply-adds
+    on VGEMM_WIDE_MIN_N pixels or more (see there). Without them: from 128 terms (with
+    fewer its tiles' start and end weigh more: one thread, in the models, DenseNet-121's
+    Winograd products of the time with 64 input channels 9% slower; ResNet-50's with
+    128-2048 terms 4-27% faster), into 64 outputs or more, or 16 on 64 pixels or more
+    (it reads B where it lies: 1x1s of 128-528 inputs into 16-48 outputs at 13x13 and
+    27x27, alone with bias and ReLU, 25-45% faster than sgemm; below 64 pixels sgemm is
+    faster with few outputs: 832 -> 32 at 6x6 19.7 µs against 24.8)."""
+    if WIDE:
+        return nm * n * kg > SMALL_SGEMM_MNK and n >= VGEMM_WIDE_MIN_N
+    return _long_product(kg, nm, n)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _long_product(kg: int, nm: int, n: int) -> bool:
-    """``uses_vgemm`` on 128 terms or more (on any machine)."""
+    """``uses_vgemm`` without the wide tiles."""
     return kg >= VGEMM_MIN_K and (nm >= VGEMM_MIN_M or (nm >= VGEMM_FEW_M and n >= 64))
 
 
@@ -412,7 +423,11 @@ PW_FEW_OUTPUTS = 16
 # 64 outputs (one thread, alone with bias and ReLU, caches flushed between calls: 256 -> 64
 # at 56x56 986 µs against 1233, 128 -> 128 1040 against 1321, 256 -> 128 2024 against
 # 2045; with fewer channels pointwise stays ahead: 96 -> 128 842 against sgemm's 897);
-# DenseNet-121 0.86-0.89 -> 0.84-0.85 ONNX Runtime's time, ResNet-50 unchanged.
+# DenseNet-121 0.86-0.89 -> 0.84-0.85 ONNX Runtime's time, ResNet-50 unchanged. Below
+# PW_ALL_PIXELS, with the wide tiles, pointwise never runs (stop 35): vgemm or sgemm, as
+# ``uses_vgemm`` chooses, beat it on SqueezeNet's 1x1s at 55x55 and 27x27 (one thread, in
+# the model: 64 -> 16 at 55x55 86 -> 72 µs, 16 -> 64 95 -> 78, 128 -> 16 162 -> 121, 32 ->
+# 128 at 27x27 84 -> 64).
 # Planes of a multiple of this many pixels (rows a multiple of 4 KB apart) never run
 # pointwise: its 8 output rows and 4 input rows then fall into the same cache sets (64 ->
 # 256 at 64x64 5.6-6.7 ms against sgemm's 1.6-1.7 and vgemm's 1.7-1.9)
@@ -422,12 +437,16 @@ PW_ALIASED_PIXELS = 1024
 @njit(cache=True, nogil=True, inline="always")
 def runs_pointwise(pixels: int, kg: int, mg: int) -> bool:
     """Whether a 1x1 stride-1 convolution's image runs ``pointwise`` (else ``_product``:
-    vgemm or sgemm). (Below PW_ALL_PIXELS vgemm takes only products of 128 terms or more
-    from it: two threads' tiles of a 28x28 plane, 196 pixels, would be sgemm's.)"""
+    vgemm or sgemm). With the wide tiles: on planes of PW_ALL_PIXELS or more, with fewer
+    than VGEMM_WIDE_MIN_K inputs or VGEMM_MIN_M outputs. (Without them, below PW_ALL_PIXELS
+    vgemm takes only products of 128 terms or more from it: two threads' tiles of a 28x28
+    plane, 196 pixels, would be sgemm's.)"""
     if pixels % PW_ALIASED_PIXELS == 0:
         return False
+    if WIDE:
+        return pixels >= PW_ALL_PIXELS and not (kg >= VGEMM_WIDE_MIN_K and mg >= VGEMM_MIN_M)
     if pixels >= PW_ALL_PIXELS:
-        return not (kg >= VGEMM_WIDE_MIN_K and mg >= VGEMM_MIN_M and WIDE)
+        return True
     return pixels >= PW_MIN_PIXELS and (
         (mg <= PW_FEW_OUTPUTS or not _long_product(kg, mg, pixels))
         and (min(kg, mg) <= PW_MAX_CHANNELS or kg * mg <= PW_MAX_WEIGHTS))
