@@ -474,8 +474,7 @@ CONV_POOL_CASES: dict[str, tuple[bool, Callable[[int, int], list[nn.Block]]]] = 
 def test_a_max_pool_after_a_gemm_convolution_runs_with_it(
         case: str, c: int, o: int, k: int, batch: int, h: int, w: int, pk: int,
         seed: int) -> None:
-    """A stride-2 max pool after a strided convolution on im2col tiles (SqueezeNet's stem;
-    rows of more than 32 columns: a 2x2 pool on shorter ones has a template of its own)
+    """A stride-2 max pool after a strided convolution on im2col tiles (SqueezeNet's stem)
     is no step of its own: ``conv_maxpool`` pools the convolution's rows band by band.
     Where it must not fold (an average, a padded pool, an activation that may decrease
     before it, the convolution's output read again) the pool stays. Always the

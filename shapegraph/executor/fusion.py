@@ -24,7 +24,6 @@ from shapegraph.executor.kernels_cpool import fuses_maxpool
 from shapegraph.executor.kernels_pool import runs_s2
 from shapegraph.executor.packing import conv_algorithm
 from shapegraph.executor.steps import NO_ACT, Arg, Step, act_arg, has_residual
-from shapegraph.executor.templates import maxpool2d_unrolls
 from shapegraph.opset.common import norm_axis
 from shapegraph.opset.registry import get_op
 
@@ -149,7 +148,7 @@ def _maxpool_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
         return False
     window = (*step.args[4].shape[2:], *a["kernel"], *a["strides"], 0, 0,
               *lw.shape(n.outputs[0])[2:])  # (H, W, KH, KW, SH, SW, PH, PW, OH, OW)
-    return runs_s2(*window) and not maxpool2d_unrolls(*window)
+    return runs_s2(*window)
 
 
 def _maxpool(lw: _Lowerer, n: Node, step: Step, port: int) -> None:

@@ -271,11 +271,16 @@ def _bias_act_rows(out: np.ndarray, b: np.ndarray, act: tuple[int, float, float]
 # rows up to which a dense layer is row-by-row sgemv (measured against sgemm on weights of
 # 784 x 1024 to 9216 x 4096: sgemv faster up to 4 rows, even at 8, slower from 16) ...
 GEMV_ROWS = 4
-# ... unless rows x K x M is at most this, where sgemm needs no packing (OpenBLAS's small
-# kernels) and beats per-row sgemv from 2 rows: 2 x 20 x 256 0.26 µs against 0.34, 2 x 512
-# x 512 14.8 against 22.4, 4 x 784 x 64 3.5 against 10.0; above it sgemm packs the weight:
-# 4 x 512 x 512 95 µs against 44, 2 x 1024 x 512 183 against 48
-GEMM_SMALL_MNK = 524288
+# ... unless rows x K x M is at most SMALL_SGEMM_MNK, where sgemm needs no packing
+# (OpenBLAS's small-matrix kernel) and beats per-row sgemv from 2 rows: 2 x 20 x 256 0.26 µs
+# against 0.34, 2 x 512 x 512 14.8 against 22.4, 4 x 784 x 64 3.5 against 10.0; above it
+# sgemm packs the weight: 4 x 512 x 512 95 µs against 44, 2 x 1024 x 512 183 against 48
+SMALL_SGEMM_MNK = 1_000_000
+"""The most multiply-adds (m n k) of a product OpenBLAS's sgemm runs on its small-matrix
+kernel, reading the operands where they lie (its SkylakeX kernels' ``sgemm_small_kernel_
+permit``, 100^3, which it runs on AVX-512); above, it packs them, and ``vgemm`` and
+``dense_tiled`` win (``kernels_gemm.uses_vgemm``, ``packing``). Measured here at 524 288
+(small) and 1 048 576 (packed), and on 518 products against ``vgemm`` (stop 35)."""
 
 
 @_inline
@@ -296,14 +301,14 @@ def dense(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: tuple[int, float, f
     about 0.5 µs per call: a hand loop lost at every size measured, even 1x20x256), called
     directly on C-contiguous operands (``np.dot`` checks them first: 0.1 µs a call), then
     one pass for bias and activation. One row, or up to ``GEMV_ROWS`` rows with a weight
-    too large for OpenBLAS's small-matrix sgemm (``GEMM_SMALL_MNK``), is one
+    too large for OpenBLAS's small-matrix sgemm (``SMALL_SGEMM_MNK``), is one
     matrix-vector product per row instead: sgemm copies (packs) the whole weight matrix on
     every call, which a few rows do not pay back (ResNet-50's 2048 x 1000 at batch 1: 0.72
     ms as sgemm, 0.10 ms as sgemv; the wide MLP's 1024 x 1024: 0.38 ms, 0.055 ms)."""
     n, k = x.shape
     m = out.shape[1]
     if not no_product(x, out):
-        if n == 1 or (n <= GEMV_ROWS and n * k * m > GEMM_SMALL_MNK):
+        if n == 1 or (n <= GEMV_ROWS and n * k * m > SMALL_SGEMM_MNK):
             for i in range(n):
                 np.dot(x[i], wt, out[i])
         elif x.flags.c_contiguous and wt.flags.c_contiguous and out.flags.c_contiguous:

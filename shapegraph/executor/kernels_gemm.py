@@ -43,6 +43,7 @@ from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import (
     ACT_NONE,
     ACT_RELU,
+    SMALL_SGEMM_MNK,
     _act_inplace,
     _epilogue,
     _split_pairs,
@@ -188,15 +189,14 @@ VGEMM_FEW_M = 16  # ... on 64 pixels or more
 # Where vgemm has its wide tiles (``WIDE``: AVX-512, where OpenBLAS runs its SkylakeX
 # kernels), the line between the two is the size of the product: OpenBLAS multiplies
 # products of at most SMALL_SGEMM_MNK multiply-adds (m n k) with its small-matrix kernel,
-# which reads the operands where they lie, and beats vgemm there by 5-50%; above it, it
-# packs them, and vgemm takes 0.46-1.00 its time, whatever the shape, from 32 pixels
+# which reads the operands where they lie, and beats vgemm there by up to 50%; above it,
+# it packs them, and vgemm takes 0.46-1.00 its time, whatever the shape, from 32 pixels
 # (stop 35: 518 products of 16-256 rows, 16-3025 columns and 16-2048 terms, one thread,
 # alone, hot, vgemm / sgemm: 1.00-1.49 at or under a million but for 49 columns of 256
 # terms or more, 0.85-0.99; 0.46-1.00 above it, with B read where it lies or packed
 # alike; on 16 columns 0.95-1.69).
 # (The rule before it, from 64 terms and 64 outputs on 512 pixels, gave sgemm SqueezeNet's
 # 64 -> 16 at 55x55 and 48 -> 192 at 13x13, and vgemm 128 -> 64 at 10x10.)
-SMALL_SGEMM_MNK = 1_000_000
 VGEMM_WIDE_MIN_N = 32
 # ... and where it has them, 1x1s on planes of PW_ALL_PIXELS or more from this many inputs
 # and VGEMM_MIN_M outputs run vgemm, not ``pointwise`` (one convolution with bias and ReLU,

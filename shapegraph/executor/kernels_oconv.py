@@ -353,7 +353,11 @@ def pack_dense(wt: np.ndarray) -> np.ndarray:
 # against 158; 1 row within 3% either way; 2 rows of 512 x 512 26 against 20 (OpenBLAS's
 # small kernels), 64 x 120 x 84 15 against 13. Two threads, against stop 26's
 # ``dense_split`` (both on numba's threads): 8 x 9216 x 4096 6.5 ms against 19.1, 1 x 9216
-# x 4096 4.1 against 4.4, 64 x 784 x 1024 0.50 against 0.72.
+# x 4096 4.1 against 4.4, 64 x 784 x 1024 0.50 against 0.72. Where ``vgemm`` has its wide
+# tiles, also a smaller layer whose product OpenBLAS would pack (rows x weights above
+# ``kernels.SMALL_SGEMM_MNK``; stop 35, one thread / two, µs: LeNet's 64 x 400 x 120 75 /
+# 75 against 57 / 47, 32 x 400 x 120 46 / 46 against 29 / 25, 64 x 256 x 256 100 / 99
+# against 78 / 47; below the line dense stays ahead: 64 x 120 x 84 12.6 against 15.6).
 DENSE_TILED_WEIGHTS = 1 << 18
 DENSE_TILE_ROWS = 8  # from this many rows, register tiles of 8 rows (else row by row)
 DENSE_ITEM_ROWS = 64  # rows of a work item (a strip's weights are read once for them)

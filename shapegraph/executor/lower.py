@@ -27,7 +27,6 @@ from shapegraph.executor.kernels import AFFINE_PARALLEL_MIN
 from shapegraph.executor.kernels_pool import POOL_PARALLEL_MIN, runs_plane, runs_s2, runs_same
 from shapegraph.executor.packing import is_depthwise, pack
 from shapegraph.executor.steps import NO_ACT, Act, Arg, Lowered, Step, act_arg
-from shapegraph.executor.templates import maxpool2d_unrolls
 from shapegraph.opset.common import norm_axis
 from shapegraph.opset.registry import get_op
 
@@ -398,8 +397,7 @@ class _Lowerer:
         is_max = n.attrs["kind"] == "max"
         flags = [Arg("lit", is_max), Arg("lit", not is_max and n.attrs["count_include_pad"])]
         sizes: tuple[int, ...]
-        if (is_max and runs_s2(*xs[2:], *k, *s, *p, *ys[2:])
-                and not maxpool2d_unrolls(*xs[2:], *k, *s, *p, *ys[2:])):
+        if is_max and runs_s2(*xs[2:], *k, *s, *p, *ys[2:]):
             kernel, sizes, flags = "maxpool_s2", tuple(k), []
             algo = "stride 2 on vectors: window rows' maximum, then even and odd columns"
         elif runs_plane(*xs[2:], *k, *s, *p, *ys[2:]):  # (no padding: not an argument)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from shapegraph.executor.kernels import NARROW_UNITS
+from shapegraph.executor.kernels import NARROW_UNITS, SMALL_SGEMM_MNK
 from shapegraph.executor.kernels_dw import pack_dwconv
 from shapegraph.executor.kernels_oconv import DENSE_TILED_WEIGHTS, pack_dense, pack_oconv
+from shapegraph.executor.kernels_vgemm import WIDE
 from shapegraph.executor.steps import Arg, Lowered, Step, act_arg, has_residual
 from shapegraph.executor.templates import (
     ConvArgs,
@@ -148,7 +149,9 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             if wt.shape[1] <= NARROW_UNITS:  # (M, K) as it came: dot products per output
                 step.kernel = "dense_narrow"
                 step.args[1] = Arg("slot", out.slot((wt * scale[None, :]).T))
-            elif wt.size >= DENSE_TILED_WEIGHTS:  # large: register tiles on packed strips
+            elif wt.size >= DENSE_TILED_WEIGHTS or (
+                    WIDE and step.args[0].shape[0] * wt.size > SMALL_SGEMM_MNK):
+                # large, or a product OpenBLAS would pack: register tiles on packed strips
                 step.kernel, step.algo = "dense_tiled", "register tiles on packed column strips"
                 step.args[1] = Arg("slot", out.slot(pack_dense(wt * scale[None, :])))
                 step.args.append(Arg("threads", None))

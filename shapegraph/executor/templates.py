@@ -560,7 +560,10 @@ def maxpool2d_unrolls(H: int, W: int, KH: int, KW: int, SH: int, SW: int, PH: in
     (SqueezeNet's 3x3 stride-2 pool over 111 x 111: 0.52 ms unrolled, 0.30 generic), and
     so it does on 3x3 windows (Inception v1's 480 x 27 x 27, stride 2: 0.43 ms unrolled,
     0.38 generic); 2x2 windows on short rows are the unrolled kernel's (LeNet's 2x2 over
-    6 x 28 x 28 at batch 64: 0.05 ms against 0.25; 832 x 13 x 13: 0.03 against 0.20)."""
+    6 x 28 x 28 at batch 64: 0.05 ms against 0.25; 832 x 13 x 13: 0.03 against 0.20), but
+    for the stride-2 pools ``kernels_pool.maxpool_s2`` takes (8 outputs a row or more: as
+    fast on one thread, and parallel; LeNet's first at batch 64, since stop 35, 51 µs
+    against 51 on one thread, 31 against 51 on two). The lowering asks ``runs_s2`` first."""
     return (PH == 0 and PW == 0 and (OH - 1) * SH + KH <= H and (OW - 1) * SW + KW <= W
             and W <= MAXPOOL_UNROLL_MAX_W and KH * KW <= MAXPOOL_UNROLL_MAX_WINDOW)
 
