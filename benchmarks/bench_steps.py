@@ -31,7 +31,7 @@ import onnx
 
 import shapegraph as sg
 from shapegraph.tools.peers import ort_runner, set_threads
-from shapegraph.tools.workloads import ONNX_WORKLOADS, matches, random_weights
+from shapegraph.tools.workloads import ONNX_WORKLOADS, matches, random_weights, symbolic_batch
 
 
 def instrument(model: Any) -> list[tuple[str, float]]:
@@ -118,6 +118,9 @@ def main() -> None:
                     "shufflenet, squeezenet, vgg, zfnet)")
     ap.add_argument("--calls", type=int, default=30, help="forward calls per figure")
     ap.add_argument("--steps", action="store_true", help="also every step and node")
+    ap.add_argument("--batch", type=int, default=0, help="run at this batch size (the "
+                    "model's batch made symbolic; only the models whose batch can be: "
+                    "densenet, squeezenet); default: the model's own")
     args = ap.parse_args()
     names = [wl.name for wl in ONNX_WORKLOADS]
     picked = [wl for wl in ONNX_WORKLOADS if matches(wl.name, [args.model], names)]
@@ -127,11 +130,14 @@ def main() -> None:
     import shapegraph.executor.codegen as codegen
 
     proto = random_weights(onnx.load(picked[0].path()))
+    if args.batch:
+        proto = symbolic_batch(proto)
     codegen.STEP_MIN_MACS = 0  # every step called from Python, so each can be timed
     loaded = sg.load_onnx(proto)
     ((name, t),) = loaded.input_types.items()
-    x = np.random.default_rng(0).standard_normal(
-        tuple(int(d) for d in t.shape)).astype(np.float32)
+    shape = tuple(args.batch if i == 0 and args.batch else int(d)
+                  for i, d in enumerate(t.shape))
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     model = sg.compile(loaded)
     model(x)  # (compiles)
     rec = instrument(model)
@@ -141,7 +147,7 @@ def main() -> None:
         ours[threads] = step_times(model, rec, x, args.calls)
         theirs[threads] = ort_times(proto, name, x, threads, args.calls)
     us = 1e6
-    print(f"{picked[0].name}, forward ms, one thread / two: shapegraph "
+    print(f"{picked[0].name} at batch {x.shape[0]}, forward ms, one thread / two: shapegraph "
           f"{ours[1][0] * 1e3:.2f} / {ours[2][0] * 1e3:.2f} (steps summed "
           f"{sum(s for _, s in ours[1][1]) * 1e3:.2f} / "
           f"{sum(s for _, s in ours[2][1]) * 1e3:.2f}), ONNX Runtime "

@@ -46,6 +46,7 @@ from plan_checks import unrecorded_types
 
 import shapegraph as sg
 from shapegraph import init, nn, ops
+from shapegraph.executor import split
 
 RTOL = ATOL = 1e-4
 
@@ -221,6 +222,11 @@ def _agrees(net: nn.Block, blocks: dict[int, nn.Block], case: dict[str, Any], ji
     except sg.ShapeError:
         return f"ok {y.shape} (not for a symbolic batch)"
     assert_close(model(x), y.astype(np.float64), "sg.compile(batch, ...)(x) against net(x)")
+    if jit and len(x) > 1:  # the batch split (executor/split.py), on whatever it can split
+        with split.forced():
+            model = sg.compile(net, sg.Input("x", ("batch", *shape[1:])))
+            got = model(x)
+        assert_close(got, y.astype(np.float64), "the batch split against net(x)")
     return f"ok {y.shape}"
 
 

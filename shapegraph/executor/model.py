@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from math import prod
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from shapegraph.core.diagnostics import Diagnostic
-from shapegraph.core.dims import Dim, dim_str
+from shapegraph.core.dims import Dim, as_int, dim_str
 from shapegraph.core.graph import Graph
 from shapegraph.core.types import TensorType
 from shapegraph.infer.propagate import Resolution, propagate
@@ -24,6 +25,7 @@ from shapegraph.render.errors import ShapeError
 
 if TYPE_CHECKING:
     from shapegraph.executor.runtime import EmptyRunner, Runner
+    from shapegraph.executor.split import SplitRunner
 
 __all__ = ["CompiledModel", "as_input"]
 
@@ -70,9 +72,9 @@ class CompiledModel:
         self.input_types = tuple(input_types) if input_types is not None else None
         self.resolution = resolution
         self.compiled = compiled
-        self._runners: dict[tuple[tuple[int, ...], ...], Runner | EmptyRunner] = {}
+        self._runners: dict[tuple[tuple[int, ...], ...], Runner | EmptyRunner | SplitRunner] = {}
         # a one-input model's runners by the input's shape alone (the short call path)
-        self._by_shape: dict[tuple[int, ...], Runner | EmptyRunner] = {}
+        self._by_shape: dict[tuple[int, ...], Runner | EmptyRunner | SplitRunner] = {}
         self._lock = threading.Lock()
         self._n = len(graph.inputs)
         self._dtypes = [np.dtype(gi.dtype) for gi in graph.inputs]
@@ -120,7 +122,8 @@ class CompiledModel:
     def _coerce(self, a: Any, k: int) -> np.ndarray:
         return as_input(a, self.input_names[k], self.graph.inputs[k].dtype)
 
-    def _runner_for(self, key: tuple[tuple[int, ...], ...]) -> Runner | EmptyRunner:
+    def _runner_for(self, key: tuple[tuple[int, ...], ...]
+                    ) -> Runner | EmptyRunner | SplitRunner:
         with self._lock:
             runner = self._runners.get(key)
             if runner is None:
@@ -130,12 +133,47 @@ class CompiledModel:
                     self._by_shape[key[0]] = runner
             return runner
 
-    def _build(self, key: tuple[tuple[int, ...], ...]) -> Runner | EmptyRunner:
-        from shapegraph.executor.runtime import Runner, build_runner
+    def _build(self, key: tuple[tuple[int, ...], ...]) -> Runner | EmptyRunner | SplitRunner:
+        from shapegraph.executor.runtime import Runner
+        from shapegraph.executor.split import SplitRunner, wants_split
 
         res = self.resolve(key)
+        one = self._one_sample(key, res)
+        if isinstance(one, Runner) and wants_split(key[0][0], one):
+            return SplitRunner(one, key[0][0])
+        return self._plan(res)
+
+    def _plan(self, res: Resolution) -> Runner | EmptyRunner:
+        from shapegraph.executor.runtime import Runner, build_runner
+
         previous = next((r.plan for r in self._runners.values() if isinstance(r, Runner)), None)
         return build_runner(self.graph, res, self.params, self.compiled, previous)
+
+    def _one_sample(self, key: tuple[tuple[int, ...], ...], res: Resolution
+                    ) -> Runner | EmptyRunner | None:
+        """The batch-1 runner a batch of ``key`` might be split into (``split.py``): where
+        the batch is more than one, the network's samples never meet, one sample's largest
+        value is large (the plan is built, and kept, only then) and the plans are compiled;
+        else None. (Called with the lock held.)"""
+        from shapegraph.executor.split import SPLIT_MIN_VALUE, SplitRunner, batch_symbol
+
+        batch = key[0][0] if key and key[0] else 0
+        if (batch < 2 or not self.compiled or self.resolution is None
+                or batch_symbol(self.graph, self.resolution) is None):
+            return None
+        largest = max((4 * prod(as_int(d) for d in t.shape) // batch
+                       for t in res.types if t is not None), default=0)
+        if largest < SPLIT_MIN_VALUE:
+            return None
+        key1 = tuple((1, *shape[1:]) for shape in key)
+        have = self._runners.get(key1)
+        if have is not None and not isinstance(have, SplitRunner):
+            return have
+        one = self._plan(self.resolve(key1))
+        self._runners[key1] = one
+        if len(key1) == 1:
+            self._by_shape[key1[0]] = one
+        return one
 
     def resolve(self, key: Sequence[tuple[int, ...]]) -> Resolution:
         """Propagate concrete input shapes; ShapeError (nothing cached) when they do not fit
@@ -233,6 +271,12 @@ def _dim_problem(name: str, t: TensorType, shape: tuple[int, ...],
 
 def _plan_report(runner: Any, key: Sequence[tuple[int, ...]], graph: Graph) -> str:
     kib = 1024.0
+    one = getattr(runner, "one", None)
+    if one is not None:  # a SplitRunner
+        key1 = [(1, *shape[1:]) for shape in key]
+        return (f"plan for inputs {', '.join(map(str, key))}: the batch split, one call a "
+                f"sample of the plan for inputs {', '.join(map(str, key1))} (a sample's "
+                f"activations stay in cache):\n" + _plan_report(one, key1, graph))
     plan = runner.plan
     if plan is None:
         return (f"plan for inputs {', '.join(map(str, key))}: none (a value has no elements: "

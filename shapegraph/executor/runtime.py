@@ -107,19 +107,25 @@ class Runner:
         self._warmed = True
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        outs = [np.empty(s, np.float32) for s in self.out_shapes]
+        self.run_into(arrays, outs)
+        return outs
+
+    def run_into(self, arrays: Sequence[np.ndarray], outs: list[np.ndarray]) -> None:
+        """``run``, writing the outputs into ``outs`` (C-contiguous float32 arrays of the
+        plan's output shapes: a batch split's rows, ``split.SplitRunner``)."""
         for k, rows, path in self.index_checks:
             _check_indices(arrays[k], rows, path)
         if not self._warmed:
             self.warm(arrays)
-        outs = [np.empty(s, np.float32) for s in self.out_shapes]
         if not self.blas_in_threads:  # nothing to set up: a small model's call stays short
             self._call(0, arrays, outs)
-            return outs
+            return
         threads = self._numba.get_num_threads()
         with self._single_threaded_blas():
             if threads < 2:
                 self._call(threads, arrays, outs)
-                return outs
+                return
             gov = self._governors.get(threads)
             if gov is None:
                 gov = self._governors[threads] = ThreadGovernor()
@@ -127,14 +133,13 @@ class Runner:
             if gov.parallel(start):
                 self._call(threads, arrays, outs)
                 gov.record(True, start, time.perf_counter())
-                return outs
+                return
             self._numba.set_num_threads(1)  # (numba's setting is per calling thread)
             try:
                 self._call(1, arrays, outs)
             finally:
                 self._numba.set_num_threads(threads)
             gov.record(False, start, time.perf_counter())
-        return outs
 
     def _call(self, threads: int, arrays: Sequence[np.ndarray], outs: list[np.ndarray]
               ) -> None:
