@@ -169,7 +169,11 @@ class CompiledModel:
         have = self._runners.get(key1)
         if have is not None and not isinstance(have, SplitRunner):
             return have
-        one = self._plan(self.resolve(key1))
+        try:
+            res1 = self.resolve(key1)
+        except ShapeError:  # (a batch of one that does not fit: the batch's own plan)
+            return None
+        one = self._plan(res1)
         self._runners[key1] = one
         if len(key1) == 1:
             self._by_shape[key1[0]] = one
