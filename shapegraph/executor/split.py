@@ -115,12 +115,13 @@ def wants_split(batch: int, one: Runner | EmptyRunner) -> bool:
 
 class SplitRunner:
     """Runs a batch as one call of the batch-1 runner per sample, each writing its rows
-    of the outputs in place. ``plan`` is the batch-1 runner's (what the report shows)."""
+    of the outputs in place. ``plan`` and ``gen`` are the batch-1 runner's (what runs)."""
 
     def __init__(self, one: Runner, batch: int) -> None:
         self.one = one
         self.batch = batch
         self.plan = one.plan
+        self.gen = one.gen
         self.out_shapes = [(batch, *s[1:]) for s in one.out_shapes]
 
     def run1(self, x: np.ndarray, plain: bool = False) -> np.ndarray | tuple[np.ndarray, ...]:
