@@ -719,7 +719,7 @@ def vgemm_conv_config(draw: Any) -> dict[str, int]:
               st.integers(KG.VGEMM_MIN_M, KG.VGEMM_MIN_M + 12))
     kg = cg * kh * kw
     if KVG.WIDE:
-        least = 4 * max(KG.VGEMM_WIDE_MIN_N, KG.SMALL_SGEMM_MNK // (mg * kg) + 1)
+        least = 4 * max(KG.VGEMM_WIDE_MIN_N, K.SMALL_SGEMM_MNK // (mg * kg) + 1)
     else:
         least = 2 * 64 if few else 1
     d = {"N": draw(st.integers(1, 2)), "groups": g, "C": g * cg, "O": g * mg,

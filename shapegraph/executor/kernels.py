@@ -71,6 +71,7 @@ __all__ = [
     "prelu",
     "reduce_axis",
     "reduce_strided",
+    "sgemm_packs",
     "softmax",
     "transpose",
 ]
@@ -283,6 +284,17 @@ permit``, 100^3, which it runs on AVX-512); above, it packs them, and ``vgemm`` 
 (small) and 1 048 576 (packed), and on 518 products against ``vgemm`` (stop 35)."""
 
 
+def sgemm_packs(m: int, n: int, k: int) -> bool:
+    """Whether OpenBLAS's sgemm packs an m x k by k x n product (more than
+    ``SMALL_SGEMM_MNK`` multiply-adds) rather than run its small-matrix kernel on it: the
+    line ``dense``'s sgemv rows, ``kernels_gemm.uses_vgemm`` and ``packing``'s
+    ``dense_tiled`` choice are drawn at."""
+    return m * n * k > SMALL_SGEMM_MNK
+
+
+_sgemm_packs = _inline(sgemm_packs)
+
+
 @_inline
 def no_product(x: np.ndarray, out: np.ndarray) -> bool:
     """Whether a dense layer's out (N, M) = x (N, K) @ W needs no product: an empty output,
@@ -308,7 +320,7 @@ def dense(x: np.ndarray, wt: np.ndarray, b: np.ndarray, act: tuple[int, float, f
     n, k = x.shape
     m = out.shape[1]
     if not no_product(x, out):
-        if n == 1 or (n <= GEMV_ROWS and n * k * m > SMALL_SGEMM_MNK):
+        if n == 1 or (n <= GEMV_ROWS and _sgemm_packs(n, m, k)):
             for i in range(n):
                 np.dot(x[i], wt, out[i])
         elif x.flags.c_contiguous and wt.flags.c_contiguous and out.flags.c_contiguous:

@@ -43,9 +43,9 @@ from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import (
     ACT_NONE,
     ACT_RELU,
-    SMALL_SGEMM_MNK,
     _act_inplace,
     _epilogue,
+    _sgemm_packs,
     _split_pairs,
     act_apply,
 )
@@ -188,7 +188,7 @@ VGEMM_MIN_M = 64
 VGEMM_FEW_M = 16  # ... on 64 pixels or more
 # Where vgemm has its wide tiles (``WIDE``: AVX-512, where OpenBLAS runs its SkylakeX
 # kernels), the line between the two is the size of the product: OpenBLAS multiplies
-# products of at most SMALL_SGEMM_MNK multiply-adds (m n k) with its small-matrix kernel,
+# products of at most kernels.SMALL_SGEMM_MNK multiply-adds (m n k) with its small kernel,
 # which reads the operands where they lie, and beats vgemm there by up to 50%; above it,
 # it packs them, and vgemm takes 0.46-1.00 its time, whatever the shape, from 32 pixels
 # (stop 35: 518 products of 16-256 rows, 16-3025 columns and 16-2048 terms, one thread,
@@ -359,16 +359,16 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
 @njit(cache=True, nogil=True, inline="always")
 def uses_vgemm(kg: int, nm: int, n: int) -> bool:
     """Whether a product of ``kg`` terms into ``nm`` output channels and ``n`` pixels runs
-    ``vgemm_rm`` (else BLAS sgemm). With the wide tiles: above SMALL_SGEMM_MNK multiply-adds
-    on VGEMM_WIDE_MIN_N pixels or more (see there). Without them: from 128 terms (with
-    fewer its tiles' start and end weigh more: one thread, in the models, DenseNet-121's
-    Winograd products of the time with 64 input channels 9% slower; ResNet-50's with
-    128-2048 terms 4-27% faster), into 64 outputs or more, or 16 on 64 pixels or more
-    (it reads B where it lies: 1x1s of 128-528 inputs into 16-48 outputs at 13x13 and
-    27x27, alone with bias and ReLU, 25-45% faster than sgemm; below 64 pixels sgemm is
-    faster with few outputs: 832 -> 32 at 6x6 19.7 µs against 24.8)."""
+    ``vgemm_rm`` (else BLAS sgemm). With the wide tiles: where sgemm would pack it
+    (``kernels.sgemm_packs``), on VGEMM_WIDE_MIN_N pixels or more (see there). Without them:
+    from 128 terms (with fewer its tiles' start and end weigh more: one thread, in the
+    models, DenseNet-121's Winograd products of the time with 64 input channels 9% slower;
+    ResNet-50's with 128-2048 terms 4-27% faster), into 64 outputs or more, or 16 on 64
+    pixels or more (it reads B where it lies: 1x1s of 128-528 inputs into 16-48 outputs at
+    13x13 and 27x27, alone with bias and ReLU, 25-45% faster than sgemm; below 64 pixels
+    sgemm is faster with few outputs: 832 -> 32 at 6x6 19.7 µs against 24.8)."""
     if WIDE:
-        return nm * n * kg > SMALL_SGEMM_MNK and n >= VGEMM_WIDE_MIN_N
+        return _sgemm_packs(nm, n, kg) and n >= VGEMM_WIDE_MIN_N
     return _long_product(kg, nm, n)
 
 

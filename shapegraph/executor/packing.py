@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shapegraph.executor.kernels import NARROW_UNITS, SMALL_SGEMM_MNK
+from shapegraph.executor.kernels import NARROW_UNITS, sgemm_packs
 from shapegraph.executor.kernels_dw import pack_dwconv
 from shapegraph.executor.kernels_oconv import DENSE_TILED_WEIGHTS, pack_dense, pack_oconv
 from shapegraph.executor.kernels_vgemm import WIDE
@@ -150,7 +150,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 step.kernel = "dense_narrow"
                 step.args[1] = Arg("slot", out.slot((wt * scale[None, :]).T))
             elif wt.size >= DENSE_TILED_WEIGHTS or (
-                    WIDE and step.args[0].shape[0] * wt.size > SMALL_SGEMM_MNK):
+                    WIDE and sgemm_packs(step.args[0].shape[0], wt.shape[1], wt.shape[0])):
                 # large, or a product OpenBLAS would pack: register tiles on packed strips
                 step.kernel, step.algo = "dense_tiled", "register tiles on packed column strips"
                 step.args[1] = Arg("slot", out.slot(pack_dense(wt * scale[None, :])))
