@@ -53,9 +53,6 @@ SPLIT_MAX_WEIGHTS_PER_ARENA = 6.0
 DenseNet-121 4.6: split; ResNet-50 22, VGG-19 25, AlexNet 110, whose fully connected
 layers would be read once a sample, are not)."""
 
-# ops whose computation runs along the batch axis when this attribute names axis 0
-_AXIS_ATTRS = ("axis",)
-
 
 def batch_symbol(graph: Graph, res: Resolution) -> str | None:
     """The symbol that is the first dim of every value computed from the inputs (and no
@@ -85,11 +82,10 @@ def batch_symbol(graph: Graph, res: Resolution) -> str | None:
             return None  # a value made from the batch size used as data (not as a shape)
         first = res.types[n.inputs[0]] if n.inputs else None
         rank = first.rank if first is not None else 0
-        for key in _AXIS_ATTRS:
-            axis = n.attrs.get(key)
-            axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-            if any(isinstance(a, int) and rank and a % rank == 0 for a in axes):
-                return None
+        axis = n.attrs.get("axis")  # (an op along axis 0 runs across the samples)
+        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+        if any(isinstance(a, int) and rank and a % rank == 0 for a in axes):
+            return None
         if n.op == "transpose":
             perm = n.attrs.get("axes")
             if not perm or perm[0] != 0:
