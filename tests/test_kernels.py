@@ -954,8 +954,7 @@ def run_conv_maxpool(cfg: dict[str, int], act: int, seed: int, threads: int,
     args = np.array([*(cfg[k] for k in ("KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
                                         "groups", "PKH", "PKW")), *y.shape[2:]], np.int64)
     with single_threaded_blas():
-        KCP.conv_maxpool(x, np.ascontiguousarray(w.reshape(w.shape[0], -1)), b, out, args,
-                         kact(act), threads)
+        KCP.conv_maxpool(x, KCP.pack_conv_maxpool(w), b, out, args, kact(act), threads)
     close(out, want, scale=3)
 
 
@@ -963,17 +962,19 @@ def run_conv_maxpool(cfg: dict[str, int], act: int, seed: int, threads: int,
 @given(conv_pool_config(), ACTS, st.sampled_from([1, 2, 3]), st.integers(0, 2**32 - 1))
 def test_conv_maxpool_random(cfg: dict[str, int], act: int, threads: int,
                              seed: int) -> None:
-    """The convolution and the max pool after it, band by band: every activation applied
+    """The convolution and the max pool after it, row by row: padding (the copy of a run's
+    rows), dilation, 1-20 outputs (a strip's lanes past them), every activation applied
     after the pool, NaN anywhere, 1-3 threads (an image's pooled rows in runs)."""
     run_conv_maxpool(cfg, act, seed, threads, nan=seed % 3 == 0)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize(("batch", "c", "o", "hw", "k", "s", "pk"), [
-    (1, 3, 64, 224, 3, 2, 3),  # SqueezeNet's stem and pool: 111 -> 55, bands of 2 rows
-    (2, 3, 24, 67, 3, 2, 2),  # two images, a 2x2 pool: bands share no row
-    (1, 8, 16, 40, 3, 1, 3),  # a stride-1 3x3 (kernel through the gathered im2col)
-    (1, 128, 16, 80, 3, 2, 3),  # 1152 products: bands of 2 rows (im2col within COL_BYTES)
+    (1, 3, 64, 224, 3, 2, 3),  # SqueezeNet's stem and pool: 111 -> 55, strips of 48 + 16
+    (2, 3, 24, 67, 3, 2, 2),  # two images, a 2x2 pool: windows share no row
+    (1, 8, 16, 40, 3, 1, 3),  # a stride-1 3x3
+    (1, 128, 16, 80, 3, 2, 3),  # 1152 products a tile, 128 planes under its broadcasts
+    (1, 5, 100, 60, 3, 2, 3),  # 100 outputs: strips of 48, 48, 8 (a last 8-lane pool)
 ])
 def test_conv_maxpool_workloads(batch: int, c: int, o: int, hw: int, k: int, s: int,
                                 pk: int, threads: int) -> None:
@@ -985,7 +986,7 @@ def test_conv_maxpool_workloads(batch: int, c: int, o: int, hw: int, k: int, s: 
 def test_conv_maxpool_refuses_what_does_not_fit() -> None:
     x = np.ones((1, 3, 20, 40), np.float32)  # 3x3 stride 1: 18 x 38, pooled 3x3: 8 x 18
     good = [3, 3, 1, 1, 0, 0, 1, 1, 1, 3, 3, 18, 38]
-    w, b = np.ones((4, 27), np.float32), np.zeros(4, np.float32)
+    w, b = KCP.pack_conv_maxpool(np.ones((4, 3, 3, 3), np.float32)), np.zeros(4, np.float32)
     out = np.full((1, 4, 8, 18), np.nan, np.float32)
     # groups, the convolution's rows and columns, a window too high, one column wide
     for i, bad in [(8, 2), (11, 19), (12, 37), (9, 4), (10, 1)]:
@@ -997,8 +998,8 @@ def test_conv_maxpool_refuses_what_does_not_fit() -> None:
         KCP.conv_maxpool(x, w, b, np.full((1, 4, 8, 19), np.nan, np.float32),
                          np.array(good, np.int64), kact(K.ACT_NONE), 1)
     with pytest.raises(ValueError, match="do not fit"):  # a weight of other products
-        KCP.conv_maxpool(x, np.ones((4, 26), np.float32), b, out, np.array(good, np.int64),
-                         kact(K.ACT_NONE), 1)
+        KCP.conv_maxpool(x, KCP.pack_conv_maxpool(np.ones((4, 26), np.float32)), b, out,
+                         np.array(good, np.int64), kact(K.ACT_NONE), 1)
     assert np.isnan(out).all()  # refused before anything is written
     KCP.conv_maxpool(x, w, b, out, np.array(good, np.int64), kact(K.ACT_NONE), 1)
     assert (out == 27.0).all()

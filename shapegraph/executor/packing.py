@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from shapegraph.executor.kernels import NARROW_UNITS, sgemm_packs
+from shapegraph.executor.kernels_cpool import pack_conv_maxpool
 from shapegraph.executor.kernels_dw import pack_dwconv
 from shapegraph.executor.kernels_oconv import DENSE_TILED_WEIGHTS, pack_dense, pack_oconv
 from shapegraph.executor.kernels_vgemm import WIDE
@@ -190,9 +191,9 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                     wk = pack_oconv(wf, cfg[13])
                 elif step.pool:  # (fusion.py: the max pool after it is no step)
                     step.kernel = "conv_maxpool"
-                    step.algo = ("GEMM on im2col tiles of row bands, each max-pooled as it is "
-                                 "done (the stride-2 pool after it)")
-                    wk = wf.reshape(wf.shape[0], -1)
+                    step.algo = ("implicit GEMM over output channels, row by row, each "
+                                 "max-pooled as it is done (the stride-2 pool after it)")
+                    wk = pack_conv_maxpool(wf)
                     ints += step.pool
                 else:
                     step.kernel = "conv_gemm"

@@ -35,7 +35,7 @@ from numba.extending import intrinsic, models, register_model
 __all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "fload", "fstore", "iload",
            "prefetch", "vadd", "vfma", "vload", "vloadn", "vmax", "vmul", "vnext", "vout", "vput",
            "vrelu", "vsplat", "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero", "vzip",
-           "wfma", "whi", "wlo", "wload", "wout", "wput", "wsplat", "wzero"]
+           "wfma", "whi", "wlo", "wload", "wmax", "wout", "wput", "wsplat", "wstore", "wzero"]
 
 LANES = 8
 _VT = ir.VectorType(ir.FloatType(), LANES)
@@ -58,7 +58,7 @@ class F32x8(_F32xN):
 
 
 # Sixteen lanes (one AVX-512 register), for the register tiles on machines that have it
-# (``kernels_vgemm.WIDE``): only what a tile needs
+# (``kernels_vgemm.WIDE``): what the tiles and pools need
 WIDE_LANES = 16
 _WT = ir.VectorType(ir.FloatType(), WIDE_LANES)
 
@@ -99,14 +99,6 @@ def _check_f32(arr: Any) -> None:
         raise TypeError(f"simd: a float32 array or an address is needed, got {arr}")
 
 
-def _vstore(typingctx: Any, arr: Any, i: Any, v: Any) -> Any:
-    _check_f32(arr)
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        builder.store(args[2], _addr(context, builder, sig.args[0], args[0], args[1], _VT),
-                      align=4)
-        return context.get_dummy_value()
-    return types.none(arr, types.intp, f32x8), codegen
 
 
 def _fload(typingctx: Any, arr: Any, i: Any) -> Any:
@@ -223,6 +215,31 @@ def _load_of(ty: Any) -> Any:
             return builder.load(_addr(context, builder, sig.args[0], args[0], args[1],
                                       _vt(ty)), align=4)
         return ty(arr, types.intp), codegen
+    return typer
+
+
+def _store_of(ty: Any) -> Any:
+    """The typer of ``vstore``/``wstore``: ``ty.lanes`` floats to an array or address."""
+    def typer(typingctx: Any, arr: Any, i: Any, v: Any) -> Any:
+        _check_f32(arr)
+
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            builder.store(args[2], _addr(context, builder, sig.args[0], args[0], args[1],
+                                         _vt(ty)), align=4)
+            return context.get_dummy_value()
+        return types.none(arr, types.intp, ty), codegen
+    return typer
+
+
+def _max_of(ty: Any) -> Any:
+    """The typer of ``vmax``/``wmax``."""
+    def typer(typingctx: Any, m: Any, v: Any) -> Any:
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            m_, v_ = args
+            take = builder.or_(builder.fcmp_ordered(">", v_, m_),
+                               builder.fcmp_unordered("uno", v_, v_))
+            return builder.select(take, v_, m_)
+        return ty(ty, ty), codegen
     return typer
 
 
@@ -359,13 +376,6 @@ def _vsub(typingctx: Any, a: Any, b: Any) -> Any:
     return f32x8(f32x8, f32x8), codegen
 
 
-def _vmax(typingctx: Any, m: Any, v: Any) -> Any:
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        m_, v_ = args
-        take = builder.or_(builder.fcmp_ordered(">", v_, m_),
-                           builder.fcmp_unordered("uno", v_, v_))
-        return builder.select(take, v_, m_)
-    return f32x8(f32x8, f32x8), codegen
 
 
 def _vrelu(typingctx: Any, a: Any) -> Any:
@@ -400,7 +410,7 @@ _F = Callable[..., Any]
 vload = cast(_F, intrinsic(_load_of(f32x8)))
 """vload(arr, i): the 8 floats at elements i .. i+7 after ``arr``'s first (``arr`` an
 array, or an address: an int from ``address``; so for ``vstore``, ``fload``, ``fstore``)."""
-vstore = cast(_F, intrinsic(_vstore))
+vstore = cast(_F, intrinsic(_store_of(f32x8)))
 """vstore(arr, i, v): write v to elements i .. i+7 after ``arr``'s first."""
 fload = cast(_F, intrinsic(_fload))
 """fload(arr, i): the float at element i after ``arr``'s first (no strides, no checks)."""
@@ -441,7 +451,7 @@ vsub = cast(_F, intrinsic(_vsub))
 """vsub(a, b): a - b lane by lane."""
 vmul = cast(_F, intrinsic(_vmul))
 """vmul(a, b): a * b lane by lane."""
-vmax = cast(_F, intrinsic(_vmax))
+vmax = cast(_F, intrinsic(_max_of(f32x8)))
 """vmax(m, v): lane by lane v where v > m or v is NaN, else m: a NaN on either side
 propagates, as the scalar kernels' ``v if v > m or v != v else m`` (``np.maximum``)."""
 vrelu = cast(_F, intrinsic(_vrelu))
@@ -459,6 +469,10 @@ vunzip = cast(_F, intrinsic(_shuffle_pair("vunzip", [0, 2, 4, 6, 8, 10, 12, 14],
 inverse of ``vzip``)."""
 wload = cast(_F, intrinsic(_load_of(f32x16)))
 """wload(arr, i): ``vload`` of 16 floats (an ``f32x16``)."""
+wstore = cast(_F, intrinsic(_store_of(f32x16)))
+"""wstore(arr, i, v): ``vstore`` of 16 floats."""
+wmax = cast(_F, intrinsic(_max_of(f32x16)))
+"""wmax(m, v): ``vmax`` on 16 lanes."""
 wput = cast(_F, intrinsic(_put_of(f32x16)))
 """wput(addr, i, v, beta): ``vput`` of 16 floats."""
 wout = cast(_F, intrinsic(_out_of(f32x16)))
