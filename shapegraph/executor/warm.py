@@ -54,7 +54,7 @@ __all__ = ["MIN_PARALLEL_SECONDS", "Unit", "helper_env", "kernel_calls", "precom
 # segment links the code of every kernel it calls and optimizes it all again: SEGMENT_SECONDS
 # plus its kernels' estimates (Inception v1's first segment: 50 s)
 KERNEL_SECONDS = {"conv_gemm": 14.0, "oconv": 5.2, "wino_gemm": 6.2, "dwconv": 8.0, "dwpool": 5.0,
-                  "conv_maxpool": 7.5, "pool_rows": 4.0, "pool_same": 3.8, "pool_plane": 2.6,
+                  "conv_maxpool": 6.6, "pool_rows": 4.0, "pool_same": 3.8, "pool_plane": 2.6,
                   "maxpool_s2": 1.5, "dense_tiled": 3.8, "lrn": 1.8, "dense": 0.7, "softmax": 0.4}
 DEFAULT_SECONDS = 0.3
 TEMPLATE_SECONDS = 4.0
