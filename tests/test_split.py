@@ -3,6 +3,8 @@ sample, where the network's samples never meet and one sample's activations are 
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -154,3 +156,65 @@ def test_a_network_with_large_activations_and_small_weights_is_split() -> None:
         assert not SP.wants_split(2, one)
     finally:
         SP.SPLIT_MAX_WEIGHTS_PER_ARENA = ratio
+
+
+def spied_split(x: np.ndarray, threads: int, fail_at: int = -1
+                ) -> tuple[Any, list[tuple[int, int, int]]]:
+    """A split model run on ``x`` with numba on ``threads`` threads, each sample's call
+    recorded as (sample, Python thread, numba's threads there); the sample ``fail_at``
+    raises at once. Each other sample takes 20 ms more, so that every thread gets one."""
+    numba.set_num_threads(threads)
+    with SP.forced():
+        model = sg.compile(conv_net(), sg.Input("x", ("batch", *x.shape[1:])))
+        model(x)  # (the plans made)
+    runner = model._runners[(x.shape,)]
+    assert isinstance(runner, SP.SplitRunner)
+    seen: list[tuple[int, int, int]] = []
+    real = runner.one.run_into
+
+    def spy(arrays: Any, outs: Any) -> None:
+        i = (arrays[0].ctypes.data - x.ctypes.data) // arrays[0].nbytes
+        seen.append((i, threading.get_ident(), numba.get_num_threads()))
+        if i == fail_at:
+            raise RuntimeError(f"sample {i}")
+        time.sleep(0.02)
+        real(arrays, outs)
+
+    runner.one.run_into = spy  # type: ignore[method-assign]
+    return model, seen
+
+
+def test_on_two_threads_the_samples_run_side_by_side() -> None:
+    """On 2 threads a batch of 5: samples 0-3 two at a time, each thread with numba on one
+    thread while it runs them; the last on both threads, on the caller's."""
+    before = numba.get_num_threads()
+    x = np.random.default_rng(7).standard_normal((5, 3, 16, 16)).astype(np.float32)
+    try:
+        model, seen = spied_split(x, 2)
+        got = model(x)
+        assert numba.get_num_threads() == 2  # (restored on the calling thread)
+    finally:
+        numba.set_num_threads(before)
+    assert sorted(i for i, _, _ in seen[:4]) == [0, 1, 2, 3] and seen[4][0] == 4
+    assert {t for _, _, t in seen[:4]} == {1} and seen[4][2] == 2
+    assert len({who for _, who, _ in seen[:4]}) == 2
+    assert seen[4][1] == threading.get_ident()
+    (want,) = run_reference(model.graph, model.params, {"x": x})
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_an_error_in_a_sample_on_a_helper_thread_reaches_the_caller() -> None:
+    """Whichever thread runs the failing sample, its error is raised by the call, the
+    other thread takes no sample after it, and numba's threads are restored."""
+    before = numba.get_num_threads()
+    x = np.random.default_rng(8).standard_normal((4, 3, 16, 16)).astype(np.float32)
+    try:
+        for fail_at in range(4):  # (whichever thread runs it)
+            model, seen = spied_split(x, 2, fail_at)
+            with pytest.raises(RuntimeError, match=f"sample {fail_at}"):
+                model(x)
+            assert numba.get_num_threads() == 2
+            # after it no thread took another sample (the other thread's was under way)
+            assert max(i for i, _, _ in seen) <= fail_at + 1, (fail_at, seen)
+    finally:
+        numba.set_num_threads(before)

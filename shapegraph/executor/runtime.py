@@ -97,6 +97,11 @@ class Runner:
             self._entry = _entry_point(self.fn)
         return out
 
+    @property
+    def warmed(self) -> bool:
+        """Whether the first call's compile is done (``warm``)."""
+        return self._warmed
+
     def warm(self, arrays: Sequence[np.ndarray]) -> None:
         """Before the first call on inputs like ``arrays``: compile what it would, shared
         out over helper processes when that is much (``warm.precompile``). (A malformed
