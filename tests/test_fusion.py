@@ -459,7 +459,10 @@ CONV_POOL_CASES: dict[str, tuple[bool, Callable[[int, int], list[nn.Block]]]] = 
     "scale_after": (True, lambda k, o: [nn.MaxPool2D(k, 2),
                                         ChannelConstant("mul", (o, 1, 1), 0)]),
     "average": (False, lambda k, o: [nn.AvgPool2D(k, 2)]),
-    "padded": (False, lambda k, o: [nn.MaxPool2D(3, 2, padding=1)]),
+    # a padded pool folds (ShuffleNet's stem), padded by less than its window; a ceil-mode
+    # one stays
+    "padded": (True, lambda k, o: [nn.MaxPool2D(k, 2, padding=1)]),
+    "ceil": (False, lambda k, o: [nn.MaxPool2D(k, 2, ceil_mode=True)]),
     "tanh_before": (False, lambda k, o: [nn.Activation("softsign"), nn.MaxPool2D(k, 2)]),
     "reuse": (False, lambda k, o: [nn.MaxPool2D(k, 2)]),
     "residual_after": (True, lambda k, o: [nn.MaxPool2D(k, 2)]),
@@ -474,11 +477,11 @@ CONV_POOL_CASES: dict[str, tuple[bool, Callable[[int, int], list[nn.Block]]]] = 
 def test_a_max_pool_after_a_gemm_convolution_runs_with_it(
         case: str, c: int, o: int, k: int, batch: int, h: int, w: int, pk: int,
         seed: int) -> None:
-    """A stride-2 max pool after a strided convolution on im2col tiles (SqueezeNet's stem)
-    is no step of its own: ``conv_maxpool`` pools the convolution's rows band by band.
-    Where it must not fold (an average, a padded pool, an activation that may decrease
-    before it, the convolution's output read again) the pool stays. Always the
-    reference's numbers, with batchnorm scales of either sign."""
+    """A stride-2 max pool after a strided convolution on im2col tiles (SqueezeNet's and
+    ShuffleNet's stems) is no step of its own: ``conv_maxpool`` pools the convolution's
+    rows as they are done. Where it must not fold (an average, a ceil-mode pool, an
+    activation that may decrease before it, the convolution's output read again) the
+    pool stays. Always the reference's numbers, with batchnorm scales of either sign."""
     folds, layers = CONV_POOL_CASES[case]
     c = max(c, -(-16 // (k * k)))  # (16 products or more: conv_gemm's)
     skip = None

@@ -920,10 +920,10 @@ def test_dwconv_refuses_other_convolutions() -> None:
 
 @st.composite
 def conv_pool_config(draw: Any) -> dict[str, int]:
-    """A convolution without groups and the stride-2 max pool after it (``runs_s2``):
-    conv outputs of 17-70 columns (gathered below GATHER_MAX_OW, row copies above; 1-15
-    pooled rows a band), 1-3 window rows (a 3-row window shares a row with the next
-    band's), any convolution stride, padding and dilation."""
+    """A convolution without groups and the stride-2 max pool after it (``pools``):
+    conv outputs of 15-70 columns, 1-3 window rows (a 3-row window shares a row with the
+    next), pool padding on any side smaller than the window, any convolution stride,
+    padding and dilation."""
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     d = {"N": draw(st.integers(1, 3)), "groups": 1, "C": draw(st.integers(1, 4)),
          "O": draw(st.integers(1, 20)), "KH": kh, "KW": kw,
@@ -931,8 +931,10 @@ def conv_pool_config(draw: Any) -> dict[str, int]:
          "PH": draw(st.integers(0, 2)), "PW": draw(st.integers(0, 2)),
          "DH": draw(st.integers(1, 2)), "DW": draw(st.integers(1, 2)),
          "PKH": draw(st.integers(1, 3)), "PKW": draw(st.integers(2, 3))}
-    oh = draw(st.integers(d["PKH"], 40))
-    ow = draw(st.integers(d["PKW"] + 14, 70))
+    for side, k in (("PPT", "PKH"), ("PPB", "PKH"), ("PPL", "PKW"), ("PPR", "PKW")):
+        d[side] = draw(st.integers(0, d[k] - 1))
+    oh = draw(st.integers(max(1, d["PKH"] - d["PPT"] - d["PPB"]), 40))
+    ow = draw(st.integers(d["PKW"] + 14 - d["PPL"] - d["PPR"], 70))
     d["H"] = (oh - 1) * d["SH"] + d["DH"] * (kh - 1) + 1 - 2 * d["PH"] + draw(
         st.integers(0, d["SH"] - 1))
     d["W"] = (ow - 1) * d["SW"] + d["DW"] * (kw - 1) + 1 - 2 * d["PW"] + draw(
@@ -948,14 +950,17 @@ def run_conv_maxpool(cfg: dict[str, int], act: int, seed: int, threads: int,
     x, w, b, y = conv_inputs(cfg, seed)
     if nan:
         x.flat[seed % x.size] = np.nan
+    pads = tuple(cfg.get(k, 0) for k in ("PPT", "PPL", "PPB", "PPR"))
     pool = {"ndim": 2, "kernel": (cfg["PKH"], cfg["PKW"]), "strides": (2, 2),
-            "padding": (0, 0), "pads_end": (0, 0), "ceil_mode": False,
+            "padding": pads[:2], "pads_end": pads[2:], "ceil_mode": False,
             "count_include_pad": False, "ceil_drop_last": False, "kind": "max"}
     want = act_ref(pool_reference(conv_want(x, w, b, cfg, None, K.ACT_NONE), pool), act)
-    assert KP.runs_s2(*y.shape[2:], cfg["PKH"], cfg["PKW"], 2, 2, 0, 0, *want.shape[2:])
+    assert KCP.pools.py_func(*y.shape[2:], cfg["PKH"], cfg["PKW"], 2, 2, *pads,
+                             *want.shape[2:])
     out = np.full(want.shape, -7.0, np.float32)
     args = np.array([*(cfg[k] for k in ("KH", "KW", "SH", "SW", "PH", "PW", "DH", "DW",
-                                        "groups", "PKH", "PKW")), *y.shape[2:]], np.int64)
+                                        "groups", "PKH", "PKW")), *y.shape[2:], *pads],
+                    np.int64)
     with single_threaded_blas():
         KCP.conv_maxpool(x, KCP.pack_conv_maxpool(w), b, out, args, kact(act), threads)
     close(out, want, scale=3)
@@ -965,9 +970,10 @@ def run_conv_maxpool(cfg: dict[str, int], act: int, seed: int, threads: int,
 @given(conv_pool_config(), ACTS, st.sampled_from([1, 2, 3]), st.integers(0, 2**32 - 1))
 def test_conv_maxpool_random(cfg: dict[str, int], act: int, threads: int,
                              seed: int) -> None:
-    """The convolution and the max pool after it, row by row: padding (the copy of a run's
-    rows), dilation, 1-20 outputs (a strip's lanes past them), every activation applied
-    after the pool, NaN anywhere, 1-3 threads (an image's pooled rows in runs)."""
+    """The convolution and the max pool after it, row by row: padding of either (the copy
+    of a run's rows; windows cut at the plane's edges), dilation, 1-20 outputs (a strip's
+    lanes past them), every activation applied after the pool, NaN anywhere, 1-3 threads
+    (an image's pooled rows in runs)."""
     run_conv_maxpool(cfg, act, seed, threads, nan=seed % 3 == 0)
 
 
@@ -978,28 +984,37 @@ def test_conv_maxpool_random(cfg: dict[str, int], act: int, threads: int,
     (1, 8, 16, 40, 3, 1, 3),  # a stride-1 3x3
     (1, 128, 16, 80, 3, 2, 3),  # 1152 products a tile, 128 planes under its broadcasts
     (1, 5, 100, 60, 3, 2, 3),  # 100 outputs: strips of 48, 48, 8 (a last 8-lane pool)
+    (1, 3, 24, 224, 3, 2, -3),  # ShuffleNet's stem, both padded by 1: 224 -> 112 -> 56
 ])
 def test_conv_maxpool_workloads(batch: int, c: int, o: int, hw: int, k: int, s: int,
                                 pk: int, threads: int) -> None:
+    """(A negative pool window: that window, and both the convolution and the pool padded
+    by 1 on every side.)"""
+    p = 1 if pk < 0 else 0
+    pk = abs(pk)
     cfg = {"N": batch, "groups": 1, "C": c, "O": o, "H": hw, "W": hw, "KH": k, "KW": k,
-           "SH": s, "SW": s, "PH": 0, "PW": 0, "DH": 1, "DW": 1, "PKH": pk, "PKW": pk}
+           "SH": s, "SW": s, "PH": p, "PW": p, "DH": 1, "DW": 1, "PKH": pk, "PKW": pk,
+           "PPT": p, "PPL": p, "PPB": p, "PPR": p}
     run_conv_maxpool(cfg, K.ACT_RELU, 7, threads)
 
 
 def test_conv_maxpool_refuses_what_does_not_fit() -> None:
     x = np.ones((1, 3, 20, 40), np.float32)  # 3x3 stride 1: 18 x 38, pooled 3x3: 8 x 18
-    good = [3, 3, 1, 1, 0, 0, 1, 1, 1, 3, 3, 18, 38]
+    good = [3, 3, 1, 1, 0, 0, 1, 1, 1, 3, 3, 18, 38, 0, 0, 0, 0]
     w, b = KCP.pack_conv_maxpool(np.ones((4, 3, 3, 3), np.float32)), np.zeros(4, np.float32)
     out = np.full((1, 4, 8, 18), np.nan, np.float32)
-    # groups, the convolution's rows and columns, a window too high, one column wide
-    for i, bad in [(8, 2), (11, 19), (12, 37), (9, 4), (10, 1)]:
+    # groups, the convolution's rows and columns, a window too high, one column wide, pool
+    # padding as large as the window, padding the pooled plane's size does not have
+    for i, bad in [(8, 2), (11, 19), (12, 37), (9, 4), (10, 1), (13, 3), (16, 1)]:
         cfg = np.array(good, np.int64)
         cfg[i] = bad
         with pytest.raises(ValueError, match="do not fit"):
             KCP.conv_maxpool(x, w, b, out, cfg, kact(K.ACT_NONE), 1)
-    with pytest.raises(ValueError, match="do not fit"):  # a pooled plane too small
+    with pytest.raises(ValueError, match="do not fit"):  # a pooled plane of another size
         KCP.conv_maxpool(x, w, b, np.full((1, 4, 8, 19), np.nan, np.float32),
                          np.array(good, np.int64), kact(K.ACT_NONE), 1)
+    with pytest.raises(ValueError, match="do not fit"):  # no pool padding given
+        KCP.conv_maxpool(x, w, b, out, np.array(good[:13], np.int64), kact(K.ACT_NONE), 1)
     with pytest.raises(ValueError, match="do not fit"):  # a weight of other products
         KCP.conv_maxpool(x, KCP.pack_conv_maxpool(np.ones((4, 26), np.float32)), b, out,
                          np.array(good, np.int64), kact(K.ACT_NONE), 1)

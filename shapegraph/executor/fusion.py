@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shapegraph.core.graph import Node
-from shapegraph.executor.kernels_cpool import fuses_maxpool
-from shapegraph.executor.kernels_pool import runs_s2
+from shapegraph.executor.kernels_cpool import fuses_maxpool, pools
 from shapegraph.executor.packing import conv_algorithm
 from shapegraph.executor.steps import NO_ACT, Arg, Step, act_arg, has_residual
 from shapegraph.opset.common import norm_axis
@@ -132,29 +131,31 @@ def _fold_channel_constant(lw: _Lowerer, n: Node, step: Step, port: int) -> None
 
 
 def _maxpool_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
-    """A 2-D max pool that ``maxpool_s2`` would run (stride 2, windows inside the input)
-    after a convolution on im2col tiles without groups (``conv_algorithm`` "gemm", not
-    the 1x1 on the input plane) with no residual, and an activation, if any, that does
-    not decrease (``fuses_maxpool``): the pool may then come first."""
+    """A 2-D max pool that ``conv_maxpool`` takes (``pools``: stride 2, a window of up to
+    3x3, padding smaller than it, no ceil mode) after a convolution on im2col tiles
+    without groups (``conv_algorithm`` "gemm", not the 1x1 on the input plane) with no
+    residual, and an activation, if any, that does not decrease (``fuses_maxpool``): the
+    pool may then come first."""
     a = n.attrs
     if (not lw.specialize or a["kind"] != "max" or a["ndim"] != 2
             or a["auto_pad"] != "NOTSET" or any(d != 1 for d in a["dilation"])
-            or any(a["padding"]) or any(a["pads_end"]) or step.pool or step.planes
+            or a["ceil_mode"] or step.pool or step.planes
             or has_residual(step) or not fuses_maxpool(step.act)):
         return False
     cfg = step.args[1].ref[1]
     if (cfg[13] != 1 or conv_algorithm(cfg) != "gemm"
             or cfg[5:11] == (1, 1, 1, 1, 0, 0)):  # (the 1x1: GEMM on the input plane)
         return False
-    window = (*step.args[4].shape[2:], *a["kernel"], *a["strides"], 0, 0,
-              *lw.shape(n.outputs[0])[2:])  # (H, W, KH, KW, SH, SW, PH, PW, OH, OW)
-    return runs_s2(*window)
+    # (its Python function: compiled, it would cost a cold plan 0.3 s)
+    return bool(pools.py_func(*step.args[4].shape[2:], *a["kernel"], *a["strides"],
+                              *a["padding"], *a["pads_end"], *lw.shape(n.outputs[0])[2:]))
 
 
 def _maxpool(lw: _Lowerer, n: Node, step: Step, port: int) -> None:
     """The step writes the pool's output (the convolution's is never made)."""
     y = n.outputs[0]
-    step.pool = (*n.attrs["kernel"], *step.args[4].shape[2:])
+    step.pool = (*n.attrs["kernel"], *step.args[4].shape[2:], *n.attrs["padding"],
+                 *n.attrs["pads_end"])
     step.args[4] = lw.val(y)
     step.writes = y
     del lw.producer[n.inputs[port]]

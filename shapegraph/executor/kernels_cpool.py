@@ -30,14 +30,15 @@ activation written before the pool only where they commute (none or ReLU:
 ``fuses_maxpool``), and one written after it as it is (other than ReLU: after the store,
 by ``kernels._epilogue``).
 
-The pool is ``maxpool_s2``'s (``kernels_pool.runs_s2``: stride 2, a window of up to 3x3
-inside the input, rows of 8 outputs or more); the convolution any that ``conv_gemm`` runs
-on im2col tiles without groups. Every size is a runtime value.
+The pool (``pools``): stride 2, a window of up to 3x3, padded or not (a window is the part
+of it inside the convolution's output: a max pool's padding never wins), pooled rows of 8
+outputs or more; the convolution any that ``conv_gemm`` runs on im2col tiles without
+groups. Every size is a runtime value.
 
 >>> import numpy as np
 >>> x = np.ones((1, 1, 20, 20), np.float32); w = np.ones((2, 1, 3, 3), np.float32)
 >>> out = np.empty((1, 2, 9, 9), np.float32)
->>> cfg = np.array([3, 3, 1, 1, 1, 1, 1, 1, 1, 3, 3, 20, 20], np.int64)
+>>> cfg = np.array([3, 3, 1, 1, 1, 1, 1, 1, 1, 3, 3, 20, 20, 0, 0, 0, 0], np.int64)
 >>> conv_maxpool(x, pack_conv_maxpool(w), np.zeros(2, np.float32), out, cfg, (1, 0.0, 0.0),
 ...              1)
 >>> out[0, 1, 0, :3].tolist()
@@ -49,7 +50,7 @@ from __future__ import annotations
 import numpy as np
 
 from shapegraph.executor.jit import njit, prange
-from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _epilogue
+from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _copy_floats, _epilogue
 from shapegraph.executor.kernels_gemm import PARALLEL_MIN_FLOPS
 from shapegraph.executor.kernels_oconv import PIXELS, _in_strips, _otile, strip, strips_of
 from shapegraph.executor.simd import (
@@ -66,13 +67,26 @@ from shapegraph.executor.simd import (
     wstore,
 )
 
-__all__ = ["conv_maxpool", "fuses_maxpool", "pack_conv_maxpool"]
+__all__ = ["conv_maxpool", "fuses_maxpool", "pack_conv_maxpool", "pools"]
 
 
 def fuses_maxpool(act: tuple[int, float, float]) -> bool:
     """Whether a max pool after a convolution with this activation may pool first and
     apply the activation after (it does not decrease anywhere): none or ReLU."""
     return act[0] in (ACT_NONE, ACT_RELU) and act[1:] == (0.0, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def pools(oh: int, ow: int, kh: int, kw: int, sh: int, sw: int, pt: int, pl: int, pb: int,
+          pr: int, poh: int, pow_: int) -> bool:
+    """Whether ``conv_maxpool`` takes a max pool of (OH, OW) planes into (POH, POW): stride
+    2, a window of 1-3 rows and 2-3 columns, padding (top, left, bottom, right) smaller
+    than the window (so that every window has a part inside), no ceil mode (POH and POW
+    as the floor of the division), pooled rows of 8 outputs or more."""
+    return (sh == 2 and sw == 2 and 1 <= kh <= 3 and 2 <= kw <= 3 and 0 <= pt < kh
+            and 0 <= pb < kh and 0 <= pl < kw and 0 <= pr < kw and pow_ >= 8
+            and oh + pt + pb >= kh and ow + pl + pr >= kw
+            and poh == (oh + pt + pb - kh) // 2 + 1 and pow_ == (ow + pl + pr - kw) // 2 + 1)
 
 
 def pack_conv_maxpool(w: np.ndarray) -> np.ndarray:
@@ -91,19 +105,20 @@ def conv_maxpool(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray,
                  cfg: np.ndarray, act: tuple[int, float, float], threads: int) -> None:
     """out (N, M, PH, PW) = maxpool(act(conv(x (N, C, H, W)) + b)); ``w`` is
     ``pack_conv_maxpool``'s, ``cfg`` = (KH, KW, SH, SW, PH, PW, DH, DW, groups = 1, the
-    pool's KH and KW, the convolution's output OH and OW); the pool has stride 2 and its
-    windows lie inside the convolution's output; ``act`` is applied after the pool.
-    ``threads`` as ``conv_gemm``'s."""
+    pool's KH and KW, the convolution's output OH and OW, the pool's padding top, left,
+    bottom, right); the pool has stride 2 (``pools``), its padding never wins a maximum
+    (each window is the part of it inside the convolution's output); ``act`` is applied
+    after the pool. ``threads`` as ``conv_gemm``'s."""
     kh, kw, sh, sw, ph, pw, dh, dw = (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5],
                                       cfg[6], cfg[7])
     pkh, pkw, oh, ow = cfg[9], cfg[10], cfg[11], cfg[12]
     batch, c_dim = x.shape[0], x.shape[1]
     m_dim, poh, pow_ = out.shape[1], out.shape[2], out.shape[3]
     kg = c_dim * kh * kw
-    if (cfg[8] != 1 or m_dim < 1 or w.size != (m_dim + 7) // 8 * 8 * kg
-            or b.size != m_dim or out.shape[0] != batch or not 1 <= pkh <= 3
-            or not 2 <= pkw <= 3 or pow_ < 8 or (poh - 1) * 2 + pkh > oh
-            or (pow_ - 1) * 2 + pkw > ow
+    if (cfg.size != 17 or cfg[8] != 1 or m_dim < 1 or w.size != (m_dim + 7) // 8 * 8 * kg
+            or b.size != m_dim or out.shape[0] != batch
+            or not pools(oh, ow, pkh, pkw, 2, 2, cfg[13], cfg[14], cfg[15], cfg[16], poh,
+                         pow_)
             or (x.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1 != oh
             or (x.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1 != ow):
         raise ValueError("conv_maxpool: the weight, bias, output or cfg do not fit the input")
@@ -128,7 +143,7 @@ def _pool_run(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, cfg:
     pooled rows, row by row."""
     kh, kw, sh, sw, ph, pw, dh, dw = (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5],
                                       cfg[6], cfg[7])
-    pkh, pkw, ow = cfg[9], cfg[10], cfg[12]
+    pkh, pkw, oh, ow, pt, pl = cfg[9], cfg[10], cfg[11], cfg[12], cfg[13], cfg[14]
     c_dim, h_dim, w_dim = x.shape[1], x.shape[2], x.shape[3]
     m_dim, poh, pow_ = out.shape[1], out.shape[2], out.shape[3]
     kg = c_dim * kh * kw
@@ -136,25 +151,26 @@ def _pool_run(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, cfg:
     bi = item // runs
     run = item - bi * runs
     r_lo, r_hi = run * poh // runs, (run + 1) * poh // runs
-    c_lo = 2 * r_lo  # the first convolution row the run reads
+    # the convolution rows the run reads: pooled row i's window is rows 2i - pt .. + pkh - 1
+    # (and columns 2j - pl ..), the part of it inside the convolution's output
+    c_lo, c_hi = max(0, 2 * r_lo - pt), min(oh, 2 * (r_hi - 1) - pt + pkh)
     # where the tiles read: the image itself, or (with padding) a zero-padded copy of the
     # input rows the run's convolution rows read; rp its row pitch, plane its channels'
     if ph == 0 and pw == 0:
         src, rp, plane, row0 = x[bi].reshape(x[bi].size), w_dim, h_dim * w_dim, 0
     else:
         i_lo = c_lo * sh - ph
-        rows_in = (2 * (r_hi - 1) + pkh - 1 - c_lo) * sh + (kh - 1) * dh + 1
+        rows_in = (c_hi - 1 - c_lo) * sh + (kh - 1) * dh + 1
         rp = (ow - 1) * sw + (kw - 1) * dw + 1
         plane = rows_in * rp
         src = np.zeros(c_dim * plane, np.float32)
         j1 = min(w_dim, rp - pw)
+        xb, sa = x[bi], address(src)
         for c in range(c_dim):
             for r in range(rows_in):
                 ii = i_lo + r
                 if 0 <= ii < h_dim:
-                    at = c * plane + r * rp + pw
-                    for j in range(j1):
-                        src[at + j] = x[bi, c, ii, j]
+                    _copy_floats(address(xb[c, ii]), sa + 4 * (c * plane + r * rp + pw), j1)
         row0 = c_lo
     offs = np.empty(max(kg, 1), np.int64)  # each product's offset from its pixel's first
     for c in range(c_dim):
@@ -176,8 +192,9 @@ def _pool_run(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, cfg:
     plane_out = poh * pow_
     done = c_lo - 1  # the last convolution row in the ring
     for i in range(r_lo, r_hi):
+        w_lo, w_hi = max(0, 2 * i - pt), min(oh, 2 * i - pt + pkh)  # the window's rows
         # 1. the window's convolution rows not in the ring yet
-        for r in range(max(2 * i, done + 1), 2 * i + pkh):
+        for r in range(max(w_lo, done + 1), w_hi):
             at = ra + 4 * (r % pkh) * ow * m8
             for p0 in range(0, ow, PIXELS):
                 q = min(p0, ow - PIXELS)  # (a last tile overlaps the one before)
@@ -189,10 +206,11 @@ def _pool_run(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, cfg:
                            at + 4 * (q * m8 + lane0), 8, 0.0, m8)
             done = r
         # 2. the pool: the window rows' maximum, then each window's columns'
-        s0, s1, s2 = (2 * i) % pkh, (2 * i + 1) % pkh, (2 * i + 2) % pkh
-        _max_rows(ra, s0 * ow * m8, s1 * ow * m8, s2 * ow * m8, pkh, ow * m8, va)
+        s0, s1, s2 = w_lo % pkh, (w_lo + 1) % pkh, (w_lo + 2) % pkh
+        _max_rows(ra, s0 * ow * m8, s1 * ow * m8, s2 * ow * m8, w_hi - w_lo, ow * m8, va)
         for j in range(pow_):
-            _max_rows(va, 2 * j * m8, (2 * j + 1) * m8, (2 * j + 2) * m8, pkw, m8,
+            c0, c1 = max(0, 2 * j - pl), min(ow, 2 * j - pl + pkw)  # the window's columns
+            _max_rows(va, c0 * m8, (c0 + 1) * m8, (c0 + 2) * m8, c1 - c0, m8,
                       qa + 4 * j * m8)
         # 3. bias and ReLU, the pooled row transposed into the output's rows
         for g in range(0, m8, 8):

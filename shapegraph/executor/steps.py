@@ -53,8 +53,9 @@ class Step:
     # plane of that input each of its input channels is (empty: channel c is plane c)
     planes: tuple[int, ...] = ()
     # a max pool after this convolution, folded into it (``kernels_cpool.conv_maxpool``):
-    # the pool's window rows and columns and the convolution's output rows and columns
-    # (the step then writes the pool's output); empty: none
+    # the pool's window rows and columns, the convolution's output rows and columns, the
+    # pool's padding top, left, bottom, right (the step then writes the pool's output);
+    # empty: none
     pool: tuple[int, ...] = ()
 
 
