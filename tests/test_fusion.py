@@ -506,3 +506,23 @@ def test_a_max_pool_after_a_gemm_convolution_runs_with_it(
     fused = folds + (case == "residual_after")  # (its skip's pool folds too)
     assert kernels.count("conv_maxpool") == fused, kernels
     assert model.memory_plan().count("each max-pooled as it is done") == fused
+
+
+@pytest.mark.parametrize(("hw", "folds"), [(64, True), (54, False)])
+def test_a_max_pool_after_a_stem_on_whole_tiles_runs_with_it(hw: int, folds: bool) -> None:
+    """ResNet-50's stem and pool (a 7x7 stride-2 ``oconv`` convolution padded by 3, a 3x3
+    stride-2 pool padded by 1): one ``conv_maxpool`` step where the convolution's rows are
+    whole tiles of 8 (64 -> 32 columns), two steps where a row's last tile would compute 5
+    columns of 32 again (54 -> 27: ``kernels_cpool.takes_conv``). The reference's numbers
+    either way."""
+    net = nn.Sequential()
+    net.add(nn.Conv2D(64, 7, strides=2, padding=3), nn.BatchNorm(), nn.Activation("relu"),
+            nn.MaxPool2D(3, 2, padding=1))
+    net.initialize()
+    x = np.random.default_rng(hw).standard_normal((2, 3, hw, hw)).astype(np.float32)
+    model = sg.compile(net, sg.Input("x", x.shape))
+    (want,) = run_reference(model.graph, model.params, {"x": x})
+    np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
+    (runner,) = model._runners.values()
+    kernels = [s.kernel for s in runner.plan.lowered.steps]
+    assert kernels == (["conv_maxpool"] if folds else ["oconv", "pool_rows"]), kernels

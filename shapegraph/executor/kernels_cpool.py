@@ -32,8 +32,9 @@ by ``kernels._epilogue``).
 
 The pool (``pools``): stride 2, a window of up to 3x3, padded or not (a window is the part
 of it inside the convolution's output: a max pool's padding never wins), pooled rows of 8
-outputs or more; the convolution any that ``conv_gemm`` runs on im2col tiles without
-groups. Every size is a runtime value.
+outputs or more; the convolution any without groups that ``conv_gemm`` runs on im2col
+tiles, or ``oconv`` on rows that whole tiles cover (``takes_conv``). Every size is a
+runtime value.
 
 >>> import numpy as np
 >>> x = np.ones((1, 1, 20, 20), np.float32); w = np.ones((2, 1, 3, 3), np.float32)
@@ -67,7 +68,7 @@ from shapegraph.executor.simd import (
     wstore,
 )
 
-__all__ = ["conv_maxpool", "fuses_maxpool", "pack_conv_maxpool", "pools"]
+__all__ = ["conv_maxpool", "fuses_maxpool", "pack_conv_maxpool", "pools", "takes_conv"]
 
 
 def fuses_maxpool(act: tuple[int, float, float]) -> bool:
@@ -87,6 +88,20 @@ def pools(oh: int, ow: int, kh: int, kw: int, sh: int, sw: int, pt: int, pl: int
             and 0 <= pb < kh and 0 <= pl < kw and 0 <= pr < kw and pow_ >= 8
             and oh + pt + pb >= kh and ow + pl + pr >= kw
             and poh == (oh + pt + pb - kh) // 2 + 1 and pow_ == (ow + pl + pr - kw) // 2 + 1)
+
+
+def takes_conv(algo: str, ow: int) -> bool:
+    """Whether ``conv_maxpool`` runs a convolution that would otherwise run ``algo``
+    (``packing.conv_algorithm``) into rows of ``ow`` columns: every one on im2col tiles
+    ("gemm": the tiles it saves cost more than a last tile's overlap), and an ``oconv``
+    one whose rows the tiles of 8 cover with at most 1/16 more (alone, µs, one thread /
+    two, against ``oconv`` and ``pool_rows``: ResNet-50's 7x7 stem and its padded pool
+    2639 + 279 / 1402 + 136 -> 2346 / 1223, AlexNet's 11x11 stride-4 stem 1470 + 108 /
+    755 + 56 -> 1354 / 754; but its 5x5 on 27 columns, 32 computed, 3974 + 126 / 2044 + 67
+    -> 4650 / 2820)."""
+    if algo == "gemm":
+        return True
+    return algo == "oconv" and 16 * (-(-ow // PIXELS) * PIXELS - ow) <= ow
 
 
 def pack_conv_maxpool(w: np.ndarray) -> np.ndarray:

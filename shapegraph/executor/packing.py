@@ -170,7 +170,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             bias = Arg("slot", out.slot(b * scale + shift))
             algo = conv_algorithm(cfg) if specialize else ""
             assert not step.planes or algo == "dwconv", "a shuffle folded into no dwconv"
-            assert not step.pool or algo == "gemm", "a max pool folded into no conv_gemm"
+            assert not step.pool or algo in ("gemm", "oconv"), "a max pool folded wrongly"
             if algo == "wino_gemm":
                 x, res, y = step.args[0], step.args[3], step.args[4]
                 step.kernel, step.algo = "wino_gemm", "Winograd F(2x2, 3x3), register-tiled"
@@ -180,7 +180,13 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             elif algo in ("gemm", "oconv", "dwconv"):  # the same arguments, their own weights
                 x, res, y = step.args[0], step.args[3], step.args[4]
                 ints: tuple[int, ...] = (*cfg[5:13], cfg[13])
-                if algo == "dwconv":
+                if step.pool:  # (fusion.py: the max pool after it is no step)
+                    step.kernel = "conv_maxpool"
+                    step.algo = ("implicit GEMM over output channels, row by row, each "
+                                 "max-pooled as it is done (the stride-2 pool after it)")
+                    wk = pack_conv_maxpool(wf)
+                    ints += step.pool
+                elif algo == "dwconv":
                     step.kernel, step.algo = "dwconv", "depthwise, vectorized along rows"
                     if step.planes:  # (lower.py: the shuffle's transpose is gone)
                         step.algo += ", through the channel shuffle before it"
@@ -189,12 +195,6 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                 elif algo == "oconv":
                     step.kernel, step.algo = "oconv", "implicit GEMM over output channels"
                     wk = pack_oconv(wf, cfg[13])
-                elif step.pool:  # (fusion.py: the max pool after it is no step)
-                    step.kernel = "conv_maxpool"
-                    step.algo = ("implicit GEMM over output channels, row by row, each "
-                                 "max-pooled as it is done (the stride-2 pool after it)")
-                    wk = pack_conv_maxpool(wf)
-                    ints += step.pool
                 else:
                     step.kernel = "conv_gemm"
                     step.algo = ("GEMM on the input plane (1x1)"
