@@ -213,17 +213,19 @@ def test_dense_tiled(n: int, k: int, m: int, bias: bool, act: int, strided: bool
 
 
 def test_dense_tiled_on_one_thread_and_two() -> None:
-    """The work items (strips, and blocks of 64 rows) on numba's threads: the same numbers
-    on one thread and on two, at 1 row (rows path) and at 70 rows (tiles)."""
+    """The work items (strips, and blocks of up to 64 rows) on numba's threads: the same
+    numbers on one thread and on two, at 1 row (rows path), at 70 rows of 1500 columns
+    (tiles), and where two threads split the rows into smaller items for want of strips
+    (64 rows of 120 columns: 2 x 32; 19 rows of 30: 16 and the last 3)."""
     from shapegraph.executor.jit import numba
 
     rng = np.random.default_rng(3)
-    k, m = 700, 1500
-    wt, b = rand(rng, k, m), rand(rng, m)
-    wp = KO.pack_dense(wt)
+    k = 700
     before = numba.get_num_threads()
     try:
-        for n in (1, 70):
+        for n, m in ((1, 1500), (70, 1500), (64, 120), (19, 30)):
+            wt, b = rand(rng, k, m), rand(rng, m)
+            wp = KO.pack_dense(wt)
             x = rand(rng, n, k)
             outs = []
             for threads in (1, 2):

@@ -372,11 +372,11 @@ def dense_tiled(x: np.ndarray, wp: np.ndarray, b: np.ndarray, act: tuple[int, fl
     channels (8 rows x 24 columns a register tile, the weights read in strips as packed,
     nothing copied at run time). Fewer than ``DENSE_TILE_ROWS`` rows: each row against
     each strip in vector accumulators (``_dense_rows``). The work items (a strip x up to
-    64 rows) go in ``threads`` runs (``DENSE_PARTS`` runs a thread from 8 rows) over a
-    parallel loop, whose iterations the plans hand out one at a time (about 0.08 µs each:
-    the wide MLP's 43 strips at batch 1, one iteration each, 48 µs against 45 for its
-    first layer). A layer of ``DENSE_TILED_WEIGHTS`` has work enough for two threads at
-    one row."""
+    64 rows, fewer where that makes two a thread) go in ``threads`` runs (``DENSE_PARTS``
+    runs a thread from 8 rows) over a parallel loop, whose iterations the plans hand out
+    one at a time (about 0.08 µs each: the wide MLP's 43 strips at batch 1, one iteration
+    each, 48 µs against 45 for its first layer). A layer of ``DENSE_TILED_WEIGHTS`` has
+    work enough for two threads at one row."""
     n, k = x.shape
     m = out.shape[1]
     if n == 0 or m == 0:
@@ -388,7 +388,15 @@ def dense_tiled(x: np.ndarray, wp: np.ndarray, b: np.ndarray, act: tuple[int, fl
     else:
         xc = x if x.flags.c_contiguous else np.ascontiguousarray(x)  # (a caller's view)
         strips = strips_of(m)
+        # items of up to 64 rows; on several threads, fewer rows (whole tiles of 8) where
+        # that makes two items a thread (LeNet's 64 x 400 x 120 alone: 3 strips of 64 rows,
+        # one thread with two of them, 56 µs on one thread, 50 on two; 6 items of 32 rows:
+        # 31 on two)
         chunks = 1 if n < DENSE_TILE_ROWS else (n + DENSE_ITEM_ROWS - 1) // DENSE_ITEM_ROWS
+        if n >= DENSE_TILE_ROWS and threads > 1:
+            chunks = max(chunks, min((2 * threads + strips - 1) // strips, n // PIXELS))
+        rows_per = ((n + chunks - 1) // chunks + PIXELS - 1) // PIXELS * PIXELS
+        chunks = (n + rows_per - 1) // rows_per
         offs = np.empty(k, np.int64)  # the tiles' K terms, one apart (by a loop: here
         for j in range(k):  # np.arange would be a parallel loop of its own, k iterations
             offs[j] = j  # handed out one at a time: 60 µs at K = 784, the layer's 45)
@@ -397,16 +405,16 @@ def dense_tiled(x: np.ndarray, wp: np.ndarray, b: np.ndarray, act: tuple[int, fl
         for part in prange(parts):
             tmp = np.empty(PIXELS * TMP_ROW, np.float32)
             for item in range(part * items // parts, (part + 1) * items // parts):
-                _dense_item(xc, wp, out, offs, tmp, np.int64(item))
+                _dense_item(xc, wp, out, offs, tmp, rows_per, np.int64(item))
     _bias_act_rows(out, b, act)
 
 
 @njit(cache=True, nogil=True)
 def _dense_item(x: np.ndarray, wp: np.ndarray, out: np.ndarray, offs: np.ndarray,
-                tmp: np.ndarray, item: np.int64) -> None:
-    """Strip s of the output's columns at rows 64q .. 64q + 63 (item = q * strips + s),
-    8 rows a tile; a last tile of fewer rows is the last 8 rows, through a scratch tile.
-    Fewer than 8 rows in all: ``_dense_rows``."""
+                tmp: np.ndarray, rows_per: int, item: np.int64) -> None:
+    """Strip s of the output's columns at rows ``rows_per`` q .. + rows_per - 1 (item = q
+    strips + s), 8 rows a tile; a last tile of fewer rows is the last 8 rows, through a
+    scratch tile. Fewer than 8 rows in all: ``_dense_rows``."""
     n, k = x.shape
     m = out.shape[1]
     strips = strips_of(m)
@@ -418,8 +426,8 @@ def _dense_item(x: np.ndarray, wp: np.ndarray, out: np.ndarray, offs: np.ndarray
     lane0, width = strip(m, s)
     nm = min(width, m - lane0)
     nv = width // 8
-    r_first = q * DENSE_ITEM_ROWS
-    r_end = min(n, r_first + DENSE_ITEM_ROWS)
+    r_first = q * rows_per
+    r_end = min(n, r_first + rows_per)
     pix = np.empty(PIXELS, np.int64)  # the tile's rows, K apart
     x_at, w_at, pix_at, offs_at = address(x), address(wp), address(pix), address(offs)
     out_at, tmp_at = address(out), address(tmp)
