@@ -124,13 +124,15 @@ def conv_maxpool(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray,
     bottom, right); the pool has stride 2 (``pools``), its padding never wins a maximum
     (each window is the part of it inside the convolution's output); ``act`` is applied
     after the pool. ``threads`` as ``conv_gemm``'s."""
+    if cfg.size != 17:
+        raise ValueError("conv_maxpool: the weight, bias, output or cfg do not fit the input")
     kh, kw, sh, sw, ph, pw, dh, dw = (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5],
                                       cfg[6], cfg[7])
     pkh, pkw, oh, ow = cfg[9], cfg[10], cfg[11], cfg[12]
     batch, c_dim = x.shape[0], x.shape[1]
     m_dim, poh, pow_ = out.shape[1], out.shape[2], out.shape[3]
     kg = c_dim * kh * kw
-    if (cfg.size != 17 or cfg[8] != 1 or m_dim < 1 or w.size != (m_dim + 7) // 8 * 8 * kg
+    if (cfg[8] != 1 or m_dim < 1 or w.size != (m_dim + 7) // 8 * 8 * kg
             or b.size != m_dim or out.shape[0] != batch
             or not pools(oh, ow, pkh, pkw, 2, 2, cfg[13], cfg[14], cfg[15], cfg[16], poh,
                          pow_)
