@@ -99,8 +99,6 @@ def _check_f32(arr: Any) -> None:
         raise TypeError(f"simd: a float32 array or an address is needed, got {arr}")
 
 
-
-
 def _fload(typingctx: Any, arr: Any, i: Any) -> Any:
     _check_f32(arr)
 
