@@ -48,12 +48,21 @@ runtime value.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, _copy_floats, _epilogue
 from shapegraph.executor.kernels_gemm import PARALLEL_MIN_FLOPS
-from shapegraph.executor.kernels_oconv import PIXELS, _in_strips, _otile, strip, strips_of
+from shapegraph.executor.kernels_oconv import (
+    PIXELS,
+    _in_strips,
+    _otile,
+    _store8,
+    strip,
+    strips_of,
+)
 from shapegraph.executor.simd import (
     address,
     vadd,
@@ -279,18 +288,11 @@ def _max_rows(a: int, o0: int, o1: int, o2: int, n: int, size: int, dst: int) ->
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _store_t8(rows: tuple, oa: int, o: int, pitch: int, nm: int, n: int) -> None:  # type: ignore[type-arg]
+def _store_t8(rows: Any, oa: int, o: int, pitch: int, nm: int, n: int) -> None:
     """The first ``nm`` of the 8 vectors ``rows``, vector r at element o + r ``pitch`` of
     address ``oa``, each its first n floats (memory past them untouched)."""
     if nm == 8 and n == PIXELS:
-        vstore(oa, o, rows[0])
-        vstore(oa, o + pitch, rows[1])
-        vstore(oa, o + 2 * pitch, rows[2])
-        vstore(oa, o + 3 * pitch, rows[3])
-        vstore(oa, o + 4 * pitch, rows[4])
-        vstore(oa, o + 5 * pitch, rows[5])
-        vstore(oa, o + 6 * pitch, rows[6])
-        vstore(oa, o + 7 * pitch, rows[7])
+        _store8(rows, oa, o, pitch, 0.0)
         return
     vstoren(oa, o, rows[0], n)  # (nm >= 1)
     if nm > 1:

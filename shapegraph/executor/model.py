@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from shapegraph.executor.runtime import EmptyRunner, Runner
     from shapegraph.executor.split import SplitRunner
 
+    _AnyRunner = Runner | EmptyRunner | SplitRunner  # (a plan's, the empty one's, a split's)
+
 __all__ = ["CompiledModel", "as_input"]
 
 _F32 = np.dtype(np.float32)
@@ -72,9 +74,9 @@ class CompiledModel:
         self.input_types = tuple(input_types) if input_types is not None else None
         self.resolution = resolution
         self.compiled = compiled
-        self._runners: dict[tuple[tuple[int, ...], ...], Runner | EmptyRunner | SplitRunner] = {}
+        self._runners: dict[tuple[tuple[int, ...], ...], _AnyRunner] = {}
         # a one-input model's runners by the input's shape alone (the short call path)
-        self._by_shape: dict[tuple[int, ...], Runner | EmptyRunner | SplitRunner] = {}
+        self._by_shape: dict[tuple[int, ...], _AnyRunner] = {}
         self._lock = threading.Lock()
         self._n = len(graph.inputs)
         self._dtypes = [np.dtype(gi.dtype) for gi in graph.inputs]
@@ -122,18 +124,22 @@ class CompiledModel:
     def _coerce(self, a: Any, k: int) -> np.ndarray:
         return as_input(a, self.input_names[k], self.graph.inputs[k].dtype)
 
-    def _runner_for(self, key: tuple[tuple[int, ...], ...]
-                    ) -> Runner | EmptyRunner | SplitRunner:
+    def _runner_for(self, key: tuple[tuple[int, ...], ...]) -> _AnyRunner:
         with self._lock:
             runner = self._runners.get(key)
             if runner is None:
-                runner = self._build(key)
-                self._runners[key] = runner
-                if len(key) == 1:
-                    self._by_shape[key[0]] = runner
+                runner = self._keep(key, self._build(key))
             return runner
 
-    def _build(self, key: tuple[tuple[int, ...], ...]) -> Runner | EmptyRunner | SplitRunner:
+    def _keep(self, key: tuple[tuple[int, ...], ...], runner: _AnyRunner) -> _AnyRunner:
+        """``runner`` kept as the one for ``key`` (and, with one input, for its shape on
+        the short call path). (Called with the lock held.)"""
+        self._runners[key] = runner
+        if len(key) == 1:
+            self._by_shape[key[0]] = runner
+        return runner
+
+    def _build(self, key: tuple[tuple[int, ...], ...]) -> _AnyRunner:
         from shapegraph.executor.runtime import Runner
         from shapegraph.executor.split import SplitRunner, wants_split
 
@@ -174,9 +180,7 @@ class CompiledModel:
         except ShapeError:  # (a batch of one that does not fit: the batch's own plan)
             return None
         one = self._plan(res1)
-        self._runners[key1] = one
-        if len(key1) == 1:
-            self._by_shape[key1[0]] = one
+        self._keep(key1, one)
         return one
 
     def resolve(self, key: Sequence[tuple[int, ...]]) -> Resolution:
