@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import assume, example, given, settings
@@ -690,10 +691,14 @@ def run_conv_gemm(cfg: dict[str, int], act: int, residual: bool, seed: int,
                                       "groups")], np.int64)
     wk = (KO.pack_oconv(w, cfg["groups"]) if kernel is KO.oconv
           else np.ascontiguousarray(w.reshape(w.shape[0], -1)))
+    before = numba.get_num_threads()
     with single_threaded_blas():
         kernel(x, wk, b,
                out if in_place else res if residual else EMPTY4, out, args, kact(act),
                threads)
+    # (conv_gemm runs a small convolution's parallel loop on one thread, then gives the
+    # caller's thread count back)
+    assert numba.get_num_threads() == before
     close(out, conv_want(x, w, b, cfg, res if residual or in_place else None, act), scale=3)
 
 

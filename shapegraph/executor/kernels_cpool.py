@@ -207,7 +207,8 @@ def _pool_run(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, cfg:
     vm = np.empty(ow * m8, np.float32)  # the window rows' maximum
     pr = np.empty((pow_ + PIXELS) * m8, np.float32)  # the pooled row (room for 8 more)
     bias = np.zeros(m8, np.float32)
-    bias[:m_dim] = b
+    for c in range(m_dim):  # (a slice assigned from an array compiles numba's message for
+        bias[c] = b[c]      # shapes that differ: 1.4-2 s of a cold compile)
     pix = np.empty(PIXELS, np.int64)
     strips = strips_of(m_dim)
     fused = act[0] == ACT_NONE or act[0] == ACT_RELU  # bias and act on the vectors

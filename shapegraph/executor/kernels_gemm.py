@@ -55,6 +55,8 @@ from shapegraph.executor.simd import (
     address,
     fload,
     fstore,
+    set_thread_count,
+    thread_count,
     vadd,
     vload,
     vloadn,
@@ -294,14 +296,17 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out:
     x3 = x.reshape(batch, c_dim, x.shape[2] * x.shape[3])
     r3 = res.reshape(batch, m_dim, pixels) if has_res else y3
     per_image = groups * n_pt * n_mt
-    if parallel:
-        for item in prange(batch * per_image):
-            _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, in_place,
-                            act, nt, mt, n_pt, n_mt, np.int64(item))
-    else:
-        for item in range(batch * per_image):
-            _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, in_place,
-                            act, nt, mt, n_pt, n_mt, np.int64(item))
+    # one loop, on one thread where not parallel: with a serial copy of it beside it, the
+    # work item was compiled, and optimized again, twice (ResNet-50's convolutions: 11.0
+    # -> 10.0 s cold, and 1.1 µs more a call of one that runs on one thread)
+    was = thread_count()
+    if not parallel:
+        set_thread_count(1)
+    for item in prange(batch * per_image):
+        _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, in_place,
+                        act, nt, mt, n_pt, n_mt, np.int64(item))
+    if not parallel:
+        set_thread_count(was)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -310,10 +315,10 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
                     direct: bool, has_res: bool, in_place: bool,
                     act: tuple[int, float, float], nt: int, mt: int, n_pt: int, n_mt: int,
                     item: np.int64) -> None:
-    """One work item of ``conv_gemm``, inlined into its parallel and its serial loop. (As a
-    function of its own it was compiled, then linked and optimized again in the parallel
-    loop's function and again in ``conv_gemm``: ResNet-50's cold first call 20.0-20.4 s,
-    inlined 19.7-20.0, run times the same.)"""
+    """One work item of ``conv_gemm``, inlined into its parallel loop. (As a function of
+    its own it was compiled, then linked and optimized again in the parallel loop's function
+    and again in ``conv_gemm``: ResNet-50's cold first call 20.0-20.4 s, inlined 19.7-20.0,
+    run times the same.)"""
     kh, kw, sh, sw, ph, pw, dh, dw, groups = (cfg[0], cfg[1], cfg[2], cfg[3], cfg[4],
                                               cfg[5], cfg[6], cfg[7], cfg[8])
     m_dim, pixels = y3.shape[1], y3.shape[2]

@@ -33,9 +33,10 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "fload", "fstore", "iload",
-           "prefetch", "vadd", "vfma", "vload", "vloadn", "vmax", "vmul", "vnext", "vout", "vput",
-           "vrelu", "vsplat", "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero", "vzip",
-           "wfma", "whi", "wlo", "wload", "wmax", "wout", "wput", "wsplat", "wstore", "wzero"]
+           "prefetch", "set_thread_count", "thread_count", "vadd", "vfma", "vload", "vloadn",
+           "vmax", "vmul", "vnext", "vout", "vput", "vrelu", "vsplat", "vstore", "vstoren", "vsub",
+           "vtranspose8", "vunzip", "vzero", "vzip", "wfma", "whi", "wlo", "wload", "wmax", "wout",
+           "wput", "wsplat", "wstore", "wzero"]
 
 LANES = 8
 _VT = ir.VectorType(ir.FloatType(), LANES)
@@ -403,6 +404,38 @@ def _vnext(typingctx: Any, a: Any, b: Any) -> Any:
     return f32x8(f32x8, f32x8), codegen
 
 
+def _launch_threads() -> None:
+    """numba's threading layer started: its functions have their names from then on."""
+    from numba.np.ufunc import parallel
+
+    parallel._launch_threads()  # type: ignore[no-untyped-call]
+
+
+def _thread_count(typingctx: Any) -> Any:
+    _launch_threads()
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        fnty = ir.FunctionType(cgutils.intp_t, [])
+        fn = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]
+            builder.module, fnty, "get_num_threads")
+        return builder.call(fn, [])
+    return types.intp(), codegen
+
+
+def _set_thread_count(typingctx: Any, n: Any) -> Any:
+    _launch_threads()
+    if not isinstance(n, types.Integer):
+        return None
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        fnty = ir.FunctionType(ir.VoidType(), [_I32])
+        fn = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]
+            builder.module, fnty, "set_num_threads")
+        builder.call(fn, [context.cast(builder, args[0], sig.args[0], types.int32)])
+        return context.get_dummy_value()
+    return types.void(n), codegen
+
+
 _F = Callable[..., Any]
 # called in compiled code only (the typing context is numba's)
 vload = cast(_F, intrinsic(_load_of(f32x8)))
@@ -421,6 +454,14 @@ address = cast(_F, intrinsic(_address))
 other operations' address forms; the array must stay alive while it is used)."""
 prefetch = cast(_F, intrinsic(_prefetch))
 """prefetch(addr): ask for the cache line at address ``addr`` (a hint: never faults)."""
+thread_count = cast(_F, intrinsic(_thread_count))
+"""thread_count(): the calling thread's number of numba threads, which a parallel loop
+started now runs on. (numba's ``get_num_threads`` and ``set_num_threads`` in compiled code
+call its threading layer at addresses put into the code, and a kernel calling them is not
+cached on disk; these call the same functions by the names numba's parallel loops use.)"""
+set_thread_count = cast(_F, intrinsic(_set_thread_count))
+"""set_thread_count(n): the calling thread's parallel loops run on ``n`` threads from now
+(1 to the number numba started: not checked)."""
 vput = cast(_F, intrinsic(_put_of(f32x8)))
 """vput(addr, i, v, beta): the 8 floats at element i from address ``addr`` = v + beta *
 them (not read when beta is 0: they may hold anything)."""

@@ -1,7 +1,7 @@
 """Compiling a plan's kernels on more than one core.
 
 A cold first call spends nearly all its time in numba compiling the kernels the plan calls
-(ResNet-50: about 30 s on one core, 12-14 of them ``conv_gemm``). numba compiles on one
+(ResNet-50: about 30 s on one core, 10-11 of them ``conv_gemm``). numba compiles on one
 thread under a process-wide lock, so only another process can use another core. Before a
 plan's first call, :func:`precompile` finds what that call would compile: the kernels its
 steps call, with the exact argument types they will get, and, for compiled segments, the
@@ -48,14 +48,16 @@ from shapegraph.executor.helpers import helper_env, workers
 __all__ = ["MIN_PARALLEL_SECONDS", "Unit", "helper_env", "kernel_calls", "precompile",
            "segment_type", "stages", "workers"]
 
-# estimated cold compile seconds of a kernel (this machine, 2026-12-06, one process; what
-# matters is their order and rough size, for the split): a kernel not named DEFAULT_SECONDS,
-# a generated one (the plan module's templates: 2.5-6 s) TEMPLATE_SECONDS. A compiled
-# segment links the code of every kernel it calls and optimizes it all again: SEGMENT_SECONDS
-# plus its kernels' estimates (Inception v1's first segment: 50 s)
-KERNEL_SECONDS = {"conv_gemm": 14.0, "oconv": 5.2, "wino_gemm": 6.2, "dwconv": 8.0, "dwpool": 5.0,
-                  "conv_maxpool": 6.6, "pool_rows": 4.0, "pool_same": 3.8, "pool_plane": 2.6,
-                  "maxpool_s2": 1.5, "dense_tiled": 3.8, "lrn": 1.8, "dense": 0.7, "softmax": 0.4}
+# estimated cold compile seconds of a kernel (this machine, 2026-12-07, the first calls of
+# five light models; what matters is their order and rough size, for the split): a kernel
+# not named DEFAULT_SECONDS, a generated one (the plan module's templates: 1-6 s)
+# TEMPLATE_SECONDS. A compiled segment links the code of every kernel it calls and
+# optimizes it all again: SEGMENT_SECONDS plus its kernels' estimates (Inception v1's first
+# segment: 50 s)
+KERNEL_SECONDS = {"conv_gemm": 10.5, "oconv": 3.9, "wino_gemm": 5.7, "dwconv": 5.7,
+                  "dwpool": 5.0, "conv_maxpool": 4.2, "pool_rows": 2.7, "pool_same": 2.6,
+                  "pool_plane": 2.8, "maxpool_s2": 1.1, "dense_tiled": 3.4, "lrn": 1.8,
+                  "channel_affine": 1.0, "dense": 0.7, "activation": 0.6, "softmax": 0.4}
 DEFAULT_SECONDS = 0.3
 TEMPLATE_SECONDS = 4.0
 SEGMENT_SECONDS = 1.0
