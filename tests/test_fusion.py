@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import shapegraph as sg
 from shapegraph import nn
+from shapegraph.executor.packing import conv_algorithm
 from shapegraph.infer.interpret import run_reference
 
 # producer name -> (input shape, factory); sizes differ on every axis so that a fold
@@ -506,6 +507,50 @@ def test_a_max_pool_after_a_gemm_convolution_runs_with_it(
     fused = folds + (case == "residual_after")  # (its skip's pool folds too)
     assert kernels.count("conv_maxpool") == fused, kernels
     assert model.memory_plan().count("each max-pooled as it is done") == fused
+
+
+# case -> whether the pool folds into a generated direct convolution's output pass
+TEMPLATE_POOL_CASES = {"fold": True, "bn_relu": True, "act_after": True, "padded": False,
+                       "ceil": False, "tanh_before": False, "reuse": False}
+
+
+@settings(max_examples=6, deadline=None)  # (each example compiles its plan: 2-5 s)
+@given(st.sampled_from(list(TEMPLATE_POOL_CASES)), st.integers(1, 3),
+       st.sampled_from([3, 6, 16]), st.sampled_from([3, 5]), st.integers(1, 2),
+       st.integers(1, 2), st.integers(10, 20), st.sampled_from([2, 3]),
+       st.integers(0, 2**32 - 1))
+def test_a_max_pool_after_a_generated_convolution_runs_with_it(
+        case: str, c: int, o: int, k: int, s: int, batch: int, hw: int, pk: int,
+        seed: int) -> None:
+    """A stride-2 max pool without padding after a convolution with few channels (LeNet's:
+    a generated direct kernel, "flat", "rows" or, with 16 outputs on a small plane, "vo")
+    is no step of its own: the convolution's output pass stores the pool's maxima. Where it
+    must not fold (a padded or ceil-mode pool, an activation that may decrease before it,
+    the convolution's output read again) the pool stays. Always the reference's
+    numbers."""
+    shape = (batch, c, hw, hw + 1)
+    assume(conv_algorithm((*shape, o, k, k, s, s, k // 2, k // 2, 1, 1, 1))
+           in ("flat", "rows", "vo"))  # (with 16 or more products a strided one is gemm's)
+    folds = TEMPLATE_POOL_CASES[case]
+    layers = CONV_POOL_CASES[case][1](pk, o)
+    net = ConvPool(nn.Conv2D(o, k, strides=s, padding=k // 2), case == "reuse", None)
+    net.pool.add(*layers)
+    net.initialize()
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    net(x)
+    for key, p in net.collect_params().items():
+        if key.rsplit(".", 1)[-1] in ("gamma", "beta", "running_mean", "c"):
+            p.set_data(rng.uniform(-1.5, 1.5, size=p.shape).astype(np.float32))
+    model = sg.compile(net, sg.Input("x", shape))
+    want = run_reference(model.graph, model.params, {"x": x})[0]
+    np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
+    (runner,) = model._runners.values()
+    steps = runner.plan.lowered.steps
+    assert steps[0].source is not None, steps[0].kernel  # (a generated convolution)
+    pooled = [st_.kernel.endswith(f"_mp{pk}x{pk}") for st_ in steps]
+    assert pooled.count(True) == folds, [st_.kernel for st_ in steps]
+    assert model.memory_plan().count("max-pooled") == folds
 
 
 @pytest.mark.parametrize(("hw", "folds"), [(64, True), (54, False)])

@@ -1417,6 +1417,82 @@ def test_conv2d_template_workloads(name: str, residual: bool) -> None:
     run_conv_template(WORKLOADS[name], K.ACT_RELU, True, residual, 7)
 
 
+@st.composite
+def conv_template_pool_config(draw: Any) -> tuple[dict[str, int], tuple[int, int]]:
+    """A convolution of a direct template algorithm ("flat", "rows", or with 16-20 outputs
+    a group on a small plane "vo") and a stride-2 max pool of 2x2 to 3x3 that fits its
+    output."""
+    cfg = draw(conv_config())
+    if draw(st.booleans()):  # 16-20 outputs a group: "vo" where the plane is small
+        cfg["O"] = cfg["groups"] * draw(st.integers(16, 20))
+    pool = (draw(st.integers(2, 3)), draw(st.integers(2, 3)))
+    for k, (kk, s, p, d) in (("H", ("KH", "SH", "PH", "DH")), ("W", ("KW", "SW", "PW", "DW"))):
+        need = (pool[k == "W"] - 1) * cfg[s] + cfg[d] * (cfg[kk] - 1) + 1 - 2 * cfg[p]
+        cfg[k] = draw(st.integers(max(1, need), max(1, need) + 10))
+    return cfg, pool
+
+
+def run_conv_template_pool(cfg: dict[str, int], pool: tuple[int, int], act: int, bias: bool,
+                           seed: int, nan: bool = False) -> None:
+    """The template with the max pool in its output pass against act(maxpool(conv + b))
+    of the references (the activation after the pool: what the fusion, which takes only
+    activations that do not decrease, is equal to)."""
+    x, w, b, _ = conv_inputs(cfg, seed)
+    if nan:
+        x.flat[seed % x.size] = np.nan
+    args = conv_args(cfg)
+    conv = T.conv2d_config(*args)
+    assert conv.algo in ("flat", "rows", "vo")
+    assert T.template_pools(conv.algo, conv.OH, conv.OW, *pool, 2, 2, ())
+    spec = {"ndim": 2, "kernel": pool, "strides": (2, 2), "padding": (0, 0),
+            "pads_end": (0, 0), "ceil_mode": False, "count_include_pad": False,
+            "ceil_drop_last": False, "kind": "max"}
+    want = act_ref(pool_reference(conv_want(x, w, b if bias else None, cfg, None,
+                                            K.ACT_NONE), spec), act)
+    assert want.shape[2:] == T.pooled_size(conv.OH, conv.OW, pool)
+    fn = compile_template(*T.conv2d_source(*args, kact(act), bias, False, pool))
+    out = np.full(want.shape, -7.0, np.float32)
+    fn(x, T.pack_conv2d_weight(w, *args), b if bias else EMPTY1, EMPTY4, out)
+    close(out, want, scale=3)
+
+
+@settings(max_examples=6, deadline=None)
+@given(conv_template_pool_config(), st.booleans(), ACTS, st.integers(0, 2**32 - 1))
+def test_conv2d_template_pool_random(cp: tuple[dict[str, int], tuple[int, int]], bias: bool,
+                                     act: int, seed: int) -> None:
+    """Any stride, padding, dilation and groups of the convolution, a 2x2 to 3x3 pool, every
+    activation (after the pool), NaN anywhere (it wins its window, as np.maximum)."""
+    run_conv_template_pool(*cp, act, bias, seed, nan=seed % 3 == 0)
+
+
+ROWS_S2 = {"N": 2, "C": 3, "H": 21, "W": 20, "O": 6, "KH": 3, "KW": 3, "SH": 2, "SW": 2,
+           "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1}
+
+
+@pytest.mark.parametrize(("cfg", "pool", "algo"), [
+    (WORKLOADS["lenet1"], (2, 2), "flat"), (WORKLOADS["lenet2"], (2, 2), "vo"),
+    (WORKLOADS["lenet2"], (3, 3), "vo"), (WORKLOADS["resnet_s2"], (3, 2), "vo"),
+    (ROWS_S2, (3, 3), "rows"), (ROWS_S2, (2, 3), "rows")])
+def test_conv2d_template_pool_workloads(cfg: dict[str, int], pool: tuple[int, int],
+                                        algo: str) -> None:
+    """LeNet's two convolutions and pools, a 3x3 pool over 10x10 (its last row and column
+    in no window), strided convolutions (11x10 outputs: a last row in no 2x2 window)."""
+    assert T.conv2d_config(*conv_args(cfg)).algo == algo
+    run_conv_template_pool(cfg, pool, K.ACT_RELU, True, 7)
+
+
+def test_conv2d_template_pool_refused() -> None:
+    """A pool the output pass does not take is an error, not a kernel that computes
+    something else: with a residual, after Winograd, a window larger than the plane."""
+    with pytest.raises(ValueError, match="residual"):
+        T.conv2d_source(*conv_args(WORKLOADS["lenet2"]), kact(K.ACT_RELU), True, True, (2, 2))
+    with pytest.raises(ValueError, match="'wino'"):
+        T.conv2d_source(*conv_args(WORKLOADS["resnet"]), kact(K.ACT_RELU), True, False, (2, 2))
+    tiny = {**WORKLOADS["lenet2"], "H": 6, "W": 6}  # 2x2 outputs
+    with pytest.raises(ValueError, match="3x3 max pool"):
+        T.conv2d_source(*conv_args(tiny), kact(K.ACT_RELU), True, False, (3, 3))
+
+
 @pytest.mark.parametrize(("cfg", "act", "bias", "residual"), [
     (dict(WORKLOADS["resnet"], N=3, C=8, O=12), K.ACT_TANH, True, True),
     (dict(WORKLOADS["resnet"], H=34, W=34, PH=0, PW=0), K.ACT_NONE, False, False),

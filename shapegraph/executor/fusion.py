@@ -23,6 +23,7 @@ from shapegraph.core.graph import Node
 from shapegraph.executor.kernels_cpool import fuses_maxpool, pools, takes_conv
 from shapegraph.executor.packing import conv_algorithm
 from shapegraph.executor.steps import NO_ACT, Arg, Step, act_arg, has_residual
+from shapegraph.executor.templates import pooled_size, template_pools
 from shapegraph.opset.common import norm_axis
 from shapegraph.opset.registry import get_op
 
@@ -134,8 +135,10 @@ def _maxpool_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
     """A 2-D max pool that ``conv_maxpool`` takes (``pools``: stride 2, a window of up to
     3x3, padding smaller than it, no ceil mode) after a convolution without groups that
     it takes (``takes_conv``: one on im2col tiles, not the 1x1 on the input plane, or an
-    ``oconv`` one on rows of whole tiles) with no residual, and an activation, if any,
-    that does not decrease (``fuses_maxpool``): the pool may then come first."""
+    ``oconv`` one on rows of whole tiles), or one that a generated direct convolution
+    takes into its output pass (``templates.template_pools``: stride 2, 2x2 to 3x3, no
+    padding; LeNet's); with no residual, and an activation, if any, that does not
+    decrease (``fuses_maxpool``): the pool may then come first."""
     a = n.attrs
     if (not lw.specialize or a["kind"] != "max" or a["ndim"] != 2
             or a["auto_pad"] != "NOTSET" or any(d != 1 for d in a["dilation"])
@@ -143,7 +146,13 @@ def _maxpool_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
             or has_residual(step) or not fuses_maxpool(step.act)):
         return False
     cfg = step.args[1].ref[1]
-    if (cfg[13] != 1 or not takes_conv(conv_algorithm(cfg), step.args[4].shape[3])
+    algo = conv_algorithm(cfg)
+    oh, ow = step.args[4].shape[2:]
+    if algo in ("flat", "rows", "vo"):
+        (kh, kw), (sh, sw) = a["kernel"], a["strides"]
+        return (template_pools(algo, oh, ow, kh, kw, sh, sw, (*a["padding"], *a["pads_end"]))
+                and pooled_size(oh, ow, (kh, kw)) == tuple(lw.shape(n.outputs[0])[2:]))
+    if (cfg[13] != 1 or not takes_conv(algo, ow)
             or cfg[5:11] == (1, 1, 1, 1, 0, 0)):  # (the 1x1: GEMM on the input plane)
         return False
     # (its Python function: compiled, it would cost a cold plan 0.3 s)

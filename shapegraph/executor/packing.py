@@ -170,7 +170,8 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             bias = Arg("slot", out.slot(b * scale + shift))
             algo = conv_algorithm(cfg) if specialize else ""
             assert not step.planes or algo == "dwconv", "a shuffle folded into no dwconv"
-            assert not step.pool or algo in ("gemm", "oconv"), "a max pool folded wrongly"
+            assert not step.pool or algo in ("gemm", "oconv", "flat", "rows", "vo"), \
+                "a max pool folded wrongly"
             if algo == "wino_gemm":
                 x, res, y = step.args[0], step.args[3], step.args[4]
                 step.kernel, step.algo = "wino_gemm", "Winograd F(2x2, 3x3), register-tiled"
@@ -206,7 +207,10 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
                     del step.args[3]  # (conv_maxpool takes no residual)
             elif specialize:
                 step.algo = _TEMPLATE_ALGOS[conv2d_config(*cfg).algo]
-                src, name = conv2d_source(*cfg, step.act, True, has_residual(step))
+                pool = (step.pool[0], step.pool[1]) if step.pool else None
+                if pool:  # (fusion.py: the max pool after it is no step)
+                    step.algo += f", max-pooled ({pool[0]}x{pool[1]}, stride 2) as it is stored"
+                src, name = conv2d_source(*cfg, step.act, True, has_residual(step), pool)
                 step.source = (src, name)
                 step.kernel = name
                 step.args[1] = Arg("slot", out.slot(pack_conv2d_weight(wf, *cfg)))

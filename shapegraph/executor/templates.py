@@ -30,6 +30,10 @@ output pass):
   output channels per pass for kernels of <= 16 taps.
 * ``rows``: the same for strided convolutions, looping over output rows.
 
+The direct algorithms' output pass may also take the stride-2 max pool after the
+convolution (``pool``, ``template_pools``: LeNet's): it stores each window's maximum, then
+the activation, and the convolution's output is never written.
+
 Problems of at least ``PARALLEL_MIN_FLOPS`` (decided at run time, for the batch given) run
 their work items (images, each in output-channel halves when one image is that large) with
 ``prange``. All index arithmetic is built from range variables and
@@ -71,6 +75,8 @@ __all__ = [
     "maxpool2d_unrolls",
     "pack_conv2d_weight",
     "pack_wino_gemm",
+    "pooled_size",
+    "template_pools",
 ]
 
 # (N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups): annotate a splatted configuration
@@ -194,10 +200,40 @@ def pack_wino_gemm(w: np.ndarray) -> np.ndarray:
     return u8
 
 
-def _name(cfg: ConvConfig, act: Act, has_bias: bool, has_residual: bool) -> str:
+def _name(cfg: ConvConfig, act: Act, has_bias: bool, has_residual: bool,
+          pool: tuple[int, int] | None) -> str:
     return (f"conv2d_c{cfg.C}_{cfg.H}x{cfg.W}_o{cfg.O}_k{cfg.KH}x{cfg.KW}"
             f"_s{cfg.SH}x{cfg.SW}_p{cfg.PH}x{cfg.PW}_d{cfg.DH}x{cfg.DW}_g{cfg.groups}"
-            f"_a{_act_tag(act)}_b{int(has_bias)}_r{int(has_residual)}")
+            f"_a{_act_tag(act)}_b{int(has_bias)}_r{int(has_residual)}"
+            + (f"_mp{pool[0]}x{pool[1]}" if pool else ""))
+
+
+def pooled_size(oh: int, ow: int, pool: tuple[int, int]) -> tuple[int, int]:
+    """The output plane of a stride-2 max pool of window ``pool`` (kh, kw), no padding,
+    floor mode, over an ``oh`` x ``ow`` plane."""
+    return (oh - pool[0]) // 2 + 1, (ow - pool[1]) // 2 + 1
+
+
+def template_pools(algo: str, oh: int, ow: int, kh: int, kw: int, sh: int, sw: int,
+                   pads: tuple[int, ...]) -> bool:
+    """Whether ``conv2d_source`` takes the max pool after a convolution of template
+    algorithm ``algo`` into its output pass (``pool``): a direct one ("flat", "rows",
+    "vo"; Winograd's output pass is on vectors of tiles), a window of 2x2 to 3x3 with stride
+    2 and no padding (floor mode) that fits the ``oh`` x ``ow`` plane."""
+    return (algo in ("flat", "rows", "vo") and 2 <= kh <= 3 and 2 <= kw <= 3
+            and sh == sw == 2 and not any(pads) and oh >= kh and ow >= kw)
+
+
+def _emit_window_max(e: _Emitter, depth: int, at: str, pitch: int, pool: tuple[int, int],
+                     col: int) -> None:
+    """m = the maximum of a pool window: the values ``at``(offset) for offsets r * pitch
+    + q * col, r < pool[0], q < pool[1] (NaN propagates, as np.maximum)."""
+    e(depth, f"m = {at.format(0)}")
+    for r in range(pool[0]):
+        for q in range(pool[1]):
+            if r or q:
+                e(depth, f"v = {at.format(r * pitch + q * col)}")
+                e(depth, "m = v if v > m or v != v else m")
 
 
 def _act_tag(act: Act) -> str:
@@ -292,10 +328,24 @@ def _emit_block(e: _Emitter, cfg: ConvConfig, has_bias: bool) -> None:
         e(depth, f"ab[{m * plane} + {pos}] += {terms}")
 
 
-def _emit_epilogue(e: _Emitter, cfg: ConvConfig, act: Act, has_residual: bool) -> None:
-    """out[n, o] = act(acc + residual), dropping the padded columns of the flat layout."""
+def _emit_epilogue(e: _Emitter, cfg: ConvConfig, act: Act, has_residual: bool,
+                   pool: tuple[int, int] | None) -> None:
+    """out[n, o] = act(acc + residual), dropping the padded columns of the flat layout;
+    with ``pool``, out[n, o] = act(the stride-2 max pool of acc) (an activation that does
+    not decrease: the same as the pool of the activated values)."""
     plane, pitch = _plane(cfg)
     ohw, opi = cfg.OH * cfg.OW, cfg.O // cfg.G
+    if pool:
+        poh, pow_ = pooled_size(cfg.OH, cfg.OW, pool)
+        e(1, f"for ol in range({opi}):")
+        e(2, f"ar = acc[ol * {plane}:(ol + 1) * {plane}]")
+        e(2, f"ob = (n * {cfg.O} + og * {opi} + ol) * {poh * pow_}")
+        e(2, f"op = of[ob:ob + {poh * pow_}]")
+        e(2, f"for i in range({poh}):")
+        e(3, "for j in range(owrt):")  # (owrt: the pooled row's length)
+        _emit_window_max(e, 4, f"ar[i * {2 * pitch} + j * 2 + {{}}]", pitch, pool, 1)
+        e(4, f"op[i * {pow_} + j] = {_act_code('m', act)}")
+        return
     e(1, f"for ol in range({opi}):")
     e(2, f"ar = acc[ol * {plane}:(ol + 1) * {plane}]")
     e(2, f"ob = (n * {cfg.O} + og * {opi} + ol) * {ohw}")
@@ -357,9 +407,14 @@ def _emit_vo(e: _Emitter, cfg: ConvConfig, has_bias: bool) -> None:
         _emit_vo_tile(e, cfg, cfg.OW % cfg.JB, has_bias)
 
 
-def _emit_vo_epilogue(e: _Emitter, cfg: ConvConfig, act: Act, has_residual: bool) -> None:
-    """out[n, o] = act(acc[:, o] + residual): the (pixel, channel) tile back to NCHW."""
+def _emit_vo_epilogue(e: _Emitter, cfg: ConvConfig, act: Act, has_residual: bool,
+                      pool: tuple[int, int] | None) -> None:
+    """out[n, o] = act(acc[:, o] + residual): the (pixel, channel) tile back to NCHW; with
+    ``pool``, act(the stride-2 max pool of it), as ``_emit_epilogue``."""
     ohw = cfg.OH * cfg.OW
+    if pool:
+        poh, pow_ = pooled_size(cfg.OH, cfg.OW, pool)
+        ohw = poh * pow_
     e(1, "ao = acc[o_lo:]")
     if cfg.groups > 1 and cfg.G > 1:  # this item's half of each group's channels
         og = cfg.O // cfg.groups
@@ -373,6 +428,14 @@ def _emit_vo_epilogue(e: _Emitter, cfg: ConvConfig, act: Act, has_residual: bool
     e(2, f"op = of[ob:ob + {ohw}]")
     if has_residual:
         e(2, f"rp = rf[ob:ob + {ohw}]")
+    if pool:
+        e(2, f"for i in range({poh}):")
+        e(3, f"for j in range({pow_}):")
+        _emit_window_max(e, 4, f"ao[(i * {2 * cfg.OW} + j * 2) * {cfg.O} + o + {{}}]",
+                         cfg.OW * cfg.O, pool, cfg.O)
+        e(4, f"op[i * {pow_} + j] = {_act_code('m', act)}")
+        e.depth_shift = 0
+        return
     e(2, f"for p in range({ohw}):")
     e(3, f"v = ao[p * {cfg.O} + o] + rp[p]" if has_residual else f"v = ao[p * {cfg.O} + o]")
     e(3, f"op[p] = {_act_code('v', act)}")
@@ -484,9 +547,12 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
 def conv2d_source(
     N: int, C: int, H: int, W: int, O: int, KH: int, KW: int, SH: int, SW: int,  # noqa: E741
     PH: int, PW: int, DH: int, DW: int, groups: int, act: Act, has_bias: bool,
-    has_residual: bool,
+    has_residual: bool, pool: tuple[int, int] | None = None,
 ) -> tuple[str, str]:
-    """Source and name of ``f(x, wp, b, res, out)``: out = act(conv(x, w) + b + res).
+    """Source and name of ``f(x, wp, b, res, out)``: out = act(conv(x, w) + b + res), or
+    with ``pool`` (kh, kw) = act(max pool(conv(x, w) + b)), the pool of stride 2 without
+    padding (``template_pools``; no residual, and an activation that does not decrease:
+    the pool then may come before it), out then the pool's shape.
 
     x (N, C, H, W) and out (N, O, OH, OW) are C-contiguous float32; ``wp`` is
     ``pack_conv2d_weight(w, N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups)``;
@@ -495,7 +561,12 @@ def conv2d_source(
     defines ``<name>_item``, the per-work-item function the kernel calls.
     """
     cfg = conv2d_config(N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, groups)
-    name = _name(cfg, act, has_bias, has_residual)
+    if pool and (has_residual or not template_pools(cfg.algo, cfg.OH, cfg.OW, *pool, 2, 2,
+                                                    ())):
+        raise ValueError(f"conv2d_source: a {pool[0]}x{pool[1]} max pool after a "
+                         f"{cfg.algo!r} convolution into {cfg.OH}x{cfg.OW}"
+                         f"{' with a residual' if has_residual else ''} is not fused")
+    name = _name(cfg, act, has_bias, has_residual, pool)
     plane, _ = _plane(cfg)
     opi = cfg.O // cfg.G
     e = _Emitter()
@@ -515,14 +586,14 @@ def conv2d_source(
     elif cfg.algo == "vo":
         _emit_pad(e, cfg)
         _emit_vo(e, cfg, has_bias)
-        _emit_vo_epilogue(e, cfg, act, has_residual)
+        _emit_vo_epilogue(e, cfg, act, has_residual, pool)
     else:
         _emit_pad(e, cfg)
         e(1, f"acc = np.empty({opi * plane}, np.float32)")
         e(1, f"for ob in range({opi // cfg.MR}):")
         e(2, f"ol0 = ob * {cfg.MR}")
         _emit_block(e, cfg, has_bias)
-        _emit_epilogue(e, cfg, act, has_residual)
+        _emit_epilogue(e, cfg, act, has_residual, pool)
     e(0, "")
     e(0, "")
     flops = 2 * cfg.O * cfg.OH * cfg.OW * (cfg.C // cfg.groups) * cfg.KH * cfg.KW
