@@ -446,6 +446,23 @@ class ConvPool(nn.Block):
         return z if s is None else z + s
 
 
+def compiled_against_reference(net: nn.Block, shape: tuple[int, ...], seed: int) -> Any:
+    """``net`` initialized, its batchnorm statistics and per-channel constants drawn from
+    either sign, compiled for inputs of ``shape`` and checked against the reference on a
+    random input: the compiled model."""
+    net.initialize()
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    net(x)
+    for key, p in net.collect_params().items():
+        if key.rsplit(".", 1)[-1] in ("gamma", "beta", "running_mean", "c"):
+            p.set_data(rng.uniform(-1.5, 1.5, size=p.shape).astype(np.float32))
+    model = sg.compile(net, sg.Input("x", shape))
+    want = run_reference(model.graph, model.params, {"x": x})[0]
+    np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
+    return model
+
+
 # case -> (whether the pool folds, the layers after the convolution's output)
 CONV_POOL_CASES: dict[str, tuple[bool, Callable[[int, int], list[nn.Block]]]] = {
     "fold": (True, lambda k, o: [nn.MaxPool2D(k, 2)]),
@@ -491,17 +508,7 @@ def test_a_max_pool_after_a_gemm_convolution_runs_with_it(
         skip.add(nn.Conv2D(o, k, strides=2, padding=1), nn.MaxPool2D(pk, 2))
     net = ConvPool(nn.Conv2D(o, k, strides=2, padding=1), case == "reuse", skip)
     net.pool.add(*layers(pk, o))
-    net.initialize()
-    shape = (batch, c, h, w)
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape).astype(np.float32)
-    net(x)
-    for key, p in net.collect_params().items():
-        if key.rsplit(".", 1)[-1] in ("gamma", "beta", "running_mean", "c"):
-            p.set_data(rng.uniform(-1.5, 1.5, size=p.shape).astype(np.float32))
-    model = sg.compile(net, sg.Input("x", shape))
-    want = run_reference(model.graph, model.params, {"x": x})[0]
-    np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
+    model = compiled_against_reference(net, (batch, c, h, w), seed)
     (runner,) = model._runners.values()
     kernels = [s.kernel for s in runner.plan.lowered.steps]
     fused = folds + (case == "residual_after")  # (its skip's pool folds too)
@@ -535,16 +542,7 @@ def test_a_max_pool_after_a_generated_convolution_runs_with_it(
     layers = CONV_POOL_CASES[case][1](pk, o)
     net = ConvPool(nn.Conv2D(o, k, strides=s, padding=k // 2), case == "reuse", None)
     net.pool.add(*layers)
-    net.initialize()
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape).astype(np.float32)
-    net(x)
-    for key, p in net.collect_params().items():
-        if key.rsplit(".", 1)[-1] in ("gamma", "beta", "running_mean", "c"):
-            p.set_data(rng.uniform(-1.5, 1.5, size=p.shape).astype(np.float32))
-    model = sg.compile(net, sg.Input("x", shape))
-    want = run_reference(model.graph, model.params, {"x": x})[0]
-    np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)
+    model = compiled_against_reference(net, shape, seed)
     (runner,) = model._runners.values()
     steps = runner.plan.lowered.steps
     assert steps[0].source is not None, steps[0].kernel  # (a generated convolution)
