@@ -23,7 +23,7 @@ from shapegraph.core.graph import Node
 from shapegraph.executor.kernels_cpool import fuses_maxpool, pools, takes_conv
 from shapegraph.executor.packing import conv_algorithm
 from shapegraph.executor.steps import NO_ACT, Arg, Step, act_arg, has_residual
-from shapegraph.executor.templates import pooled_size, template_pools
+from shapegraph.executor.templates import POOL_ALGOS, pooled_size, template_pools
 from shapegraph.opset.common import norm_axis
 from shapegraph.opset.registry import get_op
 
@@ -148,7 +148,7 @@ def _maxpool_fits(lw: _Lowerer, n: Node, step: Step, port: int) -> bool:
     cfg = step.args[1].ref[1]
     algo = conv_algorithm(cfg)
     oh, ow = step.args[4].shape[2:]
-    if algo in ("flat", "rows", "vo"):
+    if algo in POOL_ALGOS:
         (kh, kw), (sh, sw) = a["kernel"], a["strides"]
         return (template_pools(algo, oh, ow, kh, kw, sh, sw, (*a["padding"], *a["pads_end"]))
                 and pooled_size(oh, ow, (kh, kw)) == tuple(lw.shape(n.outputs[0])[2:]))

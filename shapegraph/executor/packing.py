@@ -14,6 +14,7 @@ from shapegraph.executor.kernels_oconv import DENSE_TILED_WEIGHTS, pack_dense, p
 from shapegraph.executor.kernels_vgemm import WIDE
 from shapegraph.executor.steps import Arg, Lowered, Step, act_arg, has_residual
 from shapegraph.executor.templates import (
+    POOL_ALGOS,
     ConvArgs,
     _out_size,
     conv2d_config,
@@ -170,7 +171,7 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             bias = Arg("slot", out.slot(b * scale + shift))
             algo = conv_algorithm(cfg) if specialize else ""
             assert not step.planes or algo == "dwconv", "a shuffle folded into no dwconv"
-            assert not step.pool or algo in ("gemm", "oconv", "flat", "rows", "vo"), \
+            assert not step.pool or algo in ("gemm", "oconv", *POOL_ALGOS), \
                 "a max pool folded wrongly"
             if algo == "wino_gemm":
                 x, res, y = step.args[0], step.args[3], step.args[4]

@@ -52,7 +52,8 @@ class Step:
     # a depthwise convolution that reads the input of the channel shuffle before it: the
     # plane of that input each of its input channels is (empty: channel c is plane c)
     planes: tuple[int, ...] = ()
-    # a max pool after this convolution, folded into it (``kernels_cpool.conv_maxpool``):
+    # a max pool after this convolution, folded into it (``kernels_cpool.conv_maxpool``, or
+    # a generated direct convolution's output pass: ``templates.template_pools``):
     # the pool's window rows and columns, the convolution's output rows and columns, the
     # pool's padding top, left, bottom, right (the step then writes the pool's output);
     # empty: none

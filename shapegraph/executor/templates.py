@@ -67,6 +67,7 @@ from shapegraph.executor.kernels_vgemm import WIDE
 from shapegraph.executor.steps import Act, literal
 
 __all__ = [
+    "POOL_ALGOS",
     "ConvArgs",
     "ConvConfig",
     "conv2d_config",
@@ -214,13 +215,17 @@ def pooled_size(oh: int, ow: int, pool: tuple[int, int]) -> tuple[int, int]:
     return (oh - pool[0]) // 2 + 1, (ow - pool[1]) // 2 + 1
 
 
+POOL_ALGOS = ("flat", "rows", "vo")
+"""The direct algorithms whose output pass takes the max pool after the convolution."""
+
+
 def template_pools(algo: str, oh: int, ow: int, kh: int, kw: int, sh: int, sw: int,
                    pads: tuple[int, ...]) -> bool:
     """Whether ``conv2d_source`` takes the max pool after a convolution of template
     algorithm ``algo`` into its output pass (``pool``): a direct one ("flat", "rows",
     "vo"; Winograd's output pass is on vectors of tiles), a window of 2x2 to 3x3 with stride
     2 and no padding (floor mode) that fits the ``oh`` x ``ow`` plane."""
-    return (algo in ("flat", "rows", "vo") and 2 <= kh <= 3 and 2 <= kw <= 3
+    return (algo in POOL_ALGOS and 2 <= kh <= 3 and 2 <= kw <= 3
             and sh == sw == 2 and not any(pads) and oh >= kh and ow >= kw)
 
 
@@ -663,11 +668,6 @@ def maxpool2d_source(
     e(2, f"os = of[nc * {OH * OW}:(nc + 1) * {OH * OW}]")
     e(2, f"for i in range({OH}):")
     e(3, "for j in range(owrt):")
-    e(4, f"m = xs[i * {SH * W} + j * {SW}]")
-    for r in range(KH):
-        for q in range(KW):
-            if r or q:
-                e(4, f"v = xs[i * {SH * W} + j * {SW} + {r * W + q}]")
-                e(4, "m = v if v > m or v != v else m")  # NaN propagates like np.maximum
+    _emit_window_max(e, 4, f"xs[i * {SH * W} + j * {SW} + {{}}]", W, (KH, KW), 1)
     e(4, f"os[i * {OW} + j] = m")
     return e.source(), name
