@@ -124,6 +124,21 @@ def test_vgemm_last_columns_as_dot_products(m: int, strips: int, tail: int, k: i
     close(got, want, k)
 
 
+@settings(deadline=None, max_examples=40)
+@given(st.integers(KV.PACK_MIN_M, KV.PACK_MIN_M + 70), st.integers(KV.WR, 3 * KV.WR + 30),
+       st.integers(KV.PACK_MIN_K, KV.PACK_MIN_K + 200), st.sampled_from([0.0, 1.0]),
+       st.booleans(), st.tuples(*[st.integers(0, 3)] * 6), st.integers(0, 2**32 - 1))
+def test_vgemm_packed_strips_match_numpy(m: int, n: int, k: int, beta: float, relu: bool,
+                                         pads: tuple[int, int, int, int, int, int],
+                                         seed: int) -> None:
+    """Products whose wide strips are first copied to be contiguous (``packs_wide``; on a
+    machine without AVX-512 the same products on the 24-column tiles): strips of 48, then
+    of 24 and 8 columns or dot products, a last block of rows that overlaps the one
+    before, bias, ReLU and beta, on views; the same numbers as numpy."""
+    assert KV.packs_wide(m, k)
+    test_vgemm_act_matches_numpy.hypothesis.inner_test(m, n, k, beta, relu, pads, seed)
+
+
 def test_dots_take_short_tails_of_long_products() -> None:
     """``dots_win``: one column from 8 terms on; seven only on long products (a tile of 8
     columns costs the same for any number of them)."""

@@ -735,10 +735,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     # 3. the products, M[xi] (rows lo .. m1 x tiles) at xi * mp
     mp = (m1 - lo) * tmax + 16
     mt = np.empty(16 * mp, np.float32)
-    offs = np.empty(max(c_dim, 1), np.int64)  # V's rows, for the tile
-    for c in range(c_dim):
-        offs[c] = c * tmax
-    ua, va, ma, oa = address(u), address(vt), address(mt), address(offs)
+    ua, va, ma = address(u), address(vt), address(mt)
     for xi in range(16):
         for r8 in range(lo, m1, 8):  # 8 rows of U[xi] (in L1) against all strips of V[xi]
             rr = min(r8, m1 - 8)  # the last 8 rows (those before them computed twice)
@@ -747,7 +744,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
             s0 = 0
             while s0 < tt:
                 nv = 6 if WIDE and s0 + WR <= tt else 3 if s0 + 24 <= tt else 1
-                vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, oa, c_dim,
+                vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
                            ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt,
                            0, 0)
                 s0 += 8 * nv

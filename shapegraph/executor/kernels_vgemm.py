@@ -59,7 +59,6 @@ from shapegraph.executor.simd import (
     address,
     fload,
     fstore,
-    iload,
     prefetch,
     vfma,
     vload,
@@ -72,6 +71,7 @@ from shapegraph.executor.simd import (
     wload,
     wout,
     wsplat,
+    wstore,
     wzero,
 )
 
@@ -112,17 +112,21 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
         _small(m, n, k, a, lda, b, ldb, c, ldc, beta, bias, relu)
         return
     xs = np.empty(max(k, 1) * 8, np.float32)  # a last strip of < 8 columns, padded
-    offs = np.empty(max(k, 1), np.int64)  # where each row of the strip starts
     tmp = np.empty(MR * NR, np.float32)  # a tile C cannot hold
-    tmp_at, xs_at, offs_at = address(tmp), address(xs), address(offs)
-    for j in range(k):
-        offs[j] = j * ldb
+    tmp_at, xs_at = address(tmp), address(xs)
+    # wide strips copied to be contiguous first (``packs_wide``)
+    pack = WIDE and n >= WR and packs_wide(m, k)
+    xw = np.empty(max(k, 1) * WR if pack else 1, np.float32)
+    xw_at = address(xw)
     s0 = 0
     while s0 < n:
         w = n - s0
         nv = 6 if WIDE and w >= WR else 3 if w >= NR else 1  # vectors of 8 the tile computes
         w = min(w, 8 * nv)
-        bb, bo = b, s0
+        bb, bo, lb = b, s0, ldb  # the strip's rows: lb floats apart from element bo of bb
+        if pack and nv == 6:
+            _pack_wide(b, ldb, s0, k, xw_at)
+            bb, bo, lb = xw_at, 0, WR
         # fewer than 8 columns after this strip, or in all: dot products (``_dots``), each
         # block of rows right after its tile here, while A's rows are in the cache
         tail = n - s0 - w if 0 < n - s0 - w < 8 and dots_win(n - s0 - w, k) else 0
@@ -131,10 +135,8 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
         if tail:
             _pack_columns(b, ldb, s0 + w, tail, k, xs)
         elif w < 8:  # the last columns: copied into a strip padded with zeros
-            for j in range(k):
-                offs[j] = 8 * j
             _pack_strip(b, ldb, s0, w, k, xs)
-            bb, bo = xs_at, 0
+            bb, bo, lb = xs_at, 0, 8
         for r0 in range(0, m, MR):
             # the last rows: the 8 rows that end at m, stored from r0 on (through tmp)
             rr = min(r0, m - MR)
@@ -143,12 +145,12 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
             if w == 0:
                 pass
             elif rr == r0 and w == nv * 8:
-                _tile(nv, a, rr * lda, lda, bb, bo, offs_at, k, c + 4 * (rr * ldc + s0), ldc,
+                _tile(nv, a, rr * lda, lda, bb, bo, lb, k, c + 4 * (rr * ldc + s0), ldc,
                       beta, nxt, bias + 4 * rr if bias != 0 else 0, relu)
             else:
                 hv = min(nv, 3)  # through tmp: 24 columns (or 8) at a time
                 for h in range(0, w, 8 * hv):
-                    _tile(hv, a, rr * lda, lda, bb, bo + h, offs_at, k, tmp_at, NR, 0.0, nxt,
+                    _tile(hv, a, rr * lda, lda, bb, bo + h, lb, k, tmp_at, NR, 0.0, nxt,
                           0, 0)
                     _put(tmp, r0 - rr, c, r0 * ldc + s0 + h, ldc, min(MR, m - r0),
                          min(8 * hv, w - h), beta, NR)
@@ -157,6 +159,28 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
             if tail:
                 _dots(r0, rr, tail, k, a, lda, xs, c, s0 + w, ldc, beta, bias, relu)
         s0 += w + tail
+
+
+@njit(cache=True, nogil=True, inline="always")
+def packs_wide(m: int, k: int) -> bool:
+    """Whether the wide strips of a product of ``m`` rows are first copied to be
+    contiguous (``_pack_wide``): with PACK_MIN_M rows or more and PACK_MIN_K terms or more."""
+    return m >= PACK_MIN_M and k >= PACK_MIN_K
+
+
+PACK_MIN_M = 64
+PACK_MIN_K = 128
+
+
+@njit(cache=True, nogil=True)
+def _pack_wide(b: int, ldb: int, s0: int, k: int, xw: int) -> None:
+    """The WR floats of B's row j from column s0 to address ``xw`` + 4 WR j, for j < k."""
+    for j in range(k):
+        o = j * ldb + s0
+        q = j * WR
+        wstore(xw, q, wload(b, o))
+        wstore(xw, q + 16, wload(b, o + 16))
+        wstore(xw, q + 32, wload(b, o + 32))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -299,10 +323,27 @@ def _wout3(dst: int, o: int, v0: Any, v1: Any, v2: Any, beta: float, bias: np.fl
     wout(dst, o + 32, v2, beta, bias, relu)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _rows8(a: int, ao: int, lda: int) -> tuple[int, int, int, int, int, int, int, int]:
+    """The addresses of A's 8 rows of a tile (from element ao at address ``a``, lda
+    apart). Taken apart before the loop, LLVM keeps them in registers and indexes each by
+    the step; computed from one another in the loop, they were 10 integer operations a
+    step, on ports the multiply-adds need (a wide tile 10-20% slower on an Intel core with
+    two 512-bit FMA units)."""
+    a0 = a + 4 * ao
+    a1 = a0 + 4 * lda
+    a2 = a1 + 4 * lda
+    a3 = a2 + 4 * lda
+    a4 = a3 + 4 * lda
+    a5 = a4 + 4 * lda
+    a6 = a5 + 4 * lda
+    return a0, a1, a2, a3, a4, a5, a6, a6 + 4 * lda
+
+
 # The register tiles, written out: numba has no loop over variables, and each accumulator
 # must be a variable of its own for LLVM to keep it in a register.
 @njit(cache=True, nogil=True)
-def _tile24(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: int,
+def _tile24(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: int,
             ld: int, beta: float, nxt: int, bias: int, relu: int) -> None:
     c00 = vzero(); c01 = vzero(); c02 = vzero()  # noqa: E702
     c10 = vzero(); c11 = vzero(); c12 = vzero()  # noqa: E702
@@ -312,28 +353,28 @@ def _tile24(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: 
     c50 = vzero(); c51 = vzero(); c52 = vzero()  # noqa: E702
     c60 = vzero(); c61 = vzero(); c62 = vzero()  # noqa: E702
     c70 = vzero(); c71 = vzero(); c72 = vzero()  # noqa: E702
+    a0, a1, a2, a3, a4, a5, a6, a7 = _rows8(a, ao, lda)
     for j in range(k):
-        bj = bo + iload(offs, j)
+        bj = bo + j * ldb
         x0 = vload(b, bj)
         x1 = vload(b, bj + 8)
         x2 = vload(b, bj + 16)
         prefetch(nxt + 32 * j)  # 8 x k floats of A's next rows over the k steps
-        o = ao + j
-        w = vsplat(fload(a, o))
+        w = vsplat(fload(a0, j))
         c00 = vfma(w, x0, c00); c01 = vfma(w, x1, c01); c02 = vfma(w, x2, c02)  # noqa: E702
-        w = vsplat(fload(a, o + lda))
+        w = vsplat(fload(a1, j))
         c10 = vfma(w, x0, c10); c11 = vfma(w, x1, c11); c12 = vfma(w, x2, c12)  # noqa: E702
-        w = vsplat(fload(a, o + 2 * lda))
+        w = vsplat(fload(a2, j))
         c20 = vfma(w, x0, c20); c21 = vfma(w, x1, c21); c22 = vfma(w, x2, c22)  # noqa: E702
-        w = vsplat(fload(a, o + 3 * lda))
+        w = vsplat(fload(a3, j))
         c30 = vfma(w, x0, c30); c31 = vfma(w, x1, c31); c32 = vfma(w, x2, c32)  # noqa: E702
-        w = vsplat(fload(a, o + 4 * lda))
+        w = vsplat(fload(a4, j))
         c40 = vfma(w, x0, c40); c41 = vfma(w, x1, c41); c42 = vfma(w, x2, c42)  # noqa: E702
-        w = vsplat(fload(a, o + 5 * lda))
+        w = vsplat(fload(a5, j))
         c50 = vfma(w, x0, c50); c51 = vfma(w, x1, c51); c52 = vfma(w, x2, c52)  # noqa: E702
-        w = vsplat(fload(a, o + 6 * lda))
+        w = vsplat(fload(a6, j))
         c60 = vfma(w, x0, c60); c61 = vfma(w, x1, c61); c62 = vfma(w, x2, c62)  # noqa: E702
-        w = vsplat(fload(a, o + 7 * lda))
+        w = vsplat(fload(a7, j))
         c70 = vfma(w, x0, c70); c71 = vfma(w, x1, c71); c72 = vfma(w, x2, c72)  # noqa: E702
     b0, b1, b2, b3, b4, b5, b6, b7 = _row_bias(bias)
     o = 0
@@ -355,7 +396,7 @@ def _tile24(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: 
 
 
 @njit(cache=True, nogil=True)
-def _tile8(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: int,
+def _tile8(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: int,
            ld: int, beta: float, nxt: int, bias: int, relu: int) -> None:
     c00 = vzero()
     c10 = vzero()
@@ -365,26 +406,26 @@ def _tile8(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: i
     c50 = vzero()
     c60 = vzero()
     c70 = vzero()
+    a0, a1, a2, a3, a4, a5, a6, a7 = _rows8(a, ao, lda)
     for j in range(k):
-        bj = bo + iload(offs, j)
+        bj = bo + j * ldb
         x0 = vload(b, bj)
         prefetch(nxt + 32 * j)  # 8 x k floats of A's next rows over the k steps
-        o = ao + j
-        w = vsplat(fload(a, o))
+        w = vsplat(fload(a0, j))
         c00 = vfma(w, x0, c00)
-        w = vsplat(fload(a, o + lda))
+        w = vsplat(fload(a1, j))
         c10 = vfma(w, x0, c10)
-        w = vsplat(fload(a, o + 2 * lda))
+        w = vsplat(fload(a2, j))
         c20 = vfma(w, x0, c20)
-        w = vsplat(fload(a, o + 3 * lda))
+        w = vsplat(fload(a3, j))
         c30 = vfma(w, x0, c30)
-        w = vsplat(fload(a, o + 4 * lda))
+        w = vsplat(fload(a4, j))
         c40 = vfma(w, x0, c40)
-        w = vsplat(fload(a, o + 5 * lda))
+        w = vsplat(fload(a5, j))
         c50 = vfma(w, x0, c50)
-        w = vsplat(fload(a, o + 6 * lda))
+        w = vsplat(fload(a6, j))
         c60 = vfma(w, x0, c60)
-        w = vsplat(fload(a, o + 7 * lda))
+        w = vsplat(fload(a7, j))
         c70 = vfma(w, x0, c70)
     b0, b1, b2, b3, b4, b5, b6, b7 = _row_bias(bias)
     vout(dst, 0, c00, beta, b0, relu)
@@ -398,7 +439,7 @@ def _tile8(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: i
 
 
 @njit(cache=True, nogil=True)
-def _tile48(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: int,
+def _tile48(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: int,
             ld: int, beta: float, nxt: int, bias: int, relu: int) -> None:
     """``_tile24`` on 16-lane vectors: 8 rows x 48 columns (``WIDE``)."""
     c00 = wzero(); c01 = wzero(); c02 = wzero()  # noqa: E702
@@ -409,28 +450,28 @@ def _tile48(a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int, dst: 
     c50 = wzero(); c51 = wzero(); c52 = wzero()  # noqa: E702
     c60 = wzero(); c61 = wzero(); c62 = wzero()  # noqa: E702
     c70 = wzero(); c71 = wzero(); c72 = wzero()  # noqa: E702
+    a0, a1, a2, a3, a4, a5, a6, a7 = _rows8(a, ao, lda)
     for j in range(k):
-        bj = bo + iload(offs, j)
+        bj = bo + j * ldb
         x0 = wload(b, bj)
         x1 = wload(b, bj + 16)
         x2 = wload(b, bj + 32)
         prefetch(nxt + 32 * j)
-        o = ao + j
-        w = wsplat(fload(a, o))
+        w = wsplat(fload(a0, j))
         c00 = wfma(w, x0, c00); c01 = wfma(w, x1, c01); c02 = wfma(w, x2, c02)  # noqa: E702
-        w = wsplat(fload(a, o + lda))
+        w = wsplat(fload(a1, j))
         c10 = wfma(w, x0, c10); c11 = wfma(w, x1, c11); c12 = wfma(w, x2, c12)  # noqa: E702
-        w = wsplat(fload(a, o + 2 * lda))
+        w = wsplat(fload(a2, j))
         c20 = wfma(w, x0, c20); c21 = wfma(w, x1, c21); c22 = wfma(w, x2, c22)  # noqa: E702
-        w = wsplat(fload(a, o + 3 * lda))
+        w = wsplat(fload(a3, j))
         c30 = wfma(w, x0, c30); c31 = wfma(w, x1, c31); c32 = wfma(w, x2, c32)  # noqa: E702
-        w = wsplat(fload(a, o + 4 * lda))
+        w = wsplat(fload(a4, j))
         c40 = wfma(w, x0, c40); c41 = wfma(w, x1, c41); c42 = wfma(w, x2, c42)  # noqa: E702
-        w = wsplat(fload(a, o + 5 * lda))
+        w = wsplat(fload(a5, j))
         c50 = wfma(w, x0, c50); c51 = wfma(w, x1, c51); c52 = wfma(w, x2, c52)  # noqa: E702
-        w = wsplat(fload(a, o + 6 * lda))
+        w = wsplat(fload(a6, j))
         c60 = wfma(w, x0, c60); c61 = wfma(w, x1, c61); c62 = wfma(w, x2, c62)  # noqa: E702
-        w = wsplat(fload(a, o + 7 * lda))
+        w = wsplat(fload(a7, j))
         c70 = wfma(w, x0, c70); c71 = wfma(w, x1, c71); c72 = wfma(w, x2, c72)  # noqa: E702
     b0, b1, b2, b3, b4, b5, b6, b7 = _row_bias(bias)
     o = 0
@@ -457,22 +498,21 @@ _TILE_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.int
 
 
 @cfunc(_TILE_SIG, cache=True)
-def _tile_c(nv: int, a: int, ao: int, lda: int, b: int, bo: int, offs: int, k: int,
+def _tile_c(nv: int, a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int,
             dst: int, ld: int, beta: float, nxt: int, bias: int, relu: int) -> None:
     """The 8 x 8nv floats at address ``dst`` (rows ``ld`` floats apart) = A[8, k] (rows
     at address ``a`` from element ao, lda apart) @ B[k, 8nv] (+ beta * them), where B's row
-    j is the 8nv floats at address ``b`` from element bo + offs[j] (``offs`` the address of
-    k int64s: a packed strip's rows, or an input row under each kernel tap); nv is 1, 3, or
-    6 where ``WIDE`` (16-lane vectors: never call it so elsewhere).
+    j is the 8nv floats at address ``b`` from element bo + j * ldb; nv is 1, 3, or 6 where
+    ``WIDE`` (16-lane vectors: never call it so elsewhere).
     ``nxt`` is the address of A's next rows, prefetched on the way. Each row i is stored
     plus the float at address ``bias`` + 4i (none where ``bias`` is 0), then plus beta
     times what was there, then ReLU'd where ``relu`` is not 0 (``simd.vout``)."""
     if nv == 1:
-        _tile8(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt, bias, relu)
+        _tile8(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, bias, relu)
     elif nv == 6:
-        _tile48(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt, bias, relu)
+        _tile48(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, bias, relu)
     else:  # (16 columns too: a third tile kernel cost 0.3 s of compile for 2% of strips)
-        _tile24(a, ao, lda, b, bo, offs, k, dst, ld, beta, nxt, bias, relu)
+        _tile24(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, bias, relu)
 
 
 _TILE_SYMBOL = "shapegraph_vgemm_tile"

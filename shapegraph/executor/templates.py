@@ -516,10 +516,7 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
     e(3, f"for tj in range(0, {tw}, 8):")
     e(4, f"wino_in8(xda, xr + tj, {wh}, {2 * wh}, vta, vr + tj, {c_dim * tmax})")
     e(1, f"mt = np.empty({a * a * o_dim * tmax}, np.float32)")
-    e(1, f"offs = np.empty({c_dim}, np.int64)")  # V's rows, for the tile
-    e(1, f"for c in range({c_dim}):")
-    e(2, f"offs[c] = c * {tmax}")
-    e(1, "wa, va, ma, oa = address(wp), address(vt), address(mt), address(offs)")
+    e(1, "wa, va, ma = address(wp), address(vt), address(mt)")
     e(1, f"for xi in range({a * a}):")
     e(2, "s0 = 0")
     e(2, "while s0 < tt:")
@@ -529,8 +526,8 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
     e(3, f"for r in range(0, {o_dim}, 8):")
     e(4, f"rr = min(r, {o_dim - 8})")  # the last 8 rows (those before them computed twice)
     e(4, f"vgemm_tile(nv, wa, (xi * {o_dim} + rr) * {c_dim}, {c_dim}, va, "
-         f"xi * {c_dim * tmax} + s0, oa, {c_dim}, ma + 4 * ((xi * {o_dim} + rr) * {tmax} + s0), "
-         f"{tmax}, 0.0, wa, 0, 0)")
+         f"xi * {c_dim * tmax} + s0, {tmax}, {c_dim}, "
+         f"ma + 4 * ((xi * {o_dim} + rr) * {tmax} + s0), {tmax}, 0.0, wa, 0, 0)")
     e(3, "s0 += 8 * nv")
     ohw, span = cfg.OH * cfg.OW, m * tb * cfg.OW
     rf = "rf" if has_residual else "of"
