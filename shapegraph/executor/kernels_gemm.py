@@ -746,7 +746,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                 nv = 6 if WIDE and s0 + WR <= tt else 3 if s0 + 24 <= tt else 1
                 vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
                            ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt,
-                           0, 0)
+                           0, 0, 0)
                 s0 += 8 * nv
     # 4. the inverse transform and the epilogue
     ofa, rfa, mta = address(out), address(res), address(mt)

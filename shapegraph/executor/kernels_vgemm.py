@@ -60,6 +60,7 @@ from shapegraph.executor.simd import (
     fload,
     fstore,
     prefetch,
+    prefetchw,
     vfma,
     vload,
     vloadn,
@@ -145,13 +146,20 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
             if w == 0:
                 pass
             elif rr == r0 and w == nv * 8:
+                # the next tile's output: the next rows of this strip, or the next strip's
+                # first (asked for on the way, to be written: on an output that is not in
+                # the cache a tile's stores waited for its lines: ResNet-50's 64 -> 256 at
+                # 56x56 took twice its time when hot)
+                nr = min(r0 + MR, m - MR)
+                nd = (c + 4 * (nr * ldc + s0) if r0 + MR < m
+                      else c + 4 * (s0 + w + tail) if s0 + w + tail < n else 0)
                 _tile(nv, a, rr * lda, lda, bb, bo, lb, k, c + 4 * (rr * ldc + s0), ldc,
-                      beta, nxt, bias + 4 * rr if bias != 0 else 0, relu)
+                      beta, nxt, nd, bias + 4 * rr if bias != 0 else 0, relu)
             else:
                 hv = min(nv, 3)  # through tmp: 24 columns (or 8) at a time
                 for h in range(0, w, 8 * hv):
                     _tile(hv, a, rr * lda, lda, bb, bo + h, lb, k, tmp_at, NR, 0.0, nxt,
-                          0, 0)
+                          0, 0, 0)
                     _put(tmp, r0 - rr, c, r0 * ldc + s0 + h, ldc, min(MR, m - r0),
                          min(8 * hv, w - h), beta, NR)
                     _finish(c, r0 * ldc + s0 + h, ldc, min(MR, m - r0), min(8 * hv, w - h),
@@ -344,7 +352,7 @@ def _rows8(a: int, ao: int, lda: int) -> tuple[int, int, int, int, int, int, int
 # must be a variable of its own for LLVM to keep it in a register.
 @njit(cache=True, nogil=True)
 def _tile24(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: int,
-            ld: int, beta: float, nxt: int, bias: int, relu: int) -> None:
+            ld: int, beta: float, nxt: int, nd: int, bias: int, relu: int) -> None:
     c00 = vzero(); c01 = vzero(); c02 = vzero()  # noqa: E702
     c10 = vzero(); c11 = vzero(); c12 = vzero()  # noqa: E702
     c20 = vzero(); c21 = vzero(); c22 = vzero()  # noqa: E702
@@ -354,12 +362,15 @@ def _tile24(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: i
     c60 = vzero(); c61 = vzero(); c62 = vzero()  # noqa: E702
     c70 = vzero(); c71 = vzero(); c72 = vzero()  # noqa: E702
     a0, a1, a2, a3, a4, a5, a6, a7 = _rows8(a, ao, lda)
+    pw = 16 if nd != 0 else 0
     for j in range(k):
         bj = bo + j * ldb
         x0 = vload(b, bj)
         x1 = vload(b, bj + 8)
         x2 = vload(b, bj + 16)
         prefetch(nxt + 32 * j)  # 8 x k floats of A's next rows over the k steps
+        if j < pw:  # the next tile's 8 rows of 2 cache lines (96 bytes), one a step
+            prefetchw(nd + 4 * (j // 2) * ld + 64 * (j % 2))
         w = vsplat(fload(a0, j))
         c00 = vfma(w, x0, c00); c01 = vfma(w, x1, c01); c02 = vfma(w, x2, c02)  # noqa: E702
         w = vsplat(fload(a1, j))
@@ -397,7 +408,7 @@ def _tile24(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: i
 
 @njit(cache=True, nogil=True)
 def _tile8(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: int,
-           ld: int, beta: float, nxt: int, bias: int, relu: int) -> None:
+           ld: int, beta: float, nxt: int, nd: int, bias: int, relu: int) -> None:
     c00 = vzero()
     c10 = vzero()
     c20 = vzero()
@@ -440,7 +451,7 @@ def _tile8(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: in
 
 @njit(cache=True, nogil=True)
 def _tile48(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: int,
-            ld: int, beta: float, nxt: int, bias: int, relu: int) -> None:
+            ld: int, beta: float, nxt: int, nd: int, bias: int, relu: int) -> None:
     """``_tile24`` on 16-lane vectors: 8 rows x 48 columns (``WIDE``)."""
     c00 = wzero(); c01 = wzero(); c02 = wzero()  # noqa: E702
     c10 = wzero(); c11 = wzero(); c12 = wzero()  # noqa: E702
@@ -451,12 +462,15 @@ def _tile48(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: i
     c60 = wzero(); c61 = wzero(); c62 = wzero()  # noqa: E702
     c70 = wzero(); c71 = wzero(); c72 = wzero()  # noqa: E702
     a0, a1, a2, a3, a4, a5, a6, a7 = _rows8(a, ao, lda)
+    pw = 24 if nd != 0 else 0
     for j in range(k):
         bj = bo + j * ldb
         x0 = wload(b, bj)
         x1 = wload(b, bj + 16)
         x2 = wload(b, bj + 32)
         prefetch(nxt + 32 * j)
+        if j < pw:  # the next tile's 8 rows of 3 cache lines, one a step
+            prefetchw(nd + 4 * (j // 3) * ld + 64 * (j % 3))
         w = wsplat(fload(a0, j))
         c00 = wfma(w, x0, c00); c01 = wfma(w, x1, c01); c02 = wfma(w, x2, c02)  # noqa: E702
         w = wsplat(fload(a1, j))
@@ -494,25 +508,27 @@ def _tile48(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: i
 
 _TILE_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.intp,
                        types.intp, types.intp, types.intp, types.intp, types.intp,
-                       types.float64, types.intp, types.intp, types.intp)
+                       types.float64, types.intp, types.intp, types.intp, types.intp)
 
 
 @cfunc(_TILE_SIG, cache=True)
 def _tile_c(nv: int, a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int,
-            dst: int, ld: int, beta: float, nxt: int, bias: int, relu: int) -> None:
+            dst: int, ld: int, beta: float, nxt: int, nd: int, bias: int, relu: int) -> None:
     """The 8 x 8nv floats at address ``dst`` (rows ``ld`` floats apart) = A[8, k] (rows
     at address ``a`` from element ao, lda apart) @ B[k, 8nv] (+ beta * them), where B's row
     j is the 8nv floats at address ``b`` from element bo + j * ldb; nv is 1, 3, or 6 where
     ``WIDE`` (16-lane vectors: never call it so elsewhere).
-    ``nxt`` is the address of A's next rows, prefetched on the way. Each row i is stored
+    ``nxt`` is the address of A's next rows, prefetched on the way, ``nd`` the address of
+    the next tile's output (``ld`` apart as ``dst``'s), asked for to be written (none for
+    0: never past the caller's own output). Each row i is stored
     plus the float at address ``bias`` + 4i (none where ``bias`` is 0), then plus beta
     times what was there, then ReLU'd where ``relu`` is not 0 (``simd.vout``)."""
     if nv == 1:
-        _tile8(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, bias, relu)
+        _tile8(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, nd, bias, relu)
     elif nv == 6:
-        _tile48(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, bias, relu)
+        _tile48(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, nd, bias, relu)
     else:  # (16 columns too: a third tile kernel cost 0.3 s of compile for 2% of strips)
-        _tile24(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, bias, relu)
+        _tile24(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, nd, bias, relu)
 
 
 _TILE_SYMBOL = "shapegraph_vgemm_tile"

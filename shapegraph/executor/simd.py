@@ -33,7 +33,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "fload", "fstore", "iload",
-           "prefetch", "set_thread_count", "thread_count", "vadd", "vfma", "vload", "vloadn",
+           "prefetch", "prefetchw", "set_thread_count", "thread_count", "vadd", "vfma", "vload",
+           "vloadn",
            "vmax", "vmul", "vnext", "vout", "vput", "vrelu", "vsplat", "vstore", "vstoren", "vsub",
            "vtranspose8", "vunzip", "vzero", "vzip", "wfma", "whi", "wlo", "wload", "wmax", "wout",
            "wput", "wsplat", "wstore", "wzero"]
@@ -126,15 +127,18 @@ def _fstore(typingctx: Any, arr: Any, i: Any, x: Any) -> Any:
     return types.none(arr, types.intp, types.float32), codegen
 
 
-def _prefetch(typingctx: Any, addr: Any) -> Any:
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        i8p = ir.IntType(8).as_pointer()
-        fn = _llvm_function(builder, "llvm.prefetch.p0i8",
-                            ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32]))
-        builder.call(fn, [builder.inttoptr(args[0], i8p), ir.Constant(_I32, 0),
-                          ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
-        return context.get_dummy_value()
-    return types.none(types.intp), codegen
+def _prefetch_of(write: int) -> Any:
+    """The typer of ``prefetch`` (``write`` 0) and ``prefetchw`` (1)."""
+    def typer(typingctx: Any, addr: Any) -> Any:
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            i8p = ir.IntType(8).as_pointer()
+            fn = _llvm_function(builder, "llvm.prefetch.p0i8",
+                                ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32]))
+            builder.call(fn, [builder.inttoptr(args[0], i8p), ir.Constant(_I32, write),
+                              ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
+            return context.get_dummy_value()
+        return types.none(types.intp), codegen
+    return typer
 
 
 def _address(typingctx: Any, arr: Any) -> Any:
@@ -452,8 +456,11 @@ fstore = cast(_F, intrinsic(_fstore))
 address = cast(_F, intrinsic(_address))
 """address(arr): the address of ``arr``'s first element, as an int (for ``vput`` and the
 other operations' address forms; the array must stay alive while it is used)."""
-prefetch = cast(_F, intrinsic(_prefetch))
+prefetch = cast(_F, intrinsic(_prefetch_of(0)))
 """prefetch(addr): ask for the cache line at address ``addr`` (a hint: never faults)."""
+prefetchw = cast(_F, intrinsic(_prefetch_of(1)))
+"""prefetchw(addr): ``prefetch``, the line to be written (``prefetchw`` on x86: a store to
+it then finds it in the cache, owned)."""
 thread_count = cast(_F, intrinsic(_thread_count))
 """thread_count(): the calling thread's number of numba threads, which a parallel loop
 started now runs on. (numba's ``get_num_threads`` and ``set_num_threads`` in compiled code

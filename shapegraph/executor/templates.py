@@ -527,7 +527,7 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
     e(4, f"rr = min(r, {o_dim - 8})")  # the last 8 rows (those before them computed twice)
     e(4, f"vgemm_tile(nv, wa, (xi * {o_dim} + rr) * {c_dim}, {c_dim}, va, "
          f"xi * {c_dim * tmax} + s0, {tmax}, {c_dim}, "
-         f"ma + 4 * ((xi * {o_dim} + rr) * {tmax} + s0), {tmax}, 0.0, wa, 0, 0)")
+         f"ma + 4 * ((xi * {o_dim} + rr) * {tmax} + s0), {tmax}, 0.0, wa, 0, 0, 0)")
     e(3, "s0 += 8 * nv")
     ohw, span = cfg.OH * cfg.OW, m * tb * cfg.OW
     rf = "rf" if has_residual else "of"
