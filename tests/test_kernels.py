@@ -1303,13 +1303,16 @@ def test_wino_gemm_workloads(cfg: dict[str, int]) -> None:
 @given(st.integers(1, 128), st.integers(1, 16), st.integers(1, 1024), st.integers(1, 1024),
        st.integers(1, 16), st.integers(1, 8))
 def test_wino_split(th: int, vecs: int, c: int, m: int, batch: int, threads: int) -> None:
-    """Blocks of 1..th tile rows; the output channels split only on several threads, in
-    one part per thread of 16 channels or more; and never an estimate worse than the
-    blocks sized for one thread."""
+    """Blocks of 1..th tile rows, on one thread at least as many as make whole strips of
+    the register tile (or the whole image); the output channels split only on several
+    threads, in one part per thread of 16 channels or more; and never an estimate worse
+    than the blocks sized for one thread."""
     tw = 8 * vecs
     rows, parts = KG.wino_split(th, tw, c, m, batch, threads)
     alone, one = KG.wino_split(th, tw, c, m, batch, 1)
     assert 1 <= rows <= th and 1 <= alone <= th
+    width = KG.WR if KG.WIDE else 24
+    assert alone >= min(th, next(r for r in range(1, width + 1) if r * tw % width == 0))
     assert one == 1 and parts in (1, threads) and (parts == 1 or m >= 16 * parts)
     part = 8 * (((m + 7) // 8 + parts - 1) // parts)  # the largest part
     load = KG.wino_load(th, rows, batch, 1 if parts > 1 else threads, min(part, m), tw)

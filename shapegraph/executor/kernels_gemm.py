@@ -576,8 +576,9 @@ def wino_split(th: int, tw: int, c_dim: int, m_dim: int, batch: int,
     tiles or more, and one for each 4 KB of the transformed weights U (every block reads
     all of them: ResNet-50's 11 Winograd steps, best times summed, took 17.6 ms in blocks of
     48 tiles, 14.9 so), fewer where their transformed input and products (16 * (C + M)
-    floats a tile) would pass ``WINO_BYTES``. On several threads, where numba's even runs of
-    these blocks would load the threads unevenly, the cheaper of two other ways by
+    floats a tile) would pass ``WINO_BYTES``, but never fewer than fill whole strips of the
+    register tile (48 tiles where ``WIDE``, else 24). On several threads, where numba's even
+    runs of these blocks would load the threads unevenly, the cheaper of two other ways by
     ``wino_load``'s estimate:
 
     - smaller blocks, until there are two a thread;
@@ -589,6 +590,15 @@ def wino_split(th: int, tw: int, c_dim: int, m_dim: int, batch: int,
     per_tile = 16 * (c_dim + m_dim) * 4
     tiles = max(WINO_BLOCK_TILES, 16 * c_dim * m_dim // 1024)
     rows = max(1, min(th, WINO_BYTES // (per_tile * tw), -(-tiles // tw)))
+    # at least the fewest tile rows whose tiles are whole strips of the register tile's
+    # width: with many channels the bytes above leave one row of 8 or 16 tiles a block,
+    # whose products ran on the tile of 8 columns (VGG-19's 512 -> 512 at 28x28, one
+    # thread: 24.8 ms in blocks of 16 tiles, 15.8 in blocks of 48)
+    width = WR if WIDE else 24
+    r_min = 1
+    while (r_min * tw) % width != 0 and r_min < th:
+        r_min += 1
+    rows = max(rows, min(th, r_min))
     if threads < 2:
         return rows, 1
     best, most = rows, wino_load(th, rows, batch, threads, m_dim, tw)
