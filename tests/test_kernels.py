@@ -447,6 +447,36 @@ def test_pool_that_keeps_the_size(k: tuple[int, int], p: tuple[int, int],
     close(out, want)
 
 
+@FEW
+@given(st.integers(1, 5), st.integers(1, 3), st.data(), st.integers(1, 12), st.integers(1, 40),
+       st.sampled_from(["max", "avg", "avg_pad"]), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_pool_same_rows(kh: int, kw: int, data: st.DataObject, h: int, w: int, kind: str,
+                        planes: int, seed: int) -> None:
+    """``pool_same``'s one-pass path (``_same_rows``: windows reaching at most one column to
+    either side), any window height and padding, rows of 1 to 40 columns (whole vectors,
+    a last partial one, one lane), planes a few rows high; NaN and -inf included; the
+    reference's numbers."""
+    ph = data.draw(st.integers(0, kh - 1))
+    pw = data.draw(st.integers(max(0, kw - 2), min(1, kw - 1)))
+    include_pad = kind == "avg_pad"
+    if include_pad:  # (symmetric padding only, as the lowering takes it)
+        if kh % 2 == 0 or kw % 2 == 0:
+            return
+        ph, pw = kh // 2, kw // 2
+    cfg = {"ndim": 2, "kernel": (kh, kw), "strides": (1, 1), "padding": (ph, pw),
+           "pads_end": (kh - 1 - ph, kw - 1 - pw), "sizes": (h, w), "ceil_mode": False,
+           "count_include_pad": include_pad, "ceil_drop_last": False,
+           "kind": "max" if kind == "max" else "avg"}
+    rng = np.random.default_rng(seed)
+    x = rand(rng, 1, planes, h, w)
+    x.flat[rng.integers(x.size)] = np.nan
+    x.flat[rng.integers(x.size)] = -np.inf
+    want = pool_reference(x, cfg)
+    out = np.full_like(x, -7.0)
+    KP.pool_same(x, kh, kw, ph, pw, kind == "max", include_pad, out, 1)
+    close(out, want)
+
+
 @pytest.mark.parametrize(("kind", "k", "s", "p", "hw", "kernel"), [
     ("max", 3, 1, 1, (13, 13), "pool_same"),
     ("avg", 3, 1, 1, (13, 13), "pool_same"),

@@ -14,14 +14,18 @@ from shapegraph.executor.simd import (
     address,
     fload,
     fstore,
+    prefetchw,
     vadd,
+    vdiv,
     vfma,
     vload,
     vloadn,
+    vloadnf,
     vmax,
     vmul,
     vnext,
     vout,
+    vprev,
     vput,
     vrelu,
     vsplat,
@@ -222,17 +226,19 @@ def _lanewise(a: np.ndarray, b: np.ndarray, o: np.ndarray) -> None:
     vstore(o, 64, vmax(y, x))
     vstore(o, 72, vmul(x, y))
     vstore(o, 80, vnext(x, y))
+    vstore(o, 88, vprev(x, y))
+    vstore(o, 96, vdiv(x, y))
 
 
 def test_lanewise_intrinsics() -> None:
-    """vadd, vsub, vmul, vrelu (NaN and -0.0 kept, as the scalar ``zero if v < zero else
-    v``), vzip, vunzip, vmax (NaN on either side propagates) and vnext against numpy, bit
-    for bit."""
+    """vadd, vsub, vmul, vdiv, vrelu (NaN and -0.0 kept, as the scalar ``zero if v < zero
+    else v``), vzip, vunzip, vmax (NaN on either side propagates), vnext and vprev against
+    numpy, bit for bit."""
     a = np.random.default_rng(1).standard_normal(8).astype(np.float32)
     a[:3] = [np.nan, -0.0, -np.inf]
     b = np.random.default_rng(2).standard_normal(8).astype(np.float32)
     b[3] = np.nan
-    o = np.empty(88, np.float32)
+    o = np.empty(104, np.float32)
     _lanewise(a, b, o)
     np.testing.assert_array_equal(o[:8], a + b)
     np.testing.assert_array_equal(o[8:16], a - b)
@@ -247,21 +253,28 @@ def test_lanewise_intrinsics() -> None:
     np.testing.assert_array_equal(o[64:72], np.maximum(b, a))
     np.testing.assert_array_equal(o[72:80], a * b)
     np.testing.assert_array_equal(o[80:88], ab[1:9])
+    np.testing.assert_array_equal(o[88:96], ab[7:15])
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(o[96:104], a / b)
 
 
 @njit(cache=True)
 def _masked(a: np.ndarray, o: np.ndarray, n: int) -> None:
     vstoren(o, 1, vloadn(a, 2, n), n)
+    vstore(o, 12, vloadnf(a, 2, n, np.float32(-np.inf)))
+    prefetchw(address(o))  # (a hint: nothing changes)
 
 
 @pytest.mark.parametrize("n", range(9))
 def test_masked_load_and_store(n: int) -> None:
     """vloadn/vstoren move the first n lanes and touch nothing past them: a load ending at
-    the array's last element, a store whose neighbours keep their values."""
+    the array's last element, a store whose neighbours keep their values; vloadnf fills the
+    other lanes with its value."""
     a = np.arange(2 + n, dtype=np.float32) + 1  # nothing after the n lanes loaded
-    o = np.full(12, -1.0, np.float32)
+    o = np.full(20, -1.0, np.float32)
     _masked(a, o, n)
-    np.testing.assert_array_equal(o, [-1] + list(range(3, 3 + n)) + [-1] * (11 - n))
+    np.testing.assert_array_equal(o[:12], [-1] + list(range(3, 3 + n)) + [-1] * (11 - n))
+    np.testing.assert_array_equal(o[12:], list(range(3, 3 + n)) + [-np.inf] * (8 - n))
 
 
 @njit(cache=True)

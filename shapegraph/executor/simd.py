@@ -33,11 +33,11 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "fload", "fstore", "iload",
-           "prefetch", "prefetchw", "set_thread_count", "thread_count", "vadd", "vfma", "vload",
-           "vloadn",
-           "vmax", "vmul", "vnext", "vout", "vput", "vrelu", "vsplat", "vstore", "vstoren", "vsub",
-           "vtranspose8", "vunzip", "vzero", "vzip", "wfma", "whi", "wlo", "wload", "wmax", "wout",
-           "wput", "wsplat", "wstore", "wzero"]
+           "prefetch", "prefetchw", "set_thread_count", "thread_count", "vadd", "vdiv", "vfma",
+           "vload", "vloadn", "vloadnf", "vmax", "vmul", "vnext", "vout", "vprev", "vput",
+           "vrelu", "vsplat", "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero",
+           "vzip", "wfma", "whi", "wlo", "wload", "wmax", "wout", "wput", "wsplat", "wstore",
+           "wzero"]
 
 LANES = 8
 _VT = ir.VectorType(ir.FloatType(), LANES)
@@ -349,6 +349,19 @@ def _vloadn(typingctx: Any, arr: Any, i: Any, n: Any) -> Any:
     return f32x8(arr, types.intp, types.intp), codegen
 
 
+def _vloadnf(typingctx: Any, arr: Any, i: Any, n: Any, x: Any) -> Any:
+    _check_f32(arr)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        ptr = _addr(context, builder, sig.args[0], args[0], args[1], _VT)
+        fn = _llvm_function(builder, "llvm.masked.load.v8f32.p0",
+                            ir.FunctionType(_VT, [ptr.type, _I32, _MASK, _VT]))
+        fill = _splat(builder, context.cast(builder, args[3], sig.args[3], types.float32))
+        return builder.call(fn, [ptr, ir.Constant(_I32, 4), _lanes_below(builder, args[2]),
+                                 fill])
+    return f32x8(arr, types.intp, types.intp, types.float32), codegen
+
+
 def _vstoren(typingctx: Any, arr: Any, i: Any, v: Any, n: Any) -> Any:
     _check_f32(arr)
 
@@ -381,6 +394,12 @@ def _vsub(typingctx: Any, a: Any, b: Any) -> Any:
 
 
 
+def _vdiv(typingctx: Any, a: Any, b: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.fdiv(args[0], args[1])
+    return f32x8(f32x8, f32x8), codegen
+
+
 def _vrelu(typingctx: Any, a: Any) -> Any:
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         zero = ir.Constant(_VT, [0.0] * LANES)
@@ -404,6 +423,13 @@ def _shuffle_pair(name: str, lo: list[int], hi: list[int]) -> Any:
 def _vnext(typingctx: Any, a: Any, b: Any) -> Any:
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         idx = ir.Constant(ir.VectorType(_I32, LANES), list(range(1, LANES + 1)))
+        return builder.shuffle_vector(args[0], args[1], idx)
+    return f32x8(f32x8, f32x8), codegen
+
+
+def _vprev(typingctx: Any, a: Any, b: Any) -> Any:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        idx = ir.Constant(ir.VectorType(_I32, LANES), list(range(LANES - 1, 2 * LANES - 1)))
         return builder.shuffle_vector(args[0], args[1], idx)
     return f32x8(f32x8, f32x8), codegen
 
@@ -505,6 +531,12 @@ vrelu = cast(_F, intrinsic(_vrelu))
 scalar kernels' ``zero if v < zero else v``."""
 vnext = cast(_F, intrinsic(_vnext))
 """vnext(a, b): a's lanes 1-7, then b's lane 0: a window one lane further along."""
+vprev = cast(_F, intrinsic(_vprev))
+"""vprev(a, b): a's lane 7, then b's lanes 0-6: a window one lane back (``vnext``'s twin)."""
+vloadnf = cast(_F, intrinsic(_vloadnf))
+"""vloadnf(arr, i, n, x): ``vloadn``, the other lanes x instead of zeros."""
+vdiv = cast(_F, intrinsic(_vdiv))
+"""vdiv(a, b): a / b lane by lane."""
 vzip = cast(_F, intrinsic(_shuffle_pair("vzip", [0, 8, 1, 9, 2, 10, 3, 11],
                                         [4, 12, 5, 13, 6, 14, 7, 15])))
 """vzip(a, b): the lanes of a and b interleaved, as two vectors: (a0 b0 a1 b1 .. a3 b3,
