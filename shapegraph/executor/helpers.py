@@ -123,8 +123,11 @@ def _import_mark(path: str) -> Path | None:
         else:
             return None
         key = hashlib.sha1(Path(path).read_bytes())
-        key.update(" ".join((_numba().__version__, binding.get_host_cpu_name(),
-                             binding.get_host_cpu_features().flatten())).encode())
+        config: Any = _numba().config
+        key.update(" ".join((_numba().__version__,
+                             config.CPU_NAME or binding.get_host_cpu_name(),
+                             config.CPU_FEATURES or binding.get_host_cpu_features().flatten())
+                            ).encode())
         name = f"{Path(path).stem}.{key.hexdigest()[:16]}.imported"
         return Path(locator.get_cache_path()) / name
     except Exception:  # (numba's internals as they are in this version; else no helper)

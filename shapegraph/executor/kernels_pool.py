@@ -38,12 +38,13 @@ time. Generated plans see these names through the header of
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from shapegraph.executor.jit import prange
 from shapegraph.executor.kernels import _jit, _plane_runs, _plane_span
 from shapegraph.executor.simd import (
-    F32x8,
     address,
     vadd,
     vdiv,
@@ -237,7 +238,7 @@ def _rows_pass(xf: np.ndarray, of: np.ndarray, h: int, w: int, kh: int, ph: int,
 
 @_inline
 def _window_rows(xf: np.ndarray, at: int, w: int, r0: int, r1: int, n: int, is_max: bool,
-                 fill: np.float32) -> F32x8:
+                 fill: np.float32) -> Any:
     """The sum (or maximum) over rows r0 .. r1-1 of the n <= 8 floats from ``at`` in each
     (rows ``w`` apart), the other lanes ``fill``."""
     if n == 8:  # (a masked load builds its mask each time)
