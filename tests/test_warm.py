@@ -270,6 +270,46 @@ def test_kernels_compile_at_shapegraphs_opt_level_and_leave_numbas_alone(
     assert kernels_vgemm._tile_c._compiler.pipeline_class is numba.core.compiler.Compiler
 
 
+def test_numba_gets_the_hosts_features_with_wide_vectors(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """On an AVX-512 host numba compiles with the host's features and ``-prefer-256-bit``
+    (so LLVM's loop vectorizer uses 512-bit vectors on Intel's cores too), in this process
+    and, through the environment, in helper processes; a user's ``NUMBA_CPU_NAME`` or
+    ``NUMBA_CPU_FEATURES`` stands; without AVX-512 nothing is set. And a loop left to
+    LLVM's vectorizer runs on 512-bit registers where it is set."""
+    import numba.core.config as config
+    from llvmlite import binding
+
+    from shapegraph.executor import jit
+
+    host = binding.get_host_cpu_features()
+    if not host.get("avx512f", False):
+        assert jit.WIDE_VECTORS is None
+        return
+    if jit.WIDE_VECTORS is None:  # (the user's own settings, in this process)
+        assert "NUMBA_CPU_NAME" in os.environ or "NUMBA_CPU_FEATURES" in os.environ
+        return
+    want = host.flatten() + ",-prefer-256-bit"
+    assert want == jit.WIDE_VECTORS
+    assert config.CPU_FEATURES == jit.WIDE_VECTORS == os.environ["NUMBA_CPU_FEATURES"]
+    monkeypatch.delenv("NUMBA_CPU_FEATURES")
+    assert jit._wide_vectors() == jit.WIDE_VECTORS
+    monkeypatch.setenv("NUMBA_CPU_NAME", "generic")
+    assert jit._wide_vectors() is None
+
+    @jit.njit
+    def scale(x: np.ndarray, y: np.ndarray) -> None:
+        for i in range(x.size):
+            y[i] = x[i] + x[i]
+
+    x = np.arange(64, dtype=np.float32)
+    y = np.empty_like(x)
+    scale(x, y)
+    assert (y == 2 * x).all()
+    asm = next(iter(scale.inspect_asm().values()))
+    assert any(line.split()[:1] == ["vaddps"] and "%zmm" in line for line in asm.splitlines())
+
+
 def test_import_marks_follow_the_source(tmp_path: Any, monkeypatch: pytest.MonkeyPatch
                                         ) -> None:
     """The mark that a module's C functions are cached lies beside numba's cache of the
