@@ -36,7 +36,9 @@ def _wide_vectors() -> str | None:
     512-bit instructions once lowered the clock): every loop shapegraph leaves to it (the
     generated convolutions and pools, the elementwise kernels) then ran on half the lanes.
     On an Intel Xeon with two 512-bit FMA units, LeNet at batch 64, one thread: 1260 ->
-    787 µs. (The register tiles use 16-lane vectors explicitly, either way.)"""
+    787-841 µs; the ResNet blocks' generated Winograd 37.5 -> 43 µs a convolution. (The
+    register tiles use 16-lane vectors explicitly, either way.) numba is process-wide: its
+    other users in the process compile so too."""
     if "NUMBA_CPU_NAME" in os.environ or "NUMBA_CPU_FEATURES" in os.environ:
         return None
     try:
