@@ -559,6 +559,15 @@ def _pair_wide(width: int, x0: int, x1: int, w0: int, w1: int, k: int, dst: int)
     wput(dst, TMP_ROW + 32, b2, 0.0)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _ahead(b: int, bj: int, width: int) -> None:
+    """Ask for the cache lines of the strip's weights ``OT_AHEAD`` steps after step ``bj``
+    (steps of ``width`` floats from address ``b``), on their way from memory."""
+    pf = b + 4 * (bj + width * OT_AHEAD)
+    for q in range(0, 4 * width, 64):
+        prefetch(pf + q)
+
+
 # The register tiles, written out (see kernels_vgemm): each accumulator a variable of its
 # own, 8 pixels' bases held in registers through the loop over the products.
 @njit(cache=True, nogil=True, inline="always")
@@ -591,9 +600,7 @@ def _otile24(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld:
     for j in range(k):
         o = iload(offs, j)
         bj = bo + 24 * j
-        pf = b + 4 * (bj + 24 * OT_AHEAD)
-        prefetch(pf)
-        prefetch(pf + 64)
+        _ahead(b, bj, 24)
         w0 = vload(b, bj)
         w1 = vload(b, bj + 8)
         w2 = vload(b, bj + 16)
@@ -639,8 +646,7 @@ def _otile16(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld:
     for j in range(k):
         o = iload(offs, j)
         bj = bo + 16 * j
-        pf = b + 4 * (bj + 16 * OT_AHEAD)
-        prefetch(pf)
+        _ahead(b, bj, 16)
         w0 = vload(b, bj)
         w1 = vload(b, bj + 8)
         a = vsplat(fload(x, p0 + o))
@@ -683,8 +689,7 @@ def _otile8(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld: 
     for j in range(k):
         o = iload(offs, j)
         bj = bo + 8 * j
-        pf = b + 4 * (bj + 8 * OT_AHEAD)
-        prefetch(pf)
+        _ahead(b, bj, 8)
         w0 = vload(b, bj)
         a = vsplat(fload(x, p0 + o))
         c00 = vfma(a, w0, c00)
@@ -728,10 +733,7 @@ def _otile48(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld:
         w0 = wload(b, bj)
         w1 = wload(b, bj + 16)
         w2 = wload(b, bj + 32)
-        pf = b + 4 * (bj + 48 * OT_AHEAD)
-        prefetch(pf)
-        prefetch(pf + 64)
-        prefetch(pf + 128)
+        _ahead(b, bj, 48)
         a = wsplat(fload(x, p0 + o))
         c00 = wfma(a, w0, c00); c01 = wfma(a, w1, c01); c02 = wfma(a, w2, c02)  # noqa: E702
         a = wsplat(fload(x, p1 + o))
@@ -805,9 +807,7 @@ def _otile32(x: int, pix: int, k: int, offs: int, b: int, bo: int, dst: int, ld:
     for j in range(k):
         o = iload(offs, j)
         bj = bo + 32 * j
-        pf = b + 4 * (bj + 32 * OT_AHEAD)
-        prefetch(pf)
-        prefetch(pf + 64)
+        _ahead(b, bj, 32)
         w0 = wload(b, bj)
         w1 = wload(b, bj + 16)
         a = wsplat(fload(x, p0 + o))

@@ -241,7 +241,8 @@ def _window_rows(xf: np.ndarray, at: int, w: int, r0: int, r1: int, n: int, is_m
                  fill: np.float32) -> Any:
     """The sum (or maximum) over rows r0 .. r1-1 of the n <= 8 floats from ``at`` in each
     (rows ``w`` apart), the other lanes ``fill``."""
-    if n == 8:  # (a masked load builds its mask each time)
+    if n == 8:  # (a masked load builds its mask each time; one loop choosing its load
+        # per row ran 20% slower: the choice is not taken out of the loop)
         v = vload(xf, at + r0 * w)
         for r in range(r0 + 1, r1):
             u = vload(xf, at + r * w)
