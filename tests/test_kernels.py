@@ -481,7 +481,8 @@ def test_pool_same_rows(kh: int, kw: int, data: st.DataObject, h: int, w: int, k
     ("max", 3, 1, 1, (13, 13), "pool_same"),
     ("avg", 3, 1, 1, (13, 13), "pool_same"),
     ("avg", 3, 1, 1, (40, 40), "pool_same"),  # a large plane too
-    ("max", 3, 2, 1, (15, 15), "pool_rows"),  # padded windows
+    ("max", 3, 2, 1, (13, 13), "maxpool_s2"),  # padded: windows clipped, rows of 7
+    ("max", 4, 2, 1, (15, 15), "pool_rows"),  # a 4x4 window
     ("avg", 3, 2, 1, (15, 15), "dwpool"),  # an average's: the depthwise kernel's blocks
     ("avg", 3, 2, 0, (60, 60), "dwpool"),  # a plane over PLANE_MAX_PIXELS
     ("max", 3, 2, 0, (60, 60), "maxpool_s2"),  # stride 2, rows of 8 outputs or more
@@ -536,24 +537,34 @@ def test_pool_plane(kh: int, kw: int, sh: int, sw: int, eh: int, ew: int, planes
 
 @SOME
 @given(st.integers(1, 3), st.integers(2, 3), st.integers(0, 40), st.integers(0, 40),
-       st.integers(1, 9), st.sampled_from([1, 2, 3]), st.integers(0, 2**32 - 1))
+       st.integers(1, 9), st.sampled_from([1, 2, 3]), st.integers(0, 2), st.integers(0, 2),
+       st.integers(0, 2), st.integers(0, 2), st.integers(0, 2**32 - 1))
 def test_maxpool_s2(kh: int, kw: int, eh: int, ew: int, planes: int, threads: int,
-                    seed: int) -> None:
-    """Stride-2 max pools on vectors: rows of 8 outputs or more ending anywhere in a vector
-    (the input's last part vector loaded masked, the output's stored masked), windows of
-    1-3 rows and 2-3 columns, input columns past the last window, NaN anywhere."""
-    h, w = kh + eh, kw + 14 + ew
-    oh, ow = (h - kh) // 2 + 1, (w - kw) // 2 + 1
-    assert KP.runs_s2(h, w, kh, kw, 2, 2, 0, 0, oh, ow)
+                    pt: int, pl: int, pb: int, pr: int, seed: int) -> None:
+    """Stride-2 max pools on vectors: rows ending anywhere in a vector (the input's last
+    part vector loaded masked, the output's stored masked), windows of 1-3 rows and 2-3
+    columns, input columns past the last window, padding before (less than the window)
+    and after (Inception v2's [0, 0, 1, 1]: windows clipped at the bottom and the right),
+    NaN and -inf anywhere. The lowering runs it on rows of 8 outputs or more, and on
+    shorter ones where a window is clipped (``runs_s2``); the kernel is right on any."""
+    pt, pl = min(pt, kh - 1), min(pl, kw - 1)
+    h, w = kh + eh, kw + ew
+    oh, ow = (h + pt + pb - kh) // 2 + 1, (w + pl + pr - kw) // 2 + 1
+    assume((oh - 1) * 2 - pt < h and (ow - 1) * 2 - pl < w)  # a row and a column inside
+    clipped = pt or pl or (oh - 1) * 2 + kh > h or (ow - 1) * 2 + kw > w
+    assert KP.runs_s2(h, w, kh, kw, 2, 2, pt, pl, oh, ow) == (ow >= 8 or bool(clipped))
     x = rand(np.random.default_rng(seed), 1, planes, h, w)
     if seed % 2 == 0:
         x.flat[seed % x.size] = np.nan
-    cfg = {"ndim": 2, "kernel": (kh, kw), "strides": (2, 2), "padding": (0, 0),
-           "pads_end": (0, 0), "ceil_mode": False, "count_include_pad": False,
+    if seed % 3 == 0:
+        x[:, :, -1, :] = -np.inf  # a clipped window's one row: nothing else may win
+    cfg = {"ndim": 2, "kernel": (kh, kw), "strides": (2, 2), "padding": (pt, pl),
+           "pads_end": (pb, pr), "ceil_mode": False, "count_include_pad": False,
            "ceil_drop_last": False, "kind": "max"}
     want = pool_reference(x, cfg)
+    assert want.shape == (1, planes, oh, ow)
     out = np.full((1, planes, oh, ow), -7.0, np.float32)
-    KP.maxpool_s2(x, kh, kw, out, threads)
+    KP.maxpool_s2(x, kh, kw, pt, pl, out, threads)
     np.testing.assert_array_equal(out, want)  # (a maximum is exact)
 
 

@@ -21,8 +21,8 @@ columns) are too short to vectorize one by one. Windows that all lie inside plan
 (most strided pools of the light models but their stems) are reduced over chunks of whole
 planes at once instead (``pool_plane``): a loop over a row of 13 or 27 output columns runs
 as scalar code, and a flat pass over many planes does not. Stride-2 max pools of up to
-3x3 with their windows inside and rows of 8 outputs or more run ``maxpool_s2`` instead, on
-8-lane vectors (``simd``). The lowering picks the path for each step (``runs_s2``,
+3x3 with rows of 8 outputs or more, or with windows the padding clips, run ``maxpool_s2``
+instead, on 8-lane vectors (``simd``). The lowering picks the path for each step (``runs_s2``,
 ``runs_plane``, ``runs_same``); ``maxpool2d`` and ``avgpool2d`` pick it at run
 time. Generated plans see these names through the header of
 :mod:`shapegraph.executor.codegen`.
@@ -402,63 +402,81 @@ def _plane_chunks(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, is_max: boo
 def runs_s2(h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
             oh: int, ow: int) -> bool:
     """Whether a max pool runs ``maxpool_s2`` (the caller knows it is a max): stride 2, a
-    window of at most 3 x 3 (2 or 3 columns) inside the input, output rows of 8 columns or
-    more (SqueezeNet's three 3x3 pools, one thread, against ``pool_rows`` over 64 x 111 x
-    111 and ``pool_plane`` over 128 x 55 x 55 and 256 x 27 x 27, in benchmarks/README.md
-    "Stop 28")."""
-    return (sh == 2 and sw == 2 and ph == 0 and pw == 0 and 1 <= kh <= 3 and 2 <= kw <= 3
-            and (oh - 1) * 2 + kh <= h and (ow - 1) * 2 + kw <= w and ow >= 8)
+    window of at most 3 x 3 (2 or 3 columns), padded before by less than the window,
+    every window with a row and a column inside the input (a max pool's padding never
+    wins: a window is clipped to the input), and output rows of 8 columns or more
+    (SqueezeNet's three 3x3 pools, one thread, against ``pool_rows`` over 64 x 111 x 111
+    and ``pool_plane`` over 128 x 55 x 55 and 256 x 27 x 27, in benchmarks/README.md
+    "Stop 28"), or of any length where a window is clipped (``pool_plane`` takes no
+    padding: Inception v2's three 3x3 pools padded after, [0, 0, 1, 1], took 0.32-0.51
+    ms each on ``pool_rows``, one thread, and take 0.06-0.16 here, since stop 39; on
+    shorter rows inside the input ``pool_plane`` is faster: 256 x 13 x 13, 19 µs against
+    24)."""
+    clipped = ph > 0 or pw > 0 or (oh - 1) * 2 + kh > h or (ow - 1) * 2 + kw > w
+    return (sh == 2 and sw == 2 and 0 <= ph < kh and 0 <= pw < kw and 1 <= kh <= 3
+            and 2 <= kw <= 3 and (oh - 1) * 2 - ph < h and (ow - 1) * 2 - pw < w
+            and (ow >= 8 or clipped))
 
 
 @_parallel
-def maxpool_s2(x: np.ndarray, kh: int, kw: int, out: np.ndarray, threads: int) -> None:
-    """A stride-2 max pool whose windows lie inside the input (``runs_s2``), one output row
-    at a time on 8-lane vectors: its window rows' maximum, then each output's 2 or 3
-    columns of it, split into even and odd columns in registers (``simd.vunzip``)."""
+def maxpool_s2(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, out: np.ndarray,
+               threads: int) -> None:
+    """A stride-2 max pool with ``ph`` rows and ``pw`` columns of padding before
+    (``runs_s2``; any after: the output's size says), one output row at a time on 8-lane
+    vectors: its window rows' maximum (the rows inside the input), then each output's 2
+    or 3 columns of it, split into even and odd columns in registers
+    (``simd.vunzip``)."""
     n_dim, c_dim, h, w = x.shape
     planes = n_dim * c_dim
     items = _plane_runs(planes, h * w, threads, POOL_PARALLEL_MIN)
     if items == 1:
-        _s2_planes(x, kh, kw, out, np.int64(0), planes)
+        _s2_planes(x, kh, kw, ph, pw, out, np.int64(0), planes)
         return
     for it in prange(items):
         lo, hi = _plane_span(np.int64(it), items, planes)
-        _s2_planes(x, kh, kw, out, lo, hi)
+        _s2_planes(x, kh, kw, ph, pw, out, lo, hi)
 
 
 @_kernel
-def _s2_planes(x: np.ndarray, kh: int, kw: int, out: np.ndarray, lo: int | np.int64,
-               hi: int) -> None:
+def _s2_planes(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, out: np.ndarray,
+               lo: int | np.int64, hi: int) -> None:
     """Planes lo .. hi-1 of ``maxpool_s2``."""
     h, w = x.shape[2], x.shape[3]
     oh, ow = out.shape[2], out.shape[3]
-    m = np.empty(w + 48, np.float32)  # a window's rows' maximum (room for whole vectors)
+    # a window's rows' maximum, from column -pw (room for whole vectors); the columns
+    # outside the input stay -inf: a padding column never wins
+    m = np.full(w + 48 + pw, -np.inf, np.float32)
     xa, ma, oa = address(x), address(m), address(out)
     for plane in range(lo, hi):
         for i in range(oh):
-            s2_row(xa, (plane * h + 2 * i) * w, w, kh, kw, ma, oa, (plane * oh + i) * ow, ow)
+            r0 = max(2 * i - ph, 0)
+            rows = min(2 * i - ph + kh, h) - r0
+            s2_row(xa, (plane * h + r0) * w, w, rows, kw, pw, ma, oa,
+                   (plane * oh + i) * ow, ow)
 
 
 @_inline
-def s2_row(xa: int, r0: int, w: int, kh: int, kw: int, ma: int, oa: int, o0: int,
+def s2_row(xa: int, r0: int, w: int, kh: int, kw: int, pw: int, ma: int, oa: int, o0: int,
            ow: int) -> None:
     """One output row of a stride-2 max pool: the ``ow`` floats from element o0 at address
-    ``oa`` = the maxima of the ``kh`` x ``kw`` windows at columns 0, 2, .. of the rows of
-    ``w`` floats from element r0 at address ``xa``. ``ma``: room for the window rows'
-    maximum (``w`` + 48 floats). Addresses, not arrays: an inlined function's array
-    arguments cost a reference count taken and dropped (two calls) every row, which was
-    half of SqueezeNet's 128 x 55 x 55 pool (131 µs, 75 with addresses)."""
+    ``oa`` = the maxima of the ``kh`` x ``kw`` windows at columns -pw, 2 - pw, .. of the
+    ``kh`` rows of ``w`` floats from element r0 at address ``xa`` (a window's columns
+    outside the rows ignored). ``ma``: room for the window rows' maximum (``w`` + 48 +
+    ``pw`` floats), its first ``pw`` and every one from ``pw + w`` on -inf. Addresses,
+    not arrays: an inlined function's array arguments cost a reference count taken and
+    dropped (two calls) every row, which was half of SqueezeNet's 128 x 55 x 55 pool
+    (131 µs, 75 with addresses)."""
     for t in range(0, w - 7, 8):  # m = the window rows' maximum, column by column
         v = vload(xa, r0 + t)
         for r in range(1, kh):
             v = vmax(v, vload(xa, r0 + r * w + t))
-        vstore(ma, t, v)
+        vstore(ma, pw + t, v)
     t = w // 8 * 8
-    if t < w:  # (a last part vector: nothing past the row is read)
-        v = vloadn(xa, r0 + t, w - t)
+    if t < w:  # (a last part vector: nothing past the row is read, -inf after it)
+        v = vloadnf(xa, r0 + t, w - t, np.float32(-np.inf))
         for r in range(1, kh):
-            v = vmax(v, vloadn(xa, r0 + r * w + t, w - t))
-        vstore(ma, t, v)
+            v = vmax(v, vloadnf(xa, r0 + r * w + t, w - t, np.float32(-np.inf)))
+        vstore(ma, pw + t, v)
     # out[j] = max(m[2j], m[2j + 1] (, m[2j + 2])): m's even and odd columns, the evens of
     # the next 8 outputs' read ahead for m[2j + 2] (``vnext``; m is read only where it was
     # stored whole: a load across two recent stores waits for both)
@@ -498,7 +516,7 @@ def _pool2d(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
     call the path their step needs directly)."""
     if is_max and _runs_s2(x.shape[2], x.shape[3], kh, kw, sh, sw, ph, pw, out.shape[2],
                            out.shape[3]):
-        maxpool_s2(x, kh, kw, out, 1)
+        maxpool_s2(x, kh, kw, ph, pw, out, 1)
     elif _runs_plane(x.shape[2], x.shape[3], kh, kw, sh, sw, ph, pw, out.shape[2],
                      out.shape[3]):
         pool_plane(x, kh, kw, sh, sw, is_max, out, 1)

@@ -398,7 +398,7 @@ class _Lowerer:
         flags = [Arg("lit", is_max), Arg("lit", not is_max and n.attrs["count_include_pad"])]
         sizes: tuple[int, ...]
         if is_max and runs_s2(*xs[2:], *k, *s, *p, *ys[2:]):
-            kernel, sizes, flags = "maxpool_s2", tuple(k), []
+            kernel, sizes, flags = "maxpool_s2", (*k, *p), []
             algo = "stride 2 on vectors: window rows' maximum, then even and odd columns"
         elif runs_plane(*xs[2:], *k, *s, *p, *ys[2:]):  # (no padding: not an argument)
             kernel, sizes = "pool_plane", (*k, *s)
