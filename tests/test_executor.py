@@ -272,6 +272,40 @@ def test_memory_plan_reuses_buffers() -> None:
     assert "f32[batch,6,28,28]" in text and "0.weight: (6, 1, 5, 5)" in text
 
 
+def test_the_arena_the_weights_and_scratch_buffers_start_a_cache_line() -> None:
+    """Every buffer's offset is a multiple of ALIGN floats, and the arena and the packed
+    weights start at a 64-byte boundary, so every buffer does (a 16-lane vector load
+    from a buffer's start never straddles two cache lines); so do the kernels' scratch
+    buffers (``simd.empty64``: numba aligns to 32 bytes, numpy to 16)."""
+    from shapegraph.executor.jit import njit
+    from shapegraph.executor.plan import ALIGN, aligned
+    from shapegraph.executor.simd import address, empty64
+
+    model = sg.compile(resnet(8, 3), sg.Input("x", ("batch", 8, 12, 12)))
+    check(model, rand(2, 8, 12, 12, seed=5))
+    runner = next(iter(model._runners.values()))
+    assert runner.arena().ctypes.data % 64 == 0 and runner.weights.ctypes.data % 64 == 0
+    assert ALIGN * 4 == 64
+    assert all(o % ALIGN == 0 for o in runner.plan.weight_offsets)
+    assert all(st.index % ALIGN == 0 for st in runner.plan.storage.values()
+               if st.kind == "arena")
+    for size in (1, 5, 16, 1000, 123457):
+        a = aligned(size, zero=True)
+        assert a.shape == (size,) and a.dtype == np.float32 and not a.any()
+        assert a.ctypes.data % 64 == 0 and aligned(size).ctypes.data % 64 == 0
+
+    @njit
+    def scratch(n: int) -> tuple[int, int]:
+        worst = 0
+        for k in range(1, n):  # (allocations of every size, each freed in turn)
+            buf = empty64(k)
+            buf[:] = 1.0
+            worst = max(worst, address(buf) % 64)
+        return worst, empty64(n).size
+
+    assert scratch(300) == (0, 300)
+
+
 class _Branches(nn.Block):
     """Two branches concatenated, then a residual over a third: values of several sizes
     and lifetimes, a concat written part by part."""

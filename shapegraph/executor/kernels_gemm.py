@@ -53,6 +53,7 @@ from shapegraph.executor.kernels_vgemm import WIDE, WR, vgemm_rm, vgemm_rm_act, 
 from shapegraph.executor.simd import (
     F32x8,
     address,
+    empty64,
     fload,
     fstore,
     set_thread_count,
@@ -348,7 +349,7 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
         fused = _product(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels,
                          yv[m0:, p0:], pixels, beta, b[m0:], relu, fuse)
     else:
-        col = np.empty((kg, np_), np.float32)
+        col = empty64(kg * np_).reshape((kg, np_))  # (64-byte aligned rows where np_ allows)
         if ow_dim <= GATHER_MAX_OW:
             _im2col_gather(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0,
                            np_, col)
@@ -729,7 +730,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     # 2. V[xi] at xi * vp, a cache line apart beyond their size: at a multiple of 4 KiB
     # every transform's 16 stores fell into one L1 set (3x slower, 128 channels x 56 tiles)
     vp = c_dim * tmax + 16
-    vt = np.empty(16 * vp, np.float32)
+    vt = empty64(16 * vp)  # (64-byte aligned: simd.empty64)
     rp = 2 * whs  # the strip's row pitch
     # (the inlined helpers get addresses, not arrays: an array argument costs a reference
     # count taken and dropped at each call, and 8 tiles' transform is a few dozen vector
@@ -744,7 +745,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                 wino_in8(sta, xr + tj, whs, rp, vta, vr + tj, vp)
     # 3. the products, M[xi] (rows lo .. m1 x tiles) at xi * mp
     mp = (m1 - lo) * tmax + 16
-    mt = np.empty(16 * mp, np.float32)
+    mt = empty64(16 * mp)
     ua, va, ma = address(u), address(vt), address(mt)
     for xi in range(16):
         for r8 in range(lo, m1, 8):  # 8 rows of U[xi] (in L1) against all strips of V[xi]

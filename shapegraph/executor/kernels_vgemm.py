@@ -57,6 +57,7 @@ from shapegraph.executor.jit import njit
 from shapegraph.executor.regs import MR, NR, WIDE, WR, _put
 from shapegraph.executor.simd import (
     address,
+    empty64,
     fload,
     fstore,
     prefetch,
@@ -112,12 +113,13 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
     if m < MR:
         _small(m, n, k, a, lda, b, ldb, c, ldc, beta, bias, relu)
         return
-    xs = np.empty(max(k, 1) * 8, np.float32)  # a last strip of < 8 columns, padded
-    tmp = np.empty(MR * NR, np.float32)  # a tile C cannot hold
+    # (the scratch buffers 64-byte aligned: ``simd.empty64``)
+    xs = empty64(max(k, 1) * 8)  # a last strip of < 8 columns, padded
+    tmp = empty64(MR * NR)  # a tile C cannot hold
     tmp_at, xs_at = address(tmp), address(xs)
     # wide strips copied to be contiguous first (``packs_wide``)
     pack = WIDE and n >= WR and packs_wide(m, k)
-    xw = np.empty(max(k, 1) * WR if pack else 1, np.float32)
+    xw = empty64(max(k, 1) * WR if pack else 1)
     xw_at = address(xw)
     s0 = 0
     while s0 < n:

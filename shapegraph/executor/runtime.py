@@ -23,7 +23,7 @@ from shapegraph.core.graph import Graph
 from shapegraph.executor.codegen import Generated, generate, large_steps
 from shapegraph.executor.governor import ThreadGovernor
 from shapegraph.executor.lower import lower
-from shapegraph.executor.plan import Plan, plan_memory
+from shapegraph.executor.plan import Plan, aligned, plan_memory
 from shapegraph.executor.warm import precompile
 from shapegraph.infer.cost import node_macs
 from shapegraph.infer.interpret import run_reference
@@ -71,7 +71,7 @@ class Runner:
     def arena(self) -> np.ndarray:
         a: np.ndarray | None = getattr(self._local, "arena", None)
         if a is None:
-            a = np.empty(self.arena_size, np.float32)
+            a = aligned(self.arena_size)
             self._local.arena = a
             _parallel_setup()
         return a

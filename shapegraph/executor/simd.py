@@ -27,14 +27,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
+import numpy as np
 from llvmlite import ir  # type: ignore[import-untyped]
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "fload", "fstore", "iload",
-           "prefetch", "prefetchw", "set_thread_count", "thread_count", "vadd", "vdiv", "vfma",
-           "vload", "vloadn", "vloadnf", "vmax", "vmul", "vnext", "vout", "vprev", "vput",
+from shapegraph.executor.jit import njit
+
+__all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "empty64", "fload", "fstore",
+           "iload", "prefetch", "prefetchw", "set_thread_count", "thread_count", "vadd", "vdiv",
+           "vfma", "vload", "vloadn", "vloadnf", "vmax", "vmul", "vnext", "vout", "vprev", "vput",
            "vrelu", "vsplat", "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero",
            "vzip", "wfma", "whi", "wlo", "wload", "wmax", "wout", "wput", "wsplat", "wstore",
            "wzero"]
@@ -565,3 +568,15 @@ wlo = cast(_F, intrinsic(_whalf(False)))
 """wlo(v): lanes 0-7 of a 16-lane vector, as an ``f32x8``."""
 whi = cast(_F, intrinsic(_whalf(True)))
 """whi(v): lanes 8-15 of a 16-lane vector, as an ``f32x8``."""
+
+
+@njit(inline="always")
+def empty64(n: int) -> Any:
+    """``np.empty(n, np.float32)`` in compiled code with its first element 64-byte aligned
+    (numba aligns to 32 bytes): a scratch buffer read by 16-lane vectors from its start,
+    or from multiples of 16 floats, then never loads across two cache lines (a strip of
+    ``vgemm``'s packed from B, a convolution's im2col tiles). A view: the buffer it is in
+    lives as long as it does."""
+    buf = np.empty(n + 16, np.float32)
+    s = (-address(buf) & 63) >> 2
+    return buf[s:s + n]

@@ -505,7 +505,7 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
         e(3, f"for j in range({wv}, {cfg.W}):")
         e(4, f"q = j + {cfg.PW}")
         e(4, f"dst[(q % 2) * {wh} + q // 2] = src[j]")
-    e(1, f"vt = np.empty({a * a * c_dim * tmax}, np.float32)")
+    e(1, f"vt = empty64({a * a * c_dim * tmax})")  # (64-byte aligned: simd.empty64)
     # (addresses for the inlined helpers: an array argument costs a reference count taken
     # and dropped at each call; kernels_gemm._wino_item says how much)
     e(1, "xda, vta = address(xd), address(vt)")
@@ -515,7 +515,7 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
     e(3, f"vr = c * {tmax} + ti * {tw}")
     e(3, f"for tj in range(0, {tw}, 8):")
     e(4, f"wino_in8(xda, xr + tj, {wh}, {2 * wh}, vta, vr + tj, {c_dim * tmax})")
-    e(1, f"mt = np.empty({a * a * o_dim * tmax}, np.float32)")
+    e(1, f"mt = empty64({a * a * o_dim * tmax})")
     e(1, "wa, va, ma = address(wp), address(vt), address(mt)")
     e(1, f"for xi in range({a * a}):")
     e(2, "s0 = 0")
