@@ -820,18 +820,21 @@ def test_strips_cover_the_channels() -> None:
     """``oconv``'s and ``dense_tiled``'s strips of output channels lie end to end from 0
     and cover the group's channels rounded up to 8, each as wide as a tile it has: 24, 16
     or 8 lanes, or where KVG.WIDE 48, 32, 24, 16 or 8 (the compiled functions and the
-    packing's Python ones agree)."""
+    packing's Python ones agree), never 16 after 48."""
     widths = {48, 32, 24, 16, 8} if KVG.WIDE else {24, 16, 8}
     for og in range(1, 200):
         n = KO.strips_of(og)
         assert n == KO.strips_of.py_func(og)
-        lane = 0
+        lane, seq = 0, []
         for s in range(n):
             lane0, width = KO.strip(og, s)
             assert (lane0, width) == KO.strip.py_func(og, s), og
             assert lane0 == lane and width in widths, og
             lane += width
+            seq.append(width)
         assert lane == -(-og // 8) * 8, og
+        # (a 16-lane strip runs on 8-lane vectors: after a 48, two of 32 instead)
+        assert (48, 16) not in zip(seq, seq[1:]), (og, seq)
 
 
 @SOME
@@ -1344,8 +1347,8 @@ def test_wino_gemm_workloads(cfg: dict[str, int]) -> None:
 @given(st.integers(1, 128), st.integers(1, 16), st.integers(1, 1024), st.integers(1, 1024),
        st.integers(1, 16), st.integers(1, 8))
 def test_wino_split(th: int, vecs: int, c: int, m: int, batch: int, threads: int) -> None:
-    """Blocks of 1..th tile rows, on one thread at least as many as make whole strips of
-    the register tile (or the whole image); the output channels split only on several
+    """Blocks of 1..th tile rows, on one thread a multiple of those that make whole strips
+    of the register tile (or the whole image); the output channels split only on several
     threads, in one part per thread of 16 channels or more; and never an estimate worse
     than the blocks sized for one thread."""
     tw = 8 * vecs
@@ -1354,6 +1357,7 @@ def test_wino_split(th: int, vecs: int, c: int, m: int, batch: int, threads: int
     assert 1 <= rows <= th and 1 <= alone <= th
     width = KG.WR if KG.WIDE else 24
     assert alone >= min(th, next(r for r in range(1, width + 1) if r * tw % width == 0))
+    assert alone == th or alone * tw % width == 0  # whole strips, none left over
     assert one == 1 and parts in (1, threads) and (parts == 1 or m >= 16 * parts)
     part = 8 * (((m + 7) // 8 + parts - 1) // parts)  # the largest part
     load = KG.wino_load(th, rows, batch, 1 if parts > 1 else threads, min(part, m), tw)
@@ -1376,7 +1380,7 @@ def test_wino_gemm_random_parts(c: int, o: int, h: int, w: int, n: int, threads:
 
 @pytest.mark.parametrize(("c", "o", "h", "w", "n", "threads"), [
     (256, 256, 14, 14, 1, 2),  # ResNet-50's 3x3 at 14x14
-    (32, 128, 27, 27, 1, 2),  # SqueezeNet's expand (four blocks: 4, 4, 4 and 2 tile rows)
+    (32, 128, 27, 27, 1, 2),  # SqueezeNet's expand (five blocks: 3, 3, 3, 3 and 2 rows)
     (48, 100, 13, 13, 1, 3),  # parts of 4, 4 and 4.5 groups of 8
     (24, 36, 5, 30, 1, 2),  # parts of 2 groups of 8 and of 2.5
     (24, 64, 5, 30, 3, 2),  # three images of two blocks (3 and 2 tile rows)

@@ -107,12 +107,16 @@ def strip(og: int, s: int) -> tuple[int, int]:
     """(first lane, lanes) of strip s of a group of ``og`` output channels: 24 lanes each,
     the last 8 or 16 (past og: zero weights, not stored), but two of 16 where a last of 8
     would follow one of 24 (a tile of 8 lanes loads as much as one of 24). Where ``WIDE``:
-    48 lanes each, the last 8, 16, 24 or 32, or 24 and 16 for 40."""
+    48 lanes each, the last 8, 16, 24 or 32, or 24 and 16 for 40, and two of 32 where a
+    last of 16 would follow one of 48 (the 16-lane tile runs on 8-lane vectors: a step of
+    48 + 16 lanes took 20 cycles of multiply-adds, 32 + 32 take 16)."""
     og8 = (og + 7) // 8 * 8
     if WIDE:
         q, r = divmod(og8, WIDE_LANES)
         if r == 40 and s >= q:
             return WIDE_LANES * q + 24 * (s - q), 24 - 8 * (s - q)
+        if r == 16 and q >= 1 and s >= q - 1:
+            return WIDE_LANES * (q - 1) + 32 * (s - q + 1), 32
         return WIDE_LANES * s, min(WIDE_LANES, og8 - WIDE_LANES * s)
     q, r = divmod(og8, LANES)
     if r == 8 and q >= 1 and s >= q - 1:
