@@ -6,6 +6,7 @@ once per type signature (generic kernels) or per configuration (templates).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -834,7 +835,7 @@ def test_strips_cover_the_channels() -> None:
             seq.append(width)
         assert lane == -(-og // 8) * 8, og
         # (a 16-lane strip runs on 8-lane vectors: after a 48, two of 32 instead)
-        assert (48, 16) not in zip(seq, seq[1:]), (og, seq)
+        assert (48, 16) not in itertools.pairwise(seq), (og, seq)
 
 
 @SOME
@@ -1175,10 +1176,13 @@ def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
     ((1, 3, 224, 224, 96, 11, 11, 4, 4, 2, 2, 1, 1, 1), "oconv"),
     ((1, 3, 224, 224, 64, 3, 3, 2, 2, 0, 0, 1, 1, 1), "gemm"),  # 27 products: im2col
     ((1, 128, 56, 56, 128, 3, 3, 2, 2, 1, 1, 1, 1, 1), "oconv"),  # strided 3x3s
-    ((1, 512, 14, 14, 512, 3, 3, 2, 2, 1, 1, 1, 1, 1), "oconv"),
+    # onto 7x7 planes (one strip of the wide tile and a dot product): im2col where WIDE
+    ((1, 512, 14, 14, 512, 3, 3, 2, 2, 1, 1, 1, 1, 1), "gemm" if KVG.WIDE else "oconv"),
+    ((1, 112, 14, 14, 192, 3, 3, 2, 2, 1, 1, 1, 1, 1), "oconv"),  # (1008 products)
     ((1, 256, 14, 14, 512, 1, 1, 2, 2, 0, 0, 1, 1, 1), "gemm"),  # 1x1s: the GEMM
     ((1, 64, 56, 56, 256, 1, 1, 1, 1, 0, 0, 1, 1, 1), "gemm"),
-    ((1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # 7x7 and 6x6 planes
+    ((1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "gemm" if KVG.WIDE else "oconv"),
+    ((1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 2), "oconv"),  # (groups: oconv's)
     ((1, 160, 6, 6, 320, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),
     ((1, 160, 13, 13, 320, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # Inception v1's
     ((1, 64, 13, 13, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # SqueezeNet's expands

@@ -11,7 +11,7 @@ from shapegraph.executor.kernels import NARROW_UNITS, sgemm_packs
 from shapegraph.executor.kernels_cpool import pack_conv_maxpool
 from shapegraph.executor.kernels_dw import pack_dwconv
 from shapegraph.executor.kernels_oconv import DENSE_TILED_WEIGHTS, pack_dense, pack_oconv
-from shapegraph.executor.kernels_vgemm import WIDE
+from shapegraph.executor.kernels_vgemm import WIDE, WR
 from shapegraph.executor.steps import Arg, Lowered, Step, act_arg, has_residual
 from shapegraph.executor.templates import (
     POOL_ALGOS,
@@ -44,7 +44,10 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     convolutions with at least 32 inputs and 64 outputs (or 128 and 32, or 16 and 64 on
     planes of ``WINO_16_MIN_WIDTH`` columns or more), on planes of ``WINO_MIN_WIDTH``
     columns or more (with fewer channels its transforms cost more than
-    it saves, and on 7x7 planes half its vector lanes are padding);
+    it saves, and on 7x7 planes half its vector lanes are padding); ``gemm`` (im2col)
+    for the others onto a plane that is one strip of the wide register tile
+    (``fills_strip``: 7x7) with GEMM_STRIP_MIN_K products an output or more and
+    OCONV_MIN_3X3_OUTPUTS outputs;
     ``oconv`` (``kernels_oconv``: the implicit GEMM vectorized over output channels) for
     the other kernels of more than one tap with OCONV_MIN_K products per output (input
     channels of a group x taps) and OCONV_MIN_OUTPUTS outputs a group, but stride-1 3x3s
@@ -59,18 +62,28 @@ def conv_algorithm(cfg: ConvArgs) -> str:
         return "dwconv"
     if kh * kw == 1:
         return "gemm" if k >= 16 and og >= 8 else conv2d_config(*cfg).algo
-    _, ow = _out_hw(cfg)  # (for the 3x3s Winograd takes: W + 2 PW - 2)
+    oh, ow = _out_hw(cfg)  # (for the 3x3s Winograd takes: W + 2 PW - 2)
     if ((kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1)
             and ((c >= 32 and o >= 64) or (c >= 128 and o >= 32)
                  or (c >= 16 and o >= 64 and ow >= WINO_16_MIN_WIDTH))
             and ow >= WINO_MIN_WIDTH):
         return "wino_gemm"
+    if (groups == 1 and k >= GEMM_STRIP_MIN_K and og >= OCONV_MIN_3X3_OUTPUTS
+            and fills_strip(oh * ow)):
+        return "gemm"
     if (k >= OCONV_MIN_K and og >= OCONV_MIN_OUTPUTS
             and not ((kh, kw, sh, sw) == (3, 3, 1, 1) and og < OCONV_MIN_3X3_OUTPUTS)):
         return "oconv"
     if k >= 16 and og >= 8 and sh * sw > 1:
         return "gemm"
     return conv2d_config(*cfg).algo
+
+
+def fills_strip(pixels: int) -> bool:
+    """Whether an output plane of ``pixels`` is one strip of ``vgemm``'s wide register
+    tile and at most GEMM_STRIP_DOTS columns more (its dot products): a 7x7 plane, 48 + 1,
+    where ``WIDE``."""
+    return WIDE and WR <= pixels <= WR + GEMM_STRIP_DOTS
 
 
 def is_depthwise(cfg: ConvArgs) -> bool:
@@ -112,6 +125,17 @@ def _out_hw(cfg: ConvArgs) -> tuple[int, int]:
 OCONV_MIN_K = 64
 OCONV_MIN_OUTPUTS = 32
 OCONV_MIN_3X3_OUTPUTS = 64
+
+# Convolutions onto 7x7 planes (48 + 1 pixels: one strip of vgemm's wide tile and a dot
+# product) with 1024 products an output or more run im2col and vgemm, not oconv (stop 39,
+# one thread; alone, µs, oconv / gemm: ResNet-50's 512 -> 512 at 7x7 1658 / 1553, its
+# stride-2 512 at 14x14 1787 / 1556, Inception v2's 256 at 14x14 stride 2 511 / 439, 128
+# -> 192 at 14x14 stride 2 194 / 175, 192 -> 320 at 7x7 421 / 400; 160 and 192 -> 224 at
+# 7x7 even; in ResNet-50, its weights read from memory, its three 2.1-2.5 ms -> 1.66-1.79;
+# but 6x6 planes, 24 + 12, not: Inception v1's 192 -> 384 at 6x6 392 / 572; nor 32 outputs:
+# DenseNet-121's 128 -> 32 at 7x7 on its generated kernel 42, 55 on gemm).
+GEMM_STRIP_MIN_K = 1024
+GEMM_STRIP_DOTS = 4
 
 
 # wino_gemm (on 8-lane vectors since stop 28) against oconv, one convolution alone with
