@@ -1276,6 +1276,13 @@ def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg
     if not direct and nt > 64:
         assert 4 * kg * nt <= KG.COL_BYTES
     items = batch * groups * -(-pixels // nt) * -(-mg // mt)
+    if (batch * groups == 1 and (direct or nt == pixels) and pixels < KG.SPLIT_ROWS_PIXELS
+            and mg >= KG.SPLIT_ROWS_MIN * threads):
+        # a small plane in one tile: one part of the output channels a thread (the last
+        # may be short), in whole groups of 8, SPLIT_ROWS_MIN or more
+        assert nt == pixels and mt % 8 == 0 and mt >= KG.SPLIT_ROWS_MIN
+        assert items == threads
+        return
     if batch * groups * -(-pixels // nt) < threads and mg >= max(32, 16 * threads):
         assert items >= threads  # output channels split: a part a thread at least
     if pixels >= 256 * 2 * threads or mg >= 64 * threads:

@@ -74,6 +74,8 @@ __all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS",
            "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "pointwise",
            "runs_pointwise", "wino_gemm", "wino_in8", "wino_out8", "wino_put", "wino_split"]
 
+SPLIT_ROWS_PIXELS = 1024
+SPLIT_ROWS_MIN = 128
 COL_BYTES = 1024 * 1024  # an im2col tile's size at most (with its product, within L2)
 # im2col tiles of products shorter than this (stems on 3 input channels: 27 = 3 x 3 x 3)
 # keep at most SHORT_K_PIXELS pixels: with so few multiply-adds per output element, sgemm
@@ -93,7 +95,9 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
     """(pixel tile, output-channel tile): im2col tiles of at most ``COL_BYTES``, then, for
     more than one thread, split further until there are at least two work items per thread
     (pixels first, while a tile keeps 128 of them; then output channels, while a tile keeps
-    32, or 16 for one tile a thread). Pixel tiles are of equal size, and more tiles than
+    32, or 16 for one tile a thread); but one image on a plane of under
+    SPLIT_ROWS_PIXELS in one tile with SPLIT_ROWS_MIN output channels a thread or more is
+    split in one part of them a thread. Pixel tiles are of equal size, and more tiles than
     threads are a multiple of the threads while a tile keeps 64 pixels. The ``pointwise``
     kernel's items keep whole rows and split output channels only, in multiples of 8."""
     if direct and runs_pointwise(pixels, kg, mg):
@@ -109,6 +113,15 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
         nt = min(nt, SHORT_K_PIXELS)
     n_pt = (pixels + nt - 1) // nt
     want = 2 * threads
+    if (threads > 1 and batch * groups == 1 and (direct or n_pt == 1)
+            and pixels < SPLIT_ROWS_PIXELS and mg >= SPLIT_ROWS_MIN * threads):
+        # a plane of 28x28 or less in one tile, with SPLIT_ROWS_MIN output channels a
+        # thread or more: one part of them a thread, each over all the pixels. In pixel
+        # tiles each tile ended in a part strip or dot products; in two parts a thread, each
+        # copied B's strips (and built its im2col tile) twice. (ResNet-50 on two threads, in
+        # the model: 1x1s at 28x28 and 14x14 with 512 and 1024 outputs 386-400 -> 330-370
+        # µs; with 128 outputs, 64 a part, 357 -> 412: so SPLIT_ROWS_MIN.)
+        return nt, 8 * (((mg + 7) // 8 + threads - 1) // threads)
     if threads > 1 and batch * groups * n_pt < want and pixels >= 256:
         n_pt = max(n_pt, min((want + batch * groups - 1) // (batch * groups), pixels // 128))
     # tiles of equal size and, when there are more of them than threads, as many as a
