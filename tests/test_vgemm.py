@@ -128,6 +128,34 @@ def test_vgemm_last_columns_as_dot_products(m: int, strips: int, tail: int, k: i
     close(got, want, k)
 
 
+@settings(deadline=None, max_examples=60)
+@given(st.integers(8, 40), st.integers(0, 2), st.integers(17, 47), st.integers(1, 300),
+       st.sampled_from([0.0, 1.0]), st.booleans(), st.tuples(*[st.integers(0, 3)] * 6),
+       st.integers(0, 2**32 - 1))
+def test_vgemm_strips_of_32(m: int, strips: int, tail: int, k: int, beta: float,
+                            relu: bool, pads: tuple[int, int, int, int, int, int],
+                            seed: int) -> None:
+    """17-47 last columns after 0-2 strips of 48 (SqueezeNet's 13x13 planes: 169 = 3 x 48
+    + 25): where WIDE, on the tile of 32, from the strip in place (32 or more, then 8-wide
+    tiles or dot products) or from a copy padded with zeros, stored through the scratch
+    tile (under 32); with bias and ReLU, rows in blocks of 8 and a last overlapping
+    block, on views; the same numbers as numpy, nothing outside the block written."""
+    rng = np.random.default_rng(seed)
+    n = KV.WR * strips + tail
+    ra, ca, rb, cb, rc, cc = pads
+    a = rng.standard_normal((m + ra, k + ca)).astype(np.float32)
+    b = rng.standard_normal((k + rb, n + cb)).astype(np.float32)
+    c = rng.standard_normal((m + rc, n + cc)).astype(np.float32)
+    bias = rng.standard_normal(m).astype(np.float32)
+    want = c.astype(np.float64)
+    av, bv = a[ra:, ca:], b[rb:, cb:]
+    a[:ra], a[:, :ca], b[:rb], b[:, :cb] = np.nan, np.nan, np.nan, np.nan  # never read
+    block = av.astype(np.float64) @ bv + bias[:, None] + beta * want[rc:, cc:]
+    want[rc:, cc:] = np.maximum(block, 0.0) if relu else block
+    _vgemm_act(m, n, k, av, k + ca, bv, n + cb, c[rc:, cc:], n + cc, beta, bias, relu)
+    close(c, want.astype(np.float32), k)
+
+
 @settings(deadline=None, max_examples=40)
 @given(st.integers(KV.PACK_MIN_M, KV.PACK_MIN_M + 70), st.integers(KV.WR, 3 * KV.WR + 30),
        st.integers(KV.PACK_MIN_K, KV.PACK_MIN_K + 200), st.sampled_from([0.0, 1.0]),

@@ -115,7 +115,7 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
         return
     # (the scratch buffers 64-byte aligned: ``simd.empty64``)
     xs = empty64(max(k, 1) * 8)  # a last strip of < 8 columns, padded
-    tmp = empty64(MR * NR)  # a tile C cannot hold
+    tmp = empty64(MR * WR)  # a tile C cannot hold
     tmp_at, xs_at = address(tmp), address(xs)
     # wide strips copied to be contiguous first (``packs_wide``)
     pack = WIDE and n >= WR and packs_wide(m, k)
@@ -124,12 +124,18 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
     s0 = 0
     while s0 < n:
         w = n - s0
-        nv = 6 if WIDE and w >= WR else 3 if w >= NR else 1  # vectors of 8 the tile computes
+        # vectors of 8 the tile computes: where WIDE, 17-31 last columns on the tile of 32,
+        # copied into a strip padded with zeros (``_pack_padded``)
+        nv = (6 if WIDE and w >= WR else 4 if WIDE and w > 16 else 3 if w >= NR else 1)
         w = min(w, 8 * nv)
         bb, bo, lb = b, s0, ldb  # the strip's rows: lb floats apart from element bo of bb
         if pack and nv == 6:
             _pack_wide(b, ldb, s0, k, xw_at)
             bb, bo, lb = xw_at, 0, WR
+        elif nv == 4 and w < 32:
+            x32 = empty64(max(k, 1) * 32)
+            _pack_padded(b, ldb, s0, w, k, address(x32))
+            bb, bo, lb = address(x32), 0, 32
         # fewer than 8 columns after this strip, or in all: dot products (``_dots``), each
         # block of rows right after its tile here, while A's rows are in the cache
         tail = n - s0 - w if 0 < n - s0 - w < 8 and dots_win(n - s0 - w, k) else 0
@@ -158,12 +164,14 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
                 _tile(nv, a, rr * lda, lda, bb, bo, lb, k, c + 4 * (rr * ldc + s0), ldc,
                       beta, nxt, nd, bias + 4 * rr if bias != 0 else 0, relu)
             else:
-                hv = min(nv, 3)  # through tmp: 24 columns (or 8) at a time
+                # through tmp: the strip's whole tile where WIDE, else 24 columns (or 8) at
+                # a time
+                hv = nv if nv >= 4 else min(nv, 3)
                 for h in range(0, w, 8 * hv):
-                    _tile(hv, a, rr * lda, lda, bb, bo + h, lb, k, tmp_at, NR, 0.0, nxt,
-                          0, 0, 0)
+                    _tile(hv, a, rr * lda, lda, bb, bo + h, lb, k, tmp_at, 8 * hv, 0.0,
+                          nxt, 0, 0, 0)
                     _put(tmp, r0 - rr, c, r0 * ldc + s0 + h, ldc, min(MR, m - r0),
-                         min(8 * hv, w - h), beta, NR)
+                         min(8 * hv, w - h), beta, 8 * hv)
                     _finish(c, r0 * ldc + s0 + h, ldc, min(MR, m - r0), min(8 * hv, w - h),
                             bias + 4 * r0 if bias != 0 else 0, relu)
             if tail:
@@ -295,6 +303,16 @@ def _finish(c: int, co: int, ldc: int, rows: int, cols: int, bias: int, relu: in
     for i in range(rows):
         for t in range(cols):
             fstore(c, co + i * ldc + t, _act1(fload(c, co + i * ldc + t), bias, i, relu))
+
+
+@njit(cache=True, nogil=True)
+def _pack_padded(b: int, ldb: int, s0: int, w: int, k: int, xp: int) -> None:
+    """The 32 floats at address ``xp`` + 128 j = B[j, s0:s0 + w] and w - 32 zeros, for
+    j < k (16 < w < 32: B's last columns, for the tile of 32; nothing past them read)."""
+    for j in range(k):
+        o = j * ldb + s0
+        for q in range(4):
+            vstore(xp, 32 * j + 8 * q, vloadn(b, o + 8 * q, max(0, min(8, w - 8 * q))))
 
 
 @njit(cache=True, nogil=True)
@@ -508,6 +526,60 @@ def _tile48(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: i
     _wout3(dst, o, c70, c71, c72, beta, b7, relu)
 
 
+@njit(cache=True, nogil=True)
+def _tile32(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: int,
+            ld: int, beta: float, nxt: int, nd: int, bias: int, relu: int) -> None:
+    """8 rows x 32 columns on two 16-lane vectors (``WIDE``): a strip of 17-47 columns
+    after the strips of 48. (On ``_tile24``'s 8-lane vectors and ``_tile8``'s, a step of
+    24 or 32 columns took as many multiply-adds as one of 48: SqueezeNet's 1000 x 169 x
+    512 ran as long as 1000 x 192 x 512.)"""
+    c00 = wzero(); c01 = wzero(); c10 = wzero(); c11 = wzero()  # noqa: E702
+    c20 = wzero(); c21 = wzero(); c30 = wzero(); c31 = wzero()  # noqa: E702
+    c40 = wzero(); c41 = wzero(); c50 = wzero(); c51 = wzero()  # noqa: E702
+    c60 = wzero(); c61 = wzero(); c70 = wzero(); c71 = wzero()  # noqa: E702
+    a0, a1, a2, a3, a4, a5, a6, a7 = _rows8(a, ao, lda)
+    pw = 16 if nd != 0 else 0
+    for j in range(k):
+        bj = bo + j * ldb
+        x0 = wload(b, bj)
+        x1 = wload(b, bj + 16)
+        prefetch(nxt + 32 * j)
+        if j < pw:  # the next tile's 8 rows of 2 cache lines, one a step
+            prefetchw(nd + 4 * (j // 2) * ld + 64 * (j % 2))
+        w = wsplat(fload(a0, j))
+        c00 = wfma(w, x0, c00); c01 = wfma(w, x1, c01)  # noqa: E702
+        w = wsplat(fload(a1, j))
+        c10 = wfma(w, x0, c10); c11 = wfma(w, x1, c11)  # noqa: E702
+        w = wsplat(fload(a2, j))
+        c20 = wfma(w, x0, c20); c21 = wfma(w, x1, c21)  # noqa: E702
+        w = wsplat(fload(a3, j))
+        c30 = wfma(w, x0, c30); c31 = wfma(w, x1, c31)  # noqa: E702
+        w = wsplat(fload(a4, j))
+        c40 = wfma(w, x0, c40); c41 = wfma(w, x1, c41)  # noqa: E702
+        w = wsplat(fload(a5, j))
+        c50 = wfma(w, x0, c50); c51 = wfma(w, x1, c51)  # noqa: E702
+        w = wsplat(fload(a6, j))
+        c60 = wfma(w, x0, c60); c61 = wfma(w, x1, c61)  # noqa: E702
+        w = wsplat(fload(a7, j))
+        c70 = wfma(w, x0, c70); c71 = wfma(w, x1, c71)  # noqa: E702
+    b0, b1, b2, b3, b4, b5, b6, b7 = _row_bias(bias)
+    wout(dst, 0, c00, beta, b0, relu); wout(dst, 16, c01, beta, b0, relu)  # noqa: E702
+    o = ld
+    wout(dst, o, c10, beta, b1, relu); wout(dst, o + 16, c11, beta, b1, relu)  # noqa: E702
+    o = 2 * ld
+    wout(dst, o, c20, beta, b2, relu); wout(dst, o + 16, c21, beta, b2, relu)  # noqa: E702
+    o = 3 * ld
+    wout(dst, o, c30, beta, b3, relu); wout(dst, o + 16, c31, beta, b3, relu)  # noqa: E702
+    o = 4 * ld
+    wout(dst, o, c40, beta, b4, relu); wout(dst, o + 16, c41, beta, b4, relu)  # noqa: E702
+    o = 5 * ld
+    wout(dst, o, c50, beta, b5, relu); wout(dst, o + 16, c51, beta, b5, relu)  # noqa: E702
+    o = 6 * ld
+    wout(dst, o, c60, beta, b6, relu); wout(dst, o + 16, c61, beta, b6, relu)  # noqa: E702
+    o = 7 * ld
+    wout(dst, o, c70, beta, b7, relu); wout(dst, o + 16, c71, beta, b7, relu)  # noqa: E702
+
+
 _TILE_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.intp,
                        types.intp, types.intp, types.intp, types.intp, types.intp,
                        types.float64, types.intp, types.intp, types.intp, types.intp)
@@ -518,8 +590,8 @@ def _tile_c(nv: int, a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: in
             dst: int, ld: int, beta: float, nxt: int, nd: int, bias: int, relu: int) -> None:
     """The 8 x 8nv floats at address ``dst`` (rows ``ld`` floats apart) = A[8, k] (rows
     at address ``a`` from element ao, lda apart) @ B[k, 8nv] (+ beta * them), where B's row
-    j is the 8nv floats at address ``b`` from element bo + j * ldb; nv is 1, 3, or 6 where
-    ``WIDE`` (16-lane vectors: never call it so elsewhere).
+    j is the 8nv floats at address ``b`` from element bo + j * ldb; nv is 1, 3, or 4 or 6
+    where ``WIDE`` (16-lane vectors: never call them so elsewhere).
     ``nxt`` is the address of A's next rows, prefetched on the way, ``nd`` the address of
     the next tile's output (``ld`` apart as ``dst``'s), asked for to be written (none for
     0: never past the caller's own output). Each row i is stored
@@ -529,6 +601,8 @@ def _tile_c(nv: int, a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: in
         _tile8(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, nd, bias, relu)
     elif nv == 6:
         _tile48(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, nd, bias, relu)
+    elif nv == 4:
+        _tile32(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, nd, bias, relu)
     else:  # (16 columns too: a third tile kernel cost 0.3 s of compile for 2% of strips)
         _tile24(a, ao, lda, b, bo, ldb, k, dst, ld, beta, nxt, nd, bias, relu)
 
