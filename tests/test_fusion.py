@@ -557,7 +557,7 @@ def test_a_max_pool_after_a_stem_on_whole_tiles_runs_with_it(hw: int, folds: boo
     stride-2 pool padded by 1): one ``conv_maxpool`` step where the convolution's rows are
     whole tiles of 8 (64 -> 32 columns), two steps where a row's last tile would compute 5
     columns of 32 again (54 -> 27: ``kernels_cpool.takes_conv``). The reference's numbers
-    where it folds (the plan alone where it does not: ``oconv``'s and ``pool_rows``' own
+    where it folds (the plan alone where it does not: ``oconv``'s and ``maxpool_s2``'s own
     tests have their numbers, and compiling them here would cost CI 9 s)."""
     net = nn.Sequential()
     net.add(nn.Conv2D(64, 7, strides=2, padding=3), nn.BatchNorm(), nn.Activation("relu"),
@@ -568,7 +568,7 @@ def test_a_max_pool_after_a_stem_on_whole_tiles_runs_with_it(hw: int, folds: boo
     model.memory_plan()  # (the plan, not yet compiled)
     (runner,) = model._runners.values()
     kernels = [s.kernel for s in runner.plan.lowered.steps]
-    assert kernels == (["conv_maxpool"] if folds else ["oconv", "pool_rows"]), kernels
+    assert kernels == (["conv_maxpool"] if folds else ["oconv", "maxpool_s2"]), kernels
     if folds:
         (want,) = run_reference(model.graph, model.params, {"x": x})
         np.testing.assert_allclose(model(x), want, rtol=2e-4, atol=2e-4)

@@ -65,6 +65,7 @@ from shapegraph.executor.kernels_oconv import (
 )
 from shapegraph.executor.simd import (
     address,
+    keep,
     vadd,
     vload,
     vmax,
@@ -263,6 +264,8 @@ def _pool_run(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, cfg:
                           min(PIXELS, pow_ - j0))
         if not fused:
             _epilogue(yv, 0, m_dim, i * pow_, pow_, b, yv, False, act)
+    # (used through their addresses up to here: ``simd.keep``)
+    keep(src, ring, vm, pr, bias, pix, offs)
 
 
 @njit(cache=True, nogil=True, inline="always")

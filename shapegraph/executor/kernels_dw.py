@@ -58,6 +58,7 @@ from shapegraph.executor.simd import (
     address,
     fload,
     iload,
+    keep,
     vadd,
     vfma,
     vload,
@@ -231,6 +232,8 @@ def _dw_part(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out: 
             _dw_out(o_at, r_at, dst_at, cnt_at, k + 7, a7, has_res, relu)
         if other:
             _act_inplace(out[n, m].reshape(plane), act)
+    # (used through their addresses up to here: ``simd.keep``)
+    keep(sc, src, dst, cnt)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -333,6 +336,8 @@ def _pool_part(x: np.ndarray, out: np.ndarray, inv: np.ndarray, kh: int, kw: int
             _pool_out(o_at, inv_at, dst_at, cnt_at, k + 5, a5, is_max)
             _pool_out(o_at, inv_at, dst_at, cnt_at, k + 6, a6, is_max)
             _pool_out(o_at, inv_at, dst_at, cnt_at, k + 7, a7, is_max)
+    # (used through their addresses up to here: ``simd.keep``)
+    keep(sc, src, dst, cnt)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -56,6 +56,7 @@ from shapegraph.executor.simd import (
     empty64,
     fload,
     fstore,
+    keep,
     set_thread_count,
     thread_count,
     vadd,
@@ -190,6 +191,7 @@ def _im2col(xb: np.ndarray, c0: int, cg: int, kh: int, kw: int, sh: int, sw: int
                                     w_dim)
                 j += cnt
                 p += cnt
+    keep(phase)  # (its address was used up to here: ``simd.keep``)
 
 
 # Output rows up to this many columns are gathered through an index table
@@ -790,6 +792,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                 if oi0 + 1 < oh_dim:  # (an odd last row of tiles has one output row)
                     wino_put(ofa, rfa, pos0 + ow_dim + 2 * tj, y10, y11, bm, cols, has_res,
                              act)
+    keep(strip, vt, mt)  # (their addresses were used up to here: ``simd.keep``)
 
 
 @njit(cache=True, nogil=True, inline="always")

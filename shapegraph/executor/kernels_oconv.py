@@ -57,6 +57,7 @@ from shapegraph.executor.simd import (
     address,
     fload,
     iload,
+    keep,
     prefetch,
     vfma,
     vload,
@@ -340,6 +341,7 @@ def _oconv_item(xp: np.ndarray, w: np.ndarray, b: np.ndarray, r3: np.ndarray,
         _put(tmp[p0 - pp:], np.int64(0), y_at, p0, pixels, nm,
              min(PIXELS, p_end - pp) - (p0 - pp), beta, np.int64(NR))
     _epilogue(yv, m0, nm, p_first, p_end - p_first, b, r3[n], has_res and not in_place, act)
+    keep(tmp)  # (used through its address up to here: ``simd.keep``)
 
 
 # --------------------------------------------------------------------------- dense
@@ -453,6 +455,7 @@ def _dense_item(x: np.ndarray, wp: np.ndarray, out: np.ndarray, offs: np.ndarray
         _otile(nv, x_at, pix_at, k, offs_at, w_at, bo, tmp_at, 8, 0.0, TMP_ROW)
         _put(tmp, r0 - rr, out_at, r0 * m + lane0, m, min(r0 + PIXELS, r_end) - r0, nm,
              0.0, np.int64(TMP_ROW))
+    keep(pix)  # (used through its address up to here: ``simd.keep``)
 
 
 @njit(cache=True, nogil=True)

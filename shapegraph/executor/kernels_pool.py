@@ -46,6 +46,7 @@ from shapegraph.executor.jit import prange
 from shapegraph.executor.kernels import _jit, _plane_runs, _plane_span
 from shapegraph.executor.simd import (
     address,
+    keep,
     vadd,
     vdiv,
     vload,
@@ -453,6 +454,7 @@ def _s2_planes(x: np.ndarray, kh: int, kw: int, ph: int, pw: int, out: np.ndarra
             rows = min(2 * i - ph + kh, h) - r0
             s2_row(xa, (plane * h + r0) * w, w, rows, kw, pw, ma, oa,
                    (plane * oh + i) * ow, ow)
+    keep(m)  # (its address was used up to here: ``simd.keep``)
 
 
 @_inline
@@ -645,3 +647,4 @@ def global_pool(x: np.ndarray, is_max: bool, out: np.ndarray) -> None:
         for i in range(8):
             total += lanes[i]
         out[p // c_dim, p % c_dim] = total / s_dim
+    keep(lanes)  # (used through its address up to here: ``simd.keep``)

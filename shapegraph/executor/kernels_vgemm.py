@@ -60,6 +60,7 @@ from shapegraph.executor.simd import (
     empty64,
     fload,
     fstore,
+    keep,
     prefetch,
     prefetchw,
     vfma,
@@ -121,11 +122,14 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
     pack = WIDE and n >= WR and packs_wide(m, k)
     xw = empty64(max(k, 1) * WR if pack else 1)
     xw_at = address(xw)
+    # where WIDE, 17-31 last columns (after the strips of 48): a zero-padded copy for the
+    # tile of 32 (``_pack_padded``)
+    last = n % WR if WIDE else 0
+    x32 = empty64(max(k, 1) * 32 if 16 < last < 32 else 1)
     s0 = 0
     while s0 < n:
         w = n - s0
-        # vectors of 8 the tile computes: where WIDE, 17-31 last columns on the tile of 32,
-        # copied into a strip padded with zeros (``_pack_padded``)
+        # vectors of 8 the tile computes (where WIDE, 17-47 last columns on the tile of 32)
         nv = (6 if WIDE and w >= WR else 4 if WIDE and w > 16 else 3 if w >= NR else 1)
         w = min(w, 8 * nv)
         bb, bo, lb = b, s0, ldb  # the strip's rows: lb floats apart from element bo of bb
@@ -133,7 +137,6 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
             _pack_wide(b, ldb, s0, k, xw_at)
             bb, bo, lb = xw_at, 0, WR
         elif nv == 4 and w < 32:
-            x32 = empty64(max(k, 1) * 32)
             _pack_padded(b, ldb, s0, w, k, address(x32))
             bb, bo, lb = address(x32), 0, 32
         # fewer than 8 columns after this strip, or in all: dot products (``_dots``), each
@@ -177,6 +180,7 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
             if tail:
                 _dots(r0, rr, tail, k, a, lda, xs, c, s0 + w, ldc, beta, bias, relu)
         s0 += w + tail
+    keep(xs, tmp, xw, x32)  # (their addresses were used up to here: ``simd.keep``)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -36,11 +36,11 @@ from numba.extending import intrinsic, models, register_model
 from shapegraph.executor.jit import njit
 
 __all__ = ["LANES", "WIDE_LANES", "F32x8", "F32x16", "address", "empty64", "fload", "fstore",
-           "iload", "prefetch", "prefetchw", "set_thread_count", "thread_count", "vadd", "vdiv",
-           "vfma", "vload", "vloadn", "vloadnf", "vmax", "vmul", "vnext", "vout", "vprev", "vput",
-           "vrelu", "vsplat", "vstore", "vstoren", "vsub", "vtranspose8", "vunzip", "vzero",
-           "vzip", "wfma", "whi", "wlo", "wload", "wmax", "wout", "wput", "wsplat", "wstore",
-           "wzero"]
+           "iload", "keep", "prefetch", "prefetchw", "set_thread_count", "thread_count", "vadd",
+           "vdiv", "vfma", "vload", "vloadn", "vloadnf", "vmax", "vmul", "vnext", "vout", "vprev",
+           "vput", "vrelu", "vsplat", "vstore", "vstoren", "vsub", "vtranspose8", "vunzip",
+           "vzero", "vzip", "wfma", "whi", "wlo", "wload", "wmax", "wout", "wput", "wsplat",
+           "wstore", "wzero"]
 
 LANES = 8
 _VT = ir.VectorType(ir.FloatType(), LANES)
@@ -580,3 +580,14 @@ def empty64(n: int) -> Any:
     buf = np.empty(n + 16, np.float32)
     s = (-address(buf) & 63) >> 2
     return buf[s:s + n]
+
+
+@njit(cache=True, nogil=True)
+def keep(*arrays: Any) -> None:
+    """Nothing, but a use of each array: numba frees an array right after its last use,
+    and a raw address taken from it (``address``) is not a use. A kernel that works on an
+    array it allocated through its address calls this after the last such access, so that
+    the array lives until then (without it the memory was free while its address was
+    still written: another allocation, on this thread or another, could take it; two
+    threads' ``vgemm`` calls, each packing its strips, gave wrong rows about once in 300
+    calls)."""

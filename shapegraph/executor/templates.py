@@ -544,6 +544,7 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
     put = f"bo, 16, {has_residual}, {literal((int(act[0]), float(act[1]), float(act[2])))})"
     e(4, f"wino_put(ofa, rfa, orow + 2 * tj, y00, y01, {put}")
     e(4, f"wino_put(ofa, rfa, orow + {cfg.OW} + 2 * tj, y10, y11, {put}")
+    e(1, "keep(xd, vt, mt)")  # (used through their addresses up to here: simd.keep)
 
 
 def conv2d_source(
