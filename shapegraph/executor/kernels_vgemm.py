@@ -356,6 +356,14 @@ def _wout3(dst: int, o: int, v0: Any, v1: Any, v2: Any, beta: float, bias: np.fl
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _wout2(dst: int, o: int, v0: Any, v1: Any, beta: float, bias: np.float32,
+           relu: int) -> None:
+    """A 32-column tile row's two 16-lane vectors stored from element o (``wout``)."""
+    wout(dst, o, v0, beta, bias, relu)
+    wout(dst, o + 16, v1, beta, bias, relu)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _rows8(a: int, ao: int, lda: int) -> tuple[int, int, int, int, int, int, int, int]:
     """The addresses of A's 8 rows of a tile (from element ao at address ``a``, lda
     apart). Taken apart before the loop, LLVM keeps them in registers and indexes each by
@@ -567,21 +575,14 @@ def _tile32(a: int, ao: int, lda: int, b: int, bo: int, ldb: int, k: int, dst: i
         w = wsplat(fload(a7, j))
         c70 = wfma(w, x0, c70); c71 = wfma(w, x1, c71)  # noqa: E702
     b0, b1, b2, b3, b4, b5, b6, b7 = _row_bias(bias)
-    wout(dst, 0, c00, beta, b0, relu); wout(dst, 16, c01, beta, b0, relu)  # noqa: E702
-    o = ld
-    wout(dst, o, c10, beta, b1, relu); wout(dst, o + 16, c11, beta, b1, relu)  # noqa: E702
-    o = 2 * ld
-    wout(dst, o, c20, beta, b2, relu); wout(dst, o + 16, c21, beta, b2, relu)  # noqa: E702
-    o = 3 * ld
-    wout(dst, o, c30, beta, b3, relu); wout(dst, o + 16, c31, beta, b3, relu)  # noqa: E702
-    o = 4 * ld
-    wout(dst, o, c40, beta, b4, relu); wout(dst, o + 16, c41, beta, b4, relu)  # noqa: E702
-    o = 5 * ld
-    wout(dst, o, c50, beta, b5, relu); wout(dst, o + 16, c51, beta, b5, relu)  # noqa: E702
-    o = 6 * ld
-    wout(dst, o, c60, beta, b6, relu); wout(dst, o + 16, c61, beta, b6, relu)  # noqa: E702
-    o = 7 * ld
-    wout(dst, o, c70, beta, b7, relu); wout(dst, o + 16, c71, beta, b7, relu)  # noqa: E702
+    _wout2(dst, 0, c00, c01, beta, b0, relu)
+    _wout2(dst, ld, c10, c11, beta, b1, relu)
+    _wout2(dst, 2 * ld, c20, c21, beta, b2, relu)
+    _wout2(dst, 3 * ld, c30, c31, beta, b3, relu)
+    _wout2(dst, 4 * ld, c40, c41, beta, b4, relu)
+    _wout2(dst, 5 * ld, c50, c51, beta, b5, relu)
+    _wout2(dst, 6 * ld, c60, c61, beta, b6, relu)
+    _wout2(dst, 7 * ld, c70, c71, beta, b7, relu)
 
 
 _TILE_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.intp,
