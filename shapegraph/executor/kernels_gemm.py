@@ -71,10 +71,12 @@ from shapegraph.executor.simd import (
     vzip,
 )
 
-__all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS",
+__all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS", "SPLIT_ROWS_MIN", "SPLIT_ROWS_PIXELS",
            "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "pointwise",
            "runs_pointwise", "wino_gemm", "wino_in8", "wino_out8", "wino_put", "wino_split"]
 
+# one image's plane of fewer pixels than this in one tile, with SPLIT_ROWS_MIN output
+# channels a thread or more, is split in one part of them a thread (``conv_gemm_tiles``)
 SPLIT_ROWS_PIXELS = 1024
 SPLIT_ROWS_MIN = 128
 COL_BYTES = 1024 * 1024  # an im2col tile's size at most (with its product, within L2)
@@ -615,7 +617,8 @@ def wino_split(th: int, tw: int, c_dim: int, m_dim: int, batch: int,
     while (r_min * tw) % width != 0 and r_min < th:
         r_min += 1
     # and a multiple of them: 4 rows of 16 tiles made strips of 48 and 16, the 16 on the
-    # 8-column tile (SqueezeNet's 32 -> 128 at 27x27, one thread: 430 µs, 3 rows ...)
+    # 8-column tile (SqueezeNet's 32 -> 128 at 27x27, one thread: 430 µs in blocks of 4
+    # rows, 326 in blocks of 3)
     rows = min(th, max(r_min, rows // r_min * r_min))
     if threads < 2:
         return rows, 1

@@ -311,7 +311,7 @@ def _finish(c: int, co: int, ldc: int, rows: int, cols: int, bias: int, relu: in
 
 @njit(cache=True, nogil=True)
 def _pack_padded(b: int, ldb: int, s0: int, w: int, k: int, xp: int) -> None:
-    """The 32 floats at address ``xp`` + 128 j = B[j, s0:s0 + w] and w - 32 zeros, for
+    """The 32 floats at address ``xp`` + 128 j = B[j, s0:s0 + w] and 32 - w zeros, for
     j < k (16 < w < 32: B's last columns, for the tile of 32; nothing past them read)."""
     for j in range(k):
         o = j * ldb + s0
