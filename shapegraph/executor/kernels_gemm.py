@@ -766,6 +766,15 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     # 3. the products, M[xi] (rows lo .. m1 x tiles) at xi * mp
     mp = (m1 - lo) * tmax + 16
     mt = empty64(16 * mp)
+    # 9-47 last tiles on the tile of 32 where it fits in V's and M's rows (where WIDE: on
+    # the 8-lane tiles after 16-lane ones an Intel core runs its multiply-adds on one
+    # port); V's columns it reads past tt are zeros, not whatever the buffer held
+    sl = tt // WR * WR
+    t32 = WIDE and tt - sl > 8 and sl + 32 <= tmax
+    if t32:
+        for q in range(16):
+            for c in range(c_dim):
+                vt[q * vp + c * tmax + tt:q * vp + c * tmax + sl + 32] = 0.0
     ua, va, ma = address(u), address(vt), address(mt)
     for xi in range(16):
         for r8 in range(lo, m1, 8):  # 8 rows of U[xi] (in L1) against all strips of V[xi]
@@ -774,7 +783,8 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
             nxt = ua + 4 * (ao + 8 * c_dim)  # U's next 8 rows, fetched on the way
             s0 = 0
             while s0 < tt:
-                nv = 6 if WIDE and s0 + WR <= tt else 3 if s0 + 24 <= tt else 1
+                nv = (6 if WIDE and s0 + WR <= tt else 4 if t32 and s0 == sl
+                      else 3 if s0 + 24 <= tt else 1)
                 vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
                            ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt,
                            0, 0, 0)
