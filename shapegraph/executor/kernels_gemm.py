@@ -517,10 +517,10 @@ def _pointwise_finish(y2: np.ndarray, r: int, rows: int, r2: np.ndarray, has_res
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _start_row(y2: np.ndarray, r: int, bv: float, keep: bool) -> None:
-    """y2[r] = bv, or y2[r] += bv (``keep``: an in-place residual is the start)."""
+def _start_row(y2: np.ndarray, r: int, bv: float, onto: bool) -> None:
+    """y2[r] = bv, or y2[r] += bv (``onto``: an in-place residual is the start)."""
     row = y2[r]
-    if keep:
+    if onto:
         for p in range(row.size):
             row[p] += bv
     else:
@@ -530,13 +530,13 @@ def _start_row(y2: np.ndarray, r: int, bv: float, keep: bool) -> None:
 
 @njit(cache=True, nogil=True, inline="always")
 def _pointwise8(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: int,
-                y2: np.ndarray, b: np.ndarray, keep: bool) -> None:
-    """Rows r .. r+7 of ``pointwise``, starting from the bias (``keep``: from the rows plus
+                y2: np.ndarray, b: np.ndarray, onto: bool) -> None:
+    """Rows r .. r+7 of ``pointwise``, starting from the bias (``onto``: from the rows plus
     the bias). (Indexed as 2-D arrays: with a view per row, LLVM's checks that 12 views
     don't overlap keep the loop scalar.)"""
     pix = y2.shape[1]
     for i in range(8):
-        _start_row(y2, r + i, b[r + i], keep)
+        _start_row(y2, r + i, b[r + i], onto)
     for k in range(0, full, 4):
         c = k0 + k
         a00, a01, a02, a03 = w[r, k], w[r, k + 1], w[r, k + 2], w[r, k + 3]
@@ -566,10 +566,10 @@ def _pointwise8(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: i
 
 @njit(cache=True, nogil=True, inline="always")
 def _pointwise1(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: int,
-                y2: np.ndarray, b: np.ndarray, keep: bool) -> None:
+                y2: np.ndarray, b: np.ndarray, onto: bool) -> None:
     """Row r of ``pointwise`` alone (the rows after the last block of eight)."""
     pix = y2.shape[1]
-    _start_row(y2, r, b[r], keep)
+    _start_row(y2, r, b[r], onto)
     for k in range(0, full, 4):
         c = k0 + k
         a0, a1, a2, a3 = w[r, k], w[r, k + 1], w[r, k + 2], w[r, k + 3]
