@@ -27,7 +27,8 @@ Where the CPU numba compiles for has AVX-512 (``WIDE``), strips of 48 columns co
 on a tile of 8 rows by three 16-lane vectors (``simd.F32x16``): the same 24 accumulator
 registers, half the loads and broadcasts per multiply-add (114-117 GFLOP/s on one thread
 against 105-111; ``oconv``'s and ``dense_tiled``'s tiles do the same along output
-channels).
+channels); 17-47 last columns run on a tile of two 16-lane vectors (``_tile32``), from a
+copy padded with zeros where there are fewer than 32.
 
 The register tiles and the product are C functions (numba ``cfunc``, compiled once and
 cached), called by name from compiled kernels as numba calls BLAS: inlined, they were
@@ -137,7 +138,7 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
             _pack_wide(b, ldb, s0, k, xw_at)
             bb, bo, lb = xw_at, 0, WR
         elif nv == 4 and w < 32:
-            _pack_padded(b, ldb, s0, w, k, address(x32))
+            _pack_padded(b, ldb, s0, w, k, address(x32), 32)
             bb, bo, lb = address(x32), 0, 32
         # fewer than 8 columns after this strip, or in all: dot products (``_dots``), each
         # block of rows right after its tile here, while A's rows are in the cache
@@ -147,7 +148,7 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
         if tail:
             _pack_columns(b, ldb, s0 + w, tail, k, xs)
         elif w < 8:  # the last columns: copied into a strip padded with zeros
-            _pack_strip(b, ldb, s0, w, k, xs)
+            _pack_padded(b, ldb, s0, w, k, xs_at, 8)
             bb, bo, lb = xs_at, 0, 8
         for r0 in range(0, m, MR):
             # the last rows: the 8 rows that end at m, stored from r0 on (through tmp)
@@ -310,20 +311,14 @@ def _finish(c: int, co: int, ldc: int, rows: int, cols: int, bias: int, relu: in
 
 
 @njit(cache=True, nogil=True)
-def _pack_padded(b: int, ldb: int, s0: int, w: int, k: int, xp: int) -> None:
-    """The 32 floats at address ``xp`` + 128 j = B[j, s0:s0 + w] and 32 - w zeros, for
-    j < k (16 < w < 32: B's last columns, for the tile of 32; nothing past them read)."""
+def _pack_padded(b: int, ldb: int, s0: int, w: int, k: int, xp: int, width: int) -> None:
+    """The ``width`` (8 or 32) floats at address ``xp`` + 4 width j = B[j, s0:s0 + w],
+    then width - w zeros, for j < k (w < width: B's last columns, for the tile of
+    ``width`` columns; nothing past them read)."""
     for j in range(k):
         o = j * ldb + s0
-        for q in range(4):
-            vstore(xp, 32 * j + 8 * q, vloadn(b, o + 8 * q, max(0, min(8, w - 8 * q))))
-
-
-@njit(cache=True, nogil=True)
-def _pack_strip(b: int, ldb: int, s0: int, w: int, k: int, xs: np.ndarray) -> None:
-    """xs[8j + t] = B[j, s0 + t] for t < w, 0 for w <= t < 8 (w < 8: B's last columns)."""
-    for j in range(k):
-        vstore(xs, 8 * j, vloadn(b, j * ldb + s0, w))
+        for q in range(0, width, 8):
+            vstore(xp, width * j + q, vloadn(b, o + q, max(0, min(8, w - q))))
 
 
 @njit(cache=True, nogil=True, inline="always")
