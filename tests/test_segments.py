@@ -248,3 +248,95 @@ def test_every_declined_configuration_says_why(fn: Any, shape: tuple[int, ...],
     text = model.memory_plan()
     assert "not compiled: step 1 `<root>` " in text and f"numpy reference ({reason})" in text
     assert len(runner_of(model).gen.segments) == 2  # the relus before and after
+
+
+# ------------------------------------------------------- large steps: calls made once, kept
+
+
+def _kept(model: CompiledModel) -> list[Any]:
+    """The ``codegen._Steps`` of the model's one plan (its segments called from Python)."""
+    parts = runner_of(model).gen.kept
+    assert parts, "no segment called from Python"
+    return parts
+
+
+def test_large_steps_make_their_calls_once_per_arena_and_thread_count() -> None:
+    """A plan called from Python (``large_steps``) makes its steps' views and finds their
+    kernels' compiled code once per arena and thread count; the steps viewing the input
+    or the output make theirs on every call: new inputs, another thread count and another
+    calling thread (its own arena) all give the reference's numbers."""
+    import threading
+
+    net = nn.Sequential()
+    net.add(nn.Conv2D(128, 3, padding=1, activation="relu"), nn.Conv2D(128, 3, padding=1),
+            nn.GlobalAvgPool2D(), nn.Dense(10))
+    net.initialize(init.Xavier())
+    model = sg.compile(net, sg.Input("x", ("batch", 128, 32, 32)))
+    threads = numba.get_num_threads()
+    try:
+        for t, seed in ((1, 1), (1, 2), (2, 3), (2, 4), (1, 5)):
+            numba.set_num_threads(min(t, numba.config.NUMBA_NUM_THREADS))
+            matches_reference(model, rand(1, 128, 32, 32, seed=seed))
+    finally:
+        numba.set_num_threads(threads)
+    (steps,) = _kept(model)
+    made = list(steps._made.values())
+    # one arena; one or two thread counts (on a busy machine a call may run on one thread)
+    assert len({id(a) for a, _, _, _ in made}) == 1 and 1 <= len(made) <= 2
+    for _, _, _, calls in made:
+        # the first convolution reads the input, the dense layer writes the output
+        assert [c is None for c in calls] == [True, False, False, True]
+        assert all(not hasattr(c[0], "py_func") for c in calls if c is not None), \
+            "a kept call still goes through its dispatcher"
+    errors: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            matches_reference(model, rand(1, 128, 32, 32, seed=6))
+            matches_reference(model, rand(1, 128, 32, 32, seed=7))
+        except BaseException as e:  # (reported in the test's thread)
+            errors.append(e)
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    worker.join()
+    assert not errors, errors
+    assert len({id(a) for a, _, _, _ in steps._made.values()}) == 2  # the thread's own
+    matches_reference(model, rand(1, 128, 32, 32, seed=8))
+
+
+class TwoOutputs(nn.Block):
+    """A dense layer whose output is both of the block's outputs (the second a copy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.d = nn.Dense(6, activation="relu")
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        y = self.d(x)
+        return y, y
+
+
+def test_steps_called_from_python_around_reference_steps_and_output_copies(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every plan called from Python (the threshold at 0): segments on both sides of a
+    reference step, and an output that is a copy of another, stay right call after call
+    with new inputs."""
+    from shapegraph.executor import codegen
+
+    monkeypatch.setattr(codegen, "STEP_MIN_MACS", 0)
+    model = channel_layernorm_model(3)
+    for seed in (1, 2, 3):
+        matches_reference(model, rand(2, 3, 10, 10, seed=seed))
+    assert len(_kept(model)) == 2
+    net = TwoOutputs()
+    net.initialize(init.Xavier())
+    twice = sg.compile(net, sg.Input("x", ("batch", 5)))
+    for seed in (1, 2, 3):
+        x = rand(3, 5, seed=seed)
+        want = run_reference(twice.graph, twice.params, {"x": x})
+        got = twice(x)
+        assert len(got) == 2 and len(want) == 2
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL)
+    assert runner_of(twice).plan.copies and runner_of(twice).gen.from_python

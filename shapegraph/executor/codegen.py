@@ -14,7 +14,9 @@ With ``debug=True`` the segments are plain Python, calling each kernel in turn; 
 they when the plan's steps are large (``STEP_MIN_MACS``): a numba segment links and compiles
 again the code of every kernel it calls (ResNet-50: 40% of its cold compile time), and a
 call from Python costs a few microseconds, nothing next to a step of millions of
-multiply-adds.
+multiply-adds. Those calls are made once (``_Steps``): each step's views of the weights
+and the arena, per arena and thread count, and its kernel's compiled code for them; only
+the steps that view an input or an output make theirs on every call.
 
 Modules are written to a cache directory named by the hash of their source (and of the
 kernel sources), so a second process imports the same file and numba loads the compiled
@@ -139,16 +141,25 @@ class _Writer:
             return "np.int64(1)"
         return literal(a.ref)
 
-    def step(self, s: Step) -> str:
-        args = ", ".join(self.arg(a) for a in s.args)
-        return f"    {s.kernel}({args})"
+    def step(self, s: Step) -> tuple[str, str, bool]:
+        """Step ``s`` as (its kernel, its arguments' source, whether they view an input or
+        an output: those views are made on every call)."""
+        io = any(a.kind in ("val", "idx") and self.plan.locate(a.ref)[0] not in ("W", "A")
+                 for a in s.args)
+        return s.kernel, ", ".join(self.arg(a) for a in s.args), io
 
     def io_args(self) -> str:
         ins = [f"x{k}" for k in range(len(self.plan.input_values))]
         outs = [f"o{k}" for k in range(len(self.plan.output_values))]
         return ", ".join(ins + outs)
 
-    def source(self, segments: list[Segment], compiled: bool) -> str:
+    def source(self, segments: list[Segment], compiled: bool,
+               from_python: bool = False) -> str:
+        """The module: each segment's function, and with ``from_python`` also its steps'
+        calls as data (``_Steps``): ``<seg>_steps(W, A, T, P)``, each step's (kernel,
+        arguments), None for those that view an input or an output, which
+        ``<seg>_io(W, A, T, P, x.., o..)`` gives on each call; then ``<seg>_tail`` copies
+        the outputs that are copies."""
         lines = [_HEADER]
         seen: set[str] = set()
         for s in self.plan.lowered.steps:
@@ -156,18 +167,31 @@ class _Writer:
                 seen.add(s.source[1])
                 lines.append(s.source[0])
         steps = self.plan.lowered.steps
-        bodies = [[self.step(steps[i]) for i in range(seg.start, seg.stop)]
-                  for seg in segments]
+        calls = [[self.step(steps[i]) for i in range(seg.start, seg.stop)]
+                 for seg in segments]
+        tails: list[list[str]] = [[] for _ in segments]
         if segments:  # the outputs that are copies of inputs or weights: the last segment
             for k, v in self.plan.copies:
                 size = prod(self.plan.shapes[v])
-                bodies[-1].append(f"    o{k}.reshape(-1)[:] = {self.view(v, (size,))}")
-        for seg, body in zip(segments, bodies, strict=True):
+                tails[-1].append(f"    o{k}.reshape(-1)[:] = {self.view(v, (size,))}")
+        io = self.io_args()
+        for seg, seg_calls, tail in zip(segments, calls, tails, strict=True):
             lines.append("")
             if compiled:
                 lines.append("@njit(cache=True, nogil=True)")
-            lines.append(f"def {seg.name}(W, A, T, P, {self.io_args()}):")
+            lines.append(f"def {seg.name}(W, A, T, P, {io}):")
+            body = [f"    {kernel}({args})" for kernel, args, _ in seg_calls] + tail
             lines.extend(body or ["    pass"])
+            if not from_python:
+                continue
+            lines += ["", f"def {seg.name}_steps(W, A, T, P):", "    return ("]
+            lines += ["        None," if viewed else f"        ({kernel}, ({args},)),"
+                      for kernel, args, viewed in seg_calls]
+            lines += ["    )", "", f"def {seg.name}_io(W, A, T, P, {io}):", "    return ("]
+            lines += [f"        ({kernel}, ({args},)),"
+                      for kernel, args, viewed in seg_calls if viewed]
+            lines += ["    )", "", f"def {seg.name}_tail(W, A, T, P, {io}):"]
+            lines += tail or ["    pass"]
         return "\n".join(lines) + "\n"
 
 
@@ -229,6 +253,13 @@ class Generated:
         self.refs = refs
         self.functions: list[Callable[..., None]] = [getattr(module, s.name) for s in segments]
         self.run = run
+        self.kept: list[_Steps] = []  # from_python: the segments' kept calls
+
+    def forget_calls(self) -> None:
+        """From Python, the next call makes its steps' calls again, reading the kernels
+        from the module (``benchmarks/bench_steps.py`` times each through a wrapper)."""
+        for steps in self.kept:
+            steps._made.clear()
 
 
 def _load(path: Path, name: str) -> ModuleType:
@@ -256,7 +287,7 @@ def generate(plan: Plan, graph: Graph, params: Mapping[str, Any],
     segments, refs = split(plan)
     writer = _Writer(plan)
     from_python = from_python and not debug
-    src = writer.source(segments, not debug and not from_python)
+    src = writer.source(segments, not debug and not from_python, from_python)
     ints = np.array(writer.ints or [0], dtype=np.int64)
     digest = hashlib.sha256((src + _kernel_fingerprint()).encode()).hexdigest()[:24]
     name = f"shapegraph_plan_{digest}"
@@ -267,11 +298,15 @@ def generate(plan: Plan, graph: Graph, params: Mapping[str, Any],
             f.write(src)
         os.replace(tmp, path)
     module = _load(path, name)
-    parts = sorted([(s.start, getattr(module, s.name)) for s in segments]
+    kept = [_Steps(module, s.name) for s in segments] if from_python else []
+    parts = sorted([(s.start, kept[k] if kept else getattr(module, s.name))
+                    for k, s in enumerate(segments)]
                    + [(i, _ref_step(plan, graph, params, i)) for i in refs],
                    key=lambda p: p[0])
     run = parts[0][1] if len(parts) == 1 and not refs else _chain([f for _, f in parts])
-    return Generated(module, not debug, str(path), segments, refs, run, ints, from_python)
+    gen = Generated(module, not debug, str(path), segments, refs, run, ints, from_python)
+    gen.kept = kept
+    return gen
 
 
 # multiply-adds per sample per kernel step from which a plan's steps are called from Python:
@@ -292,6 +327,65 @@ def large_steps(plan: Plan, macs: int) -> bool:
         return False
     batch = max(plan.shapes[plan.input_values[0]][:1] or (1,))
     return macs / max(batch, 1) / steps >= STEP_MIN_MACS
+
+
+class _Steps:
+    """A segment whose steps are called from Python (``large_steps``), each kernel with
+    arguments made once: the views of the weights and of the arena, for each arena and
+    thread count, and each kernel's compiled code for them (its dispatcher's entry point:
+    no type lookup). Only the steps viewing an input or an output make their arguments on
+    every call, and are called through the dispatcher (the arrays a caller passes can
+    differ). Made anew when the weights, the arena or the ints differ from those they were
+    made on. The generated function called each kernel through its dispatcher with views
+    made on every call: ResNet-50 at batch 1 0.5-1 ms slower, of 29-55 ms (2026-12-07)."""
+
+    # arenas and thread counts whose calls are kept (more: all are made again)
+    KEPT = 8
+
+    def __init__(self, module: ModuleType, name: str) -> None:
+        self.name = name
+        self._steps = getattr(module, f"{name}_steps")
+        self._io = getattr(module, f"{name}_io")
+        self._tail = getattr(module, f"{name}_tail")
+        self._made: dict[tuple[int, int], tuple[Any, Any, Any, list[Any]]] = {}
+
+    def __call__(self, W: Any, A: Any, T: int, P: Any, *arrays: Any) -> None:
+        made = self._made.get((id(A), T))
+        if made is None or made[0] is not A or made[1] is not W or made[2] is not P:
+            self._first(W, A, T, P, arrays)
+            return
+        viewed = iter(self._io(W, A, T, P, *arrays))
+        for call in made[3]:
+            if call is None:
+                kernel, args = next(viewed)
+                kernel(*args)
+            else:
+                call[0](*call[1])
+        self._tail(W, A, T, P, *arrays)
+
+    def _first(self, W: Any, A: Any, T: int, P: Any, arrays: tuple[Any, ...]) -> None:
+        """A call through the dispatchers (which compile what they need), then the calls
+        kept for the next."""
+        calls = list(self._steps(W, A, T, P))
+        viewed = iter(self._io(W, A, T, P, *arrays))
+        for call in calls:
+            kernel, args = next(viewed) if call is None else call
+            kernel(*args)
+        self._tail(W, A, T, P, *arrays)
+        if len(self._made) >= self.KEPT:
+            self._made.clear()
+        self._made[(id(A), T)] = (A, W, P, [None if c is None else (_entry(*c), c[1])
+                                            for c in calls])
+
+
+def _entry(kernel: Any, args: tuple[Any, ...]) -> Any:
+    """``kernel``'s compiled code for exactly these arguments' types (as its dispatcher
+    types them), or the dispatcher itself where it has none (then it picks or converts)."""
+    try:
+        sig = tuple(kernel.typeof_pyval(a) for a in args)
+        return kernel.overloads[sig].entry_point
+    except (AttributeError, KeyError):  # not a dispatcher, or no exact signature
+        return kernel
 
 
 def _chain(parts: list[Callable[..., None]]) -> Callable[..., None]:
