@@ -1249,12 +1249,26 @@ def test_the_pointwise_cases_run_pointwise() -> None:
 @given(st.integers(1, 64), st.integers(1, 8), st.integers(1, 20000), st.integers(1, 2048),
        st.integers(1, 5000), st.booleans(), st.integers(1, 8))
 @example(1, 1, 169, 48, 256, True, 2)  # SqueezeNet's 256 -> 48 at 13x13: two parts
+@example(1, 1, 3025, 64, 16, True, 2)  # its 16 -> 64 at 55x55: a part of the rows a thread
+@example(1, 1, 3025, 16, 64, True, 2)  # its 64 -> 16: pixel tiles of whole strips
 def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg: int,
                                         kg: int, direct: bool, threads: int) -> None:
     """Tiles are positive, no larger than their extent, keep im2col tiles within
     COL_BYTES where they can, and split work for the threads when the problem allows."""
     nt, mt = KG.conv_gemm_tiles(batch, groups, pixels, mg, kg, direct, threads)
     assert 1 <= nt <= pixels and 1 <= mt <= mg
+    n_pt = -(-pixels // nt)
+    starts = [KG.tile_start(i, n_pt, nt, pixels) for i in range(n_pt + 1)]
+    sizes = [b - a for a, b in itertools.pairwise(starts)]
+    # the pixel tiles cover the plane once, in order; where WIDE, wider than a strip, each
+    # starts at a whole strip (the last ends at the plane's end) within half a strip of
+    # an equal share
+    assert starts[0] == 0 and starts[-1] == pixels and min(sizes) >= 1
+    if KVG.WIDE and nt > KVG.WR:
+        assert all(p % KVG.WR == 0 for p in starts[:-1])
+        assert all(abs(p - i * pixels / n_pt) <= KVG.WR / 2 for i, p in enumerate(starts))
+    else:
+        assert sizes == [nt] * (n_pt - 1) + [pixels - (n_pt - 1) * nt]
     if not (direct and KG.runs_pointwise(pixels, kg, mg)):
         # tiles of equal size (the last one short by fewer pixels than there are tiles);
         # more tiles than threads are a multiple of the threads, unless that would take
@@ -1282,6 +1296,12 @@ def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg
         # may be short), in whole groups of 8, SPLIT_ROWS_MIN or more
         assert nt == pixels and mt % 8 == 0 and mt >= KG.SPLIT_ROWS_MIN
         assert items == threads
+        return
+    if (batch * groups == 1 and direct and kg < KVG.PACK_MIN_K
+            and 4 * kg * pixels <= KG.SPLIT_ROWS_BYTES and mg >= 16 * threads):
+        # a 1x1 on a small input vgemm reads where it lies: a part of the output channels
+        # a thread, each over the whole plane
+        assert nt == pixels and mt % 8 == 0 and mt >= 16 and items == threads
         return
     if batch * groups * -(-pixels // nt) < threads and mg >= max(32, 16 * threads):
         assert items >= threads  # output channels split: a part a thread at least

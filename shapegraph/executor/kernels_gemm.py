@@ -49,7 +49,14 @@ from shapegraph.executor.kernels import (
     _split_pairs,
     act_apply,
 )
-from shapegraph.executor.kernels_vgemm import WIDE, WR, vgemm_rm, vgemm_rm_act, vgemm_tile
+from shapegraph.executor.kernels_vgemm import (
+    PACK_MIN_K,
+    WIDE,
+    WR,
+    vgemm_rm,
+    vgemm_rm_act,
+    vgemm_tile,
+)
 from shapegraph.executor.simd import (
     F32x8,
     address,
@@ -71,14 +78,16 @@ from shapegraph.executor.simd import (
     vzip,
 )
 
-__all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS", "SPLIT_ROWS_MIN", "SPLIT_ROWS_PIXELS",
-           "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "pointwise",
-           "runs_pointwise", "wino_gemm", "wino_in8", "wino_out8", "wino_put", "wino_split"]
+__all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS", "SPLIT_ROWS_BYTES", "SPLIT_ROWS_MIN",
+           "SPLIT_ROWS_PIXELS", "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "pointwise",
+           "runs_pointwise", "tile_start", "wino_gemm", "wino_in8", "wino_out8", "wino_put",
+           "wino_split"]
 
 # one image's plane of fewer pixels than this in one tile, with SPLIT_ROWS_MIN output
 # channels a thread or more, is split in one part of them a thread (``conv_gemm_tiles``)
 SPLIT_ROWS_PIXELS = 1024
 SPLIT_ROWS_MIN = 128
+SPLIT_ROWS_BYTES = 256 * 1024  # ... and a 1x1 on an input of at most this many bytes
 COL_BYTES = 1024 * 1024  # an im2col tile's size at most (with its product, within L2)
 # im2col tiles of products shorter than this (stems on 3 input channels: 27 = 3 x 3 x 3)
 # keep at most SHORT_K_PIXELS pixels: with so few multiply-adds per output element, sgemm
@@ -117,13 +126,20 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
     n_pt = (pixels + nt - 1) // nt
     want = 2 * threads
     if (threads > 1 and batch * groups == 1 and (direct or n_pt == 1)
-            and pixels < SPLIT_ROWS_PIXELS and mg >= SPLIT_ROWS_MIN * threads):
+            and ((pixels < SPLIT_ROWS_PIXELS and mg >= SPLIT_ROWS_MIN * threads)
+                 or (direct and kg < PACK_MIN_K and 4 * kg * pixels <= SPLIT_ROWS_BYTES
+                     and mg >= 16 * threads))):
         # a plane of 28x28 or less in one tile, with SPLIT_ROWS_MIN output channels a
         # thread or more: one part of them a thread, each over all the pixels. In pixel
         # tiles each tile ended in a part strip or dot products; in two parts a thread, each
         # copied B's strips (and built its im2col tile) twice. (ResNet-50 on two threads, in
         # the model: 1x1s at 28x28 and 14x14 with 512 and 1024 outputs 386-400 -> 330-370
-        # µs; with 128 outputs, 64 a part, 357 -> 412: so SPLIT_ROWS_MIN.)
+        # µs; with 128 outputs, 64 a part, 357 -> 412: so SPLIT_ROWS_MIN.) So is a 1x1's
+        # whose input (B) vgemm reads where it lies (fewer than PACK_MIN_K input channels)
+        # and is small (SPLIT_ROWS_BYTES), down to 16 output channels a thread: SqueezeNet's
+        # 16 -> 64 at 55x55, 32 -> 128 at 27x27 on two threads, alone 33-36 -> 26-29 µs
+        # (one thread: 45-50); with 64 -> 128 at 56x56 (800 KB) each thread read all of
+        # it: DenseNet-121's first 1x1 219 -> 310 µs in the network.
         return nt, 8 * (((mg + 7) // 8 + threads - 1) // threads)
     if threads > 1 and batch * groups * n_pt < want and pixels >= 256:
         n_pt = max(n_pt, min((want + batch * groups - 1) // (batch * groups), pixels // 128))
@@ -150,6 +166,21 @@ def conv_gemm_tiles(batch: int, groups: int, pixels: int, mg: int, kg: int, dire
         n_mt = min((want + items - 1) // items, max(mg // 32, min(threads, mg // 16)))
         mt = (mg + n_mt - 1) // n_mt
     return nt, mt
+
+
+@njit(cache=True, nogil=True, inline="always")
+def tile_start(i: int, n_pt: int, nt: int, pixels: int) -> int:
+    """Where pixel tile i of ``n_pt`` (each about ``nt`` pixels) starts; ``pixels`` for
+    i = n_pt. Where ``WIDE`` and the tiles are wider than a strip of WR columns, at the
+    multiple of WR nearest to an equal share: every tile but the last is whole strips.
+    (Tiles of 757 pixels of SqueezeNet's 64 -> 16 at 55x55 each ended in 37 columns, a
+    padded strip of 32 and 5 dot products: 52 µs on two threads, as on one; in tiles of
+    720-768, 29.)"""
+    if i >= n_pt:
+        return pixels
+    if WIDE and nt > WR:
+        return (i * pixels // n_pt + WR // 2) // WR * WR
+    return i * nt
 
 
 @njit(cache=True, nogil=True)
@@ -322,7 +353,7 @@ def conv_gemm(x: np.ndarray, w: np.ndarray, b: np.ndarray, res: np.ndarray, out:
         set_thread_count(1)
     for item in prange(batch * per_image):
         _conv_gemm_item(x, x3, w, b, r3, y3, cfg, ow_dim, direct, has_res, in_place,
-                        act, nt, mt, n_pt, n_mt, np.int64(item))
+                        act, nt, mt, n_pt, n_mt, parallel, np.int64(item))
     if not parallel:
         set_thread_count(was)
 
@@ -332,7 +363,7 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
                     r3: np.ndarray, y3: np.ndarray, cfg: np.ndarray, ow_dim: int,
                     direct: bool, has_res: bool, in_place: bool,
                     act: tuple[int, float, float], nt: int, mt: int, n_pt: int, n_mt: int,
-                    item: np.int64) -> None:
+                    shared: bool, item: np.int64) -> None:
     """One work item of ``conv_gemm``, inlined into its parallel loop. (As a function of
     its own it was compiled, then linked and optimized again in the parallel loop's function
     and again in ``conv_gemm``: ResNet-50's cold first call 20.0-20.4 s, inlined 19.7-20.0,
@@ -349,8 +380,8 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
     rest -= g * (n_pt * n_mt)
     pt = rest // n_mt
     mi = rest - pt * n_mt
-    p0 = pt * nt
-    np_ = min(nt, pixels - p0)
+    p0 = tile_start(pt, n_pt, nt, pixels)
+    np_ = tile_start(pt + 1, n_pt, nt, pixels) - p0
     m0 = g * mg + mi * mt
     nm = min(mt, g * mg + mg - m0)
     yv = y3[bi]
@@ -364,7 +395,7 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
     relu = act[0] == ACT_RELU
     if direct:
         fused = _product(nm, np_, kg, w[m0:], kg, x3[bi, g * cg:, p0:], pixels,
-                         yv[m0:, p0:], pixels, beta, b[m0:], relu, fuse)
+                         yv[m0:, p0:], pixels, beta, b[m0:], relu, fuse, shared)
     else:
         col = empty64(kg * np_).reshape((kg, np_))  # (64-byte aligned rows where np_ allows)
         if ow_dim <= GATHER_MAX_OW:
@@ -374,7 +405,7 @@ def _conv_gemm_item(x: np.ndarray, x3: np.ndarray, w: np.ndarray, b: np.ndarray,
             _im2col(x[bi], g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, ow_dim, p0, np_, col)
         # (col as a view of the layout the direct branch passes: one compile of _product)
         fused = _product(nm, np_, kg, w[m0:], kg, col[:, :np_], np_, yv[m0:, p0:], pixels,
-                         beta, b[m0:], relu, fuse)
+                         beta, b[m0:], relu, fuse, shared)
     if not fused:
         _epilogue(yv, m0, nm, p0, np_, b, r3[bi], has_res and not in_place, act)
 
@@ -404,13 +435,17 @@ def _long_product(kg: int, nm: int, n: int) -> bool:
 @njit(cache=True, nogil=True)
 def _product(m: int, n: int, k: int, a: np.ndarray, lda: int, b: np.ndarray, ldb: int,
              c: np.ndarray, ldc: int, beta: float, bias: np.ndarray, relu: bool,
-             fuse: bool) -> bool:
+             fuse: bool, shared: bool) -> bool:
     """``C[m, n] = A[m, k] @ B[k, n] + beta * C`` (``sgemm_rm``'s arguments): ``vgemm_rm``
-    where ``uses_vgemm``, else BLAS sgemm; with ``fuse``, on vgemm, C's rows also plus
-    ``bias`` and ReLU'd where ``relu`` (``vgemm_rm_act``). Whether that was done. (Not
-    inlined: inlined into the inlined work items, with ``vgemm_rm`` inlined into it, numba
-    passed it wrong operands, and the conv_gemm tests failed.)"""
-    if uses_vgemm(k, m, n):
+    where ``uses_vgemm``, or where ``shared`` (the threads of a parallel loop each run
+    such products) with the wide tiles on VGEMM_WIDE_MIN_N columns or more, else BLAS
+    sgemm; with ``fuse``, on vgemm, C's rows also plus ``bias`` and ReLU'd where ``relu``
+    (``vgemm_rm_act``). Whether that was done. (Not inlined: inlined into the inlined work
+    items, with ``vgemm_rm`` inlined into it, numba passed it wrong operands, and the
+    conv_gemm tests failed.) OpenBLAS's small products ran on two threads no faster than
+    on one: SqueezeNet's 32 -> 128 at 27x27 in four items of 128 x 183 x 32, 47 µs on one
+    thread, 49 on two; on vgemm 37 (2026-12-07)."""
+    if uses_vgemm(k, m, n) or (shared and WIDE and n >= VGEMM_WIDE_MIN_N):
         if fuse:
             vgemm_rm_act(m, n, k, a, lda, b, ldb, c, ldc, beta, bias, relu)
             return True

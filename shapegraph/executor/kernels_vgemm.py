@@ -165,8 +165,12 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
                 nr = min(r0 + MR, m - MR)
                 nd = (c + 4 * (nr * ldc + s0) if r0 + MR < m
                       else c + 4 * (s0 + w + tail) if s0 + w + tail < n else 0)
-                _tile(nv, a, rr * lda, lda, bb, bo, lb, k, c + 4 * (rr * ldc + s0), ldc,
-                      beta, nxt, nd, bias + 4 * rr if bias != 0 else 0, relu)
+                if nv == 6:
+                    _tile48(a, rr * lda, lda, bb, bo, lb, k, c + 4 * (rr * ldc + s0), ldc,
+                            beta, nxt, nd, bias + 4 * rr if bias != 0 else 0, relu)
+                else:
+                    _tile(nv, a, rr * lda, lda, bb, bo, lb, k, c + 4 * (rr * ldc + s0), ldc,
+                          beta, nxt, nd, bias + 4 * rr if bias != 0 else 0, relu)
             else:
                 # through tmp: the strip's whole tile where WIDE, else 24 columns (or 8) at
                 # a time
