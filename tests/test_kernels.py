@@ -1442,7 +1442,8 @@ def compile_template(source: str, name: str) -> Callable[..., None]:
     ns.update({k: getattr(K, k) for k in K.__all__})
     ns.update({k: getattr(KP, k) for k in KP.__all__})
     ns.update({k: getattr(KG, k) for k in KG.__all__})
-    ns.update({k: getattr(SIMD, k) for k in SIMD.__all__}, vgemm_tile=KVG.vgemm_tile)
+    ns.update({k: getattr(SIMD, k) for k in SIMD.__all__}, vgemm_tile=KVG.vgemm_tile,
+              vgemm_tile48=KVG.vgemm_tile48)
     exec(compile(source, f"<template {name}>", "exec"), ns)
     fn: Callable[..., None] = ns[name]
     return fn

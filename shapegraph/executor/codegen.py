@@ -54,7 +54,7 @@ from shapegraph.executor.kernels_gemm import *
 from shapegraph.executor.kernels_nd import *
 from shapegraph.executor.kernels_oconv import *
 from shapegraph.executor.kernels_pool import *
-from shapegraph.executor.kernels_vgemm import vgemm_tile
+from shapegraph.executor.kernels_vgemm import vgemm_tile, vgemm_tile48
 from shapegraph.executor.simd import *
 """
 

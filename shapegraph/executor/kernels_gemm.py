@@ -56,6 +56,7 @@ from shapegraph.executor.kernels_vgemm import (
     vgemm_rm,
     vgemm_rm_act,
     vgemm_tile,
+    vgemm_tile48,
 )
 from shapegraph.executor.simd import (
     F32x8,
@@ -820,9 +821,14 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
             while s0 < tt:
                 nv = (6 if WIDE and s0 + WR <= tt else 4 if t32 and s0 == sl
                       else 3 if s0 + 24 <= tt else 1)
-                vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
+                if nv == 6:  # (called directly: ``kernels_vgemm.vgemm_tile48``)
+                    vgemm_tile48(ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
                            ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt,
                            0, 0, 0)
+                else:
+                    vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
+                               ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt,
+                               0, 0, 0)
                 s0 += 8 * nv
     # 4. the inverse transform and the epilogue
     ofa, rfa, mta = address(out), address(res), address(mt)

@@ -35,7 +35,10 @@ cached), called by name from compiled kernels as numba calls BLAS: inlined, they
 compiled, linked and optimized again in every kernel calling them, twice in those with a
 parallel and a serial loop, and again in every plan segment calling those (ResNet-50's
 cold first call 14.6 -> 26.8 s; as C functions, 21-23 s). Cold, they compile here while a
-helper compiles ``kernels_oconv``'s (``helpers.share_import``).
+helper compiles ``kernels_oconv``'s (``helpers.share_import``). The product's own C function
+calls the tile of 48 columns directly, compiled into it once (0.5 s more, cold): a call
+through the tiles' C function cost a small product 5-13% (SqueezeNet's 1x1s of 16-64
+terms, alone: 64 x 3025 x 16 63 -> 55 µs).
 
 >>> import numpy as np
 >>> a = np.arange(6, dtype=np.float32).reshape(2, 3); b = np.ones((3, 5), np.float32)
@@ -79,7 +82,7 @@ from shapegraph.executor.simd import (
     wzero,
 )
 
-__all__ = ["MR", "NR", "WIDE", "WR", "vgemm_rm", "vgemm_rm_act", "vgemm_tile"]
+__all__ = ["MR", "NR", "WIDE", "WR", "vgemm_rm", "vgemm_rm_act", "vgemm_tile", "vgemm_tile48"]
 
 # (kernels_oconv's C functions compile in a helper meanwhile, where they are not cached)
 helpers.share_import(__name__, "shapegraph.executor.kernels_oconv")
@@ -165,7 +168,7 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
                 nr = min(r0 + MR, m - MR)
                 nd = (c + 4 * (nr * ldc + s0) if r0 + MR < m
                       else c + 4 * (s0 + w + tail) if s0 + w + tail < n else 0)
-                if nv == 6:
+                if nv == 6:  # (called directly: see the module's docstring)
                     _tile48(a, rr * lda, lda, bb, bo, lb, k, c + 4 * (rr * ldc + s0), ldc,
                             beta, nxt, nd, bias + 4 * rr if bias != 0 else 0, relu)
                 else:
@@ -618,6 +621,9 @@ _llvm.add_symbol(_TILE_SYMBOL, _tile_c.address)
 _tile: Any = types.ExternalFunction(_TILE_SYMBOL, _TILE_SIG)
 vgemm_tile = _tile
 """The register tile (``_tile_c``) for compiled callers: the generated Winograd kernels."""
+vgemm_tile48 = _tile48
+"""The tile of 48 columns (``WIDE``), called directly: compiled into its caller (as the
+product's C function does; Winograd's products of 16-64 terms 8-12% faster)."""
 
 
 _VGEMM_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.intp,

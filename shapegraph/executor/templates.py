@@ -7,7 +7,7 @@ inlined as a literal, so LLVM can unroll and vectorize. The batch is not one of 
 read from the arrays at run time, so a new batch size compiles nothing. The source relies
 only on ``np``, ``njit``, ``prange``, the names of :mod:`shapegraph.executor.kernels`,
 :mod:`shapegraph.executor.kernels_gemm` and :mod:`shapegraph.executor.simd`, and
-``kernels_vgemm.vgemm_tile``.
+``kernels_vgemm.vgemm_tile`` (the tile of 48 columns directly: ``vgemm_tile48``).
 Each template has a packing function (numpy, run once at plan time) that lays the parameters
 out for the kernel.
 
@@ -536,9 +536,16 @@ def _emit_wino(e: _Emitter, cfg: ConvConfig, act: Act, has_bias: bool,
       else "nv = 3 if s0 + 24 <= tt else 1")
     e(3, f"for r in range(0, {o_dim}, 8):")
     e(4, f"rr = min(r, {o_dim - 8})")  # the last 8 rows (those before them computed twice)
-    e(4, f"vgemm_tile(nv, wa, (xi * {o_dim} + rr) * {c_dim}, {c_dim}, va, "
-         f"xi * {c_dim * tmax} + s0, {tmax}, {c_dim}, "
-         f"ma + 4 * ((xi * {o_dim} + rr) * {tmax} + s0), {tmax}, 0.0, wa, 0, 0, 0)")
+    args = (f"wa, (xi * {o_dim} + rr) * {c_dim}, {c_dim}, va, xi * {c_dim * tmax} + s0, "
+            f"{tmax}, {c_dim}, ma + 4 * ((xi * {o_dim} + rr) * {tmax} + s0), {tmax}, 0.0, wa, "
+            "0, 0, 0")
+    if WIDE:  # the tile of 48 called directly (as in ``kernels_gemm._wino_item``)
+        e(4, "if nv == 6:")
+        e(5, f"vgemm_tile48({args})")
+        e(4, "else:")
+        e(5, f"vgemm_tile(nv, {args})")
+    else:
+        e(4, f"vgemm_tile(nv, {args})")
     e(3, "s0 += 8 * nv")
     ohw, span = cfg.OH * cfg.OW, m * tb * cfg.OW
     rf = "rf" if has_residual else "of"
