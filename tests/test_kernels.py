@@ -1303,6 +1303,9 @@ def test_conv_gemm_tiles_cover_the_work(batch: int, groups: int, pixels: int, mg
         # a thread, each over the whole plane
         assert nt == pixels and mt % 8 == 0 and mt >= 16 and items == threads
         return
+    if batch * groups * -(-pixels // nt) == 1 and mg >= 16 * threads:
+        assert items == threads  # one tile: a part of the output channels a thread
+        return
     if batch * groups * -(-pixels // nt) < threads and mg >= max(32, 16 * threads):
         assert items >= threads  # output channels split: a part a thread at least
     if pixels >= 256 * 2 * threads or mg >= 64 * threads:
