@@ -830,8 +830,8 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                       else 3 if s0 + 24 <= tt else 1)
                 if nv == 6:  # (called directly: ``kernels_vgemm.vgemm_tile48``)
                     vgemm_tile48(ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
-                           ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt,
-                           0, 0, 0)
+                                 ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0,
+                                 nxt, 0, 0, 0)
                 else:
                     vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
                                ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt,
