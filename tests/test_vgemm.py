@@ -171,6 +171,22 @@ def test_vgemm_packed_strips_match_numpy(m: int, n: int, k: int, beta: float, re
     test_vgemm_act_matches_numpy.hypothesis.inner_test(m, n, k, beta, relu, pads, seed)
 
 
+@settings(deadline=None, max_examples=30)
+@given(st.integers(2 * KV.GROUP_ROWS, 5 * KV.GROUP_ROWS + 7), st.integers(0, 2 * KV.WR + 47),
+       st.integers(1, KV.PACK_MIN_K - 1), st.sampled_from([0.0, 1.0]), st.booleans(),
+       st.tuples(*[st.integers(0, 3)] * 6), st.integers(0, 2**32 - 1))
+def test_vgemm_row_groups_match_numpy(m: int, extra: int, k: int, beta: float, relu: bool,
+                                      pads: tuple[int, int, int, int, int, int],
+                                      seed: int) -> None:
+    """Products in groups of GROUP_ROWS rows (``row_groups``: B read where it lies, an
+    output of GROUP_MIN_BYTES or more), beta 0 (grouped) and 1 (not): a last group of
+    16-31 rows whose last block overlaps the one before, strips of 48 and last columns
+    of every kind, bias, ReLU, on views; the same numbers as numpy."""
+    n = -(-KV.GROUP_MIN_BYTES // (4 * m)) + extra
+    assert not KV.WIDE or KV.row_groups(m, n, k)
+    test_vgemm_act_matches_numpy.hypothesis.inner_test(m, n, k, beta, relu, pads, seed)
+
+
 def test_dots_take_short_tails_of_long_products() -> None:
     """``dots_win``: one column from 8 terms on; seven only on long products (a tile of 8
     columns costs the same for any number of them)."""
