@@ -207,11 +207,13 @@ def row_groups(m: int, n: int, k: int) -> bool:
     """Whether ``_vgemm`` runs its rows in groups of GROUP_ROWS, each group over every
     strip of B (else each strip over every row): where B's strips are read where they
     lie (not ``packs_wide``), with two groups or more and an output C of GROUP_MIN_BYTES or
-    more. Strip after strip, every tile writes 8 rows a plane apart, and on an output not
-    in the cache each store waited for its line; a group's rows are written in order, as
-    streams the CPU fetches ahead. ResNet-50's 64 -> 256 1x1 at 56x56 (256 x 3120 x 64)
-    alone, on outputs not in the cache: 757-819 -> 591-599 µs; its two-thread tiles
-    (256 x 768 x 64): 266 -> 146 (on an output in the cache: the same)."""
+    more (``_vgemm`` asks only where beta is 0: a new output). Strip after strip, every
+    tile writes 8 rows a plane apart, and on an output not in the cache each store waited
+    for its line; a group's rows are written in order, as streams the CPU fetches ahead.
+    Alone, on outputs not in the cache: 256 x 3136 x 64 784 -> 676 µs, 128 x 3136 x 96
+    542 -> 517, but a two-thread tile of it, 256 x 784 x 64, 163 -> 171; on an output in
+    the cache 2-5% slower. In ResNet-50, its 64 -> 256 shortcut at 56x56: 790-882 ->
+    640-721 µs on one thread, 410-467 -> 351-366 on two."""
     return WIDE and m >= 2 * GROUP_ROWS and not packs_wide(m, k) and \
         4 * m * n >= GROUP_MIN_BYTES
 
