@@ -243,7 +243,8 @@ class Generated:
 
     def __init__(self, module: ModuleType, compiled: bool, path: str,
                  segments: list[Segment], refs: list[int],
-                 run: Callable[..., None], ints: Any, from_python: bool = False) -> None:
+                 run: Callable[..., None], ints: Any, from_python: bool = False,
+                 kept: list[_Steps] | None = None) -> None:
         self.module = module
         self.ints = ints
         self.compiled = compiled
@@ -253,7 +254,7 @@ class Generated:
         self.refs = refs
         self.functions: list[Callable[..., None]] = [getattr(module, s.name) for s in segments]
         self.run = run
-        self.kept: list[_Steps] = []  # from_python: the segments' kept calls
+        self.kept: list[_Steps] = kept or []  # from_python: the segments' kept calls
 
     def forget_calls(self) -> None:
         """From Python, the next call makes its steps' calls again, reading the kernels
@@ -304,9 +305,8 @@ def generate(plan: Plan, graph: Graph, params: Mapping[str, Any],
                    + [(i, _ref_step(plan, graph, params, i)) for i in refs],
                    key=lambda p: p[0])
     run = parts[0][1] if len(parts) == 1 and not refs else _chain([f for _, f in parts])
-    gen = Generated(module, not debug, str(path), segments, refs, run, ints, from_python)
-    gen.kept = kept
-    return gen
+    return Generated(module, not debug, str(path), segments, refs, run, ints, from_python,
+                     kept)
 
 
 # multiply-adds per sample per kernel step from which a plan's steps are called from Python:
@@ -343,7 +343,6 @@ class _Steps:
     KEPT = 8
 
     def __init__(self, module: ModuleType, name: str) -> None:
-        self.name = name
         self._steps = getattr(module, f"{name}_steps")
         self._io = getattr(module, f"{name}_io")
         self._tail = getattr(module, f"{name}_tail")

@@ -144,11 +144,14 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
             nv = (6 if WIDE and w >= WR else 4 if WIDE and w > 16 else 3 if w >= NR else 1)
             w = min(w, 8 * nv)
             bb, bo, lb = b, s0, ldb  # the strip's rows: lb floats apart from element bo of bb
+            # (x32 and xs hold copies of the last strip only: the first group makes them,
+            # the others read them again)
             if pack and nv == 6:
                 _pack_wide(b, ldb, s0, k, xw_at)
                 bb, bo, lb = xw_at, 0, WR
             elif nv == 4 and w < 32:
-                _pack_padded(b, ldb, s0, w, k, address(x32), 32)
+                if g0 == 0:
+                    _pack_padded(b, ldb, s0, w, k, address(x32), 32)
                 bb, bo, lb = address(x32), 0, 32
             # fewer than 8 columns after this strip, or in all: dot products (``_dots``),
             # each block of rows right after its tile here, while A's rows are in the cache
@@ -156,9 +159,11 @@ def _vgemm(m: int, n: int, k: int, a: int, lda: int, b: int, ldb: int, c: int, l
             if w < 8 and dots_win(w, k):
                 tail, w = w, 0
             if tail:
-                _pack_columns(b, ldb, s0 + w, tail, k, xs)
+                if g0 == 0:
+                    _pack_columns(b, ldb, s0 + w, tail, k, xs)
             elif w < 8:  # the last columns: copied into a strip padded with zeros
-                _pack_padded(b, ldb, s0, w, k, xs_at, 8)
+                if g0 == 0:
+                    _pack_padded(b, ldb, s0, w, k, xs_at, 8)
                 bb, bo, lb = xs_at, 0, 8
             for r0 in range(g0, g1, MR):
                 # the group's last rows: the 8 rows that end at g1, stored from r0 on
