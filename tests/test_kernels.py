@@ -26,11 +26,12 @@ from shapegraph.executor import kernels_gemm as KG
 from shapegraph.executor import kernels_oconv as KO
 from shapegraph.executor import kernels_pool as KP
 from shapegraph.executor import kernels_vgemm as KVG
+from shapegraph.executor import kernels_wino4 as KW4
 from shapegraph.executor import simd as SIMD
 from shapegraph.executor import templates as T
 from shapegraph.executor.blas import single_threaded_blas
 from shapegraph.executor.lower import transpose_runs
-from shapegraph.executor.packing import pack_wino_gemm
+from shapegraph.executor.packing import pack_wino4_gemm, pack_wino_gemm
 from shapegraph.ops import get_op
 from shapegraph.opset.conv import conv_reference, pool_reference, window_out
 from shapegraph.opset.elementwise import ACTIVATIONS
@@ -1186,12 +1187,16 @@ def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
     ((1, 160, 6, 6, 320, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),
     ((1, 160, 13, 13, 320, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # Inception v1's
     ((1, 64, 13, 13, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # SqueezeNet's expands
-    ((1, 32, 27, 27, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),
-    ((1, 16, 55, 55, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # 16 inputs, wide
+    ((1, 32, 27, 27, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),  # 20 columns or more
+    ((1, 16, 55, 55, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),  # 16 inputs, wide
+    ((1, 16, 27, 27, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # 16 inputs, narrower
+    ((1, 64, 17, 17, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # 5 tiles of 8 a row
     ((1, 512, 12, 12, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # ZFNet-512's
     ((1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # VGG-19's at 14x14
     ((1, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # ResNet-50's
-    ((1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),
+    ((1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),
+    ((1, 128, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),  # DenseNet-121's
+    ((1, 64, 20, 20, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),
     ((1, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino"),  # the ResNet blocks'
     ((1, 32, 48, 48, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino"),
     ((1, 128, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), "vo"),  # DenseNet-121's: 32 outputs
@@ -1323,37 +1328,44 @@ def wino_config(draw: Any) -> dict[str, int]:
 
 
 def run_wino_gemm(cfg: dict[str, int], act: int, residual: bool, seed: int,
-                  threads: int, in_place: bool = False) -> None:
-    """``in_place``: the output written over the residual, as the memory plan may."""
+                  threads: int, in_place: bool = False, four: bool = False) -> None:
+    """``in_place``: the output written over the residual, as the memory plan may;
+    ``four``: F(4x4, 3x3) (``kernels_wino4.wino4_gemm``), else F(2x2, 3x3)."""
     x, w, b, res = conv_inputs(cfg, seed)
     want = conv_want(x, w, b, cfg, res if residual else None, act)
     out = res if in_place and residual else np.full_like(res, np.nan)
+    kernel, pack = (KW4.wino4_gemm, pack_wino4_gemm) if four else (KG.wino_gemm,
+                                                                     pack_wino_gemm)
     with single_threaded_blas():
-        KG.wino_gemm(x, pack_wino_gemm(w), b, res if residual else EMPTY4, out,
-                     np.array([cfg["PH"], cfg["PW"]], np.int64), kact(act), threads)
-    close(out, want, scale=3)
+        kernel(x, pack(w), b, res if residual else EMPTY4, out,
+               np.array([cfg["PH"], cfg["PW"]], np.int64), kact(act), threads)
+    # (F(4x4, 3x3)'s transforms, coefficients up to 8, lose about 20x more: module docs)
+    close(out, want, scale=10 if four else 3)
 
 
 @pytest.mark.parametrize(("c", "o", "h", "w"), [(128, 64, 9, 9), (130, 70, 7, 12),
                                                 (128, 64, 14, 14)])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_wino_gemm_many_channels(c: int, o: int, h: int, w: int, threads: int) -> None:
+@pytest.mark.parametrize("four", [False, True])
+def test_wino_gemm_many_channels(c: int, o: int, h: int, w: int, threads: int,
+                                 four: bool) -> None:
     """Winograd with 128 input channels or more (U's rows longer than a block of V's)."""
     cfg = {"N": 1, "groups": 1, "C": c, "O": o, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
            "PH": 1, "PW": 1, "DH": 1, "DW": 1, "H": h, "W": w}
-    run_wino_gemm(cfg, K.ACT_RELU, True, 3, threads)
-    run_wino_gemm(cfg, K.ACT_NONE, False, 4, threads)
+    run_wino_gemm(cfg, K.ACT_RELU, True, 3, threads, four=four)
+    run_wino_gemm(cfg, K.ACT_NONE, False, 4, threads, four=four)
 
 
 @SOME
 @given(wino_config(), st.booleans(), ACTS, st.sampled_from([1, 2, 3]),
-       st.integers(0, 2**32 - 1), st.booleans())
+       st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
 def test_wino_gemm_random(cfg: dict[str, int], residual: bool, act: int, threads: int,
-                          seed: int, in_place: bool) -> None:
-    """Winograd F(2x2, 3x3): any padding, odd sizes (partial edge tiles and vectors), fewer
-    than 8 outputs, batch 1-3 and any thread count, the output over the residual or not,
-    with one compiled kernel."""
-    run_wino_gemm(cfg, act, residual, seed, threads, in_place)
+                          seed: int, in_place: bool, four: bool) -> None:
+    """Winograd F(2x2, 3x3) and F(4x4, 3x3): any padding (up to 2: the input's columns
+    land in any of F(4x4, 3x3)'s four phases), odd sizes (partial edge tiles and vectors),
+    fewer than 8 outputs, batch 1-3 and any thread count, the output over the residual or
+    not, with one compiled kernel."""
+    run_wino_gemm(cfg, act, residual, seed, threads, in_place, four)
 
 
 @pytest.mark.parametrize("w", [14, 15, 16, 17, 29, 30, 31, 32, 33, 47])
@@ -1367,27 +1379,66 @@ def test_wino_gemm_row_ends(w: int, act: int) -> None:
     run_wino_gemm(cfg, act, False, w + 1, 2)
 
 
+@pytest.mark.parametrize("w", [9, 10, 11, 12, 25, 26, 31, 33, 34, 36, 57, 64, 65, 66])
+@pytest.mark.parametrize("h", [5, 6, 7, 8, 9])
+def test_wino4_gemm_row_ends(w: int, h: int) -> None:
+    """F(4x4, 3x3): output rows ending anywhere in a vector of 8 tiles (32 columns), in
+    each of its four masked stores, and a last row of tiles with 1-4 output rows."""
+    cfg = {"N": 2, "groups": 1, "C": 5, "O": 9, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+           "PH": 1, "PW": 1, "DH": 1, "DW": 1, "H": h, "W": w}
+    run_wino_gemm(cfg, K.ACT_RELU, True, w, 1, in_place=True, four=True)
+    run_wino_gemm(cfg, K.ACT_NONE, False, w + 1, 2, four=True)
+
+
 @pytest.mark.parametrize("cfg", [
     {"N": 1, "C": 96, "H": 28, "W": 28, "O": 64, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
      "PH": 1, "PW": 1, "DH": 1, "DW": 1, "groups": 1},  # several blocks of tile rows
     {"N": 2, "C": 40, "H": 15, "W": 9, "O": 33, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
      "PH": 0, "PW": 2, "DH": 1, "DW": 1, "groups": 1},
 ])
-def test_wino_gemm_workloads(cfg: dict[str, int]) -> None:
-    run_wino_gemm(cfg, K.ACT_RELU, True, 12, 2)
+@pytest.mark.parametrize("four", [False, True])
+def test_wino_gemm_workloads(cfg: dict[str, int], four: bool) -> None:
+    run_wino_gemm(cfg, K.ACT_RELU, True, 12, 2, four=four)
+
+
+@pytest.mark.parametrize("pw", [0, 1, 2, 3, 4, 5])
+def test_wino4_gemm_pads(pw: int) -> None:
+    """F(4x4, 3x3) with 0-5 columns of padding: the input's columns start in each of the
+    four phases, and one entry or two on."""
+    cfg = {"N": 1, "groups": 1, "C": 3, "O": 10, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+           "PH": pw % 3, "PW": pw, "DH": 1, "DW": 1, "H": 7, "W": 29}
+    run_wino_gemm(cfg, K.ACT_RELU, True, pw, 2, four=True)
+
+
+@pytest.mark.parametrize(("c", "o", "h", "threads"), [
+    (16, 64, 55, 1),  # SqueezeNet's first expands
+    (64, 64, 56, 2),  # ResNet-50's 3x3 at 56x56 (parts on two threads)
+    (128, 32, 28, 2),  # DenseNet-121's (blocks of 4 tile rows, then 3)
+    (32, 128, 27, 1),
+])
+def test_wino4_gemm_networks(c: int, o: int, h: int, threads: int) -> None:
+    """F(4x4, 3x3) on the networks' shapes that take it, against float64."""
+    cfg = {"N": 1, "groups": 1, "C": c, "O": o, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+           "PH": 1, "PW": 1, "DH": 1, "DW": 1, "H": h, "W": h}
+    run_wino_gemm(cfg, K.ACT_RELU, True, 13, threads, four=True)
 
 
 @settings(deadline=None)  # (the first example compiles the function)
 @given(st.integers(1, 128), st.integers(1, 16), st.integers(1, 1024), st.integers(1, 1024),
-       st.integers(1, 16), st.integers(1, 8))
-def test_wino_split(th: int, vecs: int, c: int, m: int, batch: int, threads: int) -> None:
+       st.integers(1, 16), st.integers(1, 8), st.sampled_from([16, 36]))
+def test_wino_split(th: int, vecs: int, c: int, m: int, batch: int, threads: int,
+                    positions: int) -> None:
     """Blocks of 1..th tile rows, on one thread a multiple of those that make whole strips
     of the register tile (or the whole image); the output channels split only on several
     threads, in one part per thread of 16 channels or more; and never an estimate worse
-    than the blocks sized for one thread."""
+    than the blocks sized for one thread. For F(4x4, 3x3) (36 positions), rows of one
+    vector of tiles in blocks of 4 rows (``wino4_split``), else the same."""
     tw = 8 * vecs
-    rows, parts = KG.wino_split(th, tw, c, m, batch, threads)
-    alone, one = KG.wino_split(th, tw, c, m, batch, 1)
+    rows, parts = KG.wino_split(th, tw, c, m, batch, threads, positions)
+    alone, one = KG.wino_split(th, tw, c, m, batch, 1, positions)
+    if positions == 36:
+        four = KW4.wino4_split(th, tw, c, m, batch, threads)
+        assert four == ((min(4, th), 1) if tw == 8 else (rows, parts))
     assert 1 <= rows <= th and 1 <= alone <= th
     width = KG.WR if KG.WIDE else 24
     assert alone >= min(th, next(r for r in range(1, width + 1) if r * tw % width == 0))
@@ -1424,11 +1475,27 @@ def test_wino_gemm_split_output_channels(c: int, o: int, h: int, w: int, n: int,
     """``wino_gemm`` with its output channels split between the threads (each part
     transforming every block's input), the output over the residual or not."""
     th, tw = (h + 1) // 2, ((w - 2 + 1) // 2 + 7) // 8 * 8  # (no padding along rows)
-    assert KG.wino_split(th, tw, c, o, n, threads)[1] == threads
+    assert KG.wino_split(th, tw, c, o, n, threads, 16)[1] == threads
     cfg = {"N": n, "groups": 1, "C": c, "O": o, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
            "PH": 1, "PW": 0, "DH": 1, "DW": 1, "H": h, "W": w}
     run_wino_gemm(cfg, K.ACT_RELU, True, 5, threads, in_place=True)
     run_wino_gemm(cfg, K.ACT_NONE, False, 6, threads)
+
+
+@pytest.mark.parametrize(("c", "o", "h", "w", "n", "threads"), [
+    (16, 64, 55, 55, 1, 2),  # SqueezeNet's first expands
+    (24, 100, 18, 38, 1, 3),  # parts of 4, 4 and 5 groups of 8
+    (24, 36, 12, 66, 1, 2),  # parts of 2 groups of 8 and of 2.5
+])
+def test_wino4_gemm_split_output_channels(c: int, o: int, h: int, w: int, n: int,
+                                          threads: int) -> None:
+    """``wino4_gemm`` with its output channels split between the threads."""
+    th, tw = (h + 3) // 4, ((w - 2 + 3) // 4 + 7) // 8 * 8  # (no padding along rows)
+    assert KW4.wino4_split(th, tw, c, o, n, threads)[1] == threads
+    cfg = {"N": n, "groups": 1, "C": c, "O": o, "KH": 3, "KW": 3, "SH": 1, "SW": 1,
+           "PH": 1, "PW": 0, "DH": 1, "DW": 1, "H": h, "W": w}
+    run_wino_gemm(cfg, K.ACT_RELU, True, 5, threads, in_place=True, four=True)
+    run_wino_gemm(cfg, K.ACT_NONE, False, 6, threads, four=True)
 
 
 # --------------------------------------------------------------------------- templates
@@ -1774,7 +1841,7 @@ def test_docstring_examples() -> None:
 
     from shapegraph.executor import kernels_vgemm, simd
 
-    for mod in (K, T, KCP, KD, KG, KO, KP, kernels_vgemm, simd):
+    for mod in (K, T, KCP, KD, KG, KO, KP, KW4, kernels_vgemm, simd):
         assert doctest.testmod(mod).failed == 0
 
 

@@ -55,6 +55,7 @@ from shapegraph.executor.kernels_nd import *
 from shapegraph.executor.kernels_oconv import *
 from shapegraph.executor.kernels_pool import *
 from shapegraph.executor.kernels_vgemm import vgemm_tile, vgemm_tile48
+from shapegraph.executor.kernels_wino4 import *
 from shapegraph.executor.simd import *
 """
 
@@ -78,6 +79,7 @@ def _kernel_fingerprint() -> str:
     import shapegraph.executor.kernels_oconv as ko
     import shapegraph.executor.kernels_pool as kp
     import shapegraph.executor.kernels_vgemm as kvg
+    import shapegraph.executor.kernels_wino4 as kw4
     import shapegraph.executor.regs as rg
     import shapegraph.executor.simd as sd
     import shapegraph.executor.templates as t
@@ -86,7 +88,7 @@ def _kernel_fingerprint() -> str:
 
     h = hashlib.sha256()
     # the kernels' modules, and the records (they hold the kernels' codes)
-    for mod in (b, k, kcp, kdw, kg, knd, ko, kp, kvg, rg, sd, t, e, r):
+    for mod in (b, k, kcp, kdw, kg, knd, ko, kp, kvg, kw4, rg, sd, t, e, r):
         h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 

@@ -629,15 +629,16 @@ def _pointwise1(w: np.ndarray, r: int, x2: np.ndarray, k0: int, kg: int, full: i
 
 
 @njit(cache=True, nogil=True, inline="always")
-def wino_split(th: int, tw: int, c_dim: int, m_dim: int, batch: int,
-               threads: int) -> tuple[int, int]:
-    """``wino_gemm``'s work items: (tile rows per block, parts of the output channels).
+def wino_split(th: int, tw: int, c_dim: int, m_dim: int, batch: int, threads: int,
+               positions: int) -> tuple[int, int]:
+    """``wino_gemm``'s work items (and ``kernels_wino4.wino4_gemm``'s: ``positions`` is the
+    transform's, 16 or 36): (tile rows per block, parts of the output channels).
 
     A block (``tw`` tiles a row, rounded up to whole vectors) holds ``WINO_BLOCK_TILES``
     tiles or more, and one for each 4 KB of the transformed weights U (every block reads
     all of them: ResNet-50's 11 Winograd steps, best times summed, took 17.6 ms in blocks of
-    48 tiles, 14.9 so), fewer where their transformed input and products (16 * (C + M)
-    floats a tile) would pass ``WINO_BYTES``, but never fewer than fill whole strips of the
+    48 tiles, 14.9 so), fewer where their transformed input and products (``positions`` *
+    (C + M) floats a tile) would pass ``WINO_BYTES``, but never fewer than fill whole strips of the
     register tile (48 tiles where ``WIDE``, else 24). On several threads, where numba's even
     runs of these blocks would load the threads unevenly, the cheaper of two other ways by
     ``wino_load``'s estimate:
@@ -648,8 +649,8 @@ def wino_split(th: int, tw: int, c_dim: int, m_dim: int, batch: int,
       block's input again. ResNet-50's 256 -> 256 at 14x14 on two threads, in the
       network: 1010-1185 µs in blocks of 2 tile rows (each reading all 4 MB of U),
       690-790 split (1270-1330 on one thread)."""
-    per_tile = 16 * (c_dim + m_dim) * 4
-    tiles = max(WINO_BLOCK_TILES, 16 * c_dim * m_dim // 1024)
+    per_tile = positions * (c_dim + m_dim) * 4
+    tiles = max(WINO_BLOCK_TILES, positions * c_dim * m_dim // 1024)
     rows = max(1, min(th, WINO_BYTES // (per_tile * tw), -(-tiles // tw)))
     # at least the fewest tile rows whose tiles are whole strips of the register tile's
     # width: with many channels the bytes above leave one row of 8 or 16 tiles a block,
@@ -720,7 +721,7 @@ def wino_gemm(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray, out:
     batch, c_dim = x.shape[0], x.shape[1]
     m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
     th, tw = (oh_dim + 1) // 2, (ow_dim + 1) // 2
-    rows, parts = wino_split(th, (tw + 7) // 8 * 8, c_dim, m_dim, batch, threads)
+    rows, parts = wino_split(th, (tw + 7) // 8 * 8, c_dim, m_dim, batch, threads, 16)
     blocks = (th + rows - 1) // rows
     has_res = res.size == out.size
     # the part outermost: a thread's share of the items (numba splits them into equal runs)

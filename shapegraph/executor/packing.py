@@ -22,10 +22,11 @@ from shapegraph.executor.templates import (
     maxpool2d_source,
     maxpool2d_unrolls,
     pack_conv2d_weight,
+    pack_wino4_gemm,
     pack_wino_gemm,
 )
 
-__all__ = ["conv_algorithm", "is_depthwise", "pack", "pack_wino_gemm"]
+__all__ = ["conv_algorithm", "is_depthwise", "pack", "pack_wino4_gemm", "pack_wino_gemm"]
 
 
 _TEMPLATE_ALGOS = {"wino": "Winograd F(2x2, 3x3), generated for the shape",
@@ -40,7 +41,8 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     the generated direct kernels, one compiled kernel for all of them); ``gemm``
     (``kernels_gemm.conv_gemm``: sgemm or ``vgemm`` on the input plane or on
     im2col tiles) for 1x1 convolutions; ``wino_gemm`` (Winograd F(2x2, 3x3) on ``vgemm``'s
-    register tile: 100-185 GFLOP/s-equivalent on one thread) for stride-1 3x3
+    register tile: 100-185 GFLOP/s-equivalent on one thread; ``wino4_gemm``, F(4x4, 3x3),
+    on planes of WINO4_MIN_WIDTH columns or more: 230-510) for stride-1 3x3
     convolutions with at least 32 inputs and 64 outputs (or 128 and 32, or 16 and 64 on
     planes of ``WINO_16_MIN_WIDTH`` columns or more), on planes of ``WINO_MIN_WIDTH``
     columns or more (with fewer channels its transforms cost more than
@@ -67,7 +69,7 @@ def conv_algorithm(cfg: ConvArgs) -> str:
             and ((c >= 32 and o >= 64) or (c >= 128 and o >= 32)
                  or (c >= 16 and o >= 64 and ow >= WINO_16_MIN_WIDTH))
             and ow >= WINO_MIN_WIDTH):
-        return "wino_gemm"
+        return "wino4_gemm" if ow >= WINO4_MIN_WIDTH else "wino_gemm"
     if (groups == 1 and k >= GEMM_STRIP_MIN_K and og >= OCONV_MIN_3X3_OUTPUTS
             and fills_strip(oh * ow)):
         return "gemm"
@@ -159,6 +161,16 @@ WINO_MIN_WIDTH = 11  # output columns at least (6 tiles a row: 3/4 of a vector)
 # and SqueezeNet then compiles no oconv at all (5 s of a cold first call). Narrower planes
 # with 16 inputs stay on oconv: no network here has one to measure.
 WINO_16_MIN_WIDTH = 28
+# Of those, planes of 20 columns or more run F(4x4, 3x3) (``kernels_wino4``: 36 products a
+# 4x4 tile, 2.25 an output against F(2x2, 3x3)'s 4). One convolution alone, µs, wino_gemm
+# -> wino4_gemm, one thread / two (stop 41): ResNet-50's 64 -> 64 at 56x56 1014 / 529 ->
+# 715 / 412-449, 128 -> 128 at 28x28 777 / 453 -> 623 / 330; SqueezeNet's 16 -> 64 at
+# 55x55 331 / 179 -> 245 / 140, 32 -> 128 at 27x27 232 / 135 -> 194 / 115; Inception v2's
+# 64 -> 192 at 56x56 2763 / 1387 -> 1822 / 981; VGG-19's 256 at 56x56 11.6 / 6.8 ms ->
+# 7.3 / 4.5; DenseNet-121's 128 -> 32 at 28x28 266 / 179 -> 229 / 134; 64 -> 64 at 20x20
+# 165 / 114 -> 149 / 101. Its rows of tiles are rounded up to whole vectors of 8 tiles, 32
+# columns: at 17x17 (5 tiles a row) 261 / 148 -> 308 / 176, at 14x14 75 -> 100.
+WINO4_MIN_WIDTH = 20
 
 
 def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
@@ -197,10 +209,13 @@ def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
             assert not step.planes or algo == "dwconv", "a shuffle folded into no dwconv"
             assert not step.pool or algo in ("gemm", "oconv", *POOL_ALGOS), \
                 "a max pool folded wrongly"
-            if algo == "wino_gemm":
+            if algo in ("wino_gemm", "wino4_gemm"):
                 x, res, y = step.args[0], step.args[3], step.args[4]
-                step.kernel, step.algo = "wino_gemm", "Winograd F(2x2, 3x3), register-tiled"
-                step.args = [x, Arg("slot", out.slot(pack_wino_gemm(wf))), bias, res, y,
+                four = algo == "wino4_gemm"
+                step.kernel = algo
+                step.algo = f"Winograd F({'4x4' if four else '2x2'}, 3x3), register-tiled"
+                u = pack_wino4_gemm(wf) if four else pack_wino_gemm(wf)
+                step.args = [x, Arg("slot", out.slot(u)), bias, res, y,
                              Arg("ints", (cfg[9], cfg[10])), act_arg(step.act),
                              Arg("threads", None)]
             elif algo in ("gemm", "oconv", "dwconv"):  # the same arguments, their own weights

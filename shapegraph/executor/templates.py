@@ -75,6 +75,7 @@ __all__ = [
     "maxpool2d_source",
     "maxpool2d_unrolls",
     "pack_conv2d_weight",
+    "pack_wino4_gemm",
     "pack_wino_gemm",
     "pooled_size",
     "template_pools",
@@ -197,6 +198,18 @@ def pack_wino_gemm(w: np.ndarray) -> np.ndarray:
     g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
     u = np.einsum("ik,mckl,jl->ijmc", g, w.astype(np.float64), g).reshape(16, *w.shape[:2])
     u8 = np.zeros((16, max(w.shape[0], 8), w.shape[1]), np.float32)
+    u8[:, :w.shape[0]] = u
+    return u8
+
+
+def pack_wino4_gemm(w: np.ndarray) -> np.ndarray:
+    """The weights (M, C, 3, 3) transformed for ``kernels_wino4.wino4_gemm``: U[i*6 + j, m,
+    c] = (G w[m, c] G^T)[i, j] with F(4x4, 3x3)'s G, computed in float64; zero rows up to M
+    = 8 (the register tile's rows)."""
+    g = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                  [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]], np.float64)
+    u = np.einsum("ik,mckl,jl->ijmc", g, w.astype(np.float64), g).reshape(36, *w.shape[:2])
+    u8 = np.zeros((36, max(w.shape[0], 8), w.shape[1]), np.float32)
     u8[:, :w.shape[0]] = u
     return u8
 
