@@ -55,8 +55,9 @@ __all__ = ["MIN_PARALLEL_SECONDS", "Unit", "helper_env", "kernel_calls", "precom
 # optimizes it all again: SEGMENT_SECONDS plus its kernels' estimates (Inception v1's first
 # segment: 50 s)
 KERNEL_SECONDS = {"conv_gemm": 10.5, "oconv": 3.9, "wino_gemm": 5.7, "wino4_gemm": 5.5,
-                  "dwconv": 5.7, "dwpool": 5.0, "conv_maxpool": 4.2, "pool_rows": 2.7, "pool_same": 2.6,
-                  "pool_plane": 2.8, "maxpool_s2": 1.1, "dense_tiled": 3.4, "lrn": 1.8,
+                  "dwconv": 5.7, "dwpool": 5.0, "conv_maxpool": 4.2, "pool_rows": 2.7,
+                  "pool_same": 2.6, "pool_plane": 2.8, "maxpool_s2": 1.1, "dense_tiled": 3.4,
+                  "lrn": 1.8,
                   "channel_affine": 1.0, "dense": 0.7, "activation": 0.6, "softmax": 0.4}
 DEFAULT_SECONDS = 0.3
 TEMPLATE_SECONDS = 4.0
