@@ -1189,7 +1189,8 @@ def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
     ((1, 64, 13, 13, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # SqueezeNet's expands
     ((1, 32, 27, 27, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),  # 20 columns or more
     ((1, 16, 55, 55, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),  # 16 inputs, wide
-    ((1, 16, 27, 27, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # 16 inputs, narrower
+    ((1, 16, 27, 27, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),  # 8 channels or more
+    ((1, 16, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "oconv"),  # 16 inputs, narrower
     ((1, 64, 17, 17, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # 5 tiles of 8 a row
     ((1, 512, 12, 12, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # ZFNet-512's
     ((1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino_gemm"),  # VGG-19's at 14x14
@@ -1197,8 +1198,10 @@ def test_conv_gemm_workloads(cfg: dict[str, int], threads: int) -> None:
     ((1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),
     ((1, 128, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),  # DenseNet-121's
     ((1, 64, 20, 20, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),
-    ((1, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino"),  # the ResNet blocks'
-    ((1, 32, 48, 48, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino"),
+    ((1, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),  # the ResNet blocks'
+    ((1, 32, 48, 48, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino4_gemm"),
+    ((1, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), "wino"),  # narrower: generated
+    ((1, 4, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), "flat"),  # fewer than 8 inputs
     ((1, 128, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), "vo"),  # DenseNet-121's: 32 outputs
     ((1, 96, 26, 26, 256, 5, 5, 1, 1, 2, 2, 1, 1, 2), "oconv"),  # AlexNet's 5x5, groups
     ((1, 32, 28, 28, 96, 5, 5, 1, 1, 2, 2, 1, 1, 1), "oconv"),  # Inception v1's

@@ -41,12 +41,14 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     the generated direct kernels, one compiled kernel for all of them); ``gemm``
     (``kernels_gemm.conv_gemm``: sgemm or ``vgemm`` on the input plane or on
     im2col tiles) for 1x1 convolutions; ``wino_gemm`` (Winograd F(2x2, 3x3) on ``vgemm``'s
-    register tile: 100-185 GFLOP/s-equivalent on one thread; ``wino4_gemm``, F(4x4, 3x3),
-    on planes of WINO4_MIN_WIDTH columns or more: 230-510) for stride-1 3x3
+    register tile: 100-185 GFLOP/s-equivalent on one thread) for stride-1 3x3
     convolutions with at least 32 inputs and 64 outputs (or 128 and 32, or 16 and 64 on
     planes of ``WINO_16_MIN_WIDTH`` columns or more), on planes of ``WINO_MIN_WIDTH``
     columns or more (with fewer channels its transforms cost more than
-    it saves, and on 7x7 planes half its vector lanes are padding); ``gemm`` (im2col)
+    it saves, and on 7x7 planes half its vector lanes are padding); but ``wino4_gemm``
+    (``kernels_wino4``: Winograd F(4x4, 3x3), 230-510 GFLOP/s-equivalent on one thread)
+    for every stride-1 3x3 (ungrouped, undilated) on planes of WINO4_MIN_WIDTH columns or
+    more with WINO4_MIN_CHANNELS inputs and outputs or more; ``gemm`` (im2col)
     for the others onto a plane that is one strip of the wide register tile
     (``fills_strip``: 7x7) with GEMM_STRIP_MIN_K products an output or more and
     OCONV_MIN_3X3_OUTPUTS outputs;
@@ -65,11 +67,13 @@ def conv_algorithm(cfg: ConvArgs) -> str:
     if kh * kw == 1:
         return "gemm" if k >= 16 and og >= 8 else conv2d_config(*cfg).algo
     oh, ow = _out_hw(cfg)  # (for the 3x3s Winograd takes: W + 2 PW - 2)
-    if ((kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1)
-            and ((c >= 32 and o >= 64) or (c >= 128 and o >= 32)
-                 or (c >= 16 and o >= 64 and ow >= WINO_16_MIN_WIDTH))
-            and ow >= WINO_MIN_WIDTH):
-        return "wino4_gemm" if ow >= WINO4_MIN_WIDTH else "wino_gemm"
+    if (kh, kw, sh, sw, cfg[11], cfg[12], groups) == (3, 3, 1, 1, 1, 1, 1):
+        if ow >= WINO4_MIN_WIDTH and c >= WINO4_MIN_CHANNELS and o >= WINO4_MIN_CHANNELS:
+            return "wino4_gemm"
+        if (((c >= 32 and o >= 64) or (c >= 128 and o >= 32)
+             or (c >= 16 and o >= 64 and ow >= WINO_16_MIN_WIDTH))
+                and ow >= WINO_MIN_WIDTH):
+            return "wino_gemm"
     if (groups == 1 and k >= GEMM_STRIP_MIN_K and og >= OCONV_MIN_3X3_OUTPUTS
             and fills_strip(oh * ow)):
         return "gemm"
@@ -171,6 +175,13 @@ WINO_16_MIN_WIDTH = 28
 # 165 / 114 -> 149 / 101. Its rows of tiles are rounded up to whole vectors of 8 tiles, 32
 # columns: at 17x17 (5 tiles a row) 261 / 148 -> 308 / 176, at 14x14 75 -> 100.
 WINO4_MIN_WIDTH = 20
+# ... and from 8 inputs and 8 outputs: on those planes it also beats the kernels generated
+# for the shape and oconv with fewer channels (one convolution alone, µs, one thread / two,
+# the generated kernel -> wino4_gemm): the ResNet blocks' 16 -> 16 at 32x32 40 / 32 -> 37 /
+# 29, 32 -> 32 at 48x48 261 -> 221, 16 -> 32 at 27x27 95 -> 52, 32 -> 32 at 28x28 184 / 107
+# -> 86 / 54, 8 -> 32 at 28x28 57 -> 39, 8 -> 8 at 32x32 21 / 20 -> 21 / 19. (With 3 inputs
+# not always: VGG-19's first 3 -> 64 at 224x224 3468 -> 3464, 3 -> 32 at 112x112 423 -> 327)
+WINO4_MIN_CHANNELS = 8
 
 
 def pack(out: Lowered, folded: dict[int, tuple[np.ndarray, np.ndarray]],
