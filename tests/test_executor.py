@@ -109,6 +109,20 @@ def test_lenet_and_resnet_compiled_match_reference() -> None:
     assert sum(k.startswith("conv") for k in kernels) == 4
 
 
+@pytest.mark.parametrize(("ch", "hw", "algo"), [(16, 24, "wino4_gemm"),
+                                                (64, 14, "wino_gemm")])
+def test_winograd_networks_compiled_match_reference(ch: int, hw: int, algo: str) -> None:
+    """Residual blocks whose 3x3s run Winograd (F(4x4, 3x3) on planes of 20 columns or
+    more, F(2x2, 3x3) below), their batchnorms folded and adds fused, at batch 2 and 1,
+    against the interpreter."""
+    net = resnet(ch)
+    model = sg.compile(net, sg.Input("x", ("batch", ch, hw, hw)))
+    check(model, rand(2, ch, hw, hw, seed=3))
+    check(model, rand(1, ch, hw, hw, seed=4))
+    steps = next(iter(model._runners.values())).plan.lowered.steps
+    assert [s.kernel for s in steps].count(algo) == 4
+
+
 def test_the_short_call_path_takes_what_numba_would_and_skips_nothing() -> None:
     """A one-input model's call goes straight to its compiled code (past numba's
     dispatcher) only for an aligned, writeable, C-contiguous float32 input: a read-only or
