@@ -81,8 +81,8 @@ from shapegraph.executor.simd import (
 
 __all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS", "SPLIT_ROWS_BYTES", "SPLIT_ROWS_MIN",
            "SPLIT_ROWS_PIXELS", "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "pointwise",
-           "runs_pointwise", "tile_start", "wino_gemm", "wino_in8", "wino_out8", "wino_put",
-           "wino_split"]
+           "runs_pointwise", "tile_start", "wino_gemm", "wino_in8", "wino_item_span",
+           "wino_out8", "wino_products", "wino_put", "wino_split"]
 
 # one image's plane of fewer pixels than this in one tile, with SPLIT_ROWS_MIN output
 # channels a thread or more, is split in one part of them a thread (``conv_gemm_tiles``)
@@ -753,14 +753,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     m8 = u.shape[1]  # U's rows: M, at least 8 (the register tile's)
     th, tw = (oh_dim + 1) // 2, (ow_dim + 1) // 2
     twp = (tw + 7) // 8 * 8
-    per = x.shape[0] * blocks
-    part = item // per
-    n = (item - part * per) // blocks
-    r0 = (item - part * per - n * blocks) * rows
-    groups = (m8 + 7) // 8
-    m0 = 8 * (part * groups // parts)
-    m1 = m8 if part == parts - 1 else 8 * ((part + 1) * groups // parts)
-    lo = min(m0, m1 - 8)  # U's first row computed: 8 rows at least (the register tile's)
+    n, r0, m0, m1, lo = wino_item_span(item, x.shape[0], blocks, rows, m8, parts)
     nr = min(rows, th - r0)
     tt, tmax = nr * twp, rows * twp  # tiles of this block; V's and M's row pitch
     # 1. the strip: rows 2*r0 - ph .. + 2*nr + 2, each as its even columns then its odd ones,
@@ -810,34 +803,7 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     # 3. the products, M[xi] (rows lo .. m1 x tiles) at xi * mp
     mp = (m1 - lo) * tmax + 16
     mt = empty64(16 * mp)
-    # 9-47 last tiles on the tile of 32 where it fits in V's and M's rows (where WIDE: on
-    # the 8-lane tiles after 16-lane ones an Intel core runs its multiply-adds on one
-    # port); V's columns it reads past tt are zeros, not whatever the buffer held
-    sl = tt // WR * WR
-    t32 = WIDE and tt - sl > 8 and sl + 32 <= tmax
-    if t32:
-        for q in range(16):
-            for c in range(c_dim):
-                vt[q * vp + c * tmax + tt:q * vp + c * tmax + sl + 32] = 0.0
-    ua, va, ma = address(u), address(vt), address(mt)
-    for xi in range(16):
-        for r8 in range(lo, m1, 8):  # 8 rows of U[xi] (in L1) against all strips of V[xi]
-            rr = min(r8, m1 - 8)  # the last 8 rows (those before them computed twice)
-            ao = (xi * m8 + rr) * c_dim
-            nxt = ua + 4 * (ao + 8 * c_dim)  # U's next 8 rows, fetched on the way
-            s0 = 0
-            while s0 < tt:
-                nv = (6 if WIDE and s0 + WR <= tt else 4 if t32 and s0 == sl
-                      else 3 if s0 + 24 <= tt else 1)
-                if nv == 6:  # (called directly: ``kernels_vgemm.vgemm_tile48``)
-                    vgemm_tile48(ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
-                                 ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0,
-                                 nxt, 0, 0, 0)
-                else:
-                    vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
-                               ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt,
-                               0, 0, 0)
-                s0 += 8 * nv
+    wino_products(16, u, vt, vp, mt, mp, c_dim, tmax, tt, lo, m1)
     # 4. the inverse transform and the epilogue
     ofa, rfa, mta = address(out), address(res), address(mt)
     for m in range(m0, min(m1, m_dim)):
@@ -855,6 +821,64 @@ def _wino_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                     wino_put(ofa, rfa, pos0 + ow_dim + 2 * tj, y10, y11, bm, cols, has_res,
                              act)
     keep(strip, vt, mt)  # (their addresses were used up to here: ``simd.keep``)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def wino_item_span(item: np.int64, batch: int, blocks: int, rows: int, m8: int,
+                   parts: int) -> tuple[int, int, int, int, int]:
+    """Work item ``item`` of a Winograd kernel (``wino_gemm``, ``kernels_wino4``): (image
+    n, first tile row r0, output channels m0 .. m1, first row of U computed lo). The part
+    (of ``parts``: whole groups of 8 rows of U) is outermost, then the image, then the
+    block of ``rows`` tile rows; lo is m0, or m1 - 8 where the part has fewer than 8 rows
+    (the register tile's)."""
+    per = batch * blocks
+    part = item // per
+    n = (item - part * per) // blocks
+    r0 = (item - part * per - n * blocks) * rows
+    groups = (m8 + 7) // 8
+    m0 = 8 * (part * groups // parts)
+    m1 = m8 if part == parts - 1 else 8 * ((part + 1) * groups // parts)
+    return int(n), int(r0), int(m0), int(m1), int(min(m0, m1 - 8))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def wino_products(positions: int, u: np.ndarray, vt: np.ndarray, vp: int, mt: np.ndarray,
+                  mp: int, c_dim: int, tmax: int, tt: int, lo: int, m1: int) -> None:
+    """A Winograd work item's products: for each of the ``positions`` transform positions
+    xi, M[xi] (rows lo .. m1 - 1 of U[xi] x the tt tiles, at xi mp of ``mt``, rows tmax
+    apart) = U[xi] (``u`` (positions, M8, C)) @ V[xi] (C x tiles at xi vp of ``vt``, rows
+    tmax apart) on ``vgemm``'s register tile, reading V's rows where they lie: strips of
+    48 tiles where ``WIDE``, then of 24, then of 8; 9-47 last tiles on the tile of 32
+    where it fits in V's and M's rows (where WIDE: on the 8-lane tiles after 16-lane ones
+    an Intel core runs its multiply-adds on one port), V's columns it reads past tt set to
+    zeros first, not whatever the buffer held. 8 rows of U[xi] (in L1) go against all
+    strips of V[xi]; the last 8 rows are m1 - 8 .. (those before them computed twice)."""
+    m8 = u.shape[1]
+    sl = tt // WR * WR
+    t32 = WIDE and tt - sl > 8 and sl + 32 <= tmax
+    if t32:
+        for q in range(positions):
+            for c in range(c_dim):
+                vt[q * vp + c * tmax + tt:q * vp + c * tmax + sl + 32] = 0.0
+    ua, va, ma = address(u), address(vt), address(mt)
+    for xi in range(positions):
+        for r8 in range(lo, m1, 8):
+            rr = min(r8, m1 - 8)
+            ao = (xi * m8 + rr) * c_dim
+            nxt = ua + 4 * (ao + 8 * c_dim)  # U's next 8 rows, fetched on the way
+            s0 = 0
+            while s0 < tt:
+                nv = (6 if WIDE and s0 + WR <= tt else 4 if t32 and s0 == sl
+                      else 3 if s0 + 24 <= tt else 1)
+                if nv == 6:  # (called directly: ``kernels_vgemm.vgemm_tile48``)
+                    vgemm_tile48(ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
+                                 ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0,
+                                 nxt, 0, 0, 0)
+                else:
+                    vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
+                               ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt,
+                               0, 0, 0)
+                s0 += 8 * nv
 
 
 @njit(cache=True, nogil=True, inline="always")

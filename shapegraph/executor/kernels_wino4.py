@@ -42,8 +42,7 @@ import numpy as np
 
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, act_apply
-from shapegraph.executor.kernels_gemm import wino_split
-from shapegraph.executor.kernels_vgemm import WIDE, WR, vgemm_tile, vgemm_tile48
+from shapegraph.executor.kernels_gemm import wino_item_span, wino_products, wino_split
 from shapegraph.executor.simd import (
     F32x8,
     address,
@@ -122,14 +121,7 @@ def _wino4_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     m8 = u.shape[1]  # U's rows: M, at least 8 (the register tile's)
     th, tw = (oh_dim + 3) // 4, (ow_dim + 3) // 4
     twp = (tw + 7) // 8 * 8
-    per = x.shape[0] * blocks
-    part = item // per
-    n = (item - part * per) // blocks
-    r0 = (item - part * per - n * blocks) * rows
-    groups = (m8 + 7) // 8
-    m0 = 8 * (part * groups // parts)
-    m1 = m8 if part == parts - 1 else 8 * ((part + 1) * groups // parts)
-    lo = min(m0, m1 - 8)  # U's first row computed: 8 rows at least (the register tile's)
+    n, r0, m0, m1, lo = wino_item_span(item, x.shape[0], blocks, rows, m8, parts)
     nr = min(rows, th - r0)
     tt, tmax = nr * twp, rows * twp  # tiles of this block; V's and M's row pitch
     # 1. the strip: input rows 4 r0 - ph .. + 4 nr + 2, each as its four phases, whs
@@ -185,35 +177,10 @@ def _wino4_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
             vr = c * tmax + r * twp
             for tj in range(0, twp, 8):
                 wino4_in8(sta, xr + tj, whs, rp, vta, vr + tj, vp)
-    # 3. the products, M[xi] (rows lo .. m1 x tiles) at xi * mp; 9-47 last tiles on the
-    # tile of 32 where it fits in V's and M's rows, V's columns it reads past tt zeros
+    # 3. the products, M[xi] (rows lo .. m1 x tiles) at xi * mp
     mp = (m1 - lo) * tmax + 16
     mt = empty64(WINO4_POSITIONS * mp)
-    sl = tt // WR * WR
-    t32 = WIDE and tt - sl > 8 and sl + 32 <= tmax
-    if t32:
-        for q in range(WINO4_POSITIONS):
-            for c in range(c_dim):
-                vt[q * vp + c * tmax + tt:q * vp + c * tmax + sl + 32] = 0.0
-    ua, va, ma = address(u), address(vt), address(mt)
-    for xi in range(WINO4_POSITIONS):
-        for r8 in range(lo, m1, 8):  # 8 rows of U[xi] (in L1) against all strips of V[xi]
-            rr = min(r8, m1 - 8)  # the last 8 rows (those before them computed twice)
-            ao = (xi * m8 + rr) * c_dim
-            nxt = ua + 4 * (ao + 8 * c_dim)  # U's next 8 rows, fetched on the way
-            s0 = 0
-            while s0 < tt:
-                nv = (6 if WIDE and s0 + WR <= tt else 4 if t32 and s0 == sl
-                      else 3 if s0 + 24 <= tt else 1)
-                if nv == 6:
-                    vgemm_tile48(ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
-                                 ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0,
-                                 nxt, 0, 0, 0)
-                else:
-                    vgemm_tile(nv, ua, ao, c_dim, va, xi * vp + s0, tmax, c_dim,
-                               ma + 4 * (xi * mp + (rr - lo) * tmax + s0), tmax, 0.0, nxt,
-                               0, 0, 0)
-                s0 += 8 * nv
+    wino_products(WINO4_POSITIONS, u, vt, vp, mt, mp, c_dim, tmax, tt, lo, m1)
     # 4. the inverse transform and the epilogue
     ofa, rfa, mta = address(out), address(res), address(mt)
     for m in range(m0, min(m1, m_dim)):
