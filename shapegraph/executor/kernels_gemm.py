@@ -47,8 +47,8 @@ from shapegraph.executor.kernels import (
     _epilogue,
     _sgemm_packs,
     _split_pairs,
-    act_apply,
 )
+from shapegraph.executor.kernels_oconv import act_at
 from shapegraph.executor.kernels_vgemm import (
     PACK_MIN_K,
     WIDE,
@@ -62,8 +62,6 @@ from shapegraph.executor.simd import (
     F32x8,
     address,
     empty64,
-    fload,
-    fstore,
     keep,
     set_thread_count,
     thread_count,
@@ -954,8 +952,7 @@ def wino_put(of: int, rf: int, pos: int, y0: F32x8, y1: F32x8, bm: F32x8,
         vstoren(of, pos, lo, nlo)
         vstoren(of, pos + 8, hi, nhi)
     if act[0] != ACT_NONE and act[0] != ACT_RELU:  # the others element by element
-        for j in range(min(cols, 16)):
-            fstore(of, pos + j, act_apply(fload(of, pos + j), act))
+        act_at(of, pos, min(cols, 16), act[0], act[1], act[2])
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -41,14 +41,13 @@ from __future__ import annotations
 import numpy as np
 
 from shapegraph.executor.jit import njit, prange
-from shapegraph.executor.kernels import ACT_NONE, ACT_RELU, act_apply
+from shapegraph.executor.kernels import ACT_NONE, ACT_RELU
 from shapegraph.executor.kernels_gemm import wino_item_span, wino_products, wino_split
+from shapegraph.executor.kernels_oconv import act_at
 from shapegraph.executor.simd import (
     F32x8,
     address,
     empty64,
-    fload,
-    fstore,
     keep,
     vadd,
     vfma,
@@ -350,5 +349,4 @@ def wino4_put(of: int, rf: int, pos: int, y0: F32x8, y1: F32x8, y2: F32x8, y3: F
         vstoren(of, pos + 16, v2, n2)
         vstoren(of, pos + 24, v3, n3)
     if act[0] != ACT_NONE and act[0] != ACT_RELU:  # the others element by element
-        for j in range(min(cols, 32)):
-            fstore(of, pos + j, act_apply(fload(of, pos + j), act))
+        act_at(of, pos, min(cols, 32), act[0], act[1], act[2])
