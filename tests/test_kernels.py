@@ -1842,9 +1842,9 @@ def test_maxpool_template_lenet() -> None:
 def test_docstring_examples() -> None:
     import doctest
 
-    from shapegraph.executor import kernels_vgemm, simd
+    from shapegraph.executor import acts, kernels_vgemm, simd
 
-    for mod in (K, T, KCP, KD, KG, KO, KP, KW4, kernels_vgemm, simd):
+    for mod in (K, T, KCP, KD, KG, KO, KP, KW4, acts, kernels_vgemm, simd):
         assert doctest.testmod(mod).failed == 0
 
 

@@ -70,6 +70,7 @@ def cache_dir() -> Path:
 
 
 def _kernel_fingerprint() -> str:
+    import shapegraph.executor.acts as ac
     import shapegraph.executor.blas as b
     import shapegraph.executor.kernels as k
     import shapegraph.executor.kernels_cpool as kcp
@@ -88,7 +89,7 @@ def _kernel_fingerprint() -> str:
 
     h = hashlib.sha256()
     # the kernels' modules, and the records (they hold the kernels' codes)
-    for mod in (b, k, kcp, kdw, kg, knd, ko, kp, kvg, kw4, rg, sd, t, e, r):
+    for mod in (ac, b, k, kcp, kdw, kg, knd, ko, kp, kvg, kw4, rg, sd, t, e, r):
         h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 

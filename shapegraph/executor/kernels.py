@@ -5,7 +5,8 @@ argument; nothing is returned. Shapes are validated by the caller (the planner) 
 call, so kernels only guard what is cheap to guard (e.g. an out-of-range embedding index).
 
 The specialized convolution kernels live in :mod:`shapegraph.executor.templates`, which emits
-source code that relies on this module's names (``act_apply`` and the ``ACT_*`` codes).
+source code that relies on this module's names (``act_apply`` and the ``ACT_*`` codes, from
+:mod:`shapegraph.executor.acts`).
 
 >>> import numpy as np
 >>> x = np.array([[1.0, -2.0]], np.float32); wt = np.eye(2, dtype=np.float32)
@@ -22,10 +23,34 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
+from shapegraph.executor.acts import (
+    ACT_ABS,
+    ACT_CLIP,
+    ACT_ELU,
+    ACT_EXP,
+    ACT_GELU,
+    ACT_HARD_SIGMOID,
+    ACT_LEAKY_RELU,
+    ACT_LOG,
+    ACT_NONE,
+    ACT_RELU,
+    ACT_SELU,
+    ACT_SIGMOID,
+    ACT_SILU,
+    ACT_SOFTRELU,
+    ACT_SOFTSIGN,
+    ACT_SQRT,
+    ACT_SQUARE,
+    ACT_TANH,
+    MATH_CODES,
+    NO_ACT,
+    act_apply,
+    act_at,
+)
 from shapegraph.executor.blas import sgemm_rm
 from shapegraph.executor.jit import njit, prange
-from shapegraph.executor.simd import vload, vloadn, vstore, vstoren, vunzip
-from shapegraph.opset.elementwise import BINARY_CODES, UNARY_CODES
+from shapegraph.executor.simd import address, vload, vloadn, vstore, vstoren, vunzip
+from shapegraph.opset.elementwise import BINARY_CODES
 from shapegraph.opset.reduce import REDUCE_CODES
 
 __all__ = [
@@ -76,30 +101,6 @@ __all__ = [
     "transpose",
 ]
 
-# the codes are the op records' (opset/elementwise.py, opset/reduce.py: Lowering.code)
-ACT_NONE = 0
-ACT_RELU = UNARY_CODES["relu"]
-ACT_SIGMOID = UNARY_CODES["sigmoid"]
-ACT_TANH = UNARY_CODES["tanh"]
-ACT_SOFTRELU = UNARY_CODES["softrelu"]  # log(1 + e^x), computed stably
-ACT_SOFTSIGN = UNARY_CODES["softsign"]
-ACT_GELU = UNARY_CODES["gelu"]  # exact: 0.5 x (1 + erf(x / sqrt 2))
-# unary math shares the activation codes, so it runs in (and fuses like) an activation
-ACT_EXP = UNARY_CODES["exp"]
-ACT_LOG = UNARY_CODES["log"]  # log(0) = -inf, log(<0) = NaN, as numpy
-ACT_SQRT = UNARY_CODES["sqrt"]  # sqrt(<0) = NaN
-ACT_ABS = UNARY_CODES["abs"]
-ACT_SQUARE = UNARY_CODES["square"]
-# with parameters: an activation is the tuple (code, p0, p1) of OpDef.lowering's params
-ACT_LEAKY_RELU = UNARY_CODES["leaky_relu"]  # p0 = alpha
-ACT_ELU = UNARY_CODES["elu"]  # p0 = alpha
-ACT_SELU = UNARY_CODES["selu"]  # p0 = alpha, p1 = gamma
-ACT_HARD_SIGMOID = UNARY_CODES["hard_sigmoid"]  # max(0, min(1, p0 * x + p1))
-ACT_SILU = UNARY_CODES["silu"]  # x * sigmoid(p0 * x) (Swish; SiLU is p0 = 1)
-ACT_CLIP = UNARY_CODES["clip"]  # p0 = min, p1 = max
-NO_ACT = (ACT_NONE, 0.0, 0.0)
-MATH_CODES = {op: UNARY_CODES[op] for op in ("exp", "log", "sqrt", "abs", "square")}
-
 OP_ADD = BINARY_CODES["add"]
 OP_SUB = BINARY_CODES["sub"]
 OP_MUL = BINARY_CODES["mul"]
@@ -122,71 +123,13 @@ def _jit(**options: Any) -> Callable[[F], F]:
 _kernel = _jit(cache=True, nogil=True)
 _inline = _jit(inline="always")
 
-_INV_SQRT2 = 0.7071067811865476
-
-
-@_inline
-def _sigmoid(v: float) -> float:
-    if v >= 0.0:
-        return 1.0 / (1.0 + math.exp(-v))
-    e = math.exp(v)
-    return e / (1.0 + e)
-
-
-@_inline
-def act_apply(v: float, act: tuple[int, float, float]) -> float:
-    """The activation ``act`` = (``ACT_*`` code, p0, p1) of one value; NaN propagates
-    through relu, leaky relu and clip.
-
-    With a literal ``act`` (as in generated kernels) the branches fold away.
-    """
-    code, p0, p1 = act
-    if code == ACT_RELU:
-        return 0.0 if v < 0.0 else v
-    if code == ACT_SIGMOID:
-        return _sigmoid(v)
-    if code == ACT_LEAKY_RELU:
-        return p0 * v if v < 0.0 else v
-    if code == ACT_ELU:
-        return p0 * math.expm1(v) if v < 0.0 else v
-    if code == ACT_SELU:
-        return p1 * (p0 * math.expm1(v) if v <= 0.0 else v)
-    if code == ACT_HARD_SIGMOID:
-        return min(1.0, max(0.0, p0 * v + p1)) if v == v else v
-    if code == ACT_SILU:
-        return v * _sigmoid(p0 * v)
-    if code == ACT_CLIP:
-        return p0 if v < p0 else (p1 if v > p1 else v)
-    if code == ACT_TANH:
-        return math.tanh(v)
-    if code == ACT_SOFTRELU:
-        return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
-    if code == ACT_SOFTSIGN:
-        return v / (1.0 + abs(v))
-    if code == ACT_GELU:
-        return 0.5 * v * (1.0 + math.erf(v * _INV_SQRT2))
-    if code == ACT_EXP:
-        return math.exp(v)
-    if code == ACT_LOG:
-        if v > 0.0:
-            return math.log(v)
-        return -math.inf if v == 0.0 else math.nan  # NaN in, NaN out
-    if code == ACT_SQRT:
-        return math.sqrt(v) if v >= 0.0 else math.nan
-    if code == ACT_ABS:
-        return abs(v)
-    if code == ACT_SQUARE:
-        return v * v
-    return v
-
-
 # --------------------------------------------------------------------------- activations
 
 
 @_kernel
 def _act_inplace(y: np.ndarray, act: tuple[int, float, float]) -> None:
-    """Apply ``act`` to a flat array in place; the switch is outside the loops so each loop
-    vectorizes."""
+    """Apply ``act`` to a flat (contiguous) array in place; the switch is outside the loops
+    so each loop vectorizes."""
     n = y.size
     if act[0] == ACT_NONE:
         return
@@ -194,9 +137,8 @@ def _act_inplace(y: np.ndarray, act: tuple[int, float, float]) -> None:
         for i in range(n):
             v = y[i]
             y[i] = 0.0 if v < 0.0 else v
-    else:
-        for i in range(n):
-            y[i] = act_apply(y[i], act)
+    else:  # (one C function, compiled once: ``acts.act_at``)
+        act_at(address(y), 0, n, act[0], act[1], act[2])
 
 
 @_kernel

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shapegraph.executor.acts import act_at
 from shapegraph.executor.blas import sgemm_rm
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import (
@@ -48,7 +49,6 @@ from shapegraph.executor.kernels import (
     _sgemm_packs,
     _split_pairs,
 )
-from shapegraph.executor.kernels_oconv import act_at
 from shapegraph.executor.kernels_vgemm import (
     PACK_MIN_K,
     WIDE,

@@ -51,12 +51,11 @@ from numba import cfunc, types
 
 from shapegraph.executor import helpers
 from shapegraph.executor.jit import njit, prange
-from shapegraph.executor.kernels import _bias_act_rows, _epilogue, act_apply
+from shapegraph.executor.kernels import _bias_act_rows, _epilogue
 from shapegraph.executor.regs import NR, WIDE, WR, _put
 from shapegraph.executor.simd import (
     address,
     fload,
-    fstore,
     iload,
     keep,
     prefetch,
@@ -75,8 +74,8 @@ from shapegraph.executor.simd import (
     wzero,
 )
 
-__all__ = ["DENSE_TILED_WEIGHTS", "OC_PIXELS", "act_at", "channel_block", "dense_tiled",
-           "oconv", "pack_dense", "pack_oconv", "strip", "strips_of"]
+__all__ = ["DENSE_TILED_WEIGHTS", "OC_PIXELS", "channel_block", "dense_tiled", "oconv",
+           "pack_dense", "pack_oconv", "strip", "strips_of"]
 
 # (kernels_vgemm's C functions compile in a helper meanwhile, where they are not cached)
 helpers.share_import(__name__, "shapegraph.executor.kernels_vgemm")
@@ -884,24 +883,5 @@ _OTILE_SYMBOL = "shapegraph_oconv_tile"
 _llvm.add_symbol(_OTILE_SYMBOL, _otile_c.address)
 _otile: Any = types.ExternalFunction(_OTILE_SYMBOL, _OTILE_SIG)
 
-
-_ACT_SIG = types.void(types.intp, types.intp, types.intp, types.intp, types.float64,
-                      types.float64)
-
-
-@cfunc(_ACT_SIG, cache=True)
-def _act_at_c(addr: int, pos: int, n: int, code: int, p0: float, p1: float) -> None:
-    """The activation (code, p0, p1) (``kernels.act_apply``) applied in place to the n
-    floats at element pos from address ``addr``."""
-    for j in range(n):
-        fstore(addr, pos + j, act_apply(fload(addr, pos + j), (code, p0, p1)))
-
-
-_ACT_SYMBOL = "shapegraph_act_at"
-_llvm.add_symbol(_ACT_SYMBOL, _act_at_c.address)
-act_at: Any = types.ExternalFunction(_ACT_SYMBOL, _ACT_SIG)
-"""act_at(addr, pos, n, code, p0, p1): ``_act_at_c`` for compiled callers, by name (they
-stay cacheable): the activations other than ReLU, element by element, compiled once here
-rather than into each kernel (each of the Winograd kernels 1.2 s less, cold)."""
 
 helpers.mark_imported(__file__)

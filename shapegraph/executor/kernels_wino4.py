@@ -40,10 +40,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from shapegraph.executor.acts import act_at
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import ACT_NONE, ACT_RELU
 from shapegraph.executor.kernels_gemm import wino_item_span, wino_products, wino_split
-from shapegraph.executor.kernels_oconv import act_at
 from shapegraph.executor.simd import (
     F32x8,
     address,
