@@ -5,7 +5,7 @@ of floats, element by element, as one C function compiled once.
 A kernel that takes its activation at run time compiles every activation's code (exp,
 erf, log1p, ...) unless it calls ``act_at``: it is called by name, as numba's own BLAS
 helpers are, so its callers stay cacheable on disk and do not compile it again
-(``conv_gemm`` 9.7 -> 8.9 s cold, each Winograd kernel 1.2 s less). Its name is
+(``conv_gemm`` 9.7 -> 9.0 s cold, each Winograd kernel 1.2 s less). Its name is
 registered when this module is imported, before any caller is compiled or loaded.
 
 >>> import numpy as np

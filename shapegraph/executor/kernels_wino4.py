@@ -4,9 +4,9 @@
 multiplications an output against a direct convolution's 9. F(4x4, 3x3) does 36 for a 4x4
 tile: 2.25 an output, 44% fewer than F(2x2, 3x3), for transforms that cost about as much
 per output (6x6 inputs and products a tile, four times fewer tiles). Its transforms'
-larger coefficients (up to 8) cost precision: on 256 channels of unit inputs its largest
-error is about 2e-5 of outputs near 4, F(2x2, 3x3)'s 1e-6 (float32 both; ``u`` is
-transformed in float64).
+larger coefficients (up to 8) cost precision: on 256 channels of unit-variance inputs its
+largest error is about 2e-5 against outputs near 4, F(2x2, 3x3)'s 1e-6 (float32 both;
+``u`` is transformed in float64).
 
 The structure is ``wino_gemm``'s: a work item is an image's block of tile rows (or one
 part of the output channels of it), its tiles on 8-lane vectors along each row of tiles
@@ -22,8 +22,9 @@ part of the output channels of it), its tiles on 8-lane vectors along each row o
    partial vectors by masked loads and stores.
 
 A row of tiles covers 4 output rows, and rows are rounded up to whole vectors of 8 tiles
-(32 columns): on planes narrower than 28 columns most lanes would be padding, so
-``packing.conv_algorithm`` takes this kernel for wide planes only (``WINO4_MIN_WIDTH``).
+(32 columns): on planes narrower than 20 columns the padding costs more than the products
+save, so ``packing.conv_algorithm`` takes this kernel for wide planes only
+(``WINO4_MIN_WIDTH``).
 Every size is a runtime value: one compiled kernel for every layer and batch size.
 
 >>> import numpy as np
@@ -78,8 +79,7 @@ def wino4_gemm(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
     36 products of all tiles of a block done as ``U[xi] (M, C) @ V[xi] (C, tiles)`` on
     ``u`` (36, M8, C), the transformed weights (``templates.pack_wino4_gemm``, M8 = max(M,
     8)). ``cfg`` = (PH, PW). ``x``, ``res`` and ``out`` are C-contiguous; ``out`` may be
-    ``res`` (in place). Blocks and parts as ``kernels_gemm.wino_split`` chooses them for 36
-    positions."""
+    ``res`` (in place). Blocks and parts as ``wino4_split`` chooses them."""
     ph, pw = cfg[0], cfg[1]
     batch, c_dim = x.shape[0], x.shape[1]
     m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
@@ -113,8 +113,9 @@ def _wino4_item(x: np.ndarray, u: np.ndarray, b: np.ndarray, res: np.ndarray,
                 out: np.ndarray, ph: int, pw: int, has_res: bool,
                 act: tuple[int, float, float], rows: int, blocks: int, parts: int,
                 item: np.int64) -> None:
-    """Tile rows ``r0`` .. of image ``n``, output channels ``m0`` .. ``m1`` (part ``part``
-    of ``parts``: whole groups of 8 rows of U); the four stages of the module's docstring."""
+    """Tile rows ``r0`` .. of image ``n``, output channels ``m0`` .. ``m1`` (one part of
+    ``parts``: whole groups of 8 rows of U; ``kernels_gemm.wino_item_span``); the four
+    stages of the module's docstring."""
     c_dim, h_dim, w_dim = x.shape[1], x.shape[2], x.shape[3]
     m_dim, oh_dim, ow_dim = out.shape[1], out.shape[2], out.shape[3]
     m8 = u.shape[1]  # U's rows: M, at least 8 (the register tile's)
