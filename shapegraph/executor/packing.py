@@ -165,8 +165,8 @@ WINO_MIN_WIDTH = 11  # output columns at least (6 tiles a row: 3/4 of a vector)
 # and SqueezeNet then compiles no oconv at all (5 s of a cold first call). Narrower planes
 # with 16 inputs stay on oconv: no network here has one to measure.
 WINO_16_MIN_WIDTH = 28
-# Of those, planes of 20 columns or more run F(4x4, 3x3) (``kernels_wino4``: 36 products a
-# 4x4 tile, 2.25 an output against F(2x2, 3x3)'s 4). One convolution alone, µs, wino_gemm
+# Stride-1 3x3s on planes of 20 columns or more run F(4x4, 3x3) (``kernels_wino4``: 36
+# products a 4x4 tile, 2.25 an output against F(2x2, 3x3)'s 4). One convolution alone, µs, wino_gemm
 # -> wino4_gemm, one thread / two (stop 41): ResNet-50's 64 -> 64 at 56x56 1014 / 529 ->
 # 715 / 412-449, 128 -> 128 at 28x28 777 / 453 -> 623 / 330; SqueezeNet's 16 -> 64 at
 # 55x55 331 / 179 -> 245 / 140, 32 -> 128 at 27x27 232 / 135 -> 194 / 115; Inception v2's
@@ -179,8 +179,10 @@ WINO4_MIN_WIDTH = 20
 # for the shape and oconv with fewer channels (one convolution alone, µs, one thread / two,
 # the generated kernel -> wino4_gemm): the ResNet blocks' 16 -> 16 at 32x32 40 / 32 -> 37 /
 # 29, 32 -> 32 at 48x48 261 -> 221, 16 -> 32 at 27x27 95 -> 52, 32 -> 32 at 28x28 184 / 107
-# -> 86 / 54, 8 -> 32 at 28x28 57 -> 39, 8 -> 8 at 32x32 21 / 20 -> 21 / 19. (With 3 inputs
-# not always: VGG-19's first 3 -> 64 at 224x224 3468 -> 3464, 3 -> 32 at 112x112 423 -> 327)
+# -> 86 / 54, 8 -> 32 at 28x28 57 -> 39, 8 -> 8 at 32x32 21 / 20 -> 21 / 19. (With 3
+# inputs: even on VGG-19's first, 3 -> 64 at 224x224, 3468 -> 3464, where im2col and vgemm
+# took 2290; 3 -> 32 at 112x112 423 -> 327. The bound stays at 8: that first convolution,
+# the only one here, would rather go to im2col, not done.)
 WINO4_MIN_CHANNELS = 8
 
 
