@@ -80,7 +80,7 @@ from shapegraph.executor.simd import (
 __all__ = ["COL_BYTES", "PW_MAX_CHANNELS", "PW_MIN_PIXELS", "SPLIT_ROWS_BYTES", "SPLIT_ROWS_MIN",
            "SPLIT_ROWS_PIXELS", "WINO_BYTES", "conv_gemm", "conv_gemm_tiles", "pointwise",
            "runs_pointwise", "tile_start", "wino_gemm", "wino_in8", "wino_item_span",
-           "wino_out8", "wino_products", "wino_put", "wino_split"]
+           "wino_out8", "wino_products", "wino_put", "wino_split", "wino_store"]
 
 # one image's plane of fewer pixels than this in one tile, with SPLIT_ROWS_MIN output
 # channels a thread or more, is split in one part of them a thread (``conv_gemm_tiles``)
@@ -932,27 +932,32 @@ def wino_put(of: int, rf: int, pos: int, y0: F32x8, y1: F32x8, bm: F32x8,
     or written (masked loads and stores); the residual is read before the output is
     written (``of`` may be ``rf``; both addresses)."""
     lo, hi = vzip(vadd(y0, bm), vadd(y1, bm))
-    if cols >= 16:
-        if has_res:
-            lo = vadd(lo, vload(rf, pos))
-            hi = vadd(hi, vload(rf, pos + 8))
-        if act[0] == ACT_RELU:
-            lo = vrelu(lo)
-            hi = vrelu(hi)
-        vstore(of, pos, lo)
-        vstore(of, pos + 8, hi)
-    else:
-        nlo, nhi = min(8, cols), max(0, cols - 8)
-        if has_res:
-            lo = vadd(lo, vloadn(rf, pos, nlo))
-            hi = vadd(hi, vloadn(rf, pos + 8, nhi))
-        if act[0] == ACT_RELU:
-            lo = vrelu(lo)
-            hi = vrelu(hi)
-        vstoren(of, pos, lo, nlo)
-        vstoren(of, pos + 8, hi, nhi)
+    relu = act[0] == ACT_RELU
+    wino_store(of, rf, pos, lo, min(8, cols), has_res, relu)
+    wino_store(of, rf, pos + 8, hi, min(8, max(0, cols - 8)), has_res, relu)
     if act[0] != ACT_NONE and act[0] != ACT_RELU:  # the others element by element
         act_at(of, pos, min(cols, 16), act[0], act[1], act[2])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def wino_store(of: int, rf: int, pos: int, v: F32x8, n: int, has_res: bool,
+               relu: bool) -> None:
+    """A Winograd kernel's n (0 to 8) output columns from element ``pos`` of address ``of``
+    = v plus the residual there (``has_res``), ReLU'd where ``relu``: a whole vector loaded
+    and stored as one, fewer lanes masked (nothing past them read or written). The
+    residual is read before the output is written (``of`` may be ``rf``)."""
+    if n >= 8:
+        if has_res:
+            v = vadd(v, vload(rf, pos))
+        if relu:
+            v = vrelu(v)
+        vstore(of, pos, v)
+    else:
+        if has_res:
+            v = vadd(v, vloadn(rf, pos, n))
+        if relu:
+            v = vrelu(v)
+        vstoren(of, pos, v, n)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -883,5 +883,4 @@ _OTILE_SYMBOL = "shapegraph_oconv_tile"
 _llvm.add_symbol(_OTILE_SYMBOL, _otile_c.address)
 _otile: Any = types.ExternalFunction(_OTILE_SYMBOL, _OTILE_SIG)
 
-
 helpers.mark_imported(__file__)

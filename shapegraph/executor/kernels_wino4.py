@@ -44,7 +44,12 @@ import numpy as np
 from shapegraph.executor.acts import act_at
 from shapegraph.executor.jit import njit, prange
 from shapegraph.executor.kernels import ACT_NONE, ACT_RELU
-from shapegraph.executor.kernels_gemm import wino_item_span, wino_products, wino_split
+from shapegraph.executor.kernels_gemm import (
+    wino_item_span,
+    wino_products,
+    wino_split,
+    wino_store,
+)
 from shapegraph.executor.simd import (
     F32x8,
     address,
@@ -55,10 +60,8 @@ from shapegraph.executor.simd import (
     vload,
     vloadn,
     vmul,
-    vrelu,
     vsplat,
     vstore,
-    vstoren,
     vsub,
     vunzip,
     vzip,
@@ -323,31 +326,10 @@ def wino4_put(of: int, rf: int, pos: int, y0: F32x8, y1: F32x8, y2: F32x8, y3: F
     c0, c1 = vzip(vadd(y1, bm), vadd(y3, bm))
     v0, v1 = vzip(a0, c0)  # tiles 0 .. 3
     v2, v3 = vzip(a1, c1)  # tiles 4 .. 7
-    if cols >= 32:
-        if has_res:
-            v0 = vadd(v0, vload(rf, pos))
-            v1 = vadd(v1, vload(rf, pos + 8))
-            v2 = vadd(v2, vload(rf, pos + 16))
-            v3 = vadd(v3, vload(rf, pos + 24))
-        if act[0] == ACT_RELU:
-            v0, v1, v2, v3 = vrelu(v0), vrelu(v1), vrelu(v2), vrelu(v3)
-        vstore(of, pos, v0)
-        vstore(of, pos + 8, v1)
-        vstore(of, pos + 16, v2)
-        vstore(of, pos + 24, v3)
-    else:
-        n0, n1 = min(8, cols), min(8, max(0, cols - 8))
-        n2, n3 = min(8, max(0, cols - 16)), max(0, cols - 24)
-        if has_res:
-            v0 = vadd(v0, vloadn(rf, pos, n0))
-            v1 = vadd(v1, vloadn(rf, pos + 8, n1))
-            v2 = vadd(v2, vloadn(rf, pos + 16, n2))
-            v3 = vadd(v3, vloadn(rf, pos + 24, n3))
-        if act[0] == ACT_RELU:
-            v0, v1, v2, v3 = vrelu(v0), vrelu(v1), vrelu(v2), vrelu(v3)
-        vstoren(of, pos, v0, n0)
-        vstoren(of, pos + 8, v1, n1)
-        vstoren(of, pos + 16, v2, n2)
-        vstoren(of, pos + 24, v3, n3)
+    relu = act[0] == ACT_RELU
+    wino_store(of, rf, pos, v0, min(8, cols), has_res, relu)
+    wino_store(of, rf, pos + 8, v1, min(8, max(0, cols - 8)), has_res, relu)
+    wino_store(of, rf, pos + 16, v2, min(8, max(0, cols - 16)), has_res, relu)
+    wino_store(of, rf, pos + 24, v3, min(8, max(0, cols - 24)), has_res, relu)
     if act[0] != ACT_NONE and act[0] != ACT_RELU:  # the others element by element
         act_at(of, pos, min(cols, 32), act[0], act[1], act[2])
